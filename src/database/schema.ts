@@ -1,0 +1,231 @@
+/**
+ * The monitoring database schema: Parsl's seven tables, column for column, plus the
+ * nullable columns and indexes parsl-ts adds. This module is data only; the stores
+ * (SQLite now, PostgreSQL later) turn it into DDL for their dialect.
+ *
+ * Column order, types, nullability and primary keys follow Parsl's SQLAlchemy models
+ * exactly (as emitted on SQLite), so `SELECT *` users and Parsl's own tools keep working.
+ */
+
+export type ColumnType = "TEXT" | "INTEGER" | "BIGINT" | "FLOAT" | "DATETIME" | "BOOLEAN";
+
+export interface Column {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly notNull: boolean;
+  /** Added by parsl-ts (always nullable). Absent from databases written by Python Parsl. */
+  readonly extra?: boolean;
+}
+
+export interface Table {
+  readonly name: TableName;
+  readonly columns: readonly Column[];
+  readonly primaryKey: readonly string[];
+  /** Parsl declares FK run_id -> workflow.run_id on these two tables only. */
+  readonly foreignKeyRunId?: boolean;
+  /** `node.id` is an autoincrementing integer key. */
+  readonly autoincrementKey?: string;
+}
+
+export type TableName = "workflow" | "task" | "try" | "status" | "resource" | "node" | "block";
+
+const c = (name: string, type: ColumnType, notNull = false): Column => ({ name, type, notNull });
+const extra = (name: string, type: ColumnType): Column => ({ name, type, notNull: false, extra: true });
+
+export const WORKFLOW: Table = {
+  name: "workflow",
+  columns: [
+    c("run_id", "TEXT", true),
+    c("workflow_name", "TEXT"),
+    c("workflow_version", "TEXT"),
+    c("time_began", "DATETIME", true),
+    c("time_completed", "DATETIME"),
+    c("host", "TEXT", true),
+    c("user", "TEXT", true),
+    c("rundir", "TEXT", true),
+    c("tasks_failed_count", "INTEGER", true),
+    c("tasks_completed_count", "INTEGER", true),
+    // parsl-ts: explicit run status ('running' | 'completed' | 'failed' | 'interrupted' | 'crashed')
+    extra("run_status", "TEXT"),
+    // parsl-ts: refreshed every few seconds while the run lives; a stale value means the run died
+    extra("last_heartbeat", "DATETIME"),
+  ],
+  primaryKey: ["run_id"],
+};
+
+export const TASK: Table = {
+  name: "task",
+  columns: [
+    c("task_id", "INTEGER", true),
+    c("run_id", "TEXT", true),
+    c("task_depends", "TEXT"),
+    c("task_func_name", "TEXT", true),
+    c("task_memoize", "TEXT", true),
+    c("task_hashsum", "TEXT"),
+    c("task_inputs", "TEXT"),
+    c("task_outputs", "TEXT"),
+    c("task_stdin", "TEXT"),
+    c("task_stdout", "TEXT"),
+    c("task_stderr", "TEXT"),
+    c("task_time_invoked", "DATETIME"),
+    c("task_time_returned", "DATETIME"),
+    c("task_fail_count", "INTEGER", true),
+    c("task_fail_cost", "FLOAT", true),
+    // parsl-ts: hash known at call time (app identity + args, futures replaced by their producers' lineage hashes)
+    extra("task_lineage_hash", "TEXT"),
+    // parsl-ts: the task's latest state name, so tools need not scan `status` for it
+    extra("task_latest_status", "TEXT"),
+  ],
+  primaryKey: ["task_id", "run_id"],
+};
+
+export const TRY: Table = {
+  name: "try",
+  columns: [
+    c("try_id", "INTEGER", true),
+    c("task_id", "INTEGER", true),
+    c("run_id", "TEXT", true),
+    c("block_id", "TEXT"),
+    c("hostname", "TEXT"),
+    c("task_executor", "TEXT", true),
+    c("task_try_time_launched", "DATETIME"),
+    c("task_try_time_running", "DATETIME"),
+    c("task_try_time_returned", "DATETIME"),
+    c("task_fail_history", "TEXT"),
+    c("task_joins", "TEXT"),
+  ],
+  primaryKey: ["try_id", "task_id", "run_id"],
+};
+
+export const NODE: Table = {
+  name: "node",
+  columns: [
+    c("id", "INTEGER", true),
+    c("run_id", "TEXT", true),
+    c("hostname", "TEXT", true),
+    c("uid", "TEXT", true),
+    c("block_id", "TEXT", true),
+    c("cpu_count", "INTEGER", true),
+    c("total_memory", "BIGINT", true),
+    c("active", "BOOLEAN", true),
+    c("worker_count", "INTEGER", true),
+    c("python_v", "TEXT", true),
+    c("timestamp", "DATETIME", true),
+    c("last_heartbeat", "DATETIME", true),
+  ],
+  primaryKey: ["id"],
+  autoincrementKey: "id",
+};
+
+export const BLOCK: Table = {
+  name: "block",
+  columns: [
+    c("run_id", "TEXT", true),
+    c("executor_label", "TEXT", true),
+    c("block_id", "TEXT", true),
+    c("job_id", "TEXT"),
+    c("timestamp", "DATETIME", true),
+    c("status", "TEXT", true),
+  ],
+  primaryKey: ["run_id", "block_id", "executor_label", "timestamp"],
+};
+
+export const STATUS: Table = {
+  name: "status",
+  columns: [
+    c("task_id", "INTEGER", true),
+    c("task_status_name", "TEXT", true),
+    c("timestamp", "DATETIME", true),
+    c("run_id", "TEXT", true),
+    c("try_id", "INTEGER", true),
+  ],
+  primaryKey: ["task_id", "run_id", "task_status_name", "timestamp"],
+  foreignKeyRunId: true,
+};
+
+export const RESOURCE: Table = {
+  name: "resource",
+  columns: [
+    c("try_id", "INTEGER", true),
+    c("task_id", "INTEGER", true),
+    c("run_id", "TEXT", true),
+    c("timestamp", "DATETIME", true),
+    c("resource_monitoring_interval", "FLOAT"),
+    c("psutil_process_pid", "INTEGER"),
+    c("psutil_process_memory_percent", "FLOAT"),
+    c("psutil_process_children_count", "FLOAT"),
+    c("psutil_process_time_user", "FLOAT"),
+    c("psutil_process_time_system", "FLOAT"),
+    c("psutil_process_memory_virtual", "FLOAT"),
+    c("psutil_process_memory_resident", "FLOAT"),
+    c("psutil_process_disk_read", "FLOAT"),
+    c("psutil_process_disk_write", "FLOAT"),
+    c("psutil_process_status", "TEXT"),
+    c("psutil_cpu_num", "TEXT"),
+    c("psutil_process_num_ctx_switches_voluntary", "FLOAT"),
+    c("psutil_process_num_ctx_switches_involuntary", "FLOAT"),
+  ],
+  primaryKey: ["try_id", "task_id", "run_id", "timestamp"],
+  foreignKeyRunId: true,
+};
+
+/** In Parsl's creation order (the order `create_all` emits them). */
+export const TABLES: readonly Table[] = [WORKFLOW, TASK, TRY, NODE, BLOCK, STATUS, RESOURCE];
+
+export function table(name: TableName): Table {
+  const t = TABLES.find((x) => x.name === name);
+  if (!t) throw new Error(`unknown table ${name}`);
+  return t;
+}
+
+export interface IndexDef {
+  readonly name: string;
+  readonly table: TableName;
+  readonly columns: readonly string[];
+  /** Parsl creates this one too; the others are parsl-ts additions. */
+  readonly parsl?: boolean;
+}
+
+/**
+ * Indexes. `ix_task_task_hashsum` is Parsl's; the rest serve the visualizer's and the
+ * query CLIs' access paths (per-run scans ordered by time, per-app listings, lineage
+ * look-ups) and are created by the writer so that readers never need write access.
+ */
+export const INDEXES: readonly IndexDef[] = [
+  { name: "ix_task_task_hashsum", table: "task", columns: ["task_hashsum"], parsl: true },
+  { name: "ix_task_run_func", table: "task", columns: ["run_id", "task_func_name", "task_id"] },
+  { name: "ix_task_run_latest_status", table: "task", columns: ["run_id", "task_latest_status"] },
+  { name: "ix_task_lineage_hash", table: "task", columns: ["task_lineage_hash"] },
+  { name: "ix_try_run_task", table: "try", columns: ["run_id", "task_id", "try_id"] },
+  { name: "ix_status_run_time", table: "status", columns: ["run_id", "timestamp"] },
+  { name: "ix_resource_run_task", table: "resource", columns: ["run_id", "task_id", "try_id", "timestamp"] },
+  { name: "ix_node_run", table: "node", columns: ["run_id", "timestamp"] },
+  { name: "ix_block_run", table: "block", columns: ["run_id", "timestamp"] },
+];
+
+/** Every task state name, with Parsl's numeric values (1 and 6 are unused). */
+export const STATES = {
+  pending: 0,
+  running: 2,
+  exec_done: 3,
+  failed: 4,
+  dep_fail: 5,
+  launched: 7,
+  fail_retryable: 8,
+  memo_done: 9,
+  joining: 10,
+  running_ended: 11,
+} as const;
+
+export type StateName = keyof typeof STATES;
+export const STATE_NAMES = Object.keys(STATES) as StateName[];
+export const FINAL_STATES: ReadonlySet<StateName> = new Set(["exec_done", "memo_done", "failed", "dep_fail"]);
+export const FINAL_FAILURE_STATES: ReadonlySet<StateName> = new Set(["failed", "dep_fail"]);
+
+/** Block (batch job) states, Parsl's `JobState` names. */
+export const BLOCK_STATES = [
+  "UNKNOWN", "PENDING", "RUNNING", "CANCELLED", "COMPLETED", "FAILED", "TIMEOUT", "HELD", "MISSING", "SCALED_IN",
+] as const;
+
+export type RunStatus = "running" | "completed" | "failed" | "interrupted" | "crashed";
+export const RUN_STATUSES: readonly RunStatus[] = ["running", "completed", "failed", "interrupted", "crashed"];

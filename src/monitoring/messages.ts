@@ -1,0 +1,145 @@
+/**
+ * Monitoring events: what the kernel (and, later, executors and worker pools) tell the
+ * database writer. One event is one fact; the writer turns a batch of them into rows.
+ *
+ * Times are integers: microseconds since the Unix epoch (`Micros`). The writer formats
+ * them into Parsl's naive-local `YYYY-MM-DD HH:MM:SS.ffffff` text, so the hot path never
+ * formats dates.
+ *
+ * Events cross a process boundary as JSON, so the writer validates every one of them and
+ * drops (and reports) anything malformed instead of failing the batch.
+ */
+import type { RunStatus, StateName } from "../database/schema.js";
+
+export type Micros = number;
+
+/** Columns of `task` a `task` event may carry. DATETIME columns are Micros. */
+export interface TaskColumns {
+  task_depends: string;
+  task_func_name: string;
+  task_memoize: boolean;
+  task_hashsum: string | null;
+  task_inputs: string | null;
+  task_outputs: string | null;
+  task_stdin: string | null;
+  task_stdout: string | null;
+  task_stderr: string | null;
+  task_time_invoked: Micros | null;
+  task_time_returned: Micros | null;
+  task_fail_count: number;
+  task_fail_cost: number;
+  task_lineage_hash: string | null;
+  task_latest_status: StateName;
+}
+
+/** Columns of `try` a `try` event may carry. */
+export interface TryColumns {
+  block_id: string | null;
+  hostname: string | null;
+  task_executor: string;
+  task_try_time_launched: Micros | null;
+  task_try_time_running: Micros | null;
+  task_try_time_returned: Micros | null;
+  task_fail_history: string | null;
+  task_joins: string | null;
+}
+
+export interface WorkflowStartEvent {
+  t: "workflow_start";
+  workflow_name: string | null;
+  workflow_version: string | null;
+  time_began: Micros;
+  host: string;
+  user: string;
+  rundir: string;
+}
+
+export interface WorkflowEndEvent {
+  t: "workflow_end";
+  time_completed: Micros;
+  tasks_completed_count: number;
+  tasks_failed_count: number;
+  run_status: RunStatus;
+}
+
+/** Workflow counters (Parsl updates them on every task message; we send them once per batch). */
+export interface CountsEvent {
+  t: "counts";
+  tasks_completed_count: number;
+  tasks_failed_count: number;
+}
+
+/**
+ * A task row. `first: true` creates it (all NOT NULL columns present); later events
+ * update only the columns they carry, as Parsl's DBM does (`task_depends`,
+ * `task_func_name`, `task_memoize`, `task_outputs`, `task_stdin/out/err` are set once).
+ */
+export interface TaskEvent {
+  t: "task";
+  task_id: number;
+  first: boolean;
+  cols: Partial<TaskColumns>;
+}
+
+/** A try row; `first: true` creates it (`task_executor` present). */
+export interface TryEvent {
+  t: "try";
+  task_id: number;
+  try_id: number;
+  first: boolean;
+  cols: Partial<TryColumns>;
+}
+
+/** One row of `status`: a state transition. */
+export interface StatusEvent {
+  t: "status";
+  task_id: number;
+  try_id: number;
+  state: StateName;
+  ts: Micros;
+}
+
+/** One row of `resource`; keys are the table's column names (timestamp as Micros). */
+export interface ResourceEvent {
+  t: "resource";
+  row: Record<string, string | number | null>;
+}
+
+/** One row of `node` (append-only event log); DATETIME columns as Micros. */
+export interface NodeEvent {
+  t: "node";
+  row: {
+    hostname: string; uid: string; block_id: string; cpu_count: number; total_memory: number;
+    active: boolean; worker_count: number; python_v: string; timestamp: Micros; last_heartbeat: Micros;
+  };
+}
+
+/** One row of `block`. */
+export interface BlockEvent {
+  t: "block";
+  row: { executor_label: string; block_id: string; job_id: string | null; timestamp: Micros; status: string };
+}
+
+export type MonitoringEvent =
+  | WorkflowStartEvent
+  | WorkflowEndEvent
+  | CountsEvent
+  | TaskEvent
+  | TryEvent
+  | StatusEvent
+  | ResourceEvent
+  | NodeEvent
+  | BlockEvent;
+
+/** A batch sent from the kernel to the writer. `seq` increases by one per batch. */
+export interface Batch {
+  seq: number;
+  events: MonitoringEvent[];
+}
+
+/** Messages from the writer back to the kernel (over the IPC channel). */
+export type WriterReply =
+  | { type: "ready" }
+  | { type: "ack"; seq: number }
+  | { type: "warning"; message: string }
+  | { type: "error"; message: string };
