@@ -328,7 +328,7 @@ export class DataFlowKernel implements Submitter {
     const handle: TryHandle = {
       taskId: rec.id,
       tryId,
-      app: rec.app,
+      app: rec.app.join ? joinDefinition(rec.app) : rec.app,
       args,
       options,
       running: (at, where) => {
@@ -385,7 +385,7 @@ export class DataFlowKernel implements Submitter {
       this.#tryFailed(rec, result.error, returned);
       return;
     }
-    if (rec.app.join) this.#joinBody(rec, result.value, returned);
+    if (rec.app.join) this.#joinBody(rec, (result.value as JoinBox)[JOIN_BOX], returned);
     else this.#complete(rec, "exec_done", result.value, returned);
   }
 
@@ -608,6 +608,31 @@ export class DataFlowKernel implements Submitter {
   logLine(level: LogLevel, message: string): void {
     this.#log.write(level, message);
   }
+}
+
+/**
+ * Join bodies return futures, and anything awaited in JS unwraps thenables; the body's
+ * result is boxed so the executor hands the futures back untouched.
+ */
+const JOIN_BOX = Symbol("join result");
+type JoinBox = { [JOIN_BOX]: unknown };
+const joinDefinitions = new WeakMap<AppSpec, AppSpec>();
+
+function joinDefinition(app: AppSpec): AppSpec {
+  let def = joinDefinitions.get(app);
+  if (!def) {
+    const body = app.fn;
+    const box = (v: unknown): JoinBox => ({ [JOIN_BOX]: v });
+    def = {
+      ...app,
+      fn: function (this: unknown, ...args: unknown[]) {
+        const r = body.apply(this, args);
+        return r instanceof Promise ? r.then(box) : box(r);
+      },
+    };
+    joinDefinitions.set(app, def);
+  }
+  return def;
 }
 
 function shapeOf(app: AppSpec, args: readonly unknown[], call: CallOptions<readonly unknown[]>, outputs: File[], forHash: boolean): CallShape {
