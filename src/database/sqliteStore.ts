@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { Micros, MonitoringEvent } from "../monitoring/messages.js";
+import type { Micros, MonitoringEvent, StatusEvent } from "../monitoring/messages.js";
 import { addColumnSql, allIndexSql, createTableSql } from "./ddl.js";
 import { planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "./schema.js";
@@ -85,6 +85,9 @@ class TableShape {
   }
 }
 
+const STATUS_INSERT = "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES";
+const STATUS_GROUP = 64;
+
 const KEYS_TASK = new Set(["task_id", "run_id"]);
 const KEYS_TRY = new Set(["try_id", "task_id", "run_id"]);
 const KEYS_RESOURCE = new Set(["run_id"]);
@@ -124,6 +127,10 @@ export class SqliteStore implements Store {
       const mode = this.db.pragma("journal_mode = WAL", { simple: true });
       if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${mode}, not WAL`);
       this.db.pragma("synchronous = NORMAL");
+      // better-sqlite3 enables FK enforcement by default; Parsl (SQLAlchemy on SQLite) runs without it,
+      // and a status row must never be refused just because it arrived before its workflow row.
+      this.db.pragma("foreign_keys = OFF");
+      this.db.pragma("cache_size = -65536"); // 64 MiB: index pages of big runs stay in memory
       this.db.transaction(() => this.createSchema()).immediate();
     }, (err) => new StoreOpenError(`cannot set up monitoring database ${this.location}: ${errorText(err)}`));
   }
@@ -200,14 +207,7 @@ export class SqliteStore implements Store {
     for (const r of plan.tries.values()) {
       this.row(() => this.writeKeyed(this.try_, KEYS_TRY, TRY_UPDATABLE, r), () => `try ${r.try_id} of task ${r.task_id}`);
     }
-    if (plan.status.length > 0) {
-      const ins = this.stmt("status", () =>
-        `INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES (?, ?, ?, ?, ?)`);
-      for (const s of plan.status) {
-        this.row(() => ins.run([s.task_id, s.state, formatMicros(s.ts), this.runId, s.try_id]),
-          () => `status ${s.state} of task ${s.task_id} try ${s.try_id}`);
-      }
-    }
+    if (plan.status.length > 0) this.writeStatus(plan.status);
     for (const e of plan.resources) {
       this.row(() => {
         const mask = this.resource.mask(e.row, KEYS_RESOURCE);
@@ -239,6 +239,37 @@ export class SqliteStore implements Store {
         `UPDATE workflow SET time_completed = ?, tasks_completed_count = ?, tasks_failed_count = ?, run_status = ? WHERE run_id = ?`,
       ).run([formatMicros(end.time_completed), end.tasks_completed_count, end.tasks_failed_count, end.run_status, this.runId]),
       () => "workflow end");
+    }
+  }
+
+  /**
+   * Status rows are most of the volume (5+ per task): in fast mode they go in groups of
+   * STATUS_GROUP rows per statement, which saves a native call and a bind round per row.
+   */
+  private writeStatus(rows: readonly StatusEvent[]): void {
+    const single = this.stmt("status", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)`);
+    let i = 0;
+    if (!this.tolerant) {
+      const group = this.stmt("status*", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)${", (?, ?, ?, ?, ?)".repeat(STATUS_GROUP - 1)}`);
+      const params: unknown[] = new Array(STATUS_GROUP * 5);
+      for (; i + STATUS_GROUP <= rows.length; i += STATUS_GROUP) {
+        for (let j = 0; j < STATUS_GROUP; j++) {
+          const s = rows[i + j]!;
+          const k = j * 5;
+          params[k] = s.task_id;
+          params[k + 1] = s.state;
+          params[k + 2] = formatMicros(s.ts);
+          params[k + 3] = this.runId;
+          params[k + 4] = s.try_id;
+        }
+        group.run(params);
+        this.rows += STATUS_GROUP;
+      }
+    }
+    for (; i < rows.length; i++) {
+      const s = rows[i]!;
+      this.row(() => single.run([s.task_id, s.state, formatMicros(s.ts), this.runId, s.try_id]),
+        () => `status ${s.state} of task ${s.task_id} try ${s.try_id}`);
     }
   }
 
