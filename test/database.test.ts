@@ -270,6 +270,28 @@ test("replaying the same batches gives identical rows in every table", async () 
   assert.equal(all(file, "SELECT psutil_cpu_num FROM resource WHERE run_id = ?", runId)[0]!["psutil_cpu_num"], "1");
 });
 
+test("large batches (grouped statements) replay idempotently and match row-by-row writes", async () => {
+  const dir = tempDir();
+  const grouped = path.join(dir, "grouped.db");
+  const single = path.join(dir, "single.db");
+  const runId = "run-grouped";
+  const events = [workflowStart(), ...Array.from({ length: 150 }, (_, i) => taskLifecycle(i)).flat()];
+  const snapshot = (file: string): string => JSON.stringify(TABLES.map((t) => all(file, `SELECT * FROM ${t.name} ORDER BY rowid`)));
+  await withStore(grouped, runId, notices(), async (s) => {
+    const out = await s.applyBatch(events);
+    assert.equal(out.rows, 1 + 150 * 7);
+    const once = snapshot(grouped);
+    await s.applyBatch(events);
+    assert.equal(snapshot(grouped), once);
+  });
+  // The same events one at a time: no grouping, no coalescing.
+  await withStore(single, runId, notices(), async (s) => {
+    for (const e of events) await s.applyBatch([e]);
+  });
+  assert.equal(snapshot(grouped), snapshot(single));
+  assert.equal(all(grouped, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 750);
+});
+
 test("a row the database refuses is reported by table and key; the rest of the batch is written", async () => {
   const file = path.join(tempDir(), "m.db");
   const runId = "run-refused";

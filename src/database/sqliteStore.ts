@@ -87,6 +87,14 @@ class TableShape {
 
 const STATUS_INSERT = "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES";
 const STATUS_GROUP = 64;
+/** Parameters per grouped INSERT (well under SQLite's limit of 32766). */
+const GROUP_PARAMS = 512;
+
+function popcount(x: number): number {
+  let n = 0;
+  for (; x !== 0; x &= x - 1) n++;
+  return n;
+}
 
 const KEYS_TASK = new Set(["task_id", "run_id"]);
 const KEYS_TRY = new Set(["try_id", "task_id", "run_id"]);
@@ -203,10 +211,8 @@ export class SqliteStore implements Store {
       ).run([this.runId, start.workflow_name, start.workflow_version, formatMicros(start.time_began), start.host, start.user,
         start.rundir, formatMicros(start.time_began)]), () => "workflow row");
     }
-    for (const r of plan.tasks.values()) this.row(() => this.writeKeyed(this.task, KEYS_TASK, TASK_UPDATABLE, r), () => `task ${r.task_id}`);
-    for (const r of plan.tries.values()) {
-      this.row(() => this.writeKeyed(this.try_, KEYS_TRY, TRY_UPDATABLE, r), () => `try ${r.try_id} of task ${r.task_id}`);
-    }
+    this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
+    this.writeKeyedRows(this.try_, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), (r) => `try ${r.try_id} of task ${r.task_id}`);
     if (plan.status.length > 0) this.writeStatus(plan.status);
     for (const e of plan.resources) {
       this.row(() => {
@@ -274,35 +280,74 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * A task or try row: an upsert when the batch holds its first event (only the columns
-   * Parsl updates later are overwritten on conflict, so replays are harmless), else an
-   * update of exactly the columns carried.
+   * Task or try rows. In fast mode, new rows with the same column set go in groups of up to
+   * ~GROUP_PARAMS parameters per statement; updates go one by one. In tolerant mode every row
+   * is its own statement, so a refused row can be named.
    */
-  private writeKeyed(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>, r: CoalescedRow): void {
-    const mask = shape.mask(r.cols, keys);
+  private writeKeyedRows(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>,
+    rows: Iterable<CoalescedRow>, describe: (r: CoalescedRow) => string): void {
+    if (this.tolerant) {
+      for (const r of rows) this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r]), () => describe(r));
+      return;
+    }
+    const inserts = new Map<number, CoalescedRow[]>();
+    for (const r of rows) {
+      if (!r.first) {
+        this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r]), () => describe(r));
+        continue;
+      }
+      const mask = shape.mask(r.cols, keys);
+      const group = inserts.get(mask);
+      if (group) group.push(r);
+      else inserts.set(mask, [r]);
+    }
+    for (const [mask, group] of inserts) {
+      const size = Math.max(1, Math.floor(GROUP_PARAMS / (keys.size + popcount(mask))));
+      let i = 0;
+      for (; size > 1 && i + size <= group.length; i += size) {
+        this.writeKeyed(shape, keys, updatable, group[i]!, size, group.slice(i, i + size), mask);
+        this.rows += size;
+      }
+      for (; i < group.length; i++) this.row(() => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!]), () => describe(group[i]!));
+    }
+  }
+
+  /**
+   * Writes `rows` (all with the column set of `r`): an upsert when they are first rows (only
+   * the columns Parsl updates later are overwritten on conflict, so replays are harmless),
+   * else an update of exactly the columns carried (then `rows` is just `[r]`).
+   */
+  private writeKeyed(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>, r: CoalescedRow,
+    n: number, rows: readonly CoalescedRow[], knownMask?: number): void {
+    const mask = knownMask ?? shape.mask(r.cols, keys);
     const isTry = shape === this.try_;
-    const keyValues: unknown[] = isTry ? [r.try_id, r.task_id, this.runId] : [r.task_id, this.runId];
     const keyNames = isTry ? ["try_id", "task_id", "run_id"] : ["task_id", "run_id"];
     const table = shape.table.name;
     if (r.first) {
-      const stmt = this.stmt(`${table}:ins:${mask}`, () => {
+      const stmt = this.stmt(`${table}:ins:${mask}:${n}`, () => {
         const names = shape.names(mask);
-        const set = names.filter((n) => updatable.has(n)).map((n) => `${n} = excluded.${n}`);
+        const set = names.filter((c) => updatable.has(c)).map((c) => `${c} = excluded.${c}`);
         const all = [...keyNames, ...names];
-        return `INSERT INTO ${table} (${all.join(", ")}) VALUES (?${", ?".repeat(all.length - 1)}) ` +
+        const tuple = `(?${", ?".repeat(all.length - 1)})`;
+        return `INSERT INTO ${table} (${all.join(", ")}) VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)} ` +
           `ON CONFLICT (${shape.table.primaryKey.join(", ")}) DO ${set.length > 0 ? "UPDATE SET " + set.join(", ") : "NOTHING"}`;
       });
-      const params = keyValues;
-      shape.values(mask, r.cols, params);
+      const params: unknown[] = [];
+      for (const row of rows) {
+        if (isTry) params.push(row.try_id);
+        params.push(row.task_id, this.runId);
+        shape.values(mask, row.cols, params);
+      }
       stmt.run(params);
       return;
     }
     if (mask === 0) return;
     const stmt = this.stmt(`${table}:upd:${mask}`, () =>
-      `UPDATE ${table} SET ${shape.names(mask).map((n) => `${n} = ?`).join(", ")} WHERE ${keyNames.map((k) => `${k} = ?`).join(" AND ")}`);
+      `UPDATE ${table} SET ${shape.names(mask).map((c) => `${c} = ?`).join(", ")} WHERE ${keyNames.map((k) => `${k} = ?`).join(" AND ")}`);
     const params: unknown[] = [];
     shape.values(mask, r.cols, params);
-    for (const v of keyValues) params.push(v);
+    if (isTry) params.push(r.try_id);
+    params.push(r.task_id, this.runId);
     stmt.run(params);
   }
 
