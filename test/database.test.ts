@@ -358,7 +358,7 @@ test("schema creation waits for a lock held at startup", async () => {
   setTimeout(() => {
     other.exec("COMMIT");
     other.close();
-  }, 600);
+  }, 1500);
   const n = notices();
   await withStore(file, "r", n, async (s) => {
     await s.applyBatch([workflowStart()]);

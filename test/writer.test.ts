@@ -131,6 +131,22 @@ test("a run goes through the writer process into the database; the writer exits 
   assert.deepEqual(warnings, []);
 });
 
+test("an event JSON cannot carry is dropped alone with a warning; emit() after close() is ignored", async () => {
+  const runId = "run-unencodable";
+  const { w, db, warnings } = await startWriter(runId);
+  w.emit(workflowStart());
+  emitTasks(w, 0, 5);
+  w.emit({ t: "status", task_id: 99, try_id: 0, state: "pending", ts: BigInt(T0) } as unknown as MonitoringEvent);
+  emitTasks(w, 5, 10);
+  w.emit(workflowEnd(10));
+  await w.close();
+  emitTasks(w, 10, 20);
+  w.flush();
+  assertAllTasks(db, runId, 10);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /dropped a monitoring event that cannot be encoded .*type status/);
+});
+
 test("another connection holding BEGIN EXCLUSIVE for 3 s delays writes but loses nothing; one warning", async () => {
   const runId = "run-exclusive";
   const { w, db, warnings } = await startWriter(runId);

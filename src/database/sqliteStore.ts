@@ -20,7 +20,7 @@ import { formatMicros } from "./timeformat.js";
 type Statement = Database.Statement<unknown[]>;
 
 
-const BUSY_TIMEOUT_MS = 100; // absorb momentary contention inside SQLite; longer waits are ours
+const BUSY_TIMEOUT_MS = 500; // absorb short contention (another run's writer) inside SQLite; longer waits are ours
 const BACKOFF_START_MS = 50;
 const BACKOFF_MAX_MS = 1000;
 

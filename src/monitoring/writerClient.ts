@@ -75,7 +75,7 @@ export class MonitoringWriter {
   }
 
   emit(e: MonitoringEvent): void {
-    if (this.gaveUp) return;
+    if (this.gaveUp || this.closing) return; // after close() there is no writer to take it
     this.pending.push(e);
     if (this.pending.length >= FLUSH_EVENTS) this.flush();
     else if (this.timer === null) this.armTimer();
@@ -94,7 +94,7 @@ export class MonitoringWriter {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.gaveUp || (this.pending.length === 0 && !this.countsDirty)) return;
+    if (this.gaveUp || this.closing || (this.pending.length === 0 && !this.countsDirty)) return;
     const events = this.pending;
     this.pending = [];
     if (this.countsDirty) {
@@ -103,21 +103,33 @@ export class MonitoringWriter {
       this.countsDirty = false;
     }
     const seq = ++this.seq;
-    let frame: Buffer;
-    try {
-      frame = encodeFrame({ seq, events });
-    } catch (err) {
-      this.warn(`a batch of ${events.length} events could not be encoded and is dropped: ${(err as Error).message}`);
-      return;
-    }
+    const frame = this.encode(seq, events);
     this.unacked.push({ seq, frame });
     if (this.child?.stdin?.writable) this.child.stdin.write(frame);
+  }
+
+  /** Encodes a batch; an event JSON cannot represent (a BigInt, a cycle) is dropped alone, with a warning. */
+  private encode(seq: number, events: MonitoringEvent[]): Buffer {
+    try {
+      return encodeFrame({ seq, events });
+    } catch {
+      const good = events.filter((e) => {
+        try {
+          JSON.stringify(e);
+          return true;
+        } catch (err) {
+          this.warn(`dropped a monitoring event that cannot be encoded (${(err as Error).message}): type ${String((e as { t?: unknown }).t)}`);
+          return false;
+        }
+      });
+      return encodeFrame({ seq, events: good });
+    }
   }
 
   /** Flushes, lets the writer finish and exit (killing it after the close timeout). Never hangs. */
   close(): Promise<void> {
     if (this.closed) return this.closed;
-    this.flush();
+    this.flush(); // before `closing` is set: flush() refuses afterwards
     this.closing = true;
     this.closed = new Promise<void>((resolve) => {
       this.onClosed = resolve;
