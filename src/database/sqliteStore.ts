@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { Micros, MonitoringEvent } from "../monitoring/messages.js";
+import type { Micros, MonitoringEvent, StatusEvent } from "../monitoring/messages.js";
 import { addColumnSql, allIndexSql, createTableSql } from "./ddl.js";
 import { planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "./schema.js";
@@ -20,7 +20,7 @@ import { formatMicros } from "./timeformat.js";
 type Statement = Database.Statement<unknown[]>;
 
 
-const BUSY_TIMEOUT_MS = 100; // absorb momentary contention inside SQLite; longer waits are ours
+const BUSY_TIMEOUT_MS = 500; // absorb short contention (another run's writer) inside SQLite; longer waits are ours
 const BACKOFF_START_MS = 50;
 const BACKOFF_MAX_MS = 1000;
 
@@ -85,6 +85,17 @@ class TableShape {
   }
 }
 
+const STATUS_INSERT = "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES";
+const STATUS_GROUP = 64;
+/** Parameters per grouped INSERT (well under SQLite's limit of 32766). */
+const GROUP_PARAMS = 512;
+
+function popcount(x: number): number {
+  let n = 0;
+  for (; x !== 0; x &= x - 1) n++;
+  return n;
+}
+
 const KEYS_TASK = new Set(["task_id", "run_id"]);
 const KEYS_TRY = new Set(["try_id", "task_id", "run_id"]);
 const KEYS_RESOURCE = new Set(["run_id"]);
@@ -124,6 +135,10 @@ export class SqliteStore implements Store {
       const mode = this.db.pragma("journal_mode = WAL", { simple: true });
       if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${mode}, not WAL`);
       this.db.pragma("synchronous = NORMAL");
+      // better-sqlite3 enables FK enforcement by default; Parsl (SQLAlchemy on SQLite) runs without it,
+      // and a status row must never be refused just because it arrived before its workflow row.
+      this.db.pragma("foreign_keys = OFF");
+      this.db.pragma("cache_size = -65536"); // 64 MiB: index pages of big runs stay in memory
       this.db.transaction(() => this.createSchema()).immediate();
     }, (err) => new StoreOpenError(`cannot set up monitoring database ${this.location}: ${errorText(err)}`));
   }
@@ -196,18 +211,9 @@ export class SqliteStore implements Store {
       ).run([this.runId, start.workflow_name, start.workflow_version, formatMicros(start.time_began), start.host, start.user,
         start.rundir, formatMicros(start.time_began)]), () => "workflow row");
     }
-    for (const r of plan.tasks.values()) this.row(() => this.writeKeyed(this.task, KEYS_TASK, TASK_UPDATABLE, r), () => `task ${r.task_id}`);
-    for (const r of plan.tries.values()) {
-      this.row(() => this.writeKeyed(this.try_, KEYS_TRY, TRY_UPDATABLE, r), () => `try ${r.try_id} of task ${r.task_id}`);
-    }
-    if (plan.status.length > 0) {
-      const ins = this.stmt("status", () =>
-        `INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES (?, ?, ?, ?, ?)`);
-      for (const s of plan.status) {
-        this.row(() => ins.run([s.task_id, s.state, formatMicros(s.ts), this.runId, s.try_id]),
-          () => `status ${s.state} of task ${s.task_id} try ${s.try_id}`);
-      }
-    }
+    this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
+    this.writeKeyedRows(this.try_, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), (r) => `try ${r.try_id} of task ${r.task_id}`);
+    if (plan.status.length > 0) this.writeStatus(plan.status);
     for (const e of plan.resources) {
       this.row(() => {
         const mask = this.resource.mask(e.row, KEYS_RESOURCE);
@@ -243,35 +249,105 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * A task or try row: an upsert when the batch holds its first event (only the columns
-   * Parsl updates later are overwritten on conflict, so replays are harmless), else an
-   * update of exactly the columns carried.
+   * Status rows are most of the volume (5+ per task): in fast mode they go in groups of
+   * STATUS_GROUP rows per statement, which saves a native call and a bind round per row.
    */
-  private writeKeyed(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>, r: CoalescedRow): void {
-    const mask = shape.mask(r.cols, keys);
+  private writeStatus(rows: readonly StatusEvent[]): void {
+    const single = this.stmt("status", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)`);
+    let i = 0;
+    if (!this.tolerant) {
+      const group = this.stmt("status*", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)${", (?, ?, ?, ?, ?)".repeat(STATUS_GROUP - 1)}`);
+      const params: unknown[] = new Array(STATUS_GROUP * 5);
+      for (; i + STATUS_GROUP <= rows.length; i += STATUS_GROUP) {
+        for (let j = 0; j < STATUS_GROUP; j++) {
+          const s = rows[i + j]!;
+          const k = j * 5;
+          params[k] = s.task_id;
+          params[k + 1] = s.state;
+          params[k + 2] = formatMicros(s.ts);
+          params[k + 3] = this.runId;
+          params[k + 4] = s.try_id;
+        }
+        group.run(params);
+        this.rows += STATUS_GROUP;
+      }
+    }
+    for (; i < rows.length; i++) {
+      const s = rows[i]!;
+      this.row(() => single.run([s.task_id, s.state, formatMicros(s.ts), this.runId, s.try_id]),
+        () => `status ${s.state} of task ${s.task_id} try ${s.try_id}`);
+    }
+  }
+
+  /**
+   * Task or try rows. In fast mode, new rows with the same column set go in groups of up to
+   * ~GROUP_PARAMS parameters per statement; updates go one by one. In tolerant mode every row
+   * is its own statement, so a refused row can be named.
+   */
+  private writeKeyedRows(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>,
+    rows: Iterable<CoalescedRow>, describe: (r: CoalescedRow) => string): void {
+    if (this.tolerant) {
+      for (const r of rows) this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r]), () => describe(r));
+      return;
+    }
+    const inserts = new Map<number, CoalescedRow[]>();
+    for (const r of rows) {
+      if (!r.first) {
+        this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r]), () => describe(r));
+        continue;
+      }
+      const mask = shape.mask(r.cols, keys);
+      const group = inserts.get(mask);
+      if (group) group.push(r);
+      else inserts.set(mask, [r]);
+    }
+    for (const [mask, group] of inserts) {
+      const size = Math.max(1, Math.floor(GROUP_PARAMS / (keys.size + popcount(mask))));
+      let i = 0;
+      for (; size > 1 && i + size <= group.length; i += size) {
+        this.writeKeyed(shape, keys, updatable, group[i]!, size, group.slice(i, i + size), mask);
+        this.rows += size;
+      }
+      for (; i < group.length; i++) this.row(() => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!]), () => describe(group[i]!));
+    }
+  }
+
+  /**
+   * Writes `rows` (all with the column set of `r`): an upsert when they are first rows (only
+   * the columns Parsl updates later are overwritten on conflict, so replays are harmless),
+   * else an update of exactly the columns carried (then `rows` is just `[r]`).
+   */
+  private writeKeyed(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>, r: CoalescedRow,
+    n: number, rows: readonly CoalescedRow[], knownMask?: number): void {
+    const mask = knownMask ?? shape.mask(r.cols, keys);
     const isTry = shape === this.try_;
-    const keyValues: unknown[] = isTry ? [r.try_id, r.task_id, this.runId] : [r.task_id, this.runId];
     const keyNames = isTry ? ["try_id", "task_id", "run_id"] : ["task_id", "run_id"];
     const table = shape.table.name;
     if (r.first) {
-      const stmt = this.stmt(`${table}:ins:${mask}`, () => {
+      const stmt = this.stmt(`${table}:ins:${mask}:${n}`, () => {
         const names = shape.names(mask);
-        const set = names.filter((n) => updatable.has(n)).map((n) => `${n} = excluded.${n}`);
+        const set = names.filter((c) => updatable.has(c)).map((c) => `${c} = excluded.${c}`);
         const all = [...keyNames, ...names];
-        return `INSERT INTO ${table} (${all.join(", ")}) VALUES (?${", ?".repeat(all.length - 1)}) ` +
+        const tuple = `(?${", ?".repeat(all.length - 1)})`;
+        return `INSERT INTO ${table} (${all.join(", ")}) VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)} ` +
           `ON CONFLICT (${shape.table.primaryKey.join(", ")}) DO ${set.length > 0 ? "UPDATE SET " + set.join(", ") : "NOTHING"}`;
       });
-      const params = keyValues;
-      shape.values(mask, r.cols, params);
+      const params: unknown[] = [];
+      for (const row of rows) {
+        if (isTry) params.push(row.try_id);
+        params.push(row.task_id, this.runId);
+        shape.values(mask, row.cols, params);
+      }
       stmt.run(params);
       return;
     }
     if (mask === 0) return;
     const stmt = this.stmt(`${table}:upd:${mask}`, () =>
-      `UPDATE ${table} SET ${shape.names(mask).map((n) => `${n} = ?`).join(", ")} WHERE ${keyNames.map((k) => `${k} = ?`).join(" AND ")}`);
+      `UPDATE ${table} SET ${shape.names(mask).map((c) => `${c} = ?`).join(", ")} WHERE ${keyNames.map((k) => `${k} = ?`).join(" AND ")}`);
     const params: unknown[] = [];
     shape.values(mask, r.cols, params);
-    for (const v of keyValues) params.push(v);
+    if (isTry) params.push(r.try_id);
+    params.push(r.task_id, this.runId);
     stmt.run(params);
   }
 

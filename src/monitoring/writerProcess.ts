@@ -30,7 +30,9 @@ interface DecodedBatch {
 function reply(msg: WriterReply): void {
   if (!process.connected || !process.send) return;
   try {
-    process.send(msg);
+    // With a callback, a failed send (EPIPE: the kernel is gone) is reported there instead of
+    // as an 'error' event that would kill the writer before it has written what it received.
+    process.send(msg, undefined, undefined, () => {});
   } catch {
     /* the kernel is gone; stdin EOF will follow */
   }
@@ -88,16 +90,22 @@ class Writer {
   onData(chunk: Buffer): void {
     this.reader.push(chunk);
     for (let item = this.reader.next(); item !== null; item = this.reader.next()) {
-      if ("corrupt" in item) this.garbage.add(item.corrupt);
+      if ("corrupt" in item) this.dropped(item.corrupt);
       else this.decode(item.payload);
     }
     void this.pump();
   }
 
   onEnd(): void {
-    if (this.reader.buffered > 0) this.garbage.add(`${this.reader.buffered} bytes of an incomplete frame at end of input`);
+    if (this.reader.buffered > 0) this.dropped(`${this.reader.buffered} bytes of an incomplete frame at end of input`);
     this.eof = true;
     void this.pump();
+  }
+
+  /** Malformed input: every item goes to the debug log, the user sees a rate-limited summary. */
+  private dropped(message: string): void {
+    this.log.log("DEBUG", `dropped: ${message}`);
+    this.garbage.add(message);
   }
 
   private decode(payload: Buffer): void {
@@ -105,12 +113,12 @@ class Writer {
     try {
       batch = JSON.parse(payload.toString("utf8"));
     } catch (err) {
-      this.garbage.add(`a frame of ${payload.length} bytes is not valid JSON (${(err as Error).message})`);
+      this.dropped(`a frame of ${payload.length} bytes is not valid JSON (${(err as Error).message})`);
       return;
     }
     const b = batch as { seq?: unknown; events?: unknown };
     if (typeof b !== "object" || b === null || !Number.isSafeInteger(b.seq) || !Array.isArray(b.events)) {
-      this.garbage.add(`a frame is not a batch {seq, events}`);
+      this.dropped(`a frame is not a batch {seq, events}`);
       return;
     }
     const events: MonitoringEvent[] = [];
@@ -119,7 +127,7 @@ class Writer {
         events.push(validateEvent(e));
       } catch (err) {
         if (!(err instanceof InvalidEventError)) throw err;
-        this.garbage.add(`batch ${b.seq as number}: ${err.message}`);
+        this.dropped(`batch ${b.seq as number}: ${err.message}`);
       }
     }
     this.queue.push({ seq: b.seq as number, events });
@@ -230,6 +238,13 @@ async function main(): Promise<void> {
     return;
   }
   const writer = new Writer(store, log, opts.heartbeatSeconds);
+  process.on("uncaughtException", (err) => {
+    // A bug: record it where the user looks, then exit; the client restarts the writer and resends.
+    const msg = `monitoring writer crashed: ${err.stack ?? String(err)}`;
+    log.log("ERROR", msg);
+    reply({ type: "error", message: msg });
+    process.exit(70);
+  });
   for (const sig of ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"] as const) {
     process.on(sig, () => {
       // Handlers run between event-loop turns, so no transaction is open here.
