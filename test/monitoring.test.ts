@@ -256,7 +256,7 @@ describe("Parsl's monitoring tests, translated", () => {
       [undefined, ""],
       [[path.join(dir, "tuple.txt"), "w"], path.join(dir, "tuple.txt")],
       [AUTO_LOGNAME, /.*\/task_0000_stdapp\.std(out|err)$/],
-      [new File("arbitrary:abc123"), "arbitrary:abc123"],
+      [new File(`arbitrary:${dir}/abc123`), `arbitrary:${dir}/abc123`],
       [new File(`file://${dir}/pl5`), `file://${dir}/pl5`],
     ];
     for (const which of ["stdout", "stderr"] as const) {
