@@ -320,7 +320,8 @@ for (const signal of ["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"] as const) {
     emitTasks(w, 0, 300);
     w.flush();
     const first = w.pid!;
-    process.kill(first, signal); // most of these batches are not acknowledged yet
+    assert.ok(w.unacknowledged > 0, "the kill lands before the writer could acknowledge");
+    process.kill(first, signal);
     emitTasks(w, 300, 400);
     await waitFor("a new writer", () => w.pid !== undefined && w.pid !== first);
     emitTasks(w, 400, 500);
