@@ -172,6 +172,29 @@ test("another connection holding BEGIN EXCLUSIVE for 3 s delays writes but loses
   assert.match(warnings[0]!, /is locked by another connection; waiting, nothing is lost/);
 });
 
+test("close() never hangs: a writer stuck behind a lock is killed after the close timeout, with an error", async () => {
+  const runId = "run-close-timeout";
+  const dir = tempDir();
+  const db = path.join(dir, "m.db");
+  const warnings: string[] = [];
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, closeTimeoutMs: 800, onWarning: (m) => warnings.push(m) });
+  const pid = w.pid!;
+  const other = new Database(db);
+  other.exec("BEGIN EXCLUSIVE");
+  try {
+    w.emit(workflowStart());
+    emitTasks(w, 0, 10);
+    const started = Date.now();
+    await w.close();
+    assert.ok(Date.now() - started < 5000, "close() returned soon after its timeout");
+  } finally {
+    other.exec("ROLLBACK");
+    other.close();
+  }
+  await waitFor("the writer to be gone", () => !isAlive(pid));
+  assert.ok(warnings.some((m) => /did not finish within 0.8 s; killing it\. 1 batches were not confirmed written/.test(m)), JSON.stringify(warnings));
+});
+
 test("a read transaction held open during the run (Parsl's test_db_locks) loses nothing", async () => {
   const runId = "run-reader";
   const { w, db } = await startWriter(runId);
