@@ -305,6 +305,27 @@ test("a row the database refuses is reported by table and key; the rest of the b
   assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 10);
 });
 
+test("an update for a task whose first event never arrived is reported, not silently lost", async () => {
+  const file = path.join(tempDir(), "m.db");
+  await withStore(file, "run-orphan", notices(), async (s) => {
+    const out = await s.applyBatch([workflowStart(), ...taskLifecycle(0),
+      { t: "task", task_id: 5, first: false, cols: { task_latest_status: "launched" } },
+      { t: "try", task_id: 5, try_id: 1, first: false, cols: { hostname: "h" } }]);
+    assert.deepEqual(out.rejected, [
+      "task 5 (run run-orphan): an update found no row (its first event never arrived), so it was not written",
+      "try 1 of task 5 (run run-orphan): an update found no row (its first event never arrived), so it was not written",
+    ]);
+  });
+});
+
+test("a file that is not a database is refused with its path", async () => {
+  const file = path.join(tempDir(), "notes.txt");
+  fs.writeFileSync(file, "these are my notes, not a database ".repeat(200));
+  await assert.rejects(openStore(file, "r", notices()),
+    (err: Error) => err.message.startsWith(`cannot set up monitoring database ${file}: SQLITE_NOTADB`));
+  assert.equal(fs.readFileSync(file, "utf8").slice(0, 9), "these are", "the file is left alone");
+});
+
 test("markCrashed only touches a started run that never ended; heartbeat only a live run", async () => {
   const file = path.join(tempDir(), "m.db");
   await withStore(file, "never-started", notices(), async (s) => {

@@ -87,7 +87,7 @@ class Writer {
       reply({ type: "warning", message: m });
     };
     this.garbage = new RateLimitedReporter((m) => warn(`dropped malformed monitoring data: ${m}`));
-    this.refused = new RateLimitedReporter((m) => warn(`the database refused a row: ${m}`));
+    this.refused = new RateLimitedReporter((m) => warn(`a row was not written: ${m}`));
     this.heartbeatTimer = setInterval(() => void this.beat(), heartbeatSeconds * 1000);
     this.heartbeatTimer.unref(); // stdin keeps the process alive; the heartbeat must not
   }
