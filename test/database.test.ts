@@ -3,7 +3,7 @@
  * fixture, upgrade in place, coalescing and set-once semantics, idempotent replay, refused
  * rows, and lock handling.
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -18,9 +18,15 @@ import type { MonitoringEvent } from "../src/monitoring/messages.js";
 
 const FIXTURE = fileURLToPath(new URL("../../test/fixtures/parsl-mixed/monitoring.db", import.meta.url));
 
+const created: string[] = [];
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-database-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-database-"));
+  created.push(dir);
+  return dir;
 }
+after(() => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 interface Notices {
   warnings: string[];

@@ -3,7 +3,7 @@
  * path, locks held by other connections, garbage on stdin, a kernel that dies, writers
  * killed by every signal, heartbeats, start-up errors, and a kernel that never calls close().
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -20,9 +20,15 @@ import { MonitoringWriter } from "../src/monitoring/writerClient.js";
 const WRITER_PROCESS = fileURLToPath(new URL("../src/monitoring/writerProcess.js", import.meta.url));
 const CLIENT_URL = pathToFileURL(fileURLToPath(new URL("../src/monitoring/writerClient.js", import.meta.url))).href;
 
+const created: string[] = [];
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-writer-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-writer-"));
+  created.push(dir);
+  return dir;
 }
+after(() => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function query(file: string, sql: string, ...params: unknown[]): Record<string, unknown>[] {
   const db = new Database(file, { readonly: true });
