@@ -201,6 +201,28 @@ test("close() never hangs: a writer stuck behind a lock is killed after the clos
   assert.ok(warnings.some((m) => /did not finish within 0.8 s; killing it\. 1 batches were not confirmed written/.test(m)), JSON.stringify(warnings));
 });
 
+test("a growing backlog is reported once, kept, and written when the writer catches up", async () => {
+  const runId = "run-backlog";
+  const dir = tempDir();
+  const db = path.join(dir, "m.db");
+  const warnings: string[] = [];
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, backlogWarnBytes: 50_000, onWarning: (m) => warnings.push(m) });
+  const other = new Database(db);
+  other.exec("BEGIN EXCLUSIVE");
+  w.emit(workflowStart());
+  for (let i = 0; i < 10; i++) {
+    emitTasks(w, i * 20, (i + 1) * 20);
+    w.flush();
+  }
+  other.exec("COMMIT");
+  other.close();
+  w.emit(workflowEnd(200));
+  await w.close();
+  assertAllTasks(db, runId, 200);
+  assert.equal(warnings.filter((m) => /the database writer is \d+ batches behind; \d+ MiB of monitoring data wait in memory \(nothing is dropped/.test(m)).length, 1,
+    JSON.stringify(warnings));
+});
+
 test("a read transaction held open during the run (Parsl's test_db_locks) loses nothing", async () => {
   const runId = "run-reader";
   const { w, db } = await startWriter(runId);
