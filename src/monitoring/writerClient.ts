@@ -108,8 +108,40 @@ export class MonitoringWriter {
       this.sentCounts = this.counts;
       this.countsDirty = false;
     }
+    this.send(events);
+  }
+
+  /**
+   * Encodes and sends one batch. A batch over the frame size limit is split in two; an event
+   * JSON cannot represent (a BigInt, a cycle, a single event over the limit) is dropped alone,
+   * with a warning. Never throws: emit() and flush() are called from the kernel's hot path.
+   */
+  private send(events: MonitoringEvent[]): void {
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ seq: this.seq + 1, events });
+    } catch (err) {
+      if (err instanceof RangeError && events.length > 1) {
+        const mid = events.length >> 1;
+        this.send(events.slice(0, mid));
+        this.send(events.slice(mid));
+        return;
+      }
+      const good = events.filter((e) => {
+        try {
+          if (events.length === 1) throw err;
+          JSON.stringify(e);
+          return true;
+        } catch (bad) {
+          this.warn(`dropped a monitoring event that cannot be encoded (${(bad as Error).message}): type ${String((e as { t?: unknown }).t)}`);
+          return false;
+        }
+      });
+      if (good.length === 0) return;
+      this.send(good);
+      return;
+    }
     const seq = ++this.seq;
-    const frame = this.encode(seq, events);
     this.unacked.push({ seq, frame });
     this.unackedBytes += frame.length;
     if (this.unackedBytes > (this.opts.backlogWarnBytes ?? BACKLOG_WARN_BYTES) && !this.backlogWarned) {
@@ -118,24 +150,6 @@ export class MonitoringWriter {
         `monitoring data wait in memory (nothing is dropped; ${this.endpointText} is slower than this workflow)`);
     }
     if (this.child?.stdin?.writable) this.child.stdin.write(frame);
-  }
-
-  /** Encodes a batch; an event JSON cannot represent (a BigInt, a cycle) is dropped alone, with a warning. */
-  private encode(seq: number, events: MonitoringEvent[]): Buffer {
-    try {
-      return encodeFrame({ seq, events });
-    } catch {
-      const good = events.filter((e) => {
-        try {
-          JSON.stringify(e);
-          return true;
-        } catch (err) {
-          this.warn(`dropped a monitoring event that cannot be encoded (${(err as Error).message}): type ${String((e as { t?: unknown }).t)}`);
-          return false;
-        }
-      });
-      return encodeFrame({ seq, events: good });
-    }
   }
 
   /** Flushes, lets the writer finish and exit (killing it after the close timeout). Never hangs. */
