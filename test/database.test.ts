@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { parseEndpoint } from "../src/database/endpoint.js";
+import { describeEndpoint, parseEndpoint } from "../src/database/endpoint.js";
 import { INDEXES, TABLES } from "../src/database/schema.js";
 import { openStore, type Store } from "../src/database/store.js";
 import { formatMicros, parseDateTime } from "../src/database/timeformat.js";
@@ -393,4 +393,9 @@ test("schema creation waits for a lock held at startup", async () => {
   assert.equal(n.warnings.length, 1);
   assert.match(n.warnings[0]!, /is locked by another connection/);
   assert.equal(all(file, "SELECT COUNT(*) AS n FROM workflow")[0]!["n"], 1);
+});
+
+test("describeEndpoint hides a PostgreSQL password", () => {
+  assert.equal(describeEndpoint(parseEndpoint("postgresql://me:s3cret@db.example:5432/parsl")), "postgresql://me:***@db.example:5432/parsl");
+  assert.equal(describeEndpoint(parseEndpoint("sqlite:////var/m.db")), "/var/m.db");
 });

@@ -233,10 +233,10 @@ async function main(): Promise<void> {
     return;
   }
   const log = new WriterLog(opts.runDir, opts.debug);
-  log.log("INFO", `starting: run ${opts.runId}, endpoint ${opts.endpoint}`);
   let store: Store;
   try {
     const endpoint = parseEndpoint(opts.endpoint);
+    log.log("INFO", `starting: run ${opts.runId}, endpoint ${describeEndpoint(endpoint)}`);
     store = await openStore(endpoint, opts.runId, {
       warning: (m) => { log.log("WARNING", m); reply({ type: "warning", message: m }); },
       note: (m) => { log.log("INFO", m); reply({ type: "note", message: m }); },
