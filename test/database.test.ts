@@ -399,3 +399,21 @@ test("describeEndpoint hides a PostgreSQL password", () => {
   assert.equal(describeEndpoint(parseEndpoint("postgresql://me:s3cret@db.example:5432/parsl")), "postgresql://me:***@db.example:5432/parsl");
   assert.equal(describeEndpoint(parseEndpoint("sqlite:////var/m.db")), "/var/m.db");
 });
+
+test("observedRunStatus: a stale heartbeat means crashed; Python Parsl rows are labelled from their end time", async () => {
+  const { observedRunStatus } = await import("../src/database/runStatus.js");
+  const row = (run_status: string | null, time_completed: string | null, last_heartbeat: string | null, tasks_failed_count = 0) =>
+    ({ run_status, time_completed, last_heartbeat, tasks_failed_count });
+  const now = T0 + 60_000_000;
+  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 14_000_000)), now), "running");
+  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 16_000_000)), now), "crashed");
+  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 16_000_000)), now, 10), "running", "period 10 s: 30 s allowed");
+  assert.equal(observedRunStatus(row("completed", formatMicros(now), formatMicros(T0)), now), "completed");
+  assert.equal(observedRunStatus(row("interrupted", formatMicros(now), formatMicros(T0)), now), "interrupted");
+  assert.equal(observedRunStatus(row(null, null, null), now), "unknown");
+  assert.equal(observedRunStatus(row(null, formatMicros(now), null, 2), now), "failed");
+  assert.throws(() => observedRunStatus(row("sleeping", null, null), now), /unknown value "sleeping"/);
+  // The fixture's crashed Python Parsl run has no end time: unknown, not completed.
+  const fixtureRuns = all(FIXTURE, "SELECT NULL AS run_status, time_completed, NULL AS last_heartbeat, tasks_failed_count FROM workflow ORDER BY time_began");
+  assert.deepEqual(fixtureRuns.map((r) => observedRunStatus(r as never, now)), ["failed", "failed", "unknown"]);
+});
