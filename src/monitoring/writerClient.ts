@@ -22,11 +22,15 @@ export interface MonitoringWriterOptions {
   onWarning?: (msg: string) => void;
   /** How long close() waits for the writer before killing it (default 30 s). */
   closeTimeoutMs?: number;
+  /** Warn once when this many bytes of batches wait for the writer (default 256 MiB). */
+  backlogWarnBytes?: number;
 }
 
 const FLUSH_EVENTS = 4096;
 const FLUSH_DELAY_MS = 20;
 const MAX_RESTARTS = 5;
+/** Warn once when this much encoded data waits for the writer (it is kept, not dropped). */
+const BACKLOG_WARN_BYTES = 256 * 2 ** 20;
 const RESTART_WINDOW_MS = 60_000;
 const PREFIX = "parsl-ts monitoring:";
 const WRITER_SCRIPT = fileURLToPath(new URL("./writerProcess.js", import.meta.url));
@@ -40,6 +44,8 @@ export class MonitoringWriter {
   private child: ChildProcess | null = null;
   private pending: MonitoringEvent[] = [];
   private unacked: SentFrame[] = [];
+  private unackedBytes = 0;
+  private backlogWarned = false;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private counts = { completed: 0, failed: 0 };
@@ -102,28 +108,48 @@ export class MonitoringWriter {
       this.sentCounts = this.counts;
       this.countsDirty = false;
     }
-    const seq = ++this.seq;
-    const frame = this.encode(seq, events);
-    this.unacked.push({ seq, frame });
-    if (this.child?.stdin?.writable) this.child.stdin.write(frame);
+    this.send(events);
   }
 
-  /** Encodes a batch; an event JSON cannot represent (a BigInt, a cycle) is dropped alone, with a warning. */
-  private encode(seq: number, events: MonitoringEvent[]): Buffer {
+  /**
+   * Encodes and sends one batch. A batch over the frame size limit is split in two; an event
+   * JSON cannot represent (a BigInt, a cycle, a single event over the limit) is dropped alone,
+   * with a warning. Never throws: emit() and flush() are called from the kernel's hot path.
+   */
+  private send(events: MonitoringEvent[]): void {
+    let frame: Buffer;
     try {
-      return encodeFrame({ seq, events });
-    } catch {
+      frame = encodeFrame({ seq: this.seq + 1, events });
+    } catch (err) {
+      if (err instanceof RangeError && events.length > 1) {
+        const mid = events.length >> 1;
+        this.send(events.slice(0, mid));
+        this.send(events.slice(mid));
+        return;
+      }
       const good = events.filter((e) => {
         try {
+          if (events.length === 1) throw err;
           JSON.stringify(e);
           return true;
-        } catch (err) {
-          this.warn(`dropped a monitoring event that cannot be encoded (${(err as Error).message}): type ${String((e as { t?: unknown }).t)}`);
+        } catch (bad) {
+          this.warn(`dropped a monitoring event that cannot be encoded (${(bad as Error).message}): type ${String((e as { t?: unknown }).t)}`);
           return false;
         }
       });
-      return encodeFrame({ seq, events: good });
+      if (good.length === 0) return;
+      this.send(good);
+      return;
     }
+    const seq = ++this.seq;
+    this.unacked.push({ seq, frame });
+    this.unackedBytes += frame.length;
+    if (this.unackedBytes > (this.opts.backlogWarnBytes ?? BACKLOG_WARN_BYTES) && !this.backlogWarned) {
+      this.backlogWarned = true;
+      this.warn(`the database writer is ${this.unacked.length} batches behind; ${Math.round(this.unackedBytes / 2 ** 20)} MiB of ` +
+        `monitoring data wait in memory (nothing is dropped; ${this.endpointText} is slower than this workflow)`);
+    }
+    if (this.child?.stdin?.writable) this.child.stdin.write(frame);
   }
 
   /** Flushes, lets the writer finish and exit (killing it after the close timeout). Never hangs. */
@@ -213,8 +239,9 @@ export class MonitoringWriter {
 
   private acked(seq: number): void {
     let n = 0;
-    while (n < this.unacked.length && this.unacked[n]!.seq <= seq) n++;
+    while (n < this.unacked.length && this.unacked[n]!.seq <= seq) this.unackedBytes -= this.unacked[n++]!.frame.length;
     if (n > 0) this.unacked.splice(0, n);
+    if (this.unackedBytes < (this.opts.backlogWarnBytes ?? BACKLOG_WARN_BYTES) / 2) this.backlogWarned = false;
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -233,6 +260,7 @@ export class MonitoringWriter {
       this.error(`the database writer for ${this.endpointText} died ${MAX_RESTARTS + 1} times within a minute (last: ${how}); ` +
         `monitoring is off for the rest of this run and ${this.unacked.length} batches are not written. The workflow continues.`);
       this.unacked = [];
+      this.unackedBytes = 0;
       this.pending = [];
       if (this.closing) this.finishClose();
       return;
@@ -252,6 +280,7 @@ export class MonitoringWriter {
 
   private finishClose(): void {
     this.unacked = [];
+    this.unackedBytes = 0;
     const done = this.onClosed;
     this.onClosed = null;
     done?.();
