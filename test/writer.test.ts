@@ -178,7 +178,7 @@ test("another connection holding BEGIN EXCLUSIVE for 3 s delays writes but loses
   assert.match(warnings[0]!, /is locked by another connection; waiting, nothing is lost/);
 });
 
-test("close() never hangs: a writer stuck behind a lock is killed after the close timeout, with an error", async () => {
+test("close() never hangs and loses nothing: a writer stuck behind a lock finishes on its own after close() returns", async () => {
   const runId = "run-close-timeout";
   const dir = tempDir();
   const db = path.join(dir, "m.db");
@@ -193,12 +193,58 @@ test("close() never hangs: a writer stuck behind a lock is killed after the clos
     const started = Date.now();
     await w.close();
     assert.ok(Date.now() - started < 5000, "close() returned soon after its timeout");
+    assert.ok(isAlive(pid), "the writer is left to finish, not killed");
   } finally {
     other.exec("ROLLBACK");
     other.close();
   }
+  await waitFor("the writer to finish and exit", () => !isAlive(pid));
+  assertAllTasks(db, runId, 10);
+  assert.ok(warnings.some((m) => /made no progress for 0.8 s .*will finish writing them on its own/.test(m)), JSON.stringify(warnings));
+});
+
+test("close() kills a writer that stopped reading its input, with an error naming what was not confirmed", async () => {
+  const runId = "run-close-stuck";
+  const dir = tempDir();
+  const db = path.join(dir, "m.db");
+  const warnings: string[] = [];
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, closeTimeoutMs: 800, onWarning: (m) => warnings.push(m) });
+  const pid = w.pid!;
+  process.kill(pid, "SIGSTOP"); // reads nothing from now on
+  try {
+    w.emit(workflowStart());
+    emitTasks(w, 0, 3000); // far more than a pipe buffer holds
+    const started = Date.now();
+    await w.close();
+    assert.ok(Date.now() - started < 5000, "close() returned soon after its timeout");
+  } finally {
+    try { process.kill(pid, "SIGCONT"); } catch { /* already gone */ }
+  }
   await waitFor("the writer to be gone", () => !isAlive(pid));
-  assert.ok(warnings.some((m) => /did not finish within 0.8 s; killing it\. 1 batches were not confirmed written/.test(m)), JSON.stringify(warnings));
+  assert.ok(warnings.some((m) => /stopped reading for 0.8 s; killing it\. \d+ batches were not confirmed written/.test(m)), JSON.stringify(warnings));
+});
+
+test("backpressure: past the backlog limit the client reports congestion until the writer catches up", async () => {
+  const runId = "run-congestion";
+  const dir = tempDir();
+  const db = path.join(dir, "m.db");
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, backlogLimitBytes: 20_000, onWarning: () => undefined });
+  const other = new Database(db);
+  other.exec("BEGIN EXCLUSIVE");
+  w.emit(workflowStart());
+  emitTasks(w, 0, 200);
+  w.flush();
+  assert.equal(w.congested, true);
+  let drained = false;
+  w.onDrained(() => (drained = true));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(drained, false, "still locked: still congested");
+  other.exec("ROLLBACK");
+  other.close();
+  await waitFor("the backlog to drain", () => drained);
+  assert.equal(w.congested, false);
+  await w.close();
+  assertAllTasks(db, runId, 200);
 });
 
 test("a growing backlog is reported once, kept, and written when the writer catches up", async () => {
