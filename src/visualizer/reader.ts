@@ -114,6 +114,7 @@ export interface MonitoringReader {
   workflowSummary(runId: string): WorkflowSummary;
   listTasks(runId: string, filter: { app?: string; state?: string }, offset: number, limit: number): Page<TaskListItem>;
   taskExists(runId: string, taskId: number): boolean;
+  appExists(runId: string, app: string): boolean;
   taskDetail(runId: string, taskId: number): TaskDetail | null;
   gantt(runId: string, from: number | null, to: number | null, maxRows: number): GanttData;
   triesOverTime(runId: string): TimeSeries;

@@ -111,6 +111,7 @@ export class VisualizerServer {
       if (n === 4 && c === "app" && d !== undefined) {
         const app = decodeSegment(d);
         if (app.length === 0 || app.length > 512) throw new HttpError(400, "app name must be 1 to 512 characters");
+        if (!this.reader.appExists(run, app)) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
         return this.page(res, { kind: "tasks", title: `App ${app}`, run, app });
       }
     }
@@ -147,6 +148,7 @@ export class VisualizerServer {
           const state = textParam(q, "state", 32);
           if (state !== undefined && !(STATE_NAMES as string[]).includes(state)) throw new HttpError(400, `unknown state ${JSON.stringify(state)}`);
           const app = textParam(q, "app", 512);
+          if (app !== undefined && !r.appExists(run, app)) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
           const offset = intParam(q, "offset", 0, 0, MAX_ID)!;
           const limit = intParam(q, "limit", 100, 1, 1000)!;
           return sendJson(res, 200, r.listTasks(run, { ...(app !== undefined ? { app } : {}), ...(state !== undefined ? { state } : {}) }, offset, limit));

@@ -211,7 +211,7 @@ export class SqliteReader implements MonitoringReader {
   }
 
   workflowSummary(runId: string): WorkflowSummary {
-    return this.cached(`summary|${runId}`, () => {
+    return this.cached(`summary|${runId}|${Math.floor(Date.now() / 30_000)}`, () => {
       const wf = this.workflowRow(runId);
       const apps = this.db.prepare(`SELECT task_func_name AS name, COUNT(*) AS count FROM task WHERE run_id = ?
         GROUP BY task_func_name ORDER BY task_func_name`).all(runId) as { name: string; count: number }[];
@@ -252,6 +252,10 @@ export class SqliteReader implements MonitoringReader {
 
   taskExists(runId: string, taskId: number): boolean {
     return this.db.prepare(`SELECT 1 FROM task WHERE run_id = ? AND task_id = ?`).get(runId, taskId) !== undefined;
+  }
+
+  appExists(runId: string, app: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM task WHERE run_id = ? AND task_func_name = ? LIMIT 1`).get(runId, app) !== undefined;
   }
 
   taskDetail(runId: string, taskId: number): TaskDetail | null {
@@ -345,29 +349,42 @@ export class SqliteReader implements MonitoringReader {
     const endS = endFallback / 1000;
     const appExpr = perApp ? "t.task_func_name" : "'All'";
     const join = perApp ? "JOIN task t ON t.task_id = y.task_id AND t.run_id = y.run_id" : "";
-    const rows = this.db.prepare(`SELECT app, CAST((s - ?) / ? AS INTEGER) AS bs, CAST((MAX(e, s) - ?) / ? AS INTEGER) AS be, COUNT(*) AS c
-      FROM (SELECT ${appExpr} AS app, ${secs("y.task_try_time_running")} AS s,
+    // Each try contributes the fraction of every bucket it overlaps, so the value is the mean number
+    // of tries running during the bucket. Grouping by (first, last bucket) keeps the result small; the
+    // uncovered parts of the first and last bucket come back as sums and are subtracted.
+    const rows = this.db.prepare(`SELECT app, bs, be, COUNT(*) AS c, SUM(us - bs) AS head, SUM(be + 1 - ue) AS tail FROM (
+        SELECT app, us, ue, CAST(us AS INTEGER) AS bs, CAST(ue AS INTEGER) AS be FROM (
+          SELECT app, (s - ?) / ? AS us, (MAX(e, s) - ?) / ? AS ue FROM (
+            SELECT ${appExpr} AS app, ${secs("y.task_try_time_running")} AS s,
               COALESCE(${secs("y.task_try_time_returned")}, ?) AS e
-            FROM try y ${join} WHERE y.run_id = ? AND y.task_try_time_running IS NOT NULL)
-      GROUP BY app, bs, be`).raw().all(start, b, start, b, endS, runId) as [string, number, number, number][];
+            FROM try y ${join} WHERE y.run_id = ? AND y.task_try_time_running IS NOT NULL)))
+      GROUP BY app, bs, be`).raw().all(start, b, start, b, endS, runId) as [string, number, number, number, number, number][];
     const diffs = new Map<string, number[]>();
     const all = new Array<number>(n + 1).fill(0);
-    for (const [app, bs, be, c] of rows) {
+    const fixes = new Map<string, number[]>();
+    const allFix = new Array<number>(n).fill(0);
+    for (const [app, bs, be, c, head, tail] of rows) {
       let d = diffs.get(app);
       if (!d) diffs.set(app, (d = new Array<number>(n + 1).fill(0)));
+      let f = fixes.get(app);
+      if (!f) fixes.set(app, (f = new Array<number>(n).fill(0)));
       const s0 = Math.min(n - 1, Math.max(0, bs));
       const e0 = Math.min(n - 1, Math.max(s0, be));
       d[s0]! += c; d[e0 + 1]! -= c;
       all[s0]! += c; all[e0 + 1]! -= c;
+      f[s0]! -= head; f[e0]! -= tail;
+      allFix[s0]! -= head; allFix[e0]! -= tail;
     }
-    const integrate = (d: number[]): number[] => {
+    const integrate = (d: number[], fix: number[]): number[] => {
       const out = new Array<number>(n);
       let acc = 0;
-      for (let i = 0; i < n; i++) { acc += d[i]!; out[i] = acc; }
+      for (let i = 0; i < n; i++) { acc += d[i]!; out[i] = Math.max(0, Math.round((acc + fix[i]!) * 1000) / 1000); }
       return out;
     };
-    const series = [{ name: "All", values: integrate(all) }];
-    if (perApp) for (const [app, d] of [...diffs.entries()].sort((a, c) => a[0].localeCompare(c[0]))) series.push({ name: app, values: integrate(d) });
+    const series = [{ name: "All", values: integrate(all, allFix) }];
+    if (perApp) {
+      for (const [app, d] of [...diffs.entries()].sort((a, c) => a[0].localeCompare(c[0]))) series.push({ name: app, values: integrate(d, fixes.get(app)!) });
+    }
     return { start_ms: startMs, bucket_s: b, series };
   }
 

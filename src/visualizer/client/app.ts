@@ -166,16 +166,16 @@ async function workflowPage(): Promise<() => Promise<void>> {
     const tries = await getJson<TimeSeries>(api("/tries"));
     const colors = appColorMap(tries.series.filter((x) => x.name !== "All").map((x) => x.name));
     replace(triesBox, timeChart({
-      title: "Execution tries per app", yLabel: "Number of tasks running", startMs: tries.start_ms, bucketS: tries.bucket_s,
+      title: "Execution tries per app", yLabel: "Tries running (mean per bucket)", startMs: tries.start_ms, bucketS: tries.bucket_s,
       series: tries.series.map((x) => ({ name: x.name, values: x.values, color: x.name === "All" ? "#222" : colors.get(x.name) ?? "#999", dashed: x.name === "All" })),
     }));
     await drawGantt();
     const hist = await getJson<{ runs: { run_id: string; time_began: string; apps: Record<string, { count: number; mean_s: number | null }> }[] }>(api("/history"));
     const apps = [...new Set(hist.runs.flatMap((r) => Object.keys(r.apps)))].sort();
     replace(historyBox, hist.runs.length < 2 ? h("p", { class: "note" }, "Only one run with this workflow name; mean app durations per run appear here when there are more.") :
-      table(["Run (start)", ...apps], hist.runs.map((r) => [
-        r.run_id === run ? h("strong", {}, tsText(r.time_began)) : h("a", { href: `/workflow/${enc(r.run_id)}/` }, tsText(r.time_began)),
-        ...apps.map((a) => { const v = r.apps[a]; return v ? `${duration(v.mean_s)} (${num(v.count)})` : "–"; })]), "grid history"),
+      table(["App", ...hist.runs.map((r) => (r.run_id === run ? `${tsText(r.time_began)} (this run)` : tsText(r.time_began)))],
+        apps.map((a) => [h("a", { href: runUrl(`app/${enc(a)}`) }, a), ...hist.runs.map((r) => { const v = r.apps[a]; return v ? `${duration(v.mean_s)} (${num(v.count)})` : "–"; })]),
+        "grid history"),
     h("p", { class: "note" }, "Mean task duration (invoked → returned) and task count per app."));
     void meta;
   };
@@ -252,7 +252,7 @@ async function taskPage(): Promise<() => Promise<void>> {
     replace(main, h("h1", {}, `${String(t["task_func_name"])} (${id}) `, stateBadge(d.state)), runLinks(),
       h("div", { class: "two-col" },
         section("Task", table(["Field", "Value"], fields, "grid fields")),
-        section("Task state", table(["Time", "State", "Try"], d.states.map((s) => [tsText(s.timestamp), stateBadge(s.task_status_name), String(s.try_id)]), "grid states"),
+        section("Task state", table(["Time", "State", "Try"], d.states.map((s) => [s.timestamp.slice(0, 23), stateBadge(s.task_status_name), String(s.try_id)]), "grid states"),
           d.dependents.length ? h("p", {}, "Dependent tasks: ", ...d.dependents.flatMap((x, i) => [i ? ", " : "", h("a", { href: taskUrl(x) }, String(x))])) : null)),
       section("Tries", table(tryCols, d.tries.map((r) => tryCols.map((k) => (r[k] === null ? "NULL" : String(r[k])))), "grid tries")),
       section("Memory usage", memChart, d.memory_sampled ? h("p", { class: "note" }, "Downsampled to 2,000 samples.") : null));
@@ -313,16 +313,16 @@ async function resourcesPage(): Promise<() => Promise<void>> {
       ts.series.length === 0 ? [] : [...ts.series.map((x) => ({ ...x, color, fill: true })), ...(total > 0 ? [{ name, values: flat(ts, total), color: "#c00", dashed: true }] : [])];
     replace(main, h("h1", {}, "Resource usage"), runLinks(),
       r.has_resources ? null : h("p", { class: "error-box", id: "no-resources" }, `Workflow ${run} does not have any resource usage records (thread-pool tasks are never sampled); worker usage below comes from the try table.`),
-      section("Worker usage", timeChart({ title: "Worker efficiency", yLabel: "Number of workers", startMs: r.workers.start_ms, bucketS: r.workers.bucket_s,
-        series: withTotal(r.workers, "Workers registered (nodes table)", r.workers.total_workers, "#636efa") })),
+      section("Worker usage", timeChart({ title: "Worker efficiency (busy = tries running, mean per bucket)", yLabel: "Number of workers", startMs: r.workers.start_ms, bucketS: r.workers.bucket_s,
+        series: withTotal(r.workers, "Workers registered (HTEX node records)", r.workers.total_workers, "#636efa") })),
       section("CPU usage", timeChart({ title: "CPU usage", yLabel: "Number of CPU cores", startMs: r.cpu.start_ms, bucketS: r.cpu.bucket_s,
         series: withTotal(r.cpu, "Total CPU cores", r.cpu.total_cores, "#00a070") }),
       histogramChart({ title: r.cpu_time_max.label, xLabel: r.cpu_time_max.x_label, edges: r.cpu_time_max.edges, counts: r.cpu_time_max.counts, color: "#00a070" })),
       section("Memory usage", timeChart({ title: "Memory usage", yLabel: "Memory (GiB)", startMs: r.memory.start_ms, bucketS: r.memory.bucket_s,
         series: withTotal(r.memory, "Total memory", r.memory.total_memory_gib, "#ab63fa"), yFmt: (v) => `${v.toFixed(2)} GiB` }),
       h("div", { class: "two-col" },
-        histogramChart({ title: r.memory_avg.label, xLabel: "Resident memory", edges: r.memory_avg.edges, counts: r.memory_avg.counts, xFmt: bytesFmt, color: "#ab63fa" }),
-        histogramChart({ title: r.memory_max.label, xLabel: "Resident memory", edges: r.memory_max.edges, counts: r.memory_max.counts, xFmt: bytesFmt, color: "#ab63fa" }))),
+        histogramChart({ title: r.memory_avg.label, xLabel: "Resident memory", edges: r.memory_avg.edges, counts: r.memory_avg.counts, xFmt: bytesFmt, color: "#ab63fa", width: 600 }),
+        histogramChart({ title: r.memory_max.label, xLabel: "Resident memory", edges: r.memory_max.edges, counts: r.memory_max.counts, xFmt: bytesFmt, color: "#ab63fa", width: 600 }))),
       section("Nodes (worker managers)", r.nodes.length === 0 ? h("p", { class: "empty" }, "No node records (thread pools have none).") :
         table(["Host", "Manager uid", "Block", "CPU cores", "Memory", "Workers", "First seen", "Last seen", "Events"], r.nodes.map((n) => [
           String(n["hostname"]), h("code", {}, String(n["uid"])), String(n["block_id"]), String(n["cpu_count"]), bytes(Number(n["total_memory"])),

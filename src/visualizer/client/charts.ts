@@ -40,7 +40,7 @@ export function fmtNum(v: number): string {
   if (a >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
   if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`;
   if (a >= 100 || v === Math.round(v)) return String(Math.round(v));
-  return String(+v.toFixed(2));
+  return String(+v.toPrecision(a < 1 ? 2 : 3));
 }
 
 interface Frame {
@@ -143,7 +143,7 @@ export function timeChart(opts: {
 }
 
 /** A histogram: bars at bin lower edges, y = number of tasks. */
-export function histogramChart(opts: { title: string; xLabel: string; edges: number[]; counts: number[]; xFmt?: (v: number) => string; color?: string }): HTMLElement {
+export function histogramChart(opts: { title: string; xLabel: string; edges: number[]; counts: number[]; xFmt?: (v: number) => string; color?: string; width?: number }): HTMLElement {
   const wrap = h("figure", { class: "chart-box" });
   if (opts.counts.length === 0) {
     wrap.append(h("figcaption", {}, opts.title), h("p", { class: "empty" }, "No resource samples for this chart."));
@@ -156,7 +156,7 @@ export function histogramChart(opts: { title: string; xLabel: string; edges: num
   const ymax = Math.max(...opts.counts);
   const yt = ticks(0, ymax || 1, 5);
   const fmt = opts.xFmt ?? fmtNum;
-  const f = frame({ title: opts.title, xLabel: opts.xLabel, yLabel: "Tasks", x0, x1, y0: 0, y1: yt[yt.length - 1] ?? 1, xFmt: fmt, height: 280 });
+  const f = frame({ title: opts.title, xLabel: opts.xLabel, yLabel: "Tasks", x0, x1, y0: 0, y1: yt[yt.length - 1] ?? 1, xFmt: fmt, height: 280, width: opts.width ?? 960 });
   opts.counts.forEach((c, i) => {
     const xa = f.x(x0 + i * width);
     const xb = f.x(x0 + (i + 1) * width);
