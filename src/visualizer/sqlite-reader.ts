@@ -88,7 +88,8 @@ export class SqliteReader implements MonitoringReader {
 
   /** SQL for a task's latest state: the parsl-ts column when present and set, else the newest status row. */
   private latestExpr(alias: string): string {
-    const sub = `(SELECT s.task_status_name FROM status s WHERE s.task_id = ${alias}.task_id AND s.run_id = ${alias}.run_id ` +
+    // "+s.run_id" keeps SQLite on the primary key (task_id, run_id, …) instead of scanning the run's time index.
+    const sub = `(SELECT s.task_status_name FROM status s WHERE s.task_id = ${alias}.task_id AND +s.run_id = ${alias}.run_id ` +
       `ORDER BY s.timestamp DESC, s.rowid DESC LIMIT 1)`;
     return this.hasLatestCol ? `COALESCE(${alias}.task_latest_status, ${sub})` : sub;
   }
@@ -225,17 +226,40 @@ export class SqliteReader implements MonitoringReader {
     });
   }
 
+  /** True when every task of the run has task_latest_status set, so the indexed column alone is exact. */
+  private latestColComplete(runId: string): boolean {
+    return this.hasLatestCol &&
+      this.db.prepare(`SELECT 1 FROM task WHERE run_id = ? AND task_latest_status IS NULL LIMIT 1`).get(runId) === undefined;
+  }
+
   listTasks(runId: string, filter: { app?: string; state?: string }, offset: number, limit: number): Page<TaskListItem> {
     const where = ["t.run_id = ?"];
     const args: unknown[] = [runId];
     if (filter.app !== undefined) { where.push("t.task_func_name = ?"); args.push(filter.app); }
-    if (filter.state !== undefined) { where.push(`${this.latestExpr("t")} = ?`); args.push(filter.state); }
+    if (filter.state !== undefined) {
+      where.push(this.latestColComplete(runId) ? "t.task_latest_status = ?" : `${this.latestExpr("t")} = ?`);
+      args.push(filter.state);
+    }
     const w = where.join(" AND ");
     const total = this.cached(`taskcount|${runId}|${filter.app ?? ""}|${filter.state ?? ""}`, () =>
       this.db.prepare(`SELECT COUNT(*) FROM task t WHERE ${w}`).pluck().get(...args) as number);
-    const rows = this.db.prepare(`SELECT t.task_id, t.task_func_name, t.task_depends, t.task_time_invoked, t.task_time_returned,
-        t.task_fail_count, ${this.latestExpr("t")} AS state
-      FROM task t WHERE ${w} ORDER BY t.task_id LIMIT ? OFFSET ?`).all(...args, limit, offset) as Row[];
+    const cols = `t.task_id, t.task_func_name, t.task_depends, t.task_time_invoked, t.task_time_returned, t.task_fail_count,
+      ${this.latestExpr("t")} AS state`;
+    let rows: Row[];
+    if (filter.app === undefined && filter.state === undefined) {
+      // Whole run: walk the primary key (task_id, run_id) in id order; "+t.run_id" stops SQLite from picking
+      // a run_id index and sorting the whole run. Parsl task ids are dense, so a page is an id range.
+      const range = this.cached(`range|${runId}`, () => this.taskIdRange(runId));
+      if (range && total === range[1] - range[0] + 1) {
+        const lo = range[0] + offset;
+        rows = this.db.prepare(`SELECT ${cols} FROM task t WHERE t.task_id >= ? AND t.task_id < ? AND +t.run_id = ? ORDER BY t.task_id`)
+          .all(lo, lo + limit, runId) as Row[];
+      } else {
+        rows = this.db.prepare(`SELECT ${cols} FROM task t WHERE +t.run_id = ? ORDER BY t.task_id LIMIT ? OFFSET ?`).all(runId, limit, offset) as Row[];
+      }
+    } else {
+      rows = this.db.prepare(`SELECT ${cols} FROM task t WHERE ${w} ORDER BY t.task_id LIMIT ? OFFSET ?`).all(...args, limit, offset) as Row[];
+    }
     return {
       total, offset, limit,
       rows: rows.map((r) => ({
@@ -263,7 +287,7 @@ export class SqliteReader implements MonitoringReader {
     if (!task) return null;
     const state = this.db.prepare(`SELECT ${this.latestExpr("t")} FROM task t WHERE t.run_id = ? AND t.task_id = ?`).pluck().get(runId, taskId) as string | null;
     const tries = this.db.prepare(`SELECT * FROM try WHERE run_id = ? AND task_id = ? ORDER BY try_id`).all(runId, taskId) as Row[];
-    const states = this.db.prepare(`SELECT task_status_name, timestamp, try_id FROM status WHERE run_id = ? AND task_id = ?
+    const states = this.db.prepare(`SELECT task_status_name, timestamp, try_id FROM status WHERE +run_id = ? AND task_id = ?
       ORDER BY timestamp, rowid`).all(runId, taskId) as TaskDetail["states"];
     const n = this.db.prepare(`SELECT COUNT(*) FROM resource WHERE run_id = ? AND task_id = ?`).pluck().get(runId, taskId) as number;
     const step = Math.max(1, Math.ceil(n / MEMORY_POINTS));
@@ -281,17 +305,28 @@ export class SqliteReader implements MonitoringReader {
     };
   }
 
+  /** Lowest and highest task id of a run, without scanning the run. */
   private taskIdRange(runId: string): [number, number] | null {
-    const lo = this.db.prepare(`SELECT task_id FROM task WHERE run_id = ? ORDER BY task_id LIMIT 1`).pluck().get(runId) as number | undefined;
+    if (this.indexes.has("ix_try_run_task")) {
+      // O(log n) through try's (run_id, task_id) index; then extend by tasks that have no try yet.
+      const lo0 = this.db.prepare(`SELECT MIN(task_id) FROM try WHERE run_id = ?`).pluck().get(runId) as number | null;
+      const hi0 = this.db.prepare(`SELECT MAX(task_id) FROM try WHERE run_id = ?`).pluck().get(runId) as number | null;
+      if (lo0 !== null && hi0 !== null) {
+        const lower = this.db.prepare(`SELECT task_id FROM task WHERE task_id < ? AND +run_id = ? ORDER BY task_id LIMIT 1`).pluck().get(lo0, runId) as number | undefined;
+        const upper = this.db.prepare(`SELECT task_id FROM task WHERE task_id > ? AND +run_id = ? ORDER BY task_id DESC LIMIT 1`).pluck().get(hi0, runId) as number | undefined;
+        return [lower ?? lo0, upper ?? hi0];
+      }
+    }
+    const lo = this.db.prepare(`SELECT task_id FROM task WHERE +run_id = ? ORDER BY task_id LIMIT 1`).pluck().get(runId) as number | undefined;
     if (lo === undefined) return null;
-    const hi = this.db.prepare(`SELECT task_id FROM task WHERE run_id = ? ORDER BY task_id DESC LIMIT 1`).pluck().get(runId) as number;
+    const hi = this.db.prepare(`SELECT task_id FROM task WHERE +run_id = ? ORDER BY task_id DESC LIMIT 1`).pluck().get(runId) as number;
     return [lo, hi];
   }
 
   gantt(runId: string, from: number | null, to: number | null, maxRows: number): GanttData {
     const wf = this.workflowRow(runId);
     const end = this.endMs(runId, wf);
-    const range = this.taskIdRange(runId);
+    const range = this.cached(`range|${runId}`, () => this.taskIdRange(runId));
     if (!range) return { task_min: 0, task_max: -1, from: 0, to: -1, step: 1, end_ms: end, rows: [] };
     const lo = Math.max(range[0], from ?? range[0]);
     const hi = Math.min(range[1], to ?? range[1]);
@@ -306,7 +341,7 @@ export class SqliteReader implements MonitoringReader {
         .raw().all(runId, ...ids) as [number, string][]) apps.set(r[0], r[1]);
       const byTask = new Map<number, [string, number][]>();
       for (const [tid, st, ts] of this.db.prepare(`SELECT task_id, task_status_name, timestamp FROM status
-          WHERE run_id = ? AND task_id IN (${marks}) ORDER BY task_id, timestamp, rowid`).raw().all(runId, ...ids) as [number, string, string][]) {
+          WHERE +run_id = ? AND task_id IN (${marks}) ORDER BY task_id, timestamp, rowid`).raw().all(runId, ...ids) as [number, string, string][]) {
         const ms = naiveToMs(ts);
         if (ms === null) continue;
         let list = byTask.get(tid);
