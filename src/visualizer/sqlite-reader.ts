@@ -275,7 +275,7 @@ export class SqliteReader implements MonitoringReader {
   }
 
   taskExists(runId: string, taskId: number): boolean {
-    return this.db.prepare(`SELECT 1 FROM task WHERE run_id = ? AND task_id = ?`).get(runId, taskId) !== undefined;
+    return this.db.prepare(`SELECT 1 FROM task WHERE +run_id = ? AND task_id = ?`).get(runId, taskId) !== undefined;
   }
 
   appExists(runId: string, app: string): boolean {
@@ -283,9 +283,9 @@ export class SqliteReader implements MonitoringReader {
   }
 
   taskDetail(runId: string, taskId: number): TaskDetail | null {
-    const task = this.db.prepare(`SELECT * FROM task WHERE run_id = ? AND task_id = ?`).get(runId, taskId) as Row | undefined;
+    const task = this.db.prepare(`SELECT * FROM task WHERE +run_id = ? AND task_id = ?`).get(runId, taskId) as Row | undefined;
     if (!task) return null;
-    const state = this.db.prepare(`SELECT ${this.latestExpr("t")} FROM task t WHERE t.run_id = ? AND t.task_id = ?`).pluck().get(runId, taskId) as string | null;
+    const state = this.db.prepare(`SELECT ${this.latestExpr("t")} FROM task t WHERE +t.run_id = ? AND t.task_id = ?`).pluck().get(runId, taskId) as string | null;
     const tries = this.db.prepare(`SELECT * FROM try WHERE run_id = ? AND task_id = ? ORDER BY try_id`).all(runId, taskId) as Row[];
     const states = this.db.prepare(`SELECT task_status_name, timestamp, try_id FROM status WHERE +run_id = ? AND task_id = ?
       ORDER BY timestamp, rowid`).all(runId, taskId) as TaskDetail["states"];
@@ -294,7 +294,7 @@ export class SqliteReader implements MonitoringReader {
     const memRows = this.db.prepare(`SELECT timestamp, psutil_process_memory_resident AS rss, psutil_process_memory_virtual AS vms, try_id
       FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY timestamp) AS rn FROM resource WHERE run_id = ? AND task_id = ?)
       WHERE (rn - 1) % ? = 0 ORDER BY timestamp`).all(runId, taskId, step) as Row[];
-    const dependents = (this.db.prepare(`SELECT task_id FROM task WHERE run_id = ? AND task_id > ? AND task_id <= ?
+    const dependents = (this.db.prepare(`SELECT task_id FROM task WHERE +run_id = ? AND task_id > ? AND task_id <= ?
         AND task_depends <> '' AND (',' || task_depends || ',') LIKE ('%,' || ? || ',%') ORDER BY task_id LIMIT 100`)
       .pluck().all(runId, taskId, taskId + DEPENDENT_SCAN, String(taskId)) as number[]);
     return {
@@ -337,7 +337,7 @@ export class SqliteReader implements MonitoringReader {
     if (ids.length > 0) {
       const marks = ids.map(() => "?").join(",");
       const apps = new Map<number, string>();
-      for (const r of this.db.prepare(`SELECT task_id, task_func_name FROM task WHERE run_id = ? AND task_id IN (${marks})`)
+      for (const r of this.db.prepare(`SELECT task_id, task_func_name FROM task WHERE +run_id = ? AND task_id IN (${marks})`)
         .raw().all(runId, ...ids) as [number, string][]) apps.set(r[0], r[1]);
       const byTask = new Map<number, [string, number][]>();
       for (const [tid, st, ts] of this.db.prepare(`SELECT task_id, task_status_name, timestamp FROM status
@@ -425,7 +425,7 @@ export class SqliteReader implements MonitoringReader {
 
   dag(runId: string, from: number, limit: number): DagData {
     const agg = this.cached(`dagapps|${runId}`, () => this.dagApps(runId));
-    const ids: number[] = this.db.prepare(`SELECT task_id FROM task WHERE run_id = ? AND task_id >= ? ORDER BY task_id LIMIT ?`)
+    const ids: number[] = this.db.prepare(`SELECT task_id FROM task WHERE +run_id = ? AND task_id >= ? ORDER BY task_id LIMIT ?`)
       .pluck().all(runId, from, limit) as number[];
     const nodes: DagData["window"]["nodes"] = [];
     const edges: [number, number][] = [];
@@ -433,7 +433,7 @@ export class SqliteReader implements MonitoringReader {
       const lo = ids[0]!;
       const hi = ids[ids.length - 1]!;
       const rows = this.db.prepare(`SELECT t.task_id, t.task_func_name, t.task_depends, ${this.latestExpr("t")} AS st
-        FROM task t WHERE t.run_id = ? AND t.task_id BETWEEN ? AND ? ORDER BY t.task_id`).raw().all(runId, lo, hi) as [number, string, string | null, string | null][];
+        FROM task t WHERE +t.run_id = ? AND t.task_id BETWEEN ? AND ? ORDER BY t.task_id`).raw().all(runId, lo, hi) as [number, string, string | null, string | null][];
       const inWindow = new Set(rows.map((r) => r[0]));
       const outside = new Set<number>();
       for (const [id, app, deps, st] of rows) {
@@ -447,7 +447,7 @@ export class SqliteReader implements MonitoringReader {
       if (extra.length > 0) {
         const marks = extra.map(() => "?").join(",");
         for (const [id, app, st] of this.db.prepare(`SELECT t.task_id, t.task_func_name, ${this.latestExpr("t")} FROM task t
-            WHERE t.run_id = ? AND t.task_id IN (${marks})`).raw().all(runId, ...extra) as [number, string, string | null][]) {
+            WHERE +t.run_id = ? AND t.task_id IN (${marks})`).raw().all(runId, ...extra) as [number, string, string | null][]) {
           nodes.push({ id, app, state: st, outside: true });
         }
       }
@@ -474,7 +474,7 @@ export class SqliteReader implements MonitoringReader {
     for (const [id, app] of sample) appOf.set(id, app);
     for (const [, , deps] of sample) for (const d of parseDepends(deps)) if (!appOf.has(d)) wanted.add(d);
     const want = [...wanted];
-    const lookup = this.db.prepare(`SELECT task_id, task_func_name FROM task WHERE run_id = ? AND task_id = ?`).raw();
+    const lookup = this.db.prepare(`SELECT task_id, task_func_name FROM task WHERE +run_id = ? AND task_id = ?`).raw();
     for (const d of want) {
       const r = lookup.get(runId, d) as [number, string] | undefined;
       if (r) appOf.set(r[0], r[1]);
