@@ -47,7 +47,7 @@ describe("visualizer in Chromium", () => {
 
   async function open(url: string, shot: string): Promise<void> {
     await page.goto(base + url);
-    await page.waitForSelector("body[data-ready='1']", { timeout: 15_000 });
+    await page.waitForSelector("body[data-ready='1'][data-complete='1']", { timeout: 15_000 });
     await page.screenshot({ path: path.join(SHOTS, `${shot}.png`), fullPage: true });
   }
 
@@ -64,7 +64,7 @@ describe("visualizer in Chromium", () => {
   test("click through: list → workflow → app → task", async () => {
     await open("/", "01-workflows");
     await Promise.all([page.waitForURL(`**/workflow/${RUN1}/`), page.locator(`a[href="/workflow/${RUN1}/"]`).click()]);
-    await page.waitForSelector("body[data-ready='1']");
+    await page.waitForSelector("body[data-ready='1'][data-complete='1']");
     await page.screenshot({ path: path.join(SHOTS, "02-workflow.png"), fullPage: true });
     const summary = await page.locator("main").innerText();
     assert.match(summary, /Workflow fixture-mixed/);

@@ -4,7 +4,9 @@
  */
 import { USAGE, parseVisualizeArgs } from "./cli.js";
 import { openReader } from "./open-reader.js";
-import { VisualizerServer } from "./server.js";
+import { HeavyQueries } from "./heavy.js";
+import { VisualizerServer, inlineHeavy, type HeavyRunner } from "./server.js";
+import { SqliteReader } from "./sqlite-reader.js";
 
 export interface VisualizerHandle {
   url: string;
@@ -13,14 +15,17 @@ export interface VisualizerHandle {
 
 export async function startVisualizer(opts: { db: string; port?: number; listen?: string }): Promise<VisualizerHandle> {
   const reader = openReader(opts.db);
-  const server = new VisualizerServer(reader);
+  const heavy: HeavyRunner = reader instanceof SqliteReader ? new HeavyQueries(reader.path) : inlineHeavy(reader);
+  const server = new VisualizerServer(reader, heavy);
   let url: string;
   try {
     url = await server.listen(opts.port ?? 8080, opts.listen ?? "127.0.0.1");
   } catch (e) {
+    await heavy.close();
     reader.close();
     throw e;
   }
+  server.warmUp();
   let closed = false;
   return {
     url,
@@ -28,6 +33,7 @@ export async function startVisualizer(opts: { db: string; port?: number; listen?
       if (closed) return;
       closed = true;
       await server.close();
+      await heavy.close();
       reader.close();
     },
   };

@@ -73,6 +73,13 @@ export interface TimeSeries {
   series: { name: string; values: number[] }[];
 }
 
+export interface DagSummary {
+  task_count: number;
+  apps: { name: string; count: number; states: Record<string, number> }[];
+  app_edges: { from: string; to: string; count: number }[];
+  edges_from_tasks: number; // how many tasks the app edges were derived from
+}
+
 export interface DagData {
   task_count: number;
   apps: { name: string; count: number; states: Record<string, number> }[];
@@ -117,7 +124,12 @@ export interface MonitoringReader {
   appExists(runId: string, app: string): boolean;
   taskDetail(runId: string, taskId: number): TaskDetail | null;
   gantt(runId: string, from: number | null, to: number | null, maxRows: number): GanttData;
+  /** Heavy (whole-run scans): triesOverTime, resources, appHistory, dagSummary. The server runs them off the event loop. */
   triesOverTime(runId: string): TimeSeries;
+  /** The aggregated part of the DAG page (whole-run scan: a heavy query). */
+  dagSummary(runId: string): DagSummary;
+  /** A window of the task graph (cheap). */
+  dagWindow(runId: string, from: number, limit: number): DagData["window"];
   dag(runId: string, from: number, limit: number): DagData;
   resources(runId: string): ResourceData;
   appHistory(runId: string): AppHistory;

@@ -12,7 +12,24 @@ import { errorHtml, pageHtml, type PageParams } from "./pages.js";
 import {
   HttpError, checkRunId, decodeSegment, intParam, parseTaskId, send, sendJson, textParam,
 } from "./http-util.js";
-import type { MonitoringReader } from "./reader.js";
+import type { HeavyMethod } from "./heavy.js";
+import type { DagSummary, MonitoringReader } from "./reader.js";
+
+/** Computes whole-run aggregates off the request path (see heavy.ts). */
+export interface HeavyRunner {
+  get<T>(method: HeavyMethod, runId: string, token: string): Promise<T>;
+  warm(runId: string, token: string): void;
+  close(): Promise<void>;
+}
+
+/** Fallback runner: computes in the calling thread (for readers without a worker implementation). */
+export function inlineHeavy(reader: MonitoringReader): HeavyRunner {
+  return {
+    get: async <T>(method: HeavyMethod, runId: string): Promise<T> => reader[method](runId) as T,
+    warm: () => undefined,
+    close: async () => undefined,
+  };
+}
 
 const MAX_ID = 1e15;
 
@@ -35,8 +52,8 @@ export class VisualizerServer {
   private readonly server: http.Server;
   private readonly assets = loadClientAssets();
 
-  constructor(private readonly reader: MonitoringReader) {
-    this.server = http.createServer((req, res) => this.handle(req, res));
+  constructor(private readonly reader: MonitoringReader, private readonly heavy: HeavyRunner = inlineHeavy(reader)) {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
   }
 
@@ -60,7 +77,13 @@ export class VisualizerServer {
     });
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /** Starts computing the newest run's aggregates so its first page view is fast. */
+  warmUp(): void {
+    const newest = this.reader.listWorkflows(0, 1).rows[0];
+    if (newest) this.heavy.warm(newest.run_id, this.reader.changeToken());
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let wantsHtml = true;
     try {
       if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, `method ${req.method ?? "?"} not allowed; this server is read-only`);
@@ -69,7 +92,7 @@ export class VisualizerServer {
       const parts = url.pathname.split("/").slice(1);
       if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
       wantsHtml = parts[0] !== "api";
-      this.route(url, parts, res);
+      await this.route(url, parts, res);
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;
       const message = e instanceof HttpError ? e.message : "internal error while reading the monitoring database";
@@ -90,7 +113,7 @@ export class VisualizerServer {
     return run;
   }
 
-  private route(url: URL, parts: string[], res: http.ServerResponse): void {
+  private route(url: URL, parts: string[], res: http.ServerResponse): void | Promise<void> {
     const [a, b, c, d] = parts;
     if (parts.length === 1 && a === "") return this.page(res, { kind: "workflows", title: "Workflows" });
     if (a === "static" && parts.length === 2 && b !== undefined) return this.serveStatic(b, res);
@@ -125,7 +148,11 @@ export class VisualizerServer {
     send(res, 200, "text/javascript; charset=utf-8", body, { "Cache-Control": "max-age=60" });
   }
 
-  private api(url: URL, p: string[], res: http.ServerResponse): void {
+  private async heavyJson(res: http.ServerResponse, method: HeavyMethod, run: string): Promise<void> {
+    sendJson(res, 200, await this.heavy.get(method, run, this.reader.changeToken()));
+  }
+
+  private async api(url: URL, p: string[], res: http.ServerResponse): Promise<void> {
     const q = url.searchParams;
     const r = this.reader;
     const [a, b, c, d] = p;
@@ -160,14 +187,22 @@ export class VisualizerServer {
           const rows = intParam(q, "rows", 300, 1, 1000)!;
           return sendJson(res, 200, r.gantt(run, from, to, rows));
         }
-        case "tries": return sendJson(res, 200, r.triesOverTime(run));
+        case "tries": return this.heavyJson(res, "triesOverTime", run);
         case "dag": {
           const from = intParam(q, "from", 0, 0, MAX_ID)!;
           const limit = intParam(q, "limit", 300, 1, 2000)!;
-          return sendJson(res, 200, r.dag(run, from, limit));
+          const window = r.dagWindow(run, from, limit);
+          const summary = await this.heavy.get<DagSummary>("dagSummary", run, r.changeToken());
+          return sendJson(res, 200, { ...summary, window });
         }
-        case "resources": return sendJson(res, 200, r.resources(run));
-        case "history": return sendJson(res, 200, r.appHistory(run));
+        case "dag_window": {
+          const from = intParam(q, "from", 0, 0, MAX_ID)!;
+          const limit = intParam(q, "limit", 300, 1, 2000)!;
+          return sendJson(res, 200, r.dagWindow(run, from, limit));
+        }
+        case "dag_summary": return this.heavyJson(res, "dagSummary", run);
+        case "resources": return this.heavyJson(res, "resources", run);
+        case "history": return this.heavyJson(res, "appHistory", run);
       }
     }
     if (p.length === 4 && c === "tasks" && d !== undefined) {

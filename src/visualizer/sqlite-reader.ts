@@ -11,7 +11,7 @@ import { TokenCache } from "./cache.js";
 import { inferRunStatus } from "./runstatus.js";
 import { naiveNowMs, naiveToMs } from "./timefmt.js";
 import type {
-  AppHistory, DagData, GanttData, Histogram, MonitoringReader, Page, ResourceData, Row, TaskDetail,
+  AppHistory, DagData, DagSummary, GanttData, Histogram, MonitoringReader, Page, ResourceData, Row, TaskDetail,
   TaskListItem, TimeSeries, WorkflowListItem, WorkflowSummary,
 } from "./reader.js";
 
@@ -366,7 +366,7 @@ export class SqliteReader implements MonitoringReader {
 
   /** Tries running per bucket, per app (Parsl's "Execution tries per app"), from try intervals. */
   triesOverTime(runId: string): TimeSeries {
-    return this.cached(`tries|${runId}`, () => this.concurrency(runId, true));
+    return this.concurrency(runId, true);
   }
 
   private concurrency(runId: string, perApp: boolean): TimeSeries {
@@ -424,7 +424,10 @@ export class SqliteReader implements MonitoringReader {
   }
 
   dag(runId: string, from: number, limit: number): DagData {
-    const agg = this.cached(`dagapps|${runId}`, () => this.dagApps(runId));
+    return { ...this.cached(`dagapps|${runId}`, () => this.dagSummary(runId)), window: this.dagWindow(runId, from, limit) };
+  }
+
+  dagWindow(runId: string, from: number, limit: number): DagData["window"] {
     const ids: number[] = this.db.prepare(`SELECT task_id FROM task WHERE +run_id = ? AND task_id >= ? ORDER BY task_id LIMIT ?`)
       .pluck().all(runId, from, limit) as number[];
     const nodes: DagData["window"]["nodes"] = [];
@@ -453,10 +456,10 @@ export class SqliteReader implements MonitoringReader {
       }
     }
     const known = new Set(nodes.map((n) => n.id));
-    return { ...agg, window: { from, limit, nodes, edges: edges.filter(([a]) => known.has(a)) } };
+    return { from, limit, nodes, edges: edges.filter(([a]) => known.has(a)) };
   }
 
-  private dagApps(runId: string): Omit<DagData, "window"> {
+  dagSummary(runId: string): DagSummary {
     const apps = new Map<string, { name: string; count: number; states: Record<string, number> }>();
     for (const [app, st, n] of this.db.prepare(`SELECT t.task_func_name, ${this.latestExpr("t")} AS st, COUNT(*) FROM task t
         WHERE t.run_id = ? GROUP BY 1, 2`).raw().all(runId) as [string, string | null, number][]) {
@@ -501,10 +504,6 @@ export class SqliteReader implements MonitoringReader {
   }
 
   resources(runId: string): ResourceData {
-    return this.cached(`resources|${runId}`, () => this.computeResources(runId));
-  }
-
-  private computeResources(runId: string): ResourceData {
     const workers = this.concurrency(runId, false);
     const cap = this.db.prepare(`SELECT
         (SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(worker_count) AS w FROM node WHERE run_id = ? GROUP BY uid)) AS workers,
@@ -571,7 +570,7 @@ export class SqliteReader implements MonitoringReader {
 
   /** Mean duration per app over the most recent runs with the same workflow_name. */
   appHistory(runId: string): AppHistory {
-    return this.cached(`history|${runId}`, () => {
+    return (() => {
       const wf = this.workflowRow(runId);
       const name = (wf["workflow_name"] as string | null) ?? null;
       const runs = this.db.prepare(`SELECT run_id, time_began FROM workflow WHERE workflow_name IS ? ORDER BY time_began DESC LIMIT 10`)
@@ -588,6 +587,6 @@ export class SqliteReader implements MonitoringReader {
           return { run_id: r.run_id, time_began: r.time_began, apps };
         }),
       };
-    });
+    })();
   }
 }

@@ -22,6 +22,8 @@ interface TimeSeries { start_ms: number; bucket_s: number; series: { name: strin
 interface Hist { label: string; x_label: string; edges: number[]; counts: number[] }
 
 const body = document.body;
+/** Parts of the page still loading after it became usable (whole-run aggregates). */
+const pending: Promise<unknown>[] = [];
 const main = document.getElementById("main")!;
 const run = body.dataset["run"] ?? "";
 const enc = encodeURIComponent;
@@ -163,20 +165,29 @@ async function workflowPage(): Promise<() => Promise<void>> {
       section("Workflow summary", workflowFacts({ ...w }), h("p", {}, `${num(sum.task_count)} tasks by latest state:`), stateBar(sum.state_counts),
         h("ul", { class: "state-list" }, ...states.map((st) => h("li", {}, stateBadge(st), ` ${num(sum.state_counts[st] ?? 0)}`)))),
       section("App summary", table(["Name", "Tasks"], sum.apps.map((a) => [h("a", { href: runUrl(`app/${enc(a.name)}`), class: "app-link" }, a.name), num(a.count)]), "grid apps")));
-    const tries = await getJson<TimeSeries>(api("/tries"));
-    const colors = appColorMap(tries.series.filter((x) => x.name !== "All").map((x) => x.name));
-    replace(triesBox, timeChart({
-      title: "Execution tries per app", yLabel: "Tries running (mean per bucket)", startMs: tries.start_ms, bucketS: tries.bucket_s,
-      series: tries.series.map((x) => ({ name: x.name, values: x.values, color: x.name === "All" ? "#222" : colors.get(x.name) ?? "#999", dashed: x.name === "All" })),
-    }));
+    const drawTries = async (): Promise<void> => {
+      const tries = await getJson<TimeSeries>(api("/tries"));
+      const colors = appColorMap(tries.series.filter((x) => x.name !== "All").map((x) => x.name));
+      replace(triesBox, timeChart({
+        title: "Execution tries per app", yLabel: "Tries running (mean per bucket)", startMs: tries.start_ms, bucketS: tries.bucket_s,
+        series: tries.series.map((x) => ({ name: x.name, values: x.values, color: x.name === "All" ? "#222" : colors.get(x.name) ?? "#999", dashed: x.name === "All" })),
+      }));
+    };
+    const drawHistory = async (): Promise<void> => {
+      const hist = await getJson<{ runs: { run_id: string; time_began: string; apps: Record<string, { count: number; mean_s: number | null }> }[] }>(api("/history"));
+      const apps = [...new Set(hist.runs.flatMap((r) => Object.keys(r.apps)))].sort();
+      replace(historyBox, hist.runs.length < 2 ? h("p", { class: "note" }, "Only one run with this workflow name; mean app durations per run appear here when there are more.") :
+        table(["App", ...hist.runs.map((r) => (r.run_id === run ? `${tsText(r.time_began)} (this run)` : tsText(r.time_began)))],
+          apps.map((a) => [h("a", { href: runUrl(`app/${enc(a)}`) }, a), ...hist.runs.map((r) => { const v = r.apps[a]; return v ? `${duration(v.mean_s)} (${num(v.count)})` : "–"; })]),
+          "grid history"),
+      h("p", { class: "note" }, "Mean task duration (invoked → returned) and task count per app."));
+    };
+    // Whole-run aggregates can take a while on huge runs: they fill in when ready.
+    if (!triesBox.hasChildNodes()) triesBox.append(h("p", { class: "note computing" }, "Computing…"));
+    if (!historyBox.hasChildNodes()) historyBox.append(h("p", { class: "note computing" }, "Computing…"));
+    const later = Promise.all([drawTries().catch((e) => replace(triesBox, errorBox(e))), drawHistory().catch((e) => replace(historyBox, errorBox(e)))]);
     await drawGantt();
-    const hist = await getJson<{ runs: { run_id: string; time_began: string; apps: Record<string, { count: number; mean_s: number | null }> }[] }>(api("/history"));
-    const apps = [...new Set(hist.runs.flatMap((r) => Object.keys(r.apps)))].sort();
-    replace(historyBox, hist.runs.length < 2 ? h("p", { class: "note" }, "Only one run with this workflow name; mean app durations per run appear here when there are more.") :
-      table(["App", ...hist.runs.map((r) => (r.run_id === run ? `${tsText(r.time_began)} (this run)` : tsText(r.time_began)))],
-        apps.map((a) => [h("a", { href: runUrl(`app/${enc(a)}`) }, a), ...hist.runs.map((r) => { const v = r.apps[a]; return v ? `${duration(v.mean_s)} (${num(v.count)})` : "–"; })]),
-        "grid history"),
-    h("p", { class: "note" }, "Mean task duration (invoked → returned) and task count per app."));
+    pending.push(later);
     void meta;
   };
   await load();
@@ -280,10 +291,10 @@ async function dagPage(): Promise<() => Promise<void>> {
   ctl.addEventListener("submit", (ev) => { ev.preventDefault(); from = Math.max(0, Math.floor(Number(inFrom.value) || 0)); void load(); });
   prev.addEventListener("click", () => { from = Math.max(0, from - limit()); inFrom.value = String(from); void load(); });
   next.addEventListener("click", () => { from += limit(); inFrom.value = String(from); void load(); });
-  const load = async (): Promise<void> => {
-    const d = await getJson<{ task_count: number; apps: AppNode[]; app_edges: { from: string; to: string; count: number }[]; edges_from_tasks: number;
-      window: { nodes: DagNode[]; edges: [number, number][] } }>(api(`/dag?from=${from}&limit=${limit()}`));
-    const colors = appColorMap(d.apps.map((a) => a.name));
+  type Summary = { task_count: number; apps: AppNode[]; app_edges: { from: string; to: string; count: number }[]; edges_from_tasks: number };
+  let colors = new Map<string, string>();
+  const drawSummary = (d: Summary): void => {
+    colors = appColorMap(d.apps.map((a) => a.name));
     if (group === "apps") {
       replace(aggBox, appDag({ apps: d.apps, edges: d.app_edges, appColors: colors, href: (a) => runUrl(`app/${enc(a)}`) }),
         h("p", { class: "note" }, `Each box is an app (task count, and its tasks' latest states); arrows are task dependencies between apps` +
@@ -293,11 +304,23 @@ async function dagPage(): Promise<() => Promise<void>> {
       for (const a of d.apps) for (const [st, n] of Object.entries(a.states)) counts[st] = (counts[st] ?? 0) + n;
       replace(aggBox, stateBar(counts), h("ul", { class: "state-list" }, ...Object.entries(counts).map(([st, n]) => h("li", {}, stateBadge(st), ` ${num(n)}`))));
     }
-    const inWin = d.window.nodes.filter((n) => !n.outside);
+  };
+  let taskCount: number | null = null;
+  const drawWindow = (win: { nodes: DagNode[]; edges: [number, number][] }): void => {
+    if (colors.size === 0) colors = appColorMap([...new Set(win.nodes.map((n) => n.app))]);
+    const inWin = win.nodes.filter((n) => !n.outside);
     replace(winBox, h("p", { class: "note", id: "dag-note" },
       inWin.length === 0 ? "No tasks from this id on." :
-        `Tasks ${num(inWin[0]!.id)}–${num(inWin[inWin.length - 1]!.id)} of ${num(d.task_count)}; dashed nodes are dependencies outside the window. Click a node for its task page.`),
-    taskDag({ nodes: d.window.nodes, edges: d.window.edges, colorBy: group, appColors: colors, href: taskUrl }));
+        `Tasks ${num(inWin[0]!.id)}–${num(inWin[inWin.length - 1]!.id)}${taskCount !== null ? ` of ${num(taskCount)}` : ""}; dashed nodes are dependencies outside the window. Click a node for its task page.`),
+    taskDag({ nodes: win.nodes, edges: win.edges, colorBy: group, appColors: colors, href: taskUrl }));
+  };
+  const load = async (): Promise<void> => {
+    if (!aggBox.hasChildNodes()) aggBox.append(h("p", { class: "note computing" }, "Computing…"));
+    const summary = getJson<Summary>(api("/dag_summary"));
+    const win = await getJson<{ nodes: DagNode[]; edges: [number, number][] }>(api(`/dag_window?from=${from}&limit=${limit()}`));
+    // Draw the window at once; redraw it with the run-wide app colours when the summary arrives.
+    drawWindow(win);
+    pending.push(summary.then((d) => { taskCount = d.task_count; drawSummary(d); drawWindow(win); }).catch((e) => replace(aggBox, errorBox(e))));
   };
   await load();
   return load;
@@ -373,6 +396,7 @@ async function boot(): Promise<void> {
   try {
     const refresh = await page();
     body.dataset["ready"] = "1";
+    void Promise.allSettled(pending).then(() => { body.dataset["complete"] = "1"; });
     startLive(refresh);
   } catch (e) {
     replace(main, h("h1", {}, "Error"), errorBox(e));
