@@ -352,3 +352,41 @@ describe("visualizer CLI", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe("whole-run aggregates on huge runs are sampled, not scanned", () => {
+  test("every k-th task, scaled by k, agrees with the exact aggregate", async () => {
+    const { SqliteReader } = await import("../src/visualizer/sqlite-reader.js");
+    const dir = tempDir();
+    const db = path.join(dir, "monitoring.db");
+    const run = createSyntheticDb(db, { tasks: 2000, runId: "run-big" });
+    const exact = new SqliteReader(db);
+    const sampled = new SqliteReader(db, 250); // 2000 tasks / 250 → every 8th task
+    try {
+      const area = (ts: { bucket_s: number; series: { values: number[] }[] }): number =>
+        ts.series[0]!.values.reduce((a, b) => a + b, 0) * ts.bucket_s;
+      const te = exact.triesOverTime(run);
+      const tsm = sampled.triesOverTime(run);
+      assert.equal(te.sample_step, 1);
+      assert.equal(tsm.sample_step, 8);
+      const ratio = area(tsm) / area(te);
+      assert.ok(ratio > 0.8 && ratio < 1.2, `sampled busy time is ${ratio.toFixed(2)}× the exact one`);
+      const re = exact.resources(run);
+      const rsm = sampled.resources(run);
+      assert.equal(rsm.sample_step, 8);
+      const total = (hh: { counts: number[] }): number => hh.counts.reduce((a, b) => a + b, 0);
+      const tasksWithSamples = total(re.memory_max);
+      assert.ok(Math.abs(total(rsm.memory_max) - tasksWithSamples) <= tasksWithSamples * 0.1, `${total(rsm.memory_max)} vs ${tasksWithSamples}`);
+      const he = exact.appHistory(run);
+      const hs = sampled.appHistory(run);
+      // Counts stay exact; only mean durations are estimated.
+      for (const [app, v] of Object.entries(he.runs[0]!.apps)) {
+        assert.equal(hs.runs[0]!.apps[app]!.count, v.count);
+        assert.ok(Math.abs(hs.runs[0]!.apps[app]!.mean_s! - v.mean_s!) < v.mean_s! * 0.35, app);
+      }
+    } finally {
+      exact.close();
+      sampled.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

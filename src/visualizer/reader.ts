@@ -70,6 +70,8 @@ export interface GanttData {
 export interface TimeSeries {
   start_ms: number;
   bucket_s: number;
+  /** 1, or k when the series was estimated from every k-th task and scaled by k. */
+  sample_step?: number;
   series: { name: string; values: number[] }[];
 }
 
@@ -105,6 +107,8 @@ export interface ResourceData {
   memory_max: Histogram;
   nodes: Row[];
   blocks: Row[];
+  /** 1, or k when the charts were estimated from every k-th task (huge runs). */
+  sample_step: number;
 }
 
 export interface AppHistory {

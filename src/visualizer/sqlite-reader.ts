@@ -19,6 +19,8 @@ import type {
 const secs = (col: string): string => `((julianday(${col}) - 2440587.5) * 86400.0)`;
 
 const MAX_BUCKETS = 400;
+/** Whole-run aggregates read at most about this many tasks; bigger runs use every k-th task id, scaled by k. */
+const SAMPLE_TASKS = 100_000;
 const APP_EDGE_SAMPLE = 20_000;
 const MEMORY_POINTS = 2_000;
 const DEPENDENT_SCAN = 5_000;
@@ -39,7 +41,8 @@ function bucketSize(spanS: number, minS = 1): number {
   return nice.find((n) => n >= raw) ?? Math.ceil(raw / 86400) * 86400;
 }
 
-function histogram(values: number[], label: string, xLabel: string): Histogram {
+/** 20 equal-width bins over [min, max] (one bin if all equal); counts scaled by `scale` for sampled input. */
+function histogram(values: number[], label: string, xLabel: string, scale = 1): Histogram {
   if (values.length === 0) return { label, x_label: xLabel, edges: [], counts: [] };
   let lo = Infinity;
   let hi = -Infinity;
@@ -47,7 +50,7 @@ function histogram(values: number[], label: string, xLabel: string): Histogram {
   const bins = lo === hi ? 1 : 20;
   const width = bins === 1 ? 1 : (hi - lo) / bins;
   const counts = new Array<number>(bins).fill(0);
-  for (const v of values) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]! += 1;
+  for (const v of values) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]! += scale;
   const edges = Array.from({ length: bins }, (_, i) => lo + i * width);
   return { label, x_label: xLabel, edges, counts };
 }
@@ -60,7 +63,8 @@ export class SqliteReader implements MonitoringReader {
   private readonly cache = new TokenCache();
   private readonly hasLatestCol: boolean;
 
-  constructor(readonly path: string) {
+  /** `sampleTasks`: above this many tasks, whole-run aggregates read every k-th task (tests lower it). */
+  constructor(readonly path: string, private readonly sampleTasks = SAMPLE_TASKS) {
     if (!fs.existsSync(path)) throw new Error(`monitoring database not found: ${path}`);
     this.db = new Database(path, { readonly: true, fileMustExist: true });
     this.describe = `sqlite:///${path}`;
@@ -364,6 +368,27 @@ export class SqliteReader implements MonitoringReader {
     return { task_min: range[0], task_max: range[1], from: lo, to: hi, step, end_ms: end, rows };
   }
 
+  /**
+   * Which tasks a whole-run aggregate reads. Small runs: all of them (the table, filtered by run).
+   * Huge runs: one pseudo-randomly placed task id in every block of k ids (stratified sampling, so
+   * periodic patterns such as apps submitted round-robin are not aliased), enumerated by a recursive
+   * CTE and joined on the (run_id, task_id) indexes. The cost is bounded by `sampleTasks` whatever the
+   * run's size; callers multiply counts by k.
+   */
+  private taskSample(runId: string, table: "task" | "try" | "resource", alias: string, join = ""): { k: number; sql: string; args: unknown[] } {
+    const range = this.cached(`range|${runId}`, () => this.taskIdRange(runId));
+    const span = range ? range[1] - range[0] + 1 : 0;
+    const k = Math.max(1, Math.ceil(span / this.sampleTasks));
+    if (k === 1 || !range) return { k: 1, sql: `${table} ${alias} ${join} WHERE ${alias}.run_id = ?`, args: [runId] };
+    return {
+      k,
+      sql: `(WITH RECURSIVE blocks(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM blocks WHERE i + 1 < ?),
+          ids(x) AS (SELECT ? + i * ? + ((i * 2654435761) % 1000003) % ? FROM blocks)
+        SELECT ${table}.* FROM ids JOIN ${table} ON ${table}.run_id = ? AND ${table}.task_id = ids.x) ${alias} ${join} WHERE 1`,
+      args: [Math.floor(span / k), range[0], k, k, runId],
+    };
+  }
+
   /** Tries running per bucket, per app (Parsl's "Execution tries per app"), from try intervals. */
   triesOverTime(runId: string): TimeSeries {
     return this.concurrency(runId, true);
@@ -371,11 +396,12 @@ export class SqliteReader implements MonitoringReader {
 
   private concurrency(runId: string, perApp: boolean): TimeSeries {
     const wf = this.workflowRow(runId);
-    const span = this.db.prepare(`SELECT MIN(task_try_time_running) AS lo,
-        MAX(COALESCE(task_try_time_returned, task_try_time_running)) AS hi
-      FROM try WHERE run_id = ? AND task_try_time_running IS NOT NULL`).get(runId) as Row;
+    const sample = this.taskSample(runId, "try", "y");
+    const span = this.db.prepare(`SELECT MIN(y.task_try_time_running) AS lo,
+        MAX(COALESCE(y.task_try_time_returned, y.task_try_time_running)) AS hi
+      FROM ${sample.sql} AND y.task_try_time_running IS NOT NULL`).get(...sample.args) as Row;
     const startMs = naiveToMs(span["lo"]);
-    if (startMs === null) return { start_ms: 0, bucket_s: 1, series: [] };
+    if (startMs === null) return { start_ms: 0, bucket_s: 1, series: [], sample_step: sample.k };
     const endFallback = this.endMs(runId, wf) ?? naiveToMs(span["hi"]) ?? startMs;
     const endMs = Math.max(naiveToMs(span["hi"]) ?? startMs, endFallback);
     const b = bucketSize((endMs - startMs) / 1000);
@@ -383,7 +409,7 @@ export class SqliteReader implements MonitoringReader {
     const start = startMs / 1000;
     const endS = endFallback / 1000;
     const appExpr = perApp ? "t.task_func_name" : "'All'";
-    const join = perApp ? "JOIN task t ON t.task_id = y.task_id AND t.run_id = y.run_id" : "";
+    const joined = perApp ? this.taskSample(runId, "try", "y", "JOIN task t ON t.task_id = y.task_id AND t.run_id = y.run_id") : sample;
     // Each try contributes the fraction of every bucket it overlaps, so the value is the mean number
     // of tries running during the bucket. Grouping by (first, last bucket) keeps the result small; the
     // uncovered parts of the first and last bucket come back as sums and are subtracted.
@@ -392,8 +418,9 @@ export class SqliteReader implements MonitoringReader {
           SELECT app, (s - ?) / ? AS us, (MAX(e, s) - ?) / ? AS ue FROM (
             SELECT ${appExpr} AS app, ${secs("y.task_try_time_running")} AS s,
               COALESCE(${secs("y.task_try_time_returned")}, ?) AS e
-            FROM try y ${join} WHERE y.run_id = ? AND y.task_try_time_running IS NOT NULL)))
-      GROUP BY app, bs, be`).raw().all(start, b, start, b, endS, runId) as [string, number, number, number, number, number][];
+            FROM ${joined.sql} AND y.task_try_time_running IS NOT NULL)))
+      GROUP BY app, bs, be`).raw().all(start, b, start, b, endS, ...joined.args) as [string, number, number, number, number, number][];
+    const k = sample.k;
     const diffs = new Map<string, number[]>();
     const all = new Array<number>(n + 1).fill(0);
     const fixes = new Map<string, number[]>();
@@ -413,14 +440,14 @@ export class SqliteReader implements MonitoringReader {
     const integrate = (d: number[], fix: number[]): number[] => {
       const out = new Array<number>(n);
       let acc = 0;
-      for (let i = 0; i < n; i++) { acc += d[i]!; out[i] = Math.max(0, Math.round((acc + fix[i]!) * 1000) / 1000); }
+      for (let i = 0; i < n; i++) { acc += d[i]!; out[i] = Math.max(0, Math.round((acc + fix[i]!) * k * 1000) / 1000); }
       return out;
     };
     const series = [{ name: "All", values: integrate(all, allFix) }];
     if (perApp) {
       for (const [app, d] of [...diffs.entries()].sort((a, c) => a[0].localeCompare(c[0]))) series.push({ name: app, values: integrate(d, fixes.get(app)!) });
     }
-    return { start_ms: startMs, bucket_s: b, series };
+    return { start_ms: startMs, bucket_s: b, series, sample_step: k };
   }
 
   dag(runId: string, from: number, limit: number): DagData {
@@ -461,7 +488,9 @@ export class SqliteReader implements MonitoringReader {
 
   dagSummary(runId: string): DagSummary {
     const apps = new Map<string, { name: string; count: number; states: Record<string, number> }>();
-    for (const [app, st, n] of this.db.prepare(`SELECT t.task_func_name, ${this.latestExpr("t")} AS st, COUNT(*) FROM task t
+    // With task_latest_status filled in, ix_task_run_latest_status (run_id, task_latest_status, task_func_name) covers this.
+    const stateCol = this.latestColComplete(runId) ? "t.task_latest_status" : this.latestExpr("t");
+    for (const [app, st, n] of this.db.prepare(`SELECT t.task_func_name, ${stateCol} AS st, COUNT(*) FROM task t
         WHERE t.run_id = ? GROUP BY 1, 2`).raw().all(runId) as [string, string | null, number][]) {
       let a = apps.get(app);
       if (!a) apps.set(app, (a = { name: app, count: 0, states: {} }));
@@ -510,8 +539,10 @@ export class SqliteReader implements MonitoringReader {
         (SELECT COALESCE(SUM(c), 0) FROM (SELECT MAX(cpu_count) AS c FROM node WHERE run_id = ? GROUP BY hostname)) AS cores,
         (SELECT COALESCE(SUM(m), 0) FROM (SELECT MAX(total_memory) AS m FROM node WHERE run_id = ? GROUP BY hostname)) AS mem`)
       .get(runId, runId, runId) as Row;
-    const span = this.db.prepare(`SELECT MIN(timestamp) AS lo, MAX(timestamp) AS hi, MAX(resource_monitoring_interval) AS iv, COUNT(*) AS n
-      FROM resource WHERE run_id = ?`).get(runId) as Row;
+    const rs = this.taskSample(runId, "resource", "r");
+    const k = rs.k;
+    const span = this.db.prepare(`SELECT MIN(r.timestamp) AS lo, MAX(r.timestamp) AS hi, MAX(r.resource_monitoring_interval) AS iv, COUNT(*) AS n
+      FROM ${rs.sql}`).get(...rs.args) as Row;
     const nodes = this.db.prepare(`SELECT hostname, uid, block_id, MAX(cpu_count) AS cpu_count, MAX(total_memory) AS total_memory,
         MAX(worker_count) AS worker_count, MIN(timestamp) AS first_seen, MAX(timestamp) AS last_seen, COUNT(*) AS events
       FROM node WHERE run_id = ? GROUP BY uid, hostname, block_id ORDER BY first_seen LIMIT 200`).all(runId) as Row[];
@@ -533,23 +564,23 @@ export class SqliteReader implements MonitoringReader {
       const memVals = new Array<number>(n).fill(0);
       // CPU: seconds of CPU consumed between consecutive samples of a try, credited to the later sample's bucket.
       for (const [bk, dc] of this.db.prepare(`SELECT CAST((t - ?) / ? AS INTEGER) AS bk, SUM(MAX(c - pc, 0)) FROM (
-            SELECT ${secs("timestamp")} AS t,
-              COALESCE(psutil_process_time_user, 0) + COALESCE(psutil_process_time_system, 0) AS c,
-              LAG(COALESCE(psutil_process_time_user, 0) + COALESCE(psutil_process_time_system, 0))
-                OVER (PARTITION BY task_id, try_id ORDER BY timestamp) AS pc
-            FROM resource WHERE run_id = ?) WHERE pc IS NOT NULL GROUP BY bk`).raw().all(start, b, runId) as [number, number][]) {
-        if (bk >= 0 && bk < n) cpuVals[bk] = dc / b;
+            SELECT ${secs("r.timestamp")} AS t,
+              COALESCE(r.psutil_process_time_user, 0) + COALESCE(r.psutil_process_time_system, 0) AS c,
+              LAG(COALESCE(r.psutil_process_time_user, 0) + COALESCE(r.psutil_process_time_system, 0))
+                OVER (PARTITION BY r.task_id, r.try_id ORDER BY r.timestamp) AS pc
+            FROM ${rs.sql}) WHERE pc IS NOT NULL GROUP BY bk`).raw().all(start, b, ...rs.args) as [number, number][]) {
+        if (bk >= 0 && bk < n) cpuVals[bk] = (dc * k) / b;
       }
       // Memory: per bucket, the sum over tries of each try's mean resident memory in that bucket.
       for (const [bk, m] of this.db.prepare(`SELECT bk, SUM(m) FROM (
-            SELECT CAST((${secs("timestamp")} - ?) / ? AS INTEGER) AS bk, AVG(psutil_process_memory_resident) AS m
-            FROM resource WHERE run_id = ? GROUP BY task_id, try_id, bk) GROUP BY bk`).raw().all(start, b, runId) as [number, number][]) {
-        if (bk >= 0 && bk < n) memVals[bk] = m / 1024 ** 3;
+            SELECT CAST((${secs("r.timestamp")} - ?) / ? AS INTEGER) AS bk, AVG(r.psutil_process_memory_resident) AS m
+            FROM ${rs.sql} GROUP BY r.task_id, r.try_id, bk) GROUP BY bk`).raw().all(start, b, ...rs.args) as [number, number][]) {
+        if (bk >= 0 && bk < n) memVals[bk] = (m * k) / 1024 ** 3;
       }
-      cpu = { start_ms: lo, bucket_s: b, series: [{ name: "Used CPU cores", values: cpuVals }] };
-      memory = { start_ms: lo, bucket_s: b, series: [{ name: "Used memory", values: memVals }] };
-      for (const [u, a, m] of this.db.prepare(`SELECT MAX(psutil_process_time_user), AVG(psutil_process_memory_resident),
-          MAX(psutil_process_memory_resident) FROM resource WHERE run_id = ? GROUP BY task_id`).raw().all(runId) as [number | null, number | null, number | null][]) {
+      cpu = { start_ms: lo, bucket_s: b, series: [{ name: "Used CPU cores", values: cpuVals }], sample_step: k };
+      memory = { start_ms: lo, bucket_s: b, series: [{ name: "Used memory", values: memVals }], sample_step: k };
+      for (const [u, a, m] of this.db.prepare(`SELECT MAX(r.psutil_process_time_user), AVG(r.psutil_process_memory_resident),
+          MAX(r.psutil_process_memory_resident) FROM ${rs.sql} GROUP BY r.task_id`).raw().all(...rs.args) as [number | null, number | null, number | null][]) {
         if (u !== null) cpuMax.push(u);
         if (a !== null) memAvg.push(a);
         if (m !== null) memMax.push(m);
@@ -560,9 +591,10 @@ export class SqliteReader implements MonitoringReader {
       workers: { ...workers, series: workers.series.map((s) => ({ ...s, name: "Busy workers" })), total_workers: Number(cap["workers"] ?? 0) },
       cpu: { ...cpu, total_cores: Number(cap["cores"] ?? 0) },
       memory: { ...memory, total_memory_gib: Number(cap["mem"] ?? 0) / 1024 ** 3 },
-      cpu_time_max: histogram(cpuMax, "CPU time distribution (max per task)", "CPU user time (s)"),
-      memory_avg: histogram(memAvg, "Memory distribution (average per task)", "Resident memory (bytes)"),
-      memory_max: histogram(memMax, "Memory distribution (max per task)", "Resident memory (bytes)"),
+      cpu_time_max: histogram(cpuMax, "CPU time distribution (max per task)", "CPU user time (s)", k),
+      memory_avg: histogram(memAvg, "Memory distribution (average per task)", "Resident memory (bytes)", k),
+      memory_max: histogram(memMax, "Memory distribution (max per task)", "Resident memory (bytes)", k),
+      sample_step: k,
       nodes,
       blocks,
     };
@@ -575,15 +607,20 @@ export class SqliteReader implements MonitoringReader {
       const name = (wf["workflow_name"] as string | null) ?? null;
       const runs = this.db.prepare(`SELECT run_id, time_began FROM workflow WHERE workflow_name IS ? ORDER BY time_began DESC LIMIT 10`)
         .all(name) as { run_id: string; time_began: string }[];
-      const perRun = this.db.prepare(`SELECT task_func_name, COUNT(*),
-          AVG(CASE WHEN task_time_returned IS NOT NULL AND task_time_invoked IS NOT NULL
-              THEN ${secs("task_time_returned")} - ${secs("task_time_invoked")} END)
-        FROM task WHERE run_id = ? GROUP BY task_func_name`).raw();
       return {
         workflow_name: name,
         runs: runs.reverse().map((r) => {
           const apps: Record<string, { count: number; mean_s: number | null }> = {};
-          for (const [app, count, mean] of perRun.all(r.run_id) as [string, number, number | null][]) apps[app] = { count, mean_s: mean };
+          for (const [app, count] of this.db.prepare(`SELECT task_func_name, COUNT(*) FROM task WHERE run_id = ? GROUP BY task_func_name`)
+            .raw().all(r.run_id) as [string, number][]) apps[app] = { count, mean_s: null };
+          // Mean durations: every task of small runs, every k-th task of huge ones.
+          const sample = this.taskSample(r.run_id, "task", "t");
+          for (const [app, mean] of this.db.prepare(`SELECT t.task_func_name,
+              AVG(CASE WHEN t.task_time_returned IS NOT NULL AND t.task_time_invoked IS NOT NULL
+                THEN ${secs("t.task_time_returned")} - ${secs("t.task_time_invoked")} END)
+            FROM ${sample.sql} GROUP BY t.task_func_name`).raw().all(...sample.args) as [string, number | null][]) {
+            if (apps[app]) apps[app].mean_s = mean;
+          }
           return { run_id: r.run_id, time_began: r.time_began, apps };
         }),
       };

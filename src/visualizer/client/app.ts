@@ -18,7 +18,11 @@ interface WorkflowItem {
 }
 interface PageOf<T> { total: number; offset: number; limit: number; rows: T[] }
 interface Summary { workflow: WorkflowItem; task_count: number; state_counts: Record<string, number>; apps: { name: string; count: number }[]; end_ms: number | null }
-interface TimeSeries { start_ms: number; bucket_s: number; series: { name: string; values: number[] }[] }
+interface TimeSeries { start_ms: number; bucket_s: number; series: { name: string; values: number[] }[]; sample_step?: number }
+
+function sampleNote(k: number | undefined): HTMLElement | null {
+  return k && k > 1 ? h("p", { class: "note sample-note" }, `Estimated from every ${k}th task (scaled ×${k}) to keep this chart fast on a run this large.`) : null;
+}
 interface Hist { label: string; x_label: string; edges: number[]; counts: number[] }
 
 const body = document.body;
@@ -171,7 +175,7 @@ async function workflowPage(): Promise<() => Promise<void>> {
       replace(triesBox, timeChart({
         title: "Execution tries per app", yLabel: "Tries running (mean per bucket)", startMs: tries.start_ms, bucketS: tries.bucket_s,
         series: tries.series.map((x) => ({ name: x.name, values: x.values, color: x.name === "All" ? "#222" : colors.get(x.name) ?? "#999", dashed: x.name === "All" })),
-      }));
+      }), sampleNote(tries.sample_step));
     };
     const drawHistory = async (): Promise<void> => {
       const hist = await getJson<{ runs: { run_id: string; time_began: string; apps: Record<string, { count: number; mean_s: number | null }> }[] }>(api("/history"));
@@ -330,11 +334,11 @@ async function resourcesPage(): Promise<() => Promise<void>> {
   document.title = "Resource usage · Parsl Monitoring Interface";
   const load = async (): Promise<void> => {
     const r = await getJson<{ has_resources: boolean; workers: TimeSeries & { total_workers: number }; cpu: TimeSeries & { total_cores: number };
-      memory: TimeSeries & { total_memory_gib: number }; cpu_time_max: Hist; memory_avg: Hist; memory_max: Hist; nodes: Dict[]; blocks: Dict[] }>(api("/resources"));
+      memory: TimeSeries & { total_memory_gib: number }; cpu_time_max: Hist; memory_avg: Hist; memory_max: Hist; nodes: Dict[]; blocks: Dict[]; sample_step: number }>(api("/resources"));
     const flat = (ts: TimeSeries, v: number): number[] => new Array<number>(Math.max(1, ts.series[0]?.values.length ?? 0)).fill(v);
     const withTotal = (ts: TimeSeries, name: string, total: number, color: string): { name: string; values: number[]; color: string; dashed?: boolean; fill?: boolean }[] =>
       ts.series.length === 0 ? [] : [...ts.series.map((x) => ({ ...x, color, fill: true })), ...(total > 0 ? [{ name, values: flat(ts, total), color: "#c00", dashed: true }] : [])];
-    replace(main, h("h1", {}, "Resource usage"), runLinks(),
+    replace(main, h("h1", {}, "Resource usage"), runLinks(), sampleNote(r.sample_step),
       r.has_resources ? null : h("p", { class: "error-box", id: "no-resources" }, `Workflow ${run} does not have any resource usage records (thread-pool tasks are never sampled); worker usage below comes from the try table.`),
       section("Worker usage", timeChart({ title: "Worker efficiency (busy = tries running, mean per bucket)", yLabel: "Number of workers", startMs: r.workers.start_ms, bucketS: r.workers.bucket_s,
         series: withTotal(r.workers, "Workers registered (HTEX node records)", r.workers.total_workers, "#636efa") })),
