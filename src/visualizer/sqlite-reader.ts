@@ -20,7 +20,7 @@ const secs = (col: string): string => `((julianday(${col}) - 2440587.5) * 86400.
 
 const MAX_BUCKETS = 400;
 /** Whole-run aggregates read at most about this many tasks; bigger runs use every k-th task id, scaled by k. */
-const SAMPLE_TASKS = 100_000;
+const SAMPLE_TASKS = 50_000;
 const APP_EDGE_SAMPLE = 20_000;
 const MEMORY_POINTS = 2_000;
 const DEPENDENT_SCAN = 5_000;
@@ -380,11 +380,14 @@ export class SqliteReader implements MonitoringReader {
     const span = range ? range[1] - range[0] + 1 : 0;
     const k = Math.max(1, Math.ceil(span / this.sampleTasks));
     if (k === 1 || !range) return { k: 1, sql: `${table} ${alias} ${join} WHERE ${alias}.run_id = ?`, args: [runId] };
+    // try and resource have (run_id, task_id, …) indexes; task's path is its primary key (task_id, run_id),
+    // so its run_id must not tempt SQLite into the run-wide ix_task_run_func.
+    const runCol = table === "task" ? `+${table}.run_id` : `${table}.run_id`;
     return {
       k,
       sql: `(WITH RECURSIVE blocks(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM blocks WHERE i + 1 < ?),
           ids(x) AS (SELECT ? + i * ? + ((i * 2654435761) % 1000003) % ? FROM blocks)
-        SELECT ${table}.* FROM ids JOIN ${table} ON ${table}.run_id = ? AND ${table}.task_id = ids.x) ${alias} ${join} WHERE 1`,
+        SELECT ${table}.* FROM ids CROSS JOIN ${table} ON ${table}.task_id = ids.x AND ${runCol} = ?) ${alias} ${join} WHERE 1`,
       args: [Math.floor(span / k), range[0], k, k, runId],
     };
   }
@@ -409,7 +412,7 @@ export class SqliteReader implements MonitoringReader {
     const start = startMs / 1000;
     const endS = endFallback / 1000;
     const appExpr = perApp ? "t.task_func_name" : "'All'";
-    const joined = perApp ? this.taskSample(runId, "try", "y", "JOIN task t ON t.task_id = y.task_id AND t.run_id = y.run_id") : sample;
+    const joined = perApp ? this.taskSample(runId, "try", "y", "CROSS JOIN task t ON t.task_id = y.task_id AND +t.run_id = y.run_id") : sample;
     // Each try contributes the fraction of every bucket it overlaps, so the value is the mean number
     // of tries running during the bucket. Grouping by (first, last bucket) keeps the result small; the
     // uncovered parts of the first and last bucket come back as sums and are subtracted.
@@ -499,7 +502,7 @@ export class SqliteReader implements MonitoringReader {
       a.states[key] = (a.states[key] ?? 0) + n;
     }
     // App-level edges from the first APP_EDGE_SAMPLE tasks that have dependencies (exact for smaller runs).
-    const sample = this.db.prepare(`SELECT task_id, task_func_name, task_depends FROM task WHERE run_id = ? AND task_depends <> ''
+    const sample = this.db.prepare(`SELECT task_id, task_func_name, task_depends FROM task WHERE +run_id = ? AND task_depends <> ''
       ORDER BY task_id LIMIT ?`).raw().all(runId, APP_EDGE_SAMPLE) as [number, string, string][];
     const appOf = new Map<number, string>();
     const wanted = new Set<number>();

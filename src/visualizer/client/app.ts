@@ -369,15 +369,25 @@ function startLive(refresh: () => Promise<void>): void {
   const url = run ? api("/changes") : "/api/changes";
   let token: string | null = null;
   let busy = false;
+  // The server may answer a slow aggregate from a result up to 10 s old while data keeps changing;
+  // one more refresh after the changes stop makes the final picture exact.
+  let settleAt: number | null = null;
+  const redraw = async (): Promise<void> => {
+    await refresh();
+    if (live) live.textContent = `updated ${clock(Date.now() - new Date().getTimezoneOffset() * 60000)}`;
+    body.dataset["updates"] = String(Number(body.dataset["updates"] ?? "0") + 1);
+  };
   const tick = async (): Promise<void> => {
     if (busy) return;
     busy = true;
     try {
       const c = await getJson<{ token: string; status?: string }>(url);
       if (token !== null && c.token !== token) {
-        await refresh();
-        if (live) live.textContent = `updated ${clock(Date.now() - new Date().getTimezoneOffset() * 60000)}`;
-        body.dataset["updates"] = String(Number(body.dataset["updates"] ?? "0") + 1);
+        await redraw();
+        settleAt = Date.now() + 12_000;
+      } else if (settleAt !== null && Date.now() >= settleAt) {
+        settleAt = null;
+        await redraw();
       }
       token = c.token;
       if (live && c.status) live.className = `live live-${c.status}`;

@@ -17,6 +17,13 @@ function niceStep(span: number, count: number): number {
   return step * mag;
 }
 
+/** The smallest "nice" tick value ≥ v, so the top of the axis has a label and no bar overflows. */
+export function niceMax(v: number, count = 5): number {
+  if (!(v > 0)) return 1;
+  const step = niceStep(v, count);
+  return Math.ceil(v / step - 1e-9) * step;
+}
+
 export function ticks(lo: number, hi: number, count = 6): number[] {
   if (!(hi > lo)) return [lo];
   const step = niceStep(hi - lo, count);
@@ -112,8 +119,7 @@ export function timeChart(opts: {
   const x1 = opts.startMs + Math.max(1, n) * step;
   let ymax = 0;
   for (const se of opts.series) for (const v of se.values) if (v > ymax) ymax = v;
-  const yt = ticks(0, ymax || 1, 5);
-  const f = frame({ title: opts.title, xLabel: `Time (bucket ${opts.bucketS} s)`, yLabel: opts.yLabel, x0, x1, y0: 0, y1: Math.max(yt[yt.length - 1] ?? 1, ymax || 1), xTime: true });
+  const f = frame({ title: opts.title, xLabel: `Time (bucket ${opts.bucketS} s)`, yLabel: opts.yLabel, x0, x1, y0: 0, y1: niceMax(ymax * 1.05), xTime: true });
   for (const se of opts.series) {
     if (se.values.length === 0) continue;
     const pts: string[] = [];
@@ -154,9 +160,8 @@ export function histogramChart(opts: { title: string; xLabel: string; edges: num
   const x0 = opts.edges[0]!;
   const x1 = x0 + width * n;
   const ymax = Math.max(...opts.counts);
-  const yt = ticks(0, ymax || 1, 5);
   const fmt = opts.xFmt ?? fmtNum;
-  const f = frame({ title: opts.title, xLabel: opts.xLabel, yLabel: "Tasks", x0, x1, y0: 0, y1: yt[yt.length - 1] ?? 1, xFmt: fmt, height: 280, width: opts.width ?? 960 });
+  const f = frame({ title: opts.title, xLabel: opts.xLabel, yLabel: "Tasks", x0, x1, y0: 0, y1: niceMax(ymax * 1.05), xFmt: fmt, height: 280, width: opts.width ?? 960 });
   opts.counts.forEach((c, i) => {
     const xa = f.x(x0 + i * width);
     const xb = f.x(x0 + (i + 1) * width);

@@ -70,7 +70,8 @@ export function tsText(v: string | null | undefined): string {
 
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "–";
-  if (seconds < 10) return `${seconds.toFixed(2)} s`;
+  if (seconds < 1) return `${(seconds * 1000).toFixed(0)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const t = Math.round(seconds);
   const hh = Math.floor(t / 3600);
   return `${hh}:${pad(Math.floor((t % 3600) / 60))}:${pad(t % 60)}`;
