@@ -196,8 +196,8 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
   const app = probe.prepare(`SELECT task_func_name FROM task WHERE run_id = ? LIMIT 1`).pluck().get(runId) as string;
   probe.close();
   const mid = Math.floor(taskCount / 2);
-  const viz = await startVisualizer({ db: file, port: 0 });
-  const base = viz.url.replace(/\/$/, "");
+  let viz = await startVisualizer({ db: file, port: 0 });
+  let base = viz.url.replace(/\/$/, "");
   const r = `/api/workflows/${encodeURIComponent(runId)}`;
   const endpoints = [
     "/api/workflows", "/api/changes", r, `${r}/changes`, `${r}/dag_window?from=${mid}&limit=300`, `${r}/dag_summary`, `${r}/tasks?limit=100`, `${r}/tasks?limit=100&offset=${mid}`,
@@ -225,6 +225,10 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
       result.api.push(row);
       log(`api  ${row.endpoint.padEnd(60)} cold ${cold.toFixed(0).padStart(6)} ms  p50 ${row.p50Ms.toFixed(1).padStart(7)} ms  p95 ${row.p95Ms.toFixed(1).padStart(7)} ms  ${(size / 1024).toFixed(1)} KiB`);
     }
+    // Pages are measured on a freshly started server, so first visits see cold caches (except the OS page cache).
+    await viz.close();
+    viz = await startVisualizer({ db: file, port: 0 });
+    base = viz.url.replace(/\/$/, "");
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
     try {

@@ -308,8 +308,10 @@ describe("visualizer CLI", () => {
         const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
         if (untilUrl && m && !url) {
           url = m[1];
+          // A cheap endpoint and one computed in the aggregate worker thread.
           const res = await fetch(`${url}api/workflows`);
-          out += `\nfetched:${res.status}`;
+          const heavy = await fetch(`${url}api/workflows/${RUN1}/resources`);
+          out += `\nfetched:${res.status},${heavy.status}`;
           child.kill("SIGTERM");
         }
       });
@@ -348,7 +350,7 @@ describe("visualizer CLI", () => {
     const r = await runCli([db, "--port", "0"], true);
     assert.equal(r.code, 0);
     assert.match(r.out, /serving .* at http:\/\/127\.0\.0\.1:\d+\//);
-    assert.match(r.out, /fetched:200/);
+    assert.match(r.out, /fetched:200,200/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -30,19 +30,37 @@ const STALE_MS = 10_000;
 const MAX_CACHE = 256;
 
 export class HeavyQueries {
-  private readonly worker: Worker;
+  private worker: Worker | null = null;
   private readonly queue: Job[] = [];
   private current: Job | null = null;
   private nextId = 1;
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly cache = new Map<string, CacheEntry>();
   private closed = false;
-  private failure: Error | null = null;
 
-  constructor(dbPath: string) {
-    this.worker = new Worker(new URL("./heavy-worker.js", import.meta.url), { workerData: { path: dbPath } });
-    this.worker.unref();
-    this.worker.on("message", (m: { id: number; ok: boolean; value?: unknown; error?: string }) => {
+  constructor(private readonly dbPath: string) {}
+
+  /** Starts the worker on first use, and again after a crash (the failed jobs get the error). */
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    // --input-type (from `node -e`) is not valid for a worker's file entry point.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+    const w = new Worker(new URL("./heavy-worker.js", import.meta.url), { workerData: { path: this.dbPath }, execArgv });
+    w.unref();
+    let failed = false;
+    const fail = (e: Error): void => {
+      if (failed) return;
+      failed = true;
+      if (this.worker === w) this.worker = null;
+      const job = this.current;
+      this.current = null;
+      if (!this.closed) {
+        console.error(`visualizer: aggregate worker failed: ${e.message}`);
+        job?.reject(e);
+        this.pump();
+      }
+    };
+    w.on("message", (m: { id: number; ok: boolean; value?: unknown; error?: string }) => {
       const job = this.current;
       this.current = null;
       if (job && job.id === m.id) {
@@ -51,27 +69,20 @@ export class HeavyQueries {
       }
       this.pump();
     });
-    this.worker.on("error", (e) => this.fail(e));
-    this.worker.on("exit", (code) => { if (!this.closed) this.fail(new Error(`aggregate worker exited with code ${code}`)); });
-  }
-
-  private fail(e: Error): void {
-    this.failure = e;
-    const jobs = [...this.queue, ...(this.current ? [this.current] : [])];
-    this.queue.length = 0;
-    this.current = null;
-    for (const j of jobs) j.reject(e);
+    w.on("error", (e) => fail(e));
+    w.on("exit", (code) => fail(new Error(`aggregate worker exited with code ${code}`)));
+    this.worker = w;
+    return w;
   }
 
   private pump(): void {
     if (this.current || this.queue.length === 0 || this.closed) return;
     const job = this.queue.shift()!;
     this.current = job;
-    this.worker.postMessage({ id: job.id, method: job.method, runId: job.runId });
+    this.ensureWorker().postMessage({ id: job.id, method: job.method, runId: job.runId });
   }
 
   private submit(method: HeavyMethod, runId: string, urgent: boolean): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error("visualizer is shutting down"));
     return new Promise((resolve, reject) => {
       const job: Job = { id: this.nextId++, method, runId, resolve, reject };
@@ -113,6 +124,6 @@ export class HeavyQueries {
     const pending = [...this.queue, ...(this.current ? [this.current] : [])];
     this.queue.length = 0;
     for (const j of pending) j.reject(new Error("visualizer is shutting down"));
-    await this.worker.terminate();
+    if (this.worker) await this.worker.terminate();
   }
 }

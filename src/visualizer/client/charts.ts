@@ -165,7 +165,7 @@ export function histogramChart(opts: { title: string; xLabel: string; edges: num
   opts.counts.forEach((c, i) => {
     const xa = f.x(x0 + i * width);
     const xb = f.x(x0 + (i + 1) * width);
-    const r = s("rect", { x: xa + 1, y: f.y(c), width: Math.max(1, xb - xa - 2), height: Math.max(0, f.y(0) - f.y(c)), fill: opts.color ?? "#636efa", class: "bar" });
+    const r = s("rect", { x: xa + 1, y: f.y(c), width: Math.max(1, xb - xa - 2), height: c > 0 ? Math.max(2, f.y(0) - f.y(c)) : 0, y2: undefined, fill: opts.color ?? "#636efa", class: "bar" });
     r.append(svgTitle(`${fmt(x0 + i * width)} – ${fmt(x0 + (i + 1) * width)}: ${c} task(s)`));
     f.plot.append(r);
   });
