@@ -119,9 +119,10 @@ export interface AppHistory {
 export interface MonitoringReader {
   readonly describe: string;
   /** Cheap fingerprint of everything that can change; equal tokens mean equal data. */
-  changeToken(runId?: string): string;
+  changeToken(): string;
   workflowExists(runId: string): boolean;
   listWorkflows(offset: number, limit: number): Page<WorkflowListItem>;
+  runStatus(runId: string): WorkflowListItem;
   workflowSummary(runId: string): WorkflowSummary;
   listTasks(runId: string, filter: { app?: string; state?: string }, offset: number, limit: number): Page<TaskListItem>;
   taskExists(runId: string, taskId: number): boolean;

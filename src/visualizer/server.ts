@@ -168,8 +168,8 @@ export class VisualizerServer {
     if (p.length === 3) {
       switch (c) {
         case "changes": {
-          const s = r.workflowSummary(run).workflow;
-          return sendJson(res, 200, { token: r.changeToken(run), status: s.status, status_reason: s.status_reason });
+          const s = r.runStatus(run);
+          return sendJson(res, 200, { token: r.changeToken(), status: s.status, status_reason: s.status_reason });
         }
         case "tasks": {
           const state = textParam(q, "state", 32);

@@ -102,10 +102,12 @@ export class SqliteReader implements MonitoringReader {
     this.db.close();
   }
 
-  changeToken(runId?: string): string {
-    const version = this.db.pragma("data_version", { simple: true }) as number;
-    if (runId === undefined) return `v${version}`;
-    return `v${version}`;
+  /**
+   * SQLite's data_version changes whenever another connection commits, and costs microseconds.
+   * It is database-wide, so a change in any run refreshes every open page (a cheap over-approximation).
+   */
+  changeToken(): string {
+    return `v${this.db.pragma("data_version", { simple: true }) as number}`;
   }
 
   private cached<T>(key: string, compute: () => T): T {
@@ -177,6 +179,11 @@ export class SqliteReader implements MonitoringReader {
     const rows = this.db.prepare(`SELECT ${this.workflowColumns()} FROM workflow ORDER BY time_began DESC, run_id LIMIT ? OFFSET ?`)
       .all(limit, offset) as Row[];
     return { total, offset, limit, rows: rows.map((r) => this.toListItem(r)) };
+  }
+
+  /** The run's list entry (status and counts from the workflow row): cheap, for the live-update poll. */
+  runStatus(runId: string): WorkflowListItem {
+    return this.toListItem(this.workflowRow(runId));
   }
 
   private workflowRow(runId: string): Row {

@@ -4,7 +4,7 @@
  * JSON API, draws the page, then polls a cheap "what changed" endpoint and redraws the data in
  * place (no reload) whenever the database changed.
  */
-import { h, getJson, tsText, duration, num, bytes, clock, parseTs } from "./dom.js";
+import { h, getJson, tsText, duration, num, bytes, clock } from "./dom.js";
 import { stateColor, STATE_ORDER } from "./colors.js";
 import { timeChart, histogramChart, ganttChart, stateBar, bytesFmt, type GanttRow } from "./charts.js";
 import { taskDag, appDag, appColorMap, type DagNode, type AppNode } from "./dag.js";
@@ -133,13 +133,11 @@ async function workflowPage(): Promise<() => Promise<void>> {
     section("App durations across runs of this workflow", historyBox));
   let from: number | null = null;
   let to: number | null = null;
-  let meta: { task_min: number; task_max: number } = { task_min: 0, task_max: -1 };
   const drawGantt = async (): Promise<void> => {
     const q = new URLSearchParams({ rows: "300" });
     if (from !== null) q.set("from", String(from));
     if (to !== null) q.set("to", String(to));
     const g = await getJson<{ task_min: number; task_max: number; from: number; to: number; step: number; rows: GanttRow[] }>(api(`/gantt?${q}`));
-    meta = g;
     const note = g.step > 1
       ? `Showing every ${g.step}th task of ${num(g.from)}–${num(g.to)} (${g.rows.length} rows); narrow the range to see every task.`
       : `Showing tasks ${num(g.from)}–${num(g.to)}.`;
@@ -192,7 +190,6 @@ async function workflowPage(): Promise<() => Promise<void>> {
     const later = Promise.all([drawTries().catch((e) => replace(triesBox, errorBox(e))), drawHistory().catch((e) => replace(historyBox, errorBox(e)))]);
     await drawGantt();
     pending.push(later);
-    void meta;
   };
   await load();
   return load;
@@ -418,5 +415,4 @@ async function boot(): Promise<void> {
   }
 }
 
-void parseTs;
 void boot();
