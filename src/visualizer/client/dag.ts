@@ -143,20 +143,34 @@ export function appDag(opts: { apps: AppNode[]; edges: { from: string; to: strin
   const cy = (p: { y: number }): number => 20 + p.y * (boxH + gapY) + boxH / 2;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart dag", role: "img", "aria-label": "App graph", style: `max-width:${W}px` });
   svg.append(s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, s("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#999" }))));
+  // Spread the ends of edges that leave / enter the same box, so lines and their labels do not pile up.
+  const outs = new Map<string, string[]>();
+  const ins = new Map<string, string[]>();
+  for (const e of opts.edges) {
+    if (!outs.has(e.from)) outs.set(e.from, []);
+    if (!ins.has(e.to)) ins.set(e.to, []);
+    outs.get(e.from)!.push(e.to);
+    ins.get(e.to)!.push(e.from);
+  }
+  const spread = (list: string[] | undefined, name: string): number => {
+    if (!list || list.length < 2) return 0;
+    const i = list.indexOf(name);
+    return (i - (list.length - 1) / 2) * Math.min(24, (boxW - 20) / list.length);
+  };
   for (const e of opts.edges) {
     const a = pos.get(e.from);
     const b = pos.get(e.to);
     if (!a || !b) continue;
-    const x1 = cx(a); const y1 = cy(a) + boxH / 2;
-    const x2 = cx(b); const y2 = cy(b) - boxH / 2;
+    const x1 = cx(a) + spread(outs.get(e.from), e.to); const y1 = cy(a) + boxH / 2;
+    const x2 = cx(b) + spread(ins.get(e.to), e.from); const y2 = cy(b) - boxH / 2;
     const self = e.from === e.to;
     const path = self
-      ? `M ${x1 + boxW / 2} ${cy(a) - 8} c 30 -10 30 26 0 16`
+      ? `M ${cx(a) + boxW / 2} ${cy(a) - 8} c 30 -10 30 26 0 16`
       : `M ${x1} ${y1} C ${x1} ${(y1 + y2) / 2} ${x2} ${(y1 + y2) / 2} ${x2} ${y2}`;
     const p = s("path", { d: path, class: "edge", "marker-end": "url(#arrow)", "stroke-width": Math.min(6, 1 + Math.log10(e.count + 1)) });
     p.append(svgTitle(`${e.from} → ${e.to}: ${e.count} dependencies`));
     svg.append(p);
-    svg.append(s("text", { x: self ? x1 + boxW / 2 + 26 : (x1 + x2) / 2 + 6, y: self ? cy(a) + 4 : (y1 + y2) / 2, class: "edge-label" }, String(e.count)));
+    svg.append(s("text", { x: self ? cx(a) + boxW / 2 + 26 : x1 + (x2 - x1) * 0.3 + 4, y: self ? cy(a) + 4 : y1 + (y2 - y1) * 0.3, class: "edge-label" }, String(e.count)));
   }
   for (const a of opts.apps) {
     const p = pos.get(a.name)!;
