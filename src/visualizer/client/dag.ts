@@ -114,9 +114,14 @@ export function appDag(opts: { apps: AppNode[]; edges: { from: string; to: strin
   const wrap = h("figure", { class: "chart-box" });
   if (opts.apps.length === 0) { wrap.append(h("p", { class: "empty" }, "No tasks.")); return wrap; }
   const depth = layers(opts.apps.map((a) => a.name), opts.edges.map((e) => [e.from, e.to]));
+  // Apps linked by dependencies are layered first; apps without any go in rows below them, so no
+  // edge has to pass behind an unrelated box.
+  const linked = new Set(opts.edges.flatMap((e) => [e.from, e.to]));
   const byLayer = new Map<number, AppNode[]>();
+  let maxDepth = 0;
+  for (const a of opts.apps) if (linked.has(a.name)) maxDepth = Math.max(maxDepth, depth.get(a.name) ?? 0);
   for (const a of opts.apps) {
-    const d = depth.get(a.name) ?? 0;
+    const d = linked.has(a.name) ? depth.get(a.name) ?? 0 : maxDepth + 1;
     if (!byLayer.has(d)) byLayer.set(d, []);
     byLayer.get(d)!.push(a);
   }
