@@ -401,10 +401,12 @@ export class SqliteReader implements MonitoringReader {
 
   /** Tries running per bucket, per app (Parsl's "Execution tries per app"), from try intervals. */
   triesOverTime(runId: string): TimeSeries {
-    return this.concurrency(runId, true);
+    // Cached here too: the resource page's worker-usage chart is this chart's "All" series.
+    return this.cached(`tries|${runId}`, () => this.concurrency(runId));
   }
 
-  private concurrency(runId: string, perApp: boolean): TimeSeries {
+  /** Mean tries running per time bucket: an "All" series and one per app. */
+  private concurrency(runId: string): TimeSeries {
     const wf = this.workflowRow(runId);
     const sample = this.taskSample(runId, "try", "y");
     const span = this.db.prepare(`SELECT MIN(y.task_try_time_running) AS lo,
@@ -418,15 +420,14 @@ export class SqliteReader implements MonitoringReader {
     const n = Math.floor((endMs - startMs) / 1000 / b) + 1;
     const start = startMs / 1000;
     const endS = endFallback / 1000;
-    const appExpr = perApp ? "t.task_func_name" : "'All'";
-    const joined = perApp ? this.taskSample(runId, "try", "y", "CROSS JOIN task t ON t.task_id = y.task_id AND +t.run_id = y.run_id") : sample;
+    const joined = this.taskSample(runId, "try", "y", "CROSS JOIN task t ON t.task_id = y.task_id AND +t.run_id = y.run_id");
     // Each try contributes the fraction of every bucket it overlaps, so the value is the mean number
     // of tries running during the bucket. Grouping by (first, last bucket) keeps the result small; the
     // uncovered parts of the first and last bucket come back as sums and are subtracted.
     const rows = this.db.prepare(`SELECT app, bs, be, COUNT(*) AS c, SUM(us - bs) AS head, SUM(be + 1 - ue) AS tail FROM (
         SELECT app, us, ue, CAST(us AS INTEGER) AS bs, CAST(ue AS INTEGER) AS be FROM (
           SELECT app, (s - ?) / ? AS us, (MAX(e, s) - ?) / ? AS ue FROM (
-            SELECT ${appExpr} AS app, ${secs("y.task_try_time_running")} AS s,
+            SELECT t.task_func_name AS app, ${secs("y.task_try_time_running")} AS s,
               COALESCE(${secs("y.task_try_time_returned")}, ?) AS e
             FROM ${joined.sql} AND y.task_try_time_running IS NOT NULL)))
       GROUP BY app, bs, be`).raw().all(start, b, start, b, endS, ...joined.args) as [string, number, number, number, number, number][];
@@ -454,9 +455,7 @@ export class SqliteReader implements MonitoringReader {
       return out;
     };
     const series = [{ name: "All", values: integrate(all, allFix) }];
-    if (perApp) {
-      for (const [app, d] of [...diffs.entries()].sort((a, c) => a[0].localeCompare(c[0]))) series.push({ name: app, values: integrate(d, fixes.get(app)!) });
-    }
+    for (const [app, d] of [...diffs.entries()].sort((a, c) => a[0].localeCompare(c[0]))) series.push({ name: app, values: integrate(d, fixes.get(app)!) });
     return { start_ms: startMs, bucket_s: b, series, sample_step: k };
   }
 
@@ -543,7 +542,8 @@ export class SqliteReader implements MonitoringReader {
   }
 
   resources(runId: string): ResourceData {
-    const workers = this.concurrency(runId, false);
+    const tries = this.triesOverTime(runId);
+    const workers: TimeSeries = { ...tries, series: tries.series.filter((x) => x.name === "All") };
     const cap = this.db.prepare(`SELECT
         (SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(worker_count) AS w FROM node WHERE run_id = ? GROUP BY uid)) AS workers,
         (SELECT COALESCE(SUM(c), 0) FROM (SELECT MAX(cpu_count) AS c FROM node WHERE run_id = ? GROUP BY hostname)) AS cores,
