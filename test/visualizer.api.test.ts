@@ -211,7 +211,7 @@ describe("visualizer API over the Python Parsl fixture", () => {
     const raw = await new Promise<string>((resolve, reject) => {
       const { port } = new URL(base);
       import("node:net").then(({ connect }) => {
-        const sock = connect(Number(port), "127.0.0.1", () => sock.end("GET /static/../../../package.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        const sock = connect(Number(port), "127.0.0.1", () => sock.end("GET /static/../../../package.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
         let out = "";
         sock.on("data", (d) => (out += d.toString()));
         sock.on("end", () => resolve(out));
@@ -219,6 +219,19 @@ describe("visualizer API over the Python Parsl fixture", () => {
       }, reject);
     });
     assert.match(raw, /^HTTP\/1\.1 404/);
+    // A page served under a foreign name (DNS rebinding) gets nothing.
+    const rebound = await new Promise<string>((resolve, reject) => {
+      const { port } = new URL(base);
+      import("node:net").then(({ connect }) => {
+        const sock = connect(Number(port), "127.0.0.1", () => sock.end("GET /api/workflows HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n"));
+        let out = "";
+        sock.on("data", (d) => (out += d.toString()));
+        sock.on("end", () => resolve(out));
+        sock.on("error", reject);
+      }, reject);
+    });
+    assert.match(rebound, /^HTTP\/1\.1 403/);
+    assert.doesNotMatch(rebound, /run_id/);
     assert.equal(sha256(db), before);
     const check = new Database(db, { readonly: true });
     assert.equal(check.prepare(`SELECT COUNT(*) FROM task`).pluck().get(), 173 + 16 + 12);

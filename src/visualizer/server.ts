@@ -48,8 +48,12 @@ interface Handler {
   run: (url: URL, parts: string[]) => void;
 }
 
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
 export class VisualizerServer {
   private readonly server: http.Server;
+  /** When bound to loopback, only loopback Host headers are served (blocks DNS-rebinding pages). */
+  private loopbackOnly = false;
   private readonly assets = loadClientAssets();
 
   constructor(private readonly reader: MonitoringReader, private readonly heavy: HeavyRunner = inlineHeavy(reader)) {
@@ -64,6 +68,7 @@ export class VisualizerServer {
       this.server.listen(port, host, () => {
         this.server.off("error", onError);
         const a = this.server.address() as AddressInfo;
+        this.loopbackOnly = a.address === "::1" || a.address.startsWith("127.");
         const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
         resolve(`http://${h}:${a.port}/`);
       });
@@ -87,6 +92,10 @@ export class VisualizerServer {
     let wantsHtml = true;
     try {
       if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, `method ${req.method ?? "?"} not allowed; this server is read-only`);
+      if (this.loopbackOnly) {
+        const host = (req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
+        if (!LOOPBACK_HOSTS.has(host)) throw new HttpError(403, `host ${JSON.stringify(host.slice(0, 80))} not allowed: this server only answers loopback names`);
+      }
       const url = new URL(req.url ?? "/", "http://localhost");
       // "/workflow/x/" and "/workflow/x" are the same page; "/" is [""].
       const parts = url.pathname.split("/").slice(1);
