@@ -382,10 +382,10 @@ export class SqliteReader implements MonitoringReader {
    * CTE and joined on the (run_id, task_id) indexes. The cost is bounded by `sampleTasks` whatever the
    * run's size; callers multiply counts by k.
    */
-  private taskSample(runId: string, table: "task" | "try" | "resource", alias: string, join = ""): { k: number; sql: string; args: unknown[] } {
+  private taskSample(runId: string, table: "task" | "try" | "resource", alias: string, join = "", share = 1): { k: number; sql: string; args: unknown[] } {
     const range = this.cached(`range|${runId}`, () => this.taskIdRange(runId));
     const span = range ? range[1] - range[0] + 1 : 0;
-    const k = Math.max(1, Math.ceil(span / this.sampleTasks));
+    const k = Math.max(1, Math.ceil(span / (this.sampleTasks * share)));
     if (k === 1 || !range) return { k: 1, sql: `${table} ${alias} ${join} WHERE ${alias}.run_id = ?`, args: [runId] };
     // try and resource have (run_id, task_id, …) indexes; task's path is its primary key (task_id, run_id),
     // so its run_id must not tempt SQLite into the run-wide ix_task_run_func.
@@ -549,7 +549,8 @@ export class SqliteReader implements MonitoringReader {
         (SELECT COALESCE(SUM(c), 0) FROM (SELECT MAX(cpu_count) AS c FROM node WHERE run_id = ? GROUP BY hostname)) AS cores,
         (SELECT COALESCE(SUM(m), 0) FROM (SELECT MAX(total_memory) AS m FROM node WHERE run_id = ? GROUP BY hostname)) AS mem`)
       .get(runId, runId, runId) as Row;
-    const rs = this.taskSample(runId, "resource", "r");
+    // Resource rows are several per try and read by four queries: a smaller share of the budget.
+    const rs = this.taskSample(runId, "resource", "r", "", 0.4);
     const k = rs.k;
     const span = this.db.prepare(`SELECT MIN(r.timestamp) AS lo, MAX(r.timestamp) AS hi, MAX(r.resource_monitoring_interval) AS iv, COUNT(*) AS n
       FROM ${rs.sql}`).get(...rs.args) as Row;
