@@ -217,10 +217,11 @@ async function tasksPage(): Promise<() => Promise<void>> {
     const data = await getJson<PageOf<TaskItem>>(api(`/tasks?${q}`));
     const depLinks = (d: number[]): Node => d.length === 0 ? document.createTextNode("None")
       : h("span", {}, ...d.flatMap((id, i) => [i ? ", " : "", h("a", { href: taskUrl(id) }, String(id))]));
-    replace(listBox, table(["Name", "Task ID", "State", "Dependencies", "Invoked", "Completed", "Failures"], data.rows.map((t) => [
+    const go = (o: number): void => { offset = o; void load(); };
+    replace(listBox, data.total > data.limit ? pager(data, go) : null, table(["Name", "Task ID", "State", "Dependencies", "Invoked", "Completed", "Failures"], data.rows.map((t) => [
       h("a", { href: runUrl(`app/${enc(t.task_func_name)}`) }, t.task_func_name), h("a", { href: taskUrl(t.task_id), class: "task-link" }, String(t.task_id)),
       stateBadge(t.state), depLinks(t.task_depends), tsText(t.task_time_invoked), tsText(t.task_time_returned), String(t.task_fail_count)]), "grid tasks"),
-    pager(data, (o) => { offset = o; void load(); }));
+    pager(data, go));
   };
   await load();
   return load;
