@@ -184,8 +184,13 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
     if (fs.existsSync(file)) fs.rmSync(file);
     log(`generating ${tasks.toLocaleString("en-US")} tasks into ${file} …`);
     const t0 = performance.now();
-    createSyntheticDb(file, { tasks, workflowName: "synthetic" });
-    createSyntheticDb(file, { tasks: Math.min(2000, tasks), workflowName: "synthetic", runId: "bench-small-previous" });
+    try {
+      createSyntheticDb(file, { tasks, workflowName: "synthetic" });
+      createSyntheticDb(file, { tasks: Math.min(2000, tasks), workflowName: "synthetic", runId: "bench-small-previous" });
+    } catch (e) {
+      if (!opts.keepDir) fs.rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
     generateS = (performance.now() - t0) / 1000;
     log(`generated in ${generateS.toFixed(1)} s`);
   }
