@@ -4,14 +4,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { parslFixture } from "./helpers.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Repository root (tests run from dist/test/). */
 export const ROOT = path.resolve(here, "..", "..");
-/** The Python-Parsl fixture: the repository's copy (test/fixtures/, on main), else the shared one. */
-export const FIXTURE_DB = process.env["PARSL_FIXTURE_DB"] ??
-  [path.join(ROOT, "test", "fixtures", "parsl-mixed", "monitoring.db"), "/work/shared/fixtures/parsl-mixed/monitoring.db"]
-    .find((p) => fs.existsSync(p)) ?? path.join(ROOT, "test", "fixtures", "parsl-mixed", "monitoring.db");
+/** The Python-Parsl fixture, from shared/ beside the repository (see helpers.ts). */
+export const FIXTURE_DB = parslFixture();
 
 export const RUN1 = "1184f076-14a3-473a-9d16-bb9b165f62e9";
 export const RUN2 = "ee786505-674c-4a3f-8d80-7eee11e68fc9";
