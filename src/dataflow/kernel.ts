@@ -203,25 +203,23 @@ export class DataFlowKernel implements Submitter {
     if (this.#monitor) {
       const dependsOn: number[] = [];
       for (const d of deps) if (isKernelFuture(d)) dependsOn.push(d.taskId);
-      this.#monitor.emit({
-        t: "task", task_id: id, first: true, cols: {
-          task_depends: dependsOn.join(","),
-          task_func_name: app.name,
-          task_memoize: app.cache,
-          task_hashsum: null,
-          task_inputs: call.inputs === undefined ? "None" : reprValue(call.inputs),
-          task_outputs: call.outputs === undefined ? "None" : reprValue(outputs),
-          task_stdin: call.stdin ?? null,
-          task_stdout: streamColumn(call.stdout, stdout),
-          task_stderr: streamColumn(call.stderr, stderr),
-          task_time_invoked: now,
-          task_time_returned: null,
-          task_fail_count: 0,
-          task_fail_cost: 0,
-          task_lineage_hash: lineage,
-          task_latest_status: "pending",
-        },
-      });
+      // NULL columns are left out of first rows (the writer inserts NULL for them): less to encode and send.
+      const cols: Partial<TaskColumns> = {
+        task_depends: dependsOn.join(","),
+        task_func_name: app.name,
+        task_memoize: app.cache,
+        task_inputs: call.inputs === undefined ? "None" : reprValue(call.inputs),
+        task_outputs: call.outputs === undefined ? "None" : reprValue(outputs),
+        task_stdout: streamColumn(call.stdout, stdout),
+        task_stderr: streamColumn(call.stderr, stderr),
+        task_time_invoked: now,
+        task_fail_count: 0,
+        task_fail_cost: 0,
+        task_latest_status: "pending",
+      };
+      if (call.stdin != null) cols.task_stdin = call.stdin;
+      if (lineage !== null) cols.task_lineage_hash = lineage;
+      this.#monitor.emit({ t: "task", task_id: id, first: true, cols });
       this.#emitNewTry(rec, now);
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${id} (${app.name}) submitted for executor ${executor}, ${deps.length} dependencies`);
@@ -535,12 +533,7 @@ export class DataFlowKernel implements Submitter {
 
   #emitNewTry(rec: TaskRecord, ts: Micros): void {
     const m = this.#monitor!;
-    m.emit({
-      t: "try", task_id: rec.id, try_id: rec.tryId, first: true, cols: {
-        task_executor: rec.executor, block_id: null, hostname: null, task_try_time_launched: null,
-        task_try_time_running: null, task_try_time_returned: null, task_fail_history: null, task_joins: null,
-      },
-    });
+    m.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: true, cols: { task_executor: rec.executor } });
     m.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "pending", ts });
     if (rec.tryId > 0) m.emit({ t: "task", task_id: rec.id, first: false, cols: { task_latest_status: "pending" } });
   }
