@@ -99,7 +99,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const stop = (code: number, why: string): void => {
       if (stopping) return;
       stopping = true;
-      log(`stopping: ${why}`);
+      (code === 0 ? log : warn)(`stopping: ${why}`);
       for (const t of timers) clearInterval(t);
       timers = [];
       for (const w of workers) w.proc.kill("SIGTERM");
