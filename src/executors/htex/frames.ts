@@ -24,6 +24,11 @@ export class FrameDecoder {
 
   constructor(public maxFrameBytes: number) {}
 
+  /** Bytes received that do not yet make a whole frame. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
   /** Feed bytes; returns every complete frame they finish. Throws FrameTooLargeError. */
   push(chunk: Buffer): Buffer[] {
     this.chunks.push(chunk);

@@ -61,6 +61,9 @@ export interface PoolConn {
   lastBusy: number;
 }
 
+/** Sockets already refused (and logged), so closing them is not reported twice. */
+const refused = new WeakSet<net.Socket>();
+
 export class WorkerLost extends Error {
   constructor(message: string) {
     super(message);
@@ -244,11 +247,17 @@ export class Interchange {
     socket.on("close", () => {
       clearTimeout(authTimer);
       this.sockets.delete(socket);
+      if (!refused.has(socket) && (!pool || decoder.pendingBytes > 0)) {
+        this.rejected++;
+        this.o.log("warning", `htex ${this.o.label}: dropped connection from ${peer}: closed ${pool ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`);
+      }
       if (pool) this.dropPool(pool, "its connection closed");
     });
   }
 
   private refuse(socket: net.Socket, peer: string, why: string, pool: PoolConn | null = null): void {
+    if (refused.has(socket)) return;
+    refused.add(socket);
     this.rejected++;
     this.o.log("warning", `htex ${this.o.label}: dropped connection from ${peer}${pool ? ` (pool ${pool.uid}, block ${pool.reg.blockId})` : ""}: ${why}`);
     socket.destroy();
