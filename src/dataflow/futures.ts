@@ -1,0 +1,152 @@
+/**
+ * Futures: what calling an app returns.
+ *
+ * `AppFuture<T>` is awaitable (a `PromiseLike<T>`) but keeps its own state, so the kernel
+ * can attach completion callbacks synchronously and a failed future that nobody awaits
+ * never becomes an unhandled promise rejection.
+ */
+import { File } from "../apps/files.js";
+
+type Listener = () => void;
+
+const PENDING = 0, SUCCEEDED = 1, FAILED = 2;
+
+abstract class SettableFuture<T> implements PromiseLike<T> {
+  #state: 0 | 1 | 2 = PENDING;
+  #value: T | undefined;
+  #error: Error | undefined;
+  #listeners: Listener[] | null = null;
+  #promise: Promise<T> | null = null;
+
+  /** True once the future has a result or an error. */
+  done(): boolean {
+    return this.#state !== PENDING;
+  }
+
+  /** The error if the future failed, `null` if it succeeded or is not done yet. */
+  exception(): Error | null {
+    return this.#state === FAILED ? this.#error! : null;
+  }
+
+  /** The value if the future succeeded; throws the error if it failed, or if it is not done yet. */
+  resultNow(): T {
+    if (this.#state === SUCCEEDED) return this.#value as T;
+    if (this.#state === FAILED) throw this.#error;
+    throw new Error(`${this.describe()} has not finished yet`);
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.asPromise().then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.asPromise().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.asPromise().finally(onFinally);
+  }
+
+  /** A real Promise of the result (created on first use). */
+  asPromise(): Promise<T> {
+    if (!this.#promise) {
+      this.#promise = new Promise<T>((resolve, reject) => {
+        this.onDone(() => (this.#state === SUCCEEDED ? resolve(this.#value as T) : reject(this.#error)));
+      });
+    }
+    return this.#promise;
+  }
+
+  /** @internal Run `fn` once the future is done (at once if it already is). */
+  onDone(fn: Listener): void {
+    if (this.#state !== PENDING) fn();
+    else (this.#listeners ??= []).push(fn);
+  }
+
+  /** @internal */
+  setResult(value: T): void {
+    if (this.#state !== PENDING) return;
+    this.#state = SUCCEEDED;
+    this.#value = value;
+    this.#fire();
+  }
+
+  /** @internal */
+  setException(error: Error): void {
+    if (this.#state !== PENDING) return;
+    this.#state = FAILED;
+    this.#error = error;
+    this.#fire();
+  }
+
+  #fire(): void {
+    const ls = this.#listeners;
+    this.#listeners = null;
+    if (ls) for (const l of ls) l();
+  }
+
+  protected abstract describe(): string;
+}
+
+/** The future of one app call (one task). */
+export class AppFuture<T> extends SettableFuture<T> {
+  /** Futures of the files named in the call's `outputs`, in order. */
+  readonly outputs: DataFuture[] = [];
+
+  constructor(
+    /** The task id: 0, 1, 2… in call order within a run. */
+    readonly taskId: number,
+    /** The app's name. */
+    readonly appName: string,
+    /** @internal lineage hash of the call (null when monitoring is off or it cannot be computed). */
+    readonly lineageHash: string | null = null,
+  ) {
+    super();
+  }
+
+  protected describe(): string {
+    return `task ${this.taskId} (${this.appName})`;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `AppFuture task ${this.taskId} ${this.done() ? (this.exception() ? "failed" : "done") : "pending"}`;
+  }
+}
+
+/** The future of a file an app writes: resolves to the `File` when the producing task succeeds. */
+export class DataFuture extends SettableFuture<File> {
+  constructor(readonly producer: AppFuture<unknown>, readonly file: File) {
+    super();
+    producer.onDone(() => {
+      const e = producer.exception();
+      if (e) this.setException(e);
+      else this.setResult(file);
+    });
+  }
+
+  /** Id of the task that writes this file. */
+  get taskId(): number {
+    return this.producer.taskId;
+  }
+
+  get filepath(): string {
+    return this.file.filepath;
+  }
+
+  protected describe(): string {
+    return `file ${this.file.url} of task ${this.producer.taskId}`;
+  }
+}
+
+/** A future parsl-ts knows the producer of (these appear in `task_depends`). */
+export function isKernelFuture(x: unknown): x is AppFuture<unknown> | DataFuture {
+  return x instanceof AppFuture || x instanceof DataFuture;
+}
+
+/** Any awaitable: kernel futures and plain promises/thenables. */
+export function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return x !== null && (typeof x === "object" || typeof x === "function") && typeof (x as { then?: unknown }).then === "function";
+}

@@ -1,0 +1,138 @@
+/**
+ * Canonical encoding of app calls, for memoization hashsums and lineage hashes.
+ *
+ * The encoding is a byte string built from type-tagged values, so that values that differ
+ * in type never collide (`1` vs `"1"`), and object keys are sorted so that key order does
+ * not matter. It is documented in docs/HASHING.md; changing it changes every stored hash.
+ *
+ *   string    s<utf16 length>:<chars>        number  n<String(n)>     bigint  b<digits>
+ *   boolean   T | F                          null    N                undefined  U
+ *   array     l<length>[<items>]             plain object  d<n>{<key><value>…} keys sorted
+ *   File      F<url>                         Date    D<ISO string>    Uint8Array  B<hex>
+ *   function  f<name>   (the app's identity is its name, as in Parsl: edits to the body do not change the hash)
+ *
+ * Anything else (class instances, Maps, symbols…) has no canonical encoding: hashing it
+ * fails with a MemoizationError naming the value's type.
+ */
+import { createHash } from "node:crypto";
+import { File } from "../apps/files.js";
+import { MemoizationError } from "../errors.js";
+import { AppFuture, DataFuture } from "./futures.js";
+
+export function encodeValue(v: unknown, out: string[], futures?: (f: AppFuture<unknown> | DataFuture) => string): void {
+  switch (typeof v) {
+    case "string":
+      out.push(`s${v.length}:`, v);
+      return;
+    case "number":
+      out.push(`n${Object.is(v, -0) ? "-0" : String(v)};`);
+      return;
+    case "bigint":
+      out.push(`b${v.toString()};`);
+      return;
+    case "boolean":
+      out.push(v ? "T" : "F");
+      return;
+    case "undefined":
+      out.push("U");
+      return;
+    case "function":
+      out.push(`f${v.name.length}:${v.name}`);
+      return;
+    case "symbol":
+      throw new MemoizationError(`unknown type for memoization: symbol (${String(v)})`);
+  }
+  if (v === null) {
+    out.push("N");
+    return;
+  }
+  if (futures && (v instanceof AppFuture || v instanceof DataFuture)) {
+    out.push(futures(v));
+    return;
+  }
+  if (Array.isArray(v)) {
+    out.push(`l${v.length}[`);
+    for (const x of v) encodeValue(x, out, futures);
+    out.push("]");
+    return;
+  }
+  if (v instanceof File) {
+    out.push(`F${v.url.length}:`, v.url);
+    return;
+  }
+  if (v instanceof Date) {
+    out.push(`D${v.toISOString()};`);
+    return;
+  }
+  if (v instanceof Uint8Array) {
+    out.push(`B${v.length}:${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")}`);
+    return;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) {
+    const keys = Object.keys(v as object).sort();
+    out.push(`d${keys.length}{`);
+    for (const k of keys) {
+      out.push(`s${k.length}:`, k);
+      encodeValue((v as Record<string, unknown>)[k], out, futures);
+    }
+    out.push("}");
+    return;
+  }
+  const name = (proto?.constructor?.name as string | undefined) ?? "object";
+  throw new MemoizationError(`unknown type for memoization: ${name}`);
+}
+
+export function md5Hex(parts: readonly string[]): string {
+  const h = createHash("md5");
+  for (const p of parts) h.update(p);
+  return h.digest("hex");
+}
+
+/** The parts of a call that memoization and lineage hash. */
+export interface CallShape {
+  appName: string;
+  args: readonly unknown[];
+  /** Named call options (inputs, outputs, stdout…) that take part in the hash. */
+  kwargs: Record<string, unknown>;
+  /** `outputs`, hashed first (as in Parsl). */
+  outputs: readonly unknown[] | undefined;
+}
+
+function encodeCall(call: CallShape, futures?: (f: AppFuture<unknown> | DataFuture) => string): string[] {
+  const out: string[] = [];
+  if (call.outputs !== undefined) encodeValue(call.outputs, out, futures);
+  encodeValue(call.kwargs, out, futures);
+  out.push(`f${call.appName.length}:${call.appName}`);
+  encodeValue(call.args, out, futures);
+  return out;
+}
+
+/** Parsl's `task_hashsum`: md5 over the resolved call. Throws MemoizationError for unencodable values. */
+export function hashsum(call: CallShape): string {
+  return md5Hex(encodeCall(call));
+}
+
+/**
+ * The lineage hash: known at call time. Each future is replaced by its producer's lineage
+ * hash (and a DataFuture also by its file), so two calls that will compute the same thing
+ * share it while they still wait. Returns null when an argument has no encoding (a plain
+ * promise, a class instance) or a producer has no lineage hash.
+ */
+export function lineageHash(call: CallShape): string | null {
+  let unknown = false;
+  const futures = (f: AppFuture<unknown> | DataFuture): string => {
+    const producer = f instanceof DataFuture ? f.producer : f;
+    const lh = producer.lineageHash;
+    if (lh === null) unknown = true;
+    return f instanceof DataFuture ? `A${lh}>F${f.file.url.length}:${f.file.url}` : `A${lh};`;
+  };
+  try {
+    const parts = encodeCall(call, futures);
+    if (unknown) return null;
+    parts.unshift("lineage:1;");
+    return md5Hex(parts);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Runs app bodies in the kernel's own thread. Closures work here (nothing is sent
+ * anywhere), which is why join-app bodies always run on the kernel's internal instance.
+ */
+import { makeContext, runBody } from "../apps/runtime.js";
+import { nowMicros } from "../dataflow/clock.js";
+import { ConfigurationError, TaskCancelled } from "../errors.js";
+import type { Executor, ExecutorHost, TryHandle } from "./base.js";
+import { optionsToWire } from "./wire.js";
+
+export interface InProcessExecutorOptions {
+  label?: string;
+}
+
+export class InProcessExecutor implements Executor {
+  readonly label: string;
+  #host: ExecutorHost | null = null;
+  #outstanding = new Set<TryHandle>();
+
+  constructor(options: InProcessExecutorOptions = {}) {
+    this.label = options.label ?? "local";
+    if (typeof this.label !== "string" || !this.label) throw new ConfigurationError("InProcessExecutor.label", "must be a non-empty string");
+  }
+
+  async start(host: ExecutorHost): Promise<void> {
+    this.#host = host;
+  }
+
+  submit(h: TryHandle): void {
+    this.#outstanding.add(h);
+    queueMicrotask(() => this.#run(h));
+  }
+
+  async #run(h: TryHandle): Promise<void> {
+    const wire = optionsToWire(h.options);
+    const ctx = makeContext(h.taskId, h.tryId, wire);
+    if (this.#host?.monitoring.resourceMonitoringEnabled) h.running(nowMicros());
+    let result: Parameters<TryHandle["finished"]>[0];
+    try {
+      const value = await runBody(h.app.kind, h.app.fn, h.app.name, ctx, h.args, wire);
+      result = { ok: true, value, endedAt: nowMicros() };
+    } catch (e) {
+      result = { ok: false, error: e instanceof Error ? e : new Error(String(e)), endedAt: nowMicros() };
+    }
+    if (this.#outstanding.delete(h)) h.finished(result);
+  }
+
+  async shutdown(): Promise<void> {
+    // Bodies in this thread cannot be interrupted: their tries are failed and any late result is ignored.
+    for (const h of this.#outstanding) {
+      h.finished({ ok: false, error: new TaskCancelled(`task ${h.taskId} was still running when executor '${this.label}' shut down`) });
+    }
+    this.#outstanding.clear();
+  }
+}

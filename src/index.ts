@@ -1,0 +1,44 @@
+/**
+ * parsl-ts: parallel scripting for TypeScript, with a Parsl-compatible monitoring database.
+ */
+import { Config } from "./config.js";
+import { DataFlowKernel } from "./dataflow/kernel.js";
+import { hasCurrentKernel, setCurrentKernel } from "./dataflow/current.js";
+import { ParslError } from "./errors.js";
+
+export { Config } from "./config.js";
+export type { ConfigOptions, RetryHandler, TaskRecordView } from "./config.js";
+export { DataFlowKernel } from "./dataflow/kernel.js";
+export type { CleanupOptions } from "./dataflow/kernel.js";
+export { AppFuture, DataFuture } from "./dataflow/futures.js";
+export { tsApp, bashApp, joinApp } from "./apps/app.js";
+export type { App, AppOptions, Arg, Args, CallOptions, StreamSpec, TaskContext } from "./apps/app.js";
+export { File, AUTO_LOGNAME } from "./apps/files.js";
+export { ThreadPoolExecutor, WorkerLost } from "./executors/threadPool.js";
+export type { ThreadPoolExecutorOptions } from "./executors/threadPool.js";
+export { InProcessExecutor } from "./executors/inProcess.js";
+export type { Executor, ExecutorHost, TryHandle, TryResult, InvocationOptions } from "./executors/base.js";
+export { MonitoringHub } from "./monitoring/hub.js";
+export type { MonitoringHubOptions } from "./monitoring/hub.js";
+export { getAllCheckpoints, getLastCheckpoint } from "./dataflow/memoizer.js";
+export type { CheckpointMode } from "./dataflow/memoizer.js";
+export * from "./errors.js";
+
+/**
+ * Start a run: create `runinfo/NNN/`, start monitoring and the executors. Apps called
+ * afterwards run as tasks of the returned kernel. One kernel at a time.
+ */
+export async function load(config: Config): Promise<DataFlowKernel> {
+  if (!(config instanceof Config)) throw new ParslError("load() needs a Config (new Config({...}))");
+  if (hasCurrentKernel()) throw new ParslError("a DataFlowKernel is already loaded: await its cleanup() before loading another");
+  const dfk = new DataFlowKernel(config);
+  setCurrentKernel(dfk);
+  try {
+    await dfk.start();
+  } catch (e) {
+    setCurrentKernel(null);
+    await dfk.cleanup({ wait: false }).catch(() => undefined);
+    throw e;
+  }
+  return dfk;
+}

@@ -1,0 +1,28 @@
+/**
+ * The kernel's handle on monitoring: where events go. The implementation is the writer
+ * client (a separate writer process owns the database); this seam keeps the kernel
+ * independent of how events are stored.
+ */
+import type { MonitoringEvent } from "./messages.js";
+import { MonitoringWriter } from "./writerClient.js";
+
+export interface MonitoringSink {
+  emit(event: MonitoringEvent): void;
+  /** Workflow counters (exec_done / failed tasks so far). */
+  setCounts(completed: number, failed: number): void;
+  /** Flush everything and stop; bounded. */
+  close(): Promise<void>;
+}
+
+export interface SinkOptions {
+  endpoint: string;
+  runId: string;
+  runDir: string;
+  debug: boolean;
+  heartbeatSeconds: number;
+  onWarning: (message: string) => void;
+}
+
+export function startMonitoringSink(options: SinkOptions): Promise<MonitoringSink> {
+  return MonitoringWriter.start(options);
+}

@@ -1,0 +1,65 @@
+/** Shared helpers for tests: temp run directories and reading the monitoring database. */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { Config, load, MonitoringHub, ThreadPoolExecutor, type ConfigOptions, type DataFlowKernel, type MonitoringHubOptions } from "../src/index.js";
+
+export function tempDir(prefix = "parsl-ts-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface MonitoredRun {
+  dfk: DataFlowKernel;
+  runDir: string;
+  dbPath: string;
+}
+
+/** Load a kernel with monitoring into a fresh temp run dir. */
+export async function loadMonitored(
+  options: ConfigOptions = {},
+  hub: MonitoringHubOptions = { resourceMonitoringInterval: 0 },
+): Promise<MonitoredRun> {
+  const runDir = options.runDir ?? path.join(tempDir(), "runinfo");
+  const dfk = await load(new Config({
+    executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
+    monitoring: new MonitoringHub(hub),
+    handleSignals: false,
+    ...options,
+    runDir,
+  }));
+  return { dfk, runDir, dbPath: path.join(runDir, "monitoring.db") };
+}
+
+export function openDb(dbPath: string): Database.Database {
+  return new Database(dbPath, { readonly: true, fileMustExist: true });
+}
+
+export function rows<T = Record<string, unknown>>(dbPath: string, sql: string, ...params: unknown[]): T[] {
+  const db = openDb(dbPath);
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+export function count(dbPath: string, sql: string, ...params: unknown[]): number {
+  const r = rows<Record<string, number>>(dbPath, sql, ...params)[0]!;
+  return Object.values(r)[0]!;
+}
+
+/** A task's status rows in order, as `state(try)` strings. */
+export function statusSequence(dbPath: string, runId: string, taskId: number): string[] {
+  return rows<{ task_status_name: string; try_id: number }>(
+    dbPath,
+    "SELECT task_status_name, try_id FROM status WHERE run_id = ? AND task_id = ? ORDER BY timestamp, rowid",
+    runId, taskId,
+  ).map((r) => `${r.task_status_name}(${r.try_id})`);
+}
+
+export const PARSL_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
