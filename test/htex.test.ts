@@ -84,7 +84,7 @@ test("htex bash apps write their streams, fail with the exit code, and are measu
     const fail = tryHandle(appOf(function failApp() { return "exit 3"; }, "bash"), []);
     ex.submit(fail);
     const fr = await fail.result;
-    assert.ok(!fr.ok && fr.error.name === "BashExitFailure" && /exit code 3/.test(fr.error.message));
+    assert.ok(!fr.ok && fr.error.name === "BashExitFailure" && (fr.error as { exitCode?: number }).exitCode === 3 && /code 3/.test(fr.error.message));
     // A CPU-burning command: its CPU time shows in the try's final sample though it has exited.
     const burn = tryHandle(appOf(function burnApp() { return "end=$((SECONDS+1)); while [ $SECONDS -lt $end ]; do :; done"; }, "bash"), []);
     ex.submit(burn);
@@ -101,7 +101,7 @@ test("htex bash apps write their streams, fail with the exit code, and are measu
     const walltime = tryHandle(appOf(function sleepy() { return "sleep 5"; }, "bash"), [], { walltime: 0.3 });
     ex.submit(walltime);
     const wr = await walltime.result;
-    assert.ok(!wr.ok && wr.error.name === "AppTimeout");
+    assert.ok(!wr.ok && wr.error.name === "WalltimeExceeded");
   } finally {
     await ex.shutdown();
   }

@@ -11,10 +11,13 @@ import net from "node:net";
 import tls from "node:tls";
 import { deserialize, serialize } from "node:v8";
 import type { TryHandle } from "../base.js";
+import { errorFromWire } from "../../apps/errorWire.js";
+import { WorkerLost } from "../threadPool.js";
+import { optionsToWire } from "../wire.js";
 import type { MonitoringEvent, Micros, NodeEvent } from "../../monitoring/messages.js";
 import { encodeFrame, FrameDecoder } from "./frames.js";
 import {
-  decodeJson, decodeMessage, encodeJson, encodeMessage, errorFromInfo, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME,
+  decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME,
   newNonce, nowMicros, parsePoolMessage, parseRegister, proofMatches, PROTOCOL_VERSION,
   type RegisterMessage, type ResourceSample, type ResultsMessage, type TaskItem,
 } from "./protocol.js";
@@ -64,12 +67,6 @@ export interface PoolConn {
 /** Sockets already refused (and logged), so closing them is not reported twice. */
 const refused = new WeakSet<net.Socket>();
 
-export class WorkerLost extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "WorkerLost";
-  }
-}
 
 export class Interchange {
   private server: net.Server | null = null;
@@ -185,7 +182,7 @@ export class Interchange {
         const h = t.handle;
         const item: TaskItem = {
           id: t.id, taskId: h.taskId, tryId: h.tryId, appName: h.app.name, kind: h.app.kind,
-          sourceId: h.app.sourceId, args: t.args, options: h.options,
+          sourceId: h.app.sourceId, args: t.args, options: optionsToWire(h.options),
         };
         if (!p.sources.has(h.app.sourceId)) {
           p.sources.add(h.app.sourceId);
@@ -349,7 +346,7 @@ export class Interchange {
         }
         t.handle.finished({ ok: true, value, endedAt });
       } else {
-        const err = r.error!.name === "WorkerLost" ? new WorkerLost(r.error!.message) : errorFromInfo(r.error!);
+        const err = r.error!.name === "WorkerLost" ? new WorkerLost(r.error!.message) : errorFromWire(r.error!);
         t.handle.finished({ ok: false, error: err, endedAt });
       }
     }

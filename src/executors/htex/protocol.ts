@@ -11,7 +11,8 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { deserialize, serialize } from "node:v8";
-import type { InvocationOptions } from "../base.js";
+import type { WireOptions } from "../../apps/runtime.js";
+import type { WireError } from "../../apps/errorWire.js";
 import type { Micros } from "../../monitoring/messages.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -85,7 +86,7 @@ export interface TaskItem {
   source?: string;
   /** v8-serialized argument array. */
   args: Uint8Array;
-  options: InvocationOptions;
+  options: WireOptions;
 }
 
 export interface TasksMessage { t: "tasks"; items: TaskItem[] }
@@ -95,7 +96,6 @@ export interface HeartbeatMessage { t: "heartbeat"; clock: Micros }
 
 export type InterchangeMessage = WelcomeMessage | TasksMessage | PingMessage | ShutdownMessage | HeartbeatMessage;
 
-export interface ErrorInfo { name: string; message: string; stack?: string }
 
 /** One finished try. Times are the pool host's clock. */
 export interface ResultItem {
@@ -103,7 +103,7 @@ export interface ResultItem {
   ok: boolean;
   /** v8-serialized value when ok. */
   value?: Uint8Array;
-  error?: ErrorInfo;
+  error?: WireError;
   startedAt: Micros;
   endedAt: Micros;
   /** The try-end resource sample, when resource monitoring is on. */
@@ -207,7 +207,9 @@ function validSample(s: unknown): boolean {
 }
 
 function validError(e: unknown): boolean {
-  return isRecord(e) && isStr(e.name, 1024) && typeof e.message === "string" && (e.stack === undefined || typeof e.stack === "string");
+  return isRecord(e) && isStr(e.name, 1024) && typeof e.message === "string" && (e.stack === undefined || typeof e.stack === "string")
+    && (e.exitCode === undefined || isInt(e.exitCode)) && (e.walltime === undefined || isNum(e.walltime))
+    && (e.appName === undefined || typeof e.appName === "string");
 }
 
 export function parsePoolMessage(m: Record<string, unknown>): PoolMessage {
@@ -270,16 +272,4 @@ export function parseInterchangeMessage(m: Record<string, unknown>): Interchange
 /** Integer microseconds since the epoch, with sub-millisecond resolution. */
 export function nowMicros(): Micros {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
-
-export function errorInfo(e: unknown): ErrorInfo {
-  if (e instanceof Error) return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) };
-  return { name: "Error", message: String(e) };
-}
-
-export function errorFromInfo(info: ErrorInfo): Error {
-  const e = new Error(info.message);
-  e.name = info.name;
-  if (info.stack) e.stack = info.stack;
-  return e;
 }

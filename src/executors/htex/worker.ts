@@ -1,19 +1,27 @@
 /**
  * A worker process: started by a worker pool with an IPC channel (v8 serialization). It
- * runs the tries it is given one after another, and reports each try's start (for bodies
- * that wait: async and bash) and end, with a final resource sample when asked to.
+ * runs the tries it is given one after another through the shared app runtime
+ * (src/apps/runtime.ts, as the thread pool does), and reports each try's start (at once
+ * for bodies that wait: async and bash) and end, with a final resource sample when asked.
  * It exits when its pool goes away.
  */
+import { createRequire } from "node:module";
 import { deserialize, serialize } from "node:v8";
-import { compileBody } from "./appBody.js";
-import { AppTimeout, runBashCommand } from "./bashCommand.js";
+import { compileBody, explainRemoteError, makeContext, runBody } from "../../apps/runtime.js";
+import { errorToWire } from "../../apps/errorWire.js";
+import { SerializationError, WalltimeExceeded } from "../../errors.js";
 import { ProcessTreeSampler } from "./procStats.js";
-import { errorInfo, nowMicros } from "./protocol.js";
+import { nowMicros } from "./protocol.js";
 import type { ResultItem, TaskItem } from "./protocol.js";
 import type { FromWorker, ToWorker } from "./workerIpc.js";
 
+// Bodies load modules with `require(...)` (resolved from the working directory) or `await import(...)`.
+(globalThis as { require?: NodeJS.Require }).require = createRequire(`${process.cwd()}/`);
+
+type Body = (...args: unknown[]) => unknown;
 const finalSample = process.env.PARSL_TS_WORKER_SAMPLE === "1";
 const sampler = new ProcessTreeSampler(process.pid);
+const bodies = new Map<string, Body>();
 
 function send(msg: FromWorker): void {
   process.send?.(msg);
@@ -23,13 +31,23 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
   return typeof x === "object" && x !== null && typeof (x as { then?: unknown }).then === "function";
 }
 
-function withWalltime<T>(p: PromiseLike<T>, appName: string, walltime: number | null): Promise<T> {
-  if (walltime == null || walltime <= 0) return Promise.resolve(p);
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new AppTimeout(appName, walltime)), walltime * 1000);
+function bodyFor(item: TaskItem): Body {
+  let fn = bodies.get(item.sourceId);
+  if (!fn) {
+    if (item.source === undefined) throw new SerializationError(`worker has no source for app '${item.appName}' (internal error)`);
+    fn = compileBody(item.source, item.appName);
+    bodies.set(item.sourceId, fn);
+  }
+  return fn;
+}
+
+function withWalltime(p: PromiseLike<unknown>, appName: string, walltime: number | null): Promise<unknown> {
+  if (walltime === null) return Promise.resolve(p);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new WalltimeExceeded(appName, walltime)), walltime * 1000);
     Promise.resolve(p).then(
       (v) => { clearTimeout(timer); resolve(v); },
-      (e) => { clearTimeout(timer); reject(e); },
+      (e: unknown) => { clearTimeout(timer); reject(e); },
     );
   });
 }
@@ -41,10 +59,11 @@ function finish(item: TaskItem, startedAt: number, ok: boolean, valueOrError: un
     try {
       r = { id: item.id, ok: true, value: serialize(valueOrError), startedAt, endedAt };
     } catch (e) {
-      r = { id: item.id, ok: false, error: { name: "SerializationError", message: `result of app ${item.appName} cannot be sent back: ${(e as Error).message}` }, startedAt, endedAt };
+      const err = new SerializationError(`task ${item.taskId}: the value returned by app '${item.appName}' cannot be sent back from a worker process (${(e as Error).message})`);
+      r = { id: item.id, ok: false, error: errorToWire(err), startedAt, endedAt };
     }
   } else {
-    r = { id: item.id, ok: false, error: errorInfo(valueOrError), startedAt, endedAt };
+    r = { id: item.id, ok: false, error: errorToWire(explainRemoteError(valueOrError, item.appName, "worker process")), startedAt, endedAt };
   }
   if (finalSample) {
     const s = sampler.sample();
@@ -57,33 +76,27 @@ async function runBatch(items: TaskItem[]): Promise<void> {
   let results: ResultItem[] = [];
   for (const item of items) {
     const startedAt = nowMicros();
-    let body: (...a: unknown[]) => unknown;
-    let args: unknown[];
     try {
-      body = compileBody(item.appName, item.sourceId, item.source);
-      args = deserialize(item.args) as unknown[];
-    } catch (e) {
-      results.push(finish(item, startedAt, false, e));
-      continue;
-    }
-    const o = item.options;
-    const ctx = {
-      taskId: item.taskId, tryId: item.tryId, inputs: o.inputs, outputs: o.outputs,
-      stdout: o.stdout, stderr: o.stderr, walltime: o.walltime, resourceSpecification: o.resourceSpecification,
-    };
-    try {
-      let out = body.apply(ctx, args);
-      if (item.kind === "bash" || isThenable(out)) {
+      const fn = bodyFor(item);
+      const args = deserialize(item.args) as unknown[];
+      const ctx = makeContext(item.taskId, item.tryId, item.options);
+      let out: unknown;
+      if (item.kind === "ts") {
+        out = fn.apply(ctx, args);
+        if (!isThenable(out)) {
+          results.push(finish(item, startedAt, true, out));
+          continue;
+        }
         send({ t: "started", id: item.id, at: startedAt });
-        if (isThenable(out)) out = await withWalltime(out, item.appName, o.walltime);
-        if (item.kind === "bash") out = await runBashCommand(item.appName, out, o.stdout, o.stderr, o.walltime);
-        results.push(finish(item, startedAt, true, out));
-        // A long body ran: report at once rather than holding results behind the rest of the batch.
-        send({ t: "done", results });
-        results = [];
-        continue;
+        out = await withWalltime(out, item.appName, item.options.walltime);
+      } else {
+        send({ t: "started", id: item.id, at: startedAt });
+        out = await runBody(item.kind, fn, item.appName, ctx, args, item.options);
       }
+      // A long body ran: report at once rather than holding results behind the rest of the batch.
       results.push(finish(item, startedAt, true, out));
+      send({ t: "done", results });
+      results = [];
     } catch (e) {
       results.push(finish(item, startedAt, false, e));
     }
