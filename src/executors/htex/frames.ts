@@ -18,6 +18,16 @@ export function encodeFrame(payload: Uint8Array): Buffer {
   return out;
 }
 
+/** Writes header and payload without copying the payload into a new buffer. */
+export function writeFrame(socket: { cork(): void; uncork(): void; write(b: Uint8Array): boolean }, payload: Uint8Array): void {
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(payload.length, 0);
+  socket.cork();
+  socket.write(head);
+  socket.write(payload);
+  socket.uncork();
+}
+
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;

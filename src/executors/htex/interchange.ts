@@ -9,13 +9,14 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { deserialize, serialize } from "node:v8";
+import { deserialize } from "node:v8";
+import { SerializationError } from "../../errors.js";
 import type { TryHandle } from "../base.js";
 import { errorFromWire } from "../../apps/errorWire.js";
 import { WorkerLost } from "../threadPool.js";
 import { optionsToWire } from "../wire.js";
 import type { MonitoringEvent, Micros, NodeEvent } from "../../monitoring/messages.js";
-import { encodeFrame, FrameDecoder } from "./frames.js";
+import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME,
   newNonce, nowMicros, parsePoolMessage, parseRegister, proofMatches, PROTOCOL_VERSION,
@@ -31,8 +32,11 @@ export interface InterchangeOptions {
   portRange: readonly [number, number];
   heartbeatPeriod: number;
   heartbeatThreshold: number;
-  /** Extra tries a pool may hold beyond one per worker. */
-  prefetchCapacity: number;
+  /**
+   * Extra tries a pool may hold beyond one per worker, or "auto": about PREFETCH_TARGET_MICROS
+   * of work per worker, from the pool's measured try durations (none until it has some).
+   */
+  prefetchCapacity: number | "auto";
   resourceMonitoring: boolean;
   resourceInterval: number;
   tls?: { key: string; cert: string };
@@ -43,7 +47,8 @@ export interface InterchangeOptions {
 interface Pending {
   id: number;
   handle: TryHandle;
-  args: Uint8Array;
+  /** Rough size of the arguments in bytes (to keep frames small). */
+  argBytes: number;
   pool: PoolConn | null;
   runningSent: boolean;
 }
@@ -52,7 +57,10 @@ export interface PoolConn {
   uid: string;
   socket: net.Socket;
   reg: RegisterMessage;
+  /** Tries this pool may hold now (workers + prefetch). */
   capacity: number;
+  /** Moving average of its tries' run time, µs (null until the first result). */
+  avgTryMicros: number | null;
   inflight: Map<number, Pending>;
   sources: Set<string>;
   active: boolean;
@@ -63,6 +71,13 @@ export interface PoolConn {
   lastHeartbeat: Micros;
   lastBusy: number;
 }
+
+/** Auto prefetch: queue about this much work per worker on a pool, so it never waits for a round trip. */
+const PREFETCH_TARGET_MICROS = 20_000;
+const PREFETCH_AUTO_MAX = 1024;
+
+/** Argument bytes per tasks frame before a new frame is started. */
+const MAX_FRAME_ARG_BYTES = 512 * 1024;
 
 /** Sockets already refused (and logged), so closing them is not reported twice. */
 const refused = new WeakSet<net.Socket>();
@@ -132,14 +147,7 @@ export class Interchange {
       handle.finished({ ok: false, error: new Error(`app ${handle.app.name} cannot run on executor ${this.o.label}: its function's source is not available (bound or native functions cannot be sent to workers)`) });
       return;
     }
-    let args: Uint8Array;
-    try {
-      args = serialize(handle.args);
-    } catch (e) {
-      handle.finished({ ok: false, error: new Error(`arguments of app ${handle.app.name} cannot be sent to a worker: ${(e as Error).message}`) });
-      return;
-    }
-    this.queue.push({ id: this.nextId++, handle, args, pool: null, runningSent: false });
+    this.queue.push({ id: this.nextId++, handle, argBytes: approxSize(handle.args, 3), pool: null, runningSent: false });
     this.scheduleDispatch();
   }
 
@@ -174,7 +182,8 @@ export class Interchange {
       const share = Math.min(free, Math.ceil(this.queue.length / remaining--));
       if (share <= 0) continue;
       const batch = this.queue.splice(0, share);
-      const items: TaskItem[] = new Array(batch.length);
+      let items: TaskItem[] = [];
+      let bytes = 0;
       for (let i = 0; i < batch.length; i++) {
         const t = batch[i]!;
         t.pool = p;
@@ -182,16 +191,23 @@ export class Interchange {
         const h = t.handle;
         const item: TaskItem = {
           id: t.id, taskId: h.taskId, tryId: h.tryId, appName: h.app.name, kind: h.app.kind,
-          sourceId: h.app.sourceId, args: t.args, options: optionsToWire(h.options),
+          sourceId: h.app.sourceId, args: h.args as unknown[], argBytes: t.argBytes, options: optionsToWire(h.options),
         };
         if (!p.sources.has(h.app.sourceId)) {
           p.sources.add(h.app.sourceId);
           item.source = h.app.source!;
         }
-        items[i] = item;
+        items.push(item);
+        bytes += t.argBytes;
+        // Keep frames small enough that the pool can start on the first tries while the rest stream in.
+        if (bytes >= MAX_FRAME_ARG_BYTES && i < batch.length - 1) {
+          this.sendTasks(p, items);
+          items = [];
+          bytes = 0;
+        }
       }
       p.lastBusy = Date.now();
-      this.send(p.socket, { t: "tasks", items });
+      this.sendTasks(p, items);
       this.emitNode(p);
       if (this.queue.length === 0) break;
     }
@@ -264,7 +280,7 @@ export class Interchange {
   private register(socket: net.Socket, reg: RegisterMessage): PoolConn {
     const now = nowMicros();
     const p: PoolConn = {
-      uid: reg.uid, socket, reg, capacity: reg.workerCount + this.o.prefetchCapacity, inflight: new Map(),
+      uid: reg.uid, socket, reg, capacity: reg.workerCount + (this.o.prefetchCapacity === "auto" ? 0 : this.o.prefetchCapacity), avgTryMicros: null, inflight: new Map(),
       sources: new Set(), active: true, offset: reg.clock - now, bestRtt: Infinity,
       registeredAt: now, lastHeartbeat: now, lastBusy: Date.now(),
     };
@@ -286,7 +302,34 @@ export class Interchange {
   }
 
   private send(socket: net.Socket, msg: object): void {
-    if (!socket.destroyed) socket.write(encodeFrame(encodeMessage(msg)));
+    if (socket.destroyed) return;
+    writeFrame(socket, encodeMessage(msg));
+  }
+
+  /**
+   * Arguments are serialized here, once, as part of the batch. A try whose arguments cannot
+   * be serialized (functions, symbols…) fails alone with an error naming its app.
+   */
+  private sendTasks(p: PoolConn, items: TaskItem[]): void {
+    let payload: Buffer;
+    try {
+      payload = encodeMessage({ t: "tasks", items });
+    } catch {
+      const good: TaskItem[] = [];
+      for (const it of items) {
+        try {
+          encodeMessage(it.args);
+          good.push(it);
+        } catch (e) {
+          const t = p.inflight.get(it.id);
+          p.inflight.delete(it.id);
+          t?.handle.finished({ ok: false, error: new SerializationError(`task ${it.taskId}: the arguments of app '${it.appName}' cannot be sent to a worker process (${(e as Error).message}); pass plain data`) });
+        }
+      }
+      if (good.length === 0) return;
+      payload = encodeMessage({ t: "tasks", items: good });
+    }
+    if (!p.socket.destroyed) writeFrame(p.socket, payload);
   }
 
   private onPoolMessage(p: PoolConn, raw: Record<string, unknown>): void {
@@ -351,10 +394,22 @@ export class Interchange {
       }
     }
     if (m.items.length > 0) {
+      if (this.o.prefetchCapacity === "auto") this.adaptCapacity(p, m);
       p.lastBusy = Date.now();
       this.emitNode(p);
       this.scheduleDispatch();
     }
+  }
+
+  private adaptCapacity(p: PoolConn, m: ResultsMessage): void {
+    let avg = p.avgTryMicros;
+    for (const r of m.items) {
+      const d = Math.max(1, r.endedAt - r.startedAt);
+      avg = avg === null ? d : avg * 0.9 + d * 0.1;
+    }
+    p.avgTryMicros = avg;
+    const perWorker = Math.floor(PREFETCH_TARGET_MICROS / Math.max(avg ?? Infinity, 1));
+    p.capacity = p.reg.workerCount + Math.min(PREFETCH_AUTO_MAX, p.reg.workerCount * perWorker);
   }
 
   private emitResource(h: TryHandle, s: ResourceSample, fix: (t: number) => Micros): void {
@@ -428,3 +483,24 @@ export class Interchange {
   }
 }
 
+
+/** A cheap estimate of how many bytes a value serializes to (strings and binary dominate). */
+export function approxSize(v: unknown, depth: number): number {
+  if (typeof v === "string") return v.length;
+  if (v instanceof Uint8Array) return v.byteLength;
+  if (ArrayBuffer.isView(v)) return v.byteLength;
+  if (depth > 0 && Array.isArray(v)) {
+    let n = 8;
+    for (let i = 0; i < v.length && i < 1000; i++) n += approxSize(v[i], depth - 1);
+    return n;
+  }
+  if (depth > 0 && typeof v === "object" && v !== null) {
+    let n = 8, i = 0;
+    for (const k in v) {
+      if (i++ >= 1000) break;
+      n += k.length + approxSize((v as Record<string, unknown>)[k], depth - 1);
+    }
+    return n;
+  }
+  return 16;
+}

@@ -84,8 +84,9 @@ export interface TaskItem {
   kind: "ts" | "bash";
   sourceId: string;
   source?: string;
-  /** v8-serialized argument array. */
-  args: Uint8Array;
+  args: unknown[];
+  /** The interchange's estimate of the arguments' size, for batching. */
+  argBytes: number;
   options: WireOptions;
 }
 
@@ -251,7 +252,7 @@ export function parseInterchangeMessage(m: Record<string, unknown>): Interchange
         const t = it as Record<string, unknown>;
         need(typeof t.appName === "string" && (t.kind === "ts" || t.kind === "bash") && typeof t.sourceId === "string", "task app");
         need(t.source === undefined || typeof t.source === "string", "task source");
-        need(t.args instanceof Uint8Array && isRecord(t.options), "task args/options");
+        need(Array.isArray(t.args) && isInt(t.argBytes) && isRecord(t.options), "task args/options");
       }
       return m as unknown as TasksMessage;
     case "ping":

@@ -6,13 +6,13 @@
  * It exits when its pool goes away.
  */
 import { createRequire } from "node:module";
-import { deserialize, serialize } from "node:v8";
+import { serialize } from "node:v8";
 import { compileBody, explainRemoteError, makeContext, runBody } from "../../apps/runtime.js";
 import { errorToWire } from "../../apps/errorWire.js";
 import { SerializationError, WalltimeExceeded } from "../../errors.js";
 import { ProcessTreeSampler } from "./procStats.js";
 import { nowMicros } from "./protocol.js";
-import type { ResultItem, TaskItem } from "./protocol.js";
+import type { ResourceSample, ResultItem, TaskItem } from "./protocol.js";
 import type { FromWorker, ToWorker } from "./workerIpc.js";
 
 // Bodies load modules with `require(...)` (resolved from the working directory) or `await import(...)`.
@@ -52,7 +52,7 @@ function withWalltime(p: PromiseLike<unknown>, appName: string, walltime: number
   });
 }
 
-function finish(item: TaskItem, startedAt: number, ok: boolean, valueOrError: unknown): ResultItem {
+function finish(item: TaskItem, startedAt: number, ok: boolean, valueOrError: unknown, fresh = true): ResultItem {
   const endedAt = nowMicros();
   let r: ResultItem;
   if (ok) {
@@ -66,10 +66,24 @@ function finish(item: TaskItem, startedAt: number, ok: boolean, valueOrError: un
     r = { id: item.id, ok: false, error: errorToWire(explainRemoteError(valueOrError, item.appName, "worker process")), startedAt, endedAt };
   }
   if (finalSample) {
-    const s = sampler.sample();
+    const s = endSample(fresh, endedAt);
     if (s) r.sample = s;
   }
   return r;
+}
+
+/**
+ * The try-end sample. /proc CPU times advance in clock ticks (10 ms), so for a synchronous
+ * body (which starts no processes through the runtime) a reading younger than one tick is
+ * reused with the try's own end time instead of re-reading /proc for every short try.
+ * Bodies that waited (async, bash) always get a fresh reading.
+ */
+let lastSample: ResourceSample | null = null;
+const REUSE_MICROS = 10_000;
+function endSample(fresh: boolean, at: number): ResourceSample | null {
+  if (!fresh && lastSample && at - lastSample.timestamp < REUSE_MICROS) return { ...lastSample, timestamp: at };
+  lastSample = sampler.sample();
+  return lastSample;
 }
 
 async function runBatch(items: TaskItem[]): Promise<void> {
@@ -78,13 +92,13 @@ async function runBatch(items: TaskItem[]): Promise<void> {
     const startedAt = nowMicros();
     try {
       const fn = bodyFor(item);
-      const args = deserialize(item.args) as unknown[];
+      const args = item.args;
       const ctx = makeContext(item.taskId, item.tryId, item.options);
       let out: unknown;
       if (item.kind === "ts") {
         out = fn.apply(ctx, args);
         if (!isThenable(out)) {
-          results.push(finish(item, startedAt, true, out));
+          results.push(finish(item, startedAt, true, out, false));
           continue;
         }
         send({ t: "started", id: item.id, at: startedAt });

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
-import { encodeFrame, FrameDecoder } from "./frames.js";
+import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
 import { ProcessTreeSampler, physicalCoreCount } from "./procStats.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, nowMicros,
@@ -43,6 +43,9 @@ interface WorkerSlot {
   sources: Set<string>;
   sampler: ProcessTreeSampler;
 }
+
+/** Argument bytes in one batch to a worker (big arguments go one or a few at a time). */
+const MAX_WORKER_BATCH_BYTES = 512 * 1024;
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker.js", import.meta.url));
 
@@ -93,7 +96,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
     const sendMsg = (m: object): void => {
-      if (!socket.destroyed) socket.write(encodeFrame(encodeMessage(m)));
+      if (!socket.destroyed) writeFrame(socket, encodeMessage(m));
     };
 
     const stop = (code: number, why: string): void => {
@@ -165,7 +168,9 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       for (let i = 0; i < idle.length && queue.length > 0; i++) {
         const w = idle[i]!;
         const n = Math.min(maxBatch, Math.ceil(queue.length / (idle.length - i)));
-        const items = queue.splice(0, n);
+        let take = 0, bytes = 0;
+        while (take < n && (take === 0 || bytes + queue[take]!.argBytes <= MAX_WORKER_BATCH_BYTES)) bytes += queue[take++]!.argBytes;
+        const items = queue.splice(0, take);
         for (const it of items) {
           if (!w.sources.has(it.sourceId)) {
             w.sources.add(it.sourceId);

@@ -1,0 +1,129 @@
+/**
+ * HTEX throughput and latency (issue #3 figures).
+ *   node dist/bench/htex.js [--tasks N] [--workers N] [--arg-bytes N] [--interval S] [--prefetch N]
+ * Drives a real HighThroughputExecutor (LocalProvider, one block) through the Executor
+ * contract with a host that counts the monitoring events it is given, so the figures are
+ * the executor's own cost: interchange, pool, workers, per-try final resource samples.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { AppDefinition, ExecutorHost, InvocationOptions, TryHandle, TryResult } from "../src/executors/base.js";
+import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
+import { LocalProvider } from "../src/providers/local.js";
+
+export interface HtexBenchOptions {
+  tasks?: number;
+  workers?: number;
+  /** Size of one string argument per task. */
+  argBytes?: number;
+  /** Resource monitoring interval (s); 0 = off. */
+  interval?: number;
+  prefetch?: number;
+  latencySamples?: number;
+}
+
+export interface HtexBenchResult {
+  tasks: number;
+  workers: number;
+  argBytes: number;
+  interval: number;
+  tasksPerSecond: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  events: Record<string, number>;
+}
+
+const noop = function noop(x: unknown): unknown {
+  return typeof x === "string" ? x.length : x;
+};
+
+const app: AppDefinition = (() => {
+  const source = noop.toString();
+  return { name: "noop", kind: "ts", fn: noop, source, sourceId: createHash("sha1").update(source).digest("hex").slice(0, 16) };
+})();
+
+const options: InvocationOptions = { inputs: [], outputs: [], stdout: null, stderr: null, walltime: null, resourceSpecification: {} };
+
+function handle(taskId: number, arg: unknown, done: (r: TryResult) => void): TryHandle {
+  return { taskId, tryId: 0, app, args: [arg], options, running() {}, finished: done };
+}
+
+export async function benchHtex(o: HtexBenchOptions = {}): Promise<HtexBenchResult> {
+  const tasks = o.tasks ?? 20_000, workers = o.workers ?? 2, argBytes = o.argBytes ?? 0, interval = o.interval ?? 1;
+  const runDir = mkdtempSync(join(tmpdir(), "htex-bench-"));
+  const events: Record<string, number> = {};
+  const host: ExecutorHost = {
+    runId: "bench", runDir,
+    monitoring: { enabled: true, resourceMonitoringEnabled: interval > 0, resourceMonitoringInterval: interval },
+    emit: (e) => { events[e.t] = (events[e.t] ?? 0) + 1; },
+    log: () => {},
+  };
+  const ex = new HighThroughputExecutor({
+    maxWorkersPerNode: workers, provider: new LocalProvider({ initBlocks: 1, maxBlocks: 1 }), interchangePortRange: [0, 0],
+    strategy: "none", ...(o.prefetch !== undefined ? { prefetchCapacity: o.prefetch } : {}),
+  });
+  await ex.start(host);
+  try {
+    // Wait for the pool, and warm the workers up.
+    await new Promise<void>((r) => ex.submit(handle(-1, 0, () => r())));
+    await Promise.all(Array.from({ length: workers * 4 }, (_, i) => new Promise<void>((r) => ex.submit(handle(-2 - i, 0, () => r())))));
+    const arg = argBytes > 0 ? "x".repeat(argBytes) : 1;
+    const t0 = performance.now();
+    let failed = 0;
+    await new Promise<void>((resolve) => {
+      let left = tasks;
+      for (let i = 0; i < tasks; i++) {
+        ex.submit(handle(i, arg, (r) => {
+          if (!r.ok) failed++;
+          if (--left === 0) resolve();
+        }));
+      }
+    });
+    const secs = (performance.now() - t0) / 1000;
+    if (failed > 0) throw new Error(`${failed} benchmark tries failed`);
+    const lat: number[] = [];
+    for (let i = 0; i < (o.latencySamples ?? 300); i++) {
+      const s = performance.now();
+      await new Promise<void>((r) => ex.submit(handle(tasks + i, 1, () => r())));
+      lat.push(performance.now() - s);
+    }
+    lat.sort((a, b) => a - b);
+    return {
+      tasks, workers, argBytes, interval, tasksPerSecond: Math.round(tasks / secs),
+      latencyP50Ms: round(lat[Math.floor(lat.length * 0.5)]!), latencyP99Ms: round(lat[Math.floor(lat.length * 0.99)]!), events,
+    };
+  } finally {
+    await ex.shutdown();
+    rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const num = (flag: string): number | undefined => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? Number(args[i + 1]) : undefined;
+  };
+  const base: HtexBenchOptions = {};
+  for (const [flag, key] of [["--tasks", "tasks"], ["--workers", "workers"], ["--interval", "interval"], ["--prefetch", "prefetch"]] as const) {
+    const v = num(flag);
+    if (v !== undefined) base[key] = v;
+  }
+  const argBytes = num("--arg-bytes");
+  const runs = argBytes !== undefined ? [{ ...base, argBytes }] : [{ ...base }, { ...base, argBytes: 100_000, tasks: Math.min(base.tasks ?? 5000, 5000) }];
+  for (const r of runs) console.log(JSON.stringify(await benchHtex(r)));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
