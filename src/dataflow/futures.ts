@@ -37,12 +37,14 @@ abstract class SettableFuture<T> implements PromiseLike<T> {
 
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches Promise.then
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     return this.asPromise().then(onFulfilled, onRejected);
   }
 
-  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches Promise.catch
+  catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
     return this.asPromise().catch(onRejected);
   }
 

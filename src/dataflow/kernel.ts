@@ -604,6 +604,11 @@ export class DataFlowKernel implements Submitter {
     }
   }
 
+  /** Pid of the monitoring database writer process (null without monitoring). */
+  monitoringWriterPid(): number | null {
+    return this.#monitor?.pid ?? null;
+  }
+
   /** @internal for executors' and tests' diagnostics */
   logLine(level: LogLevel, message: string): void {
     this.#log.write(level, message);

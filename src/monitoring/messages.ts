@@ -142,4 +142,6 @@ export type WriterReply =
   | { type: "ready" }
   | { type: "ack"; seq: number }
   | { type: "warning"; message: string }
+  /** Something resolved (e.g. a lock episode ended); informational. */
+  | { type: "note"; message: string }
   | { type: "error"; message: string };

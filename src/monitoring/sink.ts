@@ -10,6 +10,8 @@ export interface MonitoringSink {
   emit(event: MonitoringEvent): void;
   /** Workflow counters (exec_done / failed tasks so far). */
   setCounts(completed: number, failed: number): void;
+  /** The database writer process, if it runs as one (for diagnostics and tests). */
+  readonly pid?: number | undefined;
   /** Flush everything and stop; bounded. */
   close(): Promise<void>;
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * The `parsl-ts` command. Each subcommand lives in its own module, loaded on demand.
+ */
+import { createRequire } from "node:module";
+import { UsageError } from "./args.js";
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> = {
+  perf: { about: "measure task throughput of a config (like parsl-perf)", load: async () => (await import("./perf.js")).perfCommand },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.about}`);
+  return `usage: parsl-ts <command> [options]\n\ncommands:\n${lines.join("\n")}\n\n'parsl-ts <command> --help' for a command's options`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-V") {
+    const pkg = createRequire(import.meta.url)("../../../package.json") as { version: string };
+    console.log(`parsl-ts ${pkg.version}`);
+    return 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    console.error(`parsl-ts: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await (await cmd.load())(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`parsl-ts ${name}: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(`parsl-ts: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    process.exitCode = 1;
+  },
+);

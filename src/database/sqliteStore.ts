@@ -1,0 +1,440 @@
+/**
+ * The SQLite store (better-sqlite3). One connection, used by exactly one writer process.
+ *
+ * Write path: a batch becomes a plan (batchPlan.ts), the plan is written in one
+ * `BEGIN IMMEDIATE` transaction with statements cached per column set. Lock errors roll back
+ * and retry the whole batch forever with backoff; a row the database refuses (constraint,
+ * type) makes the batch re-run in tolerant mode, where each refused row is reported and
+ * every other row is written.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { Micros, MonitoringEvent, StatusEvent } from "../monitoring/messages.js";
+import { addColumnSql, allIndexSql, createTableSql } from "./ddl.js";
+import { planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
+import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "./schema.js";
+import { StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "./store.js";
+import { formatMicros } from "./timeformat.js";
+
+type Statement = Database.Statement<unknown[]>;
+
+
+const BUSY_TIMEOUT_MS = 500; // absorb short contention (another run's writer) inside SQLite; longer waits are ours
+const BACKOFF_START_MS = 50;
+const BACKOFF_MAX_MS = 1000;
+
+function sqliteCode(err: unknown): string {
+  return err instanceof Database.SqliteError ? err.code : "";
+}
+
+export function isLockError(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
+}
+
+/** Errors caused by the data of one row (as opposed to the database or its file). */
+function isRowError(err: unknown): boolean {
+  const code = sqliteCode(err);
+  if (code === "") return err instanceof TypeError || err instanceof RangeError;
+  return code.startsWith("SQLITE_CONSTRAINT") || code === "SQLITE_MISMATCH" || code === "SQLITE_TOOBIG" || code === "SQLITE_RANGE";
+}
+
+const errorText = (err: unknown): string => {
+  const code = sqliteCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  return code ? `${code}: ${msg}` : msg;
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function toSql(type: ColumnType, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (type === "DATETIME") return formatMicros(v as number);
+  // Parsl quirk: task_memoize is a TEXT column fed a bool, so it holds '1'/'0'.
+  if (typeof v === "boolean") return type === "TEXT" ? (v ? "1" : "0") : v ? 1 : 0;
+  return v;
+}
+
+/** Per-table helpers: column index by name, and the column-set bitmask of a row. */
+class TableShape {
+  readonly index = new Map<string, number>();
+  constructor(readonly table: Table) {
+    table.columns.forEach((c, i) => this.index.set(c.name, i));
+    if (table.columns.length > 31) throw new Error(`table ${table.name} has too many columns for a bitmask`);
+  }
+  /** Bitmask of the columns present in `cols`; throws on a name that is not a column. */
+  mask(cols: Record<string, unknown>, exclude: ReadonlySet<string>): number {
+    let m = 0;
+    for (const k in cols) {
+      if (exclude.has(k)) continue;
+      const i = this.index.get(k);
+      if (i === undefined) throw new TypeError(`${this.table.name} has no column ${JSON.stringify(k)}`);
+      m |= 1 << i;
+    }
+    return m;
+  }
+  names(mask: number): string[] {
+    return this.table.columns.filter((_, i) => (mask & (1 << i)) !== 0).map((c) => c.name);
+  }
+  values(mask: number, cols: Record<string, unknown>, out: unknown[]): void {
+    const columns = this.table.columns;
+    for (let i = 0; i < columns.length; i++) {
+      if ((mask & (1 << i)) !== 0) out.push(toSql(columns[i]!.type, cols[columns[i]!.name]));
+    }
+  }
+}
+
+const STATUS_INSERT = "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES";
+const STATUS_GROUP = 64;
+/** Parameters per grouped INSERT (well under SQLite's limit of 32766). */
+const GROUP_PARAMS = 512;
+
+function popcount(x: number): number {
+  let n = 0;
+  for (; x !== 0; x &= x - 1) n++;
+  return n;
+}
+
+const KEYS_TASK = new Set(["task_id", "run_id"]);
+const KEYS_TRY = new Set(["try_id", "task_id", "run_id"]);
+const KEYS_RESOURCE = new Set(["run_id"]);
+
+export class SqliteStore implements Store {
+  private readonly task = new TableShape(TASK);
+  private readonly try_ = new TableShape(TRY);
+  private readonly resource = new TableShape(RESOURCE);
+  private readonly stmtCache = new Map<string, Statement>();
+  private tolerant = false;
+  private rejected: string[] = [];
+  private rows = 0;
+  private readonly writeTxn: (plan: BatchPlan) => void;
+
+  private constructor(private readonly db: Database.Database, readonly location: string,
+    private readonly runId: string, private readonly notices: StoreNotices) {
+    this.writeTxn = db.transaction((plan: BatchPlan) => this.writePlan(plan)).immediate as (plan: BatchPlan) => void;
+  }
+
+  static open(file: string, runId: string, notices: StoreNotices): SqliteStore {
+    if (typeof runId !== "string" || runId === "") throw new StoreOpenError("run id must be a non-empty string");
+    let db: Database.Database;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error("it is a directory, not a file");
+      db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    } catch (err) {
+      throw new StoreOpenError(`cannot open monitoring database ${file}: ${errorText(err)}`);
+    }
+    return new SqliteStore(db, file, runId, notices);
+  }
+
+  // ---------------------------------------------------------------- schema
+
+  async ensureSchema(): Promise<void> {
+    await this.retrying("create the schema in", () => {
+      const mode = this.db.pragma("journal_mode = WAL", { simple: true });
+      if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${mode}, not WAL`);
+      this.db.pragma("synchronous = NORMAL");
+      // better-sqlite3 enables FK enforcement by default; Parsl (SQLAlchemy on SQLite) runs without it,
+      // and a status row must never be refused just because it arrived before its workflow row.
+      this.db.pragma("foreign_keys = OFF");
+      this.db.pragma("cache_size = -65536"); // 64 MiB: index pages of big runs stay in memory
+      this.db.transaction(() => this.createSchema()).immediate();
+    }, (err) => new StoreOpenError(`cannot set up monitoring database ${this.location}: ${errorText(err)}`));
+  }
+
+  private createSchema(): void {
+    for (const t of TABLES) {
+      this.db.exec(createTableSql(t));
+      const present = new Set(
+        (this.db.prepare(`PRAGMA table_info(${t.name})`).all() as { name: string }[]).map((r) => r.name),
+      );
+      for (const c of t.columns) {
+        if (present.has(c.name)) continue;
+        if (c.notNull) {
+          throw new Error(`table ${t.name} lacks the NOT NULL column ${c.name}: the database was written by an incompatible Parsl version`);
+        }
+        this.db.exec(addColumnSql(t, c));
+      }
+    }
+    for (const sql of allIndexSql()) this.db.exec(sql);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome> {
+    const plan = planBatch(events);
+    this.tolerant = false;
+    return this.retrying("write to", () => {
+      this.rows = 0;
+      this.rejected = [];
+      try {
+        this.writeTxn(plan);
+      } catch (err) {
+        if (this.tolerant || !isRowError(err)) throw err;
+        // A refused row: write the batch again, this time row by row.
+        this.tolerant = true;
+        this.rows = 0;
+        this.rejected = [];
+        this.writeTxn(plan);
+      }
+      const outcome = { rows: this.rows, rejected: this.rejected };
+      this.rejected = [];
+      return outcome;
+    });
+  }
+
+  /** Runs one row write; in tolerant mode a refused row is reported instead of failing the batch. */
+  private row(write: () => void, describe: () => string): void {
+    if (!this.tolerant) {
+      write();
+      this.rows++;
+      return;
+    }
+    try {
+      write();
+      this.rows++;
+    } catch (err) {
+      if (!isRowError(err)) throw err;
+      this.rejected.push(`${describe()} (run ${this.runId}) was refused: ${errorText(err)}`);
+    }
+  }
+
+  private writePlan(plan: BatchPlan): void {
+    const start = plan.workflowStart;
+    if (start) {
+      this.row(() => this.stmt("wf-start", () =>
+        `INSERT INTO workflow (run_id, workflow_name, workflow_version, time_began, host, user, rundir, ` +
+        `tasks_failed_count, tasks_completed_count, run_status, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 'running', ?) ` +
+        `ON CONFLICT (run_id) DO UPDATE SET workflow_name = excluded.workflow_name, workflow_version = excluded.workflow_version, ` +
+        `time_began = excluded.time_began, host = excluded.host, user = excluded.user, rundir = excluded.rundir`,
+      ).run([this.runId, start.workflow_name, start.workflow_version, formatMicros(start.time_began), start.host, start.user,
+        start.rundir, formatMicros(start.time_began)]), () => "workflow row");
+    }
+    this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
+    this.writeKeyedRows(this.try_, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), (r) => `try ${r.try_id} of task ${r.task_id}`);
+    if (plan.status.length > 0) this.writeStatus(plan.status);
+    for (const e of plan.resources) {
+      this.row(() => {
+        const mask = this.resource.mask(e.row, KEYS_RESOURCE);
+        const stmt = this.stmt("resource:" + mask, () => {
+          const names = this.resource.names(mask);
+          return `INSERT OR IGNORE INTO resource (run_id, ${names.join(", ")}) VALUES (?${", ?".repeat(names.length)})`;
+        });
+        const params: unknown[] = [this.runId];
+        this.resource.values(mask, e.row, params);
+        stmt.run(params);
+      }, () => `resource sample of task ${String(e.row["task_id"])} try ${String(e.row["try_id"])}`);
+    }
+    for (const e of plan.nodes) this.row(() => this.insertNode(e.row), () => `node ${e.row.uid}`);
+    for (const e of plan.blocks) {
+      this.row(() => this.stmt("block", () =>
+        `INSERT OR IGNORE INTO block (run_id, executor_label, block_id, job_id, timestamp, status) VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run([this.runId, e.row.executor_label, e.row.block_id, e.row.job_id, formatMicros(e.row.timestamp), e.row.status]),
+      () => `block ${e.row.block_id} of executor ${e.row.executor_label}`);
+    }
+    const counts = plan.counts;
+    if (counts) {
+      this.row(() => this.stmt("counts", () =>
+        `UPDATE workflow SET tasks_completed_count = ?, tasks_failed_count = ? WHERE run_id = ?`,
+      ).run([counts.tasks_completed_count, counts.tasks_failed_count, this.runId]), () => "workflow counts");
+    }
+    const end = plan.workflowEnd;
+    if (end) {
+      this.row(() => this.stmt("wf-end", () =>
+        `UPDATE workflow SET time_completed = ?, tasks_completed_count = ?, tasks_failed_count = ?, run_status = ? WHERE run_id = ?`,
+      ).run([formatMicros(end.time_completed), end.tasks_completed_count, end.tasks_failed_count, end.run_status, this.runId]),
+      () => "workflow end");
+    }
+  }
+
+  /**
+   * Status rows are most of the volume (5+ per task): in fast mode they go in groups of
+   * STATUS_GROUP rows per statement, which saves a native call and a bind round per row.
+   */
+  private writeStatus(rows: readonly StatusEvent[]): void {
+    const single = this.stmt("status", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)`);
+    let i = 0;
+    if (!this.tolerant) {
+      const group = this.stmt("status*", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)${", (?, ?, ?, ?, ?)".repeat(STATUS_GROUP - 1)}`);
+      const params: unknown[] = new Array(STATUS_GROUP * 5);
+      for (; i + STATUS_GROUP <= rows.length; i += STATUS_GROUP) {
+        for (let j = 0; j < STATUS_GROUP; j++) {
+          const s = rows[i + j]!;
+          const k = j * 5;
+          params[k] = s.task_id;
+          params[k + 1] = s.state;
+          params[k + 2] = formatMicros(s.ts);
+          params[k + 3] = this.runId;
+          params[k + 4] = s.try_id;
+        }
+        group.run(params);
+        this.rows += STATUS_GROUP;
+      }
+    }
+    for (; i < rows.length; i++) {
+      const s = rows[i]!;
+      this.row(() => single.run([s.task_id, s.state, formatMicros(s.ts), this.runId, s.try_id]),
+        () => `status ${s.state} of task ${s.task_id} try ${s.try_id}`);
+    }
+  }
+
+  /**
+   * Task or try rows. In fast mode, new rows with the same column set go in groups of up to
+   * ~GROUP_PARAMS parameters per statement; updates go one by one. In tolerant mode every row
+   * is its own statement, so a refused row can be named.
+   */
+  private writeKeyedRows(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>,
+    rows: Iterable<CoalescedRow>, describe: (r: CoalescedRow) => string): void {
+    if (this.tolerant) {
+      for (const r of rows) this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r]), () => describe(r));
+      return;
+    }
+    const inserts = new Map<number, CoalescedRow[]>();
+    for (const r of rows) {
+      if (!r.first) {
+        this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r]), () => describe(r));
+        continue;
+      }
+      const mask = shape.mask(r.cols, keys);
+      const group = inserts.get(mask);
+      if (group) group.push(r);
+      else inserts.set(mask, [r]);
+    }
+    for (const [mask, group] of inserts) {
+      const size = Math.max(1, Math.floor(GROUP_PARAMS / (keys.size + popcount(mask))));
+      let i = 0;
+      for (; size > 1 && i + size <= group.length; i += size) {
+        this.writeKeyed(shape, keys, updatable, group[i]!, size, group.slice(i, i + size), mask);
+        this.rows += size;
+      }
+      for (; i < group.length; i++) this.row(() => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!]), () => describe(group[i]!));
+    }
+  }
+
+  /**
+   * Writes `rows` (all with the column set of `r`): an upsert when they are first rows (only
+   * the columns Parsl updates later are overwritten on conflict, so replays are harmless),
+   * else an update of exactly the columns carried (then `rows` is just `[r]`).
+   */
+  private writeKeyed(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>, r: CoalescedRow,
+    n: number, rows: readonly CoalescedRow[], knownMask?: number): void {
+    const mask = knownMask ?? shape.mask(r.cols, keys);
+    const isTry = shape === this.try_;
+    const keyNames = isTry ? ["try_id", "task_id", "run_id"] : ["task_id", "run_id"];
+    const table = shape.table.name;
+    if (r.first) {
+      const stmt = this.stmt(`${table}:ins:${mask}:${n}`, () => {
+        const names = shape.names(mask);
+        const set = names.filter((c) => updatable.has(c)).map((c) => `${c} = excluded.${c}`);
+        const all = [...keyNames, ...names];
+        const tuple = `(?${", ?".repeat(all.length - 1)})`;
+        return `INSERT INTO ${table} (${all.join(", ")}) VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)} ` +
+          `ON CONFLICT (${shape.table.primaryKey.join(", ")}) DO ${set.length > 0 ? "UPDATE SET " + set.join(", ") : "NOTHING"}`;
+      });
+      const params: unknown[] = [];
+      for (const row of rows) {
+        if (isTry) params.push(row.try_id);
+        params.push(row.task_id, this.runId);
+        shape.values(mask, row.cols, params);
+      }
+      stmt.run(params);
+      return;
+    }
+    if (mask === 0) return;
+    const stmt = this.stmt(`${table}:upd:${mask}`, () =>
+      `UPDATE ${table} SET ${shape.names(mask).map((c) => `${c} = ?`).join(", ")} WHERE ${keyNames.map((k) => `${k} = ?`).join(" AND ")}`);
+    const params: unknown[] = [];
+    shape.values(mask, r.cols, params);
+    if (isTry) params.push(r.try_id);
+    params.push(r.task_id, this.runId);
+    stmt.run(params);
+  }
+
+  /** `node` is an append-only log with a surrogate key; skip an exact repeat so replays stay idempotent. */
+  private insertNode(n: MonitoringEventNodeRow): void {
+    const cols = ["run_id", ...NODE.columns.slice(2).map((c) => c.name)];
+    const stmt = this.stmt("node", () =>
+      `INSERT INTO node (${cols.join(", ")}) SELECT ${cols.map(() => "?").join(", ")} WHERE NOT EXISTS ` +
+      `(SELECT 1 FROM node WHERE run_id = ? AND timestamp = ? AND uid = ? AND active = ? AND last_heartbeat = ? AND worker_count = ?)`);
+    const ts = formatMicros(n.timestamp);
+    const hb = formatMicros(n.last_heartbeat);
+    const active = n.active ? 1 : 0;
+    stmt.run([this.runId, n.hostname, n.uid, n.block_id, n.cpu_count, n.total_memory, active, n.worker_count, n.python_v, ts, hb,
+      this.runId, ts, n.uid, active, hb, n.worker_count]);
+  }
+
+  private stmt(key: string, sql: () => string): Statement {
+    let s = this.stmtCache.get(key);
+    if (!s) {
+      s = this.db.prepare(sql()) as Statement;
+      this.stmtCache.set(key, s);
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- run lifecycle
+
+  async heartbeat(now: Micros): Promise<void> {
+    try {
+      this.stmt("heartbeat", () => `UPDATE workflow SET last_heartbeat = ? WHERE run_id = ? AND time_completed IS NULL`)
+        .run([formatMicros(now), this.runId]);
+    } catch (err) {
+      if (!isLockError(err)) throw err; // a missed heartbeat while locked is harmless; the next one follows
+    }
+  }
+
+  async markCrashed(now: Micros): Promise<boolean> {
+    return this.retrying("mark the run crashed in", () =>
+      this.stmt("crashed", () =>
+        `UPDATE workflow SET time_completed = ?, run_status = 'crashed' WHERE run_id = ? AND time_completed IS NULL ` +
+        `AND (run_status IS NULL OR run_status = 'running')`,
+      ).run([formatMicros(now), this.runId]).changes > 0);
+  }
+
+  async checkpoint(): Promise<void> {
+    try {
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch (err) {
+      this.notices.note(`monitoring database ${this.location}: WAL checkpoint skipped: ${errorText(err)}`);
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---------------------------------------------------------------- retry policy
+
+  /**
+   * Runs `fn` until it succeeds. Lock errors (and errors of the database file itself, such as a
+   * full disk) are waited out with backoff, one warning per episode and a note when it ends:
+   * data is never dropped. `fatal` turns other errors into a specific error instead (startup).
+   */
+  private async retrying<T>(what: string, fn: () => T, fatal?: (err: unknown) => Error): Promise<T> {
+    let delay = BACKOFF_START_MS;
+    let since = 0;
+    for (;;) {
+      try {
+        const result = fn();
+        if (since > 0) {
+          this.notices.note(`monitoring database ${this.location} is writable again after ${((Date.now() - since) / 1000).toFixed(1)} s; nothing was lost`);
+        }
+        return result;
+      } catch (err) {
+        const lock = isLockError(err);
+        if (!lock && (fatal || isRowError(err))) throw fatal ? fatal(err) : err;
+        if (since === 0) {
+          since = Date.now();
+          this.notices.warning(lock
+            ? `monitoring database ${this.location} is locked by another connection; waiting, nothing is lost`
+            : `cannot ${what} monitoring database ${this.location} (${errorText(err)}); retrying, nothing is lost`);
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+      }
+    }
+  }
+}
+
+type MonitoringEventNodeRow = Extract<MonitoringEvent, { t: "node" }>["row"];

@@ -1,0 +1,63 @@
+/**
+ * The dialect-neutral face of the monitoring database: what the writer process needs, and
+ * nothing more. SQLite is implemented now; PostgreSQL plugs in behind the same interface.
+ * One Store writes one run (`runId`); several runs may share one database.
+ */
+import type { Micros, MonitoringEvent } from "../monitoring/messages.js";
+import { describeEndpoint, parseEndpoint, type Endpoint } from "./endpoint.js";
+
+/** How a store tells its owner about trouble it is handling itself. */
+export interface StoreNotices {
+  /** Something the user should know (a lock episode started, rows were rejected). */
+  warning(message: string): void;
+  /** Something resolved, or worth a line in the log. */
+  note(message: string): void;
+}
+
+export interface BatchOutcome {
+  /** Row writes executed (inserts, upserts and updates). */
+  readonly rows: number;
+  /** One message per row the database refused; every other row of the batch was written. */
+  readonly rejected: readonly string[];
+}
+
+export interface Store {
+  /** Where the data goes, for messages. */
+  readonly location: string;
+  /** Creates missing tables, columns and indexes; upgrades a Python Parsl database in place. Retries on lock. */
+  ensureSchema(): Promise<void>;
+  /** Writes a batch in one transaction. Retries on lock forever; never drops the batch. */
+  applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome>;
+  /** Refreshes `workflow.last_heartbeat` of a live run. Best effort: skipped while locked. */
+  heartbeat(now: Micros): Promise<void>;
+  /**
+   * Marks the run crashed (time_completed = now, run_status = 'crashed') if it was started
+   * and never ended. Returns whether a row was changed.
+   */
+  markCrashed(now: Micros): Promise<boolean>;
+  /** Folds the write-ahead log back into the database file, where the dialect has one. */
+  checkpoint(): Promise<void>;
+  close(): void;
+}
+
+export class StoreOpenError extends Error {
+  override readonly name = "StoreOpenError";
+}
+
+export async function openStore(endpoint: string | Endpoint, runId: string, notices: StoreNotices): Promise<Store> {
+  const e = typeof endpoint === "string" ? parseEndpoint(endpoint) : endpoint;
+  if (e.kind === "postgresql") {
+    throw new StoreOpenError(
+      `monitoring database ${describeEndpoint(e)}: PostgreSQL support is not built yet; use an SQLite endpoint (a file path or sqlite:///path.db)`,
+    );
+  }
+  const { SqliteStore } = await import("./sqliteStore.js");
+  const store = SqliteStore.open(e.path, runId, notices);
+  try {
+    await store.ensureSchema();
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  return store;
+}

@@ -1,0 +1,286 @@
+/**
+ * The kernel's side of the monitoring database writer. `emit()` only pushes onto an array;
+ * events leave in batches (4096 events, or 20 ms after the first pending one) as frames on
+ * the writer's stdin. Every frame is kept until the writer acknowledges its commit, so a
+ * writer that dies (any signal) is restarted and the unacknowledged frames are resent in
+ * order; the database's upserts make the replay harmless. Monitoring never stops the
+ * workflow: after too many restarts it gives up loudly and the kernel carries on.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import type { Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
+import { encodeFrame } from "./frames.js";
+import type { MonitoringEvent, WriterReply } from "./messages.js";
+
+export interface MonitoringWriterOptions {
+  endpoint: string;
+  runId: string;
+  runDir: string;
+  debug?: boolean;
+  heartbeatSeconds?: number;
+  onWarning?: (msg: string) => void;
+  /** How long close() waits for the writer before killing it (default 30 s). */
+  closeTimeoutMs?: number;
+}
+
+const FLUSH_EVENTS = 4096;
+const FLUSH_DELAY_MS = 20;
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+const PREFIX = "parsl-ts monitoring:";
+const WRITER_SCRIPT = fileURLToPath(new URL("./writerProcess.js", import.meta.url));
+
+interface SentFrame {
+  readonly seq: number;
+  readonly frame: Buffer;
+}
+
+export class MonitoringWriter {
+  private child: ChildProcess | null = null;
+  private pending: MonitoringEvent[] = [];
+  private unacked: SentFrame[] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private counts = { completed: 0, failed: 0 };
+  private sentCounts = { completed: 0, failed: 0 };
+  private countsDirty = false;
+  private restarts: number[] = [];
+  private gaveUp = false;
+  private started = false;
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private onClosed: (() => void) | null = null;
+  private readonly endpointText: string;
+
+  private constructor(private readonly opts: MonitoringWriterOptions) {
+    this.endpointText = describeEndpoint(parseEndpoint(opts.endpoint));
+  }
+
+  /** Starts the writer process; resolves once the schema exists, rejects if the database cannot be used. */
+  static async start(opts: MonitoringWriterOptions): Promise<MonitoringWriter> {
+    const w = new MonitoringWriter(opts); // throws on a malformed endpoint
+    await w.spawnFirst();
+    return w;
+  }
+
+  /** The current writer process's pid (changes after a restart); undefined when none runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Batches not yet acknowledged by the writer (for tests and diagnostics). */
+  get unacknowledged(): number {
+    return this.unacked.length;
+  }
+
+  emit(e: MonitoringEvent): void {
+    if (this.gaveUp || this.closing) return; // after close() there is no writer to take it
+    this.pending.push(e);
+    if (this.pending.length >= FLUSH_EVENTS) this.flush();
+    else if (this.timer === null) this.armTimer();
+  }
+
+  setCounts(completed: number, failed: number): void {
+    if (completed === this.counts.completed && failed === this.counts.failed) return;
+    this.counts = { completed, failed };
+    this.countsDirty = completed !== this.sentCounts.completed || failed !== this.sentCounts.failed;
+    if (this.countsDirty && this.timer === null && !this.gaveUp) this.armTimer();
+  }
+
+  /** Sends everything pending as one batch now. */
+  flush(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.gaveUp || this.closing || (this.pending.length === 0 && !this.countsDirty)) return;
+    const events = this.pending;
+    this.pending = [];
+    if (this.countsDirty) {
+      events.push({ t: "counts", tasks_completed_count: this.counts.completed, tasks_failed_count: this.counts.failed });
+      this.sentCounts = this.counts;
+      this.countsDirty = false;
+    }
+    const seq = ++this.seq;
+    const frame = this.encode(seq, events);
+    this.unacked.push({ seq, frame });
+    if (this.child?.stdin?.writable) this.child.stdin.write(frame);
+  }
+
+  /** Encodes a batch; an event JSON cannot represent (a BigInt, a cycle) is dropped alone, with a warning. */
+  private encode(seq: number, events: MonitoringEvent[]): Buffer {
+    try {
+      return encodeFrame({ seq, events });
+    } catch {
+      const good = events.filter((e) => {
+        try {
+          JSON.stringify(e);
+          return true;
+        } catch (err) {
+          this.warn(`dropped a monitoring event that cannot be encoded (${(err as Error).message}): type ${String((e as { t?: unknown }).t)}`);
+          return false;
+        }
+      });
+      return encodeFrame({ seq, events: good });
+    }
+  }
+
+  /** Flushes, lets the writer finish and exit (killing it after the close timeout). Never hangs. */
+  close(): Promise<void> {
+    if (this.closed) return this.closed;
+    this.flush(); // before `closing` is set: flush() refuses afterwards
+    this.closing = true;
+    this.closed = new Promise<void>((resolve) => {
+      this.onClosed = resolve;
+    });
+    const child = this.child;
+    if (!child) {
+      this.finishClose();
+      return this.closed;
+    }
+    this.refChild(child, true);
+    child.stdin?.end();
+    const limit = this.opts.closeTimeoutMs ?? 30_000;
+    const killer = setTimeout(() => {
+      if (!this.child) return;
+      this.error(`the database writer (pid ${this.child.pid}) did not finish within ${limit / 1000} s; killing it. ` +
+        `${this.unacked.length} batches were not confirmed written to ${this.endpointText}`);
+      this.gaveUp = true;
+      this.child.kill("SIGKILL");
+    }, limit);
+    void this.closed.then(() => clearTimeout(killer));
+    return this.closed;
+  }
+
+  // ------------------------------------------------------------------ process management
+
+  private armTimer(): void {
+    this.timer = setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+    this.timer.unref();
+  }
+
+  private spawnFirst(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let lastError = "";
+      const child = this.spawn((reply) => {
+        if (reply.type === "ready" && !this.started) {
+          this.started = true;
+          this.refChild(child, false);
+          resolve();
+        } else if (reply.type === "error") {
+          lastError = reply.message;
+        }
+      });
+      child.on("exit", (code, signal) => {
+        if (this.started) return this.onExit(child, code, signal);
+        if (this.child === child) this.child = null;
+        reject(new Error(lastError ||
+          `monitoring database writer for ${this.endpointText} exited before it was ready (${signal ?? `exit code ${code}`})`));
+      });
+      // While start() is awaited the child must keep the event loop alive, or Node would exit before `ready`.
+      this.refChild(child, true);
+    });
+  }
+
+  private spawn(onReply: (r: WriterReply) => void): ChildProcess {
+    const args = ["--endpoint", this.opts.endpoint, "--run-id", this.opts.runId, "--run-dir", this.opts.runDir];
+    if (this.opts.heartbeatSeconds !== undefined) args.push("--heartbeat", String(this.opts.heartbeatSeconds));
+    if (this.opts.debug) args.push("--debug");
+    const child = fork(WRITER_SCRIPT, args, {
+      stdio: ["pipe", "ignore", "inherit", "ipc"],
+      detached: true, // own process group: a terminal's Ctrl-C goes to the kernel, which then closes us in order
+      serialization: "json",
+    });
+    this.child = child;
+    child.stdin!.on("error", () => {
+      /* EPIPE when the writer died; its exit event restarts it */
+    });
+    child.on("error", (err) => this.warn(`database writer process error: ${err.message}`));
+    child.on("message", (m: WriterReply) => {
+      switch (m?.type) {
+        case "ack": this.acked(m.seq); break;
+        case "warning": this.warn(m.message); break;
+        case "note": process.stderr.write(`${PREFIX} ${m.message}\n`); break;
+        case "error": if (this.started) this.warn(m.message); break; // before ready, start() rejects with it
+        default: break;
+      }
+      onReply(m);
+    });
+    for (const f of this.unacked) child.stdin!.write(f.frame);
+    return child;
+  }
+
+  private acked(seq: number): void {
+    let n = 0;
+    while (n < this.unacked.length && this.unacked[n]!.seq <= seq) n++;
+    if (n > 0) this.unacked.splice(0, n);
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return;
+    this.child = null;
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (this.closing && (this.gaveUp || (code === 0 && signal === null) || this.unacked.length === 0)) {
+      this.finishClose();
+      return;
+    }
+    if (this.gaveUp) return;
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (this.restarts.length >= MAX_RESTARTS) {
+      this.gaveUp = true;
+      this.error(`the database writer for ${this.endpointText} died ${MAX_RESTARTS + 1} times within a minute (last: ${how}); ` +
+        `monitoring is off for the rest of this run and ${this.unacked.length} batches are not written. The workflow continues.`);
+      this.unacked = [];
+      this.pending = [];
+      if (this.closing) this.finishClose();
+      return;
+    }
+    this.restarts.push(now);
+    this.warn(`the database writer (pid ${child.pid}) exited unexpectedly (${how}); restarting it and resending ` +
+      `${this.unacked.length} unacknowledged batches`);
+    const next = this.spawn(() => {});
+    next.on("exit", (c, s) => this.onExit(next, c, s));
+    if (this.closing) {
+      this.refChild(next, true);
+      next.stdin!.end();
+    } else {
+      this.refChild(next, false);
+    }
+  }
+
+  private finishClose(): void {
+    this.unacked = [];
+    const done = this.onClosed;
+    this.onClosed = null;
+    done?.();
+  }
+
+  /** The writer must not keep the kernel alive, except while start() or close() waits for it. */
+  private refChild(child: ChildProcess, ref: boolean): void {
+    const stdin = child.stdin as Socket | null;
+    if (ref) {
+      child.ref();
+      stdin?.ref?.();
+      child.channel?.ref();
+    } else {
+      child.unref();
+      stdin?.unref?.();
+      child.channel?.unref();
+    }
+  }
+
+  private warn(message: string): void {
+    process.stderr.write(`${PREFIX} ${message}\n`);
+    try {
+      this.opts.onWarning?.(message);
+    } catch {
+      /* a failing callback must not break monitoring */
+    }
+  }
+
+  private error(message: string): void {
+    this.warn(`ERROR: ${message}`);
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * The database writer: a child process (started by writerClient.ts with child_process.fork),
+ * the only writer of the monitoring database, so the kernel's event loop never waits on SQL.
+ *
+ *   argv:  --endpoint <db> --run-id <id> --run-dir <dir> [--heartbeat <seconds>] [--debug]
+ *   stdin: frames (frames.ts) of `Batch`es; every event is validated, garbage is dropped and reported.
+ *   IPC:   `WriterReply`s — ready, ack {seq} once the batch holding seq is committed, warning, note, error.
+ *
+ * On stdin EOF it writes what it has; if the run never ended (the kernel died), it marks the
+ * run crashed. SIGINT/SIGTERM: it stops between transactions; the client restarts it and
+ * resends every batch not yet acknowledged.
+ */
+import { parseArgs } from "node:util";
+import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
+import { openStore, type Store } from "../database/store.js";
+import { nowMicros } from "../database/timeformat.js";
+import { FrameReader } from "./frames.js";
+import type { MonitoringEvent, WriterReply } from "./messages.js";
+import { InvalidEventError, validateEvent } from "./validate.js";
+import { RateLimitedReporter, WriterLog } from "./writerLog.js";
+
+/** Queued frames are merged into one transaction up to this many events. */
+const MAX_EVENTS_PER_TRANSACTION = 65_536;
+
+interface DecodedBatch {
+  seq: number;
+  events: MonitoringEvent[];
+}
+
+function reply(msg: WriterReply): void {
+  if (!process.connected || !process.send) return;
+  try {
+    // With a callback, a failed send (EPIPE: the kernel is gone) is reported there instead of
+    // as an 'error' event that would kill the writer before it has written what it received.
+    process.send(msg, undefined, undefined, () => {});
+  } catch {
+    /* the kernel is gone; stdin EOF will follow */
+  }
+}
+
+function readOptions(): { endpoint: string; runId: string; runDir: string; heartbeatSeconds: number; debug: boolean } {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      endpoint: { type: "string" },
+      "run-id": { type: "string" },
+      "run-dir": { type: "string" },
+      heartbeat: { type: "string" },
+      debug: { type: "boolean" },
+    },
+    strict: true,
+  });
+  const need = (name: string, v: string | undefined): string => {
+    if (!v) throw new Error(`monitoring writer: missing --${name}`);
+    return v;
+  };
+  const heartbeatSeconds = values.heartbeat === undefined ? 5 : Number(values.heartbeat);
+  if (!Number.isFinite(heartbeatSeconds) || heartbeatSeconds <= 0) {
+    throw new Error(`monitoring writer: --heartbeat must be a positive number of seconds, got ${values.heartbeat}`);
+  }
+  return {
+    endpoint: need("endpoint", values.endpoint), runId: need("run-id", values["run-id"]),
+    runDir: need("run-dir", values["run-dir"]), heartbeatSeconds, debug: values.debug === true,
+  };
+}
+
+class Writer {
+  private readonly reader = new FrameReader();
+  private readonly queue: DecodedBatch[] = [];
+  private queuedEvents = 0;
+  private busy = false;
+  private eof = false;
+  private finished = false;
+  private workflowEnded = false;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private readonly garbage: RateLimitedReporter;
+  private readonly refused: RateLimitedReporter;
+
+  constructor(private readonly store: Store, private readonly log: WriterLog, heartbeatSeconds: number) {
+    const warn = (m: string): void => {
+      log.log("WARNING", m);
+      reply({ type: "warning", message: m });
+    };
+    this.garbage = new RateLimitedReporter((m) => warn(`dropped malformed monitoring data: ${m}`));
+    this.refused = new RateLimitedReporter((m) => warn(`the database refused a row: ${m}`));
+    this.heartbeatTimer = setInterval(() => void this.beat(), heartbeatSeconds * 1000);
+    this.heartbeatTimer.unref(); // stdin keeps the process alive; the heartbeat must not
+  }
+
+  onData(chunk: Buffer): void {
+    this.reader.push(chunk);
+    for (let item = this.reader.next(); item !== null; item = this.reader.next()) {
+      if ("corrupt" in item) this.dropped(item.corrupt);
+      else this.decode(item.payload);
+    }
+    void this.pump();
+  }
+
+  onEnd(): void {
+    if (this.reader.buffered > 0) this.dropped(`${this.reader.buffered} bytes of an incomplete frame at end of input`);
+    this.eof = true;
+    void this.pump();
+  }
+
+  /** Malformed input: every item goes to the debug log, the user sees a rate-limited summary. */
+  private dropped(message: string): void {
+    this.log.log("DEBUG", `dropped: ${message}`);
+    this.garbage.add(message);
+  }
+
+  private decode(payload: Buffer): void {
+    let batch: unknown;
+    try {
+      batch = JSON.parse(payload.toString("utf8"));
+    } catch (err) {
+      this.dropped(`a frame of ${payload.length} bytes is not valid JSON (${(err as Error).message})`);
+      return;
+    }
+    const b = batch as { seq?: unknown; events?: unknown };
+    if (typeof b !== "object" || b === null || !Number.isSafeInteger(b.seq) || !Array.isArray(b.events)) {
+      this.dropped(`a frame is not a batch {seq, events}`);
+      return;
+    }
+    const events: MonitoringEvent[] = [];
+    for (const e of b.events as unknown[]) {
+      try {
+        events.push(validateEvent(e));
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        this.dropped(`batch ${b.seq as number}: ${err.message}`);
+      }
+    }
+    this.queue.push({ seq: b.seq as number, events });
+    this.queuedEvents += events.length;
+  }
+
+  /** Writes queued batches, merging whatever has queued up into one transaction. */
+  private async pump(): Promise<void> {
+    if (this.busy || this.finished) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0) {
+        let events: MonitoringEvent[] = [];
+        let lastSeq = -1;
+        let firstSeq = -1;
+        while (this.queue.length > 0 && (events.length === 0 || events.length + this.queue[0]!.events.length <= MAX_EVENTS_PER_TRANSACTION)) {
+          const b = this.queue.shift()!;
+          this.queuedEvents -= b.events.length;
+          events = events.length === 0 ? b.events : events.concat(b.events);
+          if (firstSeq < 0) firstSeq = b.seq;
+          lastSeq = b.seq;
+        }
+        const t0 = performance.now();
+        const outcome = await this.store.applyBatch(events);
+        if (events.some((e) => e.t === "workflow_end")) this.workflowEnded = true;
+        for (const r of outcome.rejected) this.refused.add(r);
+        reply({ type: "ack", seq: lastSeq });
+        if (this.log.debugging) {
+          this.log.log("DEBUG", `batches ${firstSeq}..${lastSeq}: ${events.length} events, ${outcome.rows} row writes in ${(performance.now() - t0).toFixed(1)} ms`);
+        }
+      }
+      if (this.eof) await this.finish();
+    } catch (err) {
+      // Only a bug or an unusable database gets here (locks and refused rows are handled in the store).
+      const msg = `monitoring writer failed: ${(err as Error).stack ?? String(err)}`;
+      this.log.log("ERROR", msg);
+      reply({ type: "error", message: msg });
+      process.exitCode = 1;
+      this.shutdown();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.store.heartbeat(nowMicros());
+    } catch (err) {
+      this.log.log("WARNING", `heartbeat not written: ${(err as Error).message}`);
+    }
+  }
+
+  private async finish(): Promise<void> {
+    this.finished = true;
+    if (!this.workflowEnded) {
+      // The kernel went away without ending the run: it crashed or was killed.
+      if (await this.store.markCrashed(nowMicros())) {
+        this.log.log("WARNING", "input ended before the workflow ended: the run is marked crashed");
+      }
+    }
+    await this.store.checkpoint();
+    this.log.log("INFO", "input ended; all received data is written; exiting");
+    process.exitCode = 0;
+    this.shutdown();
+  }
+
+  /** Stops between transactions: closes the database and lets the process exit. */
+  shutdown(): void {
+    this.finished = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.garbage.flush();
+    this.refused.flush();
+    this.store.close();
+    this.log.close();
+    process.stdin.destroy();
+    if (process.connected) process.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  let opts: ReturnType<typeof readOptions>;
+  try {
+    opts = readOptions();
+  } catch (err) {
+    reply({ type: "error", message: (err as Error).message });
+    process.exitCode = 2;
+    if (process.connected) process.disconnect();
+    return;
+  }
+  const log = new WriterLog(opts.runDir, opts.debug);
+  log.log("INFO", `starting: run ${opts.runId}, endpoint ${opts.endpoint}`);
+  let store: Store;
+  try {
+    const endpoint = parseEndpoint(opts.endpoint);
+    store = await openStore(endpoint, opts.runId, {
+      warning: (m) => { log.log("WARNING", m); reply({ type: "warning", message: m }); },
+      note: (m) => { log.log("INFO", m); reply({ type: "note", message: m }); },
+    });
+    log.log("INFO", `schema ready in ${describeEndpoint(endpoint)}`);
+  } catch (err) {
+    const msg = (err as Error).message;
+    log.log("ERROR", msg);
+    reply({ type: "error", message: msg });
+    log.close();
+    process.exitCode = 1;
+    if (process.connected) process.disconnect();
+    process.stdin.destroy();
+    return;
+  }
+  const writer = new Writer(store, log, opts.heartbeatSeconds);
+  process.on("uncaughtException", (err) => {
+    // A bug: record it where the user looks, then exit; the client restarts the writer and resends.
+    const msg = `monitoring writer crashed: ${err.stack ?? String(err)}`;
+    log.log("ERROR", msg);
+    reply({ type: "error", message: msg });
+    process.exit(70);
+  });
+  for (const sig of ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"] as const) {
+    process.on(sig, () => {
+      // Handlers run between event-loop turns, so no transaction is open here.
+      log.log("WARNING", `received ${sig}; stopping (the kernel resends what was not acknowledged)`);
+      writer.shutdown();
+      process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 } as const)[sig]);
+    });
+  }
+  process.stdin.on("data", (chunk: Buffer) => writer.onData(chunk));
+  process.stdin.on("end", () => writer.onEnd());
+  reply({ type: "ready" });
+}
+
+void main();

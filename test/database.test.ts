@@ -1,0 +1,369 @@
+/**
+ * The database layer on real SQLite files: time format, endpoints, DDL against the Parsl
+ * fixture, upgrade in place, coalescing and set-once semantics, idempotent replay, refused
+ * rows, and lock handling.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { parseEndpoint } from "../src/database/endpoint.js";
+import { INDEXES, TABLES } from "../src/database/schema.js";
+import { openStore, type Store } from "../src/database/store.js";
+import { formatMicros, parseDateTime } from "../src/database/timeformat.js";
+import type { MonitoringEvent } from "../src/monitoring/messages.js";
+
+const FIXTURE = fileURLToPath(new URL("../../test/fixtures/parsl-mixed/monitoring.db", import.meta.url));
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-database-"));
+}
+
+interface Notices {
+  warnings: string[];
+  notes: string[];
+  warning(m: string): void;
+  note(m: string): void;
+}
+function notices(): Notices {
+  const n: Notices = {
+    warnings: [], notes: [],
+    warning: (m) => void n.warnings.push(m),
+    note: (m) => void n.notes.push(m),
+  };
+  return n;
+}
+
+function all(file: string, sql: string, ...params: unknown[]): Record<string, unknown>[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).all(...params) as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
+type ColumnInfo = { cid: number; name: string; type: string; notnull: number; pk: number };
+const tableInfo = (file: string, table: string): ColumnInfo[] => all(file, `PRAGMA table_info(${table})`) as unknown as ColumnInfo[];
+
+const T0 = Date.UTC(2026, 10, 24, 21, 0, 0) * 1000;
+
+function taskFirst(taskId: number, extra: Record<string, unknown> = {}): MonitoringEvent {
+  return {
+    t: "task", task_id: taskId, first: true, cols: {
+      task_depends: "", task_func_name: "app", task_memoize: true, task_hashsum: null, task_inputs: "None",
+      task_outputs: "None", task_stdin: null, task_stdout: "", task_stderr: "", task_time_invoked: T0 + taskId,
+      task_fail_count: 0, task_fail_cost: 0, task_latest_status: "pending", ...extra,
+    },
+  } as MonitoringEvent;
+}
+
+function workflowStart(): MonitoringEvent {
+  return { t: "workflow_start", workflow_name: "wf", workflow_version: "v1", time_began: T0, host: "h", user: "u", rundir: "/r/000" };
+}
+
+/** A complete no-op task: pending, launched, running, running_ended, exec_done. */
+function taskLifecycle(taskId: number): MonitoringEvent[] {
+  const t = T0 + taskId * 100;
+  return [
+    taskFirst(taskId),
+    { t: "status", task_id: taskId, try_id: 0, state: "pending", ts: t },
+    { t: "try", task_id: taskId, try_id: 0, first: true, cols: { task_executor: "threads", task_try_time_launched: t + 1 } },
+    { t: "task", task_id: taskId, first: false, cols: { task_latest_status: "launched", task_hashsum: "abc" } },
+    { t: "status", task_id: taskId, try_id: 0, state: "launched", ts: t + 2 },
+    { t: "try", task_id: taskId, try_id: 0, first: false, cols: { task_try_time_running: t + 3, hostname: "node1" } },
+    { t: "status", task_id: taskId, try_id: 0, state: "running", ts: t + 3 },
+    { t: "status", task_id: taskId, try_id: 0, state: "running_ended", ts: t + 4 },
+    { t: "try", task_id: taskId, try_id: 0, first: false, cols: { task_try_time_returned: t + 5, task_fail_history: "" } },
+    { t: "task", task_id: taskId, first: false, cols: { task_time_returned: t + 5, task_latest_status: "exec_done" } },
+    { t: "status", task_id: taskId, try_id: 0, state: "exec_done", ts: t + 5 },
+  ];
+}
+
+async function withStore<T>(file: string, runId: string, n: Notices, fn: (s: Store) => Promise<T>): Promise<T> {
+  const s = await openStore(file, runId, n);
+  try {
+    return await fn(s);
+  } finally {
+    s.close();
+  }
+}
+
+// ---------------------------------------------------------------------------- time format
+
+test("formatMicros writes naive local time with six fractional digits", () => {
+  const local = new Date(2026, 10, 24, 21, 52, 7, 544);
+  const us = local.getTime() * 1000 + 16;
+  assert.equal(formatMicros(us), "2026-11-24 21:52:07.544016");
+  assert.equal(formatMicros(new Date(2026, 0, 2, 3, 4, 5).getTime() * 1000), "2026-01-02 03:04:05.000000");
+});
+
+test("formatMicros agrees with a plain Date formatter across many seconds (prefix cache)", () => {
+  const reference = (us: number): string => {
+    const d = new Date(Math.floor(us / 1000));
+    const p = (n: number, w = 2): string => String(n).padStart(w, "0");
+    return `${p(d.getFullYear(), 4)}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.` +
+      p(((us % 1_000_000) + 1_000_000) % 1_000_000, 6);
+  };
+  let seed = 12345;
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let i = 0; i < 20_000; i++) {
+    // Alternate between nearby and far-apart seconds so cache slots are reused and replaced.
+    const us = Math.floor(T0 + (i % 2 === 0 ? rand() * 5e6 : rand() * 3e14));
+    assert.equal(formatMicros(us), reference(us));
+  }
+});
+
+test("parseDateTime inverts formatMicros, and rejects other text", () => {
+  for (const us of [T0, T0 + 1, T0 + 999_999, new Date(2026, 2, 29, 2, 30).getTime() * 1000 + 7]) {
+    assert.equal(parseDateTime(formatMicros(us)), us);
+  }
+  assert.equal(parseDateTime("2026-11-24 21:52:07"), new Date(2026, 10, 24, 21, 52, 7).getTime() * 1000);
+  assert.throws(() => parseDateTime("yesterday"), /not a DATETIME value/);
+  assert.throws(() => formatMicros(1.5), /integer number of microseconds/);
+});
+
+// ---------------------------------------------------------------------------- endpoints
+
+test("parseEndpoint: file paths, SQLAlchemy sqlite URLs and postgresql", () => {
+  assert.deepEqual(parseEndpoint("runinfo/monitoring.db", "/home/u"), { kind: "sqlite", path: "/home/u/runinfo/monitoring.db" });
+  assert.deepEqual(parseEndpoint("/abs/m.db", "/home/u"), { kind: "sqlite", path: "/abs/m.db" });
+  assert.deepEqual(parseEndpoint("sqlite:///runinfo/monitoring.db", "/home/u"), { kind: "sqlite", path: "/home/u/runinfo/monitoring.db" });
+  assert.deepEqual(parseEndpoint("sqlite:////var/db/m.db", "/home/u"), { kind: "sqlite", path: "/var/db/m.db" });
+  assert.deepEqual(parseEndpoint("postgresql://me@db.example/parsl"), { kind: "postgresql", url: "postgresql://me@db.example/parsl" });
+  assert.deepEqual(parseEndpoint("postgresql+psycopg2://h/db"), { kind: "postgresql", url: "postgresql+psycopg2://h/db" });
+});
+
+test("parseEndpoint: bad endpoints give errors naming them", () => {
+  assert.throws(() => parseEndpoint("mysql://h/db"), /unsupported monitoring database endpoint "mysql:\/\/h\/db"/);
+  assert.throws(() => parseEndpoint("sqlite://host/x.db"), /bad SQLite endpoint "sqlite:\/\/host\/x.db": a host is not allowed/);
+  assert.throws(() => parseEndpoint("sqlite://"), /bad SQLite endpoint "sqlite:\/\/"/);
+  assert.throws(() => parseEndpoint("sqlite:///:memory:"), /in-memory database/);
+  assert.throws(() => parseEndpoint(""), /endpoint is empty/);
+});
+
+test("opening a postgresql endpoint says it is not built yet; a directory is refused by name", async () => {
+  await assert.rejects(openStore("postgresql://me@localhost/parsl", "r", notices()), /PostgreSQL support is not built yet/);
+  const dir = tempDir();
+  await assert.rejects(openStore(dir, "r", notices()), (err: Error) => err.message.includes(`cannot open monitoring database ${dir}`));
+});
+
+// ---------------------------------------------------------------------------- schema
+
+test("a fresh database has Parsl's exact columns, then ours, and every index", async () => {
+  const file = path.join(tempDir(), "fresh.db");
+  await withStore(file, "r", notices(), async () => {});
+  for (const t of TABLES) {
+    const ours = tableInfo(file, t.name);
+    const parsl = tableInfo(FIXTURE, t.name);
+    assert.ok(parsl.length > 0, `fixture has table ${t.name}`);
+    const pick = (c: ColumnInfo): unknown[] => [c.name, c.type, c.notnull, c.pk];
+    assert.deepEqual(ours.slice(0, parsl.length).map(pick), parsl.map(pick), `Parsl's columns of ${t.name}`);
+    const extras = t.columns.filter((c) => c.extra).map((c) => [c.name, c.type, 0, 0]);
+    assert.deepEqual(ours.slice(parsl.length).map(pick), extras, `our extra columns of ${t.name}`);
+  }
+  const fks = all(file, "PRAGMA foreign_key_list(status)").concat(all(file, "PRAGMA foreign_key_list(resource)"));
+  assert.deepEqual(fks.map((f) => [f["table"], f["from"], f["to"]]), [["workflow", "run_id", "run_id"], ["workflow", "run_id", "run_id"]]);
+  const indexes = all(file, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'");
+  assert.deepEqual(indexes.map((i) => `${i["tbl_name"]}.${i["name"]}`).sort(), INDEXES.map((i) => `${i.table}.${i.name}`).sort());
+  assert.equal(all(file, "PRAGMA journal_mode")[0]!["journal_mode"], "wal");
+});
+
+test("opening a copy of a Python Parsl database upgrades it in place without changing a row", async () => {
+  const file = path.join(tempDir(), "parsl.db");
+  fs.copyFileSync(FIXTURE, file);
+  fs.chmodSync(file, 0o644);
+  const dump = (t: string, cols: string[]): unknown[] => all(file, `SELECT ${cols.join(", ")} FROM ${t} ORDER BY rowid`);
+  const parslColumns = new Map(TABLES.map((t) => [t.name, tableInfo(FIXTURE, t.name).map((c) => c.name)]));
+  const before = new Map(TABLES.map((t) => [t.name, dump(t.name, parslColumns.get(t.name)!)]));
+
+  const runId = "new-run-after-upgrade";
+  await withStore(file, runId, notices(), async (s) => {
+    await s.applyBatch([workflowStart(), ...taskLifecycle(0)]);
+  });
+
+  for (const t of TABLES) {
+    const cols = tableInfo(file, t.name).map((c) => c.name);
+    for (const c of t.columns) assert.ok(cols.includes(c.name), `${t.name}.${c.name} exists after upgrade`);
+    const old = dump(t.name, parslColumns.get(t.name)!).slice(0, before.get(t.name)!.length);
+    assert.deepEqual(old, before.get(t.name), `rows of ${t.name} unchanged`);
+  }
+  const extrasOfOldRuns = all(file, "SELECT COUNT(*) AS n FROM workflow WHERE run_status IS NOT NULL AND run_id <> ?", runId);
+  assert.equal(extrasOfOldRuns[0]!["n"], 0);
+  assert.equal(all(file, "SELECT COUNT(*) AS n FROM workflow")[0]!["n"], 4);
+  assert.deepEqual(all(file, "SELECT task_status_name FROM status WHERE run_id = ? ORDER BY timestamp", runId).map((r) => r["task_status_name"]),
+    ["pending", "launched", "running", "running_ended", "exec_done"]);
+});
+
+// ---------------------------------------------------------------------------- write semantics
+
+test("task and try events coalesce; set-once columns keep their first value; types follow Parsl", async () => {
+  const file = path.join(tempDir(), "m.db");
+  const runId = "run-coalesce";
+  await withStore(file, runId, notices(), async (s) => {
+    // One batch with every event of task 0; task 1 created in one batch and updated in later ones.
+    const out = await s.applyBatch([workflowStart(), ...taskLifecycle(0), taskFirst(1, { task_inputs: "[<Future>]" }),
+      { t: "status", task_id: 1, try_id: 0, state: "pending", ts: T0 + 500 }]);
+    assert.equal(out.rejected.length, 0);
+    assert.equal(out.rows, 1 + 1 + 1 + 5 + 1 + 1, "one row write per task, per try and per status row");
+    await s.applyBatch([
+      { t: "task", task_id: 1, first: false, cols: { task_func_name: "renamed", task_inputs: "[123]", task_stdout: "late.txt" } },
+      { t: "task", task_id: 1, first: false, cols: { task_fail_count: 1, task_fail_cost: 0.5, task_latest_status: "fail_retryable" } },
+    ]);
+    await s.applyBatch([{ t: "try", task_id: 1, try_id: 0, first: true, cols: { task_executor: "htex" } },
+      { t: "try", task_id: 1, try_id: 0, first: false, cols: { task_executor: "other", block_id: "0" } }]);
+  });
+  const t0 = all(file, "SELECT * FROM task WHERE run_id = ? AND task_id = 0", runId)[0]!;
+  assert.equal(t0["task_func_name"], "app");
+  assert.equal(t0["task_memoize"], "1", "task_memoize is TEXT '1'/'0' as Parsl stores it");
+  assert.equal(t0["task_hashsum"], "abc");
+  assert.equal(t0["task_latest_status"], "exec_done");
+  assert.equal(t0["task_time_invoked"], formatMicros(T0));
+  assert.equal(t0["task_time_returned"], formatMicros(T0 + 5));
+  const types = all(file, "SELECT typeof(task_memoize) AS m, typeof(task_fail_cost) AS c, typeof(task_fail_count) AS n FROM task WHERE run_id = ?", runId);
+  assert.deepEqual(types[0], { m: "text", c: "real", n: "integer" });
+  const t1 = all(file, "SELECT * FROM task WHERE run_id = ? AND task_id = 1", runId)[0]!;
+  assert.equal(t1["task_func_name"], "app", "task_func_name is set once");
+  assert.equal(t1["task_stdout"], "", "task_stdout is set once");
+  assert.equal(t1["task_inputs"], "[123]", "task_inputs follows updates");
+  assert.equal(t1["task_fail_cost"], 0.5);
+  assert.equal(t1["task_latest_status"], "fail_retryable");
+  const try0 = all(file, "SELECT * FROM try WHERE run_id = ? AND task_id = 0", runId)[0]!;
+  assert.equal(try0["hostname"], "node1");
+  assert.equal(try0["task_try_time_running"], formatMicros(T0 + 3));
+  assert.equal(try0["task_fail_history"], "");
+  const try1 = all(file, "SELECT task_executor, block_id FROM try WHERE run_id = ? AND task_id = 1", runId)[0]!;
+  assert.deepEqual(try1, { task_executor: "htex", block_id: "0" });
+});
+
+test("replaying the same batches gives identical rows in every table", async () => {
+  const file = path.join(tempDir(), "m.db");
+  const runId = "run-replay";
+  const batches: MonitoringEvent[][] = [
+    [workflowStart(), ...taskLifecycle(0), ...taskLifecycle(1).slice(0, 5)],
+    [...taskLifecycle(1).slice(5), ...taskLifecycle(2),
+      { t: "resource", row: { try_id: 0, task_id: 2, timestamp: T0 + 7, psutil_process_pid: 42, psutil_cpu_num: "1", psutil_process_memory_resident: 1.5e8 } },
+      { t: "node", row: { hostname: "n", uid: "abc123", block_id: "0", cpu_count: 2, total_memory: 25276514304, active: true, worker_count: 2,
+        python_v: "node-20", timestamp: T0 + 8, last_heartbeat: T0 + 8 } },
+      { t: "block", row: { executor_label: "htex", block_id: "0", job_id: "123", timestamp: T0 + 9, status: "PENDING" } },
+      { t: "counts", tasks_completed_count: 3, tasks_failed_count: 0 }],
+    [{ t: "workflow_end", time_completed: T0 + 1000, tasks_completed_count: 3, tasks_failed_count: 0, run_status: "completed" }],
+  ];
+  const snapshot = (): string => JSON.stringify(TABLES.map((t) => all(file, `SELECT * FROM ${t.name} ORDER BY rowid`)));
+  await withStore(file, runId, notices(), async (s) => {
+    for (const b of batches) await s.applyBatch(b);
+    const once = snapshot();
+    for (const b of batches) await s.applyBatch(b);
+    assert.equal(snapshot(), once);
+    await s.applyBatch(batches[1]!);
+    assert.equal(snapshot(), once, "a late replay of a middle batch changes nothing either");
+  });
+  const wf = all(file, "SELECT * FROM workflow WHERE run_id = ?", runId)[0]!;
+  assert.equal(wf["run_status"], "completed");
+  assert.equal(wf["tasks_completed_count"], 3);
+  assert.equal(wf["time_completed"], formatMicros(T0 + 1000));
+  const node = all(file, "SELECT active, typeof(active) AS t, total_memory FROM node WHERE run_id = ?", runId);
+  assert.deepEqual(node, [{ active: 1, t: "integer", total_memory: 25276514304 }]);
+  assert.equal(all(file, "SELECT psutil_cpu_num FROM resource WHERE run_id = ?", runId)[0]!["psutil_cpu_num"], "1");
+});
+
+test("large batches (grouped statements) replay idempotently and match row-by-row writes", async () => {
+  const dir = tempDir();
+  const grouped = path.join(dir, "grouped.db");
+  const single = path.join(dir, "single.db");
+  const runId = "run-grouped";
+  const events = [workflowStart(), ...Array.from({ length: 150 }, (_, i) => taskLifecycle(i)).flat()];
+  const snapshot = (file: string): string => JSON.stringify(TABLES.map((t) => all(file, `SELECT * FROM ${t.name} ORDER BY rowid`)));
+  await withStore(grouped, runId, notices(), async (s) => {
+    const out = await s.applyBatch(events);
+    assert.equal(out.rows, 1 + 150 * 7);
+    const once = snapshot(grouped);
+    await s.applyBatch(events);
+    assert.equal(snapshot(grouped), once);
+  });
+  // The same events one at a time: no grouping, no coalescing.
+  await withStore(single, runId, notices(), async (s) => {
+    for (const e of events) await s.applyBatch([e]);
+  });
+  assert.equal(snapshot(grouped), snapshot(single));
+  assert.equal(all(grouped, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 750);
+});
+
+test("a row the database refuses is reported by table and key; the rest of the batch is written", async () => {
+  const file = path.join(tempDir(), "m.db");
+  const runId = "run-refused";
+  await withStore(file, runId, notices(), async (s) => {
+    const bad = { t: "task", task_id: 7, first: true, cols: { task_func_name: "no_memoize_flag", task_fail_count: 0, task_fail_cost: 0 } } as MonitoringEvent;
+    const out = await s.applyBatch([workflowStart(), ...taskLifecycle(0), bad, ...taskLifecycle(1)]);
+    assert.equal(out.rejected.length, 1);
+    assert.match(out.rejected[0]!, /^task 7 \(run run-refused\) was refused: SQLITE_CONSTRAINT_NOTNULL: .*task\.task_memoize/);
+  });
+  assert.deepEqual(all(file, "SELECT task_id FROM task WHERE run_id = ? ORDER BY task_id", runId).map((r) => r["task_id"]), [0, 1]);
+  assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 10);
+});
+
+test("markCrashed only touches a started run that never ended; heartbeat only a live run", async () => {
+  const file = path.join(tempDir(), "m.db");
+  await withStore(file, "never-started", notices(), async (s) => {
+    assert.equal(await s.markCrashed(T0), false);
+  });
+  await withStore(file, "ended", notices(), async (s) => {
+    await s.applyBatch([workflowStart(), { t: "workflow_end", time_completed: T0 + 9, tasks_completed_count: 0, tasks_failed_count: 0, run_status: "completed" }]);
+    await s.heartbeat(T0 + 50);
+    assert.equal(await s.markCrashed(T0 + 99), false);
+  });
+  await withStore(file, "crashed", notices(), async (s) => {
+    await s.applyBatch([workflowStart()]);
+    await s.heartbeat(T0 + 50);
+    assert.equal(await s.markCrashed(T0 + 99), true);
+  });
+  const wf = all(file, "SELECT run_id, run_status, time_completed, last_heartbeat FROM workflow ORDER BY run_id");
+  assert.deepEqual(wf, [
+    { run_id: "crashed", run_status: "crashed", time_completed: formatMicros(T0 + 99), last_heartbeat: formatMicros(T0 + 50) },
+    { run_id: "ended", run_status: "completed", time_completed: formatMicros(T0 + 9), last_heartbeat: formatMicros(T0) },
+  ]);
+});
+
+test("a batch waits out another connection's exclusive lock: one warning, one note, nothing lost", async () => {
+  const file = path.join(tempDir(), "m.db");
+  const runId = "run-locked";
+  const n = notices();
+  await withStore(file, runId, n, async (s) => {
+    await s.applyBatch([workflowStart()]);
+    const other = new Database(file);
+    other.exec("BEGIN EXCLUSIVE");
+    const release = setTimeout(() => {
+      other.exec("COMMIT");
+      other.close();
+    }, 1200);
+    const started = Date.now();
+    const out = await s.applyBatch([...taskLifecycle(0), ...taskLifecycle(1)]);
+    clearTimeout(release);
+    assert.ok(Date.now() - started >= 1000, "the batch waited for the lock");
+    assert.equal(out.rejected.length, 0);
+  });
+  assert.equal(n.warnings.length, 1);
+  assert.match(n.warnings[0]!, /monitoring database .*m\.db is locked by another connection; waiting, nothing is lost/);
+  assert.equal(n.notes.filter((m) => /writable again/.test(m)).length, 1);
+  assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 10);
+});
+
+test("schema creation waits for a lock held at startup", async () => {
+  const file = path.join(tempDir(), "m.db");
+  const other = new Database(file);
+  other.exec("CREATE TABLE unrelated (x); BEGIN EXCLUSIVE");
+  setTimeout(() => {
+    other.exec("COMMIT");
+    other.close();
+  }, 1500);
+  const n = notices();
+  await withStore(file, "r", n, async (s) => {
+    await s.applyBatch([workflowStart()]);
+  });
+  assert.equal(n.warnings.length, 1);
+  assert.match(n.warnings[0]!, /is locked by another connection/);
+  assert.equal(all(file, "SELECT COUNT(*) AS n FROM workflow")[0]!["n"], 1);
+});

@@ -1,0 +1,121 @@
+/**
+ * The run's life as other tools see it: SIGINT/SIGTERM end a run cleanly as `interrupted`;
+ * a killed kernel leaves a `crashed` run with everything it had sent; a killed database
+ * writer does not stop the workflow and loses nothing.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { count, loadMonitored, rows, sleep, tempDir } from "./helpers.js";
+import { tsApp } from "../src/index.js";
+
+const INDEX = fileURLToPath(new URL("../src/index.js", import.meta.url));
+
+/** A workflow script run as its own process: 20 quick tasks, then 2 long ones, then it waits. */
+function script(dir: string): string {
+  const file = path.join(dir, "wf.mjs");
+  fs.writeFileSync(file, `
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
+const quick = tsApp(function quick(x) { return x; });
+const slow = tsApp(async function slow() { await new Promise((r) => setTimeout(r, 60000)); return 1; });
+const dfk = await load(new Config({
+  executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 4 })],
+  monitoring: new MonitoringHub({ resourceMonitoringInterval: 0, heartbeatPeriod: 0.2 }),
+  runDir: ${JSON.stringify(path.join(dir, "runinfo"))},
+}));
+await Promise.all(Array.from({ length: 20 }, (_, i) => quick(i)));
+slow(); slow();
+console.log("READY " + dfk.runId);
+await new Promise(() => setInterval(() => {}, 1000));
+`);
+  return file;
+}
+
+async function startWorkflow(dir: string): Promise<{ child: ReturnType<typeof spawn>; runId: string }> {
+  const child = spawn(process.execPath, [script(dir)], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const t0 = Date.now();
+  while (!/READY (\S+)/.test(out)) {
+    if (Date.now() - t0 > 20_000 || child.exitCode !== null) throw new Error(`workflow did not start: ${out}`);
+    await sleep(50);
+  }
+  await sleep(400); // let the 20 quick tasks' rows be flushed
+  return { child, runId: /READY (\S+)/.exec(out)![1]! };
+}
+
+function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((r) => {
+    if (child.exitCode !== null || child.signalCode !== null) r({ code: child.exitCode, signal: child.signalCode });
+    else child.once("exit", (code, signal) => r({ code, signal }));
+  });
+}
+
+for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  test(`${sig} ends the run cleanly: status interrupted, time_completed set, every row flushed`, async () => {
+    const dir = tempDir();
+    const { child, runId } = await startWorkflow(dir);
+    child.kill(sig);
+    const r = await exited(child);
+    assert.equal(r.code, code);
+    const db = path.join(dir, "runinfo", "monitoring.db");
+    const w = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0]!;
+    assert.equal(w.run_status, "interrupted");
+    assert.notEqual(w.time_completed, null);
+    assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), 20);
+    assert.equal(count(db, "SELECT COUNT(*) FROM task"), 22);
+    assert.equal(w.tasks_completed_count, 20);
+  });
+}
+
+test("a SIGKILLed kernel leaves a crashed run with everything it had sent", async () => {
+  const dir = tempDir();
+  const { child, runId } = await startWorkflow(dir);
+  child.kill("SIGKILL");
+  await exited(child);
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  let w: Record<string, unknown> | undefined;
+  const t0 = Date.now();
+  do {
+    await sleep(200);
+    w = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
+  } while (w?.run_status === "running" && Date.now() - t0 < 15_000);
+  assert.equal(w!.run_status, "crashed", "the writer outlives the kernel and marks the run");
+  assert.notEqual(w!.time_completed, null);
+  assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), 20);
+  assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'"), 22);
+});
+
+test("the heartbeat advances while the run lives", async () => {
+  const dir = tempDir();
+  const { child, runId } = await startWorkflow(dir);
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  const hb = () => String(rows(db, "SELECT last_heartbeat FROM workflow WHERE run_id = ?", runId)[0]!.last_heartbeat);
+  const first = hb();
+  await sleep(800);
+  assert.ok(hb() > first, "last_heartbeat moved forward");
+  child.kill("SIGTERM");
+  await exited(child);
+});
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
+  test(`test_kill_monitoring: the writer killed with ${sig} does not stop tasks or cleanup, and nothing is lost`, async () => {
+    const run = await loadMonitored();
+    const f = tsApp(function seven() { return 7; });
+    const before = await Promise.all(Array.from({ length: 50 }, () => f()));
+    const pid = (run.dfk as unknown as { monitoringWriterPid(): number | null }).monitoringWriterPid();
+    assert.ok(pid, "the writer runs as its own process");
+    process.kill(pid!, sig);
+    await sleep(300);
+    const after = await Promise.all(Array.from({ length: 50 }, () => f()));
+    await run.dfk.cleanup();
+    assert.equal(before.length + after.length, 100);
+    assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM task"), 100);
+    assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM status"), 500);
+    assert.equal(rows(run.dbPath, "SELECT run_status FROM workflow")[0]!.run_status, "completed");
+  });
+}
