@@ -416,7 +416,7 @@ export class Interchange {
     this.o.emit({
       t: "resource",
       row: {
-        ...s, timestamp: fix(s.timestamp), run_id: this.o.runId, task_id: h.taskId, try_id: h.tryId,
+        ...s, timestamp: fix(s.timestamp), task_id: h.taskId, try_id: h.tryId,
         resource_monitoring_interval: this.o.resourceInterval,
       },
     });
