@@ -1,9 +1,10 @@
 /**
  * HTEX throughput and latency (issue #3 figures).
- *   node dist/bench/htex.js [--tasks N] [--workers N] [--arg-bytes N] [--interval S] [--prefetch N]
- * Drives a real HighThroughputExecutor (LocalProvider, one block) through the Executor
- * contract with a host that counts the monitoring events it is given, so the figures are
- * the executor's own cost: interchange, pool, workers, per-try final resource samples.
+ *   node dist/bench/htex.js [--tasks N] [--arg-bytes N]            (through the kernel: the issue's figures)
+ *   node dist/bench/htex.js --executor-only [--tasks N] [--workers N] [--arg-bytes N] [--interval S] [--prefetch N]
+ * Kernel mode runs apps with load()/futures and, for "full", the monitoring writer with
+ * resource sampling. Executor-only mode drives a HighThroughputExecutor through the Executor
+ * contract with a host that counts events, so it shows the executor's own cost.
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AppDefinition, ExecutorHost, InvocationOptions, TryHandle, TryResult } from "../src/executors/base.js";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
+import { Config, MonitoringHub, load, tsApp } from "../src/index.js";
 import { LocalProvider } from "../src/providers/local.js";
 
 export interface HtexBenchOptions {
@@ -101,6 +103,62 @@ export async function benchHtex(o: HtexBenchOptions = {}): Promise<HtexBenchResu
   }
 }
 
+export interface HtexKernelBenchResult {
+  tasks: number;
+  argBytes: number;
+  monitoring: "off" | "full";
+  tasksPerSecond: number;
+  withCleanupPerSecond: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+}
+
+const kernelNoop = tsApp(function htexNoop(x: unknown) {
+  return typeof x === "string" ? x.length : x;
+});
+
+/**
+ * The issue's figures: through the kernel (load → apps → futures), local HTEX with one block of
+ * 2 workers, with full monitoring (database writer, resource sampling every second) or none.
+ */
+export async function benchHtexKernel(o: { tasks?: number; argBytes?: number; monitored?: boolean; latencySamples?: number } = {}): Promise<HtexKernelBenchResult> {
+  const tasks = o.tasks ?? 20_000, argBytes = o.argBytes ?? 0, monitored = o.monitored ?? true;
+  const dir = mkdtempSync(join(tmpdir(), "htex-kbench-"));
+  const dfk = await load(new Config({
+    executors: [new HighThroughputExecutor({ label: "htex", maxWorkersPerNode: 2, interchangePortRange: [0, 0], strategy: "none", provider: new LocalProvider({ initBlocks: 1, maxBlocks: 1 }) })],
+    monitoring: monitored ? new MonitoringHub({ resourceMonitoringInterval: 1 }) : null,
+    runDir: join(dir, "runinfo"),
+    handleSignals: false,
+  }));
+  try {
+    const arg = argBytes > 0 ? "x".repeat(argBytes) : 1;
+    await Promise.all(Array.from({ length: 500 }, () => kernelNoop(1)));
+    const t0 = performance.now();
+    const fs_ = new Array(tasks);
+    for (let i = 0; i < tasks; i++) fs_[i] = kernelNoop(arg);
+    for (const f of fs_) await f;
+    const t1 = performance.now();
+    const lat: number[] = [];
+    for (let i = 0; i < (o.latencySamples ?? 300); i++) {
+      const s = performance.now();
+      await kernelNoop(1);
+      lat.push(performance.now() - s);
+    }
+    lat.sort((a, b) => a - b);
+    const t2 = performance.now();
+    await dfk.cleanup();
+    const t3 = performance.now();
+    return {
+      tasks, argBytes, monitoring: monitored ? "full" : "off",
+      tasksPerSecond: Math.round(tasks / ((t1 - t0) / 1000)),
+      withCleanupPerSecond: Math.round(tasks / ((t1 - t0 + t3 - t2) / 1000)),
+      latencyP50Ms: round(lat[Math.floor(lat.length * 0.5)]!), latencyP99Ms: round(lat[Math.floor(lat.length * 0.99)]!),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
@@ -117,8 +175,15 @@ async function main(): Promise<void> {
     if (v !== undefined) base[key] = v;
   }
   const argBytes = num("--arg-bytes");
-  const runs = argBytes !== undefined ? [{ ...base, argBytes }] : [{ ...base }, { ...base, argBytes: 100_000, tasks: Math.min(base.tasks ?? 5000, 5000) }];
-  for (const r of runs) console.log(JSON.stringify(await benchHtex(r)));
+  if (args.includes("--executor-only")) {
+    const runs = argBytes !== undefined ? [{ ...base, argBytes }] : [{ ...base }, { ...base, argBytes: 100_000, tasks: Math.min(base.tasks ?? 5000, 5000) }];
+    for (const r of runs) console.log(JSON.stringify({ mode: "executor", ...(await benchHtex(r)) }));
+    return;
+  }
+  const tasks = base.tasks ?? 20_000;
+  console.log(JSON.stringify({ mode: "kernel", ...(await benchHtexKernel({ tasks, monitored: true })) }));
+  console.log(JSON.stringify({ mode: "kernel", ...(await benchHtexKernel({ tasks, monitored: false })) }));
+  console.log(JSON.stringify({ mode: "kernel", ...(await benchHtexKernel({ tasks: Math.min(tasks, 5000), argBytes: argBytes ?? 100_000, monitored: true })) }));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
