@@ -112,3 +112,23 @@ test("test_stdouterr (HTEX): stream specs run on the pool and are stored as the 
     process.chdir(cwd);
   }
 });
+
+test("a worker killed mid-try: the try fails with WorkerLost and the task is retried within its budget", async () => {
+  const flaky = tsApp(function flaky(this: { tryId: number }) {
+    if (this.tryId === 0) process.kill(process.pid, "SIGKILL");
+    return "second try";
+  });
+  const { dfk, dbPath } = await loadMonitored({ executors: [htex()], retries: 1 }, { resourceMonitoringInterval: 1 });
+  try {
+    assert.equal(await flaky(), "second try");
+  } finally {
+    await dfk.cleanup();
+  }
+  const tries = rows<{ try_id: number; task_fail_history: string; block_id: string | null }>(dbPath, "SELECT try_id, task_fail_history, block_id FROM try ORDER BY try_id");
+  assert.equal(tries.length, 2);
+  assert.match(tries[0]!.task_fail_history, /WorkerLost/);
+  assert.equal(tries[1]!.task_fail_history, "");
+  assert.equal(tries[1]!.block_id, "0");
+  const states = rows<{ task_status_name: string }>(dbPath, "SELECT task_status_name FROM status ORDER BY timestamp, rowid").map((r) => r.task_status_name);
+  assert.ok(states.includes("fail_retryable") && states.at(-1) === "exec_done", states.join(","));
+});
