@@ -107,3 +107,32 @@ test("htex bash apps write their streams, fail with the exit code, and are measu
   }
   assert.ok(existsSync(join(host.runDir, "htex", "block-0.sh")));
 });
+
+test("worker times are corrected for the clock offset between the pool's host and the submit host", async () => {
+  const host = recordingHost({ interval: 0.1 });
+  const skew = 7_000_000; // the pool's clock runs 7 s ahead
+  const ex = new HighThroughputExecutor({
+    maxWorkersPerNode: 1, interchangePortRange: [0, 0],
+    provider: new LocalProvider({ initBlocks: 1, workerInit: `export PARSL_TS_HTEX_CLOCK_SKEW_US=${skew}` }),
+  });
+  await ex.start(host);
+  try {
+    const nap = tryHandle(appOf(function nap() { return new Promise((r) => setTimeout(() => r(1), 300)); }), []);
+    const submitted = Date.now() * 1000;
+    ex.submit(nap);
+    const r = await nap.result;
+    const returned = Date.now() * 1000;
+    assert.equal(r.ok, true);
+    const slack = 50_000; // offset estimate error on loopback is far below this
+    assert.ok(nap.runningAt! >= submitted - slack && nap.runningAt! <= returned, `running ${nap.runningAt! - submitted} µs after submit`);
+    assert.ok(r.endedAt! >= nap.runningAt! + 250_000 && r.endedAt! <= returned + slack, `ended ${r.endedAt! - submitted} µs after submit`);
+    const samples = ofType(host.events, "resource").filter((e) => e.row.task_id === nap.taskId);
+    assert.ok(samples.length >= 2);
+    for (const s of samples) {
+      const ts = s.row.timestamp as number;
+      assert.ok(ts >= submitted - slack && ts <= returned + slack, `sample ${ts - submitted} µs after submit`);
+    }
+  } finally {
+    await ex.shutdown();
+  }
+});

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
@@ -114,4 +114,41 @@ test("a worker pool with the wrong secret is refused before it can send anything
   } finally {
     await ex.shutdown();
   }
+});
+
+test("shutdown is bounded with busy workers (a spinning body, a long command) and leaves no process behind", async () => {
+  const host = recordingHost({ interval: 0 });
+  const ex = new HighThroughputExecutor({ maxWorkersPerNode: 2, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0] });
+  await ex.start(host);
+  const pidFile = join(host.runDir, "pids");
+  const spin = tryHandle(appOf(function spin(file: string) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (globalThis as unknown as { require: (m: string) => typeof import("node:fs") }).require("node:fs").writeFileSync(file, `${process.pid} ${process.ppid}`);
+    for (;;) { /* never returns */ }
+  }), [pidFile]);
+  const marker = `sleep 61.${process.pid}`; // unique, so the test can look for leftovers
+  const long = tryHandle(appOf(function longCommand(m: string) { return m; }, "bash"), [marker]);
+  ex.submit(spin);
+  ex.submit(long);
+  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), 10_000, "the spinning try to start");
+  await waitFor(() => long.runningAt !== null, 10_000, "the command to start");
+  const [workerPid, poolPid] = readFileSync(pidFile, "utf8").split(" ").map(Number) as [number, number];
+  const t0 = Date.now();
+  await ex.shutdown();
+  const took = Date.now() - t0;
+  assert.ok(took < 10_000, `shutdown took ${took} ms`);
+  const [rs, rl] = await Promise.all([spin.result, long.result]);
+  assert.equal(rs.ok, false);
+  assert.equal(rl.ok, false);
+  assert.equal(spin.finishCount + long.finishCount, 2);
+  const alive = (pid: number): boolean => {
+    try { process.kill(pid, 0); return true; } catch { return false; }
+  };
+  await waitFor(() => !alive(workerPid) && !alive(poolPid), 5000, "the pool and its workers to be gone");
+  const leftovers = (): string[] => readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return readFileSync(`/proc/${d}/cmdline`, "utf8").replace(/\0/g, " ").includes(marker); } catch { return false; }
+  });
+  await waitFor(() => leftovers().length === 0, 5000, `the bash command (${marker}) to be gone`);
+  const blocks = ofType(host.events, "block").map((b) => b.row.status);
+  assert.equal(blocks.at(-1), "SCALED_IN");
 });

@@ -102,7 +102,7 @@ function numberAfter(text: string, key: string): number {
 }
 
 /** Direct children of a process (needs CONFIG_PROC_CHILDREN, standard on distribution kernels). */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   try {
     const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim();
     return text === "" ? [] : text.split(" ").map(Number);

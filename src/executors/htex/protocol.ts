@@ -270,7 +270,13 @@ export function parseInterchangeMessage(m: Record<string, unknown>): Interchange
 
 // ---------------------------------------------------------------- small shared helpers
 
+/**
+ * Lets tests play a worker host whose clock is off by this many µs (set in a pool's
+ * environment); the interchange must correct for it like for any real offset.
+ */
+const CLOCK_SKEW_MICROS = Number(process.env.PARSL_TS_HTEX_CLOCK_SKEW_US ?? 0) || 0;
+
 /** Integer microseconds since the epoch, with sub-millisecond resolution. */
 export function nowMicros(): Micros {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return Math.round((performance.timeOrigin + performance.now()) * 1000) + CLOCK_SKEW_MICROS;
 }

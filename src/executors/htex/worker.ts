@@ -10,7 +10,7 @@ import { serialize } from "node:v8";
 import { compileBody, explainRemoteError, makeContext, runBody } from "../../apps/runtime.js";
 import { errorToWire } from "../../apps/errorWire.js";
 import { SerializationError, WalltimeExceeded } from "../../errors.js";
-import { ProcessTreeSampler } from "./procStats.js";
+import { childrenOf, ProcessTreeSampler } from "./procStats.js";
 import { nowMicros } from "./protocol.js";
 import type { ResourceSample, ResultItem, TaskItem } from "./protocol.js";
 import type { FromWorker, ToWorker } from "./workerIpc.js";
@@ -124,4 +124,16 @@ process.on("message", (msg: ToWorker) => {
     chain = chain.then(() => runBatch(msg.items));
   }
 });
-process.on("disconnect", () => process.exit(0));
+/**
+ * Bash commands run in their own process groups (so a walltime kills the whole command), which
+ * also takes them out of the block's group: stop them ourselves when we are told to stop.
+ */
+function stopCommandsAndExit(code: number): never {
+  for (const child of childrenOf(process.pid)) {
+    try { process.kill(-child, "SIGKILL"); } catch { /* not a group leader */ }
+    try { process.kill(child, "SIGKILL"); } catch { /* already gone */ }
+  }
+  process.exit(code);
+}
+process.on("disconnect", () => stopCommandsAndExit(0));
+process.on("SIGTERM", () => stopCommandsAndExit(143));
