@@ -187,7 +187,7 @@ describe("kernel on threads", () => {
     const countLines = tsApp(function countLines(this: { inputs: File[] }) {
       const fs = require("node:fs") as typeof import("node:fs");
       return fs.readFileSync(this.inputs[0]!.filepath, "utf8").trim().split("\n").length;
-    });
+    }, { executors: ["threads"] });
     const w = write.with({ outputs: [path.join(dir, "x.txt")] })();
     assert.equal(w.outputs.length, 1);
     const n = countLines.with({ inputs: [w.outputs[0]!] })();

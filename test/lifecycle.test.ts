@@ -119,3 +119,22 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
     assert.equal(rows(run.dbPath, "SELECT run_status FROM workflow")[0]!.run_status, "completed");
   });
 }
+
+test("a script that never calls cleanup() still ends its run when Node exits", async () => {
+  const dir = tempDir();
+  const file = path.join(dir, "forgetful.mjs");
+  fs.writeFileSync(file, `
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
+const one = tsApp(function one() { return 1; });
+await load(new Config({ executors: [new ThreadPoolExecutor()], monitoring: new MonitoringHub(), runDir: ${JSON.stringify(path.join(dir, "runinfo"))} }));
+console.log(await one());
+`);
+  const child = spawn(process.execPath, [file], { stdio: ["ignore", "pipe", "inherit"] });
+  const r = await exited(child);
+  assert.equal(r.code, 0);
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  const w = rows(db, "SELECT run_status, time_completed, tasks_completed_count FROM workflow")[0]!;
+  assert.equal(w.run_status, "completed");
+  assert.notEqual(w.time_completed, null);
+  assert.equal(w.tasks_completed_count, 1);
+});

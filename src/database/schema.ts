@@ -197,7 +197,6 @@ export const INDEXES: readonly IndexDef[] = [
   { name: "ix_task_run_latest_status", table: "task", columns: ["run_id", "task_latest_status"] },
   { name: "ix_task_lineage_hash", table: "task", columns: ["task_lineage_hash"] },
   { name: "ix_try_run_task", table: "try", columns: ["run_id", "task_id", "try_id"] },
-  { name: "ix_status_run_time", table: "status", columns: ["run_id", "timestamp"] },
   { name: "ix_resource_run_task", table: "resource", columns: ["run_id", "task_id", "try_id", "timestamp"] },
   { name: "ix_node_run", table: "node", columns: ["run_id", "timestamp"] },
   { name: "ix_block_run", table: "block", columns: ["run_id", "timestamp"] },

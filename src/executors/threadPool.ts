@@ -68,11 +68,14 @@ export class ThreadPoolExecutor implements Executor {
 
   #spawn(index: number): Slot {
     const worker = new Worker(fileURLToPath(WORKER_URL), { name: `parsl-ts ${this.label} #${index}` });
-    worker.unref();
     const slot: Slot = { worker, index, inFlight: new Map(), started: new Set(), known: new Set(), avgMicros: 1000, refd: false, timers: new Map() };
     worker.on("message", (m: { events: OutEvent[] }) => this.#onEvents(slot, m.events));
     worker.on("error", (e) => this.#host?.log("error", `executor ${this.label}: worker thread #${index} error: ${e.stack ?? e}`));
     worker.on("exit", (code) => this.#onExit(slot, code));
+    // An idle pool must not keep the process alive; but a starting one must (load() waits for it).
+    worker.once("online", () => {
+      if (!slot.refd) worker.unref();
+    });
     return slot;
   }
 
