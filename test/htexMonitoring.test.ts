@@ -132,3 +132,31 @@ test("a worker killed mid-try: the try fails with WorkerLost and the task is ret
   const states = rows<{ task_status_name: string }>(dbPath, "SELECT task_status_name FROM status ORDER BY timestamp, rowid").map((r) => r.task_status_name);
   assert.ok(states.includes("fail_retryable") && states.at(-1) === "exec_done", states.join(","));
 });
+
+test("a script using HTEX that never calls cleanup() still ends, and its blocks are scaled in", async () => {
+  const dir = tempDir();
+  const index = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../src/index.js");
+  const file = path.join(dir, "forgetful-htex.mjs");
+  fs.writeFileSync(file, `
+import { load, Config, MonitoringHub, HighThroughputExecutor, LocalProvider, tsApp } from ${JSON.stringify(index)};
+const one = tsApp(function one() { return 1; });
+await load(new Config({
+  executors: [new HighThroughputExecutor({ maxWorkersPerNode: 1, interchangePortRange: [0, 0], provider: new LocalProvider({}) })],
+  monitoring: new MonitoringHub({ resourceMonitoringInterval: 1 }), runDir: ${JSON.stringify(path.join(dir, "runinfo"))},
+}));
+console.log(await one());
+`);
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, [file], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+  clearTimeout(timer);
+  assert.equal(code, 0);
+  assert.equal(out.trim(), "1");
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  assert.equal(rows<{ run_status: string }>(db, "SELECT run_status FROM workflow")[0]!.run_status, "completed");
+  assert.equal(count(db, "SELECT COUNT(*) FROM block WHERE status = 'SCALED_IN'"), 1);
+  assert.equal(count(db, "SELECT COUNT(*) FROM node WHERE active = 0"), 1);
+});

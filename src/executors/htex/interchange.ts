@@ -126,6 +126,7 @@ export class Interchange {
           });
         });
         this.port = (server.address() as net.AddressInfo).port;
+        if (!this.busy) server.unref(); // an idle executor does not keep Node alive (see setBusy)
         this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), Math.max(50, this.o.heartbeatPeriod * 1000));
         this.heartbeatTimer.unref();
         return this.port;
@@ -147,8 +148,25 @@ export class Interchange {
       handle.finished({ ok: false, error: new Error(`app ${handle.app.name} cannot run on executor ${this.o.label}: its function's source is not available (bound or native functions cannot be sent to workers)`) });
       return;
     }
+    if (!this.busy) this.setBusy(true);
     this.queue.push({ id: this.nextId++, handle, argBytes: approxSize(handle.args, 3), pool: null, runningSent: false });
     this.scheduleDispatch();
+  }
+
+  /**
+   * Connections keep Node alive only while tries are out, so a run that forgets cleanup()
+   * still ends (its pools then see the connection close and exit).
+   */
+  private busy = false;
+  private setBusy(b: boolean): void {
+    this.busy = b;
+    // While tries are out, waiting for a pool to connect must keep Node alive too.
+    if (this.server) (b ? this.server.ref() : this.server.unref());
+    for (const s of this.sockets) (b ? s.ref() : s.unref());
+  }
+
+  private checkIdle(): void {
+    if (this.busy && this.outstanding() === 0) this.setBusy(false);
   }
 
   /** Tries queued or on pools. */
@@ -222,6 +240,7 @@ export class Interchange {
     }
     this.sockets.add(socket);
     socket.setNoDelay(true);
+    if (!this.busy) socket.unref();
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
     const nonce = newNonce();
@@ -394,6 +413,7 @@ export class Interchange {
       }
     }
     if (m.items.length > 0) {
+      this.checkIdle();
       if (this.o.prefetchCapacity === "auto") this.adaptCapacity(p, m);
       p.lastBusy = Date.now();
       this.emitNode(p);
@@ -464,6 +484,7 @@ export class Interchange {
         error: new WorkerLost(`worker lost: worker pool ${p.uid} on ${p.reg.hostname} (block ${p.reg.blockId}) went away (${why}) while running task ${t.handle.taskId} try ${t.handle.tryId}`),
       });
     }
+    this.checkIdle();
     this.onPoolChange?.();
   }
 
