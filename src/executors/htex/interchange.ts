@@ -435,9 +435,23 @@ export class Interchange {
   private emitResource(h: TryHandle, s: ResourceSample, fix: (t: number) => Micros): void {
     this.o.emit({
       t: "resource",
+      // Only the known columns are copied: a pool cannot add keys of its own.
       row: {
-        ...s, timestamp: fix(s.timestamp), task_id: h.taskId, try_id: h.tryId,
+        try_id: h.tryId, task_id: h.taskId, timestamp: fix(s.timestamp),
         resource_monitoring_interval: this.o.resourceInterval,
+        psutil_process_pid: s.psutil_process_pid,
+        psutil_process_memory_percent: s.psutil_process_memory_percent,
+        psutil_process_children_count: s.psutil_process_children_count,
+        psutil_process_time_user: s.psutil_process_time_user,
+        psutil_process_time_system: s.psutil_process_time_system,
+        psutil_process_memory_virtual: s.psutil_process_memory_virtual,
+        psutil_process_memory_resident: s.psutil_process_memory_resident,
+        psutil_process_disk_read: s.psutil_process_disk_read,
+        psutil_process_disk_write: s.psutil_process_disk_write,
+        psutil_process_status: s.psutil_process_status,
+        psutil_cpu_num: s.psutil_cpu_num,
+        psutil_process_num_ctx_switches_voluntary: s.psutil_process_num_ctx_switches_voluntary,
+        psutil_process_num_ctx_switches_involuntary: s.psutil_process_num_ctx_switches_involuntary,
       },
     });
   }

@@ -197,14 +197,18 @@ export function parseRegister(m: Record<string, unknown>): RegisterMessage {
   return m as unknown as RegisterMessage;
 }
 
+const SAMPLE_NUMBERS = [
+  "timestamp", "psutil_process_pid", "psutil_process_memory_percent", "psutil_process_children_count",
+  "psutil_process_time_user", "psutil_process_time_system", "psutil_process_memory_virtual",
+  "psutil_process_memory_resident", "psutil_process_disk_read", "psutil_process_disk_write",
+  "psutil_process_num_ctx_switches_voluntary", "psutil_process_num_ctx_switches_involuntary",
+] as const;
+
+/** Every column present with the right type (extra keys are ignored: only these are copied). */
 function validSample(s: unknown): boolean {
   if (!isRecord(s)) return false;
-  for (const [k, v] of Object.entries(s)) {
-    if (k === "psutil_process_status" || k === "psutil_cpu_num") {
-      if (!isStr(v, 64)) return false;
-    } else if (!isNum(v)) return false;
-  }
-  return isNum(s.timestamp);
+  for (const k of SAMPLE_NUMBERS) if (!isNum(s[k])) return false;
+  return isStr(s.psutil_process_status, 64) && isStr(s.psutil_cpu_num, 64) && Number.isSafeInteger(s.psutil_process_pid);
 }
 
 function validError(e: unknown): boolean {
