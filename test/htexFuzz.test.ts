@@ -23,7 +23,7 @@ function randomFrame(kind: number): Buffer {
   switch (kind % 4) {
     case 0: return encodeFrame(randomBytes(randomInt(0, 512)));
     case 1: return randomBytes(randomInt(1, 64));
-    case 2: return encodeFrame(Buffer.from(JSON.stringify({ t: "register", v: PROTOCOL_VERSION, proof: randomBytes(32).toString("hex"), uid: "x", hostname: "h", blockId: "0", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: 1 })));
+    case 2: return encodeFrame(Buffer.from(JSON.stringify({ t: "register", v: PROTOCOL_VERSION, proof: randomBytes(32).toString("hex"), challenge: randomBytes(16).toString("hex"), uid: "x", hostname: "h", blockId: "0", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: 1 })));
     default: return encodeFrame(Buffer.from(JSON.stringify({ t: randomBytes(3).toString("hex"), n: randomInt(1000) })));
   }
 }
@@ -52,7 +52,7 @@ function oneShot(port: number, frame: Buffer, secret: string | null): Promise<bo
       if (secret) {
         const { nonce } = JSON.parse(frames[0]!.toString()) as { nonce: string };
         s.write(encodeFrame(Buffer.from(JSON.stringify({
-          t: "register", v: PROTOCOL_VERSION, proof: proofFor(secret, nonce), uid: randomBytes(6).toString("hex"), hostname: "fuzz",
+          t: "register", v: PROTOCOL_VERSION, proof: proofFor(secret, nonce), challenge: randomBytes(16).toString("hex"), uid: randomBytes(6).toString("hex"), hostname: "fuzz",
           blockId: "fuzz", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: Date.now() * 1000,
         }))));
       }

@@ -6,10 +6,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FrameDecoder, encodeFrame } from "../src/executors/htex/frames.js";
-import { decodeJson, encodeJson, encodeMessage, newNonce, newSecret, parseRegister, proofMatches, PROTOCOL_VERSION, type RegisterMessage } from "../src/executors/htex/protocol.js";
+import { decodeJson, encodeJson, encodeMessage, INTERCHANGE_PROOF_PREFIX, newNonce, newSecret, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION, type RegisterMessage } from "../src/executors/htex/protocol.js";
 import { parseWorkerPoolArgs } from "../src/executors/htex/workerPoolCommand.js";
 
 const POOL_MAIN = fileURLToPath(new URL("../src/executors/htex/workerPoolMain.js", import.meta.url));
@@ -27,7 +30,7 @@ test("a pool registers with the right proof and exits (after stopping its worker
         if (!registered) {
           registered = parseRegister(decodeJson(f));
           assert.ok(proofMatches(secret, nonce, registered.proof));
-          s.write(encodeFrame(encodeMessage({ t: "welcome", runId: "r", resourceInterval: 0, resourceMonitoring: false, heartbeatPeriod: 0.2, heartbeatThreshold: 1 })));
+          s.write(encodeFrame(encodeMessage({ t: "welcome", proof: proofFor(secret, INTERCHANGE_PROOF_PREFIX + registered.challenge), runId: "r", resourceInterval: 0, resourceMonitoring: false, heartbeatPeriod: 0.2, heartbeatThreshold: 1 })));
         } else {
           heartbeats++; // and never answer
         }
@@ -67,4 +70,38 @@ test("worker-pool arguments: errors name the option; the secret comes only from 
   assert.throws(() => parseWorkerPoolArgs(["--host", "h", "--port", "1", "--max-workers", "many"], env), /--max-workers must be a non-negative number/);
   assert.throws(() => parseWorkerPoolArgs(["--host", "h", "--port", "1", "--secret", "x"], env), /unknown option --secret/);
   assert.throws(() => parseWorkerPoolArgs(["--host", "h", "--port", "1"], {}), /PARSL_TS_HTEX_SECRET/);
+});
+
+test("a pool refuses an impostor interchange (wrong proof) and runs nothing it sends", async () => {
+  const secret = newSecret();
+  const dir = mkdtempSync(join(tmpdir(), "htex-impostor-"));
+  const marker = join(dir, "ran");
+  const server = net.createServer((s) => {
+    const dec = new FrameDecoder(1 << 20);
+    s.write(encodeFrame(encodeJson({ t: "challenge", nonce: newNonce(), v: PROTOCOL_VERSION })));
+    s.on("data", (d: Buffer) => {
+      for (const f of dec.push(d)) {
+        const reg = parseRegister(decodeJson(f));
+        // An impostor does not know the secret; it tries anyway and sends work right behind.
+        s.write(encodeFrame(encodeMessage({ t: "welcome", proof: proofFor("not the secret", INTERCHANGE_PROOF_PREFIX + reg.challenge), runId: "r", resourceInterval: 0, resourceMonitoring: false, heartbeatPeriod: 1, heartbeatThreshold: 5 })));
+        const source = `function evil(p) { require("node:fs").writeFileSync(p, "x"); return 1; }`;
+        s.write(encodeFrame(encodeMessage({ t: "tasks", items: [{ id: 1, taskId: 0, tryId: 0, appName: "evil", kind: "ts", sourceId: "e", source, args: [marker], argBytes: 10,
+          options: { inputs: [], outputUrls: [], stdout: null, stderr: null, walltime: null, resourceSpecification: {} } }] })));
+      }
+    });
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  const child = spawn(process.execPath, [POOL_MAIN, "--host", "127.0.0.1", "--port", String(port), "--max-workers", "1"], {
+    env: { ...process.env, PARSL_TS_HTEX_SECRET: secret }, stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+  server.close();
+  assert.equal(code, 1);
+  assert.match(stderr, /did not prove it knows the run's secret/);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(existsSync(marker), false, "nothing the impostor sent was run");
 });

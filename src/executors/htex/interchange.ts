@@ -19,7 +19,7 @@ import type { MonitoringEvent, Micros, NodeEvent } from "../../monitoring/messag
 import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME,
-  newNonce, nowMicros, parsePoolMessage, parseRegister, proofMatches, PROTOCOL_VERSION,
+  INTERCHANGE_PROOF_PREFIX, newNonce, nowMicros, parsePoolMessage, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION,
   type RegisterMessage, type ResourceSample, type ResultsMessage, type TaskItem,
 } from "./protocol.js";
 
@@ -305,7 +305,7 @@ export class Interchange {
     };
     this.pools.set(reg.uid, p);
     this.send(socket, {
-      t: "welcome", runId: this.o.runId, resourceInterval: this.o.resourceInterval, resourceMonitoring: this.o.resourceMonitoring,
+      t: "welcome", proof: proofFor(this.o.secret, INTERCHANGE_PROOF_PREFIX + reg.challenge), runId: this.o.runId, resourceInterval: this.o.resourceInterval, resourceMonitoring: this.o.resourceMonitoring,
       heartbeatPeriod: this.o.heartbeatPeriod, heartbeatThreshold: this.o.heartbeatThreshold,
     });
     this.ping(p);

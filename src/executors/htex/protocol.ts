@@ -1,10 +1,12 @@
 /**
  * Messages between the interchange (submit side) and worker pools, and their validation.
  *
- * Handshake (JSON frames, small size limit, nothing else is parsed before it succeeds):
- *   interchange -> pool  {t:"challenge", nonce}
- *   pool -> interchange  {t:"register", proof: HMAC-SHA256(secret, nonce), ...node facts}
- *   interchange -> pool  {t:"welcome", ...}                       (v8 frames from here on)
+ * Handshake (small size limit on both sides until it succeeds; both sides prove the secret):
+ *   interchange -> pool  {t:"challenge", nonce}                                        (JSON)
+ *   pool -> interchange  {t:"register", proof: HMAC(secret, nonce), challenge, ...}     (JSON)
+ *   interchange -> pool  {t:"welcome", proof: HMAC(secret, "interchange:" + challenge), ...}
+ * The pool runs code it is sent, so it must know it talks to the real interchange, not to
+ * whoever listens on that port now: it accepts nothing before the welcome's proof matches.
  * After the handshake every frame is a v8-serialized message (Buffers pass through
  * without copies into strings). Every decoded message is checked by `parsePoolMessage` /
  * `parseInterchangeMessage` before use: anything else is garbage.
@@ -40,6 +42,9 @@ export function proofFor(secret: string, nonce: string): string {
   return createHmac("sha256", secret).update(nonce).digest("hex");
 }
 
+/** Domain separation: the interchange's proof can never be replayed as a pool's, or back. */
+export const INTERCHANGE_PROOF_PREFIX = "interchange:";
+
 export function proofMatches(secret: string, nonce: string, proof: unknown): boolean {
   if (typeof proof !== "string" || proof.length !== 64) return false;
   const want = Buffer.from(proofFor(secret, nonce), "hex");
@@ -53,6 +58,8 @@ export interface RegisterMessage {
   t: "register";
   v: number;
   proof: string;
+  /** The pool's nonce, which the interchange must answer in its welcome. */
+  challenge: string;
   uid: string;
   hostname: string;
   blockId: string;
@@ -67,6 +74,8 @@ export interface ChallengeMessage { t: "challenge"; nonce: string; v: number }
 
 export interface WelcomeMessage {
   t: "welcome";
+  /** HMAC(secret, INTERCHANGE_PROOF_PREFIX + the pool's challenge). */
+  proof: string;
   runId: string;
   /** Seconds between resource samples; 0 = no sampling. */
   resourceInterval: number;
@@ -186,6 +195,7 @@ export function parseRegister(m: Record<string, unknown>): RegisterMessage {
   need(m.t === "register", "expected register");
   need(m.v === PROTOCOL_VERSION, `protocol version ${String(m.v)} (want ${PROTOCOL_VERSION})`);
   need(isStr(m.proof, 128), "register.proof");
+  need(isStr(m.challenge, 128) && m.challenge.length >= 32, "register.challenge");
   need(isStr(m.uid, 64) && m.uid.length > 0, "register.uid");
   need(isStr(m.hostname, 255) && m.hostname.length > 0, "register.hostname");
   need(isStr(m.blockId, 64), "register.blockId");
@@ -217,6 +227,16 @@ function validError(e: unknown): boolean {
     && (e.appName === undefined || typeof e.appName === "string");
 }
 
+function validStream(x: unknown): boolean {
+  return x === null || (isRecord(x) && typeof x.path === "string" && (x.mode === "w" || x.mode === "a"));
+}
+
+function validOptions(o: unknown): boolean {
+  return isRecord(o) && Array.isArray(o.inputs) && Array.isArray(o.outputUrls) && o.outputUrls.every((u) => typeof u === "string")
+    && validStream(o.stdout) && validStream(o.stderr) && (o.walltime === null || (isNum(o.walltime) && o.walltime > 0))
+    && isRecord(o.resourceSpecification);
+}
+
 export function parsePoolMessage(m: Record<string, unknown>): PoolMessage {
   switch (m.t) {
     case "results": {
@@ -246,7 +266,7 @@ export function parsePoolMessage(m: Record<string, unknown>): PoolMessage {
 export function parseInterchangeMessage(m: Record<string, unknown>): InterchangeMessage {
   switch (m.t) {
     case "welcome":
-      need(isStr(m.runId, 128) && isNum(m.resourceInterval) && typeof m.resourceMonitoring === "boolean", "welcome");
+      need(isStr(m.proof, 128) && isStr(m.runId, 128) && isNum(m.resourceInterval) && typeof m.resourceMonitoring === "boolean", "welcome");
       need(isNum(m.heartbeatPeriod) && isNum(m.heartbeatThreshold), "welcome heartbeat");
       return m as unknown as WelcomeMessage;
     case "tasks":
@@ -256,7 +276,7 @@ export function parseInterchangeMessage(m: Record<string, unknown>): Interchange
         const t = it as Record<string, unknown>;
         need(typeof t.appName === "string" && (t.kind === "ts" || t.kind === "bash") && typeof t.sourceId === "string", "task app");
         need(t.source === undefined || typeof t.source === "string", "task source");
-        need(Array.isArray(t.args) && isInt(t.argBytes) && isRecord(t.options), "task args/options");
+        need(Array.isArray(t.args) && isInt(t.argBytes) && validOptions(t.options), "task args/options");
       }
       return m as unknown as TasksMessage;
     case "ping":

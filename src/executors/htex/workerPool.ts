@@ -15,7 +15,7 @@ import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
 import { ProcessTreeSampler, physicalCoreCount } from "./procStats.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, nowMicros,
-  parseInterchangeMessage, proofFor, PROTOCOL_VERSION,
+  INTERCHANGE_PROOF_PREFIX, newNonce, parseInterchangeMessage, proofFor, proofMatches, PROTOCOL_VERSION,
   type PeriodicSample, type ResultItem, type StartedItem, type TaskItem, type WelcomeMessage,
 } from "./protocol.js";
 import type { FromWorker } from "./workerIpc.js";
@@ -66,6 +66,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     };
     const workerCount = workerCountFor(opts);
     const uid = randomBytes(6).toString("hex");
+    const myNonce = newNonce();
     const maxBatch = opts.maxWorkerBatch ?? 64;
     const sources = new Map<string, string>();
     const queue: TaskItem[] = [];
@@ -212,16 +213,19 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
           if (m.t !== "challenge" || typeof m.nonce !== "string") throw new Error("expected a challenge from the interchange");
           sentRegister = true;
           socket.write(encodeFrame(encodeJson({
-            t: "register", v: PROTOCOL_VERSION, proof: proofFor(opts.secret, m.nonce), uid, hostname: os.hostname(),
+            t: "register", v: PROTOCOL_VERSION, proof: proofFor(opts.secret, m.nonce), challenge: myNonce, uid, hostname: os.hostname(),
             blockId: opts.blockId, workerCount, cpuCount: physicalCoreCount(os.cpus().length), totalMemory: os.totalmem(),
             nodeVersion: process.versions.node, clock: nowMicros(),
           })));
-          decoder.maxFrameBytes = DEFAULT_MAX_FRAME;
           return;
         }
-        // After the challenge the interchange speaks v8 frames.
+        // After the challenge the interchange speaks v8 frames; the first must prove the secret.
         const w = parseInterchangeMessage(decodeMessage(frame));
         if (w.t !== "welcome") throw new Error(`expected welcome, got ${w.t}`);
+        if (!proofMatches(opts.secret, INTERCHANGE_PROOF_PREFIX + myNonce, w.proof)) {
+          throw new Error("the interchange did not prove it knows the run's secret (authentication failed)");
+        }
+        decoder.maxFrameBytes = DEFAULT_MAX_FRAME;
         onWelcome(w);
         return;
       }
