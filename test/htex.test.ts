@@ -11,7 +11,7 @@ function add(a: number, b: number): number {
   return a + b;
 }
 
-test("htex runs tries in worker processes and reports where and when they ran", async () => {
+test("htex runs tries in worker processes and reports where and when they ran", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 1 });
   const ex = new HighThroughputExecutor({ label: "htex", maxWorkersPerNode: 2, provider: new LocalProvider({ initBlocks: 1, maxBlocks: 1 }), interchangePortRange: [0, 0], strategyPeriod: 0.2 });
   await ex.start(host);
@@ -68,7 +68,7 @@ test("htex runs tries in worker processes and reports where and when they ran", 
   assert.ok(["running", "sleeping"].includes(one.psutil_process_status as string));
 });
 
-test("htex bash apps write their streams, fail with the exit code, and are measured with their children", async () => {
+test("htex bash apps write their streams, fail with the exit code, and are measured with their children", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0.2 });
   const ex = new HighThroughputExecutor({ maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0] });
   await ex.start(host);
@@ -108,7 +108,7 @@ test("htex bash apps write their streams, fail with the exit code, and are measu
   assert.ok(existsSync(join(host.runDir, "htex", "block-0.sh")));
 });
 
-test("worker times are corrected for the clock offset between the pool's host and the submit host", async () => {
+test("worker times are corrected for the clock offset between the pool's host and the submit host", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0.1 });
   const skew = 7_000_000; // the pool's clock runs 7 s ahead
   const ex = new HighThroughputExecutor({

@@ -21,7 +21,7 @@ function square(x: number): number {
   return x * x;
 }
 
-test("a worker killed mid-try fails that try with 'worker lost'; the pool replaces the worker", async () => {
+test("a worker killed mid-try fails that try with 'worker lost'; the pool replaces the worker", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0 });
   const ex = new HighThroughputExecutor({ maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0] });
   await ex.start(host);
@@ -51,7 +51,7 @@ test("a worker killed mid-try fails that try with 'worker lost'; the pool replac
   }
 });
 
-test("a pool that stops sending heartbeats is dropped, its tries fail, and the strategy replaces the block", async () => {
+test("a pool that stops sending heartbeats is dropped, its tries fail, and the strategy replaces the block", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0 });
   const ex = new HighThroughputExecutor({
     maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 1, maxBlocks: 1 }), interchangePortRange: [0, 0],
@@ -88,7 +88,7 @@ test("a pool that stops sending heartbeats is dropped, its tries fail, and the s
   }
 });
 
-test("a worker pool with the wrong secret is refused before it can send anything", async () => {
+test("a worker pool with the wrong secret is refused before it can send anything", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0 });
   const ex = new HighThroughputExecutor({ maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 0 }), interchangePortRange: [0, 0], strategy: "none" });
   await ex.start(host);
@@ -116,7 +116,7 @@ test("a worker pool with the wrong secret is refused before it can send anything
   }
 });
 
-test("shutdown is bounded with busy workers (a spinning body, a long command) and leaves no process behind", async () => {
+test("shutdown is bounded with busy workers (a spinning body, a long command) and leaves no process behind", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0 });
   const ex = new HighThroughputExecutor({ maxWorkersPerNode: 2, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0] });
   await ex.start(host);

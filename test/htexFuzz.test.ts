@@ -63,7 +63,7 @@ function oneShot(port: number, frame: Buffer, secret: string | null): Promise<bo
   });
 }
 
-test("10,000 random frames are dropped and logged; the executor keeps working", async () => {
+test("10,000 random frames are dropped and logged; the executor keeps working", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0 });
   const ex = new HighThroughputExecutor({ maxWorkersPerNode: 2, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0], strategy: "none" });
   await ex.start(host);

@@ -25,7 +25,7 @@ function htex(strategy: StrategyName = "simple", initBlocks = 1, maxBlocks = 1):
   });
 }
 
-test("test_row_counts_base (HTEX): one task gives 1 workflow/task/try, 4 node rows, block and resource rows", async () => {
+test("test_row_counts_base (HTEX): one task gives 1 workflow/task/try, 4 node rows, block and resource rows", { timeout: 90_000 }, async () => {
   const { dfk, dbPath } = await loadMonitored({ executors: [htex()] }, { resourceMonitoringInterval: 1 });
   try {
     assert.equal(await thisApp(), 5);
@@ -54,7 +54,7 @@ test("test_row_counts_base (HTEX): one task gives 1 workflow/task/try, 4 node ro
 });
 
 for (const strategy of ["none", "simple", "htex_auto_scale"] as const) {
-  test(`test_htex_init_blocks_vs_monitoring (${strategy}): initBlocks=1, min=max=0 gives one PENDING and one SCALED_IN block row`, async () => {
+  test(`test_htex_init_blocks_vs_monitoring (${strategy}): initBlocks=1, min=max=0 gives one PENDING and one SCALED_IN block row`, { timeout: 90_000 }, async () => {
     const { dfk, dbPath } = await loadMonitored({ executors: [htex(strategy, 1, 0)] }, { resourceMonitoringInterval: 1 });
     try {
       assert.equal(await thisApp(), 5);
@@ -71,7 +71,7 @@ for (const strategy of ["none", "simple", "htex_auto_scale"] as const) {
   });
 }
 
-test("test_stdouterr (HTEX): stream specs run on the pool and are stored as the spec says", async () => {
+test("test_stdouterr (HTEX): stream specs run on the pool and are stored as the spec says", { timeout: 90_000 }, async () => {
   const cwd = process.cwd();
   const dir = tempDir();
   process.chdir(dir); // relative paths are relative to the run's working directory, as the pool's
@@ -113,7 +113,7 @@ test("test_stdouterr (HTEX): stream specs run on the pool and are stored as the 
   }
 });
 
-test("a worker killed mid-try: the try fails with WorkerLost and the task is retried within its budget", async () => {
+test("a worker killed mid-try: the try fails with WorkerLost and the task is retried within its budget", { timeout: 90_000 }, async () => {
   const flaky = tsApp(function flaky(this: { tryId: number }) {
     if (this.tryId === 0) process.kill(process.pid, "SIGKILL");
     return "second try";
@@ -133,7 +133,7 @@ test("a worker killed mid-try: the try fails with WorkerLost and the task is ret
   assert.ok(states.includes("fail_retryable") && states.at(-1) === "exec_done", states.join(","));
 });
 
-test("a script using HTEX that never calls cleanup() still ends, and its blocks are scaled in", async () => {
+test("a script using HTEX that never calls cleanup() still ends, and its blocks are scaled in", { timeout: 90_000 }, async () => {
   const dir = tempDir();
   const index = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../src/index.js");
   const file = path.join(dir, "forgetful-htex.mjs");

@@ -17,7 +17,7 @@ import { parseWorkerPoolArgs } from "../src/executors/htex/workerPoolCommand.js"
 
 const POOL_MAIN = fileURLToPath(new URL("../src/executors/htex/workerPoolMain.js", import.meta.url));
 
-test("a pool registers with the right proof and exits (after stopping its workers) when its interchange goes silent", async () => {
+test("a pool registers with the right proof and exits (after stopping its workers) when its interchange goes silent", { timeout: 90_000 }, async () => {
   const secret = newSecret();
   const nonce = newNonce();
   let registered = null as RegisterMessage | null;
@@ -72,7 +72,7 @@ test("worker-pool arguments: errors name the option; the secret comes only from 
   assert.throws(() => parseWorkerPoolArgs(["--host", "h", "--port", "1"], {}), /PARSL_TS_HTEX_SECRET/);
 });
 
-test("a pool refuses an impostor interchange (wrong proof) and runs nothing it sends", async () => {
+test("a pool refuses an impostor interchange (wrong proof) and runs nothing it sends", { timeout: 90_000 }, async () => {
   const secret = newSecret();
   const dir = mkdtempSync(join(tmpdir(), "htex-impostor-"));
   const marker = join(dir, "ran");

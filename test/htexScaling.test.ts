@@ -8,7 +8,7 @@ function napPid(ms: number): Promise<number> {
   return new Promise((r) => setTimeout(() => r(process.ppid), ms));
 }
 
-test("simple strategy: scales out to multi-node blocks for the load (capped by maxBlocks), then scales idle blocks in", async () => {
+test("simple strategy: scales out to multi-node blocks for the load (capped by maxBlocks), then scales idle blocks in", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0 });
   const ex = new HighThroughputExecutor({
     maxWorkersPerNode: 1, prefetchCapacity: 0, interchangePortRange: [0, 0], strategy: "simple", strategyPeriod: 0.1, maxIdletime: 0.5,

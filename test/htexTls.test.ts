@@ -12,7 +12,7 @@ function hello(name: string): string {
   return `hello ${name}`;
 }
 
-test("encrypted: true runs tries over TLS with a per-run certificate; plain TCP is refused", async () => {
+test("encrypted: true runs tries over TLS with a per-run certificate; plain TCP is refused", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0 });
   const ex = new HighThroughputExecutor({ encrypted: true, maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0] });
   await ex.start(host);

@@ -37,7 +37,7 @@ const hostOf = tsApp(function hostOf(x: number) {
   return [x * 2, process.env.SLURM_JOB_ID ?? null];
 });
 
-test("slurm: tasks run in an sbatch job; block rows carry the real job id; cleanup cancels the job", { skip }, async () => {
+test("slurm: tasks run in an sbatch job; block rows carry the real job id; cleanup cancels the job", { skip, timeout: 180_000 }, async () => {
   assert.equal(problem, null, `CI=true but Slurm is not usable: ${problem}`);
   const provider = new SlurmProvider({ partition: "debug", walltime: "00:05:00", exclusive: false, coresPerNode: 1, initBlocks: 1, maxBlocks: 1 });
   const { dfk, dbPath } = await loadMonitored({
@@ -65,7 +65,7 @@ test("slurm: tasks run in an sbatch job; block rows carry the real job id; clean
   assert.ok(["CANCELLED", "COMPLETED", "GONE"].includes(jobState(jobId)), `job ${jobId} is ${jobState(jobId)} after cleanup`);
 });
 
-test("slurm: an idle block is scaled in (scancel) and new work gets a new job", { skip }, async () => {
+test("slurm: an idle block is scaled in (scancel) and new work gets a new job", { skip, timeout: 180_000 }, async () => {
   assert.equal(problem, null, `CI=true but Slurm is not usable: ${problem}`);
   const provider = new SlurmProvider({ partition: "debug", walltime: "00:05:00", exclusive: false, coresPerNode: 1, initBlocks: 1, minBlocks: 0, maxBlocks: 1 });
   const { dfk, dbPath } = await loadMonitored({
