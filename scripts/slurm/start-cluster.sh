@@ -76,11 +76,17 @@ fi
 chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge
 chmod 400 /etc/munge/munge.key
 chmod 700 /etc/munge
-if ! pgrep -x munged >/dev/null; then
+# Start munged unless a working one answers (a stopping one may still be in the process list).
+if ! munge -n >/dev/null 2>&1; then
+  pkill -x munged 2>/dev/null || true
+  for _ in $(seq 1 50); do pgrep -x munged >/dev/null || break; sleep 0.1; done
   su -s /bin/sh munge -c "/usr/sbin/munged --force"
 fi
 for _ in $(seq 1 50); do munge -n >/dev/null 2>&1 && break; sleep 0.1; done
-munge -n | unmunge >/dev/null
+if ! munge -n | unmunge >/dev/null; then
+  echo "slurm: munged does not work; see /var/log/munge/munged.log" >&2
+  exit 1
+fi
 
 if [ "$conf_changed" -eq 1 ]; then
   pkill -x slurmd 2>/dev/null || true

@@ -8,4 +8,5 @@ fi
 for d in slurmd slurmctld; do pkill -x "$d" 2>/dev/null || true; done
 for _ in $(seq 1 50); do { pgrep -x slurmctld || pgrep -x slurmd; } >/dev/null || break; sleep 0.1; done
 pkill -x munged 2>/dev/null || true
+for _ in $(seq 1 50); do pgrep -x munged >/dev/null || break; sleep 0.1; done
 echo "slurm: stopped"
