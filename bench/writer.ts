@@ -22,6 +22,8 @@ export interface WriterBenchResult {
   eventsPerSecond: number;
   /** Rows found in the database afterwards (must equal `rows`). */
   rowsWritten: number;
+  /** Most batches the client held unacknowledged at once (the writer's backlog, in 4096-event frames). */
+  peakUnackedBatches: number;
 }
 
 export const ROWS_PER_TASK = 7;
@@ -57,12 +59,16 @@ export async function benchWriter(tasks: number): Promise<WriterBenchResult> {
     writer.emit({ t: "workflow_start", workflow_name: "bench", workflow_version: "1", time_began: began, host: "bench",
       user: "bench", rundir: dir });
     let events = 1;
+    let peakUnackedBatches = 0;
     for (let i = 0; i < tasks; i++) {
       for (const e of noopTaskEvents(i, began + i * 20)) writer.emit(e);
       events += 11;
       writer.setCounts(i + 1, 0);
       // Let acks arrive now and then, as a running kernel would.
-      if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
+      if (i % 1000 === 999) {
+        peakUnackedBatches = Math.max(peakUnackedBatches, writer.unacknowledged);
+        await new Promise((r) => setImmediate(r));
+      }
     }
     writer.emit({ t: "workflow_end", time_completed: Date.now() * 1000, tasks_completed_count: tasks, tasks_failed_count: 0,
       run_status: "completed" });
@@ -75,7 +81,7 @@ export async function benchWriter(tasks: number): Promise<WriterBenchResult> {
       count("SELECT COUNT(*) FROM status WHERE run_id = ?");
     check.close();
     const rows = tasks * ROWS_PER_TASK;
-    return { tasks, rows, events, seconds, rowsPerSecond: rows / seconds, eventsPerSecond: events / seconds, rowsWritten };
+    return { tasks, rows, events, seconds, rowsPerSecond: rows / seconds, eventsPerSecond: events / seconds, rowsWritten, peakUnackedBatches };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -89,6 +95,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   }
   const r = await benchWriter(tasks);
   console.log(`writer: ${r.tasks} no-op tasks, ${r.rows} rows (${r.rowsWritten} found), ${r.events} events in ${r.seconds.toFixed(2)} s`);
-  console.log(`writer: ${Math.round(r.rowsPerSecond)} rows/s, ${Math.round(r.eventsPerSecond)} events/s`);
+  console.log(`writer: ${Math.round(r.rowsPerSecond)} rows/s, ${Math.round(r.eventsPerSecond)} events/s; ` +
+    `peak backlog ${r.peakUnackedBatches} unacknowledged batches`);
   if (r.rowsWritten !== r.rows) process.exitCode = 1;
 }

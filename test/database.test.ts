@@ -3,14 +3,14 @@
  * fixture, upgrade in place, coalescing and set-once semantics, idempotent replay, refused
  * rows, and lock handling.
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { parseEndpoint } from "../src/database/endpoint.js";
+import { describeEndpoint, parseEndpoint } from "../src/database/endpoint.js";
 import { INDEXES, TABLES } from "../src/database/schema.js";
 import { openStore, type Store } from "../src/database/store.js";
 import { formatMicros, parseDateTime } from "../src/database/timeformat.js";
@@ -18,9 +18,15 @@ import type { MonitoringEvent } from "../src/monitoring/messages.js";
 
 const FIXTURE = fileURLToPath(new URL("../../test/fixtures/parsl-mixed/monitoring.db", import.meta.url));
 
+const created: string[] = [];
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-database-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-database-"));
+  created.push(dir);
+  return dir;
 }
+after(() => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 interface Notices {
   warnings: string[];
@@ -305,6 +311,27 @@ test("a row the database refuses is reported by table and key; the rest of the b
   assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 10);
 });
 
+test("an update for a task whose first event never arrived is reported, not silently lost", async () => {
+  const file = path.join(tempDir(), "m.db");
+  await withStore(file, "run-orphan", notices(), async (s) => {
+    const out = await s.applyBatch([workflowStart(), ...taskLifecycle(0),
+      { t: "task", task_id: 5, first: false, cols: { task_latest_status: "launched" } },
+      { t: "try", task_id: 5, try_id: 1, first: false, cols: { hostname: "h" } }]);
+    assert.deepEqual(out.rejected, [
+      "task 5 (run run-orphan): an update found no row (its first event never arrived), so it was not written",
+      "try 1 of task 5 (run run-orphan): an update found no row (its first event never arrived), so it was not written",
+    ]);
+  });
+});
+
+test("a file that is not a database is refused with its path", async () => {
+  const file = path.join(tempDir(), "notes.txt");
+  fs.writeFileSync(file, "these are my notes, not a database ".repeat(200));
+  await assert.rejects(openStore(file, "r", notices()),
+    (err: Error) => err.message.startsWith(`cannot set up monitoring database ${file}: SQLITE_NOTADB`));
+  assert.equal(fs.readFileSync(file, "utf8").slice(0, 9), "these are", "the file is left alone");
+});
+
 test("markCrashed only touches a started run that never ended; heartbeat only a live run", async () => {
   const file = path.join(tempDir(), "m.db");
   await withStore(file, "never-started", notices(), async (s) => {
@@ -366,4 +393,27 @@ test("schema creation waits for a lock held at startup", async () => {
   assert.equal(n.warnings.length, 1);
   assert.match(n.warnings[0]!, /is locked by another connection/);
   assert.equal(all(file, "SELECT COUNT(*) AS n FROM workflow")[0]!["n"], 1);
+});
+
+test("describeEndpoint hides a PostgreSQL password", () => {
+  assert.equal(describeEndpoint(parseEndpoint("postgresql://me:s3cret@db.example:5432/parsl")), "postgresql://me:***@db.example:5432/parsl");
+  assert.equal(describeEndpoint(parseEndpoint("sqlite:////var/m.db")), "/var/m.db");
+});
+
+test("observedRunStatus: a stale heartbeat means crashed; Python Parsl rows are labelled from their end time", async () => {
+  const { observedRunStatus } = await import("../src/database/runStatus.js");
+  const row = (run_status: string | null, time_completed: string | null, last_heartbeat: string | null, tasks_failed_count = 0) =>
+    ({ run_status, time_completed, last_heartbeat, tasks_failed_count });
+  const now = T0 + 60_000_000;
+  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 14_000_000)), now), "running");
+  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 16_000_000)), now), "crashed");
+  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 16_000_000)), now, 10), "running", "period 10 s: 30 s allowed");
+  assert.equal(observedRunStatus(row("completed", formatMicros(now), formatMicros(T0)), now), "completed");
+  assert.equal(observedRunStatus(row("interrupted", formatMicros(now), formatMicros(T0)), now), "interrupted");
+  assert.equal(observedRunStatus(row(null, null, null), now), "unknown");
+  assert.equal(observedRunStatus(row(null, formatMicros(now), null, 2), now), "failed");
+  assert.throws(() => observedRunStatus(row("sleeping", null, null), now), /unknown value "sleeping"/);
+  // The fixture's crashed Python Parsl run has no end time: unknown, not completed.
+  const fixtureRuns = all(FIXTURE, "SELECT NULL AS run_status, time_completed, NULL AS last_heartbeat, tasks_failed_count FROM workflow ORDER BY time_began");
+  assert.deepEqual(fixtureRuns.map((r) => observedRunStatus(r as never, now)), ["failed", "failed", "unknown"]);
 });

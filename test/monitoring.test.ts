@@ -256,7 +256,7 @@ describe("Parsl's monitoring tests, translated", () => {
       [undefined, ""],
       [[path.join(dir, "tuple.txt"), "w"], path.join(dir, "tuple.txt")],
       [AUTO_LOGNAME, /.*\/task_0000_stdapp\.std(out|err)$/],
-      [new File("arbitrary:abc123"), "arbitrary:abc123"],
+      [new File(`arbitrary:${dir}/abc123`), `arbitrary:${dir}/abc123`],
       [new File(`file://${dir}/pl5`), `file://${dir}/pl5`],
     ];
     for (const which of ["stdout", "stderr"] as const) {
@@ -317,5 +317,29 @@ describe("Parsl's monitoring tests, translated", () => {
     const get = (id: number) => rows<{ h: string }>(run.dbPath, "SELECT task_lineage_hash AS h FROM task WHERE task_id = ?", id)[0]!.h;
     assert.equal(get(a.taskId), get(b.taskId));
     assert.notEqual(get(a.taskId), get(c.taskId));
+  });
+});
+
+describe("backpressure", () => {
+  test("when the database falls behind, launches wait (memory stays bounded) and every row is written afterwards", async () => {
+    const run = await loadMonitored({}, { resourceMonitoringInterval: 0, backlogLimitMB: 0.02 });
+    await ok5(); // the database exists and the writer is warm
+    const locker = new Database(run.dbPath);
+    locker.exec("BEGIN EXCLUSIVE");
+    const fs_: Array<AppFuture<number>> = [];
+    for (let i = 0; i < 500; i++) {
+      fs_.push(ok5());
+      if (i % 50 === 49) await sleep(40); // submitted over time, as a real workflow would
+    }
+    await sleep(300);
+    const doneWhileLocked = fs_.filter((f) => f.done()).length;
+    locker.exec("ROLLBACK");
+    locker.close();
+    for (const f of fs_) assert.equal(await f, 5);
+    await run.dfk.cleanup();
+    assert.ok(doneWhileLocked < 400, `launches were held while the database was locked (${doneWhileLocked} of 500 finished)`);
+    assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM task"), 501);
+    assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM status"), 501 * 5);
+    assert.match(fs.readFileSync(path.join(run.dfk.runDir, "parsl.log"), "utf8"), /holding new launches/);
   });
 });

@@ -3,7 +3,7 @@
  * path, locks held by other connections, garbage on stdin, a kernel that dies, writers
  * killed by every signal, heartbeats, start-up errors, and a kernel that never calls close().
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -20,9 +20,15 @@ import { MonitoringWriter } from "../src/monitoring/writerClient.js";
 const WRITER_PROCESS = fileURLToPath(new URL("../src/monitoring/writerProcess.js", import.meta.url));
 const CLIENT_URL = pathToFileURL(fileURLToPath(new URL("../src/monitoring/writerClient.js", import.meta.url))).href;
 
+const created: string[] = [];
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-writer-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-writer-"));
+  created.push(dir);
+  return dir;
 }
+after(() => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function query(file: string, sql: string, ...params: unknown[]): Record<string, unknown>[] {
   const db = new Database(file, { readonly: true });
@@ -170,6 +176,97 @@ test("another connection holding BEGIN EXCLUSIVE for 3 s delays writes but loses
   assertAllTasks(db, runId, 300);
   assert.equal(warnings.length, 1, `warnings: ${JSON.stringify(warnings)}`);
   assert.match(warnings[0]!, /is locked by another connection; waiting, nothing is lost/);
+});
+
+test("close() never hangs and loses nothing: a writer stuck behind a lock finishes on its own after close() returns", async () => {
+  const runId = "run-close-timeout";
+  const dir = tempDir();
+  const db = path.join(dir, "m.db");
+  const warnings: string[] = [];
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, closeTimeoutMs: 800, onWarning: (m) => warnings.push(m) });
+  const pid = w.pid!;
+  const other = new Database(db);
+  other.exec("BEGIN EXCLUSIVE");
+  try {
+    w.emit(workflowStart());
+    emitTasks(w, 0, 10);
+    const started = Date.now();
+    await w.close();
+    assert.ok(Date.now() - started < 5000, "close() returned soon after its timeout");
+    assert.ok(isAlive(pid), "the writer is left to finish, not killed");
+  } finally {
+    other.exec("ROLLBACK");
+    other.close();
+  }
+  await waitFor("the writer to finish and exit", () => !isAlive(pid));
+  assertAllTasks(db, runId, 10);
+  assert.ok(warnings.some((m) => /made no progress for 0.8 s .*will finish writing them on its own/.test(m)), JSON.stringify(warnings));
+});
+
+test("close() kills a writer that stopped reading its input, with an error naming what was not confirmed", async () => {
+  const runId = "run-close-stuck";
+  const dir = tempDir();
+  const db = path.join(dir, "m.db");
+  const warnings: string[] = [];
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, closeTimeoutMs: 800, onWarning: (m) => warnings.push(m) });
+  const pid = w.pid!;
+  process.kill(pid, "SIGSTOP"); // reads nothing from now on
+  try {
+    w.emit(workflowStart());
+    emitTasks(w, 0, 3000); // far more than a pipe buffer holds
+    const started = Date.now();
+    await w.close();
+    assert.ok(Date.now() - started < 5000, "close() returned soon after its timeout");
+  } finally {
+    try { process.kill(pid, "SIGCONT"); } catch { /* already gone */ }
+  }
+  await waitFor("the writer to be gone", () => !isAlive(pid));
+  assert.ok(warnings.some((m) => /stopped reading for 0.8 s; killing it\. \d+ batches were not confirmed written/.test(m)), JSON.stringify(warnings));
+});
+
+test("backpressure: past the backlog limit the client reports congestion until the writer catches up", async () => {
+  const runId = "run-congestion";
+  const dir = tempDir();
+  const db = path.join(dir, "m.db");
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, backlogLimitBytes: 20_000, onWarning: () => undefined });
+  const other = new Database(db);
+  other.exec("BEGIN EXCLUSIVE");
+  w.emit(workflowStart());
+  emitTasks(w, 0, 200);
+  w.flush();
+  assert.equal(w.congested, true);
+  let drained = false;
+  w.onDrained(() => (drained = true));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(drained, false, "still locked: still congested");
+  other.exec("ROLLBACK");
+  other.close();
+  await waitFor("the backlog to drain", () => drained);
+  assert.equal(w.congested, false);
+  await w.close();
+  assertAllTasks(db, runId, 200);
+});
+
+test("a growing backlog is reported once, kept, and written when the writer catches up", async () => {
+  const runId = "run-backlog";
+  const dir = tempDir();
+  const db = path.join(dir, "m.db");
+  const warnings: string[] = [];
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, backlogWarnBytes: 50_000, onWarning: (m) => warnings.push(m) });
+  const other = new Database(db);
+  other.exec("BEGIN EXCLUSIVE");
+  w.emit(workflowStart());
+  for (let i = 0; i < 10; i++) {
+    emitTasks(w, i * 20, (i + 1) * 20);
+    w.flush();
+  }
+  other.exec("COMMIT");
+  other.close();
+  w.emit(workflowEnd(200));
+  await w.close();
+  assertAllTasks(db, runId, 200);
+  assert.equal(warnings.filter((m) => /the database writer is \d+ batches behind; \d+ MiB of monitoring data wait in memory \(nothing is dropped/.test(m)).length, 1,
+    JSON.stringify(warnings));
 });
 
 test("a read transaction held open during the run (Parsl's test_db_locks) loses nothing", async () => {
@@ -320,7 +417,8 @@ for (const signal of ["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"] as const) {
     emitTasks(w, 0, 300);
     w.flush();
     const first = w.pid!;
-    process.kill(first, signal); // most of these batches are not acknowledged yet
+    assert.ok(w.unacknowledged > 0, "the kill lands before the writer could acknowledge");
+    process.kill(first, signal);
     emitTasks(w, 300, 400);
     await waitFor("a new writer", () => w.pid !== undefined && w.pid !== first);
     emitTasks(w, 400, 500);

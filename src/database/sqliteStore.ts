@@ -348,7 +348,10 @@ export class SqliteStore implements Store {
     shape.values(mask, r.cols, params);
     if (isTry) params.push(r.try_id);
     params.push(r.task_id, this.runId);
-    stmt.run(params);
+    if (stmt.run(params).changes === 0) {
+      this.rejected.push(`${isTry ? `try ${r.try_id} of task ${r.task_id}` : `task ${r.task_id}`} (run ${this.runId}): ` +
+        `an update found no row (its first event never arrived), so it was not written`);
+    }
   }
 
   /** `node` is an append-only log with a surrogate key; skip an exact repeat so replays stay idempotent. */

@@ -52,49 +52,52 @@ const SPECIAL: Record<string, (where: string, v: unknown) => void> = {
   "task.task_latest_status": (w, v) => { oneOf(w, v, STATE_SET); },
 };
 
-function checkColumn(table: Table, c: Column, v: unknown): void {
+type Check = (v: unknown) => void;
+
+/** A checker for one column, with its message prefix computed once (this runs for every value). */
+function columnCheck(table: Table, c: Column): Check {
   const where = `${table.name}.${c.name}`;
-  if (v === null) {
-    if (c.notNull) fail(`${where} must not be null`);
-    return;
-  }
   const special = SPECIAL[where];
-  if (special) return special(where, v);
-  switch (c.type) {
-    case "TEXT": str(where, v); return;
-    case "INTEGER": case "BIGINT":
+  const typed: Check = special ? (v) => special(where, v)
+    : c.type === "TEXT" ? (v) => { str(where, v); }
+    : c.type === "INTEGER" || c.type === "BIGINT" ? (v) => {
       if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(`${where} must be an integer, got ${show(v)}`);
-      return;
-    case "FLOAT":
+    }
+    : c.type === "FLOAT" ? (v) => {
       if (typeof v !== "number" || !Number.isFinite(v)) fail(`${where} must be a finite number, got ${show(v)}`);
+    }
+    : c.type === "DATETIME" ? (v) => { micros(where, v); }
+    : (v) => { if (typeof v !== "boolean") fail(`${where} must be a boolean, got ${show(v)}`); };
+  return (v) => {
+    if (v === null) {
+      if (c.notNull) fail(`${where} must not be null`);
       return;
-    case "DATETIME": micros(where, v); return;
-    case "BOOLEAN":
-      if (typeof v !== "boolean") fail(`${where} must be a boolean, got ${show(v)}`);
-      return;
-  }
+    }
+    typed(v);
+  };
 }
 
 /** Column lookup for the `cols` of task/try events and `row` of resource events. */
-function columnsOf(t: Table, exclude: readonly string[]): Map<string, Column> {
-  return new Map(t.columns.filter((c) => !exclude.includes(c.name)).map((c) => [c.name, c]));
+function columnsOf(t: Table, exclude: readonly string[]): Map<string, Check> {
+  return new Map(t.columns.filter((c) => !exclude.includes(c.name)).map((c) => [c.name, columnCheck(t, c)]));
 }
 const TASK_COLS = columnsOf(TASK, ["task_id", "run_id"]);
 const TRY_COLS = columnsOf(TRY, ["try_id", "task_id", "run_id"]);
 const RESOURCE_COLS = columnsOf(RESOURCE, ["run_id"]);
-const requiredOnFirst = (cols: Map<string, Column>): string[] => [...cols.values()].filter((c) => c.notNull).map((c) => c.name);
-const TASK_REQUIRED = requiredOnFirst(TASK_COLS);
-const TRY_REQUIRED = requiredOnFirst(TRY_COLS);
+const requiredOnFirst = (t: Table, keys: readonly string[]): string[] =>
+  t.columns.filter((c) => c.notNull && !keys.includes(c.name)).map((c) => c.name);
+const TASK_REQUIRED = requiredOnFirst(TASK, ["task_id", "run_id"]);
+const TRY_REQUIRED = requiredOnFirst(TRY, ["try_id", "task_id", "run_id"]);
 
-function checkCols(what: string, table: Table, allowed: Map<string, Column>, cols: unknown, required: readonly string[]): void {
-  if (!isObject(cols)) fail(`${what}: cols must be an object, got ${show(cols)}`);
+function checkCols(what: () => string, table: Table, allowed: Map<string, Check>, cols: unknown, required: readonly string[]): void {
+  if (!isObject(cols)) fail(`${what()}: cols must be an object, got ${show(cols)}`);
   const c = cols as Record<string, unknown>;
   for (const k in c) {
-    const col = allowed.get(k);
-    if (!col) fail(`${what}: ${table.name} has no column ${show(k)}`);
-    checkColumn(table, col!, c[k]);
+    const check = allowed.get(k);
+    if (!check) fail(`${what()}: ${table.name} has no column ${show(k)}`);
+    check!(c[k]);
   }
-  for (const r of required) if (!(r in c)) fail(`${what}: first event lacks required column ${table.name}.${r}`);
+  for (const r of required) if (!(r in c)) fail(`${what()}: lacks required column ${table.name}.${r}`);
 }
 
 /** Returns the event typed, or throws InvalidEventError naming the problem. */
@@ -104,14 +107,14 @@ export function validateEvent(x: unknown): MonitoringEvent {
     case "task": {
       const taskId = id("task.task_id", x["task_id"]);
       if (typeof x["first"] !== "boolean") fail(`task ${taskId}: first must be a boolean`);
-      checkCols(`task ${taskId}`, TASK, TASK_COLS, x["cols"], x["first"] ? TASK_REQUIRED : []);
+      checkCols(() => `task ${taskId}`, TASK, TASK_COLS, x["cols"], x["first"] ? TASK_REQUIRED : []);
       break;
     }
     case "try": {
       const taskId = id("try.task_id", x["task_id"]);
       const tryId = id("try.try_id", x["try_id"]);
       if (typeof x["first"] !== "boolean") fail(`try ${tryId} of task ${taskId}: first must be a boolean`);
-      checkCols(`try ${tryId} of task ${taskId}`, TRY, TRY_COLS, x["cols"], x["first"] ? TRY_REQUIRED : []);
+      checkCols(() => `try ${tryId} of task ${taskId}`, TRY, TRY_COLS, x["cols"], x["first"] ? TRY_REQUIRED : []);
       break;
     }
     case "status":
@@ -123,7 +126,7 @@ export function validateEvent(x: unknown): MonitoringEvent {
     case "resource": {
       const row = x["row"];
       if (!isObject(row)) return fail(`resource: row must be an object, got ${show(row)}`);
-      checkCols("resource", RESOURCE, RESOURCE_COLS, row, ["try_id", "task_id", "timestamp"]);
+      checkCols(() => "resource", RESOURCE, RESOURCE_COLS, row, ["try_id", "task_id", "timestamp"]);
       break;
     }
     case "node": {

@@ -22,11 +22,22 @@ export interface MonitoringWriterOptions {
   onWarning?: (msg: string) => void;
   /** How long close() waits for the writer before killing it (default 30 s). */
   closeTimeoutMs?: number;
+  /** Warn once when this many bytes of batches wait for the writer (default 256 MiB). */
+  backlogWarnBytes?: number;
+  /**
+   * Above this many bytes of unacknowledged batches the client reports `congested`, and the
+   * kernel holds new launches until the backlog halves (default 64 MiB). This bounds memory
+   * when a workflow produces events faster than the database can take them.
+   */
+  backlogLimitBytes?: number;
 }
 
 const FLUSH_EVENTS = 4096;
 const FLUSH_DELAY_MS = 20;
 const MAX_RESTARTS = 5;
+/** Warn once when this much encoded data waits for the writer (it is kept, not dropped). */
+const BACKLOG_WARN_BYTES = 256 * 2 ** 20;
+const BACKLOG_LIMIT_BYTES = 64 * 2 ** 20;
 const RESTART_WINDOW_MS = 60_000;
 const PREFIX = "parsl-ts monitoring:";
 const WRITER_SCRIPT = fileURLToPath(new URL("./writerProcess.js", import.meta.url));
@@ -40,6 +51,8 @@ export class MonitoringWriter {
   private child: ChildProcess | null = null;
   private pending: MonitoringEvent[] = [];
   private unacked: SentFrame[] = [];
+  private unackedBytes = 0;
+  private backlogWarned = false;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private counts = { completed: 0, failed: 0 };
@@ -51,6 +64,9 @@ export class MonitoringWriter {
   private closing = false;
   private closed: Promise<void> | null = null;
   private onClosed: (() => void) | null = null;
+  private drainWaiters: Array<() => void> = [];
+  /** Last time the writer acknowledged or said anything (close() waits while it makes progress). */
+  private lastProgress = Date.now();
   private readonly endpointText: string;
 
   private constructor(private readonly opts: MonitoringWriterOptions) {
@@ -72,6 +88,30 @@ export class MonitoringWriter {
   /** Batches not yet acknowledged by the writer (for tests and diagnostics). */
   get unacknowledged(): number {
     return this.unacked.length;
+  }
+
+  /** True while the backlog of unacknowledged batches is over the limit: hold new work. */
+  get congested(): boolean {
+    return this.unackedBytes > this.backlogLimit;
+  }
+
+  /** Bytes of batches sent and not yet acknowledged. */
+  get backlogBytes(): number {
+    return this.unackedBytes;
+  }
+
+  /** Call `fn` once the backlog has fallen below half the limit (at once if it is). */
+  onDrained(fn: () => void): void {
+    if (this.unackedBytes <= this.backlogLimit / 2) fn();
+    else {
+      this.drainWaiters.push(fn);
+      // Work is waiting on the writer's acknowledgements: they must be able to keep Node alive.
+      if (this.child) this.refChild(this.child, true);
+    }
+  }
+
+  private get backlogLimit(): number {
+    return this.gaveUp ? Infinity : this.opts.backlogLimitBytes ?? BACKLOG_LIMIT_BYTES;
   }
 
   emit(e: MonitoringEvent): void {
@@ -102,31 +142,57 @@ export class MonitoringWriter {
       this.sentCounts = this.counts;
       this.countsDirty = false;
     }
-    const seq = ++this.seq;
-    const frame = this.encode(seq, events);
-    this.unacked.push({ seq, frame });
-    if (this.child?.stdin?.writable) this.child.stdin.write(frame);
+    this.send(events);
   }
 
-  /** Encodes a batch; an event JSON cannot represent (a BigInt, a cycle) is dropped alone, with a warning. */
-  private encode(seq: number, events: MonitoringEvent[]): Buffer {
+  /**
+   * Encodes and sends one batch. A batch over the frame size limit is split in two; an event
+   * JSON cannot represent (a BigInt, a cycle, a single event over the limit) is dropped alone,
+   * with a warning. Never throws: emit() and flush() are called from the kernel's hot path.
+   */
+  private send(events: MonitoringEvent[]): void {
+    let frame: Buffer;
     try {
-      return encodeFrame({ seq, events });
-    } catch {
+      frame = encodeFrame({ seq: this.seq + 1, events });
+    } catch (err) {
+      if (err instanceof RangeError && events.length > 1) {
+        const mid = events.length >> 1;
+        this.send(events.slice(0, mid));
+        this.send(events.slice(mid));
+        return;
+      }
       const good = events.filter((e) => {
         try {
+          if (events.length === 1) throw err;
           JSON.stringify(e);
           return true;
-        } catch (err) {
-          this.warn(`dropped a monitoring event that cannot be encoded (${(err as Error).message}): type ${String((e as { t?: unknown }).t)}`);
+        } catch (bad) {
+          this.warn(`dropped a monitoring event that cannot be encoded (${(bad as Error).message}): type ${String((e as { t?: unknown }).t)}`);
           return false;
         }
       });
-      return encodeFrame({ seq, events: good });
+      if (good.length === 0) return;
+      this.send(good);
+      return;
     }
+    const seq = ++this.seq;
+    this.unacked.push({ seq, frame });
+    this.unackedBytes += frame.length;
+    if (this.unackedBytes > (this.opts.backlogWarnBytes ?? BACKLOG_WARN_BYTES) && !this.backlogWarned) {
+      this.backlogWarned = true;
+      this.warn(`the database writer is ${this.unacked.length} batches behind; ${Math.round(this.unackedBytes / 2 ** 20)} MiB of ` +
+        `monitoring data wait in memory (nothing is dropped; ${this.endpointText} is slower than this workflow)`);
+    }
+    if (this.child?.stdin?.writable) this.child.stdin.write(frame);
   }
 
-  /** Flushes, lets the writer finish and exit (killing it after the close timeout). Never hangs. */
+  /**
+   * Flushes and lets the writer finish and exit. Never hangs and never throws data away
+   * while the writer is healthy: it waits as long as the writer makes progress; if the
+   * writer stalls (a lock held by another program) after it has received every byte, it is
+   * left to finish on its own in the background. Only a writer that stops reading its input
+   * for the close timeout is killed.
+   */
   close(): Promise<void> {
     if (this.closed) return this.closed;
     this.flush(); // before `closing` is set: flush() refuses afterwards
@@ -142,14 +208,25 @@ export class MonitoringWriter {
     this.refChild(child, true);
     child.stdin?.end();
     const limit = this.opts.closeTimeoutMs ?? 30_000;
-    const killer = setTimeout(() => {
-      if (!this.child) return;
-      this.error(`the database writer (pid ${this.child.pid}) did not finish within ${limit / 1000} s; killing it. ` +
-        `${this.unacked.length} batches were not confirmed written to ${this.endpointText}`);
-      this.gaveUp = true;
-      this.child.kill("SIGKILL");
-    }, limit);
-    void this.closed.then(() => clearTimeout(killer));
+    this.lastProgress = Date.now();
+    const watchdog = setInterval(() => {
+      const c = this.child;
+      if (!c || Date.now() - this.lastProgress < limit) return;
+      const handedOver = (c.stdin?.writableLength ?? 0) === 0;
+      if (handedOver) {
+        this.warn(`the database writer (pid ${c.pid}) has made no progress for ${limit / 1000} s (is ${this.endpointText} locked?); ` +
+          `it holds all ${this.unacked.length} remaining batches and will finish writing them on its own after this process exits`);
+        this.refChild(c, false);
+        this.child = null;
+        this.finishClose();
+      } else {
+        this.error(`the database writer (pid ${c.pid}) stopped reading for ${limit / 1000} s; killing it. ` +
+          `${this.unacked.length} batches were not confirmed written to ${this.endpointText}`);
+        this.gaveUp = true;
+        c.kill("SIGKILL");
+      }
+    }, Math.min(1000, limit));
+    void this.closed.then(() => clearInterval(watchdog));
     return this.closed;
   }
 
@@ -198,6 +275,7 @@ export class MonitoringWriter {
     });
     child.on("error", (err) => this.warn(`database writer process error: ${err.message}`));
     child.on("message", (m: WriterReply) => {
+      this.lastProgress = Date.now();
       switch (m?.type) {
         case "ack": this.acked(m.seq); break;
         case "warning": this.warn(m.message); break;
@@ -213,8 +291,18 @@ export class MonitoringWriter {
 
   private acked(seq: number): void {
     let n = 0;
-    while (n < this.unacked.length && this.unacked[n]!.seq <= seq) n++;
+    while (n < this.unacked.length && this.unacked[n]!.seq <= seq) this.unackedBytes -= this.unacked[n++]!.frame.length;
     if (n > 0) this.unacked.splice(0, n);
+    if (this.unackedBytes < (this.opts.backlogWarnBytes ?? BACKLOG_WARN_BYTES) / 2) this.backlogWarned = false;
+    this.releaseDrainWaiters();
+  }
+
+  private releaseDrainWaiters(): void {
+    if (this.drainWaiters.length === 0 || this.unackedBytes > this.backlogLimit / 2) return;
+    const ws = this.drainWaiters;
+    this.drainWaiters = [];
+    if (this.child && !this.closing) this.refChild(this.child, false);
+    for (const w of ws) w();
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -233,7 +321,9 @@ export class MonitoringWriter {
       this.error(`the database writer for ${this.endpointText} died ${MAX_RESTARTS + 1} times within a minute (last: ${how}); ` +
         `monitoring is off for the rest of this run and ${this.unacked.length} batches are not written. The workflow continues.`);
       this.unacked = [];
+      this.unackedBytes = 0;
       this.pending = [];
+      this.releaseDrainWaiters();
       if (this.closing) this.finishClose();
       return;
     }
@@ -246,12 +336,14 @@ export class MonitoringWriter {
       this.refChild(next, true);
       next.stdin!.end();
     } else {
-      this.refChild(next, false);
+      this.refChild(next, this.drainWaiters.length > 0);
     }
   }
 
   private finishClose(): void {
     this.unacked = [];
+    this.unackedBytes = 0;
+    this.releaseDrainWaiters();
     const done = this.onClosed;
     this.onClosed = null;
     done?.();

@@ -21,6 +21,9 @@ import { RateLimitedReporter, WriterLog } from "./writerLog.js";
 
 /** Queued frames are merged into one transaction up to this many events. */
 const MAX_EVENTS_PER_TRANSACTION = 65_536;
+/** While fewer events than this are queued, wait up to GATHER_MS for more before writing. */
+const GATHER_EVENTS = 16_384;
+const GATHER_MS = 5;
 
 interface DecodedBatch {
   seq: number;
@@ -68,6 +71,8 @@ class Writer {
   private readonly reader = new FrameReader();
   private readonly queue: DecodedBatch[] = [];
   private queuedEvents = 0;
+  /** When the oldest queued frame arrived (or the last transaction ended), for gathering. */
+  private queuedSince = 0;
   private busy = false;
   private eof = false;
   private finished = false;
@@ -82,7 +87,7 @@ class Writer {
       reply({ type: "warning", message: m });
     };
     this.garbage = new RateLimitedReporter((m) => warn(`dropped malformed monitoring data: ${m}`));
-    this.refused = new RateLimitedReporter((m) => warn(`the database refused a row: ${m}`));
+    this.refused = new RateLimitedReporter((m) => warn(`a row was not written: ${m}`));
     this.heartbeatTimer = setInterval(() => void this.beat(), heartbeatSeconds * 1000);
     this.heartbeatTimer.unref(); // stdin keeps the process alive; the heartbeat must not
   }
@@ -130,6 +135,7 @@ class Writer {
         this.dropped(`batch ${b.seq as number}: ${err.message}`);
       }
     }
+    if (this.queue.length === 0) this.queuedSince = performance.now();
     this.queue.push({ seq: b.seq as number, events });
     this.queuedEvents += events.length;
   }
@@ -140,6 +146,12 @@ class Writer {
     this.busy = true;
     try {
       while (this.queue.length > 0) {
+        // Bigger transactions are much cheaper per row (hot index pages go to the WAL once), so
+        // while the kernel is streaming, give the next frames a few ms to arrive and join in.
+        if (!this.eof && this.queuedEvents < GATHER_EVENTS && performance.now() - this.queuedSince < GATHER_MS) {
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
         let events: MonitoringEvent[] = [];
         let lastSeq = -1;
         let firstSeq = -1;
@@ -158,6 +170,9 @@ class Writer {
         if (this.log.debugging) {
           this.log.log("DEBUG", `batches ${firstSeq}..${lastSeq}: ${events.length} events, ${outcome.rows} row writes in ${(performance.now() - t0).toFixed(1)} ms`);
         }
+        // Let stdin data that arrived during the transaction be read before the next one.
+        this.queuedSince = performance.now();
+        await new Promise((r) => setImmediate(r));
       }
       if (this.eof) await this.finish();
     } catch (err) {
@@ -218,10 +233,10 @@ async function main(): Promise<void> {
     return;
   }
   const log = new WriterLog(opts.runDir, opts.debug);
-  log.log("INFO", `starting: run ${opts.runId}, endpoint ${opts.endpoint}`);
   let store: Store;
   try {
     const endpoint = parseEndpoint(opts.endpoint);
+    log.log("INFO", `starting: run ${opts.runId}, endpoint ${describeEndpoint(endpoint)}`);
     store = await openStore(endpoint, opts.runId, {
       warning: (m) => { log.log("WARNING", m); reply({ type: "warning", message: m }); },
       note: (m) => { log.log("INFO", m); reply({ type: "note", message: m }); },

@@ -1,0 +1,34 @@
+/**
+ * `npm run bench`: every benchmark of the project, one after another in one process run, so
+ * the figures share the machine's conditions. Results are printed and written to
+ * `bench-results.json` (git-ignored). BENCHMARKS.md records measured figures.
+ *
+ *   npm run bench                       # everything
+ *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
+ *   npm run bench -- --only core,writer
+ */
+import fs from "node:fs";
+import { benchCore } from "./core.js";
+import { benchWriter } from "./writer.js";
+
+const argv = process.argv.slice(2);
+const quick = argv.includes("--quick");
+const onlyIdx = argv.indexOf("--only");
+const only = onlyIdx >= 0 ? new Set(argv[onlyIdx + 1]!.split(",")) : null;
+const want = (name: string) => !only || only.has(name);
+const print = (s: string) => console.log(s);
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, quick };
+
+if (want("core")) {
+  print("== core: ThreadPoolExecutor, no-op tasks");
+  results.core = await benchCore({ tasks: quick ? 20_000 : 100_000, million: quick ? 0 : 1_000_000, print });
+}
+if (want("writer")) {
+  print("== writer: monitoring events → SQLite");
+  const w = await benchWriter(quick ? 20_000 : 200_000);
+  print(`writer: ${w.tasks} no-op tasks = ${w.rows} rows in ${w.seconds.toFixed(2)} s: ${w.rowsPerSecond.toFixed(0)} rows/s (${(w.rowsPerSecond / 7).toFixed(0)} tasks/s)`);
+  results.writer = w;
+}
+
+fs.writeFileSync("bench-results.json", JSON.stringify(results, null, 2));
+print("results written to bench-results.json");
