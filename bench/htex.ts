@@ -16,7 +16,7 @@ import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { Config, MonitoringHub, load, tsApp } from "../src/index.js";
 import { LocalProvider } from "../src/providers/local.js";
 
-export interface HtexBenchOptions {
+export interface HtexExecutorBenchOptions {
   tasks?: number;
   workers?: number;
   /** Size of one string argument per task. */
@@ -27,7 +27,7 @@ export interface HtexBenchOptions {
   latencySamples?: number;
 }
 
-export interface HtexBenchResult {
+export interface HtexExecutorBenchResult {
   tasks: number;
   workers: number;
   argBytes: number;
@@ -53,7 +53,7 @@ function handle(taskId: number, arg: unknown, done: (r: TryResult) => void): Try
   return { taskId, tryId: 0, app, args: [arg], options, running() {}, finished: done };
 }
 
-export async function benchHtex(o: HtexBenchOptions = {}): Promise<HtexBenchResult> {
+export async function benchHtexExecutor(o: HtexExecutorBenchOptions = {}): Promise<HtexExecutorBenchResult> {
   const tasks = o.tasks ?? 20_000, workers = o.workers ?? 2, argBytes = o.argBytes ?? 0, interval = o.interval ?? 1;
   const runDir = mkdtempSync(join(tmpdir(), "htex-bench-"));
   const events: Record<string, number> = {};
@@ -159,6 +159,31 @@ export async function benchHtexKernel(o: { tasks?: number; argBytes?: number; mo
   }
 }
 
+export interface HtexBenchSummary {
+  fullMonitoring: HtexKernelBenchResult;
+  noMonitoring: HtexKernelBenchResult;
+  fullMonitoring100KB: HtexKernelBenchResult;
+}
+
+/**
+ * The issue's figures in one call (for `npm run bench`): no-op tasks through the kernel with
+ * full monitoring and with none (measured back to back, so the ratio is meaningful on a shared
+ * machine), 100 KB arguments with full monitoring, and single-task latency.
+ */
+export async function benchHtex(o: { tasks?: number; print?: (line: string) => void } = {}): Promise<HtexBenchSummary> {
+  const tasks = o.tasks ?? 20_000;
+  const print = o.print ?? (() => {});
+  const show = (name: string, r: HtexKernelBenchResult): void =>
+    print(`htex ${name}: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), latency p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms`);
+  const fullMonitoring = await benchHtexKernel({ tasks, monitored: true });
+  show("no-op, full monitoring", fullMonitoring);
+  const noMonitoring = await benchHtexKernel({ tasks, monitored: false });
+  show("no-op, no monitoring", noMonitoring);
+  const fullMonitoring100KB = await benchHtexKernel({ tasks: Math.min(tasks, 5000), argBytes: 100_000, monitored: true });
+  show("100 KB argument, full monitoring", fullMonitoring100KB);
+  return { fullMonitoring, noMonitoring, fullMonitoring100KB };
+}
+
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
@@ -169,7 +194,7 @@ async function main(): Promise<void> {
     const i = args.indexOf(flag);
     return i >= 0 ? Number(args[i + 1]) : undefined;
   };
-  const base: HtexBenchOptions = {};
+  const base: HtexExecutorBenchOptions = {};
   for (const [flag, key] of [["--tasks", "tasks"], ["--workers", "workers"], ["--interval", "interval"], ["--prefetch", "prefetch"]] as const) {
     const v = num(flag);
     if (v !== undefined) base[key] = v;
@@ -177,13 +202,10 @@ async function main(): Promise<void> {
   const argBytes = num("--arg-bytes");
   if (args.includes("--executor-only")) {
     const runs = argBytes !== undefined ? [{ ...base, argBytes }] : [{ ...base }, { ...base, argBytes: 100_000, tasks: Math.min(base.tasks ?? 5000, 5000) }];
-    for (const r of runs) console.log(JSON.stringify({ mode: "executor", ...(await benchHtex(r)) }));
+    for (const r of runs) console.log(JSON.stringify({ mode: "executor", ...(await benchHtexExecutor(r)) }));
     return;
   }
-  const tasks = base.tasks ?? 20_000;
-  console.log(JSON.stringify({ mode: "kernel", ...(await benchHtexKernel({ tasks, monitored: true })) }));
-  console.log(JSON.stringify({ mode: "kernel", ...(await benchHtexKernel({ tasks, monitored: false })) }));
-  console.log(JSON.stringify({ mode: "kernel", ...(await benchHtexKernel({ tasks: Math.min(tasks, 5000), argBytes: argBytes ?? 100_000, monitored: true })) }));
+  await benchHtex({ tasks: base.tasks ?? 20_000, print: (l) => console.log(l) });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

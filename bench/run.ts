@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import { benchCore } from "./core.js";
 import { benchWriter } from "./writer.js";
+import { benchHtex } from "./htex.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -28,6 +29,11 @@ if (want("writer")) {
   const w = await benchWriter(quick ? 20_000 : 200_000);
   print(`writer: ${w.tasks} no-op tasks = ${w.rows} rows in ${w.seconds.toFixed(2)} s: ${w.rowsPerSecond.toFixed(0)} rows/s (${(w.rowsPerSecond / 7).toFixed(0)} tasks/s)`);
   results.writer = w;
+}
+
+if (want("htex")) {
+  print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");
+  results.htex = await benchHtex({ tasks: quick ? 5_000 : 20_000, print });
 }
 
 fs.writeFileSync("bench-results.json", JSON.stringify(results, null, 2));
