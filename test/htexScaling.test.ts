@@ -46,3 +46,28 @@ test("simple strategy: scales out to multi-node blocks for the load (capped by m
   assert.equal(rows.filter((r) => r.endsWith("PENDING")).length, 3, rows.join(" "));
   assert.equal(rows.filter((r) => r.endsWith("SCALED_IN")).length, 3, rows.join(" "));
 });
+
+test("htex_auto_scale: an idle block is scaled in while another block still runs a long try", { timeout: 90_000 }, async () => {
+  const host = recordingHost({ interval: 0 });
+  const ex = new HighThroughputExecutor({
+    maxWorkersPerNode: 1, prefetchCapacity: 0, interchangePortRange: [0, 0], strategy: "htex_auto_scale", strategyPeriod: 0.1, maxIdletime: 0.5,
+    provider: new LocalProvider({ initBlocks: 2, minBlocks: 0, maxBlocks: 2 }),
+  });
+  await ex.start(host);
+  try {
+    await waitFor(() => ex.interchangeForTests!.poolList().length === 2, 10_000, "two pools");
+    const long = tryHandle(appOf(napPid), [3000]);
+    ex.submit(long);
+    await waitFor(() => long.runningAt !== null || ex.interchangeForTests!.poolList().some((p) => p.inflight.size > 0), 5000, "the long try to be placed");
+    const busyBlock = ex.interchangeForTests!.poolList().find((p) => p.inflight.size > 0)!.reg.blockId;
+    await waitFor(() => ofType(host.events, "block").some((b) => b.row.status === "SCALED_IN"), 5000, "the idle block to be scaled in");
+    const scaled = ofType(host.events, "block").filter((b) => b.row.status === "SCALED_IN").map((b) => b.row.block_id);
+    assert.equal(scaled.length, 1);
+    assert.notEqual(scaled[0], busyBlock, "the busy block is kept");
+    const r = await long.result;
+    assert.equal(r.ok, true, "the long try finished on the block that was kept");
+    assert.equal(long.where?.blockId, busyBlock);
+  } finally {
+    await ex.shutdown();
+  }
+});
