@@ -206,7 +206,10 @@ export class HighThroughputExecutor implements Executor {
   private async scaleIn(ids: readonly string[]): Promise<void> {
     const victims = ids.map((id) => this.blocks.get(id)).filter((b): b is Block => !!b && !b.scalingIn);
     if (victims.length === 0) return;
-    for (const b of victims) b.scalingIn = true;
+    for (const b of victims) {
+      b.scalingIn = true;
+      this.interchange?.holdBlock(b.blockId);
+    }
     try {
       await this.provider.cancel(victims.map((b) => b.jobId));
     } catch (e) {

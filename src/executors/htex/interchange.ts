@@ -169,6 +169,20 @@ export class Interchange {
     if (this.busy && this.outstanding() === 0) this.setBusy(false);
   }
 
+  /** Blocks being scaled in: their pools get no more tries (Parsl's manager hold). */
+  private readonly heldBlocks = new Set<string>();
+
+  /** Stops dispatching to a block's pools before it is cancelled; their node rows go inactive. */
+  holdBlock(blockId: string): void {
+    this.heldBlocks.add(blockId);
+    for (const p of this.pools.values()) {
+      if (p.reg.blockId === blockId && p.active) {
+        p.active = false;
+        this.emitNode(p);
+      }
+    }
+  }
+
   /** Tries queued or on pools. */
   outstanding(): number {
     let n = this.queue.length;
@@ -300,7 +314,7 @@ export class Interchange {
     const now = nowMicros();
     const p: PoolConn = {
       uid: reg.uid, socket, reg, capacity: reg.workerCount + (this.o.prefetchCapacity === "auto" ? 0 : this.o.prefetchCapacity), avgTryMicros: null, inflight: new Map(),
-      sources: new Set(), active: true, offset: reg.clock - now, bestRtt: Infinity,
+      sources: new Set(), active: !this.heldBlocks.has(reg.blockId), offset: reg.clock - now, bestRtt: Infinity,
       registeredAt: now, lastHeartbeat: now, lastBusy: Date.now(),
     };
     this.pools.set(reg.uid, p);
