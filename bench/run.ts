@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import { benchCore } from "./core.js";
 import { benchWriter } from "./writer.js";
+import { benchVisualizer } from "./visualizer.js";
 import { benchHtex } from "./htex.js";
 
 const argv = process.argv.slice(2);
@@ -31,6 +32,10 @@ if (want("writer")) {
   results.writer = w;
 }
 
+if (want("visualizer")) {
+  print("== visualizer: API and pages over a synthetic run");
+  results.visualizer = await benchVisualizer({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 5 : 20, log: print });
+}
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");
   results.htex = await benchHtex({ tasks: quick ? 5_000 : 20_000, print });

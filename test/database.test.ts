@@ -8,15 +8,15 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { describeEndpoint, parseEndpoint } from "../src/database/endpoint.js";
 import { INDEXES, TABLES } from "../src/database/schema.js";
 import { openStore, type Store } from "../src/database/store.js";
 import { formatMicros, parseDateTime } from "../src/database/timeformat.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
+import { parslFixture } from "./helpers.js";
 
-const FIXTURE = fileURLToPath(new URL("../../test/fixtures/parsl-mixed/monitoring.db", import.meta.url));
+const FIXTURE = parslFixture();
 
 const created: string[] = [];
 function tempDir(): string {

@@ -63,3 +63,18 @@ export const PARSL_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * The database written by Python Parsl (`shared/fixtures/parsl-mixed/monitoring.db`, beside
+ * the repository, as in CI). Tests copy it before use; it is never modified.
+ */
+export function parslFixture(): string {
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const candidates = [
+    process.env.PARSL_FIXTURE_DB,
+    path.resolve(here, "../../../shared/fixtures/parsl-mixed/monitoring.db"),
+  ].filter((p): p is string => typeof p === "string");
+  for (const c of candidates) if (fs.existsSync(c)) return c;
+  throw new Error(`the Python Parsl fixture database was not found (looked in ${candidates.join(", ")}); ` +
+    "check out shared/ beside this repository or set PARSL_FIXTURE_DB");
+}

@@ -1,0 +1,77 @@
+/**
+ * `parsl-ts visualize`: a read-only web view of a monitoring database.
+ * startVisualizer() is the programmatic entry; visualizeCommand() is the CLI.
+ */
+import { USAGE, parseVisualizeArgs } from "./cli.js";
+import { openReader } from "./open-reader.js";
+import { HeavyQueries } from "./heavy.js";
+import { VisualizerServer, inlineHeavy, type HeavyRunner } from "./server.js";
+import { SqliteReader } from "./sqlite-reader.js";
+
+export interface VisualizerHandle {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startVisualizer(opts: { db: string; port?: number; listen?: string }): Promise<VisualizerHandle> {
+  const reader = openReader(opts.db);
+  const heavy: HeavyRunner = reader instanceof SqliteReader ? new HeavyQueries(reader.path) : inlineHeavy(reader);
+  const server = new VisualizerServer(reader, heavy);
+  let url: string;
+  try {
+    url = await server.listen(opts.port ?? 8080, opts.listen ?? "127.0.0.1");
+  } catch (e) {
+    await heavy.close();
+    reader.close();
+    throw e;
+  }
+  server.warmUp();
+  let closed = false;
+  return {
+    url,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await heavy.close();
+      reader.close();
+    },
+  };
+}
+
+export async function visualizeCommand(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseVisualizeArgs(argv);
+  } catch (e) {
+    console.error(`parsl-ts visualize: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  let handle: VisualizerHandle;
+  try {
+    handle = await startVisualizer({ db: args.db, port: args.port, listen: args.listen });
+  } catch (e) {
+    console.error(`parsl-ts visualize: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  console.log(`parsl-ts visualize: serving ${args.db} at ${handle.url} (read-only; Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  await handle.close();
+  return 0;
+}
+
+export { parseVisualizeArgs } from "./cli.js";
+export { parseDbTarget } from "./dburl.js";
+export { inferRunStatus } from "./runstatus.js";

@@ -1,0 +1,407 @@
+/**
+ * The visualizer's JSON API and page routes over real databases: the Python-Parsl fixture and a
+ * parsl-ts database (extra columns + indexes). Includes hostile input through every parameter.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { startVisualizer, type VisualizerHandle } from "../src/visualizer/index.js";
+import { createSyntheticDb } from "../bench/visualizer.js";
+import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
+import { ROOT, RUN1, RUN2, RUN3, copyFixture, getJson, sha256, tempDir } from "./visualizer-helpers.js";
+
+describe("visualizer API over the Python Parsl fixture", () => {
+  let dir: string;
+  let db: string;
+  let viz: VisualizerHandle;
+  let base: string;
+  let checksum: string;
+
+  before(async () => {
+    dir = tempDir();
+    db = copyFixture(dir);
+    checksum = sha256(db);
+    viz = await startVisualizer({ db, port: 0 });
+    base = viz.url.replace(/\/$/, "");
+  });
+  after(async () => {
+    await viz.close();
+    assert.equal(sha256(db), checksum, "the database file changed while being visualized");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("binds to loopback on a free port", () => {
+    assert.match(viz.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  });
+
+  test("workflows list: all runs with real statuses", async () => {
+    const { status, body } = await getJson(`${base}/api/workflows`);
+    assert.equal(status, 200);
+    assert.equal(body.total, 3);
+    const byId = new Map<string, any>(body.rows.map((r: any) => [r.run_id, r]));
+    assert.equal(byId.get(RUN1).status, "completed");
+    assert.equal(byId.get(RUN1).tasks_completed_count, 154);
+    assert.equal(byId.get(RUN1).tasks_failed_count, 12);
+    assert.equal(byId.get(RUN2).status, "completed");
+    // Run 3 was SIGKILLed: never completed, and it stopped writing long ago.
+    assert.equal(byId.get(RUN3).status, "stale");
+    assert.equal(byId.get(RUN3).workflow_name, "crashed_run.py");
+    assert.ok(byId.get(RUN1).runtime_s > 16 && byId.get(RUN1).runtime_s < 17);
+  });
+
+  test("workflow summary: latest-state counts fall back to the status table", async () => {
+    const { status, body } = await getJson(`${base}/api/workflows/${RUN1}`);
+    assert.equal(status, 200);
+    assert.equal(body.task_count, 173);
+    assert.deepEqual(body.state_counts, { dep_fail: 5, exec_done: 154, failed: 12, memo_done: 2 });
+    const apps = new Map<string, number>(body.apps.map((a: any) => [a.name, a.count]));
+    assert.equal(apps.get("add_threads"), 53);
+    assert.equal(apps.get("square_htex"), 52);
+    assert.equal(body.workflow.rundir, "/tmp/parsl-fixture-mixed/runinfo/000");
+    const crashed = (await getJson(`${base}/api/workflows/${RUN3}`)).body;
+    assert.deepEqual(crashed.state_counts, { exec_done: 5, failed: 1, launched: 1, pending: 2, running: 3 });
+  });
+
+  test("task lists: per app, whole run, paging, state filter", async () => {
+    const burn = (await getJson(`${base}/api/workflows/${RUN1}/tasks?app=burn`)).body;
+    assert.equal(burn.total, 4);
+    assert.deepEqual(burn.rows.map((t: any) => t.task_id), [0, 1, 2, 3]);
+    const page = (await getJson(`${base}/api/workflows/${RUN1}/tasks?offset=150&limit=50`)).body;
+    assert.equal(page.total, 173);
+    assert.equal(page.rows.length, 23);
+    assert.equal(page.rows[0].task_id, 150);
+    const fanIn = page.rows.find((t: any) => t.task_id === 156);
+    assert.deepEqual(fanIn.task_depends, Array.from({ length: 20 }, (_, i) => 136 + i));
+    const depFail = (await getJson(`${base}/api/workflows/${RUN1}/tasks?state=dep_fail`)).body;
+    assert.deepEqual(depFail.rows.map((t: any) => t.task_id), [126, 127, 128, 131, 132]);
+  });
+
+  test("task detail: every field, tries, state history, memory samples", async () => {
+    const { status, body } = await getJson(`${base}/api/workflows/${RUN1}/tasks/124`);
+    assert.equal(status, 200);
+    assert.equal(body.task.task_func_name, "flaky_half");
+    assert.equal(body.task.task_fail_cost, 2.5);
+    assert.equal(body.state, "failed");
+    assert.equal(body.tries.length, 5);
+    assert.equal(body.states.length, 25);
+    assert.equal(body.states[0].task_status_name, "pending");
+    assert.equal(body.states[24].task_status_name, "failed");
+    assert.equal(body.memory.length, 5);
+    const burn1 = (await getJson(`${base}/api/workflows/${RUN1}/tasks/1`)).body;
+    assert.equal(Math.max(...burn1.memory.map((m: any) => m.rss)), 227688448);
+    const parent = (await getJson(`${base}/api/workflows/${RUN1}/tasks/125`)).body;
+    assert.deepEqual(parent.dependents, [126]);
+  });
+
+  test("gantt: one row per task with Parsl's segments, sampled when asked for fewer rows", async () => {
+    const full = (await getJson(`${base}/api/workflows/${RUN1}/gantt?rows=300`)).body;
+    assert.equal(full.step, 1);
+    assert.equal(full.rows.length, 173);
+    const t124 = full.rows.find((r: any) => r.task_id === 124);
+    assert.equal(t124.segs.length, 25);
+    // Consecutive segments touch; the last one extends to time_completed.
+    for (let i = 1; i < t124.segs.length; i++) assert.equal(t124.segs[i][1], t124.segs[i - 1][2]);
+    assert.equal(t124.segs[24][2], full.end_ms);
+    const sampled = (await getJson(`${base}/api/workflows/${RUN1}/gantt?rows=10`)).body;
+    assert.equal(sampled.rows.length, 10);
+    assert.equal(sampled.step, 18);
+    const windowed = (await getJson(`${base}/api/workflows/${RUN1}/gantt?from=120&to=129`)).body;
+    assert.deepEqual(windowed.rows.map((r: any) => r.task_id), [120, 121, 122, 123, 124, 125, 126, 127, 128, 129]);
+  });
+
+  test("tries per app over time and resource usage are aggregated", async () => {
+    const tries = (await getJson(`${base}/api/workflows/${RUN1}/tries`)).body;
+    assert.ok(tries.series.length > 2);
+    assert.equal(tries.series[0].name, "All");
+    assert.ok(Math.max(...tries.series[0].values) > 0);
+    const res = (await getJson(`${base}/api/workflows/${RUN1}/resources`)).body;
+    assert.equal(res.has_resources, true);
+    assert.equal(res.workers.total_workers, 2); // one manager with 2 workers, not the sum over 235 node events
+    assert.equal(res.cpu.total_cores, 2);
+    assert.equal(res.memory_max.counts.reduce((a: number, b: number) => a + b, 0), 99);
+    assert.equal(res.cpu_time_max.counts.length, 20);
+    assert.equal(res.blocks.length, 3);
+    assert.equal(res.nodes.length, 1);
+  });
+
+  test("DAG: app graph, task window with edges and outside parents", async () => {
+    const d = (await getJson(`${base}/api/workflows/${RUN1}/dag?from=125&limit=4`)).body;
+    assert.equal(d.task_count, 173);
+    assert.deepEqual(d.window.nodes.filter((n: any) => !n.outside).map((n: any) => n.id), [125, 126, 127, 128]);
+    assert.deepEqual(d.window.edges, [[125, 126], [126, 127], [127, 128]]);
+    const fan = (await getJson(`${base}/api/workflows/${RUN1}/dag?from=156&limit=1`)).body;
+    assert.equal(fan.window.nodes.filter((n: any) => n.outside).length, 20);
+    assert.equal(fan.window.edges.length, 20);
+    const edge = d.app_edges.find((e: any) => e.from === "fan_leaf" && e.to === "fan_in");
+    assert.equal(edge.count, 20);
+  });
+
+  test("cross-run history groups runs by workflow name", async () => {
+    const h = (await getJson(`${base}/api/workflows/${RUN2}/history`)).body;
+    assert.equal(h.workflow_name, "fixture-mixed");
+    assert.deepEqual(h.runs.map((r: any) => r.run_id), [RUN1, RUN2]);
+    assert.equal(h.runs[1].apps.cached_square.count, 7);
+  });
+
+  test("every page of parsl-visualize answers 200 with an HTML shell", async () => {
+    const pages = ["/", `/workflow/${RUN1}/`, `/workflow/${RUN1}/app/burn`, `/workflow/${RUN1}/task/`, `/workflow/${RUN1}/task/124`,
+      `/workflow/${RUN1}/dag_group_by_apps`, `/workflow/${RUN1}/dag_group_by_states`, `/workflow/${RUN1}/resource_usage`,
+      "/static/app.js", "/static/style.css", "/static/charts.js", "/static/dag.js", "/static/dom.js", "/static/colors.js"];
+    for (const p of pages) {
+      const res = await fetch(base + p);
+      assert.equal(res.status, 200, p);
+      const text = await res.text();
+      if (!p.startsWith("/static/")) assert.match(text, /<script type="module" src="\/static\/app.js">/);
+      assert.doesNotMatch(text, /https?:\/\/(cdn|cdnjs|code\.jquery|stackpath|unpkg)/, `${p} references a CDN`);
+    }
+  });
+
+  test("bad requests get clear 4xx answers, never a 500", async () => {
+    const cases: [string, number, RegExp][] = [
+      [`/api/workflows/00000000-0000-0000-0000-000000000000`, 404, /could not be found/],
+      [`/workflow/00000000-0000-0000-0000-000000000000/`, 404, /Workflow 00000000-0000-0000-0000-000000000000 could not be found/],
+      [`/api/workflows/${RUN1}/tasks/abc`, 400, /task id must be a non-negative integer/],
+      [`/workflow/${RUN1}/task/abc`, 400, /task id must be a non-negative integer/],
+      [`/api/workflows/${RUN1}/tasks/99999`, 404, /Task 99999 .* could not be found/],
+      [`/workflow/${RUN1}/task/99999`, 404, /could not be found/],
+      [`/workflow/${RUN1}/app/no_such_app`, 404, /has no tasks/],
+      [`/workflow/${RUN1}/dag_whatever`, 404, /no such page/],
+      [`/nope`, 404, /no such page/],
+      [`/api/nope`, 404, /no such API endpoint/],
+      [`/api/workflows?limit=0`, 400, /limit.{0,4} must be between 1 and 500/],
+      [`/api/workflows/${RUN1}/gantt?from=10&to=5`, 400, /smaller than/],
+      [`/api/workflows/${RUN1}/tasks?state=bogus`, 400, /unknown state/],
+    ];
+    for (const [url, status, msg] of cases) {
+      const res = await fetch(base + url);
+      const text = await res.text();
+      assert.equal(res.status, status, url);
+      assert.match(text, msg, url);
+      assert.doesNotMatch(text, /\n\s+at .*\.js:\d+/, `${url} leaked a stack trace`);
+    }
+    const post = await fetch(`${base}/api/workflows`, { method: "POST", body: "x" });
+    assert.equal(post.status, 405);
+  });
+
+  test("SQL injection and path traversal through every parameter: 4xx, database untouched", async () => {
+    const before = sha256(db);
+    const evil = ["' OR '1'='1", "1; DROP TABLE task; --", "../../../../etc/passwd", "..%2f..%2fetc%2fpasswd", "%27%20OR%201%3D1--", "\u0000", "x".repeat(600)];
+    const urls: string[] = [];
+    for (const e of evil) {
+      const enc = encodeURIComponent(e);
+      urls.push(`/api/workflows/${enc}`, `/workflow/${enc}/`, `/api/workflows/${RUN1}' OR '1'='1/tasks`,
+        `/api/workflows/${RUN1}/tasks/${enc}`, `/workflow/${RUN1}/task/${enc}`, `/workflow/${RUN1}/app/${enc}`,
+        `/api/workflows/${RUN1}/tasks?app=${enc}`, `/api/workflows/${RUN1}/tasks?state=${enc}`, `/api/workflows/${RUN1}/tasks?offset=${enc}`,
+        `/api/workflows/${RUN1}/tasks?limit=${enc}`, `/api/workflows/${RUN1}/gantt?from=${enc}`, `/api/workflows/${RUN1}/gantt?to=${enc}`,
+        `/api/workflows/${RUN1}/gantt?rows=${enc}`, `/api/workflows/${RUN1}/dag?from=${enc}`, `/api/workflows/${RUN1}/dag?limit=${enc}`,
+        `/api/workflows?offset=${enc}`, `/api/workflows?limit=${enc}`, `/static/${enc}`);
+    }
+    urls.push("/static/..%2f..%2fpackage.json", "/static/%2e%2e%2fserver.js", "/static/app.js%00.css", "/static/..\\..\\package.json",
+      "/workflow/%E0%A4%A/", `/workflow/${RUN1}/task/1%20OR%201=1`, `/workflow/${RUN1}/task/-1`, `/api/workflows/${RUN1}/tasks/1e3`);
+    for (const u of urls) {
+      const res = await fetch(base + u);
+      const text = await res.text();
+      assert.ok(res.status >= 400 && res.status < 500, `${u} answered ${res.status}`);
+      assert.doesNotMatch(text, /root:x:0|"name": "parsl-ts"/, `${u} leaked a file`);
+    }
+    // Raw (unnormalised) traversal straight over a socket.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const { port } = new URL(base);
+      import("node:net").then(({ connect }) => {
+        const sock = connect(Number(port), "127.0.0.1", () => sock.end("GET /static/../../../package.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+        let out = "";
+        sock.on("data", (d) => (out += d.toString()));
+        sock.on("end", () => resolve(out));
+        sock.on("error", reject);
+      }, reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 404/);
+    // A page served under a foreign name (DNS rebinding) gets nothing.
+    const rebound = await new Promise<string>((resolve, reject) => {
+      const { port } = new URL(base);
+      import("node:net").then(({ connect }) => {
+        const sock = connect(Number(port), "127.0.0.1", () => sock.end("GET /api/workflows HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n"));
+        let out = "";
+        sock.on("data", (d) => (out += d.toString()));
+        sock.on("end", () => resolve(out));
+        sock.on("error", reject);
+      }, reject);
+    });
+    assert.match(rebound, /^HTTP\/1\.1 403/);
+    assert.doesNotMatch(rebound, /run_id/);
+    assert.equal(sha256(db), before);
+    const check = new Database(db, { readonly: true });
+    assert.equal(check.prepare(`SELECT COUNT(*) FROM task`).pluck().get(), 173 + 16 + 12);
+    check.close();
+    assert.equal((await getJson(`${base}/api/workflows/${RUN1}`)).body.task_count, 173);
+  });
+});
+
+describe("visualizer over a parsl-ts database (extra columns, INDEXES)", () => {
+  let dir: string;
+  let db: string;
+  let viz: VisualizerHandle;
+  let base: string;
+  let runs: { live: string; failed: string; crashed: string };
+
+  before(async () => {
+    dir = tempDir();
+    db = path.join(dir, "monitoring.db");
+    runs = {
+      live: createSyntheticDb(db, { tasks: 400, runId: "run-live", unfinished: true, workflowName: "synthetic" }),
+      failed: createSyntheticDb(db, { tasks: 50, runId: "run-failed", runStatus: "failed", workflowName: "synthetic" }),
+      crashed: createSyntheticDb(db, { tasks: 30, runId: "run-crashed", unfinished: true, workflowName: "other" }),
+    };
+    const w = new Database(db);
+    w.prepare(`UPDATE workflow SET last_heartbeat = ? WHERE run_id = ?`).run(msToNaive(naiveNowMs() - 3_600_000), runs.crashed);
+    w.close();
+    viz = await startVisualizer({ db: `sqlite:///${db}`, port: 0 });
+    base = viz.url.replace(/\/$/, "");
+  });
+  after(async () => {
+    await viz.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("run_status and last_heartbeat decide the status", async () => {
+    const list = (await getJson(`${base}/api/workflows`)).body;
+    const st = new Map<string, string>(list.rows.map((r: any) => [r.run_id, r.status]));
+    assert.equal(st.get(runs.live), "running");
+    assert.equal(st.get(runs.failed), "failed");
+    assert.equal(st.get(runs.crashed), "crashed");
+  });
+
+  test("task_latest_status is used, and agrees with the status table", async () => {
+    const sum = (await getJson(`${base}/api/workflows/${runs.live}`)).body;
+    assert.equal(sum.task_count, 400);
+    const total = Object.values(sum.state_counts as Record<string, number>).reduce((a, b) => a + b, 0);
+    assert.equal(total, 400);
+    const check = new Database(db, { readonly: true });
+    const fromStatus = check.prepare(`SELECT COUNT(*) FROM task t WHERE t.run_id = ? AND t.task_latest_status =
+      (SELECT s.task_status_name FROM status s WHERE s.run_id = t.run_id AND s.task_id = t.task_id ORDER BY s.timestamp DESC, s.rowid DESC LIMIT 1)`).pluck().get(runs.live);
+    check.close();
+    assert.equal(fromStatus, 400);
+    for (const ep of ["tries", "resources", "history", "gantt?rows=50", "dag?limit=100", "tasks?state=failed", "tasks/17"]) {
+      const r = await getJson(`${base}/api/workflows/${runs.live}/${ep}`);
+      assert.equal(r.status, 200, ep);
+    }
+  });
+
+  test("the visualizer creates nothing: schema and file unchanged after every endpoint", async () => {
+    const schemaOf = (): string => {
+      const c = new Database(db, { readonly: true });
+      const s = JSON.stringify(c.prepare(`SELECT type, name, sql FROM sqlite_master ORDER BY name`).all());
+      c.close();
+      return s;
+    };
+    const beforeSchema = schemaOf();
+    const beforeSum = sha256(db);
+    for (const ep of ["", "/changes", "/tries", "/resources", "/history", "/gantt", "/dag", "/tasks", "/tasks/3"]) {
+      assert.equal((await getJson(`${base}/api/workflows/${runs.failed}${ep}`)).status, 200, ep);
+    }
+    assert.equal(schemaOf(), beforeSchema);
+    assert.equal(sha256(db), beforeSum);
+  });
+});
+
+describe("visualizer CLI", () => {
+  const entry = path.join(ROOT, "dist", "src", "visualizer", "index.js");
+  const runCli = (args: string[], untilUrl: boolean): Promise<{ code: number | null; out: string; err: string; url?: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ["--input-type=module", "-e",
+        `import(${JSON.stringify(entry)}).then((m) => m.visualizeCommand(${JSON.stringify(args)})).then((c) => process.exit(c));`]);
+      let out = "";
+      let err = "";
+      let url: string | undefined;
+      child.stdout.on("data", async (d) => {
+        out += d.toString();
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (untilUrl && m && !url) {
+          url = m[1];
+          // A cheap endpoint and one computed in the aggregate worker thread.
+          const res = await fetch(`${url}api/workflows`);
+          const heavy = await fetch(`${url}api/workflows/${RUN1}/resources`);
+          out += `\nfetched:${res.status},${heavy.status}`;
+          child.kill("SIGTERM");
+        }
+      });
+      child.stderr.on("data", (d) => (err += d.toString()));
+      child.on("error", reject);
+      child.on("exit", (code) => resolve({ code, out, err, ...(url ? { url } : {}) }));
+    });
+
+  test("a missing database is a clear error naming the path", async () => {
+    const r = await runCli(["/nonexistent/dir/monitoring.db", "--port", "0"], false);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /monitoring database not found: \/nonexistent\/dir\/monitoring\.db/);
+  });
+
+  test("a SQLite file that is not a monitoring database is rejected", async () => {
+    const dir = tempDir();
+    const other = path.join(dir, "other.db");
+    const d = new Database(other);
+    d.exec("CREATE TABLE t (x)");
+    d.close();
+    const r = await runCli([other, "--port", "0"], false);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /not a Parsl monitoring database: table "workflow" is missing/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("bad arguments exit 2 with usage", async () => {
+    const r = await runCli(["--port", "x"], false);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /usage: parsl-ts visualize/);
+  });
+
+  test("serves until SIGTERM, then exits 0", async () => {
+    const dir = tempDir();
+    const db = copyFixture(dir);
+    const r = await runCli([db, "--port", "0"], true);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /serving .* at http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(r.out, /fetched:200,200/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("whole-run aggregates on huge runs are sampled, not scanned", () => {
+  test("every k-th task, scaled by k, agrees with the exact aggregate", async () => {
+    const { SqliteReader } = await import("../src/visualizer/sqlite-reader.js");
+    const dir = tempDir();
+    const db = path.join(dir, "monitoring.db");
+    const run = createSyntheticDb(db, { tasks: 2000, runId: "run-big" });
+    const exact = new SqliteReader(db);
+    const sampled = new SqliteReader(db, 250); // 2000 tasks / 250 → every 8th task
+    try {
+      const area = (ts: { bucket_s: number; series: { values: number[] }[] }): number =>
+        ts.series[0]!.values.reduce((a, b) => a + b, 0) * ts.bucket_s;
+      const te = exact.triesOverTime(run);
+      const tsm = sampled.triesOverTime(run);
+      assert.equal(te.sample_step, 1);
+      assert.equal(tsm.sample_step, 8);
+      const ratio = area(tsm) / area(te);
+      assert.ok(ratio > 0.8 && ratio < 1.2, `sampled busy time is ${ratio.toFixed(2)}× the exact one`);
+      const re = exact.resources(run);
+      const rsm = sampled.resources(run);
+      assert.ok(rsm.sample_step >= 8, `resource sample step ${rsm.sample_step}`); // resources get a smaller share of the budget
+      const total = (hh: { counts: number[] }): number => hh.counts.reduce((a, b) => a + b, 0);
+      const tasksWithSamples = total(re.memory_max);
+      assert.ok(Math.abs(total(rsm.memory_max) - tasksWithSamples) <= tasksWithSamples * 0.25, `${total(rsm.memory_max)} vs ${tasksWithSamples}`);
+      const he = exact.appHistory(run);
+      const hs = sampled.appHistory(run);
+      // Counts stay exact; only mean durations are estimated.
+      for (const [app, v] of Object.entries(he.runs[0]!.apps)) {
+        assert.equal(hs.runs[0]!.apps[app]!.count, v.count);
+        assert.ok(Math.abs(hs.runs[0]!.apps[app]!.mean_s! - v.mean_s!) < v.mean_s! * 0.35, app);
+      }
+    } finally {
+      exact.close();
+      sampled.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * The visualizer in a real Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
+ * every page of the Python-Parsl fixture, link clicks, content checks, no off-host requests,
+ * a live update without reload, and screenshots under test-results/visualizer/.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { startVisualizer, type VisualizerHandle } from "../src/visualizer/index.js";
+import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
+import { CHROMIUM_ARGS, ROOT, RUN1, RUN3, copyFixture, sha256, tempDir } from "./visualizer-helpers.js";
+
+const SHOTS = path.join(ROOT, "test-results", "visualizer");
+
+// Without Chromium the browser tests cannot run; say how to enable them. CI must run them.
+const CHROMIUM = "/usr/bin/chromium";
+const noBrowser = !fs.existsSync(CHROMIUM) && process.env.CI !== "true"
+  ? `${CHROMIUM} not found: install Debian's chromium (apt-get install --no-install-recommends chromium) to run the browser tests`
+  : false;
+
+describe("visualizer in Chromium", { skip: noBrowser }, () => {
+  let dir: string;
+  let db: string;
+  let checksum: string;
+  let viz: VisualizerHandle;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+  const offHost: string[] = [];
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    dir = tempDir();
+    db = copyFixture(dir);
+    checksum = sha256(db);
+    viz = await startVisualizer({ db, port: 0 });
+    base = viz.url.replace(/\/$/, "");
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1366, height: 850 } });
+    page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("data:")) offHost.push(r.url()); });
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await viz?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(url: string, shot: string): Promise<void> {
+    await page.goto(base + url);
+    await page.waitForSelector("body[data-ready='1'][data-complete='1']", { timeout: 15_000 });
+    await page.screenshot({ path: path.join(SHOTS, `${shot}.png`), fullPage: true });
+  }
+
+  test("workflows list shows every run with its real status", async () => {
+    await open("/", "01-workflows");
+    const rows = await page.locator("table.workflows tbody tr").allInnerTexts();
+    assert.equal(rows.length, 3);
+    const crashed = rows.find((r) => r.includes("crashed_run.py"));
+    assert.ok(crashed, "crashed run listed");
+    assert.match(crashed!, /unknown \/ stale/);
+    assert.equal(rows.filter((r) => /completed/.test(r)).length, 2);
+  });
+
+  test("click through: list → workflow → app → task", async () => {
+    await open("/", "01-workflows");
+    await Promise.all([page.waitForURL(`**/workflow/${RUN1}/`), page.locator(`a[href="/workflow/${RUN1}/"]`).click()]);
+    await page.waitForSelector("body[data-ready='1'][data-complete='1']");
+    await page.screenshot({ path: path.join(SHOTS, "02-workflow.png"), fullPage: true });
+    const summary = await page.locator("main").innerText();
+    assert.match(summary, /Workflow fixture-mixed/);
+    assert.match(summary, /\/tmp\/parsl-fixture-mixed\/runinfo\/000/);
+    assert.match(summary, /173 tasks by latest state/);
+    // Gantt: one bar group per task, coloured with Parsl's colours.
+    assert.equal(await page.locator("#gantt-note").innerText(), "Showing tasks 0–172.");
+    const fills = await page.locator("svg.chart a rect").evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute("fill")))]);
+    assert.ok(fills.includes("rgb(0, 200, 0)") && fills.includes("rgb(200, 0, 0)") && fills.includes("rgb(255, 128, 255)"), `gantt colours ${fills.join(" ")}`);
+    assert.ok(await page.locator("text=Execution tries per app").count() >= 1);
+    await Promise.all([page.waitForURL("**/app/flaky_half"), page.locator("a.app-link", { hasText: "flaky_half" }).click()]);
+    await page.waitForSelector("body[data-ready='1']");
+    await page.screenshot({ path: path.join(SHOTS, "03-app.png"), fullPage: true });
+    const appRows = await page.locator("table.tasks tbody tr").allInnerTexts();
+    assert.equal(appRows.length, 1);
+    assert.match(appRows[0]!, /124\s+failed/);
+    await Promise.all([page.waitForURL("**/task/124"), page.locator("a.task-link", { hasText: "124" }).click()]);
+    await page.waitForSelector("body[data-ready='1']");
+    await page.screenshot({ path: path.join(SHOTS, "04-task.png"), fullPage: true });
+    assert.match(await page.locator("h1").innerText(), /flaky_half \(124\)\s+failed/);
+    assert.equal(await page.locator("table.states tbody tr").count(), 25);
+    assert.equal(await page.locator("table.tries tbody tr").count(), 5);
+    assert.match(await page.locator("main").innerText(), /ValueError\('flaky-a'\)/);
+    assert.ok(await page.locator("svg.chart[aria-label='Memory usage']").count() === 1);
+  });
+
+  test("all tasks of a run, paged, with dependency links", async () => {
+    await open(`/workflow/${RUN1}/task/`, "05-all-tasks");
+    assert.equal(await page.locator("table.tasks tbody tr").count(), 100);
+    await page.locator("button", { hasText: "next ›" }).last().click();
+    await page.waitForFunction(() => document.querySelector(".pager span")?.textContent?.startsWith("101–173"));
+    const fanIn = await page.locator("table.tasks tbody tr", { hasText: "fan_in_args" }).first().innerText();
+    assert.match(fanIn, /157/);
+    await Promise.all([page.waitForURL("**/task/125"), page.locator("table.tasks tbody tr", { has: page.locator("a.task-link", { hasText: /^126$/ }) }).locator("td").nth(3).locator("a").click()]);
+    await page.waitForSelector("body[data-ready='1']");
+    assert.match(await page.locator("h1").innerText(), /always_fail \(125\)/);
+  });
+
+  test("DAG pages: grouped by app and by state, nodes link to tasks", async () => {
+    await open(`/workflow/${RUN1}/dag_group_by_apps`, "06-dag-apps");
+    assert.equal(await page.locator("a.app-node").count(), 22);
+    assert.equal(await page.locator("a.dag-node").count(), 173);
+    // Every dependency edge of the run is drawn (the window covers the whole 173-task run).
+    const api = await (await fetch(`${base}/api/workflows/${RUN1}/dag?from=0&limit=300`)).json() as { window: { edges: unknown[] } };
+    const c = new Database(db, { readonly: true });
+    const depCount = c.prepare(`SELECT SUM(LENGTH(task_depends) - LENGTH(REPLACE(task_depends, ',', '')) + 1) FROM task
+      WHERE run_id = ? AND task_depends <> ''`).pluck().get(RUN1) as number;
+    c.close();
+    assert.equal(api.window.edges.length, depCount);
+    assert.equal(await page.locator("line.edge").count(), depCount);
+    await open(`/workflow/${RUN1}/dag_group_by_states`, "07-dag-states");
+    const failedNodes = await page.locator("a.dag-node circle[fill='rgb(200, 0, 0)']").count();
+    assert.equal(failedNodes, 12);
+    await page.locator("#main input[name=from]").fill("125");
+    await page.locator("#main select[name=limit]").selectOption("100");
+    await page.locator("#main form button[type=submit]").click();
+    await page.waitForFunction(() => document.getElementById("dag-note")?.textContent?.startsWith("Tasks 125–172"));
+    await Promise.all([page.waitForURL("**/task/126"), page.locator("a.dag-node[data-task='126']").click()]);
+    await page.waitForSelector("body[data-ready='1']");
+    assert.match(await page.locator("h1").innerText(), /chain_step \(126\)\s+dep_fail/);
+  });
+
+  test("resource usage page draws every plot", async () => {
+    await open(`/workflow/${RUN1}/resource_usage`, "08-resources");
+    const titles = await page.locator("svg.chart .chart-title").evaluateAll((els) => els.map((e) => e.textContent ?? ""));
+    for (const t of ["Worker efficiency", "CPU usage", "CPU time distribution (max per task)", "Memory usage",
+      "Memory distribution (average per task)", "Memory distribution (max per task)"]) {
+      assert.ok(titles.some((x) => x.startsWith(t)), `missing plot ${t}: ${titles.join(" | ")}`);
+    }
+    assert.match(await page.locator("main").innerText(), /SCALED_IN/);
+  });
+
+  test("a running workflow's page shows new rows without reloading", async () => {
+    await open(`/workflow/${RUN3}/`, "09-live-before");
+    await page.evaluate(() => { (window as unknown as { marker: number }).marker = 42; });
+    assert.equal(await page.locator("a.app-link", { hasText: "late_app" }).count(), 0);
+    const w = new Database(db);
+    const now = naiveNowMs();
+    w.prepare(`INSERT INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, task_inputs, task_outputs, task_stdout, task_stderr,
+        task_time_invoked, task_fail_count, task_fail_cost) VALUES (12, ?, '', 'late_app', '0', 'None', 'None', '', '', ?, 0, 0)`).run(RUN3, msToNaive(now));
+    w.prepare(`INSERT INTO status VALUES (12, 'pending', ?, ?, 0)`).run(msToNaive(now), RUN3);
+    w.prepare(`INSERT INTO status VALUES (12, 'launched', ?, ?, 0)`).run(msToNaive(now + 1), RUN3);
+    w.close();
+    await page.waitForSelector("a.app-link:has-text('late_app')", { timeout: 10_000 });
+    assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, "the page was reloaded");
+    assert.match(await page.locator("main").innerText(), /13 tasks by latest state/);
+    assert.match(await page.locator("#gantt-note").innerText(), /0–12/);
+    assert.match(await page.locator("#live").innerText(), /updated/);
+    await page.screenshot({ path: path.join(SHOTS, "10-live-after.png"), fullPage: true });
+    // New activity makes the crashed-looking run "running" again in the list.
+    await open("/", "11-workflows-after");
+    assert.match(await page.locator("table.workflows tbody tr", { hasText: "crashed_run.py" }).innerText(), /running/);
+  });
+
+  test("error pages are readable", async () => {
+    const res = await page.goto(`${base}/workflow/not-a-run/`);
+    assert.equal(res?.status(), 404);
+    assert.match(await page.locator("#error-message").innerText(), /Workflow not-a-run could not be found/);
+    await page.screenshot({ path: path.join(SHOTS, "12-error.png") });
+  });
+
+  test("no request left the server, no script errors, database untouched except by the test's own writes", async () => {
+    assert.deepEqual(offHost, []);
+    assert.deepEqual(pageErrors, []);
+    assert.notEqual(sha256(db), checksum); // the live test appended rows itself
+    const c = new Database(db, { readonly: true });
+    assert.equal(c.prepare(`SELECT COUNT(*) FROM task WHERE run_id = ?`).pluck().get(RUN3), 13);
+    c.close();
+  });
+});

@@ -1,0 +1,60 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { parseDbTarget } from "../src/visualizer/dburl.js";
+import { parseVisualizeArgs } from "../src/visualizer/cli.js";
+import { inferRunStatus, HEARTBEAT_STALE_MS, ACTIVITY_STALE_MS } from "../src/visualizer/runstatus.js";
+import { msToNaive, naiveToMs } from "../src/visualizer/timefmt.js";
+import { STATE_COLORS } from "../src/visualizer/client/colors.js";
+import { STATE_NAMES } from "../src/database/schema.js";
+
+test("every task state has Parsl's Gantt colour", () => {
+  for (const st of STATE_NAMES) assert.ok(STATE_COLORS[st], `no colour for ${st}`);
+  assert.equal(STATE_COLORS["exec_done"], "rgb(0, 200, 0)");
+  assert.equal(STATE_COLORS["failed"], "rgb(200, 0, 0)");
+  assert.equal(STATE_COLORS["pending"], "rgb(168, 168, 168)");
+});
+
+test("database argument: paths and SQLAlchemy-style URLs", () => {
+  assert.deepEqual(parseDbTarget("runinfo/monitoring.db", "/w"), { kind: "sqlite", path: "/w/runinfo/monitoring.db" });
+  assert.deepEqual(parseDbTarget("sqlite:///runinfo/m.db", "/w"), { kind: "sqlite", path: "/w/runinfo/m.db" });
+  assert.deepEqual(parseDbTarget("sqlite:////abs/m.db", "/w"), { kind: "sqlite", path: path.resolve("/abs/m.db") });
+  assert.equal(parseDbTarget("postgresql://u@h/db").kind, "postgresql");
+  assert.throws(() => parseDbTarget("sqlite://"), /invalid SQLite URL/);
+  assert.throws(() => parseDbTarget("mysql://x/y"), /unsupported database URL scheme/);
+  assert.throws(() => parseDbTarget("  "), /empty/);
+});
+
+test("CLI arguments", () => {
+  assert.deepEqual(parseVisualizeArgs([]), { db: "runinfo/monitoring.db", port: 8080, listen: "127.0.0.1", help: false });
+  assert.deepEqual(parseVisualizeArgs(["x.db", "--port", "0", "--listen=0.0.0.0"]), { db: "x.db", port: 0, listen: "0.0.0.0", help: false });
+  assert.equal(parseVisualizeArgs(["-p", "9000"]).port, 9000);
+  assert.throws(() => parseVisualizeArgs(["--port", "99999"]), /--port must be an integer from 0 to 65535/);
+  assert.throws(() => parseVisualizeArgs(["--port"]), /needs a value/);
+  assert.throws(() => parseVisualizeArgs(["--bogus"]), /unknown option --bogus/);
+  assert.throws(() => parseVisualizeArgs(["a.db", "b.db"]), /only one database/);
+});
+
+test("naive timestamps round-trip at microsecond precision", () => {
+  const s = "2026-11-24 21:52:07.544016";
+  const ms = naiveToMs(s);
+  assert.ok(ms !== null);
+  assert.equal(msToNaive(ms), s);
+  assert.equal(naiveToMs("not a time"), null);
+  assert.equal(naiveToMs(null), null);
+});
+
+test("run status: parsl-ts columns win, heartbeats expire, Python DBs are inferred", () => {
+  const now = 1_000_000_000;
+  const base = { runStatus: null, lastHeartbeatMs: null, timeCompletedMs: null, lastActivityMs: null, tasksFailed: 0, nowMs: now };
+  assert.equal(inferRunStatus({ ...base, runStatus: "failed" }).status, "failed");
+  assert.equal(inferRunStatus({ ...base, runStatus: "interrupted" }).status, "interrupted");
+  assert.equal(inferRunStatus({ ...base, runStatus: "running", lastHeartbeatMs: now - 1000 }).status, "running");
+  assert.equal(inferRunStatus({ ...base, runStatus: "running", lastHeartbeatMs: now - HEARTBEAT_STALE_MS - 1 }).status, "crashed");
+  assert.equal(inferRunStatus({ ...base, timeCompletedMs: now - 5 }).status, "completed");
+  assert.equal(inferRunStatus({ ...base, lastActivityMs: now - 1000 }).status, "running");
+  const stale = inferRunStatus({ ...base, lastActivityMs: now - ACTIVITY_STALE_MS - 1 });
+  assert.equal(stale.status, "stale");
+  assert.match(stale.reason, /no activity/);
+  assert.equal(inferRunStatus(base).status, "stale");
+});
