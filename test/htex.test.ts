@@ -86,7 +86,7 @@ test("htex bash apps write their streams, fail with the exit code, and are measu
     const fr = await fail.result;
     assert.ok(!fr.ok && fr.error.name === "BashExitFailure" && (fr.error as { exitCode?: number }).exitCode === 3 && /code 3/.test(fr.error.message));
     // A CPU-burning command: its CPU time shows in the try's final sample though it has exited.
-    const burn = tryHandle(appOf(function burnApp() { return "end=$((SECONDS+1)); while [ $SECONDS -lt $end ]; do :; done"; }, "bash"), []);
+    const burn = tryHandle(appOf(function burnApp() { return "timeout 1 bash -c 'while :; do :; done' || true"; }, "bash"), []);
     ex.submit(burn);
     assert.equal((await burn.result).ok, true);
     const rows = ofType(host.events, "resource").filter((e) => e.row.task_id === burn.taskId).map((e) => e.row);
