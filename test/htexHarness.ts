@@ -4,7 +4,7 @@
  * real worker-pool and worker processes.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppDefinition, ExecutorHost, InvocationOptions, TryHandle, TryResult, WhereRan } from "../src/executors/base.js";
@@ -15,10 +15,17 @@ export interface RecordingHost extends ExecutorHost {
   logs: { level: string; message: string }[];
 }
 
+/** Run directories made by this test file, removed when its process exits. */
+const madeDirs: string[] = [];
+process.once("exit", () => {
+  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
+});
+
 export function recordingHost(opts: { interval?: number; monitoring?: boolean } = {}): RecordingHost {
   const events: MonitoringEvent[] = [];
   const logs: { level: string; message: string }[] = [];
   const runDir = mkdtempSync(join(tmpdir(), "htex-test-"));
+  madeDirs.push(runDir);
   return {
     runId: `run-${Math.random().toString(16).slice(2)}`,
     runDir,
