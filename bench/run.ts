@@ -11,6 +11,7 @@ import fs from "node:fs";
 import { benchCore } from "./core.js";
 import { benchWriter } from "./writer.js";
 import { benchVisualizer } from "./visualizer.js";
+import { benchHtex } from "./htex.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -34,6 +35,10 @@ if (want("writer")) {
 if (want("visualizer")) {
   print("== visualizer: API and pages over a synthetic run");
   results.visualizer = await benchVisualizer({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 5 : 20, log: print });
+}
+if (want("htex")) {
+  print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");
+  results.htex = await benchHtex({ tasks: quick ? 5_000 : 20_000, print });
 }
 
 fs.writeFileSync("bench-results.json", JSON.stringify(results, null, 2));

@@ -1,0 +1,292 @@
+/**
+ * HighThroughputExecutor: tries run in worker processes of worker pools, one pool per node of
+ * each block a provider starts. This class owns the interchange, the blocks and the scaling
+ * loop; the interchange owns the connections and the tries.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Executor, ExecutorHost, TryHandle } from "../base.js";
+import { LocalProvider } from "../../providers/local.js";
+import { shellQuote } from "../../providers/launchers.js";
+import { TERMINAL_JOB_STATES, type ExecutionProvider, type JobState } from "../../providers/provider.js";
+import { decide, STRATEGIES, type StrategyName } from "../../providers/strategy.js";
+import { Interchange } from "./interchange.js";
+import { newSecret, nowMicros } from "./protocol.js";
+import { makeRunCertificate } from "./tlsCert.js";
+import { CERT_ENV, SECRET_ENV } from "./workerPoolCommand.js";
+
+export interface HighThroughputExecutorOptions {
+  label?: string;
+  provider?: ExecutionProvider;
+  /** Workers per pool (node). Default: the node's CPU count. */
+  maxWorkersPerNode?: number;
+  coresPerWorker?: number;
+  /** GB of memory per worker; 0 = no limit. */
+  memPerWorker?: number;
+  /** Address pools connect to; the interchange listens on it. Default 127.0.0.1. */
+  address?: string;
+  interchangePortRange?: [number, number];
+  /** Seconds. */
+  heartbeatPeriod?: number;
+  heartbeatThreshold?: number;
+  encrypted?: boolean;
+  workerDebug?: boolean;
+  /**
+   * Tries a pool may hold beyond one per worker (they wait on the node, saving a round trip).
+   * Default "auto": about 20 ms of work per worker, from measured try durations, so short
+   * tries stream while long ones are not hoarded by one pool.
+   */
+  prefetchCapacity?: number | "auto";
+  strategy?: StrategyName;
+  /** Seconds between provider polls and scaling decisions. */
+  strategyPeriod?: number;
+  /** Seconds a block may stay idle before the strategy scales it in. */
+  maxIdletime?: number;
+  /** The worker-pool command; default runs this package's entry with the current node binary. */
+  launchCommand?: string;
+}
+
+interface Block {
+  blockId: string;
+  jobId: string;
+  state: JobState;
+  launchedAt: number;
+  idleSince: number;
+  scalingIn: boolean;
+}
+
+const POOL_MAIN = fileURLToPath(new URL("./workerPoolMain.js", import.meta.url));
+
+export class HighThroughputExecutor implements Executor {
+  readonly label: string;
+  readonly provider: ExecutionProvider;
+  private readonly o: Required<Omit<HighThroughputExecutorOptions, "provider" | "launchCommand" | "maxWorkersPerNode" | "prefetchCapacity">> & {
+    prefetchCapacity: number | "auto";
+    maxWorkersPerNode: number; launchCommand: string | null;
+  };
+  private host: ExecutorHost | null = null;
+  private interchange: Interchange | null = null;
+  private secret = "";
+  private certPem: string | null = null;
+  private dir = "";
+  private readonly blocks = new Map<string, Block>();
+  private nextBlock = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private allIdleSince: number | null = Date.now();
+  private polling = false;
+  private stopped = false;
+
+  constructor(opts: HighThroughputExecutorOptions = {}) {
+    this.label = opts.label ?? "htex";
+    this.provider = opts.provider ?? new LocalProvider();
+    this.o = {
+      label: this.label,
+      maxWorkersPerNode: opts.maxWorkersPerNode ?? 0,
+      coresPerWorker: opts.coresPerWorker ?? 1,
+      memPerWorker: opts.memPerWorker ?? 0,
+      address: opts.address ?? "127.0.0.1",
+      interchangePortRange: opts.interchangePortRange ?? [55000, 56000],
+      heartbeatPeriod: opts.heartbeatPeriod ?? 30,
+      heartbeatThreshold: opts.heartbeatThreshold ?? 120,
+      encrypted: opts.encrypted ?? false,
+      workerDebug: opts.workerDebug ?? false,
+      prefetchCapacity: opts.prefetchCapacity ?? "auto",
+      strategy: opts.strategy ?? "simple",
+      strategyPeriod: opts.strategyPeriod ?? 5,
+      maxIdletime: opts.maxIdletime ?? 120,
+      launchCommand: opts.launchCommand ?? null,
+    };
+    const bad = (what: string): never => {
+      throw new Error(`HighThroughputExecutor ${this.label}: ${what}`);
+    };
+    if (!STRATEGIES.includes(this.o.strategy)) bad(`strategy must be one of ${STRATEGIES.join(", ")}, got ${JSON.stringify(this.o.strategy)}`);
+    for (const k of ["heartbeatPeriod", "heartbeatThreshold", "strategyPeriod"] as const) {
+      if (!(this.o[k] > 0)) bad(`${k} must be a positive number of seconds, got ${String(this.o[k])}`);
+    }
+    if (!(this.o.maxIdletime >= 0)) bad(`maxIdletime must be >= 0, got ${String(this.o.maxIdletime)}`);
+    for (const k of ["maxWorkersPerNode", "coresPerWorker", "memPerWorker"] as const) {
+      if (!(this.o[k] >= 0)) bad(`${k} must be >= 0, got ${String(this.o[k])}`);
+    }
+    const pf = this.o.prefetchCapacity;
+    if (pf !== "auto" && !(Number.isInteger(pf) && pf >= 0)) bad(`prefetchCapacity must be "auto" or an integer >= 0, got ${String(pf)}`);
+    const [lo, hi] = this.o.interchangePortRange;
+    if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 0 && hi <= 65535 && lo <= hi)) bad(`interchangePortRange must be [low, high] within 0..65535`);
+  }
+
+  /** Where the interchange listens (after start). */
+  get port(): number {
+    return this.interchange?.port ?? 0;
+  }
+
+  /** For tests and tools: the interchange (after start). */
+  get interchangeForTests(): Interchange | null {
+    return this.interchange;
+  }
+
+  /** Block ids with their job ids and last known state. */
+  blockTable(): { blockId: string; jobId: string; state: JobState }[] {
+    return [...this.blocks.values()].map((b) => ({ blockId: b.blockId, jobId: b.jobId, state: b.state }));
+  }
+
+  /** The run's secret (for tests that connect like a pool would). */
+  get runSecret(): string {
+    return this.secret;
+  }
+
+  async start(host: ExecutorHost): Promise<void> {
+    this.host = host;
+    this.dir = join(host.runDir, this.label);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.secret = newSecret();
+    const cert = this.o.encrypted ? makeRunCertificate(this.dir) : null;
+    this.certPem = cert?.cert ?? null;
+    const mon = host.monitoring;
+    this.interchange = new Interchange({
+      label: this.label, runId: host.runId, secret: this.secret, address: this.o.address,
+      portRange: this.o.interchangePortRange, heartbeatPeriod: this.o.heartbeatPeriod,
+      heartbeatThreshold: this.o.heartbeatThreshold, prefetchCapacity: this.o.prefetchCapacity,
+      resourceMonitoring: mon.enabled && mon.resourceMonitoringEnabled,
+      resourceInterval: mon.enabled && mon.resourceMonitoringEnabled ? mon.resourceMonitoringInterval : 0,
+      ...(cert ? { tls: cert } : {}),
+      emit: (e) => host.emit(e),
+      log: (level, m) => host.log(level, m),
+    });
+    await this.interchange.start();
+    host.log("info", `htex ${this.label}: interchange listening on ${this.o.address}:${this.interchange.port}${cert ? " (TLS)" : ""}`);
+    await this.scaleOut(this.provider.initBlocks);
+    this.timer = setInterval(() => void this.tick(), this.o.strategyPeriod * 1000);
+    this.timer.unref();
+  }
+
+  submit(handle: TryHandle): void {
+    if (!this.interchange) {
+      handle.finished({ ok: false, error: new Error(`executor ${this.label} was not started`) });
+      return;
+    }
+    this.allIdleSince = null;
+    this.interchange.submit(handle);
+  }
+
+  /** The command a block runs on each node. */
+  workerPoolCommand(blockId: string): string {
+    const env = [`${SECRET_ENV}=${this.secret}`];
+    if (this.certPem) env.push(`${CERT_ENV}=${Buffer.from(this.certPem).toString("base64")}`);
+    const base = this.o.launchCommand ?? `${shellQuote(process.execPath)} ${shellQuote(POOL_MAIN)}`;
+    const args = [
+      "--host", this.o.address, "--port", String(this.port), "--block-id", blockId,
+      "--max-workers", String(this.o.maxWorkersPerNode), "--cores-per-worker", String(this.o.coresPerWorker),
+      "--mem-per-worker", String(this.o.memPerWorker),
+    ];
+    if (this.o.workerDebug) args.push("--debug");
+    return `${env.join(" ")} exec ${base} ${args.map(shellQuote).join(" ")}`;
+  }
+
+  private emitBlock(b: Block, status: string): void {
+    this.host?.emit({ t: "block", row: { executor_label: this.label, block_id: b.blockId, job_id: b.jobId, timestamp: nowMicros(), status } });
+  }
+
+  private async scaleOut(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const blockId = String(this.nextBlock++);
+      try {
+        const jobId = await this.provider.submit(this.workerPoolCommand(blockId), `block-${blockId}`, this.dir);
+        const now = Date.now();
+        const b: Block = { blockId, jobId, state: "PENDING", launchedAt: now, idleSince: now, scalingIn: false };
+        this.blocks.set(blockId, b);
+        this.emitBlock(b, "PENDING");
+        this.host?.log("info", `htex ${this.label}: block ${blockId} submitted as job ${jobId}`);
+      } catch (e) {
+        // Parsl reports nothing for a block that failed to launch; the log says why.
+        this.host?.log("error", `htex ${this.label}: block ${blockId} failed to launch: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private async scaleIn(ids: readonly string[]): Promise<void> {
+    const victims = ids.map((id) => this.blocks.get(id)).filter((b): b is Block => !!b && !b.scalingIn);
+    if (victims.length === 0) return;
+    for (const b of victims) {
+      b.scalingIn = true;
+      this.interchange?.holdBlock(b.blockId);
+    }
+    try {
+      await this.provider.cancel(victims.map((b) => b.jobId));
+    } catch (e) {
+      this.host?.log("error", `htex ${this.label}: cancelling blocks ${victims.map((b) => b.blockId).join(",")}: ${(e as Error).message}`);
+    }
+    for (const b of victims) {
+      b.state = "SCALED_IN";
+      this.emitBlock(b, "SCALED_IN");
+    }
+  }
+
+  private activeBlocks(): Block[] {
+    return [...this.blocks.values()].filter((b) => !b.scalingIn && !TERMINAL_JOB_STATES.has(b.state));
+  }
+
+  /** One poll of the provider plus one scaling decision; never overlaps itself. */
+  async tick(): Promise<void> {
+    if (this.polling || this.stopped || !this.interchange) return;
+    this.polling = true;
+    try {
+      await this.pollProvider();
+      const now = Date.now();
+      const busyByBlock = new Map<string, number>();
+      for (const p of this.interchange.poolList()) {
+        busyByBlock.set(p.reg.blockId, (busyByBlock.get(p.reg.blockId) ?? 0) + p.inflight.size);
+      }
+      for (const b of this.activeBlocks()) if ((busyByBlock.get(b.blockId) ?? 0) > 0) b.idleSince = now;
+      const outstanding = this.interchange.outstanding();
+      if (outstanding > 0) this.allIdleSince = null;
+      else if (this.allIdleSince === null) this.allIdleSince = now;
+      const pools = this.interchange.poolList();
+      const workersPerNode = pools.length > 0 ? pools[0]!.reg.workerCount : Math.max(1, this.o.maxWorkersPerNode);
+      const d = decide({
+        strategy: this.o.strategy, outstanding,
+        blocks: this.activeBlocks().map((b) => ({ blockId: b.blockId, busy: busyByBlock.get(b.blockId) ?? 0, idleSince: b.idleSince })),
+        slotsPerBlock: workersPerNode * this.provider.nodesPerBlock,
+        minBlocks: this.provider.minBlocks, maxBlocks: this.provider.maxBlocks, parallelism: this.provider.parallelism,
+        maxIdletime: this.o.maxIdletime, allIdleSince: this.allIdleSince, now,
+      });
+      if (this.stopped) return;
+      if (d.scaleOut > 0) await this.scaleOut(d.scaleOut);
+      if (d.scaleIn.length > 0) await this.scaleIn(d.scaleIn);
+    } catch (e) {
+      this.host?.log("error", `htex ${this.label}: scaling step failed: ${(e as Error).message}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async pollProvider(): Promise<void> {
+    const live = this.activeBlocks();
+    if (live.length === 0) return;
+    const st = await this.provider.status(live.map((b) => b.jobId));
+    for (const b of live) {
+      const s = st.get(b.jobId);
+      if (!s || s.state === b.state || b.scalingIn) continue;
+      b.state = s.state;
+      this.emitBlock(b, s.state);
+      if (TERMINAL_JOB_STATES.has(s.state)) {
+        this.host?.log("warning", `htex ${this.label}: block ${b.blockId} (job ${b.jobId}) ended: ${s.state}${s.exitCode != null ? ` (exit code ${s.exitCode})` : ""}`);
+      }
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    const work = (async () => {
+      // Let an in-flight poll finish so it cannot scale out after we stop.
+      for (let i = 0; i < 100 && this.polling; i++) await new Promise((r) => setTimeout(r, 20));
+      await this.interchange?.shutdown(2000);
+      await this.scaleIn(this.activeBlocks().map((b) => b.blockId));
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((r) => (timer = setTimeout(r, 15_000)));
+    await Promise.race([work, bound]);
+    clearTimeout(timer);
+  }
+}
