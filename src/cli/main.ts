@@ -9,6 +9,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> = {
   perf: { about: "measure task throughput of a config (like parsl-perf)", load: async () => (await import("./perf.js")).perfCommand },
+  "worker-pool": { about: "run an HTEX worker pool (blocks start it on each node)", load: async () => (await import("../executors/htex/workerPoolCommand.js")).workerPoolCommand },
   visualize: { about: "serve the web visualizer over a monitoring database", load: async () => (await import("../visualizer/index.js")).visualizeCommand },
 };
 

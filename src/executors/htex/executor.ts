@@ -43,7 +43,7 @@ export interface HighThroughputExecutorOptions {
   strategyPeriod?: number;
   /** Seconds a block may stay idle before the strategy scales it in. */
   maxIdletime?: number;
-  /** The worker-pool command; default runs this package's entry with the current node binary. */
+  /** The worker-pool command; default `parsl-ts worker-pool` of this package, with the current node binary. */
   launchCommand?: string;
 }
 
@@ -56,7 +56,8 @@ interface Block {
   scalingIn: boolean;
 }
 
-const POOL_MAIN = fileURLToPath(new URL("./workerPoolMain.js", import.meta.url));
+/** The `parsl-ts` command of this package: blocks run `parsl-ts worker-pool …` on their nodes. */
+const CLI_MAIN = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
 
 export class HighThroughputExecutor implements Executor {
   readonly label: string;
@@ -172,7 +173,7 @@ export class HighThroughputExecutor implements Executor {
   workerPoolCommand(blockId: string): string {
     const env = [`${SECRET_ENV}=${this.secret}`];
     if (this.certPem) env.push(`${CERT_ENV}=${Buffer.from(this.certPem).toString("base64")}`);
-    const base = this.o.launchCommand ?? `${shellQuote(process.execPath)} ${shellQuote(POOL_MAIN)}`;
+    const base = this.o.launchCommand ?? `${shellQuote(process.execPath)} ${shellQuote(CLI_MAIN)} worker-pool`;
     const args = [
       "--host", this.o.address, "--port", String(this.port), "--block-id", blockId,
       "--max-workers", String(this.o.maxWorkersPerNode), "--cores-per-worker", String(this.o.coresPerWorker),
