@@ -186,3 +186,14 @@ describe("checkpoints", () => {
     await assert.rejects(load(new Config({ executors: local(), runDir, handleSignals: false, checkpointFiles: [bad] })), /line 1 is corrupt/);
   });
 });
+
+describe("long strings", () => {
+  test("long strings hash by content, through their digest", () => {
+    const shape = (args: unknown[]) => ({ appName: "f", args, kwargs: {}, outputs: undefined });
+    const a = "x".repeat(100_000);
+    const b = "x".repeat(99_999) + "y";
+    assert.equal(hashsum(shape([a])), hashsum(shape(["x".repeat(100_000)])), "equal content, different string objects");
+    assert.notEqual(hashsum(shape([a])), hashsum(shape([b])));
+    assert.notEqual(hashsum(shape(["x".repeat(1023)])), hashsum(shape(["x".repeat(1024)])));
+  });
+});

@@ -5,7 +5,8 @@
  * in type never collide (`1` vs `"1"`), and object keys are sorted so that key order does
  * not matter. It is documented in docs/HASHING.md; changing it changes every stored hash.
  *
- *   string    s<utf16 length>:<chars>        number  n<String(n)>     bigint  b<digits>
+ *   string    s<utf16 length>:<chars>  (S<md5 of the chars>; from 1024 chars on)
+ *   number  n<String(n)>     bigint  b<digits>
  *   boolean   T | F                          null    N                undefined  U
  *   array     l<length>[<items>]             plain object  d<n>{<key><value>…} keys sorted
  *   File      F<url>                         Date    D<ISO string>    Uint8Array  B<hex>
@@ -19,10 +20,26 @@ import { File } from "../apps/files.js";
 import { MemoizationError } from "../errors.js";
 import { AppFuture, DataFuture } from "./futures.js";
 
+/** Strings at least this long are encoded by their digest (`S<md5>;`), computed once per string. */
+export const LONG_STRING = 1024;
+const longDigests = new Map<string, string>();
+
+/** md5 of a long string, remembered for the last few strings seen (a big input is often passed to many tasks). */
+function longStringDigest(v: string): string {
+  let d = longDigests.get(v);
+  if (d === undefined) {
+    d = createHash("md5").update(v).digest("hex");
+    if (longDigests.size >= 32) longDigests.delete(longDigests.keys().next().value!);
+    longDigests.set(v, d);
+  }
+  return d;
+}
+
 export function encodeValue(v: unknown, out: string[], futures?: (f: AppFuture<unknown> | DataFuture) => string): void {
   switch (typeof v) {
     case "string":
-      out.push(`s${v.length}:`, v);
+      if (v.length >= LONG_STRING) out.push(`S${longStringDigest(v)};`);
+      else out.push(`s${v.length}:`, v);
       return;
     case "number":
       out.push(`n${Object.is(v, -0) ? "-0" : String(v)};`);
