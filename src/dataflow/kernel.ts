@@ -187,7 +187,7 @@ export class DataFlowKernel implements Submitter {
     for (const a of args) if (isThenable(a)) deps.push(a);
     if (call.inputs) for (const a of call.inputs as unknown[]) if (isThenable(a)) deps.push(a);
 
-    const lineage = this.#monitor ? lineageHash(shapeOf(app, args, call, outputs, false)) : null;
+    const lineage = this.#monitor ? lineageHash(shapeOf(app, args, call, outputs)) : null;
     const future = new AppFuture<R>(id, app.name, lineage);
     for (const f of outputs) future.outputs.push(new DataFuture(future, f));
 
@@ -310,7 +310,7 @@ export class DataFlowKernel implements Submitter {
     // Memoization: hash the resolved call; reuse an earlier identical call's outcome.
     if (rec.app.cache && this.config.appCache) {
       try {
-        rec.hashsum = hashsum(shapeOf(rec.app, args, { ...rec.call, inputs }, rec.outputs, true));
+        rec.hashsum = hashsum(shapeOf(rec.app, args, { ...rec.call, inputs }, rec.outputs));
       } catch (e) {
         const err = e instanceof MemoizationError ? new MemoizationError(`app '${rec.app.name}' (task ${rec.id}): ${e.message}`) : (e as Error);
         this.#tryFailed(rec, err, nowMicros());
@@ -660,7 +660,8 @@ function joinDefinition(app: AppSpec): AppSpec {
   return def;
 }
 
-function shapeOf(app: AppSpec, args: readonly unknown[], call: CallOptions<readonly unknown[]>, outputs: File[], forHash: boolean): CallShape {
+/** What memoization and lineage hash of a call (spec §4.3): options minus ignored names, app, arguments. */
+function shapeOf(app: AppSpec, args: readonly unknown[], call: CallOptions<readonly unknown[]>, outputs: File[]): CallShape {
   const kwargs: Record<string, unknown> = {};
   const ignore = new Set(app.ignoreForCache);
   if (call.stdout === AUTO_LOGNAME) ignore.add("stdout");
@@ -675,7 +676,6 @@ function shapeOf(app: AppSpec, args: readonly unknown[], call: CallOptions<reado
   put("walltime", call.walltime);
   put("resourceSpecification", call.resourceSpecification);
   const positional = ignore.size > 0 ? args.map((a, i) => (ignore.has(String(i)) ? null : a)) : args;
-  void forHash;
   return {
     appName: app.name,
     args: positional,
