@@ -324,6 +324,44 @@ test("an update for a task whose first event never arrived is reported, not sile
   });
 });
 
+test("updates of many existing rows arrive in later batches, grouped; an orphan among them is named, the others are written", async () => {
+  const file = path.join(tempDir(), "m.db");
+  const runId = "run-grouped";
+  const n = 700; // several statement groups of both task and try updates
+  await withStore(file, runId, notices(), async (s) => {
+    const firsts: MonitoringEvent[] = [workflowStart()];
+    const laters: MonitoringEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const [task, status, tryFirst, ...rest] = taskLifecycle(i);
+      firsts.push(task!, status!, tryFirst!);
+      laters.push(...rest);
+    }
+    assert.deepEqual((await s.applyBatch(firsts)).rejected, []);
+    // The orphan carries the same column set as the real (coalesced) updates, so it lands inside a group.
+    laters.splice(400, 0,
+      { t: "task", task_id: n + 5, first: false, cols: { task_hashsum: "abc", task_time_returned: T0, task_latest_status: "exec_done" } },
+      { t: "try", task_id: n + 5, try_id: 0, first: false,
+        cols: { task_try_time_running: T0, hostname: "node1", task_try_time_returned: T0, task_fail_history: "" } });
+    const out = await s.applyBatch(laters);
+    assert.deepEqual(out.rejected, [
+      `task ${n + 5} (run ${runId}): an update found no row (its first event never arrived), so it was not written`,
+      `try 0 of task ${n + 5} (run ${runId}): an update found no row (its first event never arrived), so it was not written`,
+    ]);
+  });
+  const tasks = all(file, "SELECT task_id, task_latest_status, task_hashsum, task_time_returned FROM task WHERE run_id = ? ORDER BY task_id", runId);
+  assert.equal(tasks.length, n);
+  tasks.forEach((r, i) => {
+    assert.deepEqual(r, { task_id: i, task_latest_status: "exec_done", task_hashsum: "abc", task_time_returned: formatMicros(T0 + i * 100 + 5) });
+  });
+  const tries = all(file, "SELECT task_id, hostname, task_try_time_running, task_try_time_returned, task_fail_history FROM try WHERE run_id = ? ORDER BY task_id", runId);
+  assert.equal(tries.length, n);
+  tries.forEach((r, i) => {
+    const t = T0 + i * 100;
+    assert.deepEqual(r, { task_id: i, hostname: "node1", task_try_time_running: formatMicros(t + 3), task_try_time_returned: formatMicros(t + 5), task_fail_history: "" });
+  });
+  assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 5 * n);
+});
+
 test("a file that is not a database is refused with its path", async () => {
   const file = path.join(tempDir(), "notes.txt");
   fs.writeFileSync(file, "these are my notes, not a database ".repeat(200));

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { encodeFrame, FrameReader, type FrameItem } from "../src/monitoring/frames.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
 import { validateEvent } from "../src/monitoring/validate.js";
+import { fromWire } from "../src/monitoring/wire.js";
 
 const T = 1_764_000_000_000_000;
 
@@ -51,6 +52,49 @@ test("malformed events are rejected with a message naming the field", () => {
     [{ t: "__proto__" }, /unknown event type "__proto__"/],
   ];
   for (const [event, message] of cases) assert.throws(() => validateEvent(event), message, JSON.stringify(event));
+});
+
+/** What the writer does with a frame's payload: parse, restore each event's object form, validate. */
+function decodePayload(payload: Buffer): MonitoringEvent[] {
+  return (JSON.parse(payload.toString("utf8")) as { events: unknown[] }).events.map((e) => validateEvent(fromWire(e)));
+}
+
+test("every event comes out of the wire form exactly as it went in; task, try and status events travel compact", () => {
+  const allTaskCols = { task_depends: "1,2", task_func_name: "f", task_memoize: false, task_hashsum: "h", task_inputs: "[1]",
+    task_outputs: "None", task_stdin: null, task_stdout: "o", task_stderr: "e", task_time_invoked: T, task_time_returned: T + 1,
+    task_fail_count: 2, task_fail_cost: 1.5, task_lineage_hash: "l", task_latest_status: "exec_done" } as const;
+  const allTryCols = { block_id: "0", hostname: "h", task_executor: "htex", task_try_time_launched: T, task_try_time_running: T + 1,
+    task_try_time_returned: T + 2, task_fail_history: "", task_joins: null };
+  const events: MonitoringEvent[] = [...VALID,
+    { t: "task", task_id: 9, first: true, cols: allTaskCols },
+    { t: "try", task_id: 9, try_id: 1, first: false, cols: allTryCols }];
+  const r = new FrameReader();
+  r.push(encodeFrame({ seq: 1, events }));
+  const [item] = drain(r);
+  assert.ok(item && "payload" in item);
+  assert.deepEqual(decodePayload(item.payload), events);
+  const wire = (JSON.parse(item.payload.toString("utf8")) as { events: unknown[] }).events;
+  assert.deepEqual(wire.map((e) => (Array.isArray(e) ? "array" : (e as { t: string }).t)),
+    ["workflow_start", "workflow_end", "counts", "array", "array", "array", "array", "resource", "node", "block", "array", "array"]);
+  assert.deepEqual(wire[6], [0, 0, 0, "memo_done", T], "status: [0, task_id, try_id, state, ts]");
+});
+
+test("malformed wire events are rejected with a message naming the problem", () => {
+  const cases: [unknown, RegExp][] = [
+    [[9, 1, 2], /unknown wire event tag 9/],
+    [[0, 1, 0, "pending"], /a status event has 5 fields on the wire, got 4/],
+    [[0, 1, 0, "exploded", T], /status\.state must be one of .*got "exploded"/],
+    [[1, 1, 2], /task 1: first must be 0 or 1 on the wire, got 2/],
+    [[1, 1, 0, 3], /task 1: columns and values must come in pairs/],
+    [[1, 1, 0, 99, "x"], /task 1: task has no column 99/],
+    [[1, 1, 0, 1.5, "x"], /task 1: task has no column 1.5/],
+    [[1, 1, 0, "__proto__", { task_func_name: "f" }], /task 1: task has no column "__proto__"/],
+    [[1, 1, 0, 0, 5], /task 1: task has no column "task_id"/],
+    [[1, "1", 0], /task\.task_id must be a non-negative integer, got "1"/],
+    [[2, 0, 0, 1, 5, 3], /try\.task_executor must be a string, got 3/],
+    [[2, 0, 0, 1], /try 0 of task 0: lacks required column try\.task_executor/],
+  ];
+  for (const [event, message] of cases) assert.throws(() => validateEvent(fromWire(event)), message, JSON.stringify(event));
 });
 
 function drain(r: FrameReader): FrameItem[] {

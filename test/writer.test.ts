@@ -137,6 +137,33 @@ test("a run goes through the writer process into the database; the writer exits 
   assert.deepEqual(warnings, []);
 });
 
+test("the writer takes in and commits batches while the kernel's event loop is busy (far more than a pipe holds)", async () => {
+  const runId = "run-busy-loop";
+  const { w, db } = await startWriter(runId);
+  const tasks = 5000; // about 5 MB of frames: many times what the pipe to the writer holds
+  const reader = new Database(db, { readonly: true });
+  const taskRows = reader.prepare("SELECT COUNT(*) AS n FROM task WHERE run_id = ? AND task_latest_status = 'exec_done'").pluck();
+  let seen = 0;
+  try {
+    w.emit(workflowStart());
+    // From here to the end of the loop this test never yields to the event loop, like a long
+    // synchronous submission loop: only what the client pushes from emit() can reach the writer.
+    emitTasks(w, 0, tasks);
+    w.flush();
+    const deadline = Date.now() + 20_000;
+    for (let i = 0; seen < tasks && Date.now() < deadline; i++) {
+      w.emit({ t: "counts", tasks_completed_count: i, tasks_failed_count: 0 }); // a running kernel keeps emitting
+      if (i % 1000 === 0) seen = taskRows.get(runId) as number;
+    }
+  } finally {
+    reader.close();
+  }
+  assert.equal(seen, tasks, "every task was committed before the event loop ran once");
+  w.emit(workflowEnd(tasks));
+  await w.close();
+  assertAllTasks(db, runId, tasks);
+});
+
 test("an event JSON cannot carry is dropped alone with a warning; emit() after close() is ignored", async () => {
   const runId = "run-unencodable";
   const { w, db, warnings } = await startWriter(runId);

@@ -281,7 +281,7 @@ export class SqliteStore implements Store {
 
   /**
    * Task or try rows. In fast mode, new rows with the same column set go in groups of up to
-   * ~GROUP_PARAMS parameters per statement; updates go one by one. In tolerant mode every row
+   * ~GROUP_PARAMS parameters per statement, and so do updates of rows with the same column set. In tolerant mode every row
    * is its own statement, so a refused row can be named.
    */
   private writeKeyedRows(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>,
@@ -291,15 +291,13 @@ export class SqliteStore implements Store {
       return;
     }
     const inserts = new Map<number, CoalescedRow[]>();
+    const updates = new Map<number, CoalescedRow[]>();
     for (const r of rows) {
-      if (!r.first) {
-        this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r]), () => describe(r));
-        continue;
-      }
       const mask = shape.mask(r.cols, keys);
-      const group = inserts.get(mask);
+      const byMask = r.first ? inserts : updates;
+      const group = byMask.get(mask);
       if (group) group.push(r);
-      else inserts.set(mask, [r]);
+      else byMask.set(mask, [r]);
     }
     for (const [mask, group] of inserts) {
       const size = Math.max(1, Math.floor(GROUP_PARAMS / (keys.size + popcount(mask))));
@@ -310,6 +308,47 @@ export class SqliteStore implements Store {
       }
       for (; i < group.length; i++) this.row(() => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!]), () => describe(group[i]!));
     }
+    for (const [mask, group] of updates) {
+      if (mask === 0) continue;
+      const size = Math.max(1, Math.floor(GROUP_PARAMS / (keys.size - 1 + popcount(mask))));
+      let i = 0;
+      for (; size > 1 && i + size <= group.length; i += size) {
+        const part = group.slice(i, i + size);
+        // Fewer changes than rows: some row does not exist. Redo this group row by row (the
+        // updates are idempotent), which names the missing rows.
+        if (this.updateGroup(shape, mask, part) === size) this.rows += size;
+        else for (const r of part) this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r], mask), () => describe(r));
+      }
+      for (; i < group.length; i++) this.row(() => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!], mask), () => describe(group[i]!));
+    }
+  }
+
+  /**
+   * Updates existing rows that carry the same column set in one statement (UPDATE … FROM a
+   * VALUES list joined on the primary key); returns how many rows it changed.
+   */
+  private updateGroup(shape: TableShape, mask: number, rows: readonly CoalescedRow[]): number {
+    const isTry = shape === this.try_;
+    const table = shape.table.name;
+    const names = shape.names(mask);
+    const stmt = this.stmt(`${table}:updn:${mask}:${rows.length}`, () => {
+      // VALUES columns are named column1, column2, …: the key(s) first, then the columns set.
+      const nKeys = isTry ? 2 : 1;
+      const width = nKeys + names.length;
+      const tuple = `(?${", ?".repeat(width - 1)})`;
+      const set = names.map((c, i) => `${c} = v.column${nKeys + i + 1}`).join(", ");
+      const match = isTry ? `${table}.try_id = v.column1 AND ${table}.task_id = v.column2` : `${table}.task_id = v.column1`;
+      return `UPDATE ${table} SET ${set} FROM (VALUES ${tuple}${`, ${tuple}`.repeat(rows.length - 1)}) AS v ` +
+        `WHERE ${match} AND ${table}.run_id = ?`;
+    });
+    const params: unknown[] = [];
+    for (const r of rows) {
+      if (isTry) params.push(r.try_id);
+      params.push(r.task_id);
+      shape.values(mask, r.cols, params);
+    }
+    params.push(this.runId);
+    return stmt.run(params).changes;
   }
 
   /**

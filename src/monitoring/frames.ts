@@ -1,16 +1,17 @@
 /**
  * Framing of batches on the writer's stdin: 4-byte little-endian payload length, then the
- * UTF-8 JSON of a `Batch`. The reader treats the stream as untrusted: an implausible header
+ * UTF-8 JSON of a `Batch` whose events are in their wire form (wire.ts). The reader treats the stream as untrusted: an implausible header
  * is reported and the reader resynchronises on the next `{"seq":` that follows a header.
  */
 import type { Batch } from "./messages.js";
+import { toWire } from "./wire.js";
 
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /** Every encoded batch starts with these bytes (JSON.stringify keeps key order). */
 const MARKER = Buffer.from('{"seq":');
 
 export function encodeFrame(batch: Batch): Buffer {
-  const json = JSON.stringify({ seq: batch.seq, events: batch.events });
+  const json = JSON.stringify({ seq: batch.seq, events: batch.events.map(toWire) });
   const len = Buffer.byteLength(json);
   if (len > MAX_FRAME_BYTES) throw new RangeError(`monitoring batch ${batch.seq} is ${len} bytes, over the ${MAX_FRAME_BYTES}-byte frame limit`);
   const frame = Buffer.allocUnsafe(4 + len);

@@ -7,6 +7,7 @@
  * workflow: after too many restarts it gives up loudly and the kernel carries on.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
@@ -39,12 +40,26 @@ const MAX_RESTARTS = 5;
 const BACKLOG_WARN_BYTES = 256 * 2 ** 20;
 const BACKLOG_LIMIT_BYTES = 64 * 2 ** 20;
 const RESTART_WINDOW_MS = 60_000;
+/** While frames wait for room in the pipe, emit() tries to write more every this many events. */
+const PUSH_EVERY_EVENTS = 256;
+/** …and a timer retries after this long when the event loop is free. */
+const PUSH_RETRY_MS = 1;
 const PREFIX = "parsl-ts monitoring:";
 const WRITER_SCRIPT = fileURLToPath(new URL("./writerProcess.js", import.meta.url));
 
 interface SentFrame {
   readonly seq: number;
   readonly frame: Buffer;
+}
+
+/**
+ * The descriptor of the writer's stdin pipe, or -1. Node exposes it only on the stream's
+ * handle; it is read before every write, because once the stream is destroyed the handle is
+ * gone (and the number may already belong to another file).
+ */
+function pipeFd(child: ChildProcess | null): number {
+  const fd = (child?.stdin as unknown as { _handle?: { fd?: unknown } | null } | null | undefined)?._handle?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : -1;
 }
 
 export class MonitoringWriter {
@@ -68,6 +83,18 @@ export class MonitoringWriter {
   /** Last time the writer acknowledged or said anything (close() waits while it makes progress). */
   private lastProgress = Date.now();
   private readonly endpointText: string;
+  /**
+   * Frames (and the offset into the first) not yet in the current writer's stdin. They are
+   * written with non-blocking writeSync on the pipe's descriptor rather than stream.write():
+   * a stream only moves data past the pipe's small capacity when this process's event loop
+   * runs, so a long synchronous submission loop would leave the writer idle; emit() keeps
+   * pushing instead. When false (no descriptor), frames go through the stream.
+   */
+  private direct = false;
+  private outQueue: Buffer[] = [];
+  private outOffset = 0;
+  private outRetry: NodeJS.Timeout | null = null;
+  private endWhenWritten = false;
 
   private constructor(private readonly opts: MonitoringWriterOptions) {
     this.endpointText = describeEndpoint(parseEndpoint(opts.endpoint));
@@ -118,7 +145,10 @@ export class MonitoringWriter {
     if (this.gaveUp || this.closing) return; // after close() there is no writer to take it
     this.pending.push(e);
     if (this.pending.length >= FLUSH_EVENTS) this.flush();
-    else if (this.timer === null) this.armTimer();
+    else {
+      if (this.timer === null) this.armTimer();
+      if (this.outQueue.length > 0 && this.pending.length % PUSH_EVERY_EVENTS === 0) this.pushOut();
+    }
   }
 
   setCounts(completed: number, failed: number): void {
@@ -183,7 +213,88 @@ export class MonitoringWriter {
       this.warn(`the database writer is ${this.unacked.length} batches behind; ${Math.round(this.unackedBytes / 2 ** 20)} MiB of ` +
         `monitoring data wait in memory (nothing is dropped; ${this.endpointText} is slower than this workflow)`);
     }
-    if (this.child?.stdin?.writable) this.child.stdin.write(frame);
+    if (this.child) this.output(this.child, frame);
+  }
+
+  /** Sends one frame to the current writer: directly to its pipe when possible, else through the stream. */
+  private output(child: ChildProcess, frame: Buffer): void {
+    if (!this.direct) {
+      if (child.stdin?.writable) child.stdin.write(frame);
+      return;
+    }
+    this.outQueue.push(frame);
+    this.pushOut();
+  }
+
+  /** Writes queued frames until the pipe is full (then retries soon) or the queue is empty. */
+  private pushOut(): void {
+    while (this.outQueue.length > 0 && this.direct) {
+      const fd = pipeFd(this.child);
+      if (fd < 0) {
+        // The stream was destroyed (the writer exited): its exit restarts it and resends.
+        this.toStream();
+        return;
+      }
+      const frame = this.outQueue[0]!;
+      let written: number;
+      try {
+        written = fs.writeSync(fd, frame, this.outOffset);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
+          this.armPushRetry();
+          return;
+        }
+        // EPIPE and the like: the writer is gone, and its exit restarts it and resends every
+        // unacknowledged frame. Hand the rest to the stream, whose errors are already handled.
+        this.toStream();
+        return;
+      }
+      this.outOffset += written;
+      if (this.outOffset >= frame.length) {
+        this.outQueue.shift();
+        this.outOffset = 0;
+      }
+    }
+    if (this.outQueue.length === 0 && this.endWhenWritten) this.endInput();
+  }
+
+  private armPushRetry(): void {
+    if (this.outRetry !== null) return;
+    this.outRetry = setTimeout(() => {
+      this.outRetry = null;
+      this.pushOut();
+    }, PUSH_RETRY_MS);
+    this.outRetry.unref(); // the writer's own refs decide whether Node stays alive
+  }
+
+  /** Gives up direct writes for the current writer: what is queued goes through its stream. */
+  private toStream(): void {
+    const child = this.child;
+    const queue = this.outQueue;
+    const offset = this.outOffset;
+    this.direct = false;
+    this.outQueue = [];
+    this.outOffset = 0;
+    if (child?.stdin?.writable) queue.forEach((f, i) => child.stdin!.write(i === 0 ? f.subarray(offset) : f));
+    if (this.endWhenWritten) this.endInput();
+  }
+
+  /** Ends the writer's input once every queued byte is in its pipe (close(), or a restart while closing). */
+  private endWhenAllWritten(): void {
+    this.endWhenWritten = true;
+    if (this.outQueue.length === 0 || !this.direct) this.endInput();
+  }
+
+  private endInput(): void {
+    this.endWhenWritten = false;
+    this.child?.stdin?.end();
+  }
+
+  /** Bytes handed to us for the current writer that are not yet in its pipe. */
+  private get unwrittenBytes(): number {
+    let n = -this.outOffset;
+    for (const f of this.outQueue) n += f.length;
+    return n + (this.child?.stdin?.writableLength ?? 0);
   }
 
   /**
@@ -206,13 +317,13 @@ export class MonitoringWriter {
       return this.closed;
     }
     this.refChild(child, true);
-    child.stdin?.end();
+    this.endWhenAllWritten();
     const limit = this.opts.closeTimeoutMs ?? 30_000;
     this.lastProgress = Date.now();
     const watchdog = setInterval(() => {
       const c = this.child;
       if (!c || Date.now() - this.lastProgress < limit) return;
-      const handedOver = (c.stdin?.writableLength ?? 0) === 0;
+      const handedOver = this.unwrittenBytes === 0;
       if (handedOver) {
         this.warn(`the database writer (pid ${c.pid}) has made no progress for ${limit / 1000} s (is ${this.endpointText} locked?); ` +
           `it holds all ${this.unacked.length} remaining batches and will finish writing them on its own after this process exits`);
@@ -285,7 +396,12 @@ export class MonitoringWriter {
       }
       onReply(m);
     });
-    for (const f of this.unacked) child.stdin!.write(f.frame);
+    if (this.outRetry !== null) clearTimeout(this.outRetry);
+    this.outRetry = null;
+    this.direct = pipeFd(child) >= 0;
+    this.outQueue = [];
+    this.outOffset = 0;
+    for (const f of this.unacked) this.output(child, f.frame);
     return child;
   }
 
@@ -334,7 +450,7 @@ export class MonitoringWriter {
     next.on("exit", (c, s) => this.onExit(next, c, s));
     if (this.closing) {
       this.refChild(next, true);
-      next.stdin!.end();
+      this.endWhenAllWritten();
     } else {
       this.refChild(next, this.drainWaiters.length > 0);
     }

@@ -17,6 +17,7 @@ import { nowMicros } from "../database/timeformat.js";
 import { FrameReader } from "./frames.js";
 import type { MonitoringEvent, WriterReply } from "./messages.js";
 import { InvalidEventError, validateEvent } from "./validate.js";
+import { fromWire } from "./wire.js";
 import { RateLimitedReporter, WriterLog } from "./writerLog.js";
 
 /** Queued frames are merged into one transaction up to this many events. */
@@ -129,7 +130,7 @@ class Writer {
     const events: MonitoringEvent[] = [];
     for (const e of b.events as unknown[]) {
       try {
-        events.push(validateEvent(e));
+        events.push(validateEvent(fromWire(e)));
       } catch (err) {
         if (!(err instanceof InvalidEventError)) throw err;
         this.dropped(`batch ${b.seq as number}: ${err.message}`);
