@@ -3,10 +3,9 @@
  * fixture, upgrade in place, coalescing and set-once semantics, idempotent replay, refused
  * rows, and lock handling.
  */
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describeEndpoint, parseEndpoint } from "../src/database/endpoint.js";
@@ -14,19 +13,11 @@ import { INDEXES, TABLES } from "../src/database/schema.js";
 import { openStore, type Store } from "../src/database/store.js";
 import { formatMicros, parseDateTime } from "../src/database/timeformat.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
-import { parslFixture } from "./helpers.js";
+import { parslFixture, tempDir as sharedTempDir } from "./helpers.js";
 
 const FIXTURE = parslFixture();
 
-const created: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-database-"));
-  created.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = (): string => sharedTempDir("parsl-ts-database-");
 
 interface Notices {
   warnings: string[];

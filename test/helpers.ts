@@ -5,8 +5,16 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { Config, load, MonitoringHub, ThreadPoolExecutor, type ConfigOptions, type DataFlowKernel, type MonitoringHubOptions } from "../src/index.js";
 
+const createdDirs: string[] = [];
+process.once("exit", () => {
+  for (const dir of createdDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(prefix = "parsl-ts-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  createdDirs.push(dir);
+  return dir;
 }
 
 export interface MonitoredRun {

@@ -1,10 +1,9 @@
 /** Shared helpers for the visualizer tests (real SQLite files in temp dirs, a real server). */
 import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parslFixture } from "./helpers.js";
+import { parslFixture, tempDir as sharedTempDir } from "./helpers.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Repository root (tests run from dist/test/). */
@@ -17,7 +16,7 @@ export const RUN2 = "ee786505-674c-4a3f-8d80-7eee11e68fc9";
 export const RUN3 = "410b4fa3-e65b-4f17-99a5-099a7172c239";
 
 export function tempDir(prefix = "viz-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return sharedTempDir(prefix);
 }
 
 /** A private copy of the Python-Parsl fixture database. */

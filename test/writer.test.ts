@@ -3,12 +3,11 @@
  * path, locks held by other connections, garbage on stdin, a kernel that dies, writers
  * killed by every signal, heartbeats, start-up errors, and a kernel that never calls close().
  */
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
@@ -16,19 +15,12 @@ import { formatMicros, nowMicros, parseDateTime } from "../src/database/timeform
 import { encodeFrame } from "../src/monitoring/frames.js";
 import type { MonitoringEvent, WriterReply } from "../src/monitoring/messages.js";
 import { MonitoringWriter } from "../src/monitoring/writerClient.js";
+import { tempDir as sharedTempDir } from "./helpers.js";
 
 const WRITER_PROCESS = fileURLToPath(new URL("../src/monitoring/writerProcess.js", import.meta.url));
 const CLIENT_URL = pathToFileURL(fileURLToPath(new URL("../src/monitoring/writerClient.js", import.meta.url))).href;
 
-const created: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-writer-"));
-  created.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = (): string => sharedTempDir("parsl-ts-writer-");
 
 function query(file: string, sql: string, ...params: unknown[]): Record<string, unknown>[] {
   const db = new Database(file, { readonly: true });
