@@ -167,6 +167,8 @@ test("a fresh database has Parsl's exact columns, then ours, and every index", a
   const indexes = all(file, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'");
   assert.deepEqual(indexes.map((i) => `${i["tbl_name"]}.${i["name"]}`).sort(), INDEXES.map((i) => `${i.table}.${i.name}`).sort());
   assert.equal(all(file, "PRAGMA journal_mode")[0]!["journal_mode"], "wal");
+  assert.equal(all(file, "PRAGMA page_size")[0]!["page_size"], 65536, "databases we create use 64 KiB pages");
+  assert.ok(!indexes.some((i) => i["name"] === "ix_task_lineage_hash"), "lineage hashes are not indexed by default");
 });
 
 test("opening a copy of a Python Parsl database upgrades it in place without changing a row", async () => {
@@ -191,6 +193,7 @@ test("opening a copy of a Python Parsl database upgrades it in place without cha
   const extrasOfOldRuns = all(file, "SELECT COUNT(*) AS n FROM workflow WHERE run_status IS NOT NULL AND run_id <> ?", runId);
   assert.equal(extrasOfOldRuns[0]!["n"], 0);
   assert.equal(all(file, "SELECT COUNT(*) AS n FROM workflow")[0]!["n"], 4);
+  assert.equal(all(file, "PRAGMA page_size")[0]!["page_size"], all(FIXTURE, "PRAGMA page_size")[0]!["page_size"], "Parsl's page size is kept");
   assert.deepEqual(all(file, "SELECT task_status_name FROM status WHERE run_id = ? ORDER BY timestamp", runId).map((r) => r["task_status_name"]),
     ["pending", "launched", "running", "running_ended", "exec_done"]);
 });

@@ -4,10 +4,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { encodeFrame, FrameReader, type FrameItem } from "../src/monitoring/frames.js";
+import { encodeFrame, FrameReader, openPayload, type FrameItem } from "../src/monitoring/frames.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
 import { validateEvent } from "../src/monitoring/validate.js";
-import { fromWire } from "../src/monitoring/wire.js";
+import { ByteReader, ByteWriter, readEvent, TruncatedError, writeEvent } from "../src/monitoring/wire.js";
 
 const T = 1_764_000_000_000_000;
 
@@ -54,9 +54,22 @@ test("malformed events are rejected with a message naming the field", () => {
   for (const [event, message] of cases) assert.throws(() => validateEvent(event), message, JSON.stringify(event));
 });
 
-/** What the writer does with a frame's payload: parse, restore each event's object form, validate. */
+/** What the writer does with a frame's payload: read the header, then read and validate each event. */
 function decodePayload(payload: Buffer): MonitoringEvent[] {
-  return (JSON.parse(payload.toString("utf8")) as { events: unknown[] }).events.map((e) => validateEvent(fromWire(e)));
+  const { count, events } = openPayload(payload);
+  const out = Array.from({ length: count }, () => validateEvent(readEvent(events)));
+  assert.ok(events.done, "no bytes after the last event");
+  return out;
+}
+
+/** The wire tag of each event in a payload (0 status, 1 task, 2 try, 3 JSON). */
+function tags(payload: Buffer): number[] {
+  const { count, events } = openPayload(payload);
+  return Array.from({ length: count }, () => {
+    const tag = events.buf[events.at]!;
+    readEvent(events);
+    return tag;
+  });
 }
 
 test("every event comes out of the wire form exactly as it went in; task, try and status events travel compact", () => {
@@ -64,37 +77,89 @@ test("every event comes out of the wire form exactly as it went in; task, try an
     task_outputs: "None", task_stdin: null, task_stdout: "o", task_stderr: "e", task_time_invoked: T, task_time_returned: T + 1,
     task_fail_count: 2, task_fail_cost: 1.5, task_lineage_hash: "l", task_latest_status: "exec_done" } as const;
   const allTryCols = { block_id: "0", hostname: "h", task_executor: "htex", task_try_time_launched: T, task_try_time_running: T + 1,
-    task_try_time_returned: T + 2, task_fail_history: "", task_joins: null };
+    task_try_time_returned: T + 2, task_fail_history: "ünïcødé ✓ 𝄞", task_joins: null };
   const events: MonitoringEvent[] = [...VALID,
     { t: "task", task_id: 9, first: true, cols: allTaskCols },
-    { t: "try", task_id: 9, try_id: 1, first: false, cols: allTryCols }];
+    { t: "try", task_id: 9, try_id: 1, first: false, cols: allTryCols },
+    { t: "status", task_id: 2 ** 53 - 1, try_id: 7, state: "running_ended", ts: T + 3 }];
   const r = new FrameReader();
   r.push(encodeFrame({ seq: 1, events }));
   const [item] = drain(r);
   assert.ok(item && "payload" in item);
   assert.deepEqual(decodePayload(item.payload), events);
-  const wire = (JSON.parse(item.payload.toString("utf8")) as { events: unknown[] }).events;
-  assert.deepEqual(wire.map((e) => (Array.isArray(e) ? "array" : (e as { t: string }).t)),
-    ["workflow_start", "workflow_end", "counts", "array", "array", "array", "array", "resource", "node", "block", "array", "array"]);
-  assert.deepEqual(wire[6], [0, 0, 0, "memo_done", T], "status: [0, task_id, try_id, state, ts]");
+  assert.deepEqual(tags(item.payload), [3, 3, 3, 1, 1, 2, 0, 3, 3, 3, 1, 2, 0]);
+  // A status event is 26 bytes: tag, task_id, try_id, state code, ts.
+  const w = new ByteWriter();
+  writeEvent(w, events[6]!);
+  assert.equal(w.at, 26);
 });
 
-test("malformed wire events are rejected with a message naming the problem", () => {
-  const cases: [unknown, RegExp][] = [
-    [[9, 1, 2], /unknown wire event tag 9/],
-    [[0, 1, 0, "pending"], /a status event has 5 fields on the wire, got 4/],
-    [[0, 1, 0, "exploded", T], /status\.state must be one of .*got "exploded"/],
-    [[1, 1, 2], /task 1: first must be 0 or 1 on the wire, got 2/],
-    [[1, 1, 0, 3], /task 1: columns and values must come in pairs/],
-    [[1, 1, 0, 99, "x"], /task 1: task has no column 99/],
-    [[1, 1, 0, 1.5, "x"], /task 1: task has no column 1.5/],
-    [[1, 1, 0, "__proto__", { task_func_name: "f" }], /task 1: task has no column "__proto__"/],
-    [[1, 1, 0, 0, 5], /task 1: task has no column "task_id"/],
-    [[1, "1", 0], /task\.task_id must be a non-negative integer, got "1"/],
-    [[2, 0, 0, 1, 5, 3], /try\.task_executor must be a string, got 3/],
-    [[2, 0, 0, 1], /try 0 of task 0: lacks required column try\.task_executor/],
+test("events that do not fit the compact form travel as JSON and are judged by the writer's validation", () => {
+  const odd = [
+    { t: "status", task_id: 1, try_id: 0, state: "exploded", ts: T },
+    { t: "task", task_id: 1, first: false, cols: { no_such_column: 1 } },
+    { t: "task", task_id: 1, first: false, cols: { task_inputs: { nested: true } } },
+    { t: "try", task_id: 1, try_id: 0, first: "yes", cols: {} },
+    42, null,
+  ] as unknown as MonitoringEvent[];
+  const payload = encodeFrame({ seq: 1, events: odd }).subarray(4);
+  assert.deepEqual(tags(payload), [3, 3, 3, 3, 3, 3]);
+  const { events } = openPayload(payload);
+  const messages = odd.map(() => {
+    try {
+      validateEvent(readEvent(events));
+      return "accepted";
+    } catch (err) {
+      return (err as Error).message;
+    }
+  });
+  assert.match(messages[0]!, /status\.state must be one of .*got "exploded"/);
+  assert.match(messages[1]!, /task has no column "no_such_column"/);
+  assert.match(messages[2]!, /task\.task_inputs must be a string/);
+  assert.match(messages[3]!, /first must be a boolean/);
+  assert.match(messages[4]!, /event must be an object, got 42/);
+  assert.match(messages[5]!, /event must be an object, got null/);
+});
+
+test("an event that cannot be encoded at all is left out alone and reported", () => {
+  const dropped: string[] = [];
+  const events = [VALID[6]!, { t: "counts", tasks_completed_count: 10n, tasks_failed_count: 0 } as unknown as MonitoringEvent, VALID[6]!];
+  const frame = encodeFrame({ seq: 3, events }, (e, err) => dropped.push(`${e.t}: ${err.message}`));
+  assert.equal(dropped.length, 1);
+  assert.match(dropped[0]!, /^counts: .*BigInt/);
+  assert.deepEqual(decodePayload(frame.subarray(4)), [VALID[6], VALID[6]]);
+});
+
+/** One raw record: the bytes of `build` after a tag. */
+function record(build: (w: ByteWriter) => void): ByteReader {
+  const w = new ByteWriter();
+  build(w);
+  return new ByteReader(w.buf.subarray(0, w.at));
+}
+
+test("malformed binary records are rejected with a message naming the problem; a bad value costs only its record", () => {
+  const invalid: [ByteReader, RegExp][] = [
+    [record((w) => { w.u8(0); w.f64(1); w.f64(0); w.u8(200); w.f64(T); }), /status of task 1: unknown state code 200/],
+    [record((w) => { w.u8(0); w.f64(1.5); w.f64(0); w.u8(0); w.f64(T); }), /status\.task_id must be a non-negative integer, got 1\.5/],
+    [record((w) => { w.u8(0); w.f64(1); w.f64(0); w.u8(0); w.f64(NaN); }), /status\.ts must be a time/],
+    [record((w) => { w.u8(1); w.f64(1); w.u8(2); w.u8(0); }), /task 1: first must be 0 or 1 on the wire, got 2/],
+    [record((w) => { w.u8(1); w.f64(1); w.u8(0); w.u8(1); w.u8(99); w.u8(4); w.str("x"); }), /task 1: task has no column 99/],
+    [record((w) => { w.u8(1); w.f64(1); w.u8(0); w.u8(1); w.u8(0); w.u8(3); w.f64(5); }), /task 1: task has no column "task_id"/],
+    [record((w) => { w.u8(2); w.f64(0); w.f64(0); w.u8(1); w.u8(1); w.u8(5); w.u8(3); w.f64(3); }), /try\.task_executor must be a string, got 3/],
+    [record((w) => { w.u8(2); w.f64(0); w.f64(0); w.u8(1); w.u8(0); }), /try 0 of task 0: lacks required column try\.task_executor/],
+    [record((w) => { w.u8(3); w.str("{not json"); }), /is not valid JSON/],
   ];
-  for (const [event, message] of cases) assert.throws(() => validateEvent(fromWire(event)), message, JSON.stringify(event));
+  for (const [r, message] of invalid) {
+    assert.throws(() => validateEvent(readEvent(r)), message);
+    assert.ok(r.done, `the rejected record was read to its end (${String(message)})`);
+  }
+  const unreadable: [ByteReader, RegExp][] = [
+    [record((w) => w.u8(9)), /unknown wire event tag 9/],
+    [record((w) => { w.u8(0); w.f64(1); }), /needs 8 more bytes/],
+    [record((w) => { w.u8(1); w.f64(1); w.u8(0); w.u8(1); w.u8(3); w.u8(7); }), /unknown value kind 7/],
+    [record((w) => { w.u8(3); w.u32(1000); }), /needs 1000 more bytes/],
+  ];
+  for (const [r, message] of unreadable) assert.throws(() => readEvent(r), (err: Error) => err instanceof TruncatedError && message.test(err.message));
 });
 
 function drain(r: FrameReader): FrameItem[] {
@@ -103,7 +168,7 @@ function drain(r: FrameReader): FrameItem[] {
   return out;
 }
 const payloads = (items: FrameItem[]): unknown[] =>
-  items.flatMap((i) => ("payload" in i ? [JSON.parse(i.payload.toString()).seq] : []));
+  items.flatMap((i) => ("payload" in i ? [openPayload(i.payload).seq] : []));
 
 test("frames survive arbitrary chunking", () => {
   const frames = Buffer.concat([1, 2, 3].map((seq) => encodeFrame({ seq, events: VALID })));

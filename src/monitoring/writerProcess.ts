@@ -3,7 +3,7 @@
  * the only writer of the monitoring database, so the kernel's event loop never waits on SQL.
  *
  *   argv:  --endpoint <db> --run-id <id> --run-dir <dir> [--heartbeat <seconds>] [--debug]
- *   stdin: frames (frames.ts) of `Batch`es; every event is validated, garbage is dropped and reported.
+ *   stdin: frames (frames.ts) of `Batch`es in the binary wire form (wire.ts); every event is validated, garbage is dropped and reported.
  *   IPC:   `WriterReply`s — ready, ack {seq} once the batch holding seq is committed, warning, note, error.
  *
  * On stdin EOF it writes what it has; if the run never ended (the kernel died), it marks the
@@ -14,10 +14,10 @@ import { parseArgs } from "node:util";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
 import { openStore, type Store } from "../database/store.js";
 import { nowMicros } from "../database/timeformat.js";
-import { FrameReader } from "./frames.js";
+import { FrameReader, openPayload } from "./frames.js";
 import type { MonitoringEvent, WriterReply } from "./messages.js";
 import { InvalidEventError, validateEvent } from "./validate.js";
-import { fromWire } from "./wire.js";
+import { readEvent, TruncatedError } from "./wire.js";
 import { RateLimitedReporter, WriterLog } from "./writerLog.js";
 
 /** Queued frames are merged into one transaction up to this many events. */
@@ -115,29 +115,32 @@ class Writer {
   }
 
   private decode(payload: Buffer): void {
-    let batch: unknown;
+    let batch: ReturnType<typeof openPayload>;
     try {
-      batch = JSON.parse(payload.toString("utf8"));
+      batch = openPayload(payload);
     } catch (err) {
-      this.dropped(`a frame of ${payload.length} bytes is not valid JSON (${(err as Error).message})`);
+      this.dropped((err as Error).message);
       return;
     }
-    const b = batch as { seq?: unknown; events?: unknown };
-    if (typeof b !== "object" || b === null || !Number.isSafeInteger(b.seq) || !Array.isArray(b.events)) {
-      this.dropped(`a frame is not a batch {seq, events}`);
-      return;
-    }
+    const { seq, count, events: reader } = batch;
     const events: MonitoringEvent[] = [];
-    for (const e of b.events as unknown[]) {
+    let truncated = false;
+    for (let i = 0; i < count && !truncated; i++) {
       try {
-        events.push(validateEvent(fromWire(e)));
+        events.push(validateEvent(readEvent(reader)));
       } catch (err) {
+        if (err instanceof TruncatedError) {
+          this.dropped(`batch ${seq}: events ${i + 1}..${count} cannot be read (${err.message})`);
+          truncated = true;
+          continue;
+        }
         if (!(err instanceof InvalidEventError)) throw err;
-        this.dropped(`batch ${b.seq as number}: ${err.message}`);
+        this.dropped(`batch ${seq}: ${err.message}`);
       }
     }
+    if (!truncated && !reader.done) this.dropped(`batch ${seq}: ${reader.end - reader.at} bytes after its ${count} events`);
     if (this.queue.length === 0) this.queuedSince = performance.now();
-    this.queue.push({ seq: b.seq as number, events });
+    this.queue.push({ seq, events });
     this.queuedEvents += events.length;
   }
 
@@ -205,7 +208,8 @@ class Writer {
       }
     }
     await this.store.checkpoint();
-    this.log.log("INFO", "input ended; all received data is written; exiting");
+    const cpu = process.cpuUsage();
+    this.log.log("INFO", `input ended; all received data is written; exiting (CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)`);
     process.exitCode = 0;
     this.shutdown();
   }
