@@ -14,6 +14,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { INDEXES, TABLES, type Table } from "../src/database/schema.js";
+import { PAGE_SIZE } from "../src/database/sqliteStore.js";
 import { startVisualizer } from "../src/visualizer/index.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
 
@@ -62,6 +63,7 @@ const APPS = ["prepare", "simulate", "analyse", "reduce", "plot", "fetch_input",
  */
 export function createSyntheticDb(file: string, opts: SyntheticOptions): string {
   const db = new Database(file);
+  db.pragma(`page_size = ${PAGE_SIZE}`); // as the writer creates them (a no-op on an existing file)
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = OFF");
   db.pragma("foreign_keys = OFF"); // the workflow row is written last, once its counts are known

@@ -24,7 +24,7 @@ type Statement = Database.Statement<unknown[]>;
  * writes every page it touched to the WAL: 64 KiB pages make that a few large writes instead of
  * many small ones (measured: about 20% less writer time per task than SQLite's default 4 KiB).
  */
-const PAGE_SIZE = 65536;
+export const PAGE_SIZE = 65536;
 /** Checkpoint the WAL into the database about every this many bytes (SQLite counts pages). */
 const WAL_CHECKPOINT_BYTES = 16 * 2 ** 20;
 const BUSY_TIMEOUT_MS = 500; // absorb short contention (another run's writer) inside SQLite; longer waits are ours
