@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { encodeFrame, FrameReader, openPayload, type FrameItem } from "../src/monitoring/frames.js";
+import { decodeBatch, encodeFrame, FrameReader, openPayload, type FrameItem } from "../src/monitoring/frames.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
 import { validateEvent } from "../src/monitoring/validate.js";
 import { ByteReader, ByteWriter, readEvent, TruncatedError, writeEvent } from "../src/monitoring/wire.js";
@@ -54,12 +54,11 @@ test("malformed events are rejected with a message naming the field", () => {
   for (const [event, message] of cases) assert.throws(() => validateEvent(event), message, JSON.stringify(event));
 });
 
-/** What the writer does with a frame's payload: read the header, then read and validate each event. */
+/** What the writer does with a frame's payload; here every event must be usable. */
 function decodePayload(payload: Buffer): MonitoringEvent[] {
-  const { count, events } = openPayload(payload);
-  const out = Array.from({ length: count }, () => validateEvent(readEvent(events)));
-  assert.ok(events.done, "no bytes after the last event");
-  return out;
+  const { events, problems } = decodeBatch(payload);
+  assert.deepEqual(problems, []);
+  return events;
 }
 
 /** The wire tag of each event in a payload (0 status, 1 task, 2 try, 3 JSON). */
@@ -195,4 +194,35 @@ test("after garbage the reader reports it once and resynchronises on the next fr
   const corrupt = items.filter((i) => "corrupt" in i);
   assert.equal(corrupt.length, 1);
   assert.match((corrupt[0] as { corrupt: string }).corrupt, /bad frame header .* skipped \d+ bytes/);
+});
+
+test("fuzz: mutated, truncated and spliced batches never throw; what is kept is valid, and problems are named", () => {
+  const events: MonitoringEvent[] = [...VALID, ...VALID.filter((e) => e.t === "status" || e.t === "task" || e.t === "try")];
+  const good = encodeFrame({ seq: 7, events }).subarray(4);
+  let seed = 12345;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  let kept = 0;
+  let reported = 0;
+  for (let round = 0; round < 5000; round++) {
+    const b = Buffer.from(good);
+    let payload: Buffer = b;
+    switch (round % 4) {
+      case 0: for (let k = 0; k <= rand(4); k++) b[rand(b.length)] = rand(256); break; // flipped bytes
+      case 1: payload = b.subarray(0, rand(b.length)); break; // cut short
+      case 2: payload = Buffer.concat([b.subarray(0, rand(b.length)), Buffer.from(Array.from({ length: rand(64) }, () => rand(256)))]); break;
+      default: b.writeUInt32LE(rand(2 ** 32), 17 + 1 + rand(8) * 8 > b.length - 4 ? 17 : 17 + 1 + rand(8) * 8); break; // a wild length or id
+    }
+    const { events: out, problems } = decodeBatch(payload);
+    for (const e of out) validateEvent(e);
+    for (const p of problems) assert.ok(typeof p === "string" && p.length > 0);
+    kept += out.length;
+    reported += problems.length;
+  }
+  assert.ok(kept > 0 && reported > 0, `some events survive (${kept}) and damage is reported (${reported})`);
+  const unknownHeader = decodeBatch(Buffer.from('{"seq":1,"events":[]}'));
+  assert.equal(unknownHeader.seq, null);
+  assert.match(unknownHeader.problems[0]!, /does not start with a version-1 batch header/);
 });

@@ -5,7 +5,8 @@
  * header is reported and the reader resynchronises on the next marker that follows a header.
  */
 import type { Batch, MonitoringEvent } from "./messages.js";
-import { ByteReader, ByteWriter, writeEvent } from "./wire.js";
+import { InvalidEventError, validateEvent } from "./validate.js";
+import { ByteReader, ByteWriter, readEvent, writeEvent } from "./wire.js";
 
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /** Every payload starts with these bytes: a marker and the wire version. */
@@ -53,6 +54,38 @@ export function openPayload(payload: Buffer): { seq: number; count: number; even
   const seq = payload.readDoubleLE(MARKER.length);
   if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`a frame's batch number is ${seq}, not a non-negative integer`);
   return { seq, count: payload.readUInt32LE(MARKER.length + 8), events: new ByteReader(payload, HEADER_BYTES) };
+}
+
+/**
+ * Reads and validates a frame's events. Never throws: whatever cannot be used is described in
+ * `problems` (an unusable header loses the frame; a bad record only itself; an unreadable one
+ * the rest of the frame), and every event returned has passed validateEvent.
+ */
+export function decodeBatch(payload: Buffer): { seq: number | null; events: MonitoringEvent[]; problems: string[] } {
+  const problems: string[] = [];
+  let header: ReturnType<typeof openPayload>;
+  try {
+    header = openPayload(payload);
+  } catch (err) {
+    return { seq: null, events: [], problems: [(err as Error).message] };
+  }
+  const { seq, count, events: reader } = header;
+  const events: MonitoringEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    try {
+      events.push(validateEvent(readEvent(reader)));
+    } catch (err) {
+      if (err instanceof InvalidEventError) {
+        problems.push(`batch ${seq}: ${err.message}`);
+        continue;
+      }
+      // TruncatedError, or anything unforeseen: the next record's start is unknown.
+      problems.push(`batch ${seq}: events ${i + 1}..${count} cannot be read (${(err as Error).message})`);
+      return { seq, events, problems };
+    }
+  }
+  if (!reader.done) problems.push(`batch ${seq}: ${reader.end - reader.at} bytes after its ${count} events`);
+  return { seq, events, problems };
 }
 
 export type FrameItem = { payload: Buffer } | { corrupt: string };

@@ -14,10 +14,8 @@ import { parseArgs } from "node:util";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
 import { openStore, type Store } from "../database/store.js";
 import { nowMicros } from "../database/timeformat.js";
-import { FrameReader, openPayload } from "./frames.js";
+import { decodeBatch, FrameReader } from "./frames.js";
 import type { MonitoringEvent, WriterReply } from "./messages.js";
-import { InvalidEventError, validateEvent } from "./validate.js";
-import { readEvent, TruncatedError } from "./wire.js";
 import { RateLimitedReporter, WriterLog } from "./writerLog.js";
 
 /** Queued frames are merged into one transaction up to this many events. */
@@ -115,30 +113,9 @@ class Writer {
   }
 
   private decode(payload: Buffer): void {
-    let batch: ReturnType<typeof openPayload>;
-    try {
-      batch = openPayload(payload);
-    } catch (err) {
-      this.dropped((err as Error).message);
-      return;
-    }
-    const { seq, count, events: reader } = batch;
-    const events: MonitoringEvent[] = [];
-    let truncated = false;
-    for (let i = 0; i < count && !truncated; i++) {
-      try {
-        events.push(validateEvent(readEvent(reader)));
-      } catch (err) {
-        if (err instanceof TruncatedError) {
-          this.dropped(`batch ${seq}: events ${i + 1}..${count} cannot be read (${err.message})`);
-          truncated = true;
-          continue;
-        }
-        if (!(err instanceof InvalidEventError)) throw err;
-        this.dropped(`batch ${seq}: ${err.message}`);
-      }
-    }
-    if (!truncated && !reader.done) this.dropped(`batch ${seq}: ${reader.end - reader.at} bytes after its ${count} events`);
+    const { seq, events, problems } = decodeBatch(payload);
+    for (const p of problems) this.dropped(p);
+    if (seq === null) return;
     if (this.queue.length === 0) this.queuedSince = performance.now();
     this.queue.push({ seq, events });
     this.queuedEvents += events.length;
