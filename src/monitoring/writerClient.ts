@@ -45,7 +45,7 @@ const PUSH_EVERY_EVENTS = 256;
 /** …and a timer retries after this long when the event loop is free. */
 const PUSH_RETRY_MS = 1;
 const PREFIX = "parsl-ts monitoring:";
-const WRITER_SEMI_SPACE_MB = 64;
+const WRITER_SEMI_SPACE_MB = 32;
 const WRITER_SCRIPT = fileURLToPath(new URL("./writerProcess.js", import.meta.url));
 
 interface SentFrame {

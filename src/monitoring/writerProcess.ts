@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
 import { openStore, type Store } from "../database/store.js";
 import { nowMicros } from "../database/timeformat.js";
-import { decodeBatch, FrameReader } from "./frames.js";
+import { decodeBatch, FrameReader, openPayload } from "./frames.js";
 import type { MonitoringEvent, WriterReply } from "./messages.js";
 import { RateLimitedReporter, WriterLog } from "./writerLog.js";
 
@@ -24,9 +24,15 @@ const MAX_EVENTS_PER_TRANSACTION = 65_536;
 const GATHER_EVENTS = 16_384;
 const GATHER_MS = 5;
 
-interface DecodedBatch {
+/**
+ * A received frame. It stays in its compact binary form until its transaction is formed: a
+ * backlog of decoded events would take several times the memory, and objects that live that
+ * long are the expensive kind to garbage-collect.
+ */
+interface QueuedFrame {
   seq: number;
-  events: MonitoringEvent[];
+  count: number;
+  payload: Buffer;
 }
 
 function reply(msg: WriterReply): void {
@@ -68,7 +74,7 @@ function readOptions(): { endpoint: string; runId: string; runDir: string; heart
 
 class Writer {
   private readonly reader = new FrameReader();
-  private readonly queue: DecodedBatch[] = [];
+  private readonly queue: QueuedFrame[] = [];
   private queuedEvents = 0;
   /** When the oldest queued frame arrived (or the last transaction ended), for gathering. */
   private queuedSince = 0;
@@ -113,12 +119,16 @@ class Writer {
   }
 
   private decode(payload: Buffer): void {
-    const { seq, events, problems } = decodeBatch(payload);
-    for (const p of problems) this.dropped(p);
-    if (seq === null) return;
+    let header: { seq: number; count: number };
+    try {
+      header = openPayload(payload);
+    } catch (err) {
+      this.dropped((err as Error).message);
+      return;
+    }
     if (this.queue.length === 0) this.queuedSince = performance.now();
-    this.queue.push({ seq, events });
-    this.queuedEvents += events.length;
+    this.queue.push({ seq: header.seq, count: header.count, payload });
+    this.queuedEvents += header.count;
   }
 
   /** Writes queued batches, merging whatever has queued up into one transaction. */
@@ -136,12 +146,16 @@ class Writer {
         let events: MonitoringEvent[] = [];
         let lastSeq = -1;
         let firstSeq = -1;
-        while (this.queue.length > 0 && (events.length === 0 || events.length + this.queue[0]!.events.length <= MAX_EVENTS_PER_TRANSACTION)) {
-          const b = this.queue.shift()!;
-          this.queuedEvents -= b.events.length;
-          events = events.length === 0 ? b.events : events.concat(b.events);
-          if (firstSeq < 0) firstSeq = b.seq;
-          lastSeq = b.seq;
+        let taken = 0;
+        while (this.queue.length > 0 && (taken === 0 || taken + this.queue[0]!.count <= MAX_EVENTS_PER_TRANSACTION)) {
+          const f = this.queue.shift()!;
+          this.queuedEvents -= f.count;
+          taken += f.count;
+          const batch = decodeBatch(f.payload);
+          for (const p of batch.problems) this.dropped(p);
+          events = events.length === 0 ? batch.events : events.concat(batch.events);
+          if (firstSeq < 0) firstSeq = f.seq;
+          lastSeq = f.seq;
         }
         const t0 = performance.now();
         const outcome = await this.store.applyBatch(events);
@@ -186,7 +200,10 @@ class Writer {
     }
     await this.store.checkpoint();
     const cpu = process.cpuUsage();
-    this.log.log("INFO", `input ended; all received data is written; exiting (CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)`);
+    const mib = (n: number): string => `${Math.round(n / 2 ** 20)} MiB`;
+    const mem = process.memoryUsage();
+    this.log.log("INFO", `input ended; all received data is written; exiting (CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, ` +
+      `peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}, heap ${mib(mem.heapUsed)} of ${mib(mem.heapTotal)})`);
     process.exitCode = 0;
     this.shutdown();
   }
