@@ -42,8 +42,13 @@ const BACKLOG_LIMIT_BYTES = 64 * 2 ** 20;
 const RESTART_WINDOW_MS = 60_000;
 /** While frames wait for room in the pipe, emit() tries to write more every this many events. */
 const PUSH_EVERY_EVENTS = 256;
-/** …and a timer retries after this long when the event loop is free. */
+/**
+ * …and a timer retries after this long when the event loop is free. While the pipe stays full
+ * (the writer is inside a transaction) the wait doubles up to PUSH_RETRY_MAX_MS, and emit()
+ * does not try before it is over: each failed attempt costs an exception.
+ */
 const PUSH_RETRY_MS = 1;
+const PUSH_RETRY_MAX_MS = 4;
 const PREFIX = "parsl-ts monitoring:";
 const WRITER_SEMI_SPACE_MB = 32;
 const WRITER_SCRIPT = fileURLToPath(new URL("./writerProcess.js", import.meta.url));
@@ -95,6 +100,9 @@ export class MonitoringWriter {
   private outQueue: Buffer[] = [];
   private outOffset = 0;
   private outRetry: NodeJS.Timeout | null = null;
+  /** Current wait after finding the pipe full (0 after a successful write), and when it ends. */
+  private pushBackoffMs = 0;
+  private pipeFullUntil = 0;
   private endWhenWritten = false;
 
   private constructor(private readonly opts: MonitoringWriterOptions) {
@@ -148,7 +156,7 @@ export class MonitoringWriter {
     if (this.pending.length >= FLUSH_EVENTS) this.flush();
     else {
       if (this.timer === null) this.armTimer();
-      if (this.outQueue.length > 0 && this.pending.length % PUSH_EVERY_EVENTS === 0) this.pushOut();
+      if (this.outQueue.length > 0 && this.pending.length % PUSH_EVERY_EVENTS === 0 && performance.now() >= this.pipeFullUntil) this.pushOut();
     }
   }
 
@@ -237,6 +245,8 @@ export class MonitoringWriter {
         written = fs.writeSync(fd, frame, this.outOffset);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
+          this.pushBackoffMs = Math.min(PUSH_RETRY_MAX_MS, Math.max(PUSH_RETRY_MS, this.pushBackoffMs * 2));
+          this.pipeFullUntil = performance.now() + this.pushBackoffMs;
           this.armPushRetry();
           return;
         }
@@ -245,6 +255,7 @@ export class MonitoringWriter {
         this.toStream();
         return;
       }
+      this.pushBackoffMs = 0;
       this.outOffset += written;
       if (this.outOffset >= frame.length) {
         this.outQueue.shift();
@@ -259,7 +270,7 @@ export class MonitoringWriter {
     this.outRetry = setTimeout(() => {
       this.outRetry = null;
       this.pushOut();
-    }, PUSH_RETRY_MS);
+    }, this.pushBackoffMs || PUSH_RETRY_MS);
     this.outRetry.unref(); // the writer's own refs decide whether Node stays alive
   }
 
