@@ -138,3 +138,29 @@ console.log(await one());
   assert.notEqual(w.time_completed, null);
   assert.equal(w.tasks_completed_count, 1);
 });
+
+test("a workflow run with `node -e` starts its helpers once: one run, its rows, a clean exit", async () => {
+  // execArgv holds `-e <script>`; a forked writer that inherited it would run the script again,
+  // which would start another writer, and so on.
+  const dir = tempDir();
+  const code = `
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
+const double = tsApp(function double(x) { return x * 2; });
+const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], monitoring: new MonitoringHub(),
+  runDir: ${JSON.stringify(path.join(dir, "runinfo"))} }));
+console.log(await double(21));
+await dfk.cleanup();
+`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const r = await exited(child);
+  clearTimeout(timer);
+  assert.equal(r.code, 0);
+  assert.equal(out.trim(), "42");
+  assert.deepEqual(fs.readdirSync(path.join(dir, "runinfo")).filter((n) => /^\d+$/.test(n)), ["000"], "exactly one run directory");
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  assert.equal(count(db, "SELECT COUNT(*) AS n FROM workflow"), 1);
+  assert.equal(count(db, "SELECT COUNT(*) AS n FROM status"), 5);
+});

@@ -9,6 +9,7 @@
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { errorFromWire } from "../apps/errorWire.js";
+import { inheritableExecArgv } from "../childArgv.js";
 import { ConfigurationError, ParslError, SerializationError, TaskCancelled, WalltimeExceeded } from "../errors.js";
 import type { Executor, ExecutorHost, TryHandle } from "./base.js";
 import type { InMessage, OutEvent, WireDef, WireTask } from "./threadWorker.js";
@@ -67,7 +68,7 @@ export class ThreadPoolExecutor implements Executor {
   }
 
   #spawn(index: number): Slot {
-    const worker = new Worker(fileURLToPath(WORKER_URL), { name: `parsl-ts ${this.label} #${index}` });
+    const worker = new Worker(fileURLToPath(WORKER_URL), { name: `parsl-ts ${this.label} #${index}`, execArgv: inheritableExecArgv() });
     const slot: Slot = { worker, index, inFlight: new Map(), started: new Set(), known: new Set(), avgMicros: 1000, refd: false, timers: new Map() };
     worker.on("message", (m: { events: OutEvent[] }) => this.#onEvents(slot, m.events));
     worker.on("error", (e) => this.#host?.log("error", `executor ${this.label}: worker thread #${index} error: ${e.stack ?? e}`));

@@ -10,6 +10,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
+import { inheritableExecArgv } from "../childArgv.js";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
 import { encodeFrame } from "./frames.js";
 import type { MonitoringEvent, WriterReply } from "./messages.js";
@@ -388,7 +389,7 @@ export class MonitoringWriter {
       serialization: "json",
       // The writer allocates short-lived objects per event; a larger young generation lets them
       // die there instead of being promoted and collected by the (much dearer) full GC.
-      execArgv: [...process.execArgv, `--max-semi-space-size=${WRITER_SEMI_SPACE_MB}`],
+      execArgv: [...inheritableExecArgv(), `--max-semi-space-size=${WRITER_SEMI_SPACE_MB}`],
     });
     this.child = child;
     child.stdin!.on("error", () => {

@@ -6,6 +6,7 @@
  * computation; user requests jump ahead of background warm-up jobs.
  */
 import { Worker } from "node:worker_threads";
+import { inheritableExecArgv } from "../childArgv.js";
 
 export type HeavyMethod = "triesOverTime" | "resources" | "appHistory" | "dagSummary";
 
@@ -43,8 +44,7 @@ export class HeavyQueries {
   /** Starts the worker on first use, and again after a crash (the failed jobs get the error). */
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    // --input-type (from `node -e`) is not valid for a worker's file entry point.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+    const execArgv = inheritableExecArgv();
     const w = new Worker(new URL("./heavy-worker.js", import.meta.url), { workerData: { path: this.dbPath }, execArgv });
     w.unref();
     let failed = false;
