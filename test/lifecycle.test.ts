@@ -164,3 +164,64 @@ await dfk.cleanup();
   assert.equal(count(db, "SELECT COUNT(*) AS n FROM workflow"), 1);
   assert.equal(count(db, "SELECT COUNT(*) AS n FROM status"), 5);
 });
+
+/** Runs `body` (a module using `load`, `tsApp`, …) as its own process; returns its exit code and the database path. */
+async function runScript(dir: string, body: string): Promise<{ code: number | null; db: string }> {
+  const file = path.join(dir, "exiting.mjs");
+  fs.writeFileSync(file, `
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
+const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], monitoring: new MonitoringHub(),
+  runDir: ${JSON.stringify(path.join(dir, "runinfo"))} }));
+${body}
+`);
+  const child = spawn(process.execPath, [file], { stdio: ["ignore", "ignore", "inherit"] });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const r = await exited(child);
+  clearTimeout(timer);
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  // The writer outlives the script: wait for it to record the run's end.
+  for (let i = 0; i < 200 && count(db, "SELECT COUNT(*) AS n FROM workflow WHERE time_completed IS NOT NULL") === 0; i++) await sleep(50);
+  await sleep(200);
+  return { code: r.code, db };
+}
+
+test("process.exit() right after the last task: every row is written and the run is completed", async () => {
+  const { code, db } = await runScript(tempDir(), `
+const double = tsApp(function double(x) { return x * 2; });
+const fs = Array.from({ length: 3000 }, (_, i) => double(i));
+for (const f of fs) await f;
+process.exit(0);
+`);
+  assert.equal(code, 0);
+  const w = rows(db, "SELECT run_status, tasks_completed_count FROM workflow")[0]!;
+  assert.deepEqual(w, { run_status: "completed", tasks_completed_count: 3000 });
+  assert.equal(count(db, "SELECT COUNT(*) AS n FROM status"), 5 * 3000);
+  assert.equal(count(db, "SELECT COUNT(*) AS n FROM task WHERE task_latest_status = 'exec_done' AND task_time_returned IS NOT NULL"), 3000);
+});
+
+test("process.exit() with tasks still running: the run is interrupted and what happened before is all there", async () => {
+  const { code, db } = await runScript(tempDir(), `
+const quick = tsApp(function quick(x) { return x; });
+const slow = tsApp(async function slow() { await new Promise((r) => setTimeout(r, 60000)); });
+await Promise.all(Array.from({ length: 100 }, (_, i) => quick(i)));
+slow(); slow();
+await new Promise((r) => setTimeout(r, 300));
+process.exit(3);
+`);
+  assert.equal(code, 3);
+  const w = rows(db, "SELECT run_status, tasks_completed_count FROM workflow")[0]!;
+  assert.deepEqual(w, { run_status: "interrupted", tasks_completed_count: 100 });
+  assert.equal(count(db, "SELECT COUNT(*) AS n FROM status WHERE task_status_name = 'exec_done'"), 100);
+  assert.equal(count(db, "SELECT COUNT(*) AS n FROM status WHERE task_status_name = 'launched' AND task_id >= 100"), 2);
+});
+
+test("an uncaught error after the tasks: every row is written and the run is failed", async () => {
+  const { code, db } = await runScript(tempDir(), `
+const double = tsApp(function double(x) { return x * 2; });
+await Promise.all(Array.from({ length: 500 }, (_, i) => double(i)));
+throw new Error("the script's own bug");
+`);
+  assert.equal(code, 1);
+  assert.deepEqual(rows(db, "SELECT run_status, tasks_completed_count FROM workflow")[0], { run_status: "failed", tasks_completed_count: 500 });
+  assert.equal(count(db, "SELECT COUNT(*) AS n FROM status"), 5 * 500);
+});

@@ -94,6 +94,8 @@ export class DataFlowKernel implements Submitter {
   #runStatus: RunStatus | null = null;
   #signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   #beforeExit: (() => void) | null = null;
+  /** The run's workflow_end event has been emitted (by cleanup or at process exit). */
+  #endEmitted = false;
 
   /** Use `load(config)`. */
   constructor(config: Config) {
@@ -155,7 +157,32 @@ export class DataFlowKernel implements Submitter {
     // A script that forgets cleanup() still ends its run properly (Parsl does this at exit).
     this.#beforeExit = () => void this.cleanup();
     process.once("beforeExit", this.#beforeExit);
+    if (this.#monitor) process.on("exit", this.#onExit);
   }
+
+  /**
+   * `process.exit()` before cleanup() has finished (a script's own exit, a second Ctrl-C): only
+   * synchronous code runs from here on, so the run's end and every event not yet in the
+   * writer's pipe are written to it now; the writer, a process of its own, stores them after
+   * this one is gone. Tasks still outstanding make the run `interrupted`; a non-zero exit code
+   * (an uncaught error, `process.exit(1)`) with none outstanding makes it `failed`.
+   */
+  #onExit = (code: number): void => {
+    const m = this.#monitor;
+    if (!m) return;
+    if (!this.#endEmitted) {
+      this.#endEmitted = true;
+      const failed = code !== 0 || this.#counts.failed + this.#counts.dep_fail > 0;
+      m.emit({
+        t: "workflow_end",
+        time_completed: nowMicros(),
+        tasks_completed_count: this.#counts.exec_done,
+        tasks_failed_count: this.#counts.failed,
+        run_status: this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : failed ? "failed" : "completed"),
+      });
+    }
+    m.flushAtExit();
+  };
 
   #executorHost(): ExecutorHost {
     const hub = this.config.monitoring;
@@ -593,6 +620,7 @@ export class DataFlowKernel implements Submitter {
     }
     const status: RunStatus = this.#runStatus ?? (this.#counts.failed + this.#counts.dep_fail > 0 ? "failed" : "completed");
     if (this.#monitor) {
+      this.#endEmitted = true;
       this.#monitor.emit({
         t: "workflow_end",
         time_completed: nowMicros(),
@@ -601,6 +629,7 @@ export class DataFlowKernel implements Submitter {
         run_status: status,
       });
       await this.#monitor.close();
+      process.off("exit", this.#onExit);
     }
     const c = this.#counts;
     this.#log.write("info", `run ${this.runId} ended ${status}: ${c.exec_done} exec_done, ${c.memo_done} memo_done, ${c.failed} failed, ${c.dep_fail} dep_fail`);

@@ -18,6 +18,8 @@ export interface MonitoringSink {
   readonly pid?: number | undefined;
   /** Flush everything and stop; bounded. */
   close(): Promise<void>;
+  /** At process exit (synchronous code only): hand every pending event to the writer now; bounded. */
+  flushAtExit(): void;
 }
 
 export interface SinkOptions {

@@ -52,6 +52,8 @@ const PUSH_RETRY_MS = 1;
 const PUSH_RETRY_MAX_MS = 4;
 const PREFIX = "parsl-ts monitoring:";
 const WRITER_SEMI_SPACE_MB = 32;
+/** flushAtExit() waits at most this long for room in the writer's pipe. */
+const EXIT_FLUSH_MS = 10_000;
 const WRITER_SCRIPT = fileURLToPath(new URL("./writerProcess.js", import.meta.url));
 
 interface SentFrame {
@@ -264,6 +266,35 @@ export class MonitoringWriter {
       }
     }
     if (this.outQueue.length === 0 && this.endWhenWritten) this.endInput();
+  }
+
+  /**
+   * For a process 'exit' handler, after which nothing asynchronous runs: sends what is pending
+   * and writes every frame not yet in the writer's pipe, waiting (blocking, at most
+   * `timeoutMs`) while the pipe is full. The writer reads it all after this process is gone.
+   * Frames already handed to the stream (no direct descriptor) cannot be forced out here.
+   */
+  flushAtExit(timeoutMs = EXIT_FLUSH_MS): void {
+    if (this.gaveUp) return;
+    if (!this.closing) this.flush();
+    const deadline = Date.now() + timeoutMs;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (this.outQueue.length > 0 && this.direct) {
+      const fd = pipeFd(this.child);
+      if (fd < 0) return;
+      const frame = this.outQueue[0]!;
+      try {
+        this.outOffset += fs.writeSync(fd, frame, this.outOffset);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || Date.now() > deadline) return;
+        Atomics.wait(pause, 0, 0, 1); // the pipe is full: give the writer a millisecond to read
+        continue;
+      }
+      if (this.outOffset >= frame.length) {
+        this.outQueue.shift();
+        this.outOffset = 0;
+      }
+    }
   }
 
   private armPushRetry(): void {
