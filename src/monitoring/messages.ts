@@ -6,8 +6,8 @@
  * them into Parsl's naive-local `YYYY-MM-DD HH:MM:SS.ffffff` text, so the hot path never
  * formats dates.
  *
- * Events cross a process boundary as JSON, so the writer validates every one of them and
- * drops (and reports) anything malformed instead of failing the batch.
+ * Events cross a process boundary (in the wire form of wire.ts), so the writer validates every
+ * one of them and drops (and reports) anything malformed instead of failing the batch.
  */
 import type { RunStatus, StateName } from "../database/schema.js";
 
