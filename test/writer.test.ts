@@ -156,7 +156,7 @@ test("the writer takes in and commits batches while the kernel's event loop is b
   assertAllTasks(db, runId, tasks);
 });
 
-test("an event JSON cannot carry is dropped alone with a warning; emit() after close() is ignored", async () => {
+test("an event that cannot be encoded (a BigInt) is dropped alone with a warning; emit() after close() is ignored", async () => {
   const runId = "run-unencodable";
   const { w, db, warnings } = await startWriter(runId);
   w.emit(workflowStart());
