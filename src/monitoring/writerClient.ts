@@ -235,37 +235,42 @@ export class MonitoringWriter {
 
   /** Writes queued frames until the pipe is full (then retries soon) or the queue is empty. */
   private pushOut(): void {
-    while (this.outQueue.length > 0 && this.direct) {
-      const fd = pipeFd(this.child);
-      if (fd < 0) {
-        // The stream was destroyed (the writer exited): its exit restarts it and resends.
+    if (this.direct) {
+      const outcome = this.writeQueued();
+      if (outcome === "full") {
+        this.pushBackoffMs = Math.min(PUSH_RETRY_MAX_MS, Math.max(PUSH_RETRY_MS, this.pushBackoffMs * 2));
+        this.pipeFullUntil = performance.now() + this.pushBackoffMs;
+        this.armPushRetry();
+        return;
+      }
+      if (outcome === "gone") {
+        // The stream was destroyed or the pipe broke (the writer exited): its exit restarts it and
+        // resends every unacknowledged frame. Hand the rest to the stream, whose errors are handled.
         this.toStream();
         return;
       }
+    }
+    if (this.outQueue.length === 0 && this.endWhenWritten) this.endInput();
+  }
+
+  /** Writes queued frames into the writer's pipe (non-blocking) until it is full or they are all in. */
+  private writeQueued(): "empty" | "full" | "gone" {
+    while (this.outQueue.length > 0) {
+      const fd = pipeFd(this.child);
+      if (fd < 0) return "gone";
       const frame = this.outQueue[0]!;
-      let written: number;
       try {
-        written = fs.writeSync(fd, frame, this.outOffset);
+        this.outOffset += fs.writeSync(fd, frame, this.outOffset);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
-          this.pushBackoffMs = Math.min(PUSH_RETRY_MAX_MS, Math.max(PUSH_RETRY_MS, this.pushBackoffMs * 2));
-          this.pipeFullUntil = performance.now() + this.pushBackoffMs;
-          this.armPushRetry();
-          return;
-        }
-        // EPIPE and the like: the writer is gone, and its exit restarts it and resends every
-        // unacknowledged frame. Hand the rest to the stream, whose errors are already handled.
-        this.toStream();
-        return;
+        return (err as NodeJS.ErrnoException).code === "EAGAIN" ? "full" : "gone";
       }
       this.pushBackoffMs = 0;
-      this.outOffset += written;
       if (this.outOffset >= frame.length) {
         this.outQueue.shift();
         this.outOffset = 0;
       }
     }
-    if (this.outQueue.length === 0 && this.endWhenWritten) this.endInput();
+    return "empty";
   }
 
   /**
@@ -279,22 +284,8 @@ export class MonitoringWriter {
     if (!this.closing) this.flush();
     const deadline = Date.now() + timeoutMs;
     const pause = new Int32Array(new SharedArrayBuffer(4));
-    while (this.outQueue.length > 0 && this.direct) {
-      const fd = pipeFd(this.child);
-      if (fd < 0) return;
-      const frame = this.outQueue[0]!;
-      try {
-        this.outOffset += fs.writeSync(fd, frame, this.outOffset);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || Date.now() > deadline) return;
-        Atomics.wait(pause, 0, 0, 1); // the pipe is full: give the writer a millisecond to read
-        continue;
-      }
-      if (this.outOffset >= frame.length) {
-        this.outQueue.shift();
-        this.outOffset = 0;
-      }
-    }
+    // The pipe is full: give the writer a millisecond to read, then try again.
+    while (this.direct && this.writeQueued() === "full" && Date.now() <= deadline) Atomics.wait(pause, 0, 0, 1);
   }
 
   private armPushRetry(): void {
