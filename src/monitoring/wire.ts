@@ -77,23 +77,21 @@ export class ByteWriter {
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isWireValue = (v: unknown): boolean => v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 
-/** True when every column of `cols` is a column of the table and every value has a wire kind. */
-function compactCols(cols: Record<string, unknown>, pos: Map<string, number>): boolean {
-  for (const k in cols) {
-    const v = cols[k];
-    if (v !== undefined && (!pos.has(k) || !isWireValue(v))) return false;
-  }
-  return true;
-}
-
-function writeCols(w: ByteWriter, cols: Record<string, unknown>, pos: Map<string, number>): void {
+/**
+ * Appends the column/value pairs of `cols`. Returns false, having written part of them, when a
+ * key is not a column of the table or a value has no wire kind; the caller then rewinds and
+ * sends the event as JSON.
+ */
+function writeCols(w: ByteWriter, cols: Record<string, unknown>, pos: Map<string, number>): boolean {
   const countAt = w.at;
   w.u8(0);
   let n = 0;
   for (const k in cols) {
     const v = cols[k];
     if (v === undefined) continue; // as JSON.stringify would omit it
-    w.u8(pos.get(k)!);
+    const column = pos.get(k);
+    if (column === undefined || !isWireValue(v)) return false;
+    w.u8(column);
     if (v === null) w.u8(NULL);
     else if (typeof v === "boolean") w.u8(v ? TRUE : FALSE);
     else if (typeof v === "number") {
@@ -106,6 +104,7 @@ function writeCols(w: ByteWriter, cols: Record<string, unknown>, pos: Map<string
     n++;
   }
   w.buf[countAt] = n;
+  return true;
 }
 
 const isId = (v: unknown): v is number => typeof v === "number";
@@ -131,22 +130,26 @@ export function writeEvent(w: ByteWriter, e: MonitoringEvent): void {
       }
       case "task": {
         const cols = x["cols"];
-        if (typeof x["first"] !== "boolean" || !isId(x["task_id"]) || !isPlainObject(cols) || !compactCols(cols, TASK_POS)) break;
+        if (typeof x["first"] !== "boolean" || !isId(x["task_id"]) || !isPlainObject(cols)) break;
+        const start = w.at;
         w.u8(TASK_TAG);
         w.f64(x["task_id"]);
         w.u8(x["first"] ? 1 : 0);
-        writeCols(w, cols, TASK_POS);
-        return;
+        if (writeCols(w, cols, TASK_POS)) return;
+        w.at = start;
+        break;
       }
       case "try": {
         const cols = x["cols"];
-        if (typeof x["first"] !== "boolean" || !isId(x["task_id"]) || !isId(x["try_id"]) || !isPlainObject(cols) || !compactCols(cols, TRY_POS)) break;
+        if (typeof x["first"] !== "boolean" || !isId(x["task_id"]) || !isId(x["try_id"]) || !isPlainObject(cols)) break;
+        const start = w.at;
         w.u8(TRY_TAG);
         w.f64(x["task_id"]);
         w.f64(x["try_id"]);
         w.u8(x["first"] ? 1 : 0);
-        writeCols(w, cols, TRY_POS);
-        return;
+        if (writeCols(w, cols, TRY_POS)) return;
+        w.at = start;
+        break;
       }
       default: break;
     }
