@@ -171,18 +171,27 @@ export class DataFlowKernel implements Submitter {
     const m = this.#monitor;
     if (!m) return;
     if (!this.#endEmitted) {
-      this.#endEmitted = true;
-      const failed = code !== 0 || this.#counts.failed + this.#counts.dep_fail > 0;
-      m.emit({
-        t: "workflow_end",
-        time_completed: nowMicros(),
-        tasks_completed_count: this.#counts.exec_done,
-        tasks_failed_count: this.#counts.failed,
-        run_status: this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : failed ? "failed" : "completed"),
-      });
+      this.#emitEnd(this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : code !== 0 ? "failed" : this.#endStatus()));
     }
     m.flushAtExit();
   };
+
+  /** How the run ended when nothing stopped it: `failed` if any task failed or could not run. */
+  #endStatus(): RunStatus {
+    return this.#counts.failed + this.#counts.dep_fail > 0 ? "failed" : "completed";
+  }
+
+  /** Emits the run's workflow_end (once: by cleanup, or at process exit). */
+  #emitEnd(status: RunStatus): void {
+    this.#endEmitted = true;
+    this.#monitor?.emit({
+      t: "workflow_end",
+      time_completed: nowMicros(),
+      tasks_completed_count: this.#counts.exec_done,
+      tasks_failed_count: this.#counts.failed,
+      run_status: status,
+    });
+  }
 
   #executorHost(): ExecutorHost {
     const hub = this.config.monitoring;
@@ -618,16 +627,9 @@ export class DataFlowKernel implements Submitter {
         this.#log.write("error", `executor ${ex.label} did not shut down cleanly: ${(e as Error).message}`);
       }
     }
-    const status: RunStatus = this.#runStatus ?? (this.#counts.failed + this.#counts.dep_fail > 0 ? "failed" : "completed");
+    const status: RunStatus = this.#runStatus ?? this.#endStatus();
     if (this.#monitor) {
-      this.#endEmitted = true;
-      this.#monitor.emit({
-        t: "workflow_end",
-        time_completed: nowMicros(),
-        tasks_completed_count: this.#counts.exec_done,
-        tasks_failed_count: this.#counts.failed,
-        run_status: status,
-      });
+      this.#emitEnd(status);
       await this.#monitor.close();
       process.off("exit", this.#onExit);
     }
