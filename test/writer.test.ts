@@ -16,6 +16,7 @@ import { encodeFrame } from "../src/monitoring/frames.js";
 import type { MonitoringEvent, WriterReply } from "../src/monitoring/messages.js";
 import { MonitoringWriter } from "../src/monitoring/writerClient.js";
 import { tempDir as sharedTempDir } from "./helpers.js";
+import { noopTaskEvents } from "../bench/writer.js";
 
 const WRITER_PROCESS = fileURLToPath(new URL("../src/monitoring/writerProcess.js", import.meta.url));
 const CLIENT_URL = pathToFileURL(fileURLToPath(new URL("../src/monitoring/writerClient.js", import.meta.url))).href;
@@ -62,23 +63,9 @@ function workflowEnd(completed: number): MonitoringEvent {
   return { t: "workflow_end", time_completed: nowMicros(), tasks_completed_count: completed, tasks_failed_count: 0, run_status: "completed" };
 }
 
-/** Events of one no-op task: 1 task row, 1 try row, 5 status rows. */
+/** Events of one no-op task, as the kernel emits them (bench/writer.ts): 1 task row, 1 try row, 5 status rows. */
 function lifecycle(taskId: number): MonitoringEvent[] {
-  const t = T0 + taskId * 10;
-  return [
-    { t: "task", task_id: taskId, first: true, cols: { task_depends: "", task_func_name: "noop", task_memoize: false,
-      task_inputs: "None", task_outputs: "None", task_stdout: "", task_stderr: "", task_time_invoked: t,
-      task_fail_count: 0, task_fail_cost: 0, task_latest_status: "pending" } },
-    { t: "status", task_id: taskId, try_id: 0, state: "pending", ts: t },
-    { t: "try", task_id: taskId, try_id: 0, first: true, cols: { task_executor: "threads", task_try_time_launched: t + 1 } },
-    { t: "status", task_id: taskId, try_id: 0, state: "launched", ts: t + 1 },
-    { t: "try", task_id: taskId, try_id: 0, first: false, cols: { task_try_time_running: t + 2, hostname: "h" } },
-    { t: "status", task_id: taskId, try_id: 0, state: "running", ts: t + 2 },
-    { t: "status", task_id: taskId, try_id: 0, state: "running_ended", ts: t + 3 },
-    { t: "try", task_id: taskId, try_id: 0, first: false, cols: { task_try_time_returned: t + 4, task_fail_history: "" } },
-    { t: "task", task_id: taskId, first: false, cols: { task_time_returned: t + 4, task_latest_status: "exec_done" } },
-    { t: "status", task_id: taskId, try_id: 0, state: "exec_done", ts: t + 4 },
-  ];
+  return noopTaskEvents(taskId, T0 + taskId * 20);
 }
 
 function emitTasks(w: MonitoringWriter, from: number, to: number): void {
