@@ -2,13 +2,26 @@
  * `Config`: everything `load()` needs. Option names are Parsl's, in camelCase. Every
  * value is checked here, and a bad one raises a ConfigurationError naming the field.
  */
-import { ConfigurationError } from "./errors.js";
 import type { Executor } from "./executors/base.js";
 import { INTERNAL_EXECUTOR_LABEL } from "./executors/base.js";
 import { ThreadPoolExecutor } from "./executors/threadPool.js";
 import { MonitoringHub } from "./monitoring/hub.js";
 import { CHECKPOINT_MODES, type CheckpointMode, parsePeriod } from "./dataflow/memoizer.js";
 import type { LogLevel } from "./dataflow/runLog.js";
+import { Options, type OptionsSpec } from "./validation.js";
+
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
+
+/** The options `Config` takes; Parsl's Config options that live elsewhere in parsl-ts say where. */
+const CONFIG_OPTIONS: OptionsSpec = {
+  kind: "Config",
+  known: ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals"],
+  elsewhere: {
+    strategy: "in parsl-ts it is an option of HighThroughputExecutor",
+    strategyPeriod: "in parsl-ts it is an option of HighThroughputExecutor",
+    maxIdletime: "in parsl-ts it is an option of HighThroughputExecutor",
+  },
+};
 
 /** What a retry handler sees of a task. */
 export interface TaskRecordView {
@@ -59,60 +72,33 @@ export class Config {
   readonly handleSignals: boolean;
 
   constructor(options: ConfigOptions = {}) {
-    if (options === null || typeof options !== "object") throw new ConfigurationError("Config", "options must be an object");
-    const known = ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals"];
-    for (const k of Object.keys(options)) {
-      if (!known.includes(k)) throw new ConfigurationError(k, `is not a Config option (known: ${known.join(", ")})`);
-    }
+    const o: Options = new Options(CONFIG_OPTIONS, options);
 
-    const executors = options.executors ?? [new ThreadPoolExecutor()];
-    if (!Array.isArray(executors) || executors.length === 0) throw new ConfigurationError("executors", "must be a non-empty array of executors");
+    const executors = o.raw("executors") ?? [new ThreadPoolExecutor()];
+    if (!Array.isArray(executors) || executors.length === 0) o.fail("executors", "must be a non-empty array of executors");
     const labels = new Set<string>();
-    executors.forEach((e, i) => {
-      if (!e || typeof e !== "object" || typeof e.submit !== "function" || typeof e.start !== "function" || typeof e.shutdown !== "function") {
-        throw new ConfigurationError(`executors[${i}]`, "is not an executor (needs label, start, submit, shutdown)");
+    (executors as unknown[]).forEach((e, i) => {
+      const x = e as Partial<Executor> | null;
+      if (!x || typeof x !== "object" || typeof x.submit !== "function" || typeof x.start !== "function" || typeof x.shutdown !== "function") {
+        o.fail(`executors[${i}]`, "is not an executor (needs label, start, submit, shutdown)");
       }
-      if (typeof e.label !== "string" || e.label === "") throw new ConfigurationError(`executors[${i}].label`, "must be a non-empty string");
-      if (e.label === INTERNAL_EXECUTOR_LABEL) throw new ConfigurationError(`executors[${i}].label`, `'${INTERNAL_EXECUTOR_LABEL}' is reserved for the kernel`);
-      if (labels.has(e.label)) throw new ConfigurationError(`executors[${i}].label`, `'${e.label}' is used by two executors`);
-      labels.add(e.label);
+      if (typeof x.label !== "string" || x.label === "") o.fail(`executors[${i}].label`, "must be a non-empty string");
+      if (x.label === INTERNAL_EXECUTOR_LABEL) o.fail(`executors[${i}].label`, `'${INTERNAL_EXECUTOR_LABEL}' is reserved for the kernel`);
+      if (labels.has(x.label)) o.fail(`executors[${i}].label`, `'${x.label}' is used by two executors`);
+      labels.add(x.label);
     });
-    this.executors = executors;
+    this.executors = executors as Executor[];
 
-    const m = options.monitoring ?? null;
-    if (m !== null && !(m instanceof MonitoringHub)) throw new ConfigurationError("monitoring", "must be a MonitoringHub or null");
-    this.monitoring = m;
-
-    this.runDir = options.runDir ?? "runinfo";
-    if (typeof this.runDir !== "string" || this.runDir === "") throw new ConfigurationError("runDir", "must be a non-empty path");
-
-    this.retries = options.retries ?? 0;
-    if (typeof this.retries !== "number" || !Number.isFinite(this.retries) || this.retries < 0) {
-      throw new ConfigurationError("retries", `must be a number ≥ 0, got ${JSON.stringify(options.retries)}`);
-    }
-    this.retryHandler = options.retryHandler ?? null;
-    if (this.retryHandler !== null && typeof this.retryHandler !== "function") throw new ConfigurationError("retryHandler", "must be a function (error, task) => cost");
-
-    this.appCache = options.appCache ?? true;
-    if (typeof this.appCache !== "boolean") throw new ConfigurationError("appCache", "must be true or false");
-
-    this.checkpointMode = options.checkpointMode ?? null;
-    if (this.checkpointMode !== null && !CHECKPOINT_MODES.includes(this.checkpointMode)) {
-      throw new ConfigurationError("checkpointMode", `must be one of ${CHECKPOINT_MODES.join(", ")} or null, got ${JSON.stringify(this.checkpointMode)}`);
-    }
-    this.checkpointPeriod = options.checkpointPeriod ?? null;
-    if (this.checkpointMode === "periodic") parsePeriod(this.checkpointPeriod);
-    else if (this.checkpointPeriod !== null) parsePeriod(this.checkpointPeriod);
-
-    const files = options.checkpointFiles ?? null;
-    if (files !== null && (!Array.isArray(files) || files.some((f) => typeof f !== "string"))) {
-      throw new ConfigurationError("checkpointFiles", "must be an array of checkpoint directory paths");
-    }
-    this.checkpointFiles = files;
-
-    this.logLevel = options.logLevel ?? "info";
-    if (!["debug", "info", "warning", "error"].includes(this.logLevel)) throw new ConfigurationError("logLevel", `must be debug, info, warning or error, got ${JSON.stringify(this.logLevel)}`);
-    this.handleSignals = options.handleSignals ?? true;
-    if (typeof this.handleSignals !== "boolean") throw new ConfigurationError("handleSignals", "must be true or false");
+    this.monitoring = o.check<MonitoringHub | null>("monitoring", null, (m) => m === null || m instanceof MonitoringHub, "a MonitoringHub (new MonitoringHub({...})) or null");
+    this.runDir = o.check("runDir", "runinfo", (d) => typeof d === "string" && d !== "", "a non-empty path");
+    this.retries = o.number("retries", 0, { min: 0 });
+    this.retryHandler = o.check<RetryHandler | null>("retryHandler", null, (f) => f === null || typeof f === "function", "a function (error, task) => cost, or null");
+    this.appCache = o.boolean("appCache", true);
+    this.checkpointMode = o.check<CheckpointMode | null>("checkpointMode", null, (m) => m === null || CHECKPOINT_MODES.includes(m as CheckpointMode), `one of ${CHECKPOINT_MODES.join(", ")}, or null`);
+    this.checkpointPeriod = o.check<string | null>("checkpointPeriod", null, (p) => p === null || typeof p === "string", "an \"HH:MM:SS\" string or null");
+    if (this.checkpointMode === "periodic" || this.checkpointPeriod !== null) parsePeriod(this.checkpointPeriod);
+    this.checkpointFiles = o.check<string[] | null>("checkpointFiles", null, (f) => f === null || (Array.isArray(f) && f.every((x) => typeof x === "string")), "an array of checkpoint directory paths, or null");
+    this.logLevel = o.oneOf<LogLevel>("logLevel", "info", LOG_LEVELS);
+    this.handleSignals = o.boolean("handleSignals", true);
   }
 }

@@ -135,15 +135,16 @@ test("parseEndpoint: file paths, SQLAlchemy sqlite URLs and postgresql", () => {
 });
 
 test("parseEndpoint: bad endpoints give errors naming them", () => {
-  assert.throws(() => parseEndpoint("mysql://h/db"), /unsupported monitoring database endpoint "mysql:\/\/h\/db"/);
-  assert.throws(() => parseEndpoint("sqlite://host/x.db"), /bad SQLite endpoint "sqlite:\/\/host\/x.db": a host is not allowed/);
-  assert.throws(() => parseEndpoint("sqlite://"), /bad SQLite endpoint "sqlite:\/\/"/);
+  assert.throws(() => parseEndpoint("mysql://h/db"), /endpoint "mysql:\/\/h\/db" has an unsupported scheme 'mysql'/);
+  assert.throws(() => parseEndpoint("sqlite://host/x.db"), /endpoint "sqlite:\/\/host\/x.db" names a host/);
+  assert.throws(() => parseEndpoint("sqlite://"), /endpoint "sqlite:\/\/" has no file path/);
+  assert.throws(() => parseEndpoint("sqlite:///"), /endpoint "sqlite:\/\/\/" has no file path/);
   assert.throws(() => parseEndpoint("sqlite:///:memory:"), /in-memory database/);
   assert.throws(() => parseEndpoint(""), /endpoint is empty/);
 });
 
-test("opening a postgresql endpoint says it is not built yet; a directory is refused by name", async () => {
-  await assert.rejects(openStore("postgresql://me@localhost/parsl", "r", notices()), /PostgreSQL support is not built yet/);
+test("opening a postgresql endpoint says it is not supported yet; a directory is refused by name", async () => {
+  await assert.rejects(openStore("postgresql://me@localhost/parsl", "r", notices()), /is a PostgreSQL database, which parsl-ts does not support yet/);
   const dir = tempDir();
   await assert.rejects(openStore(dir, "r", notices()), (err: Error) => err.message.includes(`cannot open monitoring database ${dir}`));
 });

@@ -198,7 +198,8 @@ describe("kernel on threads", () => {
   test("bad call options give a clear error naming the option", () => {
     assert.throws(() => double.with({ walltime: -1 })(1), /call option walltime must be a positive number/);
     assert.throws(() => double.with({ stdout: 5 as never })(1), /call option stdout must be/);
-    assert.throws(() => double.with({ bogus: 1 } as never)(1), /call option bogus is not a call option/);
+    assert.throws(() => double.with({ wall_time: 5 } as never)(1), /call option wall_time is not an option; did you mean walltime\?/);
+    assert.throws(() => double.with({ bogus: 1 } as never)(1), /call option bogus is not an option\. Known options: inputs, outputs, stdout, stderr, stdin, walltime, resourceSpecification$/);
   });
 
   test("loading a second kernel while one is loaded is refused", async () => {
@@ -242,7 +243,7 @@ describe("configuration errors name the field", () => {
     ["reserved label", () => new Config({ executors: [new InProcessExecutor({ label: "_parsl_internal" })] }), /reserved/],
     ["empty executors", () => new Config({ executors: [] }), /executors must be a non-empty array/],
     ["not an executor", () => new Config({ executors: [{} as never] }), /executors\[0\] is not an executor/],
-    ["unknown option", () => new Config({ retires: 2 } as never), /retires is not a Config option/],
+    ["unknown option", () => new Config({ retires: 2 } as never), /Config\.retires is not an option; did you mean retries\?/],
     ["checkpointMode", () => new Config({ checkpointMode: "sometimes" as never }), /checkpointMode must be one of/],
     ["periodic without period", () => new Config({ checkpointMode: "periodic" }), /checkpointPeriod is required/],
     ["bad period", () => new Config({ checkpointMode: "periodic", checkpointPeriod: "5 minutes" }), /checkpointPeriod must be HH:MM:SS/],

@@ -69,10 +69,10 @@ test("LocalProvider: a block is a process group; status follows it; cancel stops
 });
 
 test("provider options are validated with errors naming the option", () => {
-  assert.throws(() => new LocalProvider({ initBlocks: -1 }), /LocalProvider: initBlocks must be a non-negative integer/);
+  assert.throws(() => new LocalProvider({ initBlocks: -1 }), /LocalProvider\.initBlocks must be an integer ≥ 0, got -1/);
   assert.throws(() => new LocalProvider({ minBlocks: 3, maxBlocks: 2 }), /minBlocks \(3\) exceeds maxBlocks \(2\)/);
-  assert.throws(() => new LocalProvider({ parallelism: 2 }), /parallelism must be between 0 and 1/);
-  assert.throws(() => new SlurmProvider({ partition: "debug; rm -rf /" }), /SlurmProvider: partition must be a plain Slurm name/);
+  assert.throws(() => new LocalProvider({ parallelism: 2 }), /LocalProvider\.parallelism must be a number from 0 to 1, got 2/);
+  assert.throws(() => new SlurmProvider({ partition: "debug; rm -rf /" }), /SlurmProvider\.partition must be a plain Slurm name/);
   assert.throws(() => new SlurmProvider({ memPerNode: 0 }), /memPerNode must be a positive number/);
   assert.throws(() => new HighThroughputExecutor({ strategy: "sometimes" as never }), /strategy must be one of none, simple, htex_auto_scale/);
   assert.throws(() => new HighThroughputExecutor({ heartbeatPeriod: 0 }), /heartbeatPeriod must be a positive number/);

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { AppDefinitionError } from "../errors.js";
+import { Options } from "../validation.js";
 import type { AppDefinition, AppKind } from "../executors/base.js";
 import { currentKernel } from "../dataflow/current.js";
 import type { AppFuture, DataFuture } from "../dataflow/futures.js";
@@ -76,6 +77,15 @@ export interface App<A extends readonly unknown[], R, I extends readonly unknown
   readonly appName: string;
 }
 
+const APP_OPTIONS = {
+  known: ["name", "executors", "cache", "ignoreForCache"],
+  elsewhere: {
+    walltime: "it is a call option: app.with({ walltime })(…)",
+    dataFlowKernel: "apps run on the loaded kernel (load(config))",
+  },
+  error: (field: string, problem: string) => new AppDefinitionError(`${field} ${problem}`),
+} as const;
+
 type AnyBody = (this: any, ...args: any[]) => unknown;
 type InputsOf<F> = ThisParameterType<F> extends TaskContext<infer I> ? I : unknown[];
 type JoinResult<T> = T extends AppFuture<infer X> ? X : T extends readonly AppFuture<infer X>[] ? X[] : never;
@@ -104,28 +114,23 @@ export function joinApp<F extends AnyBody>(fn: F, options?: AppOptions): App<Par
   return makeApp(fn, "ts", true, options);
 }
 
-function makeApp(fn: unknown, kind: AppKind, join: boolean, options: AppOptions = {}): App<any, any, any> {
+function makeApp(fn: unknown, kind: AppKind, join: boolean, options: AppOptions | undefined): App<any, any, any> {
   const what = join ? "joinApp" : kind === "bash" ? "bashApp" : "tsApp";
   if (typeof fn !== "function") {
     throw new AppDefinitionError(`${what} needs a function, got ${fn === null ? "null" : typeof fn}`);
   }
-  if (options === null || typeof options !== "object") {
-    throw new AppDefinitionError(`${what} options must be an object`);
-  }
-  const name = options.name ?? fn.name;
+  const given = options !== null && typeof options === "object" ? (options as { name?: unknown }).name : undefined;
+  const shown = typeof given === "string" && given !== "" ? given : fn.name;
+  const o: Options = new Options({ ...APP_OPTIONS, kind: shown ? `${what}(${shown})` : what }, options);
+  const name = o.check("name", fn.name, (n) => typeof n === "string" && n !== "", "a non-empty string");
   if (typeof name !== "string" || name.length === 0) {
     throw new AppDefinitionError(
       `${what}: the app has no name: give the function a name (\`function myApp() {…}\`) or pass { name: "myApp" }`,
     );
   }
-  const executors = options.executors ?? "all";
-  if (executors !== "all" && (!Array.isArray(executors) || executors.some((l) => typeof l !== "string"))) {
-    throw new AppDefinitionError(`app '${name}': executors must be "all" or an array of executor labels`);
-  }
-  const ignoreForCache = options.ignoreForCache ?? [];
-  if (!Array.isArray(ignoreForCache) || ignoreForCache.some((x) => typeof x !== "string")) {
-    throw new AppDefinitionError(`app '${name}': ignoreForCache must be an array of names`);
-  }
+  const executors = o.check<readonly string[] | "all">("executors", "all", (e) => e === "all" || (Array.isArray(e) && e.every((l) => typeof l === "string")), "\"all\" or an array of executor labels");
+  const cache = o.boolean("cache", false);
+  const ignoreForCache = o.check<readonly string[]>("ignoreForCache", [], (x) => Array.isArray(x) && x.every((n) => typeof n === "string"), "an array of names");
   const source = functionSource(fn as (...a: unknown[]) => unknown);
   const spec: AppSpec = Object.freeze({
     name,
@@ -134,7 +139,7 @@ function makeApp(fn: unknown, kind: AppKind, join: boolean, options: AppOptions 
     source,
     sourceId: createHash("md5").update(source ?? `native:${name}`).digest("hex").slice(0, 16),
     executors,
-    cache: options.cache === true,
+    cache,
     ignoreForCache,
     join,
   });

@@ -9,9 +9,15 @@ export type Endpoint =
   | { readonly kind: "sqlite"; readonly path: string }
   | { readonly kind: "postgresql"; readonly url: string };
 
+/** A malformed or unsupported endpoint. `problem` completes a sentence about the endpoint option. */
 export class EndpointError extends Error {
   override readonly name = "EndpointError";
+  constructor(readonly problem: string) {
+    super(`monitoring database endpoint ${problem}`);
+  }
 }
+
+const SQLITE_FORMS = "a file path, sqlite:///relative/path.db or sqlite:////absolute/path.db";
 
 const POSTGRES_SCHEMES = /^(postgresql|postgres)(\+[a-z0-9_]+)?:\/\//i;
 const ANY_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
@@ -22,42 +28,47 @@ const ANY_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
  */
 export function parseEndpoint(endpoint: string, cwd: string = process.cwd()): Endpoint {
   if (typeof endpoint !== "string" || endpoint.trim() === "") {
-    throw new EndpointError(`monitoring database endpoint is empty: ${JSON.stringify(endpoint)}`);
+    throw new EndpointError(`is empty (${JSON.stringify(endpoint)}): give ${SQLITE_FORMS}`);
   }
   if (POSTGRES_SCHEMES.test(endpoint)) return { kind: "postgresql", url: endpoint };
 
   const scheme = ANY_SCHEME.exec(endpoint);
   if (scheme) {
     if (scheme[1]!.toLowerCase() !== "sqlite") {
-      throw new EndpointError(
-        `unsupported monitoring database endpoint ${JSON.stringify(endpoint)}: ` +
-          `expected a file path, sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://…`,
-      );
+      throw new EndpointError(`${JSON.stringify(endpoint)} has an unsupported scheme '${scheme[1]}': give ${SQLITE_FORMS}`);
     }
     return { kind: "sqlite", path: sqliteUrlPath(endpoint, cwd) };
   }
-  if (endpoint.includes("\0")) throw new EndpointError(`monitoring database path contains a NUL byte: ${JSON.stringify(endpoint)}`);
+  if (endpoint.includes("\0")) throw new EndpointError(`${JSON.stringify(endpoint)} contains a NUL byte`);
   return { kind: "sqlite", path: path.resolve(cwd, endpoint) };
 }
 
 function sqliteUrlPath(url: string, cwd: string): string {
   // sqlite:// + <empty host> + / + path; an absolute path therefore starts with a 4th slash.
   const rest = url.slice("sqlite://".length);
+  if (rest === "" || rest === "/") throw new EndpointError(`${JSON.stringify(url)} has no file path: use sqlite:///relative/path.db or sqlite:////absolute/path.db`);
   if (!rest.startsWith("/")) {
-    throw new EndpointError(
-      `bad SQLite endpoint ${JSON.stringify(url)}: a host is not allowed; use sqlite:///relative/path.db or sqlite:////absolute/path.db`,
-    );
+    throw new EndpointError(`${JSON.stringify(url)} names a host, which SQLite URLs cannot: use sqlite:///relative/path.db or sqlite:////absolute/path.db`);
   }
   const file = rest.slice(1);
-  if (file === "" || file === ":memory:") {
-    throw new EndpointError(
-      `bad SQLite endpoint ${JSON.stringify(url)}: an in-memory database cannot be shared with the writer process; give a file path`,
-    );
+  if (file === ":memory:") {
+    throw new EndpointError(`${JSON.stringify(url)} is an in-memory database, which cannot be shared with the writer process: give a file path`);
   }
   if (file.includes("?")) {
-    throw new EndpointError(`bad SQLite endpoint ${JSON.stringify(url)}: query parameters are not supported`);
+    throw new EndpointError(`${JSON.stringify(url)} has query parameters, which are not supported`);
   }
   return path.resolve(cwd, file);
+}
+
+/**
+ * Why parsl-ts cannot write to this (well-formed) endpoint yet, or null when it can. The one
+ * place to change when a PostgreSQL store is added.
+ */
+export function unsupportedEndpoint(e: Endpoint): string | null {
+  if (e.kind === "postgresql") {
+    return `${JSON.stringify(describeEndpoint(e))} is a PostgreSQL database, which parsl-ts does not support yet: use ${SQLITE_FORMS}`;
+  }
+  return null;
 }
 
 /** For messages: the endpoint as the user should recognise it. */

@@ -4,7 +4,7 @@
  * One Store writes one run (`runId`); several runs may share one database.
  */
 import type { Micros, MonitoringEvent } from "../monitoring/messages.js";
-import { describeEndpoint, parseEndpoint, type Endpoint } from "./endpoint.js";
+import { parseEndpoint, unsupportedEndpoint, type Endpoint } from "./endpoint.js";
 
 /** How a store tells its owner about trouble it is handling itself. */
 export interface StoreNotices {
@@ -46,11 +46,7 @@ export class StoreOpenError extends Error {
 
 export async function openStore(endpoint: string | Endpoint, runId: string, notices: StoreNotices): Promise<Store> {
   const e = typeof endpoint === "string" ? parseEndpoint(endpoint) : endpoint;
-  if (e.kind === "postgresql") {
-    throw new StoreOpenError(
-      `monitoring database ${describeEndpoint(e)}: PostgreSQL support is not built yet; use an SQLite endpoint (a file path or sqlite:///path.db)`,
-    );
-  }
+  if (e.kind !== "sqlite") throw new StoreOpenError(`monitoring database endpoint ${unsupportedEndpoint(e) ?? "is not supported"}`);
   const { SqliteStore } = await import("./sqliteStore.js");
   const store = SqliteStore.open(e.path, runId, notices);
   try {

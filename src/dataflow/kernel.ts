@@ -29,6 +29,7 @@ import { Memoizer, type MemoOutcome } from "./memoizer.js";
 import { reprValue } from "./repr.js";
 import { makeRunDir } from "./rundir.js";
 import { RunLog, type LogLevel } from "./runLog.js";
+import { unknownOptionProblem } from "../validation.js";
 
 /** A dependency that is not a kernel future (a plain promise): its outcome once settled. */
 interface ForeignDep {
@@ -727,10 +728,15 @@ function streamColumn(spec: StreamSpec, target: StreamTarget | null): string {
   return target?.path ?? "";
 }
 
+const CALL_OPTIONS = {
+  kind: "app.with()",
+  known: ["inputs", "outputs", "stdout", "stderr", "stdin", "walltime", "resourceSpecification"],
+  aliases: { resources: "resourceSpecification" },
+};
+
 function checkCallOptions(appName: string, c: CallOptions<readonly unknown[]>): void {
   const bad = (field: string, problem: string) => new TypeError(`app '${appName}': call option ${field} ${problem}`);
-  const known = new Set(["inputs", "outputs", "stdout", "stderr", "stdin", "walltime", "resourceSpecification"]);
-  for (const k of Object.keys(c)) if (!known.has(k)) throw bad(k, `is not a call option (known: ${[...known].join(", ")})`);
+  for (const k of Object.keys(c)) if (!CALL_OPTIONS.known.includes(k)) throw bad(k, unknownOptionProblem(k, CALL_OPTIONS));
   if (c.inputs !== undefined && !Array.isArray(c.inputs)) throw bad("inputs", "must be an array");
   if (c.outputs !== undefined && (!Array.isArray(c.outputs) || c.outputs.some((o) => !(o instanceof File) && typeof o !== "string"))) {
     throw bad("outputs", "must be an array of File objects or paths");

@@ -106,11 +106,11 @@ export class Memoizer {
 
 /** "HH:MM:SS" → seconds. */
 export function parsePeriod(p: string | null): number {
-  if (p === null || p === undefined) throw new ConfigurationError("checkpointPeriod", "is required when checkpointMode is 'periodic'");
+  if (p === null || p === undefined) throw new ConfigurationError("Config.checkpointPeriod", "is required when checkpointMode is 'periodic'");
   const m = /^(\d+):([0-5]\d):([0-5]\d)$/.exec(String(p));
-  if (!m) throw new ConfigurationError("checkpointPeriod", `must be HH:MM:SS, got ${JSON.stringify(p)}`);
+  if (!m) throw new ConfigurationError("Config.checkpointPeriod", `must be HH:MM:SS, got ${JSON.stringify(p)}`);
   const s = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
-  if (s <= 0) throw new ConfigurationError("checkpointPeriod", "must be longer than 00:00:00");
+  if (s <= 0) throw new ConfigurationError("Config.checkpointPeriod", "must be longer than 00:00:00");
   return s;
 }
 

@@ -4,7 +4,8 @@
  */
 import { makeContext, runBody } from "../apps/runtime.js";
 import { nowMicros } from "../dataflow/clock.js";
-import { ConfigurationError, TaskCancelled } from "../errors.js";
+import { TaskCancelled } from "../errors.js";
+import { Options, type OptionsSpec } from "../validation.js";
 import type { Executor, ExecutorHost, TryHandle } from "./base.js";
 import { optionsToWire } from "./wire.js";
 
@@ -12,14 +13,15 @@ export interface InProcessExecutorOptions {
   label?: string;
 }
 
+const IN_PROCESS_OPTIONS: OptionsSpec = { kind: "InProcessExecutor", known: ["label"], defaultLabel: "local" };
+
 export class InProcessExecutor implements Executor {
   readonly label: string;
   #host: ExecutorHost | null = null;
   #outstanding = new Set<TryHandle>();
 
   constructor(options: InProcessExecutorOptions = {}) {
-    this.label = options.label ?? "local";
-    if (typeof this.label !== "string" || !this.label) throw new ConfigurationError("InProcessExecutor.label", "must be a non-empty string");
+    this.label = new Options(IN_PROCESS_OPTIONS, options).string("label", "local");
   }
 
   async start(host: ExecutorHost): Promise<void> {

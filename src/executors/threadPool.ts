@@ -10,16 +10,24 @@ import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { errorFromWire } from "../apps/errorWire.js";
 import { inheritableExecArgv } from "../childArgv.js";
-import { ConfigurationError, ParslError, SerializationError, TaskCancelled, WalltimeExceeded } from "../errors.js";
+import { ParslError, SerializationError, TaskCancelled, WalltimeExceeded } from "../errors.js";
 import type { Executor, ExecutorHost, TryHandle } from "./base.js";
 import type { InMessage, OutEvent, WireDef, WireTask } from "./threadWorker.js";
 import { optionsToWire } from "./wire.js";
+import { Options, type OptionsSpec } from "../validation.js";
 
 export interface ThreadPoolExecutorOptions {
   label?: string;
   /** Number of worker threads (default 2). */
   maxThreads?: number;
 }
+
+const THREAD_POOL_OPTIONS: OptionsSpec = {
+  kind: "ThreadPoolExecutor",
+  known: ["label", "maxThreads"],
+  aliases: { maxWorkers: "maxThreads", workers: "maxThreads", threads: "maxThreads" },
+  defaultLabel: "threads",
+};
 
 /** A worker thread exited while it held this try. */
 export class WorkerLost extends ParslError {}
@@ -49,13 +57,9 @@ export class ThreadPoolExecutor implements Executor {
   #closing = false;
 
   constructor(options: ThreadPoolExecutorOptions = {}) {
-    if (options === null || typeof options !== "object") throw new ConfigurationError("ThreadPoolExecutor options", "must be an object");
-    this.label = options.label ?? "threads";
-    this.maxThreads = options.maxThreads ?? 2;
-    if (typeof this.label !== "string" || !this.label) throw new ConfigurationError("ThreadPoolExecutor.label", "must be a non-empty string");
-    if (!Number.isInteger(this.maxThreads) || this.maxThreads < 1 || this.maxThreads > 1024) {
-      throw new ConfigurationError(`ThreadPoolExecutor(${this.label}).maxThreads`, `must be an integer from 1 to 1024, got ${String(options.maxThreads)}`);
-    }
+    const o = new Options(THREAD_POOL_OPTIONS, options);
+    this.label = o.string("label", "threads");
+    this.maxThreads = o.integer("maxThreads", 2, 1, 1024);
   }
 
   async start(host: ExecutorHost): Promise<void> {

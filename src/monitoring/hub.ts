@@ -2,10 +2,11 @@
  * `MonitoringHub`: the monitoring configuration (Parsl's option names, camelCase), and the
  * kernel's side of the database writer.
  */
-import { ConfigurationError } from "../errors.js";
+import { EndpointError, parseEndpoint, unsupportedEndpoint, type Endpoint } from "../database/endpoint.js";
+import { Options, type OptionsSpec } from "../validation.js";
 
 export interface MonitoringHubOptions {
-  /** Database URL or path: `sqlite:///runinfo/monitoring.db` (default, under Config.runDir), a file path, or (later) `postgresql://…`. */
+  /** Database URL or path: `sqlite:///runinfo/monitoring.db` (default, under Config.runDir), a file path, (PostgreSQL later). */
   loggingEndpoint?: string | null;
   /** Default: the script's file name. */
   workflowName?: string | null;
@@ -37,36 +38,38 @@ export class MonitoringHub {
   readonly backlogLimitMB: number;
 
   constructor(options: MonitoringHubOptions = {}) {
-    if (options === null || typeof options !== "object") throw new ConfigurationError("MonitoringHub options", "must be an object");
-    const known = new Set(["loggingEndpoint", "workflowName", "workflowVersion", "resourceMonitoringEnabled", "resourceMonitoringInterval", "monitoringDebug", "heartbeatPeriod", "backlogLimitMB"]);
-    for (const k of Object.keys(options)) {
-      if (!known.has(k)) throw new ConfigurationError(`MonitoringHub.${k}`, `is not an option (known: ${[...known].join(", ")})`);
-    }
-    this.loggingEndpoint = optString(options.loggingEndpoint, "MonitoringHub.loggingEndpoint");
-    this.workflowName = optString(options.workflowName, "MonitoringHub.workflowName");
-    this.workflowVersion = optString(options.workflowVersion, "MonitoringHub.workflowVersion");
-    this.resourceMonitoringEnabled = optBool(options.resourceMonitoringEnabled, true, "MonitoringHub.resourceMonitoringEnabled");
-    this.monitoringDebug = optBool(options.monitoringDebug, false, "MonitoringHub.monitoringDebug");
-    this.resourceMonitoringInterval = optNumber(options.resourceMonitoringInterval, 30, 0, "MonitoringHub.resourceMonitoringInterval");
-    this.heartbeatPeriod = optNumber(options.heartbeatPeriod, 5, 0.05, "MonitoringHub.heartbeatPeriod");
-    this.backlogLimitMB = optNumber(options.backlogLimitMB, 64, 0.001, "MonitoringHub.backlogLimitMB");
+    const o = new Options(HUB_OPTIONS, options);
+    this.loggingEndpoint = o.optionalString("loggingEndpoint");
+    if (this.loggingEndpoint !== null) checkEndpoint(o, this.loggingEndpoint);
+    this.workflowName = o.optionalString("workflowName");
+    this.workflowVersion = o.optionalString("workflowVersion");
+    this.resourceMonitoringEnabled = o.boolean("resourceMonitoringEnabled", true);
+    this.monitoringDebug = o.boolean("monitoringDebug", false);
+    this.resourceMonitoringInterval = o.number("resourceMonitoringInterval", 30, { min: 0, unit: "seconds" });
+    this.heartbeatPeriod = o.number("heartbeatPeriod", 5, { min: 0.05, unit: "seconds" });
+    this.backlogLimitMB = o.number("backlogLimitMB", 64, { min: 0, above: true });
   }
 }
 
-function optString(v: unknown, field: string): string | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== "string" || v.length === 0) throw new ConfigurationError(field, `must be a non-empty string, got ${JSON.stringify(v)}`);
-  return v;
-}
+const HUB_OPTIONS: OptionsSpec = {
+  kind: "MonitoringHub",
+  known: ["loggingEndpoint", "workflowName", "workflowVersion", "resourceMonitoringEnabled", "resourceMonitoringInterval", "monitoringDebug", "heartbeatPeriod", "backlogLimitMB"],
+  elsewhere: {
+    hubAddress: "parsl-ts has no monitoring hub service (a local writer process fills the database)",
+    hubPort: "parsl-ts has no monitoring hub service (a local writer process fills the database)",
+    hubPortRange: "parsl-ts has no monitoring hub service (a local writer process fills the database)",
+  },
+};
 
-function optBool(v: unknown, dflt: boolean, field: string): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== "boolean") throw new ConfigurationError(field, `must be true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function optNumber(v: unknown, dflt: number, min: number, field: string): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min) throw new ConfigurationError(field, `must be a number ≥ ${min}, got ${JSON.stringify(v)}`);
-  return v;
+/** A malformed endpoint, or one parsl-ts cannot write to yet, is refused when the hub is made rather than at load(). */
+function checkEndpoint(o: Options, endpoint: string): void {
+  let parsed: Endpoint;
+  try {
+    parsed = parseEndpoint(endpoint);
+  } catch (e) {
+    if (e instanceof EndpointError) o.fail("loggingEndpoint", e.problem);
+    throw e;
+  }
+  const unsupported = unsupportedEndpoint(parsed);
+  if (unsupported !== null) o.fail("loggingEndpoint", unsupported);
 }

@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SingleNodeLauncher, type Launcher } from "./launchers.js";
-import { scalingDefaults, type ExecutionProvider, type JobStatus, type ScalingOptions } from "./provider.js";
+import { readLauncher, readScaling, SCALING_ALIASES, SCALING_OPTIONS, type ExecutionProvider, type JobStatus, type ScalingOptions } from "./provider.js";
+import { Options, type OptionsSpec } from "../validation.js";
 
 export interface LocalProviderOptions extends ScalingOptions {
   launcher?: Launcher;
@@ -15,6 +16,12 @@ export interface LocalProviderOptions extends ScalingOptions {
   /** Seconds to wait after SIGTERM before SIGKILL on cancel. Default 2. */
   cancelGrace?: number;
 }
+
+const LOCAL_OPTIONS: OptionsSpec = {
+  kind: "LocalProvider",
+  known: [...SCALING_OPTIONS, "launcher", "workerInit", "cancelGrace"],
+  aliases: SCALING_ALIASES,
+};
 
 interface LocalJob {
   proc: ChildProcess;
@@ -35,12 +42,13 @@ export class LocalProvider implements ExecutionProvider {
   private readonly jobs = new Map<string, LocalJob>();
 
   constructor(o: LocalProviderOptions = {}) {
-    const s = scalingDefaults(o, "LocalProvider");
+    const opts: Options = new Options(LOCAL_OPTIONS, o);
+    const s = readScaling(opts);
     this.initBlocks = s.initBlocks; this.minBlocks = s.minBlocks; this.maxBlocks = s.maxBlocks;
     this.parallelism = s.parallelism; this.nodesPerBlock = s.nodesPerBlock;
-    this.launcher = o.launcher ?? new SingleNodeLauncher();
-    this.workerInit = o.workerInit ?? "";
-    this.cancelGrace = o.cancelGrace ?? 2;
+    this.launcher = readLauncher(opts, () => new SingleNodeLauncher());
+    this.workerInit = opts.text("workerInit", "");
+    this.cancelGrace = opts.number("cancelGrace", 2, { min: 0, unit: "seconds" });
   }
 
   async submit(command: string, jobName: string, scriptDir: string): Promise<string> {

@@ -3,6 +3,8 @@
  * its worker-pool command. Scaling limits live with the provider, as in Parsl.
  */
 import type { BLOCK_STATES } from "../database/schema.js";
+import { describeValue, type Options } from "../validation.js";
+import type { Launcher } from "./launchers.js";
 
 export type JobState = (typeof BLOCK_STATES)[number];
 
@@ -42,16 +44,31 @@ export interface ExecutionProvider {
   cancel(jobIds: readonly string[]): Promise<void>;
 }
 
-export function scalingDefaults(o: ScalingOptions, who: string): Required<ScalingOptions> {
+/** Option names every provider takes (its scaling limits). */
+export const SCALING_OPTIONS = ["initBlocks", "minBlocks", "maxBlocks", "parallelism", "nodesPerBlock"] as const;
+
+/** Parsl's old names for scaling options. */
+export const SCALING_ALIASES: Readonly<Record<string, string>> = { nodes: "nodesPerBlock" };
+
+/** Reads the scaling options of a provider's options. */
+export function readScaling(o: Options): Required<ScalingOptions> {
   const r = {
-    initBlocks: o.initBlocks ?? 1, minBlocks: o.minBlocks ?? 0, maxBlocks: o.maxBlocks ?? 1,
-    parallelism: o.parallelism ?? 1, nodesPerBlock: o.nodesPerBlock ?? 1,
+    initBlocks: o.integer("initBlocks", 1, 0),
+    minBlocks: o.integer("minBlocks", 0, 0),
+    maxBlocks: o.integer("maxBlocks", 1, 0),
+    parallelism: o.number("parallelism", 1, { min: 0, max: 1 }),
+    nodesPerBlock: o.integer("nodesPerBlock", 1, 1),
   };
-  for (const k of ["initBlocks", "minBlocks", "maxBlocks", "nodesPerBlock"] as const) {
-    if (!Number.isInteger(r[k]) || r[k] < 0) throw new Error(`${who}: ${k} must be a non-negative integer, got ${String(r[k])}`);
-  }
-  if (r.nodesPerBlock < 1) throw new Error(`${who}: nodesPerBlock must be at least 1`);
-  if (r.minBlocks > r.maxBlocks && r.maxBlocks > 0) throw new Error(`${who}: minBlocks (${r.minBlocks}) exceeds maxBlocks (${r.maxBlocks})`);
-  if (!(r.parallelism >= 0 && r.parallelism <= 1)) throw new Error(`${who}: parallelism must be between 0 and 1, got ${String(r.parallelism)}`);
+  if (r.minBlocks > r.maxBlocks && r.maxBlocks > 0) o.fail("minBlocks", `(${r.minBlocks}) exceeds maxBlocks (${r.maxBlocks})`);
   return r;
+}
+
+/** A launcher option must have `wrap`; anything else would fail only when the first block starts. */
+export function readLauncher(o: Options, dflt: () => Launcher): Launcher {
+  const l = o.raw("launcher");
+  if (l === undefined) return dflt();
+  if (l === null || typeof l !== "object" || typeof (l as Partial<Launcher>).wrap !== "function") {
+    o.fail("launcher", `must be a launcher (an object with wrap(command, nodesPerBlock)), e.g. new SrunLauncher(), got ${describeValue(l)}`);
+  }
+  return l as Launcher;
 }

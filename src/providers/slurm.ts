@@ -8,7 +8,8 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SrunLauncher, type Launcher } from "./launchers.js";
-import { scalingDefaults, type ExecutionProvider, type JobState, type JobStatus, type ScalingOptions } from "./provider.js";
+import { readLauncher, readScaling, SCALING_ALIASES, SCALING_OPTIONS, type ExecutionProvider, type JobState, type JobStatus, type ScalingOptions } from "./provider.js";
+import { Options, type OptionsSpec } from "../validation.js";
 
 export interface SlurmProviderOptions extends ScalingOptions {
   partition?: string | null;
@@ -45,6 +46,16 @@ export function slurmStateToJobState(s: string): JobState {
 
 const SAFE = /^[A-Za-z0-9_.:,=@/+-]*$/;
 
+const SLURM_OPTIONS: OptionsSpec = {
+  kind: "SlurmProvider",
+  known: [...SCALING_OPTIONS, "partition", "account", "qos", "walltime", "exclusive", "coresPerNode", "memPerNode", "schedulerOptions", "workerInit", "launcher", "commandTimeout"],
+  aliases: { ...SCALING_ALIASES, cmdTimeout: "commandTimeout", time: "walltime", mem: "memPerNode", cpusPerTask: "coresPerNode" },
+  elsewhere: {
+    constraint: "pass it as schedulerOptions: \"#SBATCH --constraint=…\"",
+    clusters: "pass it as schedulerOptions: \"#SBATCH --clusters=…\"",
+  },
+};
+
 export class SlurmProvider implements ExecutionProvider {
   readonly label = "slurm";
   readonly initBlocks: number;
@@ -56,26 +67,20 @@ export class SlurmProvider implements ExecutionProvider {
   private readonly launcher: Launcher;
 
   constructor(opts: SlurmProviderOptions = {}) {
-    const s = scalingDefaults(opts, "SlurmProvider");
+    const o: Options = new Options(SLURM_OPTIONS, opts);
+    const s = readScaling(o);
     this.initBlocks = s.initBlocks; this.minBlocks = s.minBlocks; this.maxBlocks = s.maxBlocks;
     this.parallelism = s.parallelism; this.nodesPerBlock = s.nodesPerBlock;
-    this.launcher = opts.launcher ?? new SrunLauncher();
+    this.launcher = readLauncher(o, () => new SrunLauncher());
+    const plain = { re: SAFE, expected: "a plain Slurm name or value (letters, digits, _.:,=@/+-)" };
     this.o = {
-      partition: opts.partition ?? null, account: opts.account ?? null, qos: opts.qos ?? null,
-      walltime: opts.walltime ?? "00:10:00", exclusive: opts.exclusive ?? true, coresPerNode: opts.coresPerNode ?? null,
-      memPerNode: opts.memPerNode ?? null, schedulerOptions: opts.schedulerOptions ?? "", workerInit: opts.workerInit ?? "",
-      commandTimeout: opts.commandTimeout ?? 30,
+      partition: o.optionalString("partition", plain), account: o.optionalString("account", plain), qos: o.optionalString("qos", plain),
+      walltime: o.string("walltime", "00:10:00", plain), exclusive: o.boolean("exclusive", true),
+      coresPerNode: o.raw("coresPerNode") === null ? null : o.check<number | null>("coresPerNode", null, (v) => Number.isInteger(v) && (v as number) > 0, "a positive integer or null"),
+      memPerNode: o.optionalNumber("memPerNode", { min: 0, above: true }),
+      schedulerOptions: o.text("schedulerOptions", ""), workerInit: o.text("workerInit", ""),
+      commandTimeout: o.number("commandTimeout", 30, { min: 0, above: true, unit: "seconds" }),
     };
-    for (const k of ["partition", "account", "qos", "walltime"] as const) {
-      const v = this.o[k];
-      if (v !== null && (typeof v !== "string" || v === "" || !SAFE.test(v))) {
-        throw new Error(`SlurmProvider: ${k} must be a plain Slurm name or value, got ${JSON.stringify(v)}`);
-      }
-    }
-    for (const k of ["coresPerNode", "memPerNode"] as const) {
-      const v = this.o[k];
-      if (v !== null && !(typeof v === "number" && v > 0)) throw new Error(`SlurmProvider: ${k} must be a positive number, got ${String(v)}`);
-    }
   }
 
   /** The job script for one block (exposed for tests and for users checking their options). */

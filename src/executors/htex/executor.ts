@@ -14,6 +14,7 @@ import { decide, STRATEGIES, type StrategyName } from "../../providers/strategy.
 import { Interchange } from "./interchange.js";
 import { newSecret, nowMicros } from "./protocol.js";
 import { makeRunCertificate } from "./tlsCert.js";
+import { describeValue, Options, type OptionsSpec } from "../../validation.js";
 import { CERT_ENV, SECRET_ENV } from "./workerPoolCommand.js";
 
 export interface HighThroughputExecutorOptions {
@@ -45,6 +46,32 @@ export interface HighThroughputExecutorOptions {
   maxIdletime?: number;
   /** The worker-pool command; default `parsl-ts worker-pool` of this package, with the current node binary. */
   launchCommand?: string;
+}
+
+const HTEX_OPTIONS: OptionsSpec = {
+  kind: "HighThroughputExecutor",
+  known: ["label", "provider", "maxWorkersPerNode", "coresPerWorker", "memPerWorker", "address", "interchangePortRange", "heartbeatPeriod",
+    "heartbeatThreshold", "encrypted", "workerDebug", "prefetchCapacity", "strategy", "strategyPeriod", "maxIdletime", "launchCommand"],
+  // Parsl's old and neighbouring names.
+  aliases: { maxWorkers: "maxWorkersPerNode", workers: "maxWorkersPerNode", launchCmd: "launchCommand", workerPortRange: "interchangePortRange", workerPorts: "interchangePortRange" },
+  elsewhere: Object.fromEntries(["initBlocks", "minBlocks", "maxBlocks", "nodesPerBlock", "parallelism", "walltime", "workerInit"].map((k) =>
+    [k, `it is an option of the provider, e.g. provider: new LocalProvider({ ${k}: … })`])),
+  defaultLabel: "htex",
+};
+
+function isPortRange(v: unknown): boolean {
+  if (!Array.isArray(v) || v.length !== 2) return false;
+  const [lo, hi] = v as unknown[];
+  return Number.isInteger(lo) && Number.isInteger(hi) && (lo as number) >= 0 && (hi as number) <= 65535 && (lo as number) <= (hi as number);
+}
+
+/** A provider must have the whole provider contract; a plain object of Parsl options is a common mistake. */
+function checkProvider(o: Options): ExecutionProvider {
+  const p = o.raw("provider") as Partial<ExecutionProvider> | null;
+  const ok = p !== null && typeof p === "object" && typeof p.submit === "function" && typeof p.status === "function" && typeof p.cancel === "function" &&
+    (["initBlocks", "minBlocks", "maxBlocks", "parallelism", "nodesPerBlock"] as const).every((k) => typeof p[k] === "number");
+  if (!ok) o.fail("provider", `must be a provider such as new LocalProvider({...}) or new SlurmProvider({...}), got ${describeValue(p)}`);
+  return p as ExecutionProvider;
 }
 
 interface Block {
@@ -79,40 +106,27 @@ export class HighThroughputExecutor implements Executor {
   private stopped = false;
 
   constructor(opts: HighThroughputExecutorOptions = {}) {
-    this.label = opts.label ?? "htex";
-    this.provider = opts.provider ?? new LocalProvider();
+    const o: Options = new Options(HTEX_OPTIONS, opts);
+    this.label = o.string("label", "htex");
+    this.provider = o.raw("provider") === undefined ? new LocalProvider() : checkProvider(o);
+    const interchangePortRange = o.check<[number, number]>("interchangePortRange", [55000, 56000], isPortRange, "[low, high] with 0 ≤ low ≤ high ≤ 65535");
     this.o = {
       label: this.label,
-      maxWorkersPerNode: opts.maxWorkersPerNode ?? 0,
-      coresPerWorker: opts.coresPerWorker ?? 1,
-      memPerWorker: opts.memPerWorker ?? 0,
-      address: opts.address ?? "127.0.0.1",
-      interchangePortRange: opts.interchangePortRange ?? [55000, 56000],
-      heartbeatPeriod: opts.heartbeatPeriod ?? 30,
-      heartbeatThreshold: opts.heartbeatThreshold ?? 120,
-      encrypted: opts.encrypted ?? false,
-      workerDebug: opts.workerDebug ?? false,
-      prefetchCapacity: opts.prefetchCapacity ?? "auto",
-      strategy: opts.strategy ?? "simple",
-      strategyPeriod: opts.strategyPeriod ?? 5,
-      maxIdletime: opts.maxIdletime ?? 120,
-      launchCommand: opts.launchCommand ?? null,
+      maxWorkersPerNode: o.integer("maxWorkersPerNode", 0, 0),
+      coresPerWorker: o.number("coresPerWorker", 1, { min: 0 }),
+      memPerWorker: o.number("memPerWorker", 0, { min: 0, unit: "GB" }),
+      address: o.string("address", "127.0.0.1"),
+      interchangePortRange: [interchangePortRange[0], interchangePortRange[1]],
+      heartbeatPeriod: o.number("heartbeatPeriod", 30, { min: 0, above: true, unit: "seconds" }),
+      heartbeatThreshold: o.number("heartbeatThreshold", 120, { min: 0, above: true, unit: "seconds" }),
+      encrypted: o.boolean("encrypted", false),
+      workerDebug: o.boolean("workerDebug", false),
+      prefetchCapacity: o.check<number | "auto">("prefetchCapacity", "auto", (v) => v === "auto" || (Number.isInteger(v) && (v as number) >= 0), "\"auto\" or an integer ≥ 0"),
+      strategy: o.oneOf<StrategyName>("strategy", "simple", STRATEGIES),
+      strategyPeriod: o.number("strategyPeriod", 5, { min: 0, above: true, unit: "seconds" }),
+      maxIdletime: o.number("maxIdletime", 120, { min: 0, unit: "seconds" }),
+      launchCommand: o.raw("launchCommand") === null ? null : o.check<string | null>("launchCommand", null, (v) => typeof v === "string" && v.trim() !== "", "a non-empty command line"),
     };
-    const bad = (what: string): never => {
-      throw new Error(`HighThroughputExecutor ${this.label}: ${what}`);
-    };
-    if (!STRATEGIES.includes(this.o.strategy)) bad(`strategy must be one of ${STRATEGIES.join(", ")}, got ${JSON.stringify(this.o.strategy)}`);
-    for (const k of ["heartbeatPeriod", "heartbeatThreshold", "strategyPeriod"] as const) {
-      if (!(this.o[k] > 0)) bad(`${k} must be a positive number of seconds, got ${String(this.o[k])}`);
-    }
-    if (!(this.o.maxIdletime >= 0)) bad(`maxIdletime must be >= 0, got ${String(this.o.maxIdletime)}`);
-    for (const k of ["maxWorkersPerNode", "coresPerWorker", "memPerWorker"] as const) {
-      if (!(this.o[k] >= 0)) bad(`${k} must be >= 0, got ${String(this.o[k])}`);
-    }
-    const pf = this.o.prefetchCapacity;
-    if (pf !== "auto" && !(Number.isInteger(pf) && pf >= 0)) bad(`prefetchCapacity must be "auto" or an integer >= 0, got ${String(pf)}`);
-    const [lo, hi] = this.o.interchangePortRange;
-    if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 0 && hi <= 65535 && lo <= hi)) bad(`interchangePortRange must be [low, high] within 0..65535`);
   }
 
   /** Where the interchange listens (after start). */
