@@ -45,7 +45,7 @@ export interface HighThroughputExecutorOptions {
   /** Seconds a block may stay idle before the strategy scales it in. */
   maxIdletime?: number;
   /** The worker-pool command; default `parsl-ts worker-pool` of this package, with the current node binary. */
-  launchCommand?: string;
+  launchCommand?: string | null;
 }
 
 const HTEX_OPTIONS: OptionsSpec = {
