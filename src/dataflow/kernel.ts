@@ -29,7 +29,7 @@ import { Memoizer, type MemoOutcome } from "./memoizer.js";
 import { reprValue } from "./repr.js";
 import { makeRunDir } from "./rundir.js";
 import { RunLog, type LogLevel } from "./runLog.js";
-import { unknownOptionProblem } from "../validation.js";
+import { Options, unknownOptionProblem } from "../validation.js";
 
 /** A dependency that is not a kernel future (a plain promise): its outcome once settled. */
 interface ForeignDep {
@@ -611,7 +611,8 @@ export class DataFlowKernel implements Submitter {
    * executors, record the workflow's end and run status, and flush monitoring.
    */
   cleanup(options: CleanupOptions = {}): Promise<void> {
-    this.#closing ??= this.#cleanup(options.wait ?? true);
+    const wait = new Options(CLEANUP_OPTIONS, options).boolean("wait", true);
+    this.#closing ??= this.#cleanup(wait);
     return this.#closing;
   }
 
@@ -727,6 +728,8 @@ function streamColumn(spec: StreamSpec, target: StreamTarget | null): string {
   if (spec instanceof File) return spec.url;
   return target?.path ?? "";
 }
+
+const CLEANUP_OPTIONS = { kind: "cleanup()", known: ["wait"], error: (field: string, problem: string) => new TypeError(`${field} ${problem}`) };
 
 const CALL_OPTIONS = {
   kind: "app.with()",
