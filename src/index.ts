@@ -22,6 +22,8 @@ export type { HighThroughputExecutorOptions } from "./executors/htex/executor.js
 export { LocalProvider, type LocalProviderOptions } from "./providers/local.js";
 export { SlurmProvider, type SlurmProviderOptions } from "./providers/slurm.js";
 export { SimpleLauncher, SingleNodeLauncher, SrunLauncher, type Launcher } from "./providers/launchers.js";
+export type { SrunLauncherOptions } from "./providers/launchers.js";
+export type { InProcessExecutorOptions } from "./executors/inProcess.js";
 export type { Executor, ExecutorHost, TryHandle, TryResult, InvocationOptions } from "./executors/base.js";
 export { MonitoringHub } from "./monitoring/hub.js";
 export type { MonitoringHubOptions } from "./monitoring/hub.js";
