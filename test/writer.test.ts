@@ -481,7 +481,7 @@ test("start() rejects with a clear error for a directory, an unknown scheme and 
   const base = { runId: "r", runDir: path.join(dir, "000") };
   await assert.rejects(MonitoringWriter.start({ ...base, endpoint: dir }),
     (err: Error) => err.message.includes(`cannot open monitoring database ${dir}`));
-  await assert.rejects(MonitoringWriter.start({ ...base, endpoint: "mysql://h/db" }), /unsupported monitoring database endpoint "mysql:\/\/h\/db"/);
+  await assert.rejects(MonitoringWriter.start({ ...base, endpoint: "mysql://h/db" }), /endpoint "mysql:\/\/h\/db" has an unsupported scheme 'mysql'/);
   await assert.rejects(MonitoringWriter.start({ ...base, endpoint: "postgresql://me@localhost/parsl" }),
-    /postgresql:\/\/me@localhost\/parsl: PostgreSQL support is not built yet/);
+    /"postgresql:\/\/me@localhost\/parsl" is a PostgreSQL database, which parsl-ts does not support yet/);
 });

@@ -15,7 +15,7 @@ function quote(s: string): string {
 /** Runs the command as is (one node, or the job's first node). */
 export class SimpleLauncher implements Launcher {
   constructor(options: Record<string, never> = {}) {
-    new Options({ kind: "SimpleLauncher", known: [] }, options);
+    new Options({ kind: "SimpleLauncher", known: [] }, options); // refuses any option given
   }
   wrap(command: string): string {
     return command;
@@ -25,7 +25,7 @@ export class SimpleLauncher implements Launcher {
 /** Runs one copy per node in the background on the current host and waits for all (local testing of multi-node blocks). */
 export class SingleNodeLauncher implements Launcher {
   constructor(options: Record<string, never> = {}) {
-    new Options({ kind: "SingleNodeLauncher", known: [] }, options);
+    new Options({ kind: "SingleNodeLauncher", known: [] }, options); // refuses any option given
   }
   wrap(command: string, nodesPerBlock: number): string {
     if (nodesPerBlock <= 1) return command;

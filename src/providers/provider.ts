@@ -68,7 +68,7 @@ export function readLauncher(o: Options, dflt: () => Launcher): Launcher {
   const l = o.raw("launcher");
   if (l === undefined) return dflt();
   if (l === null || typeof l !== "object" || typeof (l as Partial<Launcher>).wrap !== "function") {
-    o.fail("launcher", `must be a launcher (an object with wrap(command, nodesPerBlock)), e.g. new SrunLauncher(), got ${describeValue(l)}`);
+    o.fail("launcher", `must be a launcher (an object with wrap(command, nodesPerBlock)), e.g. new ${dflt().constructor.name}(), got ${describeValue(l)}`);
   }
   return l as Launcher;
 }
