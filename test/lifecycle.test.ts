@@ -120,6 +120,28 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
   });
 }
 
+// A writer killed while cleanup() waits for it used to lose the run's last batches (its
+// replacement's input was ended after the first resent frame). Kill it at several points.
+for (const delayMs of [0, 5, 30, 150, 400]) {
+  test(`the writer SIGKILLed ${delayMs} ms into cleanup(): the run is completed and nothing is lost`, async () => {
+    const run = await loadMonitored();
+    const f = tsApp(function seven() { return 7; });
+    const n = 3000;
+    await Promise.all(Array.from({ length: n }, () => f()));
+    const pid = (run.dfk as unknown as { monitoringWriterPid(): number | null }).monitoringWriterPid()!;
+    const closing = run.dfk.cleanup();
+    if (delayMs === 0) process.kill(pid, "SIGKILL");
+    else setTimeout(() => { try { process.kill(pid, "SIGKILL"); } catch { /* already finished */ } }, delayMs);
+    await closing;
+    const w = rows(run.dbPath, "SELECT run_status, tasks_completed_count FROM workflow")[0]!;
+    assert.equal(w.run_status, "completed");
+    assert.equal(w.tasks_completed_count, n);
+    assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), n);
+    assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM status"), n * 5);
+    assert.equal(fs.existsSync(path.join(run.dfk.runDir, "monitoring.journal")), false);
+  });
+}
+
 test("a script that never calls cleanup() still ends its run when Node exits", async () => {
   const dir = tempDir();
   const file = path.join(dir, "forgetful.mjs");

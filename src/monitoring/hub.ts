@@ -19,11 +19,6 @@ export interface MonitoringHubOptions {
   monitoringDebug?: boolean;
   /** Seconds between `workflow.last_heartbeat` updates (default 5). */
   heartbeatPeriod?: number;
-  /**
-   * MiB of monitoring data allowed to wait for the database (default 64). Past it, new
-   * launches wait until the database catches up, so memory stays bounded and nothing is dropped.
-   */
-  backlogLimitMB?: number;
 }
 
 export class MonitoringHub {
@@ -34,11 +29,10 @@ export class MonitoringHub {
   readonly resourceMonitoringInterval: number;
   readonly monitoringDebug: boolean;
   readonly heartbeatPeriod: number;
-  readonly backlogLimitMB: number;
 
   constructor(options: MonitoringHubOptions = {}) {
     if (options === null || typeof options !== "object") throw new ConfigurationError("MonitoringHub options", "must be an object");
-    const known = new Set(["loggingEndpoint", "workflowName", "workflowVersion", "resourceMonitoringEnabled", "resourceMonitoringInterval", "monitoringDebug", "heartbeatPeriod", "backlogLimitMB"]);
+    const known = new Set(["loggingEndpoint", "workflowName", "workflowVersion", "resourceMonitoringEnabled", "resourceMonitoringInterval", "monitoringDebug", "heartbeatPeriod"]);
     for (const k of Object.keys(options)) {
       if (!known.has(k)) throw new ConfigurationError(`MonitoringHub.${k}`, `is not an option (known: ${[...known].join(", ")})`);
     }
@@ -49,7 +43,6 @@ export class MonitoringHub {
     this.monitoringDebug = optBool(options.monitoringDebug, false, "MonitoringHub.monitoringDebug");
     this.resourceMonitoringInterval = optNumber(options.resourceMonitoringInterval, 30, 0, "MonitoringHub.resourceMonitoringInterval");
     this.heartbeatPeriod = optNumber(options.heartbeatPeriod, 5, 0.05, "MonitoringHub.heartbeatPeriod");
-    this.backlogLimitMB = optNumber(options.backlogLimitMB, 64, 0.001, "MonitoringHub.backlogLimitMB");
   }
 }
 

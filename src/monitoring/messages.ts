@@ -138,9 +138,15 @@ export interface Batch {
 }
 
 /** Messages from the writer back to the kernel (over the IPC channel). */
+/** What the kernel tells its database writer (over IPC). */
+export type WriterCommand =
+  /** The journal ends at `offset`: store it up to there, then exit. */
+  | { type: "finish"; offset: number };
+
 export type WriterReply =
   | { type: "ready" }
-  | { type: "ack"; seq: number }
+  /** Every frame before journal byte `offset` (the last being batch `seq`) is committed. */
+  | { type: "ack"; seq: number; offset: number }
   | { type: "warning"; message: string }
   /** Something resolved (e.g. a lock episode ended); informational. */
   | { type: "note"; message: string }
