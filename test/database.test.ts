@@ -410,10 +410,11 @@ test("a batch waits out another connection's exclusive lock: one warning, one no
   assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 10);
 });
 
-test("schema creation waits for a lock held at startup", async () => {
+test("opening waits for a lock held at startup", async () => {
   const file = path.join(tempDir(), "m.db");
+  await withStore(file, "r0", notices(), async () => {}); // an existing monitoring database
   const other = new Database(file);
-  other.exec("CREATE TABLE unrelated (x); BEGIN EXCLUSIVE");
+  other.exec("BEGIN EXCLUSIVE");
   setTimeout(() => {
     other.exec("COMMIT");
     other.close();

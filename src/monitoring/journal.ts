@@ -17,6 +17,8 @@ import { FrameReader } from "./frames.js";
 
 /** The journal's name inside a run directory. */
 export const JOURNAL_FILE = "monitoring.journal";
+/** Bytes written (and cut off again) at start to check the disk has room. */
+const PROBE_BYTES = 64 * 1024;
 
 export class JournalAppender {
   private fd: number;
@@ -26,14 +28,25 @@ export class JournalAppender {
   private heldFramesTotal = 0;
   private lastError: NodeJS.ErrnoException | null = null;
 
-  /** Creates (or truncates) the journal; throws a clear error when the file cannot be written. */
+  /**
+   * Creates (or truncates) the journal and makes sure it can grow: a disk that is already full
+   * is an error at start, naming the path, not a surprise later.
+   */
   constructor(readonly path: string) {
+    let fd = -1;
     try {
       fs.mkdirSync(nodePath.dirname(path), { recursive: true });
-      this.fd = fs.openSync(path, "w");
+      fd = fs.openSync(path, "w");
+      fs.writeSync(fd, Buffer.alloc(PROBE_BYTES), 0, PROBE_BYTES, 0);
+      fs.ftruncateSync(fd, 0);
     } catch (err) {
-      throw new Error(`cannot create the monitoring journal ${path}: ${(err as Error).message}`);
+      if (fd >= 0) {
+        fs.closeSync(fd);
+        fs.rmSync(path, { force: true });
+      }
+      throw new Error(`cannot write the monitoring journal ${path}: ${(err as Error).message}`);
     }
+    this.fd = fd;
   }
 
   /** Bytes of whole frames in the file. */

@@ -138,6 +138,9 @@ export interface Batch {
 }
 
 /** Messages from the writer back to the kernel (over the IPC channel). */
+/** The writer's exit code for an error that a restart would meet again (a read-only or corrupt file). */
+export const WRITER_EXIT_FATAL = 3;
+
 /** What the kernel tells its database writer (over IPC). */
 export type WriterCommand =
   /** The journal ends at `offset`: store it up to there, then exit. */

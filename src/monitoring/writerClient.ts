@@ -34,7 +34,7 @@ const HELD_RETRY_MS = 1000;
 const HELD_LIMIT_BYTES = 256 * 2 ** 20;
 const PREFIX = "parsl-ts monitoring:";
 
-const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const mib = (bytes: number): string => (bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
 export class MonitoringWriter {
   private pending: MonitoringEvent[] = [];

@@ -18,11 +18,11 @@
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
-import { openStore, type Store } from "../database/store.js";
+import { openStore, PermanentStoreError, type Store } from "../database/store.js";
 import { nowMicros } from "../database/timeformat.js";
 import { decodeBatch, openPayload } from "./frames.js";
 import { JournalTail } from "./journal.js";
-import type { MonitoringEvent, WriterCommand, WriterReply } from "./messages.js";
+import { WRITER_EXIT_FATAL, type MonitoringEvent, type WriterCommand, type WriterReply } from "./messages.js";
 import { RateLimitedReporter, WriterLog } from "./writerLog.js";
 
 /** Queued frames are merged into one transaction up to this many events. */
@@ -32,6 +32,11 @@ const GATHER_EVENTS = 16_384;
 const GATHER_MS = 5;
 /** Read no further ahead of the database than this many queued events (bounds the writer's memory). */
 const READ_AHEAD_EVENTS = 4 * MAX_EVENTS_PER_TRANSACTION;
+/**
+ * Once the kernel is gone, a writer that stores nothing for this long (a disk that stays full, a
+ * lock never released) stops, leaving the journal in place, rather than lingering for ever.
+ */
+const ORPHAN_PATIENCE_MS = 10 * 60_000;
 /** With nothing new in the journal, look again after 1 ms, doubling up to this. */
 const IDLE_POLL_MAX_MS = 8;
 
@@ -113,6 +118,9 @@ class Writer {
   private finished = false;
   private workflowEnded = false;
   private idleMs = 0;
+  private lastCommitAt = Date.now();
+  /** Journal offset up to which everything is committed. */
+  private committed: number;
   private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly garbage: RateLimitedReporter;
@@ -124,6 +132,7 @@ class Writer {
     private readonly journal: JournalTail,
     heartbeatSeconds: number,
   ) {
+    this.committed = journal.offset;
     const warn = (m: string): void => {
       log.log("WARNING", m);
       reply({ type: "warning", message: m });
@@ -146,6 +155,13 @@ class Writer {
     this.heartbeatTimer = null;
     this.kernelGone = true;
     this.poll();
+    const patience = setInterval(() => {
+      if (this.finished || Date.now() - this.lastCommitAt < ORPHAN_PATIENCE_MS) return;
+      clearInterval(patience);
+      this.fail(`stored nothing for ${ORPHAN_PATIENCE_MS / 60_000} minutes after the kernel exited; stopping. ` +
+        `${this.journal.path} from byte ${this.committed} on is not in the database`, WRITER_EXIT_FATAL);
+    }, 10_000);
+    patience.unref();
   }
 
   /** Reads what the journal has gained, queues its frames, and schedules the next look. */
@@ -230,6 +246,8 @@ class Writer {
         if (events.some((e) => e.t === "workflow_end")) this.workflowEnded = true;
         for (const r of outcome.rejected) this.refused.add(r);
         reply({ type: "ack", seq: lastSeq, offset: end });
+        this.lastCommitAt = Date.now();
+        this.committed = end;
         if (this.log.debugging) {
           this.log.log("DEBUG", `batches ${firstSeq}..${lastSeq}: ${events.length} events, ${outcome.rows} row writes in ${(performance.now() - t0).toFixed(1)} ms`);
         }
@@ -241,16 +259,18 @@ class Writer {
       if (this.eof) await this.finish();
     } catch (err) {
       // Only a bug or an unusable database gets here (locks and refused rows are handled in the store).
-      this.fail(`monitoring writer failed: ${(err as Error).stack ?? String(err)}`);
+      if (err instanceof PermanentStoreError) this.fail(err.message, WRITER_EXIT_FATAL);
+      else this.fail(`monitoring writer failed: ${(err as Error).stack ?? String(err)}`);
     } finally {
       this.busy = false;
     }
   }
 
-  private fail(msg: string): void {
+  /** Stops on an error: the supervisor starts a new writer, unless the code says a restart cannot help. */
+  private fail(msg: string, exitCode = 1): void {
     this.log.log("ERROR", msg);
     reply({ type: "error", message: msg });
-    process.exitCode = 1;
+    process.exitCode = exitCode;
     this.shutdown();
   }
 

@@ -11,10 +11,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { inheritableExecArgv } from "../childArgv.js";
-import type { WriterCommand, WriterReply } from "./messages.js";
-
-/** A writer that exits with this code met an error that a restart would meet again. */
-export const WRITER_EXIT_FATAL = 3;
+import { WRITER_EXIT_FATAL, type WriterCommand, type WriterReply } from "./messages.js";
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
 const WRITER_SEMI_SPACE_MB = 32;
@@ -45,6 +42,8 @@ export class WriterSupervisor {
   private closed: Promise<void> | null = null;
   private onClosed: (() => void) | null = null;
   private lastProgress = Date.now();
+  /** The first writer said it was ready: later errors are warnings, not start-up failures. */
+  private started = false;
 
   private constructor(private readonly opts: WriterSupervisorOptions) {}
 
@@ -97,7 +96,7 @@ export class WriterSupervisor {
       const c = this.child;
       if (!c || Date.now() - this.lastProgress < limit) return;
       // Everything is in the journal and the writer knows where it ends: it can finish alone.
-      this.opts.warn(`the database writer (pid ${c.pid}) has made no progress for ${limit / 1000} s (is ${this.opts.endpointText} locked?); ` +
+      this.opts.warn(`the database writer (pid ${c.pid}) has made no progress for ${limit / 1000} s (is ${this.opts.endpointText} locked, or its disk full?); ` +
         `it will store the remaining ${offset - this.committedOffset} bytes of the journal on its own after this process exits`);
       this.detach(c);
       this.child = null;
@@ -116,6 +115,7 @@ export class WriterSupervisor {
       const child = this.spawn((reply) => {
         if (reply.type === "ready" && !ready) {
           ready = true;
+          this.started = true;
           this.detach(child);
           resolve();
         } else if (reply.type === "error" && !ready) {
@@ -160,6 +160,7 @@ export class WriterSupervisor {
           break;
         case "warning": o.warn(m.message); break;
         case "note": o.note(m.message); break;
+        case "error": if (this.started) o.warn(m.message); break; // before ready, start() rejects with it
         default: break;
       }
       onReply(m);
@@ -178,7 +179,7 @@ export class WriterSupervisor {
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
     if (code === WRITER_EXIT_FATAL) {
-      this.giveUp(`the database writer stopped on an error that a restart would meet again (see the warning above and database_manager.log)`);
+      this.giveUp("the database writer stopped on an error that a restart would meet again (above; also in database_manager.log)");
       return;
     }
     if (this.restarts.length >= MAX_RESTARTS) {
