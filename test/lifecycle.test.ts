@@ -90,6 +90,48 @@ test("a SIGKILLed kernel leaves a crashed run with everything it had sent", asyn
   assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'"), 22);
 });
 
+test("a kernel SIGKILLed while the database is locked loses at most its last flush interval of events", async () => {
+  const dir = tempDir();
+  const runDir = path.join(dir, "runinfo");
+  const db = path.join(runDir, "monitoring.db");
+  const file = path.join(dir, "dies.mjs");
+  const n = 30_000;
+  fs.writeFileSync(file, `
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
+const noop = tsApp(function noop() { return 1; });
+const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], monitoring: new MonitoringHub({ resourceMonitoringInterval: 0 }), runDir: ${JSON.stringify(runDir)} }));
+await noop();
+process.stdout.write("ready\\n");
+await new Promise((r) => process.stdin.once("data", r)); // the test locks the database meanwhile
+const fs_ = Array.from({ length: ${n} }, () => noop());
+for (const f of fs_) await f;
+process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronous runs after this
+`);
+  const child = spawn(process.execPath, [file], { stdio: ["pipe", "pipe", "inherit"] });
+  await new Promise<void>((resolve) => child.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("ready")) resolve(); }));
+  const Database = (await import("better-sqlite3")).default;
+  const locker = new Database(db);
+  locker.exec("BEGIN EXCLUSIVE"); // a slow database: nothing can be stored while the kernel runs
+  child.stdin!.write("go\n");
+  const r = await exited(child);
+  assert.equal(r.signal, "SIGKILL");
+  locker.exec("ROLLBACK");
+  locker.close();
+  let w: Record<string, unknown> | undefined;
+  const t0 = Date.now();
+  do {
+    await sleep(100);
+    w = rows(db, "SELECT * FROM workflow")[0];
+  } while (w?.run_status !== "crashed" && Date.now() - t0 < 30_000);
+  assert.equal(w!.run_status, "crashed", "the writer outlives the kernel, stores the journal and marks the run");
+  const done = count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'");
+  // What the kernel had not yet flushed to the journal (at most 4096 events, or 20 ms) is lost;
+  // everything before it is stored even though the database was locked the whole time.
+  assert.ok(done >= n + 1 - 1000, `${done} of ${n + 1} finished tasks recorded`);
+  assert.equal(count(db, "SELECT COUNT(*) FROM task"), n + 1);
+  assert.equal(fs.existsSync(path.join(runDir, "000", "monitoring.journal")), false);
+});
+
 test("the heartbeat advances while the run lives", async () => {
   const dir = tempDir();
   const { child, runId } = await startWorkflow(dir);
