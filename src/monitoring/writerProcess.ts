@@ -23,7 +23,8 @@ import { nowMicros } from "../database/timeformat.js";
 import { decodeBatch, openPayload } from "./frames.js";
 import { JournalTail } from "./journal.js";
 import { WRITER_EXIT_FATAL, type MonitoringEvent, type WriterCommand, type WriterReply } from "./messages.js";
-import { RateLimitedReporter, WriterLog } from "./writerLog.js";
+import { RateLimitedReporter } from "../rateLimit.js";
+import { WriterLog } from "./writerLog.js";
 
 /** Queued frames are merged into one transaction up to this many events. */
 const MAX_EVENTS_PER_TRANSACTION = 65_536;

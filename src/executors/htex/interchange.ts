@@ -11,6 +11,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { deserialize } from "node:v8";
 import { SerializationError } from "../../errors.js";
+import { RateLimitedReporter } from "../../rateLimit.js";
 import type { TryHandle } from "../base.js";
 import { errorFromWire } from "../../apps/errorWire.js";
 import { WorkerLost } from "../threadPool.js";
@@ -97,8 +98,17 @@ export class Interchange {
   rejected = 0;
   /** Called when a pool registers or goes away. */
   onPoolChange: (() => void) | null = null;
+  /**
+   * Refused and dropped connections, by kind (failed TLS handshakes, strangers that never
+   * registered, registered pools that sent garbage): anyone can reach the port, so a flood is
+   * folded into a line a second per kind (with counts) instead of a line each.
+   */
+  private readonly droppedLog: Record<"tls" | "stranger" | "pool", RateLimitedReporter>;
 
-  constructor(private readonly o: InterchangeOptions) {}
+  constructor(private readonly o: InterchangeOptions) {
+    const reporter = (): RateLimitedReporter => new RateLimitedReporter((m) => o.log("warning", `htex ${o.label}: ${m}`));
+    this.droppedLog = { tls: reporter(), stranger: reporter(), pool: reporter() };
+  }
 
   async start(): Promise<number> {
     const onConn = (s: net.Socket): void => this.accept(s);
@@ -108,7 +118,7 @@ export class Interchange {
     // A failed TLS handshake is garbage too: log and keep serving.
     server.on("tlsClientError", (e: Error) => {
       this.rejected++;
-      this.o.log("warning", `htex ${this.o.label}: TLS handshake failed: ${e.message}`);
+      this.droppedLog.tls.add(`TLS handshake failed: ${e.message}`);
     });
     this.server = server;
     const [lo, hi] = this.o.portRange;
@@ -295,7 +305,7 @@ export class Interchange {
       this.sockets.delete(socket);
       if (!refused.has(socket) && (!pool || decoder.pendingBytes > 0)) {
         this.rejected++;
-        this.o.log("warning", `htex ${this.o.label}: dropped connection from ${peer}: closed ${pool ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`);
+        this.droppedLog[pool ? "pool" : "stranger"].add(`dropped connection from ${peer}: closed ${pool ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`);
       }
       if (pool) this.dropPool(pool, "its connection closed");
     });
@@ -305,7 +315,7 @@ export class Interchange {
     if (refused.has(socket)) return;
     refused.add(socket);
     this.rejected++;
-    this.o.log("warning", `htex ${this.o.label}: dropped connection from ${peer}${pool ? ` (pool ${pool.uid}, block ${pool.reg.blockId})` : ""}: ${why}`);
+    this.droppedLog[pool ? "pool" : "stranger"].add(`dropped connection from ${peer}${pool ? ` (pool ${pool.uid}, block ${pool.reg.blockId})` : ""}: ${why}`);
     socket.destroy();
     if (pool) this.dropPool(pool, `it sent bad data (${why})`);
   }
@@ -529,6 +539,7 @@ export class Interchange {
     for (const s of this.sockets) s.destroy();
     for (const p of [...this.pools.values()]) this.dropPool(p, "the executor shut down");
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    for (const r of Object.values(this.droppedLog)) r.flush(); // the count of what was folded since the last summary
   }
 }
 
