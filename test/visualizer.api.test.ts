@@ -13,6 +13,15 @@ import { createSyntheticDb } from "../bench/visualizer.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
 import { ROOT, RUN1, RUN2, RUN3, copyFixture, getJson, sha256, tempDir } from "./visualizer-helpers.js";
 
+
+/** An API error answer: JSON with the status and a message, whatever refused the request. */
+function assertJsonError(res: Response, text: string, status: number, what: string): void {
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/, `${what}: an API error is JSON`);
+  const body = JSON.parse(text) as { error?: unknown; status?: unknown };
+  assert.equal(body.status, status, what);
+  assert.equal(typeof body.error, "string", what);
+}
+
 describe("visualizer API over the Python Parsl fixture", () => {
   let dir: string;
   let db: string;
@@ -181,9 +190,11 @@ describe("visualizer API over the Python Parsl fixture", () => {
       assert.equal(res.status, status, url);
       assert.match(text, msg, url);
       assert.doesNotMatch(text, /\n\s+at .*\.js:\d+/, `${url} leaked a stack trace`);
+      if (url.startsWith("/api/")) assertJsonError(res, text, status, url);
     }
     const post = await fetch(`${base}/api/workflows`, { method: "POST", body: "x" });
     assert.equal(post.status, 405);
+    assertJsonError(post, await post.text(), 405, "POST /api/workflows");
   });
 
   test("SQL injection and path traversal through every parameter: 4xx, database untouched", async () => {
@@ -231,6 +242,7 @@ describe("visualizer API over the Python Parsl fixture", () => {
       }, reject);
     });
     assert.match(rebound, /^HTTP\/1\.1 403/);
+    assert.match(rebound, /content-type: application\/json/i, "API errors are JSON at every stage");
     assert.doesNotMatch(rebound, /run_id/);
     assert.equal(sha256(db), before);
     const check = new Database(db, { readonly: true });
