@@ -48,6 +48,14 @@ async function startWorkflow(dir: string): Promise<{ child: ReturnType<typeof sp
   return { child, runId: /READY (\S+)/.exec(out)![1]! };
 }
 
+async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await sleep(20);
+  }
+}
+
 function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((r) => {
     if (child.exitCode !== null || child.signalCode !== null) r({ code: child.exitCode, signal: child.signalCode });
@@ -130,6 +138,39 @@ process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronou
   assert.ok(done >= n + 1 - 1000, `${done} of ${n + 1} finished tasks recorded`);
   assert.equal(count(db, "SELECT COUNT(*) FROM task"), n + 1);
   assert.equal(fs.existsSync(path.join(runDir, "000", "monitoring.journal")), false);
+});
+
+test("kernel and writer both SIGKILLed: the run reads as running until its heartbeat is three of its own periods old, then crashed", async () => {
+  const dir = tempDir();
+  const { child, runId } = await startWorkflow(dir); // heartbeatPeriod 0.2 s
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  const writers = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(runId);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+  assert.equal(writers.length, 1, "the writer is found by its run id");
+  // Both at once, as a machine going down would: nothing is left to mark the run.
+  process.kill(writers[0]!, "SIGKILL");
+  child.kill("SIGKILL");
+  await exited(child);
+  const { judgeRun } = await import("../src/database/runStatus.js");
+  const { parseDateTime, nowMicros } = await import("../src/database/timeformat.js");
+  const w = rows(db, "SELECT run_status, last_heartbeat, heartbeat_period, time_completed, tasks_failed_count FROM workflow WHERE run_id = ?", runId)[0]!;
+  assert.equal(w.run_status, "running", "nobody recorded the end");
+  assert.equal(w.heartbeat_period, 0.2, "the run's own period is recorded");
+  const judge = (now: number) => judgeRun({
+    runStatus: w.run_status as string, lastHeartbeat: parseDateTime(w.last_heartbeat as string), heartbeatPeriod: w.heartbeat_period as number,
+    timeCompleted: null, lastActivity: null, tasksFailed: 0, now,
+  });
+  const beat = parseDateTime(w.last_heartbeat as string);
+  assert.equal(judge(beat + 500_000).status, "running", "within three periods (0.6 s)");
+  await waitUntil(() => nowMicros() > beat + 700_000);
+  const verdict = judge(nowMicros());
+  assert.equal(verdict.status, "crashed");
+  assert.match(verdict.reason, /it beats every 0.2 s/);
 });
 
 test("the heartbeat advances while the run lives", async () => {

@@ -277,11 +277,12 @@ export class SqliteStore implements Store {
     if (start) {
       this.row(() => this.stmt("wf-start", () =>
         `INSERT INTO workflow (run_id, workflow_name, workflow_version, time_began, host, user, rundir, ` +
-        `tasks_failed_count, tasks_completed_count, run_status, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 'running', ?) ` +
+        `tasks_failed_count, tasks_completed_count, run_status, last_heartbeat, heartbeat_period) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 'running', ?, ?) ` +
         `ON CONFLICT (run_id) DO UPDATE SET workflow_name = excluded.workflow_name, workflow_version = excluded.workflow_version, ` +
-        `time_began = excluded.time_began, host = excluded.host, user = excluded.user, rundir = excluded.rundir`,
+        `time_began = excluded.time_began, host = excluded.host, user = excluded.user, rundir = excluded.rundir, ` +
+        `heartbeat_period = excluded.heartbeat_period`,
       ).run([this.runId, start.workflow_name, start.workflow_version, formatMicros(start.time_began), start.host, start.user,
-        start.rundir, formatMicros(start.time_began)]), () => "workflow row");
+        start.rundir, formatMicros(start.time_began), start.heartbeat_period ?? null]), () => "workflow row");
     }
     this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
     this.writeKeyedRows(this.try_, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), (r) => `try ${r.try_id} of task ${r.task_id}`);

@@ -138,6 +138,7 @@ export class DataFlowKernel implements Submitter {
         host: os.hostname(),
         user: safeUser(),
         rundir: this.runDir,
+        heartbeat_period: hub.heartbeatPeriod,
       });
       this.#log.write("info", `monitoring to ${endpoint}`);
     }

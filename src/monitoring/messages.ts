@@ -52,6 +52,8 @@ export interface WorkflowStartEvent {
   host: string;
   user: string;
   rundir: string;
+  /** Seconds between `workflow.last_heartbeat` updates. */
+  heartbeat_period?: number;
 }
 
 export interface WorkflowEndEvent {
