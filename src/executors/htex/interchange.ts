@@ -19,7 +19,7 @@ import { optionsToWire } from "../wire.js";
 import type { MonitoringEvent, Micros, NodeEvent } from "../../monitoring/messages.js";
 import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
 import {
-  decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME,
+  decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, MAX_VALUE_BYTES, mebibytes,
   INTERCHANGE_PROOF_PREFIX, newNonce, nowMicros, parsePoolMessage, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION,
   type RegisterMessage, type ResourceSample, type ResultsMessage, type TaskItem,
 } from "./protocol.js";
@@ -158,8 +158,13 @@ export class Interchange {
       handle.finished({ ok: false, error: new Error(`app ${handle.app.name} cannot run on executor ${this.o.label}: its function's source is not available (bound or native functions cannot be sent to workers)`) });
       return;
     }
+    const argBytes = approxSize(handle.args, 3);
+    if (argBytes > MAX_VALUE_BYTES) {
+      handle.finished({ ok: false, error: tooLarge(handle.taskId, handle.app.name, argBytes, "about ") });
+      return;
+    }
     if (!this.busy) this.setBusy(true);
-    this.queue.push({ id: this.nextId++, handle, argBytes: approxSize(handle.args, 3), pool: null, runningSent: false });
+    this.queue.push({ id: this.nextId++, handle, argBytes, pool: null, runningSent: false });
     this.scheduleDispatch();
   }
 
@@ -371,6 +376,21 @@ export class Interchange {
       }
       if (good.length === 0) return;
       payload = encodeMessage({ t: "tasks", items: good });
+      items = good;
+    }
+    if (payload.length > DEFAULT_MAX_FRAME) {
+      // Over the frame limit (the size estimate at submit was low): split, and refuse a lone try.
+      if (items.length > 1) {
+        const mid = items.length >> 1;
+        this.sendTasks(p, items.slice(0, mid));
+        this.sendTasks(p, items.slice(mid));
+        return;
+      }
+      const it = items[0]!;
+      const t = p.inflight.get(it.id);
+      p.inflight.delete(it.id);
+      t?.handle.finished({ ok: false, error: tooLarge(it.taskId, it.appName, payload.length, "") });
+      return;
     }
     if (!p.socket.destroyed) writeFrame(p.socket, payload);
   }
@@ -543,6 +563,11 @@ export class Interchange {
   }
 }
 
+
+function tooLarge(taskId: number, appName: string, bytes: number, about: string): SerializationError {
+  return new SerializationError(`task ${taskId}: the arguments of app '${appName}' take ${about}${mebibytes(bytes)}, over the ` +
+    `${mebibytes(MAX_VALUE_BYTES)} a try may carry to a worker process; pass a file path instead`);
+}
 
 /** A cheap estimate of how many bytes a value serializes to (strings and binary dominate). */
 export function approxSize(v: unknown, depth: number): number {

@@ -11,7 +11,7 @@ import { compileBody, explainRemoteError, makeContext, runBody } from "../../app
 import { errorToWire } from "../../apps/errorWire.js";
 import { SerializationError, WalltimeExceeded } from "../../errors.js";
 import { childrenOf, ProcessTreeSampler } from "./procStats.js";
-import { nowMicros } from "./protocol.js";
+import { MAX_VALUE_BYTES, mebibytes, nowMicros } from "./protocol.js";
 import type { ResourceSample, ResultItem, TaskItem } from "./protocol.js";
 import type { FromWorker, ToWorker } from "./workerIpc.js";
 
@@ -57,7 +57,11 @@ function finish(item: TaskItem, startedAt: number, ok: boolean, valueOrError: un
   let r: ResultItem;
   if (ok) {
     try {
-      r = { id: item.id, ok: true, value: serialize(valueOrError), startedAt, endedAt };
+      const value = serialize(valueOrError);
+      if (value.length > MAX_VALUE_BYTES) {
+        throw new Error(`it serializes to ${mebibytes(value.length)}, over the ${mebibytes(MAX_VALUE_BYTES)} a result may carry; write it to a file and return the path`);
+      }
+      r = { id: item.id, ok: true, value, startedAt, endedAt };
     } catch (e) {
       const err = new SerializationError(`task ${item.taskId}: the value returned by app '${item.appName}' cannot be sent back from a worker process (${(e as Error).message})`);
       r = { id: item.id, ok: false, error: errorToWire(err), startedAt, endedAt };

@@ -86,7 +86,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       setImmediate(() => {
         flushScheduled = false;
         if (outResults.length + outStarted.length + outSamples.length === 0) return;
-        sendMsg({ t: "results", items: outResults, started: outStarted, samples: outSamples });
+        sendResults(outResults, outStarted, outSamples);
         outResults = []; outStarted = []; outSamples = [];
       });
     };
@@ -98,6 +98,18 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
     const sendMsg = (m: object): void => {
       if (!socket.destroyed) writeFrame(socket, encodeMessage(m));
+    };
+
+    /** Results in as few frames as fit: each result is under the value limit, so splitting always ends. */
+    const sendResults = (items: ResultItem[], started: StartedItem[], samples: PeriodicSample[]): void => {
+      const payload = encodeMessage({ t: "results", items, started, samples });
+      if (payload.length <= DEFAULT_MAX_FRAME || items.length <= 1) {
+        if (!socket.destroyed) writeFrame(socket, payload);
+        return;
+      }
+      const mid = items.length >> 1;
+      sendResults(items.slice(0, mid), started, samples);
+      sendResults(items.slice(mid), [], []);
     };
 
     const stop = (code: number, why: string): void => {
