@@ -193,3 +193,35 @@ test("arguments and results over the frame limit fail their own try with a clear
     await ex.shutdown();
   }
 });
+
+function spinForever(): number {
+  for (;;) { /* never yields: only stopping the process ends it */ }
+}
+
+test("walltime stops any body: a synchronous endless loop fails its try with the walltime error; the worker is replaced", { timeout: 60_000 }, async () => {
+  const host = recordingHost({ interval: 0 });
+  const ex = new HighThroughputExecutor({ maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0], strategy: "none" });
+  await ex.start(host);
+  try {
+    const started = Date.now();
+    const spin = tryHandle(appOf(spinForever), [], { walltime: 2 }, 0, 1);
+    const queuedBehind = tryHandle(appOf(square), [6], {}, 0, 2); // same worker: must run, not be lost
+    ex.submit(spin);
+    ex.submit(queuedBehind);
+    const r = (await spin.result) as { ok: boolean; error?: Error };
+    const took = Date.now() - started;
+    assert.equal(r.ok, false);
+    assert.equal(r.error!.name, "WalltimeExceeded");
+    assert.match(r.error!.message, /app 'spinForever' exceeded its walltime of 2 s and was stopped/);
+    assert.ok(took >= 2000 && took < 8000, `stopped soon after 2 s (${took} ms)`);
+    const behind = (await queuedBehind.result) as { ok: boolean; value?: number; error?: Error };
+    assert.equal(behind.value, 36, `the try queued behind it ran: ${behind.error?.message ?? ""}`);
+    const after = tryHandle(appOf(square), [9], {}, 0, 3);
+    ex.submit(after);
+    assert.equal(((await after.result) as { value: number }).value, 81);
+  } finally {
+    const t0 = Date.now();
+    await ex.shutdown();
+    assert.ok(Date.now() - t0 < 10_000, "shutdown is not held up by the spinning body");
+  }
+});

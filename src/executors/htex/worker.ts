@@ -99,16 +99,23 @@ async function runBatch(items: TaskItem[]): Promise<void> {
       const args = item.args;
       const ctx = makeContext(item.taskId, item.tryId, item.options);
       let out: unknown;
+      if (item.options.walltime !== null) {
+        // The pool enforces the walltime from outside, so even a body that never yields is stopped;
+        // it needs to know when this try starts and which earlier ones are done.
+        if (results.length > 0) send({ t: "done", results });
+        results = [];
+        send({ t: "started", id: item.id, at: startedAt });
+      }
       if (item.kind === "ts") {
         out = fn.apply(ctx, args);
         if (!isThenable(out)) {
           results.push(finish(item, startedAt, true, out, false));
           continue;
         }
-        send({ t: "started", id: item.id, at: startedAt });
+        if (item.options.walltime === null) send({ t: "started", id: item.id, at: startedAt });
         out = await withWalltime(out, item.appName, item.options.walltime);
       } else {
-        send({ t: "started", id: item.id, at: startedAt });
+        if (item.options.walltime === null) send({ t: "started", id: item.id, at: startedAt });
         out = await runBody(item.kind, fn, item.appName, ctx, args, item.options);
       }
       // A long body ran: report at once rather than holding results behind the rest of the batch.
