@@ -23,7 +23,7 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 
 if (want("core")) {
   print("== core: ThreadPoolExecutor, no-op tasks");
-  results.core = await benchCore({ tasks: quick ? 20_000 : 100_000, million: quick ? 0 : 1_000_000, print });
+  results.core = await benchCore({ tasks: quick ? 20_000 : 100_000, million: quick ? 0 : 1_000_000, lockedTasks: quick ? 20_000 : 300_000, print });
 }
 if (want("writer")) {
   print("== writer: monitoring events → SQLite");

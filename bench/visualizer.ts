@@ -140,7 +140,8 @@ export function createSyntheticDb(file: string, opts: SyntheticOptions): string 
       insBlock.run(runId, "htex", String(b), String(1000 + b), ts(start + b * 10 + 5000), "RUNNING");
       if (!opts.unfinished) insBlock.run(runId, "htex", String(b), String(1000 + b), ts(lastMs), "SCALED_IN");
     }
-    db.prepare(`INSERT INTO workflow VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`).run(runId, opts.workflowName ?? "synthetic", ts(start).slice(0, 19), ts(start),
+    db.prepare(`INSERT INTO workflow (run_id, workflow_name, workflow_version, time_began, time_completed, host, "user", rundir,
+      tasks_failed_count, tasks_completed_count, run_status, last_heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`).run(runId, opts.workflowName ?? "synthetic", ts(start).slice(0, 19), ts(start),
       opts.unfinished ? null : ts(lastMs + 100), "benchhost", "bench", `/tmp/runinfo/${runId}`, failed, completed,
       opts.runStatus === undefined ? (opts.unfinished ? "running" : "completed") : opts.runStatus, ts(opts.unfinished ? naiveNowMs() : lastMs + 100));
   });

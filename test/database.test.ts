@@ -411,10 +411,11 @@ test("a batch waits out another connection's exclusive lock: one warning, one no
   assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 10);
 });
 
-test("schema creation waits for a lock held at startup", async () => {
+test("opening waits for a lock held at startup", async () => {
   const file = path.join(tempDir(), "m.db");
+  await withStore(file, "r0", notices(), async () => {}); // an existing monitoring database
   const other = new Database(file);
-  other.exec("CREATE TABLE unrelated (x); BEGIN EXCLUSIVE");
+  other.exec("BEGIN EXCLUSIVE");
   setTimeout(() => {
     other.exec("COMMIT");
     other.close();
@@ -433,20 +434,28 @@ test("describeEndpoint hides a PostgreSQL password", () => {
   assert.equal(describeEndpoint(parseEndpoint("sqlite:////var/m.db")), "/var/m.db");
 });
 
-test("observedRunStatus: a stale heartbeat means crashed; Python Parsl rows are labelled from their end time", async () => {
-  const { observedRunStatus } = await import("../src/database/runStatus.js");
-  const row = (run_status: string | null, time_completed: string | null, last_heartbeat: string | null, tasks_failed_count = 0) =>
-    ({ run_status, time_completed, last_heartbeat, tasks_failed_count });
+test("judgeRun, the one run-status rule: a heartbeat stale by the run's own period means crashed; Python Parsl rows by end time and activity", async () => {
+  const { judgeRun, ACTIVITY_STALE_SECONDS } = await import("../src/database/runStatus.js");
+  type Facts = Parameters<typeof judgeRun>[0];
   const now = T0 + 60_000_000;
-  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 14_000_000)), now), "running");
-  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 16_000_000)), now), "crashed");
-  assert.equal(observedRunStatus(row("running", null, formatMicros(now - 16_000_000)), now, 10), "running", "period 10 s: 30 s allowed");
-  assert.equal(observedRunStatus(row("completed", formatMicros(now), formatMicros(T0)), now), "completed");
-  assert.equal(observedRunStatus(row("interrupted", formatMicros(now), formatMicros(T0)), now), "interrupted");
-  assert.equal(observedRunStatus(row(null, null, null), now), "unknown");
-  assert.equal(observedRunStatus(row(null, formatMicros(now), null, 2), now), "failed");
-  assert.throws(() => observedRunStatus(row("sleeping", null, null), now), /unknown value "sleeping"/);
-  // The fixture's crashed Python Parsl run has no end time: unknown, not completed.
-  const fixtureRuns = all(FIXTURE, "SELECT NULL AS run_status, time_completed, NULL AS last_heartbeat, tasks_failed_count FROM workflow ORDER BY time_began");
-  assert.deepEqual(fixtureRuns.map((r) => observedRunStatus(r as never, now)), ["failed", "failed", "unknown"]);
+  const base: Facts = { runStatus: null, lastHeartbeat: null, heartbeatPeriod: null, timeCompleted: null, lastActivity: null, tasksFailed: 0, now };
+  const judge = (f: Partial<Facts>) => judgeRun({ ...base, ...f }).status;
+  assert.equal(judge({ runStatus: "running", lastHeartbeat: now - 14_000_000 }), "running", "default period 5 s: 15 s allowed");
+  assert.equal(judge({ runStatus: "running", lastHeartbeat: now - 16_000_000 }), "crashed");
+  assert.equal(judge({ runStatus: "running", lastHeartbeat: now - 16_000_000, heartbeatPeriod: 10 }), "running", "its own period 10 s: 30 s allowed");
+  assert.equal(judge({ runStatus: "running", lastHeartbeat: now - 2_000_000, heartbeatPeriod: 0.5 }), "crashed", "its own period 0.5 s: 1.5 s allowed");
+  assert.equal(judge({ runStatus: "running" }), "unknown", "running without any heartbeat");
+  assert.equal(judge({ runStatus: "completed", timeCompleted: now, lastHeartbeat: T0 }), "completed");
+  assert.equal(judge({ runStatus: "interrupted", timeCompleted: now }), "interrupted");
+  assert.equal(judge({}), "unknown");
+  assert.equal(judge({ timeCompleted: now, tasksFailed: 2 }), "failed");
+  assert.equal(judge({ timeCompleted: now }), "completed");
+  assert.equal(judge({ lastActivity: now - 1_000_000 }), "running", "a Python Parsl run still writing");
+  assert.equal(judge({ lastActivity: now - (ACTIVITY_STALE_SECONDS + 1) * 1e6 }), "unknown");
+  assert.equal(judge({ runStatus: "sleeping" }), "unknown");
+  assert.match(judgeRun({ ...base, runStatus: "sleeping" }).reason, /unknown value "sleeping"/);
+  // The fixture's runs: two finished with failed tasks, one SIGKILLed long ago.
+  const fixtureRuns = all(FIXTURE, "SELECT time_completed, tasks_failed_count FROM workflow ORDER BY time_began");
+  assert.deepEqual(fixtureRuns.map((r) => judge({ timeCompleted: r["time_completed"] === null ? null : parseDateTime(r["time_completed"] as string), tasksFailed: r["tasks_failed_count"] as number })),
+    ["failed", "failed", "unknown"]);
 });

@@ -152,3 +152,76 @@ test("shutdown is bounded with busy workers (a spinning body, a long command) an
   const blocks = ofType(host.events, "block").map((b) => b.row.status);
   assert.equal(blocks.at(-1), "SCALED_IN");
 });
+
+function bigResult(mib: number): Uint8Array {
+  return new Uint8Array(mib * 1024 * 1024);
+}
+function byteLength(b: Uint8Array | string[][][][]): number {
+  return b instanceof Uint8Array ? b.byteLength : JSON.stringify(b).length;
+}
+
+test("arguments and results over the frame limit fail their own try with a clear error; the pool lives on", { timeout: 120_000 }, async () => {
+  const host = recordingHost({ interval: 0 });
+  const ex = new HighThroughputExecutor({ maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0], strategy: "none" });
+  await ex.start(host);
+  try {
+    const message = async (h: ReturnType<typeof tryHandle>): Promise<string> => {
+      const r = (await h.result) as { ok: boolean; error?: Error };
+      assert.equal(r.ok, false);
+      return `${r.error!.name}: ${r.error!.message}`;
+    };
+    // Refused at submit: a 300 MiB argument is never sent.
+    const bigArg = tryHandle(appOf(byteLength), [new Uint8Array(300 * 2 ** 20)], {}, 0, 1);
+    ex.submit(bigArg);
+    assert.match(await message(bigArg), /SerializationError: task 1: the arguments of app 'byteLength' take about 300\.0 MiB, over the 255\.9 MiB a try may carry to a worker process; pass a file path instead/);
+    // Too deep for the estimate at submit: caught when the frame is built, for that try alone.
+    const deep = [[[Array.from({ length: 300 }, () => "x".repeat(1024 * 1024))]]];
+    const deepArg = tryHandle(appOf(byteLength), [deep], {}, 0, 2);
+    ex.submit(deepArg);
+    assert.match(await message(deepArg), /task 2: the arguments of app 'byteLength' take \d+\.\d MiB, over the 255\.9 MiB/);
+    // A result that cannot travel back fails in the worker, before it is sent.
+    const big = tryHandle(appOf(bigResult), [300], {}, 0, 3);
+    ex.submit(big);
+    assert.match(await message(big), /the value returned by app 'bigResult' cannot be sent back from a worker process \(it serializes to 300\.0 MiB, over the 255\.9 MiB a result may carry/);
+    // The same pool still runs tries.
+    const after = tryHandle(appOf(square), [7], {}, 0, 4);
+    ex.submit(after);
+    assert.equal(((await after.result) as { value: number }).value, 49);
+    assert.equal(ex.interchangeForTests!.poolList().length, 1, "the pool was never dropped");
+    assert.equal(ex.interchangeForTests!.rejected, 0);
+  } finally {
+    await ex.shutdown();
+  }
+});
+
+function spinForever(): number {
+  for (;;) { /* never yields: only stopping the process ends it */ }
+}
+
+test("walltime stops any body: a synchronous endless loop fails its try with the walltime error; the worker is replaced", { timeout: 60_000 }, async () => {
+  const host = recordingHost({ interval: 0 });
+  const ex = new HighThroughputExecutor({ maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0], strategy: "none" });
+  await ex.start(host);
+  try {
+    const started = Date.now();
+    const spin = tryHandle(appOf(spinForever), [], { walltime: 2 }, 0, 1);
+    const queuedBehind = tryHandle(appOf(square), [6], {}, 0, 2); // same worker: must run, not be lost
+    ex.submit(spin);
+    ex.submit(queuedBehind);
+    const r = (await spin.result) as { ok: boolean; error?: Error };
+    const took = Date.now() - started;
+    assert.equal(r.ok, false);
+    assert.equal(r.error!.name, "WalltimeExceeded");
+    assert.match(r.error!.message, /app 'spinForever' exceeded its walltime of 2 s and was stopped/);
+    assert.ok(took >= 2000 && took < 8000, `stopped soon after 2 s (${took} ms)`);
+    const behind = (await queuedBehind.result) as { ok: boolean; value?: number; error?: Error };
+    assert.equal(behind.value, 36, `the try queued behind it ran: ${behind.error?.message ?? ""}`);
+    const after = tryHandle(appOf(square), [9], {}, 0, 3);
+    ex.submit(after);
+    assert.equal(((await after.result) as { value: number }).value, 81);
+  } finally {
+    const t0 = Date.now();
+    await ex.shutdown();
+    assert.ok(Date.now() - t0 < 10_000, "shutdown is not held up by the spinning body");
+  }
+});

@@ -63,8 +63,9 @@ function oneShot(port: number, frame: Buffer, secret: string | null): Promise<bo
   });
 }
 
-test("10,000 random frames are dropped and logged; the executor keeps working", { timeout: 90_000 }, async () => {
+test("10,000 random frames are dropped and logged at a bounded rate; the executor keeps working", { timeout: 90_000 }, async () => {
   const host = recordingHost({ interval: 0 });
+  const startedAt = Date.now();
   const ex = new HighThroughputExecutor({ maxWorkersPerNode: 2, provider: new LocalProvider({ initBlocks: 1 }), interchangePortRange: [0, 0], strategy: "none" });
   await ex.start(host);
   try {
@@ -85,7 +86,6 @@ test("10,000 random frames are dropped and logged; the executor keeps working", 
     assert.equal(closed, total, "the server closed every garbage connection");
     const ic = ex.interchangeForTests!;
     assert.equal(ic.rejected, total);
-    assert.equal(host.logs.filter((l) => l.level === "warning" && /dropped connection/.test(l.message)).length, total);
     assert.deepEqual(ic.poolList().map((p) => p.reg.blockId), ["0"], "only the real pool remains");
 
     const after = [tryHandle(appOf(triple), [3]), tryHandle(appOf(triple), [4])];
@@ -94,6 +94,14 @@ test("10,000 random frames are dropped and logged; the executor keeps working", 
   } finally {
     await ex.shutdown();
   }
+  // Every dropped connection is accounted for, but folded: per kind (strangers, registered
+  // pools), a line for the first of each second and one summary with the count of the rest
+  // (10,700 lines a line each grew parsl.log by 1.4 MB).
+  const lines = host.logs.filter((l) => l.level === "warning" && /dropped connection|more like this/.test(l.message));
+  const folded = lines.reduce((n, l) => n + Number(/(\d+) more like this/.exec(l.message)?.[1] ?? 0), 0);
+  const single = lines.filter((l) => !/more like this/.test(l.message)).length;
+  assert.equal(single + folded, 10_000, "each dropped connection is counted once");
+  assert.ok(lines.length <= 2 * 2 * Math.ceil((Date.now() - startedAt) / 1000) + 4, `${lines.length} log lines for 10,000 connections`);
   // Fake pools that authenticated and then sent garbage went inactive; the real one stayed active until shutdown.
   const real = ofType(host.events, "node").filter((n) => n.row.block_id === "0");
   assert.ok(real.slice(0, -1).every((n) => n.row.active));

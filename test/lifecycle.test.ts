@@ -48,6 +48,14 @@ async function startWorkflow(dir: string): Promise<{ child: ReturnType<typeof sp
   return { child, runId: /READY (\S+)/.exec(out)![1]! };
 }
 
+async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await sleep(20);
+  }
+}
+
 function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((r) => {
     if (child.exitCode !== null || child.signalCode !== null) r({ code: child.exitCode, signal: child.signalCode });
@@ -90,6 +98,81 @@ test("a SIGKILLed kernel leaves a crashed run with everything it had sent", asyn
   assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'"), 22);
 });
 
+test("a kernel SIGKILLed while the database is locked loses at most its last flush interval of events", async () => {
+  const dir = tempDir();
+  const runDir = path.join(dir, "runinfo");
+  const db = path.join(runDir, "monitoring.db");
+  const file = path.join(dir, "dies.mjs");
+  const n = 30_000;
+  fs.writeFileSync(file, `
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
+const noop = tsApp(function noop() { return 1; });
+const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], monitoring: new MonitoringHub({ resourceMonitoringInterval: 0 }), runDir: ${JSON.stringify(runDir)} }));
+await noop();
+process.stdout.write("ready\\n");
+await new Promise((r) => process.stdin.once("data", r)); // the test locks the database meanwhile
+const fs_ = Array.from({ length: ${n} }, () => noop());
+for (const f of fs_) await f;
+process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronous runs after this
+`);
+  const child = spawn(process.execPath, [file], { stdio: ["pipe", "pipe", "inherit"] });
+  await new Promise<void>((resolve) => child.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("ready")) resolve(); }));
+  const Database = (await import("better-sqlite3")).default;
+  const locker = new Database(db);
+  locker.exec("BEGIN EXCLUSIVE"); // a slow database: nothing can be stored while the kernel runs
+  child.stdin!.write("go\n");
+  const r = await exited(child);
+  assert.equal(r.signal, "SIGKILL");
+  locker.exec("ROLLBACK");
+  locker.close();
+  let w: Record<string, unknown> | undefined;
+  const t0 = Date.now();
+  do {
+    await sleep(100);
+    w = rows(db, "SELECT * FROM workflow")[0];
+  } while (w?.run_status !== "crashed" && Date.now() - t0 < 30_000);
+  assert.equal(w!.run_status, "crashed", "the writer outlives the kernel, stores the journal and marks the run");
+  const done = count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'");
+  // What the kernel had not yet flushed to the journal (at most 4096 events, or 20 ms) is lost;
+  // everything before it is stored even though the database was locked the whole time.
+  assert.ok(done >= n + 1 - 1000, `${done} of ${n + 1} finished tasks recorded`);
+  assert.equal(count(db, "SELECT COUNT(*) FROM task"), n + 1);
+  assert.equal(fs.existsSync(path.join(runDir, "000", "monitoring.journal")), false);
+});
+
+test("kernel and writer both SIGKILLed: the run reads as running until its heartbeat is three of its own periods old, then crashed", async () => {
+  const dir = tempDir();
+  const { child, runId } = await startWorkflow(dir); // heartbeatPeriod 0.2 s
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  const writers = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(runId);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+  assert.equal(writers.length, 1, "the writer is found by its run id");
+  // Both at once, as a machine going down would: nothing is left to mark the run.
+  process.kill(writers[0]!, "SIGKILL");
+  child.kill("SIGKILL");
+  await exited(child);
+  const { judgeRun } = await import("../src/database/runStatus.js");
+  const { parseDateTime, nowMicros } = await import("../src/database/timeformat.js");
+  const w = rows(db, "SELECT run_status, last_heartbeat, heartbeat_period, time_completed, tasks_failed_count FROM workflow WHERE run_id = ?", runId)[0]!;
+  assert.equal(w.run_status, "running", "nobody recorded the end");
+  assert.equal(w.heartbeat_period, 0.2, "the run's own period is recorded");
+  const judge = (now: number) => judgeRun({
+    runStatus: w.run_status as string, lastHeartbeat: parseDateTime(w.last_heartbeat as string), heartbeatPeriod: w.heartbeat_period as number,
+    timeCompleted: null, lastActivity: null, tasksFailed: 0, now,
+  });
+  const beat = parseDateTime(w.last_heartbeat as string);
+  assert.equal(judge(beat + 500_000).status, "running", "within three periods (0.6 s)");
+  await waitUntil(() => nowMicros() > beat + 700_000);
+  const verdict = judge(nowMicros());
+  assert.equal(verdict.status, "crashed");
+  assert.match(verdict.reason, /it beats every 0.2 s/);
+});
+
 test("the heartbeat advances while the run lives", async () => {
   const dir = tempDir();
   const { child, runId } = await startWorkflow(dir);
@@ -117,6 +200,28 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
     assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM task"), 100);
     assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM status"), 500);
     assert.equal(rows(run.dbPath, "SELECT run_status FROM workflow")[0]!.run_status, "completed");
+  });
+}
+
+// A writer killed while cleanup() waits for it used to lose the run's last batches (its
+// replacement's input was ended after the first resent frame). Kill it at several points.
+for (const delayMs of [0, 5, 30, 150, 400]) {
+  test(`the writer SIGKILLed ${delayMs} ms into cleanup(): the run is completed and nothing is lost`, async () => {
+    const run = await loadMonitored();
+    const f = tsApp(function seven() { return 7; });
+    const n = 3000;
+    await Promise.all(Array.from({ length: n }, () => f()));
+    const pid = (run.dfk as unknown as { monitoringWriterPid(): number | null }).monitoringWriterPid()!;
+    const closing = run.dfk.cleanup();
+    if (delayMs === 0) process.kill(pid, "SIGKILL");
+    else setTimeout(() => { try { process.kill(pid, "SIGKILL"); } catch { /* already finished */ } }, delayMs);
+    await closing;
+    const w = rows(run.dbPath, "SELECT run_status, tasks_completed_count FROM workflow")[0]!;
+    assert.equal(w.run_status, "completed");
+    assert.equal(w.tasks_completed_count, n);
+    assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), n);
+    assert.equal(count(run.dbPath, "SELECT COUNT(*) FROM status"), n * 5);
+    assert.equal(fs.existsSync(path.join(run.dfk.runDir, "monitoring.journal")), false);
   });
 }
 

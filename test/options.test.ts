@@ -13,7 +13,7 @@ import { describeValue, editDistance, suggestOption } from "../src/validation.js
 
 const KNOWN = {
   Config: "executors, monitoring, runDir, retries, retryHandler, appCache, checkpointMode, checkpointPeriod, checkpointFiles, logLevel, handleSignals",
-  MonitoringHub: "loggingEndpoint, workflowName, workflowVersion, resourceMonitoringEnabled, resourceMonitoringInterval, monitoringDebug, heartbeatPeriod, backlogLimitMB",
+  MonitoringHub: "loggingEndpoint, workflowName, workflowVersion, resourceMonitoringEnabled, resourceMonitoringInterval, monitoringDebug, heartbeatPeriod",
   ThreadPoolExecutor: "label, maxThreads",
   HighThroughputExecutor: "label, provider, maxWorkersPerNode, coresPerWorker, memPerWorker, address, interchangePortRange, heartbeatPeriod, " +
     "heartbeatThreshold, encrypted, workerDebug, prefetchCapacity, strategy, strategyPeriod, maxIdletime, launchCommand",
@@ -83,7 +83,6 @@ configurationCases("MonitoringHub", [
   ["an empty endpoint", () => new MonitoringHub({ loggingEndpoint: "" }), `MonitoringHub.loggingEndpoint must be a non-empty string or null, got ""`],
   ["resourceMonitoringInterval", () => new MonitoringHub({ resourceMonitoringInterval: -1 }), "MonitoringHub.resourceMonitoringInterval must be a number ≥ 0 (seconds), got -1"],
   ["heartbeatPeriod", () => new MonitoringHub(bad({ heartbeatPeriod: "5" })), `MonitoringHub.heartbeatPeriod must be a number ≥ 0.05 (seconds), got "5"`],
-  ["backlogLimitMB", () => new MonitoringHub({ backlogLimitMB: 0 }), "MonitoringHub.backlogLimitMB must be a positive number, got 0"],
   ["monitoringDebug", () => new MonitoringHub(bad({ monitoringDebug: "yes" })), `MonitoringHub.monitoringDebug must be true or false, got "yes"`],
 ]);
 

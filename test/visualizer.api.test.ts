@@ -13,6 +13,15 @@ import { createSyntheticDb } from "../bench/visualizer.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
 import { ROOT, RUN1, RUN2, RUN3, copyFixture, getJson, sha256, tempDir } from "./visualizer-helpers.js";
 
+
+/** An API error answer: JSON with the status and a message, whatever refused the request. */
+function assertJsonError(res: Response, text: string, status: number, what: string): void {
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/, `${what}: an API error is JSON`);
+  const body = JSON.parse(text) as { error?: unknown; status?: unknown };
+  assert.equal(body.status, status, what);
+  assert.equal(typeof body.error, "string", what);
+}
+
 describe("visualizer API over the Python Parsl fixture", () => {
   let dir: string;
   let db: string;
@@ -42,12 +51,15 @@ describe("visualizer API over the Python Parsl fixture", () => {
     assert.equal(status, 200);
     assert.equal(body.total, 3);
     const byId = new Map<string, any>(body.rows.map((r: any) => [r.run_id, r]));
-    assert.equal(byId.get(RUN1).status, "completed");
+    // One rule for every reader (database/runStatus.ts): a finished run with failed tasks is failed,
+    // as parsl-ts records such a run itself.
+    assert.equal(byId.get(RUN1).status, "failed");
     assert.equal(byId.get(RUN1).tasks_completed_count, 154);
     assert.equal(byId.get(RUN1).tasks_failed_count, 12);
-    assert.equal(byId.get(RUN2).status, "completed");
+    assert.equal(byId.get(RUN2).status, "failed");
     // Run 3 was SIGKILLed: never completed, and it stopped writing long ago.
-    assert.equal(byId.get(RUN3).status, "stale");
+    assert.equal(byId.get(RUN3).status, "unknown");
+    assert.match(byId.get(RUN3).status_reason, /no end recorded and no activity for/);
     assert.equal(byId.get(RUN3).workflow_name, "crashed_run.py");
     assert.ok(byId.get(RUN1).runtime_s > 16 && byId.get(RUN1).runtime_s < 17);
   });
@@ -181,9 +193,11 @@ describe("visualizer API over the Python Parsl fixture", () => {
       assert.equal(res.status, status, url);
       assert.match(text, msg, url);
       assert.doesNotMatch(text, /\n\s+at .*\.js:\d+/, `${url} leaked a stack trace`);
+      if (url.startsWith("/api/")) assertJsonError(res, text, status, url);
     }
     const post = await fetch(`${base}/api/workflows`, { method: "POST", body: "x" });
     assert.equal(post.status, 405);
+    assertJsonError(post, await post.text(), 405, "POST /api/workflows");
   });
 
   test("SQL injection and path traversal through every parameter: 4xx, database untouched", async () => {
@@ -231,6 +245,7 @@ describe("visualizer API over the Python Parsl fixture", () => {
       }, reject);
     });
     assert.match(rebound, /^HTTP\/1\.1 403/);
+    assert.match(rebound, /content-type: application\/json/i, "API errors are JSON at every stage");
     assert.doesNotMatch(rebound, /run_id/);
     assert.equal(sha256(db), before);
     const check = new Database(db, { readonly: true });

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { parseDbTarget } from "../src/visualizer/dburl.js";
 import { parseVisualizeArgs } from "../src/visualizer/cli.js";
-import { inferRunStatus, HEARTBEAT_STALE_MS, ACTIVITY_STALE_MS } from "../src/visualizer/runstatus.js";
 import { msToNaive, naiveToMs } from "../src/visualizer/timefmt.js";
 import { STATE_COLORS } from "../src/visualizer/client/colors.js";
 import { STATE_NAMES } from "../src/database/schema.js";
@@ -44,17 +43,3 @@ test("naive timestamps round-trip at microsecond precision", () => {
   assert.equal(naiveToMs(null), null);
 });
 
-test("run status: parsl-ts columns win, heartbeats expire, Python DBs are inferred", () => {
-  const now = 1_000_000_000;
-  const base = { runStatus: null, lastHeartbeatMs: null, timeCompletedMs: null, lastActivityMs: null, tasksFailed: 0, nowMs: now };
-  assert.equal(inferRunStatus({ ...base, runStatus: "failed" }).status, "failed");
-  assert.equal(inferRunStatus({ ...base, runStatus: "interrupted" }).status, "interrupted");
-  assert.equal(inferRunStatus({ ...base, runStatus: "running", lastHeartbeatMs: now - 1000 }).status, "running");
-  assert.equal(inferRunStatus({ ...base, runStatus: "running", lastHeartbeatMs: now - HEARTBEAT_STALE_MS - 1 }).status, "crashed");
-  assert.equal(inferRunStatus({ ...base, timeCompletedMs: now - 5 }).status, "completed");
-  assert.equal(inferRunStatus({ ...base, lastActivityMs: now - 1000 }).status, "running");
-  const stale = inferRunStatus({ ...base, lastActivityMs: now - ACTIVITY_STALE_MS - 1 });
-  assert.equal(stale.status, "stale");
-  assert.match(stale.reason, /no activity/);
-  assert.equal(inferRunStatus(base).status, "stale");
-});

@@ -1,7 +1,8 @@
 /**
  * The writer process and its client, as real processes on real SQLite files: the normal
- * path, locks held by other connections, garbage on stdin, a kernel that dies, writers
- * killed by every signal, heartbeats, start-up errors, and a kernel that never calls close().
+ * path, locks held by other connections, garbage in the journal, a kernel that dies, writers
+ * killed by every signal and at every point of close(), heartbeats, start-up errors, and a
+ * kernel that never calls close().
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -113,6 +114,7 @@ test("a run goes through the writer process into the database; the writer exits 
   assert.equal(wf["tasks_completed_count"], 1000);
   assert.ok(fs.existsSync(path.join(runDir, "database_manager.log")));
   assert.equal(fs.existsSync(db + "-wal") ? fs.statSync(db + "-wal").size : 0, 0, "WAL checkpointed and truncated at the end");
+  assert.equal(fs.existsSync(w.journalPath), false, "the journal is removed once stored");
   assert.deepEqual(warnings, []);
 });
 
@@ -206,10 +208,10 @@ test("close() never hangs and loses nothing: a writer stuck behind a lock finish
   }
   await waitFor("the writer to finish and exit", () => !isAlive(pid));
   assertAllTasks(db, runId, 10);
-  assert.ok(warnings.some((m) => /made no progress for 0.8 s .*will finish writing them on its own/.test(m)), JSON.stringify(warnings));
+  assert.ok(warnings.some((m) => /made no progress for 0.8 s .*on its own after this process exits/.test(m)), JSON.stringify(warnings));
 });
 
-test("close() kills a writer that stopped reading its input, with an error naming what was not confirmed", async () => {
+test("close() returns while the writer is frozen (SIGSTOP); once it runs again it stores the whole journal", async () => {
   const runId = "run-close-stuck";
   const dir = tempDir();
   const db = path.join(dir, "m.db");
@@ -219,60 +221,45 @@ test("close() kills a writer that stopped reading its input, with an error namin
   process.kill(pid, "SIGSTOP"); // reads nothing from now on
   try {
     w.emit(workflowStart());
-    emitTasks(w, 0, 3000); // far more than a pipe buffer holds
+    emitTasks(w, 0, 3000); // far more than a pipe buffer would hold: the journal takes it all
+    w.emit(workflowEnd(3000));
     const started = Date.now();
     await w.close();
     assert.ok(Date.now() - started < 5000, "close() returned soon after its timeout");
+    assert.ok(fs.statSync(w.journalPath).size > 1_000_000, "everything is in the journal");
   } finally {
-    try { process.kill(pid, "SIGCONT"); } catch { /* already gone */ }
+    process.kill(pid, "SIGCONT");
   }
-  await waitFor("the writer to be gone", () => !isAlive(pid));
-  assert.ok(warnings.some((m) => /stopped reading for 0.8 s; killing it\. \d+ batches were not confirmed written/.test(m)), JSON.stringify(warnings));
+  await waitFor("the writer to finish and exit", () => !isAlive(pid));
+  assertAllTasks(db, runId, 3000);
+  assert.equal(query(db, "SELECT run_status FROM workflow WHERE run_id = ?", runId)[0]!["run_status"], "completed");
+  assert.equal(fs.existsSync(w.journalPath), false);
+  assert.ok(warnings.some((m) => /made no progress for 0.8 s/.test(m)), JSON.stringify(warnings));
 });
 
-test("backpressure: past the backlog limit the client reports congestion until the writer catches up", async () => {
-  const runId = "run-congestion";
+test("a locked database never holds the kernel: the journal takes every batch, memory stays flat, all is stored after the lock", async () => {
+  const runId = "run-locked";
   const dir = tempDir();
   const db = path.join(dir, "m.db");
-  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, backlogLimitBytes: 20_000, onWarning: () => undefined });
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, onWarning: () => undefined });
   const other = new Database(db);
   other.exec("BEGIN EXCLUSIVE");
   w.emit(workflowStart());
-  emitTasks(w, 0, 200);
-  w.flush();
-  assert.equal(w.congested, true);
-  let drained = false;
-  w.onDrained(() => (drained = true));
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(drained, false, "still locked: still congested");
-  other.exec("ROLLBACK");
-  other.close();
-  await waitFor("the backlog to drain", () => drained);
-  assert.equal(w.congested, false);
-  await w.close();
-  assertAllTasks(db, runId, 200);
-});
-
-test("a growing backlog is reported once, kept, and written when the writer catches up", async () => {
-  const runId = "run-backlog";
-  const dir = tempDir();
-  const db = path.join(dir, "m.db");
-  const warnings: string[] = [];
-  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: dir, backlogWarnBytes: 50_000, onWarning: (m) => warnings.push(m) });
-  const other = new Database(db);
-  other.exec("BEGIN EXCLUSIVE");
-  w.emit(workflowStart());
-  for (let i = 0; i < 10; i++) {
-    emitTasks(w, i * 20, (i + 1) * 20);
+  const heapBefore = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 40; i++) {
+    emitTasks(w, i * 500, (i + 1) * 500);
     w.flush();
   }
-  other.exec("COMMIT");
+  const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
+  assert.ok(w.backlogBytes > 5_000_000, `about 8 MB wait in the journal (${w.backlogBytes})`);
+  assert.equal(fs.statSync(w.journalPath).size, w.backlogBytes, "nothing committed while locked: the journal holds it all");
+  assert.ok(heapGrowth < w.backlogBytes, `the kernel does not keep what it journaled (heap grew ${heapGrowth} bytes)`);
+  other.exec("ROLLBACK");
   other.close();
-  w.emit(workflowEnd(200));
+  w.emit(workflowEnd(20_000));
   await w.close();
-  assertAllTasks(db, runId, 200);
-  assert.equal(warnings.filter((m) => /the database writer is \d+ batches behind; \d+ MiB of monitoring data wait in memory \(nothing is dropped/.test(m)).length, 1,
-    JSON.stringify(warnings));
+  assertAllTasks(db, runId, 20_000);
+  assert.equal(fs.existsSync(w.journalPath), false);
 });
 
 test("a read transaction held open during the run (Parsl's test_db_locks) loses nothing", async () => {
@@ -297,16 +284,18 @@ test("a read transaction held open during the run (Parsl's test_db_locks) loses 
 
 // ---------------------------------------------------------------------------- garbage
 
-test("garbage on the writer's stdin is dropped and reported; valid events are written; the writer lives on", async () => {
+test("garbage in the journal is dropped and reported; valid events are written; the writer lives on", async () => {
   const dir = tempDir();
   const db = path.join(dir, "m.db");
   const runId = "run-garbage";
-  const child = fork(WRITER_PROCESS, ["--endpoint", db, "--run-id", runId, "--run-dir", dir, "--debug"],
-    { stdio: ["pipe", "ignore", "inherit", "ipc"] });
+  const journal = path.join(dir, "monitoring.journal");
+  fs.writeFileSync(journal, "");
+  const child = fork(WRITER_PROCESS, ["--endpoint", db, "--run-id", runId, "--run-dir", dir, "--journal", journal, "--debug"],
+    { stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const replies: WriterReply[] = [];
   child.on("message", (m: WriterReply) => replies.push(m));
   await waitFor("ready", () => replies.some((r) => r.type === "ready"));
-  const write = (b: Buffer): void => void child.stdin!.write(b);
+  const write = (b: Buffer): void => fs.appendFileSync(journal, b);
   const rawFrame = (text: string | Buffer): Buffer => {
     const body = Buffer.from(text);
     const head = Buffer.alloc(4);
@@ -345,9 +334,10 @@ test("garbage on the writer's stdin is dropped and reported; valid events are wr
   }
   assertAllTasks(db, runId, 3);
 
-  child.stdin!.end();
-  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-  assert.equal(code, 0);
+  const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  child.send({ type: "finish", offset: fs.statSync(journal).size });
+  assert.equal(await exited, 0);
+  assert.equal(fs.existsSync(journal), false, "a stored journal is removed");
 });
 
 // ---------------------------------------------------------------------------- a kernel that dies
@@ -418,7 +408,7 @@ console.log("writer " + w.pid);
 // ---------------------------------------------------------------------------- a writer that dies
 
 for (const signal of ["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"] as const) {
-  test(`writer killed with ${signal} mid-run: restarted, unacknowledged batches resent, no row lost`, async () => {
+  test(`writer killed with ${signal} mid-run: a new one resumes from the journal's last committed byte, no row lost`, async () => {
     const runId = `run-kill-${signal}`;
     const { w, db, warnings } = await startWriter(runId);
     w.emit(workflowStart());
@@ -434,7 +424,7 @@ for (const signal of ["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"] as const) {
     await w.close();
     assertAllTasks(db, runId, 500);
     assert.equal(query(db, "SELECT run_status FROM workflow WHERE run_id = ?", runId)[0]!["run_status"], "completed");
-    assert.ok(warnings.some((m) => m.includes("exited unexpectedly") && m.includes("restarting")), JSON.stringify(warnings));
+    assert.ok(warnings.some((m) => m.includes("exited unexpectedly") && m.includes("starting a new one, which resumes from byte")), JSON.stringify(warnings));
     assert.equal(isAlive(first), false);
   });
 }
@@ -450,7 +440,7 @@ test("a writer that keeps dying is given up after 5 restarts a minute; the kerne
     if (i < 5) await waitFor("a new writer", () => w.pid !== undefined);
   }
   assert.equal(w.pid, undefined);
-  assert.ok(warnings.some((m) => /died 6 times within a minute .* The workflow continues/.test(m)), JSON.stringify(warnings));
+  assert.ok(warnings.some((m) => /died 6 times within a minute .*the workflow continues\. What the database has not stored stays in .*monitoring\.journal/.test(m)), JSON.stringify(warnings));
   emitTasks(w, 0, 10); // ignored, not an error
   const started = Date.now();
   await w.close();

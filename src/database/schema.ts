@@ -49,6 +49,8 @@ export const WORKFLOW: Table = {
     extra("run_status", "TEXT"),
     // parsl-ts: refreshed every few seconds while the run lives; a stale value means the run died
     extra("last_heartbeat", "DATETIME"),
+    // parsl-ts: seconds between heartbeats, so readers judge this run's heartbeat by its own period
+    extra("heartbeat_period", "FLOAT"),
   ],
   primaryKey: ["run_id"],
 };

@@ -14,7 +14,7 @@ import type { Micros, MonitoringEvent, StatusEvent } from "../monitoring/message
 import { addColumnSql, allIndexSql, createTableSql } from "./ddl.js";
 import { planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "./schema.js";
-import { StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "./store.js";
+import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "./store.js";
 import { formatMicros } from "./timeformat.js";
 
 type Statement = Database.Statement<unknown[]>;
@@ -40,6 +40,17 @@ export function isLockError(err: unknown): boolean {
   return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
 }
 
+/**
+ * Errors that waiting will not fix: a file that is read-only, corrupt or not a database, a
+ * table or column that is gone. Reported once; the writer stops instead of retrying for ever.
+ */
+export function isPermanentError(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB" ||
+    code.startsWith("SQLITE_CANTOPEN") || code === "SQLITE_PERM" || code === "SQLITE_AUTH" ||
+    code === "SQLITE_ERROR"; // "no such table/column" and other SQL that no retry can make valid
+}
+
 /** Errors caused by the data of one row (as opposed to the database or its file). */
 function isRowError(err: unknown): boolean {
   const code = sqliteCode(err);
@@ -61,6 +72,52 @@ function toSql(type: ColumnType, v: unknown): unknown {
   // Parsl quirk: task_memoize is a TEXT column fed a bool, so it holds '1'/'0'.
   if (typeof v === "boolean") return type === "TEXT" ? (v ? "1" : "0") : v ? 1 : 0;
   return v;
+}
+
+/**
+ * The file and its directory must be writable by this process (WAL mode creates files beside
+ * the database). Checked before SQLite opens it, which would silently fall back to read-only.
+ */
+function checkWritable(file: string): void {
+  const dir = path.dirname(file);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    throw new Error(`its directory ${dir} is not writable by this user`);
+  }
+  if (!fs.existsSync(file)) return;
+  try {
+    fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK);
+  } catch {
+    throw new Error("the file is not writable by this user (read-only)");
+  }
+}
+
+/**
+ * Before anything in an existing file changes (even its journal mode): it must be an intact
+ * SQLite database that is empty or holds Parsl's monitoring tables with their required columns.
+ */
+function inspectBeforeUse(db: Database.Database, file: string): void {
+  const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+  if (tables.size === 0) return; // new or empty: ours to set up
+  const check = db.pragma("quick_check", { simple: true });
+  if (check !== "ok") {
+    throw new StoreOpenError(`monitoring database ${file} is corrupt (PRAGMA quick_check: ${String(check)}); nothing was changed`);
+  }
+  if (!tables.has("workflow") || !tables.has("task")) {
+    const names = [...tables].sort().slice(0, 8).join(", ");
+    throw new StoreOpenError(`${file} is not a Parsl monitoring database (its tables: ${names}${tables.size > 8 ? ", …" : ""}); ` +
+      "nothing was changed. Point the monitoring endpoint at a new file or an existing monitoring database");
+  }
+  for (const t of TABLES) {
+    if (!tables.has(t.name)) continue;
+    const present = new Set((db.prepare(`PRAGMA table_info("${t.name}")`).all() as { name: string }[]).map((r) => r.name));
+    const lacking = t.columns.filter((c) => c.notNull && !present.has(c.name)).map((c) => c.name);
+    if (lacking.length > 0) {
+      throw new StoreOpenError(`monitoring database ${file}: table ${t.name} lacks the required column(s) ${lacking.join(", ")}, ` +
+        "so it was not written by a compatible Parsl or parsl-ts; nothing was changed");
+    }
+  }
 }
 
 /** Per-table helpers: column index by name, and the column-set bitmask of a row. */
@@ -128,6 +185,7 @@ export class SqliteStore implements Store {
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error("it is a directory, not a file");
+      checkWritable(file);
       db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     } catch (err) {
       throw new StoreOpenError(`cannot open monitoring database ${file}: ${errorText(err)}`);
@@ -138,6 +196,9 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- schema
 
   async ensureSchema(): Promise<void> {
+    const startupError = (err: unknown): Error =>
+      err instanceof StoreOpenError ? err : new StoreOpenError(`cannot set up monitoring database ${this.location}: ${errorText(err)}`);
+    await this.retrying("read", () => inspectBeforeUse(this.db, this.location), startupError);
     await this.retrying("create the schema in", () => {
       // Page size only takes effect on a database not yet written (ours); Parsl's keep theirs.
       this.db.pragma(`page_size = ${PAGE_SIZE}`);
@@ -151,7 +212,7 @@ export class SqliteStore implements Store {
       this.db.pragma("foreign_keys = OFF");
       this.db.pragma("cache_size = -65536"); // 64 MiB: index pages of big runs stay in memory
       this.db.transaction(() => this.createSchema()).immediate();
-    }, (err) => new StoreOpenError(`cannot set up monitoring database ${this.location}: ${errorText(err)}`));
+    }, startupError);
   }
 
   private createSchema(): void {
@@ -216,11 +277,12 @@ export class SqliteStore implements Store {
     if (start) {
       this.row(() => this.stmt("wf-start", () =>
         `INSERT INTO workflow (run_id, workflow_name, workflow_version, time_began, host, user, rundir, ` +
-        `tasks_failed_count, tasks_completed_count, run_status, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 'running', ?) ` +
+        `tasks_failed_count, tasks_completed_count, run_status, last_heartbeat, heartbeat_period) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 'running', ?, ?) ` +
         `ON CONFLICT (run_id) DO UPDATE SET workflow_name = excluded.workflow_name, workflow_version = excluded.workflow_version, ` +
-        `time_began = excluded.time_began, host = excluded.host, user = excluded.user, rundir = excluded.rundir`,
+        `time_began = excluded.time_began, host = excluded.host, user = excluded.user, rundir = excluded.rundir, ` +
+        `heartbeat_period = excluded.heartbeat_period`,
       ).run([this.runId, start.workflow_name, start.workflow_version, formatMicros(start.time_began), start.host, start.user,
-        start.rundir, formatMicros(start.time_began)]), () => "workflow row");
+        start.rundir, formatMicros(start.time_began), start.heartbeat_period ?? null]), () => "workflow row");
     }
     this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
     this.writeKeyedRows(this.try_, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), (r) => `try ${r.try_id} of task ${r.task_id}`);
@@ -460,9 +522,10 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- retry policy
 
   /**
-   * Runs `fn` until it succeeds. Lock errors (and errors of the database file itself, such as a
-   * full disk) are waited out with backoff, one warning per episode and a note when it ends:
-   * data is never dropped. `fatal` turns other errors into a specific error instead (startup).
+   * Runs `fn` until it succeeds. Lock errors (and errors of the database file that time can
+   * mend, such as a full disk) are waited out with backoff, one warning per episode and a note
+   * when it ends: data is never dropped. Permanent errors (isPermanentError) throw a
+   * PermanentStoreError at once. `fatal` turns every other error into a specific error instead (startup).
    */
   private async retrying<T>(what: string, fn: () => T, fatal?: (err: unknown) => Error): Promise<T> {
     let delay = BACKOFF_START_MS;
@@ -477,6 +540,9 @@ export class SqliteStore implements Store {
       } catch (err) {
         const lock = isLockError(err);
         if (!lock && (fatal || isRowError(err))) throw fatal ? fatal(err) : err;
+        if (isPermanentError(err)) {
+          throw new PermanentStoreError(`cannot ${what} monitoring database ${this.location}: ${errorText(err)}; waiting will not fix this`);
+        }
         if (since === 0) {
           since = Date.now();
           this.notices.warning(lock

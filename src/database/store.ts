@@ -26,7 +26,10 @@ export interface Store {
   readonly location: string;
   /** Creates missing tables, columns and indexes; upgrades a Python Parsl database in place. Retries on lock. */
   ensureSchema(): Promise<void>;
-  /** Writes a batch in one transaction. Retries on lock forever; never drops the batch. */
+  /**
+   * Writes a batch in one transaction. Retries on lock (and other passing trouble) for as long as
+   * it lasts; never drops the batch. Throws PermanentStoreError when waiting cannot help.
+   */
   applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome>;
   /** Refreshes `workflow.last_heartbeat` of a live run. Best effort: skipped while locked. */
   heartbeat(now: Micros): Promise<void>;
@@ -42,6 +45,11 @@ export interface Store {
 
 export class StoreOpenError extends Error {
   override readonly name = "StoreOpenError";
+}
+
+/** A write failed in a way that a retry would meet again (a read-only or corrupt file, a dropped table). */
+export class PermanentStoreError extends Error {
+  override readonly name = "PermanentStoreError";
 }
 
 export async function openStore(endpoint: string | Endpoint, runId: string, notices: StoreNotices): Promise<Store> {

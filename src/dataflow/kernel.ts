@@ -90,8 +90,6 @@ export class DataFlowKernel implements Submitter {
   #idleWaiters: Array<() => void> = [];
   #counts = { exec_done: 0, failed: 0, dep_fail: 0, memo_done: 0 };
   #closing: Promise<void> | null = null;
-  /** Tasks ready to launch but held while the monitoring backlog is over its limit. */
-  #held: TaskRecord[] = [];
   #runStatus: RunStatus | null = null;
   #signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   #beforeExit: (() => void) | null = null;
@@ -129,7 +127,6 @@ export class DataFlowKernel implements Submitter {
         runDir: this.runDir,
         debug: hub.monitoringDebug,
         heartbeatSeconds: hub.heartbeatPeriod,
-        backlogLimitBytes: hub.backlogLimitMB * 2 ** 20,
         onWarning: (msg) => this.#log.write("warning", `monitoring: ${msg}`),
       });
       this.#monitorRunning = hub.resourceMonitoringEnabled;
@@ -142,6 +139,7 @@ export class DataFlowKernel implements Submitter {
         host: os.hostname(),
         user: safeUser(),
         rundir: this.runDir,
+        heartbeat_period: hub.heartbeatPeriod,
       });
       this.#log.write("info", `monitoring to ${endpoint}`);
     }
@@ -304,15 +302,6 @@ export class DataFlowKernel implements Submitter {
 
   #launch(rec: TaskRecord): void {
     if (rec.state !== "pending") return;
-    // Backpressure: when the database falls far behind, new work waits instead of memory growing.
-    const m = this.#monitor;
-    if (m && m.congested && !this.#closing) {
-      if (this.#held.push(rec) === 1) {
-        this.#log.write("info", "monitoring database is behind: holding new launches until it catches up");
-        m.onDrained(() => this.#releaseHeld());
-      }
-      return;
-    }
     // Dependencies that failed make this a dep_fail, never a launch.
     const failed: Array<readonly [Error, string]> = [];
     for (const d of rec.deps) {
@@ -396,21 +385,6 @@ export class DataFlowKernel implements Submitter {
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} try ${tryId} launched on ${rec.executor}`);
     executor.submit(handle);
-  }
-
-  #releaseHeld(): void {
-    const held = this.#held;
-    this.#held = [];
-    this.#log.write("info", `monitoring database caught up: launching ${held.length} held tasks`);
-    for (let i = 0; i < held.length; i++) {
-      if (this.#monitor?.congested && !this.#closing) {
-        // Congested again part-way: keep the rest, in order, for the next drain.
-        this.#held = held.slice(i).concat(this.#held);
-        this.#monitor.onDrained(() => this.#releaseHeld());
-        return;
-      }
-      this.#launch(held[i]!);
-    }
   }
 
   #memoHit(rec: TaskRecord, hit: MemoOutcome): void {

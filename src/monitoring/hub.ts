@@ -20,11 +20,6 @@ export interface MonitoringHubOptions {
   monitoringDebug?: boolean;
   /** Seconds between `workflow.last_heartbeat` updates (default 5). */
   heartbeatPeriod?: number;
-  /**
-   * MiB of monitoring data allowed to wait for the database (default 64). Past it, new
-   * launches wait until the database catches up, so memory stays bounded and nothing is dropped.
-   */
-  backlogLimitMB?: number;
 }
 
 export class MonitoringHub {
@@ -35,7 +30,6 @@ export class MonitoringHub {
   readonly resourceMonitoringInterval: number;
   readonly monitoringDebug: boolean;
   readonly heartbeatPeriod: number;
-  readonly backlogLimitMB: number;
 
   constructor(options: MonitoringHubOptions = {}) {
     const o = new Options(HUB_OPTIONS, options);
@@ -47,13 +41,12 @@ export class MonitoringHub {
     this.monitoringDebug = o.boolean("monitoringDebug", false);
     this.resourceMonitoringInterval = o.number("resourceMonitoringInterval", 30, { min: 0, unit: "seconds" });
     this.heartbeatPeriod = o.number("heartbeatPeriod", 5, { min: 0.05, unit: "seconds" });
-    this.backlogLimitMB = o.number("backlogLimitMB", 64, { min: 0, above: true });
   }
 }
 
 const HUB_OPTIONS: OptionsSpec = {
   kind: "MonitoringHub",
-  known: ["loggingEndpoint", "workflowName", "workflowVersion", "resourceMonitoringEnabled", "resourceMonitoringInterval", "monitoringDebug", "heartbeatPeriod", "backlogLimitMB"],
+  known: ["loggingEndpoint", "workflowName", "workflowVersion", "resourceMonitoringEnabled", "resourceMonitoringInterval", "monitoringDebug", "heartbeatPeriod"],
   elsewhere: {
     hubAddress: "parsl-ts has no monitoring hub service (a local writer process fills the database)",
     hubPort: "parsl-ts has no monitoring hub service (a local writer process fills the database)",

@@ -52,6 +52,8 @@ export interface WorkflowStartEvent {
   host: string;
   user: string;
   rundir: string;
+  /** Seconds between `workflow.last_heartbeat` updates. */
+  heartbeat_period?: number;
 }
 
 export interface WorkflowEndEvent {
@@ -138,9 +140,18 @@ export interface Batch {
 }
 
 /** Messages from the writer back to the kernel (over the IPC channel). */
+/** The writer's exit code for an error that a restart would meet again (a read-only or corrupt file). */
+export const WRITER_EXIT_FATAL = 3;
+
+/** What the kernel tells its database writer (over IPC). */
+export type WriterCommand =
+  /** The journal ends at `offset`: store it up to there, then exit. */
+  | { type: "finish"; offset: number };
+
 export type WriterReply =
   | { type: "ready" }
-  | { type: "ack"; seq: number }
+  /** Every frame before journal byte `offset` (the last being batch `seq`) is committed. */
+  | { type: "ack"; seq: number; offset: number }
   | { type: "warning"; message: string }
   /** Something resolved (e.g. a lock episode ended); informational. */
   | { type: "note"; message: string }

@@ -10,15 +10,11 @@ export interface MonitoringSink {
   emit(event: MonitoringEvent): void;
   /** Workflow counters (exec_done / failed tasks so far). */
   setCounts(completed: number, failed: number): void;
-  /** True while more monitoring data waits for the database than the backlog limit allows. */
-  readonly congested: boolean;
-  /** Call `fn` once the backlog has drained enough to take new work. */
-  onDrained(fn: () => void): void;
   /** The database writer process, if it runs as one (for diagnostics and tests). */
   readonly pid?: number | undefined;
   /** Flush everything and stop; bounded. */
   close(): Promise<void>;
-  /** At process exit (synchronous code only): hand every pending event to the writer now; bounded. */
+  /** At process exit (synchronous code only): put every pending event where the writer finds it. */
   flushAtExit(): void;
 }
 
@@ -29,7 +25,6 @@ export interface SinkOptions {
   debug: boolean;
   heartbeatSeconds: number;
   onWarning: (message: string) => void;
-  backlogLimitBytes?: number;
 }
 
 export function startMonitoringSink(options: SinkOptions): Promise<MonitoringSink> {

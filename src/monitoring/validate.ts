@@ -154,6 +154,10 @@ export function validateEvent(x: unknown): MonitoringEvent {
       strOrNull("workflow.workflow_version", x["workflow_version"]);
       micros("workflow.time_began", x["time_began"]);
       for (const k of ["host", "user", "rundir"]) str(`workflow.${k}`, x[k]);
+      if (x["heartbeat_period"] !== undefined) {
+        const p = x["heartbeat_period"];
+        if (typeof p !== "number" || !Number.isFinite(p) || p <= 0) return fail(`workflow.heartbeat_period must be a positive number of seconds, got ${show(p)}`);
+      }
       break;
     case "workflow_end":
       micros("workflow.time_completed", x["time_completed"]);

@@ -1,6 +1,5 @@
 /**
- * The writer process's log file (`<runDir>/database_manager.log`, as Parsl names it) and a
- * rate limiter for repeated warnings, so a stream of garbage cannot flood the kernel's stderr.
+ * The writer process's log file (`<runDir>/database_manager.log`, as Parsl names it).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -36,46 +35,5 @@ export class WriterLog {
   close(): void {
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
-  }
-}
-
-/**
- * Reports the first occurrence of a kind of problem at once and folds repeats within
- * `windowMs` into one summary line.
- */
-export class RateLimitedReporter {
-  private suppressed = 0;
-  private latest = "";
-  private windowOpen = false;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly report: (message: string) => void, private readonly windowMs = 1000) {}
-
-  add(message: string): void {
-    if (!this.windowOpen) {
-      this.windowOpen = true;
-      this.report(message);
-      this.timer = setTimeout(() => this.closeWindow(), this.windowMs);
-      this.timer.unref();
-      return;
-    }
-    this.suppressed++;
-    this.latest = message;
-  }
-
-  /** Reports what is still folded (call before exiting). */
-  flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.closeWindow();
-  }
-
-  private closeWindow(): void {
-    this.timer = null;
-    this.windowOpen = false;
-    if (this.suppressed > 0) {
-      this.report(`${this.suppressed} more like this (latest: ${this.latest})`);
-      this.suppressed = 0;
-      this.latest = "";
-    }
   }
 }

@@ -2,27 +2,44 @@
  * The database writer: a child process (started by writerClient.ts with child_process.fork),
  * the only writer of the monitoring database, so the kernel's event loop never waits on SQL.
  *
- *   argv:  --endpoint <db> --run-id <id> --run-dir <dir> [--heartbeat <seconds>] [--debug]
- *   stdin: frames (frames.ts) of `Batch`es in the binary wire form (wire.ts); every event is validated, garbage is dropped and reported.
- *   IPC:   `WriterReply`s — ready, ack {seq} once the batch holding seq is committed, warning, note, error.
+ *   argv:  --endpoint <db> --run-id <id> --run-dir <dir> --journal <file> [--from <offset>] [--heartbeat <seconds>] [--debug]
+ *   input: the journal (journal.ts): frames (frames.ts) of `Batch`es in the binary wire form
+ *          (wire.ts), read from byte `--from` on as the kernel appends them; every event is
+ *          validated, garbage is dropped and reported.
+ *   IPC:   in, `WriterCommand`s — finish {offset}: store the journal up to there, then exit.
+ *          out, `WriterReply`s — ready, ack {seq, offset} once everything before offset is
+ *          committed, warning, note, error.
  *
- * On stdin EOF it writes what it has; if the run never ended (the kernel died), it marks the
- * run crashed. SIGINT/SIGTERM: it stops between transactions; the client restarts it and
- * resends every batch not yet acknowledged.
+ * When the kernel goes away without `finish` (it died) the writer stores the whole journal and
+ * marks the run crashed if it never ended. Once all of the journal is stored the writer deletes
+ * it. SIGINT/SIGTERM: it stops between transactions; the client starts a new writer from the
+ * last acknowledged offset.
  */
+import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
-import { openStore, type Store } from "../database/store.js";
+import { openStore, PermanentStoreError, type Store } from "../database/store.js";
 import { nowMicros } from "../database/timeformat.js";
-import { decodeBatch, FrameReader, openPayload } from "./frames.js";
-import type { MonitoringEvent, WriterReply } from "./messages.js";
-import { RateLimitedReporter, WriterLog } from "./writerLog.js";
+import { decodeBatch, openPayload } from "./frames.js";
+import { JournalTail } from "./journal.js";
+import { WRITER_EXIT_FATAL, type MonitoringEvent, type WriterCommand, type WriterReply } from "./messages.js";
+import { RateLimitedReporter } from "../rateLimit.js";
+import { WriterLog } from "./writerLog.js";
 
 /** Queued frames are merged into one transaction up to this many events. */
 const MAX_EVENTS_PER_TRANSACTION = 65_536;
 /** While fewer events than this are queued, wait up to GATHER_MS for more before writing. */
 const GATHER_EVENTS = 16_384;
 const GATHER_MS = 5;
+/** Read no further ahead of the database than this many queued events (bounds the writer's memory). */
+const READ_AHEAD_EVENTS = 4 * MAX_EVENTS_PER_TRANSACTION;
+/**
+ * Once the kernel is gone, a writer that stores nothing for this long (a disk that stays full, a
+ * lock never released) stops, leaving the journal in place, rather than lingering for ever.
+ */
+const ORPHAN_PATIENCE_MS = 10 * 60_000;
+/** With nothing new in the journal, look again after 1 ms, doubling up to this. */
+const IDLE_POLL_MAX_MS = 8;
 
 /**
  * A received frame. It stays in its compact binary form until its transaction is formed: a
@@ -33,6 +50,8 @@ interface QueuedFrame {
   seq: number;
   count: number;
   payload: Buffer;
+  /** Journal offset just after this frame. */
+  end: number;
 }
 
 function reply(msg: WriterReply): void {
@@ -42,17 +61,29 @@ function reply(msg: WriterReply): void {
     // as an 'error' event that would kill the writer before it has written what it received.
     process.send(msg, undefined, undefined, () => {});
   } catch {
-    /* the kernel is gone; stdin EOF will follow */
+    /* the kernel is gone; the disconnect handler takes over */
   }
 }
 
-function readOptions(): { endpoint: string; runId: string; runDir: string; heartbeatSeconds: number; debug: boolean } {
+interface WriterOptions {
+  endpoint: string;
+  runId: string;
+  runDir: string;
+  journal: string;
+  from: number;
+  heartbeatSeconds: number;
+  debug: boolean;
+}
+
+function readOptions(): WriterOptions {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
       endpoint: { type: "string" },
       "run-id": { type: "string" },
       "run-dir": { type: "string" },
+      journal: { type: "string" },
+      from: { type: "string" },
       heartbeat: { type: "string" },
       debug: { type: "boolean" },
     },
@@ -66,27 +97,43 @@ function readOptions(): { endpoint: string; runId: string; runDir: string; heart
   if (!Number.isFinite(heartbeatSeconds) || heartbeatSeconds <= 0) {
     throw new Error(`monitoring writer: --heartbeat must be a positive number of seconds, got ${values.heartbeat}`);
   }
+  const from = values.from === undefined ? 0 : Number(values.from);
+  if (!Number.isSafeInteger(from) || from < 0) throw new Error(`monitoring writer: --from must be a byte offset, got ${values.from}`);
   return {
     endpoint: need("endpoint", values.endpoint), runId: need("run-id", values["run-id"]),
-    runDir: need("run-dir", values["run-dir"]), heartbeatSeconds, debug: values.debug === true,
+    runDir: need("run-dir", values["run-dir"]), journal: need("journal", values.journal), from,
+    heartbeatSeconds, debug: values.debug === true,
   };
 }
 
 class Writer {
-  private readonly reader = new FrameReader();
   private readonly queue: QueuedFrame[] = [];
   private queuedEvents = 0;
   /** When the oldest queued frame arrived (or the last transaction ended), for gathering. */
   private queuedSince = 0;
   private busy = false;
+  /** Set once no more input will come: the kernel said where the journal ends, or it is gone. */
+  private finishAt: number | null = null;
+  private kernelGone = false;
   private eof = false;
   private finished = false;
   private workflowEnded = false;
+  private idleMs = 0;
+  private lastCommitAt = Date.now();
+  /** Journal offset up to which everything is committed. */
+  private committed: number;
+  private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly garbage: RateLimitedReporter;
   private readonly refused: RateLimitedReporter;
 
-  constructor(private readonly store: Store, private readonly log: WriterLog, heartbeatSeconds: number) {
+  constructor(
+    private readonly store: Store,
+    private readonly log: WriterLog,
+    private readonly journal: JournalTail,
+    heartbeatSeconds: number,
+  ) {
+    this.committed = journal.offset;
     const warn = (m: string): void => {
       log.log("WARNING", m);
       reply({ type: "warning", message: m });
@@ -94,22 +141,58 @@ class Writer {
     this.garbage = new RateLimitedReporter((m) => warn(`dropped malformed monitoring data: ${m}`));
     this.refused = new RateLimitedReporter((m) => warn(`a row was not written: ${m}`));
     this.heartbeatTimer = setInterval(() => void this.beat(), heartbeatSeconds * 1000);
-    this.heartbeatTimer.unref(); // stdin keeps the process alive; the heartbeat must not
+    this.heartbeatTimer.unref(); // the journal poll keeps the process alive; the heartbeat must not
   }
 
-  onData(chunk: Buffer): void {
-    this.reader.push(chunk);
-    for (let item = this.reader.next(); item !== null; item = this.reader.next()) {
-      if ("corrupt" in item) this.dropped(item.corrupt);
-      else this.decode(item.payload);
+  /** The kernel has appended its last frame: store the journal up to `offset`, then exit. */
+  finishAtOffset(offset: number): void {
+    this.finishAt = offset;
+    this.poll();
+  }
+
+  /** The kernel is gone (it exited or died): whatever it appended is all there will be. */
+  kernelExited(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer); // the run no longer lives
+    this.heartbeatTimer = null;
+    this.kernelGone = true;
+    this.poll();
+    const patience = setInterval(() => {
+      if (this.finished || Date.now() - this.lastCommitAt < ORPHAN_PATIENCE_MS) return;
+      clearInterval(patience);
+      this.fail(`stored nothing for ${ORPHAN_PATIENCE_MS / 60_000} minutes after the kernel exited; stopping. ` +
+        `${this.journal.path} from byte ${this.committed} on is not in the database`, WRITER_EXIT_FATAL);
+    }, 10_000);
+    patience.unref();
+  }
+
+  /** Reads what the journal has gained, queues its frames, and schedules the next look. */
+  poll(): void {
+    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    if (this.finished || this.eof) return;
+    let got = 0;
+    if (this.queuedEvents < READ_AHEAD_EVENTS) {
+      let read: ReturnType<JournalTail["read"]>;
+      try {
+        read = this.journal.read();
+      } catch (err) {
+        this.fail(`cannot read the monitoring journal ${this.journal.path}: ${(err as Error).message}`);
+        return;
+      }
+      got = read.bytes;
+      for (const c of read.corrupt) this.dropped(c);
+      for (const f of read.frames) this.decode(f.payload, f.end);
+      const atEnd = got === 0 && (this.kernelGone || (this.finishAt !== null && this.journal.offset >= this.finishAt));
+      if (atEnd) {
+        if (this.journal.partial > 0) this.dropped(`${this.journal.partial} bytes of an incomplete frame at the end of the journal`);
+        this.eof = true;
+      }
     }
     void this.pump();
-  }
-
-  onEnd(): void {
-    if (this.reader.buffered > 0) this.dropped(`${this.reader.buffered} bytes of an incomplete frame at end of input`);
-    this.eof = true;
-    void this.pump();
+    if (this.eof) return;
+    // Data keeps coming: look again at once. Idle: back off to a few ms (a read of nothing is cheap).
+    this.idleMs = got > 0 ? 0 : Math.min(IDLE_POLL_MAX_MS, Math.max(1, this.idleMs * 2));
+    this.pollTimer = setTimeout(() => this.poll(), this.idleMs);
   }
 
   /** Malformed input: every item goes to the debug log, the user sees a rate-limited summary. */
@@ -118,7 +201,7 @@ class Writer {
     this.garbage.add(message);
   }
 
-  private decode(payload: Buffer): void {
+  private decode(payload: Buffer, end: number): void {
     let header: { seq: number; count: number };
     try {
       header = openPayload(payload);
@@ -127,7 +210,7 @@ class Writer {
       return;
     }
     if (this.queue.length === 0) this.queuedSince = performance.now();
-    this.queue.push({ seq: header.seq, count: header.count, payload });
+    this.queue.push({ seq: header.seq, count: header.count, payload, end });
     this.queuedEvents += header.count;
   }
 
@@ -146,6 +229,7 @@ class Writer {
         let events: MonitoringEvent[] = [];
         let lastSeq = -1;
         let firstSeq = -1;
+        let end = 0;
         let taken = 0;
         while (this.queue.length > 0 && (taken === 0 || taken + this.queue[0]!.count <= MAX_EVENTS_PER_TRANSACTION)) {
           const f = this.queue.shift()!;
@@ -156,30 +240,39 @@ class Writer {
           events = events.length === 0 ? batch.events : events.concat(batch.events);
           if (firstSeq < 0) firstSeq = f.seq;
           lastSeq = f.seq;
+          end = f.end;
         }
         const t0 = performance.now();
         const outcome = await this.store.applyBatch(events);
         if (events.some((e) => e.t === "workflow_end")) this.workflowEnded = true;
         for (const r of outcome.rejected) this.refused.add(r);
-        reply({ type: "ack", seq: lastSeq });
+        reply({ type: "ack", seq: lastSeq, offset: end });
+        this.lastCommitAt = Date.now();
+        this.committed = end;
         if (this.log.debugging) {
           this.log.log("DEBUG", `batches ${firstSeq}..${lastSeq}: ${events.length} events, ${outcome.rows} row writes in ${(performance.now() - t0).toFixed(1)} ms`);
         }
-        // Let stdin data that arrived during the transaction be read before the next one.
+        // Read what was appended during the transaction before forming the next one.
         this.queuedSince = performance.now();
+        if (this.queuedEvents < READ_AHEAD_EVENTS / 2) this.poll();
         await new Promise((r) => setImmediate(r));
       }
       if (this.eof) await this.finish();
     } catch (err) {
       // Only a bug or an unusable database gets here (locks and refused rows are handled in the store).
-      const msg = `monitoring writer failed: ${(err as Error).stack ?? String(err)}`;
-      this.log.log("ERROR", msg);
-      reply({ type: "error", message: msg });
-      process.exitCode = 1;
-      this.shutdown();
+      if (err instanceof PermanentStoreError) this.fail(err.message, WRITER_EXIT_FATAL);
+      else this.fail(`monitoring writer failed: ${(err as Error).stack ?? String(err)}`);
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Stops on an error: the supervisor starts a new writer, unless the code says a restart cannot help. */
+  private fail(msg: string, exitCode = 1): void {
+    this.log.log("ERROR", msg);
+    reply({ type: "error", message: msg });
+    process.exitCode = exitCode;
+    this.shutdown();
   }
 
   private async beat(): Promise<void> {
@@ -199,10 +292,12 @@ class Writer {
       }
     }
     await this.store.checkpoint();
+    // Everything in the journal is stored: it has done its job.
+    fs.rmSync(this.journal.path, { force: true });
     const cpu = process.cpuUsage();
     const mib = (n: number): string => `${Math.round(n / 2 ** 20)} MiB`;
     const mem = process.memoryUsage();
-    this.log.log("INFO", `input ended; all received data is written; exiting (CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, ` +
+    this.log.log("INFO", `input ended; the journal is stored and removed; exiting (CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, ` +
       `peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}, heap ${mib(mem.heapUsed)} of ${mib(mem.heapTotal)})`);
     process.exitCode = 0;
     this.shutdown();
@@ -212,11 +307,12 @@ class Writer {
   shutdown(): void {
     this.finished = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.pollTimer) clearTimeout(this.pollTimer);
     this.garbage.flush();
     this.refused.flush();
     this.store.close();
+    this.journal.close();
     this.log.close();
-    process.stdin.destroy();
     if (process.connected) process.disconnect();
   }
 }
@@ -248,10 +344,22 @@ async function main(): Promise<void> {
     log.close();
     process.exitCode = 1;
     if (process.connected) process.disconnect();
-    process.stdin.destroy();
     return;
   }
-  const writer = new Writer(store, log, opts.heartbeatSeconds);
+  let journal: JournalTail;
+  try {
+    journal = new JournalTail(opts.journal, opts.from);
+  } catch (err) {
+    const msg = `cannot open the monitoring journal: ${(err as Error).message}`;
+    log.log("ERROR", msg);
+    reply({ type: "error", message: msg });
+    store.close();
+    log.close();
+    process.exitCode = 1;
+    if (process.connected) process.disconnect();
+    return;
+  }
+  const writer = new Writer(store, log, journal, opts.heartbeatSeconds);
   process.on("uncaughtException", (err) => {
     // A bug: record it where the user looks, then exit; the client restarts the writer and resends.
     const msg = `monitoring writer crashed: ${err.stack ?? String(err)}`;
@@ -262,14 +370,18 @@ async function main(): Promise<void> {
   for (const sig of ["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"] as const) {
     process.on(sig, () => {
       // Handlers run between event-loop turns, so no transaction is open here.
-      log.log("WARNING", `received ${sig}; stopping (the kernel resends what was not acknowledged)`);
+      log.log("WARNING", `received ${sig}; stopping (a new writer resumes from the last acknowledged offset)`);
       writer.shutdown();
       process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 } as const)[sig]);
     });
   }
-  process.stdin.on("data", (chunk: Buffer) => writer.onData(chunk));
-  process.stdin.on("end", () => writer.onEnd());
+  process.on("message", (m: WriterCommand) => {
+    if (m?.type === "finish" && Number.isSafeInteger(m.offset) && m.offset >= 0) writer.finishAtOffset(m.offset);
+  });
+  process.on("disconnect", () => writer.kernelExited());
+  if (!process.connected) writer.kernelExited(); // started by hand, or the kernel is already gone
   reply({ type: "ready" });
+  writer.poll();
 }
 
 void main();

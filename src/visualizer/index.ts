@@ -74,4 +74,4 @@ export async function visualizeCommand(argv: string[]): Promise<number> {
 
 export { parseVisualizeArgs } from "./cli.js";
 export { parseDbTarget } from "./dburl.js";
-export { inferRunStatus } from "./runstatus.js";
+export { judgeRun } from "../database/runStatus.js";

@@ -3,7 +3,7 @@
  * interface, so a PostgreSQL implementation can be added beside the SQLite one.
  * Every method returns bounded data: lists are paged, charts are aggregated or sampled.
  */
-import type { DisplayStatus } from "./runstatus.js";
+import type { ObservedRunStatus } from "../database/runStatus.js";
 
 export type Row = Record<string, unknown>;
 
@@ -17,7 +17,7 @@ export interface WorkflowListItem {
   time_completed: string | null;
   tasks_completed_count: number;
   tasks_failed_count: number;
-  status: DisplayStatus;
+  status: ObservedRunStatus;
   status_reason: string;
   runtime_s: number | null;
 }

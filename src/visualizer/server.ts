@@ -89,7 +89,8 @@ export class VisualizerServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    let wantsHtml = true;
+    // Every answer under /api/ is JSON, errors included, whatever stage refuses the request.
+    const wantsHtml = !/^\/api(\/|\?|$)/.test(req.url ?? "/");
     try {
       if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, `method ${req.method ?? "?"} not allowed; this server is read-only`);
       if (this.loopbackOnly) {
@@ -100,7 +101,6 @@ export class VisualizerServer {
       // "/workflow/x/" and "/workflow/x" are the same page; "/" is [""].
       const parts = url.pathname.split("/").slice(1);
       if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
-      wantsHtml = parts[0] !== "api";
       await this.route(url, parts, res);
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;

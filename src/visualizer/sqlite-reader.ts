@@ -8,7 +8,7 @@ import fs from "node:fs";
 import Database from "better-sqlite3";
 import { TABLES } from "../database/schema.js";
 import { TokenCache } from "./cache.js";
-import { inferRunStatus } from "./runstatus.js";
+import { judgeRun } from "../database/runStatus.js";
 import { naiveNowMs, naiveToMs } from "./timefmt.js";
 import type {
   AppHistory, DagData, DagSummary, GanttData, Histogram, MonitoringReader, Page, ResourceData, Row, TaskDetail,
@@ -142,13 +142,16 @@ export class SqliteReader implements MonitoringReader {
     const needActivity = completed === null && (runStatus === null || runStatus === "running");
     const activity = needActivity ? this.lastActivityMs(String(r["run_id"])) : null;
     const now = naiveNowMs();
-    const verdict = inferRunStatus({
+    const micros = (ms: number | null): number | null => (ms === null ? null : ms * 1000);
+    const period = r["heartbeat_period"];
+    const verdict = judgeRun({
       runStatus,
-      lastHeartbeatMs: naiveToMs(r["last_heartbeat"]),
-      timeCompletedMs: completed,
-      lastActivityMs: activity,
+      lastHeartbeat: micros(naiveToMs(r["last_heartbeat"])),
+      heartbeatPeriod: typeof period === "number" ? period : null,
+      timeCompleted: micros(completed),
+      lastActivity: micros(activity),
       tasksFailed: Number(r["tasks_failed_count"] ?? 0),
-      nowMs: now,
+      now: now * 1000,
     });
     let end = completed;
     if (end === null) end = verdict.status === "running" ? now : (activity ?? naiveToMs(r["last_heartbeat"]));
@@ -169,7 +172,7 @@ export class SqliteReader implements MonitoringReader {
   }
 
   private workflowColumns(): string {
-    const extra = ["run_status", "last_heartbeat"].filter((c) => this.has("workflow", c));
+    const extra = ["run_status", "last_heartbeat", "heartbeat_period"].filter((c) => this.has("workflow", c));
     return ["run_id", "workflow_name", "workflow_version", "time_began", "time_completed", "host", '"user"', "rundir",
       "tasks_failed_count", "tasks_completed_count", ...extra].join(", ");
   }

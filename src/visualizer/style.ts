@@ -9,7 +9,7 @@ code { font: 12px/1.3 ui-monospace, "DejaVu Sans Mono", monospace; word-break: b
 .topbar a { color:#e8eef8; } .brand { font-weight:700; font-size:16px; } .brand span { font-weight:400; opacity:.8; }
 .topbar nav { display:flex; gap:18px; flex:1; }
 .live { font-size:12px; opacity:.9; } .live::before { content:"●"; margin-right:4px; color:#9aa; }
-.live-running::before { color:#4f4; } .live-stale::before, .live-crashed::before { color:#f96; }
+.live-running::before { color:#4f4; } .live-unknown::before, .live-crashed::before { color:#f96; }
 main { max-width:1280px; margin:0 auto; padding:16px 24px 48px; }
 h1 { font-size:22px; margin:8px 0 8px; } h2 { font-size:16px; margin:0 0 10px; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px 16px; margin:14px 0; overflow-x:auto; }
@@ -30,7 +30,7 @@ dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; }
 .status-completed { color:#116611; border-color:#8c8; background:#efe; }
 .status-running { color:#114488; border-color:#8ad; background:#eef5ff; }
 .status-failed, .status-crashed { color:#a00; border-color:#e99; background:#fff0f0; }
-.status-interrupted, .status-stale { color:#8a5a00; border-color:#e6c27a; background:#fff8e6; }
+.status-interrupted, .status-unknown { color:#8a5a00; border-color:#e6c27a; background:#fff8e6; }
 .state { display:inline-block; padding:0 7px; border-radius:9px; font-size:12px; border-left:10px solid var(--c); background:#f1f3f6; }
 .state-bar { display:flex; height:14px; border-radius:4px; overflow:hidden; background:#eee; margin:6px 0; }
 .state-list { list-style:none; padding:0; margin:6px 0 0; display:flex; flex-wrap:wrap; gap:6px 16px; }

@@ -11,6 +11,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { deserialize } from "node:v8";
 import { SerializationError } from "../../errors.js";
+import { RateLimitedReporter } from "../../rateLimit.js";
 import type { TryHandle } from "../base.js";
 import { errorFromWire } from "../../apps/errorWire.js";
 import { WorkerLost } from "../threadPool.js";
@@ -18,7 +19,7 @@ import { optionsToWire } from "../wire.js";
 import type { MonitoringEvent, Micros, NodeEvent } from "../../monitoring/messages.js";
 import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
 import {
-  decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME,
+  decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, MAX_VALUE_BYTES, mebibytes,
   INTERCHANGE_PROOF_PREFIX, newNonce, nowMicros, parsePoolMessage, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION,
   type RegisterMessage, type ResourceSample, type ResultsMessage, type TaskItem,
 } from "./protocol.js";
@@ -97,8 +98,17 @@ export class Interchange {
   rejected = 0;
   /** Called when a pool registers or goes away. */
   onPoolChange: (() => void) | null = null;
+  /**
+   * Refused and dropped connections, by kind (failed TLS handshakes, strangers that never
+   * registered, registered pools that sent garbage): anyone can reach the port, so a flood is
+   * folded into a line a second per kind (with counts) instead of a line each.
+   */
+  private readonly droppedLog: Record<"tls" | "stranger" | "pool", RateLimitedReporter>;
 
-  constructor(private readonly o: InterchangeOptions) {}
+  constructor(private readonly o: InterchangeOptions) {
+    const reporter = (): RateLimitedReporter => new RateLimitedReporter((m) => o.log("warning", `htex ${o.label}: ${m}`));
+    this.droppedLog = { tls: reporter(), stranger: reporter(), pool: reporter() };
+  }
 
   async start(): Promise<number> {
     const onConn = (s: net.Socket): void => this.accept(s);
@@ -108,7 +118,7 @@ export class Interchange {
     // A failed TLS handshake is garbage too: log and keep serving.
     server.on("tlsClientError", (e: Error) => {
       this.rejected++;
-      this.o.log("warning", `htex ${this.o.label}: TLS handshake failed: ${e.message}`);
+      this.droppedLog.tls.add(`TLS handshake failed: ${e.message}`);
     });
     this.server = server;
     const [lo, hi] = this.o.portRange;
@@ -148,8 +158,13 @@ export class Interchange {
       handle.finished({ ok: false, error: new Error(`app ${handle.app.name} cannot run on executor ${this.o.label}: its function's source is not available (bound or native functions cannot be sent to workers)`) });
       return;
     }
+    const argBytes = approxSize(handle.args, 3);
+    if (argBytes > MAX_VALUE_BYTES) {
+      handle.finished({ ok: false, error: tooLarge(handle.taskId, handle.app.name, argBytes, "about ") });
+      return;
+    }
     if (!this.busy) this.setBusy(true);
-    this.queue.push({ id: this.nextId++, handle, argBytes: approxSize(handle.args, 3), pool: null, runningSent: false });
+    this.queue.push({ id: this.nextId++, handle, argBytes, pool: null, runningSent: false });
     this.scheduleDispatch();
   }
 
@@ -295,7 +310,7 @@ export class Interchange {
       this.sockets.delete(socket);
       if (!refused.has(socket) && (!pool || decoder.pendingBytes > 0)) {
         this.rejected++;
-        this.o.log("warning", `htex ${this.o.label}: dropped connection from ${peer}: closed ${pool ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`);
+        this.droppedLog[pool ? "pool" : "stranger"].add(`dropped connection from ${peer}: closed ${pool ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`);
       }
       if (pool) this.dropPool(pool, "its connection closed");
     });
@@ -305,7 +320,7 @@ export class Interchange {
     if (refused.has(socket)) return;
     refused.add(socket);
     this.rejected++;
-    this.o.log("warning", `htex ${this.o.label}: dropped connection from ${peer}${pool ? ` (pool ${pool.uid}, block ${pool.reg.blockId})` : ""}: ${why}`);
+    this.droppedLog[pool ? "pool" : "stranger"].add(`dropped connection from ${peer}${pool ? ` (pool ${pool.uid}, block ${pool.reg.blockId})` : ""}: ${why}`);
     socket.destroy();
     if (pool) this.dropPool(pool, `it sent bad data (${why})`);
   }
@@ -361,6 +376,21 @@ export class Interchange {
       }
       if (good.length === 0) return;
       payload = encodeMessage({ t: "tasks", items: good });
+      items = good;
+    }
+    if (payload.length > DEFAULT_MAX_FRAME) {
+      // Over the frame limit (the size estimate at submit was low): split, and refuse a lone try.
+      if (items.length > 1) {
+        const mid = items.length >> 1;
+        this.sendTasks(p, items.slice(0, mid));
+        this.sendTasks(p, items.slice(mid));
+        return;
+      }
+      const it = items[0]!;
+      const t = p.inflight.get(it.id);
+      p.inflight.delete(it.id);
+      t?.handle.finished({ ok: false, error: tooLarge(it.taskId, it.appName, payload.length, "") });
+      return;
     }
     if (!p.socket.destroyed) writeFrame(p.socket, payload);
   }
@@ -529,9 +559,15 @@ export class Interchange {
     for (const s of this.sockets) s.destroy();
     for (const p of [...this.pools.values()]) this.dropPool(p, "the executor shut down");
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    for (const r of Object.values(this.droppedLog)) r.flush(); // the count of what was folded since the last summary
   }
 }
 
+
+function tooLarge(taskId: number, appName: string, bytes: number, about: string): SerializationError {
+  return new SerializationError(`task ${taskId}: the arguments of app '${appName}' take ${about}${mebibytes(bytes)}, over the ` +
+    `${mebibytes(MAX_VALUE_BYTES)} a try may carry to a worker process; pass a file path instead`);
+}
 
 /** A cheap estimate of how many bytes a value serializes to (strings and binary dominate). */
 export function approxSize(v: unknown, depth: number): number {

@@ -20,6 +20,17 @@ import type { Micros } from "../../monitoring/messages.js";
 export const PROTOCOL_VERSION = 1;
 export const HANDSHAKE_MAX_FRAME = 4096;
 export const DEFAULT_MAX_FRAME = 256 * 1024 * 1024;
+/**
+ * The largest argument list or result one try may carry: what fits in a frame with room for
+ * the message around it. Bigger values are refused for their own try, never sent (a frame over
+ * the limit would make the receiver drop the whole connection, and with it every try on it).
+ */
+export const MAX_VALUE_BYTES = DEFAULT_MAX_FRAME - 64 * 1024;
+
+/** "123.4 MiB", for messages about sizes. */
+export function mebibytes(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
 
 export class ProtocolError extends Error {
   constructor(message: string) {

@@ -11,7 +11,7 @@ import { compileBody, explainRemoteError, makeContext, runBody } from "../../app
 import { errorToWire } from "../../apps/errorWire.js";
 import { SerializationError, WalltimeExceeded } from "../../errors.js";
 import { childrenOf, ProcessTreeSampler } from "./procStats.js";
-import { nowMicros } from "./protocol.js";
+import { MAX_VALUE_BYTES, mebibytes, nowMicros } from "./protocol.js";
 import type { ResourceSample, ResultItem, TaskItem } from "./protocol.js";
 import type { FromWorker, ToWorker } from "./workerIpc.js";
 
@@ -57,7 +57,11 @@ function finish(item: TaskItem, startedAt: number, ok: boolean, valueOrError: un
   let r: ResultItem;
   if (ok) {
     try {
-      r = { id: item.id, ok: true, value: serialize(valueOrError), startedAt, endedAt };
+      const value = serialize(valueOrError);
+      if (value.length > MAX_VALUE_BYTES) {
+        throw new Error(`it serializes to ${mebibytes(value.length)}, over the ${mebibytes(MAX_VALUE_BYTES)} a result may carry; write it to a file and return the path`);
+      }
+      r = { id: item.id, ok: true, value, startedAt, endedAt };
     } catch (e) {
       const err = new SerializationError(`task ${item.taskId}: the value returned by app '${item.appName}' cannot be sent back from a worker process (${(e as Error).message})`);
       r = { id: item.id, ok: false, error: errorToWire(err), startedAt, endedAt };
@@ -95,16 +99,23 @@ async function runBatch(items: TaskItem[]): Promise<void> {
       const args = item.args;
       const ctx = makeContext(item.taskId, item.tryId, item.options);
       let out: unknown;
+      if (item.options.walltime !== null) {
+        // The pool enforces the walltime from outside, so even a body that never yields is stopped;
+        // it needs to know when this try starts and which earlier ones are done.
+        if (results.length > 0) send({ t: "done", results });
+        results = [];
+        send({ t: "started", id: item.id, at: startedAt });
+      }
       if (item.kind === "ts") {
         out = fn.apply(ctx, args);
         if (!isThenable(out)) {
           results.push(finish(item, startedAt, true, out, false));
           continue;
         }
-        send({ t: "started", id: item.id, at: startedAt });
+        if (item.options.walltime === null) send({ t: "started", id: item.id, at: startedAt });
         out = await withWalltime(out, item.appName, item.options.walltime);
       } else {
-        send({ t: "started", id: item.id, at: startedAt });
+        if (item.options.walltime === null) send({ t: "started", id: item.id, at: startedAt });
         out = await runBody(item.kind, fn, item.appName, ctx, args, item.options);
       }
       // A long body ran: report at once rather than holding results behind the rest of the batch.

@@ -12,7 +12,7 @@ import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
 import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
-import { ProcessTreeSampler, physicalCoreCount } from "./procStats.js";
+import { childrenOf, ProcessTreeSampler, physicalCoreCount } from "./procStats.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, nowMicros,
   INTERCHANGE_PROOF_PREFIX, newNonce, parseInterchangeMessage, proofFor, proofMatches, PROTOCOL_VERSION,
@@ -40,6 +40,9 @@ interface WorkerSlot {
   proc: ChildProcess;
   pid: number;
   assigned: TaskItem[];
+  /** The walltime of the try running now, enforced from here: a body that never yields cannot stop itself. */
+  walltimer: NodeJS.Timeout | null;
+  walltimerId: number;
   sources: Set<string>;
   sampler: ProcessTreeSampler;
 }
@@ -48,6 +51,23 @@ interface WorkerSlot {
 const MAX_WORKER_BATCH_BYTES = 512 * 1024;
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker.js", import.meta.url));
+/** How long past a try's walltime the pool waits for the worker's own answer before stopping it. */
+const WALLTIME_GRACE_MS = 500;
+
+function clearWalltime(slot: WorkerSlot): void {
+  if (slot.walltimer) clearTimeout(slot.walltimer);
+  slot.walltimer = null;
+  slot.walltimerId = -1;
+}
+
+/** Kills a worker and what it started (bash commands run in process groups of their own). */
+function killWorkerTree(slot: WorkerSlot): void {
+  for (const child of childrenOf(slot.pid)) {
+    try { process.kill(-child, "SIGKILL"); } catch { /* not a group leader */ }
+    try { process.kill(child, "SIGKILL"); } catch { /* already gone */ }
+  }
+  slot.proc.kill("SIGKILL");
+}
 
 export function workerCountFor(o: Pick<WorkerPoolOptions, "maxWorkers" | "coresPerWorker" | "memPerWorker">): number {
   let n = o.maxWorkers > 0 ? o.maxWorkers : os.cpus().length;
@@ -86,7 +106,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       setImmediate(() => {
         flushScheduled = false;
         if (outResults.length + outStarted.length + outSamples.length === 0) return;
-        sendMsg({ t: "results", items: outResults, started: outStarted, samples: outSamples });
+        sendResults(outResults, outStarted, outSamples);
         outResults = []; outStarted = []; outSamples = [];
       });
     };
@@ -98,6 +118,18 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
     const sendMsg = (m: object): void => {
       if (!socket.destroyed) writeFrame(socket, encodeMessage(m));
+    };
+
+    /** Results in as few frames as fit: each result is under the value limit, so splitting always ends. */
+    const sendResults = (items: ResultItem[], started: StartedItem[], samples: PeriodicSample[]): void => {
+      const payload = encodeMessage({ t: "results", items, started, samples });
+      if (payload.length <= DEFAULT_MAX_FRAME || items.length <= 1) {
+        if (!socket.destroyed) writeFrame(socket, payload);
+        return;
+      }
+      const mid = items.length >> 1;
+      sendResults(items.slice(0, mid), started, samples);
+      sendResults(items.slice(mid), [], []);
     };
 
     const stop = (code: number, why: string): void => {
@@ -123,7 +155,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const startWorker = (): WorkerSlot => {
       const env = { ...process.env, PARSL_WORKER_BLOCK_ID: opts.blockId, PARSL_TS_WORKER_SAMPLE: welcome && welcome.resourceMonitoring && welcome.resourceInterval > 0 ? "1" : "0" };
       const proc = fork(WORKER_MAIN, [], { serialization: "advanced", env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-      const slot: WorkerSlot = { proc, pid: proc.pid ?? -1, assigned: [], sources: new Set(), sampler: new ProcessTreeSampler(proc.pid ?? -1) };
+      const slot: WorkerSlot = { proc, pid: proc.pid ?? -1, assigned: [], walltimer: null, walltimerId: -1, sources: new Set(), sampler: new ProcessTreeSampler(proc.pid ?? -1) };
       proc.on("message", (m: FromWorker) => onWorkerMessage(slot, m));
       proc.on("exit", (code, signal) => onWorkerExit(slot, code, signal));
       proc.on("error", (e) => warn(`worker ${slot.pid}: ${e.message}`));
@@ -133,8 +165,11 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const onWorkerMessage = (slot: WorkerSlot, m: FromWorker): void => {
       if (m.t === "started") {
         outStarted.push({ id: m.id, at: m.at });
+        const item = slot.assigned.find((a) => a.id === m.id);
+        if (item && item.options.walltime !== null) armWalltime(slot, item);
       } else if (m.t === "done") {
         for (const r of m.results) {
+          if (slot.walltimer && r.id === slot.walltimerId) clearWalltime(slot);
           const i = slot.assigned.findIndex((a) => a.id === r.id);
           if (i >= 0) slot.assigned.splice(i, 1);
           outResults.push(r);
@@ -144,9 +179,40 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       scheduleFlush();
     };
 
+    /**
+     * A try past its walltime (plus a grace, so an async body's own timer answers first) whose
+     * worker has not answered: the body is stuck (a synchronous loop). Fail the try with the
+     * walltime error, put the tries queued behind it back in the queue, and replace the worker.
+     */
+    const armWalltime = (slot: WorkerSlot, item: TaskItem): void => {
+      clearWalltime(slot);
+      slot.walltimerId = item.id;
+      slot.walltimer = setTimeout(() => {
+        slot.walltimer = null;
+        const i = slot.assigned.findIndex((a) => a.id === item.id);
+        if (i < 0 || stopping) return;
+        const now = nowMicros();
+        const walltime = item.options.walltime!;
+        outResults.push({
+          id: item.id, ok: false, startedAt: now, endedAt: now,
+          error: { name: "WalltimeExceeded", appName: item.appName, walltime,
+            message: `app '${item.appName}' exceeded its walltime of ${walltime} s and was stopped` },
+        });
+        queue.unshift(...slot.assigned.slice(i + 1));
+        slot.assigned = [];
+        warn(`worker ${slot.pid}: task ${item.taskId} try ${item.tryId} ran past its walltime of ${walltime} s; replacing the worker`);
+        // Out of the pool before it dies, so nothing is dispatched to it and its exit is not a loss.
+        workers[workers.indexOf(slot)] = startWorker();
+        killWorkerTree(slot);
+        scheduleFlush();
+        dispatch();
+      }, item.options.walltime! * 1000 + WALLTIME_GRACE_MS);
+    };
+
     const onWorkerExit = (slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void => {
       const idx = workers.indexOf(slot);
       if (idx < 0) return;
+      clearWalltime(slot);
       if (stopping) return;
       const how = signal ? `signal ${signal}` : `exit code ${code}`;
       warn(`worker ${slot.pid} died (${how}) with ${slot.assigned.length} unfinished tries`);

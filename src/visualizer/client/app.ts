@@ -36,8 +36,7 @@ const runUrl = (path = ""): string => `/workflow/${enc(run)}/${path}`;
 const taskUrl = (id: number): string => runUrl(`task/${id}`);
 
 function statusBadge(status: string, reason: string): HTMLElement {
-  const label = status === "stale" ? "unknown / stale" : status;
-  return h("span", { class: `status status-${status}`, title: reason }, label);
+  return h("span", { class: `status status-${status}`, title: reason }, status);
 }
 
 function stateBadge(state: string | null): HTMLElement {
