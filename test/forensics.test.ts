@@ -15,6 +15,7 @@ import { LocalProvider } from "../src/providers/local.js";
 import {
   addArgs, arrowThrows, burnCpu, customError, flakyBash, hugeMessage, loudFailure, throwsAtKnownLine,
 } from "./fixtures/forensicsApps.js";
+import { sourceOrigin } from "../src/apps/sourceOrigin.js";
 import { loadMonitored, rows, tempDir } from "./helpers.js";
 
 const FIXTURE_JS = fileURLToPath(new URL("./fixtures/forensicsApps.js", import.meta.url));
@@ -189,4 +190,20 @@ test("HTEX resource figures count from each try's start: a worker's earlier try 
   // Every sample of a try lies within that try's own figures (none counts from the worker's start).
   const over = rows(run.dbPath, "SELECT * FROM resource WHERE psutil_process_time_user > 0.65");
   assert.deepEqual(over, []);
+});
+
+test("sourceOrigin: the function's text in the calling file; else a literal at the call; never a guess for a function passed by name", () => {
+  const dir = tempDir();
+  const js = path.join(dir, "flow.js");
+  fs.writeFileSync(js, "const q = 1;\nexport const a = tsApp(function a(x) {\n  return x;\n});\nconst b = tsApp(function a(x) {\n  return x;\n});\n");
+  const body = "function a(x) {\n  return x;\n}";
+  // Two identical bodies: the one nearest the calling line wins; a file: URL names the file as ESM frames do.
+  assert.deepEqual(sourceOrigin(body, [{ file: `file://${js}`, line: 2, column: 18 }]), { file: `file://${js}`, line: 2, column: 24 });
+  assert.deepEqual(sourceOrigin(body, [{ file: js, line: 5, column: 11 }]), { file: js, line: 5, column: 17 });
+  // TypeScript run through a loader: the emitted text is not in the .ts file, the literal at the call is used.
+  const ts = path.join(dir, "flow.ts");
+  fs.writeFileSync(ts, "export const a = tsApp(function a(x: number) {\n  return x;\n});\nexport const b = tsApp(imported);\n");
+  assert.deepEqual(sourceOrigin(body, [{ file: ts, line: 1, column: 18 }]), { file: ts, line: 1, column: 24 });
+  assert.equal(sourceOrigin("function imported() {}", [{ file: ts, line: 4, column: 18 }]), null);
+  assert.equal(sourceOrigin(body, [{ file: path.join(dir, "missing.js"), line: 1, column: 1 }]), null);
 });

@@ -71,8 +71,9 @@ function fileText(file: string): string | null {
 /**
  * Where `source` starts: its occurrence nearest to a calling frame, in the nearest frame's file
  * that contains it. When no file contains it (code transformed in memory, e.g. by a TypeScript
- * loader), the nearest call site itself: the right file, and the right line when the function
- * begins on the line that defines the app.
+ * loader), the function literal that starts the nearest call's arguments, if there is one
+ * (`tsApp(function f(…`, `tsApp(async (x) => …`); otherwise unknown (a function written in
+ * another file and passed by name must not be placed at the caller's line).
  */
 export function sourceOrigin(source: string, sites: readonly Site[]): SourceOrigin | null {
   for (const site of sites) {
@@ -93,5 +94,18 @@ export function sourceOrigin(source: string, sites: readonly Site[]): SourceOrig
     if (best) return best;
   }
   const first = sites[0];
-  return first ? { file: first.file, line: first.line, column: first.column } : null;
+  return first ? literalAtCall(first) : null;
+}
+
+function literalAtCall(site: Site): SourceOrigin | null {
+  const text = fileText(site.file);
+  if (text === null) return null;
+  let start = 0;
+  for (let i = 1; i < site.line && start >= 0; i++) start = text.indexOf("\n", start) + 1 || -1;
+  if (start < 0) return null;
+  const end = text.indexOf("\n", start);
+  const rest = text.slice(start + site.column - 1, end < 0 ? undefined : end);
+  const call = /^[\w$.]+\s*\(\s*/.exec(rest);
+  if (!call || !/^(?:async\b|function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(rest.slice(call[0].length))) return null;
+  return { file: site.file, line: site.line, column: site.column + call[0].length };
 }
