@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { InProcessExecutor, ThreadPoolExecutor, type AppFuture, type Executor } from "../src/index.js";
+import { InProcessExecutor, ThreadPoolExecutor, tsApp, type AppFuture, type Executor } from "../src/index.js";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
 import {
@@ -206,4 +206,20 @@ test("sourceOrigin: the function's text in the calling file; else a literal at t
   assert.deepEqual(sourceOrigin(body, [{ file: ts, line: 1, column: 18 }]), { file: ts, line: 1, column: 24 });
   assert.equal(sourceOrigin("function imported() {}", [{ file: ts, line: 4, column: 18 }]), null);
   assert.equal(sourceOrigin(body, [{ file: path.join(dir, "missing.js"), line: 1, column: 1 }]), null);
+});
+
+test("a worker thread that exits mid-try: WorkerLost with the thread's exit code", { timeout: 60_000 }, async () => {
+  const exits = tsApp(function exitsItsThread(): number { process.exit(7); });
+  const run = await loadMonitored({ executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 1 })] });
+  let id = -1;
+  try {
+    const f = exits(); id = f.taskId;
+    await settle(f);
+  } finally {
+    await run.dfk.cleanup();
+  }
+  const [t] = rows<TryRow>(run.dbPath, "SELECT * FROM try WHERE task_id = ?", id);
+  assert.equal(t!.task_try_error_type, "WorkerLost");
+  assert.equal(t!.task_try_exit_code, 7);
+  assert.equal(t!.hostname, os.hostname());
 });
