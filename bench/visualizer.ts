@@ -75,8 +75,12 @@ export function createSyntheticDb(file: string, opts: SyntheticOptions): string 
   const spanMs = (opts.tasks / perSec) * 1000 + 120_000;
   const start = opts.startMs ?? naiveNowMs() - spanMs - 60_000;
   const ts = (ms: number): string => msToNaive(Math.round(ms * 1000) / 1000);
-  const insTask = db.prepare(`INSERT INTO task VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
-  const insTry = db.prepare(`INSERT INTO try VALUES (?,?,?,?,?,?,?,?,?,?,?)`);
+  // Columns named: the tables have more nullable extras than these synthetic rows fill.
+  const insTask = db.prepare(`INSERT INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, task_hashsum, task_inputs,
+    task_outputs, task_stdin, task_stdout, task_stderr, task_time_invoked, task_time_returned, task_fail_count, task_fail_cost,
+    task_lineage_hash, task_latest_status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+  const insTry = db.prepare(`INSERT INTO try (try_id, task_id, run_id, block_id, hostname, task_executor, task_try_time_launched,
+    task_try_time_running, task_try_time_returned, task_fail_history, task_joins) VALUES (?,?,?,?,?,?,?,?,?,?,?)`);
   const insStatus = db.prepare(`INSERT INTO status VALUES (?,?,?,?,?)`);
   const insRes = db.prepare(`INSERT INTO resource VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
   let completed = 0;

@@ -76,8 +76,15 @@ export class TaskCancelled extends ParslError {}
 /** Parsl-style `repr(exception)`: `Name('message')`. */
 export function reprError(e: unknown): string {
   if (e instanceof DependencyError || e instanceof JoinError) return e.toRepr();
-  if (e instanceof Error) return `${e.name}(${pyStr(e.message)})`;
-  return `Error(${pyStr(String(e))})`;
+  if (e instanceof Error) return `${e.name}(${pyStr(bounded(e.message))})`;
+  return `Error(${pyStr(bounded(String(e)))})`;
+}
+
+/** Messages in a repr (and so in `task_fail_history`) are cut here: a 20 MB message is a bug's output, not evidence. */
+const REPR_MESSAGE_CHARS = 4096;
+
+function bounded(message: string): string {
+  return message.length <= REPR_MESSAGE_CHARS ? message : `${message.slice(0, REPR_MESSAGE_CHARS)}… [${message.length} characters in all]`;
 }
 
 function pyStr(s: string): string {

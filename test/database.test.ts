@@ -183,7 +183,17 @@ test("opening a copy of a Python Parsl database upgrades it in place without cha
   const runId = "new-run-after-upgrade";
   await withStore(file, runId, notices(), async (s) => {
     await s.applyBatch([workflowStart(), ...taskLifecycle(0)]);
+    // A failed try's forensics and task_args land in the columns the upgrade added.
+    await s.applyBatch([
+      { t: "task", task_id: 0, first: false, cols: { task_args: "[1, 'a']" } },
+      { t: "try", task_id: 0, try_id: 0, first: false, cols: { task_try_error_type: "BashExitFailure", task_try_error: "BashExitFailure: exit 3",
+        task_try_exit_code: 3, task_try_stdout_tail: "out\n", task_try_stderr_tail: "" } },
+    ]);
   });
+  assert.deepEqual(all(file, "SELECT task_args FROM task WHERE run_id = ?", runId), [{ task_args: "[1, 'a']" }]);
+  assert.deepEqual(all(file, "SELECT task_try_error_type, task_try_exit_code, task_try_stdout_tail, task_try_stderr_tail FROM try WHERE run_id = ?", runId),
+    [{ task_try_error_type: "BashExitFailure", task_try_exit_code: 3, task_try_stdout_tail: "out\n", task_try_stderr_tail: "" }]);
+  assert.equal(all(file, "SELECT COUNT(*) AS n FROM try WHERE run_id <> ? AND task_try_error IS NOT NULL", runId)[0]!["n"], 0);
 
   for (const t of TABLES) {
     const cols = tableInfo(file, t.name).map((c) => c.name);

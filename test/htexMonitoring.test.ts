@@ -124,9 +124,13 @@ test("a worker killed mid-try: the try fails with WorkerLost and the task is ret
   } finally {
     await dfk.cleanup();
   }
-  const tries = rows<{ try_id: number; task_fail_history: string; block_id: string | null }>(dbPath, "SELECT try_id, task_fail_history, block_id FROM try ORDER BY try_id");
+  const tries = rows<{ try_id: number; task_fail_history: string; block_id: string | null; task_try_error_type: string | null; task_try_exit_code: number | null }>(
+    dbPath, "SELECT try_id, task_fail_history, block_id, task_try_error_type, task_try_exit_code FROM try ORDER BY try_id");
   assert.equal(tries.length, 2);
   assert.match(tries[0]!.task_fail_history, /WorkerLost/);
+  assert.equal(tries[0]!.task_try_error_type, "WorkerLost");
+  assert.equal(tries[0]!.task_try_exit_code, 128 + os.constants.signals.SIGKILL, "a lost worker's signal, as a shell's $? shows it");
+  assert.equal(tries[1]!.task_try_error_type, null);
   assert.equal(tries[1]!.task_fail_history, "");
   assert.equal(tries[1]!.block_id, "0");
   const states = rows<{ task_status_name: string }>(dbPath, "SELECT task_status_name FROM status ORDER BY timestamp, rowid").map((r) => r.task_status_name);

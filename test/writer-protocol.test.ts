@@ -48,6 +48,10 @@ test("malformed events are rejected with a message naming the field", () => {
     [{ t: "workflow_end", time_completed: T, tasks_completed_count: 0, tasks_failed_count: 0, run_status: "fine" }, /workflow\.run_status must be one of/],
     [{ t: "workflow_start", workflow_name: 3, workflow_version: null, time_began: T, host: "h", user: "u", rundir: "/r" }, /workflow\.workflow_name must be a string/],
     [{ t: "counts", tasks_completed_count: "1", tasks_failed_count: 0 }, /workflow\.tasks_completed_count must be a non-negative integer/],
+    [{ t: "try", task_id: 1, try_id: 0, first: false, cols: { task_try_error: "é".repeat(32 * 1024 + 1) } }, /try\.task_try_error must be at most 65536 bytes/],
+    [{ t: "try", task_id: 1, try_id: 0, first: false, cols: { task_try_stdout_tail: "x".repeat(4097) } }, /try\.task_try_stdout_tail must be at most 4096 characters/],
+    [{ t: "try", task_id: 1, try_id: 0, first: false, cols: { task_try_stderr_tail: 7 } }, /try\.task_try_stderr_tail must be a string/],
+    [{ t: "try", task_id: 1, try_id: 0, first: false, cols: { task_try_exit_code: 1.5 } }, /try\.task_try_exit_code must be an integer/],
     [[1, 2], /event must be an object/],
     [{ t: "__proto__" }, /unknown event type "__proto__"/],
   ];
@@ -74,9 +78,10 @@ function tags(payload: Buffer): number[] {
 test("every event comes out of the wire form exactly as it went in; task, try and status events travel compact", () => {
   const allTaskCols = { task_depends: "1,2", task_func_name: "f", task_memoize: false, task_hashsum: "h", task_inputs: "[1]",
     task_outputs: "None", task_stdin: null, task_stdout: "o", task_stderr: "e", task_time_invoked: T, task_time_returned: T + 1,
-    task_fail_count: 2, task_fail_cost: 1.5, task_lineage_hash: "l", task_latest_status: "exec_done" } as const;
+    task_fail_count: 2, task_fail_cost: 1.5, task_lineage_hash: "l", task_latest_status: "exec_done", task_args: "[1, 'two']" } as const;
   const allTryCols = { block_id: "0", hostname: "h", task_executor: "htex", task_try_time_launched: T, task_try_time_running: T + 1,
-    task_try_time_returned: T + 2, task_fail_history: "ünïcødé ✓ 𝄞", task_joins: null };
+    task_try_time_returned: T + 2, task_fail_history: "ünïcødé ✓ 𝄞", task_joins: null, task_try_error_type: "BashExitFailure",
+    task_try_error: "BashExitFailure: x\n    at f (file:///w.js:3:9)", task_try_exit_code: 137, task_try_stdout_tail: "out ✓\n", task_try_stderr_tail: "" };
   const events: MonitoringEvent[] = [...VALID,
     { t: "task", task_id: 9, first: true, cols: allTaskCols },
     { t: "try", task_id: 9, try_id: 1, first: false, cols: allTryCols },

@@ -3,6 +3,7 @@
  * called, returns an `AppFuture` at once and runs the body as a task of the loaded kernel.
  */
 import { createHash } from "node:crypto";
+import { definitionSite, sourceOrigin } from "./sourceOrigin.js";
 import { AppDefinitionError } from "../errors.js";
 import { Options } from "../validation.js";
 import type { AppDefinition, AppKind } from "../executors/base.js";
@@ -132,12 +133,15 @@ function makeApp(fn: unknown, kind: AppKind, join: boolean, options: AppOptions 
   const cache = o.boolean("cache", false);
   const ignoreForCache = o.check<readonly string[]>("ignoreForCache", [], (x) => Array.isArray(x) && x.every((n) => typeof n === "string"), "an array of names");
   const source = functionSource(fn as (...a: unknown[]) => unknown);
+  const origin = source === null ? null : sourceOrigin(source, definitionSite(makeApp));
+  const idText = (source ?? `native:${name}`) + (origin ? `\0${origin.file}:${origin.line}:${origin.column}` : "");
   const spec: AppSpec = Object.freeze({
     name,
     kind,
     fn: fn as (...args: any[]) => unknown,
     source,
-    sourceId: createHash("md5").update(source ?? `native:${name}`).digest("hex").slice(0, 16),
+    sourceId: createHash("md5").update(idText).digest("hex").slice(0, 16),
+    origin,
     executors,
     cache,
     ignoreForCache,

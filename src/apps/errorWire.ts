@@ -7,6 +7,8 @@ import { BashExitFailure, ParslError, SerializationError, WalltimeExceeded } fro
 
 export interface WireError {
   name: string;
+  /** The error's class name, when it differs from `name` (a user's `class MyError extends Error`). */
+  type?: string;
   message: string;
   stack?: string;
   exitCode?: number;
@@ -17,6 +19,8 @@ export interface WireError {
 export function errorToWire(e: unknown): WireError {
   if (!(e instanceof Error)) return { name: "Error", message: `non-Error value thrown: ${safeString(e)}` };
   const w: WireError = { name: e.name, message: e.message };
+  const type = errorTypeOf(e);
+  if (type !== e.name) w.type = type;
   if (e.stack !== undefined) w.stack = e.stack;
   if (e instanceof BashExitFailure) Object.assign(w, { exitCode: e.exitCode, appName: e.appName });
   if (e instanceof WalltimeExceeded) Object.assign(w, { walltime: e.walltime, appName: e.appName });
@@ -37,7 +41,22 @@ export function errorFromWire(w: unknown): Error {
     e.name = typeof x.name === "string" && x.name ? x.name : "Error";
   }
   if (typeof x.stack === "string") e.stack = x.stack;
+  if (typeof x.type === "string" && x.type !== e.name) Object.defineProperty(e, ERROR_TYPE, { value: x.type });
   return e;
+}
+
+const ERROR_TYPE = Symbol("parsl-ts error class");
+
+/**
+ * The error's class name (`try.task_try_error_type`): its constructor's name unless that is the
+ * plain `Error` (then its `name`, which is how an error rebuilt from the wire keeps its class).
+ */
+export function errorTypeOf(e: Error): string {
+  const carried = (e as { [ERROR_TYPE]?: unknown })[ERROR_TYPE];
+  if (typeof carried === "string") return carried;
+  const ctor = (e as { constructor?: { name?: unknown } }).constructor?.name;
+  if (typeof ctor === "string" && ctor !== "" && ctor !== "Error") return ctor;
+  return typeof e.name === "string" && e.name !== "" ? e.name : "Error";
 }
 
 function safeString(v: unknown): string {

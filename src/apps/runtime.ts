@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BashExitFailure, ParslError, SerializationError, WalltimeExceeded } from "../errors.js";
-import type { AppKind, StreamTarget } from "../executors/base.js";
+import type { AppKind, SourceOrigin, StreamTarget } from "../executors/base.js";
 import { File } from "./files.js";
 import type { TaskContext } from "./app.js";
 
@@ -36,16 +36,19 @@ export function makeContext(taskId: number, tryId: number, o: WireOptions): Task
 
 /**
  * Turn a body's source text back into a function. Handles function declarations and
- * expressions, arrow functions, and method shorthand (`name(x) { … }`).
+ * expressions, arrow functions, and method shorthand (`name(x) { … }`). With its `origin`
+ * known, the text is compiled as if at that file, line and column (blank lines and spaces put
+ * it there, and `sourceURL` names the file), so stack frames inside the body point at the
+ * user's own file and line.
  */
-export function compileBody(source: string, appName: string): (...args: unknown[]) => unknown {
+export function compileBody(source: string, appName: string, origin?: SourceOrigin | null): (...args: unknown[]) => unknown {
   let fn: unknown;
   try {
-    fn = new Function(`"use strict"; return (${source});`)();
+    fn = evaluateAt(source, "(", ")", origin);
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;
     try {
-      fn = new Function(`"use strict"; return ({${source}})[${JSON.stringify(appName)}];`)();
+      fn = evaluateAt(source, "({", `})[${JSON.stringify(appName)}]`, origin);
     } catch {
       throw new SerializationError(
         `app '${appName}' cannot be sent to a worker: its source does not compile on its own (${e.message}); ` +
@@ -57,6 +60,19 @@ export function compileBody(source: string, appName: string): (...args: unknown[
     throw new SerializationError(`app '${appName}' cannot be sent to a worker: its source is not a function`);
   }
   return fn as (...args: unknown[]) => unknown;
+}
+
+/** Evaluates `open + source + close` in strict mode at the global scope, placed at `origin`. */
+function evaluateAt(source: string, open: string, close: string, origin: SourceOrigin | null | undefined): unknown {
+  if (!origin) return new Function(`"use strict"; return ${open}${source}${close};`)();
+  const strict = '"use strict";';
+  // `open` goes on the line before the body when there is one, so the body keeps its column.
+  const lead = origin.line >= 2
+    ? strict + "\n".repeat(origin.line - 2) + open + "\n" + " ".repeat(Math.max(0, origin.column - 1))
+    : strict + open + " ".repeat(Math.max(0, origin.column - 1 - strict.length - open.length));
+  const url = origin.file.replace(/[\r\n]/g, " ");
+  // Indirect eval: global scope, like new Function, and `import()` inside bodies still works.
+  return (0, eval)(`${lead}${source}\n${close}\n//# sourceURL=${url}`);
 }
 
 /**

@@ -33,15 +33,16 @@ export interface BatchPlan {
   events: number;
 }
 
-/** Columns Parsl updates after a task's first message, plus our two task columns. */
+/** Columns Parsl updates after a task's first message, plus our task columns. */
 export const TASK_UPDATABLE: ReadonlySet<string> = new Set([
   "task_time_invoked", "task_time_returned", "task_fail_count", "task_fail_cost", "task_hashsum", "task_inputs",
-  "task_lineage_hash", "task_latest_status",
+  "task_lineage_hash", "task_latest_status", "task_args",
 ]);
 /** Columns Parsl updates after a try's first message (DFK updates plus the worker's first message). */
 export const TRY_UPDATABLE: ReadonlySet<string> = new Set([
   "task_fail_history", "task_try_time_launched", "task_try_time_returned", "task_joins",
   "block_id", "hostname", "task_try_time_running",
+  "task_try_error_type", "task_try_error", "task_try_exit_code", "task_try_stdout_tail", "task_try_stderr_tail",
 ]);
 
 function pick(first: boolean, cols: Record<string, unknown>, updatable: ReadonlySet<string>): Record<string, unknown> {

@@ -77,6 +77,8 @@ export const TASK: Table = {
     extra("task_lineage_hash", "TEXT"),
     // parsl-ts: the task's latest state name, so tools need not scan `status` for it
     extra("task_latest_status", "TEXT"),
+    // parsl-ts: bounded repr of the positional arguments, as task_inputs is of `inputs` (Parsl PR #3712's name)
+    extra("task_args", "TEXT"),
   ],
   primaryKey: ["task_id", "run_id"],
 };
@@ -95,6 +97,14 @@ export const TRY: Table = {
     c("task_try_time_returned", "DATETIME"),
     c("task_fail_history", "TEXT"),
     c("task_joins", "TEXT"),
+    // parsl-ts failure forensics, set on failed tries only (docs/SCHEMA.md):
+    // the error's class name, its message and stack (bounded), a bash app's exit code (or 128+signal
+    // of a lost worker), and the last 4 KiB this try wrote to its stdout/stderr files.
+    extra("task_try_error_type", "TEXT"),
+    extra("task_try_error", "TEXT"),
+    extra("task_try_exit_code", "INTEGER"),
+    extra("task_try_stdout_tail", "TEXT"),
+    extra("task_try_stderr_tail", "TEXT"),
   ],
   primaryKey: ["try_id", "task_id", "run_id"],
 };

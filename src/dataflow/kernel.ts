@@ -30,6 +30,7 @@ import { reprValue } from "./repr.js";
 import { makeRunDir } from "./rundir.js";
 import { RunLog, type LogLevel } from "./runLog.js";
 import { Options, unknownOptionProblem } from "../validation.js";
+import { failureColumns, streamMark, type StreamMarks } from "./tryForensics.js";
 
 /** A dependency that is not a kernel future (a plain promise): its outcome once settled. */
 interface ForeignDep {
@@ -65,6 +66,10 @@ interface TaskRecord {
   lastTs: Micros;
   /** The handle of the current try; stale callbacks from older tries are ignored. */
   handle: TryHandle | null;
+  /** Where the current try's stream output begins (set at launch when monitoring and streams are on). */
+  marks: StreamMarks | null;
+  /** The current try's host, reported by its worker, while not yet written to its try row. */
+  tryHost: string | null;
 }
 
 export interface CleanupOptions {
@@ -230,7 +235,7 @@ export class DataFlowKernel implements Submitter {
     const rec: TaskRecord = {
       id, app, future: future as AppFuture<unknown>, args, call, executor, outputs, stdout, stderr, deps,
       foreign: null, depsPending: 0, state: "pending", tryId: 0, failCount: 0, failCost: 0, failHistory: [],
-      hashsum: null, tryLaunched: null, tryRunning: null, lastTs: now, handle: null,
+      hashsum: null, tryLaunched: null, tryRunning: null, lastTs: now, handle: null, marks: null, tryHost: null,
     };
     this.#tasks.set(id, rec);
     this.#outstanding++;
@@ -244,6 +249,7 @@ export class DataFlowKernel implements Submitter {
         task_func_name: app.name,
         task_memoize: app.cache,
         task_inputs: call.inputs === undefined ? "None" : reprValue(call.inputs),
+        task_args: reprValue(args),
         task_outputs: call.outputs === undefined ? "None" : reprValue(outputs),
         task_stdout: streamColumn(call.stdout, stdout),
         task_stderr: streamColumn(call.stderr, stderr),
@@ -321,8 +327,12 @@ export class DataFlowKernel implements Submitter {
       isKernelFuture(v) ? v.resultNow() : isThenable(v) ? rec.foreign!.get(v)!.value : v;
     const args = rec.deps.length > 0 ? rec.args.map(resolve) : rec.args;
     const inputs = rec.call.inputs === undefined ? [] : (rec.call.inputs as unknown[]).map(resolve);
-    if (this.#monitor && rec.call.inputs !== undefined && rec.deps.length > 0) {
-      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_inputs: reprValue(inputs) } });
+    if (this.#monitor && rec.deps.length > 0) {
+      // As Parsl does for task_inputs: once resolved, the columns show values instead of futures.
+      const cols: Partial<TaskColumns> = {};
+      if (rec.call.inputs !== undefined) cols.task_inputs = reprValue(inputs);
+      if (rec.args.some(isThenable)) cols.task_args = reprValue(args);
+      if (cols.task_inputs !== undefined || cols.task_args !== undefined) this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols });
     }
 
     const executor = this.#executors.get(rec.executor);
@@ -379,9 +389,13 @@ export class DataFlowKernel implements Submitter {
     };
     rec.handle = handle;
     rec.state = "launched";
+    rec.tryHost = null;
     if (this.#monitor) {
+      if (rec.stdout !== null || rec.stderr !== null) rec.marks = { stdout: streamMark(rec.stdout), stderr: streamMark(rec.stderr) };
       this.#monitor.emit({ t: "status", task_id: rec.id, try_id: tryId, state: "launched", ts: launchedAt });
-      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: tryId, first: false, cols: { task_try_time_launched: launchedAt } });
+      const cols: Partial<TryColumns> = { task_try_time_launched: launchedAt };
+      if (executor.hostname !== undefined) cols.hostname = executor.hostname;
+      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: tryId, first: false, cols });
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} try ${tryId} launched on ${rec.executor}`);
     executor.submit(handle);
@@ -399,7 +413,11 @@ export class DataFlowKernel implements Submitter {
   // ---------------------------------------------------------------- try outcomes
 
   #running(rec: TaskRecord, at: Micros, where?: WhereRan): void {
-    if (!this.#monitorRunning) return;
+    if (!this.#monitorRunning) {
+      // No running rows, but every try still records its host (written with the try's outcome).
+      if (where?.hostname != null) rec.tryHost = where.hostname;
+      return;
+    }
     const ts = this.#stamp(rec, Math.min(at, nowMicros()));
     rec.tryRunning = ts;
     if (this.#monitor) {
@@ -428,6 +446,7 @@ export class DataFlowKernel implements Submitter {
   /** Failure of one try: count it, price it, then retry, or fail the task. */
   #tryFailed(rec: TaskRecord, error: Error, returned: Micros): void {
     let err = error;
+    const forensics = this.#monitor ? failureColumns(error, rec.stdout, rec.stderr, rec.marks) : null;
     rec.failHistory.push(reprError(error));
     rec.failCount++;
     const handler = this.config.retryHandler;
@@ -447,26 +466,30 @@ export class DataFlowKernel implements Submitter {
 
     if (error instanceof DependencyError) {
       this.#log.write("info", `task ${rec.id} (${rec.app.name}): ${error.message}`);
-      this.#complete(rec, "dep_fail", error, returned);
+      this.#complete(rec, "dep_fail", error, returned, forensics);
       return;
     }
     const retry = !this.#closing && rec.failCost <= this.config.retries && !(error instanceof TaskCancelled);
     if (!retry) {
       this.#log.write("info", `task ${rec.id} (${rec.app.name}) failed after ${rec.tryId + 1} tries: ${err.message}`);
-      this.#complete(rec, "failed", err, returned);
+      this.#complete(rec, "failed", err, returned, forensics);
       return;
     }
     this.#log.write("info", `task ${rec.id} (${rec.app.name}) try ${rec.tryId} failed (cost so far ${rec.failCost} of ${this.config.retries}); retrying: ${error.message}`);
     const ts = this.#stamp(rec, returned);
     if (this.#monitor) {
       this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "fail_retryable", ts });
-      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: { task_try_time_returned: returned, task_fail_history: rec.failHistory.join(",") } });
+      const tryCols: Partial<TryColumns> = { ...forensics, task_try_time_returned: returned, task_fail_history: rec.failHistory.join(",") };
+      if (rec.tryHost !== null) tryCols.hostname = rec.tryHost;
+      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: tryCols });
       this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_fail_count: rec.failCount, task_fail_cost: rec.failCost, task_latest_status: "fail_retryable" } });
     }
     rec.tryId++;
     rec.failHistory = [];
     rec.tryLaunched = null;
     rec.tryRunning = null;
+    rec.marks = null;
+    rec.tryHost = null;
     rec.state = "pending";
     if (this.#monitor) this.#emitNewTry(rec, this.#stamp(rec));
     this.#launch(rec);
@@ -480,7 +503,7 @@ export class DataFlowKernel implements Submitter {
       const e = new TypeError(`join app '${rec.app.name}' must return a future or an array of futures, got ${reprValue(value)}`);
       rec.failCount++;
       rec.failHistory.push(reprError(e));
-      this.#complete(rec, "failed", e, returned);
+      this.#complete(rec, "failed", e, returned, this.#monitor ? failureColumns(e, null, null, null) : null);
       return;
     }
     rec.state = "joining";
@@ -501,7 +524,7 @@ export class DataFlowKernel implements Submitter {
         const e = new JoinError(failed, rec.id);
         rec.failCount++; // join failures count but cost nothing, and are never retried
         rec.failHistory.push(e.toRepr());
-        this.#complete(rec, "failed", e, nowMicros());
+        this.#complete(rec, "failed", e, nowMicros(), this.#monitor ? failureColumns(e, null, null, null) : null);
       } else {
         const values = list.map((f) => f.resultNow());
         this.#complete(rec, "exec_done", single ? values[0] : values, nowMicros());
@@ -512,7 +535,10 @@ export class DataFlowKernel implements Submitter {
   }
 
   /** A final state: record it, memoize it, settle the future, forget the task. */
-  #complete(rec: TaskRecord, state: "exec_done" | "memo_done" | "failed" | "dep_fail", valueOrError: unknown, returned: Micros | null): void {
+  #complete(
+    rec: TaskRecord, state: "exec_done" | "memo_done" | "failed" | "dep_fail", valueOrError: unknown, returned: Micros | null,
+    forensics: Partial<TryColumns> | null = null,
+  ): void {
     const ok = state === "exec_done" || state === "memo_done";
     if (rec.hashsum && state !== "dep_fail") {
       this.#memo.record(rec.hashsum, ok ? { ok: true, value: valueOrError } : { ok: false, error: valueOrError as Error });
@@ -521,7 +547,10 @@ export class DataFlowKernel implements Submitter {
     this.#counts[state]++;
     const ts = this.#stamp(rec);
     if (this.#monitor) {
-      const tryCols: Partial<TryColumns> = { task_try_time_returned: returned ?? ts, task_fail_history: rec.failHistory.join(",") };
+      const tryCols: Partial<TryColumns> = forensics === null
+        ? { task_try_time_returned: returned ?? ts, task_fail_history: rec.failHistory.join(",") }
+        : { ...forensics, task_try_time_returned: returned ?? ts, task_fail_history: rec.failHistory.join(",") };
+      if (rec.tryHost !== null) tryCols.hostname = rec.tryHost;
       this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: tryCols });
       const taskCols: Partial<TaskColumns> = {
         task_time_returned: ts, task_fail_count: rec.failCount, task_fail_cost: rec.failCost, task_latest_status: state,

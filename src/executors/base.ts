@@ -24,8 +24,20 @@ export interface AppDefinition {
    * such executors must fail the try with an error naming the app.
    */
   readonly source: string | null;
-  /** A stable id for `source`, so remote workers compile each body once. */
+  /** A stable id for `source` (and `origin`), so remote workers compile each body once. */
   readonly sourceId: string;
+  /**
+   * Where `source` begins in the user's file, so a body compiled from it elsewhere reports
+   * stack frames at the user's own file and line. Absent when unknown.
+   */
+  readonly origin?: SourceOrigin | null;
+}
+
+/** A position in a source file: `file` as V8 names it in stack traces (a path or file: URL), 1-based line and column. */
+export interface SourceOrigin {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
 }
 
 /** Resolved invocation options (Parsl's special kwargs), as the body sees them. */
@@ -88,6 +100,12 @@ export interface ExecutorHost {
 
 export interface Executor {
   readonly label: string;
+  /**
+   * The host every try of this executor runs on, when that is known before a try runs (the
+   * kernel's own host for in-process and thread executors). Executors whose workers run
+   * elsewhere leave it out and report the host per try (`running`'s `where`).
+   */
+  readonly hostname?: string;
   /** Called once by `load()`. */
   start(host: ExecutorHost): Promise<void>;
   submit(handle: TryHandle): void;

@@ -2,6 +2,7 @@
  * Runs app bodies in the kernel's own thread. Closures work here (nothing is sent
  * anywhere), which is why join-app bodies always run on the kernel's internal instance.
  */
+import os from "node:os";
 import { makeContext, runBody } from "../apps/runtime.js";
 import { nowMicros } from "../dataflow/clock.js";
 import { TaskCancelled } from "../errors.js";
@@ -17,6 +18,7 @@ const IN_PROCESS_OPTIONS: OptionsSpec = { kind: "InProcessExecutor", known: ["la
 
 export class InProcessExecutor implements Executor {
   readonly label: string;
+  readonly hostname = os.hostname();
   #host: ExecutorHost | null = null;
   #outstanding = new Set<TryHandle>();
 

@@ -6,6 +6,7 @@
  * thread may hold at once adapts to how long its tasks take (many for microsecond
  * tasks, one for long ones, so long tasks do not queue behind each other on one thread).
  */
+import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { errorFromWire } from "../apps/errorWire.js";
@@ -30,7 +31,14 @@ const THREAD_POOL_OPTIONS: OptionsSpec = {
 };
 
 /** A worker thread exited while it held this try. */
-export class WorkerLost extends ParslError {}
+export class WorkerLost extends ParslError {
+  /** How the worker ended, when known: its exit code, or 128 + the signal that killed it (as a shell's `$?`). */
+  readonly exitCode: number | null;
+  constructor(message: string, exitCode: number | null = null) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
 
 const WORKER_URL = new URL("./threadWorker.js", import.meta.url);
 const TARGET_BATCH_MICROS = 4000;
@@ -49,6 +57,7 @@ interface Slot {
 
 export class ThreadPoolExecutor implements Executor {
   readonly label: string;
+  readonly hostname = os.hostname();
   readonly maxThreads: number;
   #slots: Slot[] = [];
   #queue: TryHandle[] = [];
@@ -125,7 +134,7 @@ export class ThreadPoolExecutor implements Executor {
     for (const h of handles) {
       if (!slot.known.has(h.app.sourceId)) {
         slot.known.add(h.app.sourceId);
-        defs.push([h.app.sourceId, h.app.source!, h.app.name, h.app.kind]);
+        defs.push([h.app.sourceId, h.app.source!, h.app.name, h.app.kind, h.app.origin ?? null]);
       }
       tasks.push([h.taskId, h.tryId, h.app.sourceId, h.args as unknown[], optionsToWire(h.options), h.options.walltime !== null]);
     }
@@ -213,7 +222,7 @@ export class ThreadPoolExecutor implements Executor {
     const requeue: TryHandle[] = [];
     for (const [key, h] of pending) {
       if (slot.started.has(key)) {
-        h.finished({ ok: false, error: new WorkerLost(`task ${h.taskId} (app '${h.app.name}'): the worker thread running it exited with code ${code}`) });
+        h.finished({ ok: false, error: new WorkerLost(`task ${h.taskId} (app '${h.app.name}'): the worker thread running it exited with code ${code}`, code) });
       } else requeue.push(h);
     }
     this.#queue.unshift(...requeue);

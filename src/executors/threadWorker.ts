@@ -3,12 +3,12 @@
  * at a time, and sends back start times and results in batches.
  *
  * Protocol (plain structured-clone data):
- *   main → worker  { defs: [sourceId, source, appName, kind][], tasks: WireTask[] }
+ *   main → worker  { defs: [sourceId, source, appName, kind, origin][], tasks: WireTask[] }
  *   worker → main  { events: OutEvent[] }
  */
 import { createRequire } from "node:module";
 import { parentPort } from "node:worker_threads";
-import type { AppKind } from "./base.js";
+import type { AppKind, SourceOrigin } from "./base.js";
 import { compileBody, explainRemoteError, makeContext, runBody, type WireOptions } from "../apps/runtime.js";
 import { errorToWire, type WireError } from "../apps/errorWire.js";
 import { SerializationError } from "../errors.js";
@@ -16,7 +16,7 @@ import { nowMicros } from "../dataflow/clock.js";
 
 /** [taskId, tryId, sourceId, args, options, urgentStart] */
 export type WireTask = [number, number, string, unknown[], WireOptions, boolean];
-export type WireDef = [string, string, string, AppKind];
+export type WireDef = [string, string, string, AppKind, SourceOrigin | null];
 /** ["s", taskId, tryId, at] | ["d", taskId, tryId, ok, valueOrError, endedAt] */
 export type OutEvent = ["s", number, number, number] | ["d", number, number, boolean, unknown, number];
 export interface InMessage { defs: WireDef[]; tasks: WireTask[] }
@@ -32,9 +32,9 @@ let lastFlush = 0;
 let running = false;
 
 port.on("message", (m: InMessage) => {
-  for (const [id, source, name, kind] of m.defs) {
+  for (const [id, source, name, kind, origin] of m.defs) {
     try {
-      bodies.set(id, { fn: compileBody(source, name), name, kind, error: null });
+      bodies.set(id, { fn: compileBody(source, name, origin), name, kind, error: null });
     } catch (e) {
       bodies.set(id, { fn: null, name, kind, error: e as Error });
     }

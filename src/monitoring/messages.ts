@@ -30,6 +30,7 @@ export interface TaskColumns {
   task_fail_cost: number;
   task_lineage_hash: string | null;
   task_latest_status: StateName;
+  task_args: string | null;
 }
 
 /** Columns of `try` a `try` event may carry. */
@@ -42,7 +43,17 @@ export interface TryColumns {
   task_try_time_returned: Micros | null;
   task_fail_history: string | null;
   task_joins: string | null;
+  task_try_error_type: string | null;
+  task_try_error: string | null;
+  task_try_exit_code: number | null;
+  task_try_stdout_tail: string | null;
+  task_try_stderr_tail: string | null;
 }
+
+/** Largest `try.task_try_error` in UTF-8 bytes, its truncation marker included. */
+export const ERROR_TEXT_MAX_BYTES = 64 * 1024;
+/** `try.task_try_stdout_tail` / `_stderr_tail` hold at most this many bytes of the file. */
+export const TAIL_BYTES = 4096;
 
 export interface WorkflowStartEvent {
   t: "workflow_start";

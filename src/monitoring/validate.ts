@@ -7,7 +7,7 @@
 import {
   BLOCK_STATES, RESOURCE, RUN_STATUSES, STATES, TASK, TRY, type Column, type Table,
 } from "../database/schema.js";
-import type { MonitoringEvent } from "./messages.js";
+import { ERROR_TEXT_MAX_BYTES, TAIL_BYTES, type MonitoringEvent } from "./messages.js";
 
 export class InvalidEventError extends Error {
   override readonly name = "InvalidEventError";
@@ -50,7 +50,18 @@ const STATE_SET: ReadonlySet<string> = new Set(Object.keys(STATES));
 const SPECIAL: Record<string, (where: string, v: unknown) => void> = {
   "task.task_memoize": (w, v) => { if (typeof v !== "boolean") fail(`${w} must be a boolean, got ${show(v)}`); },
   "task.task_latest_status": (w, v) => { oneOf(w, v, STATE_SET); },
+  // Failure forensics are bounded where they are made; a larger value is a bug or garbage.
+  "try.task_try_error": (w, v) => {
+    if (Buffer.byteLength(str(w, v)) > ERROR_TEXT_MAX_BYTES) fail(`${w} must be at most ${ERROR_TEXT_MAX_BYTES} bytes of UTF-8`);
+  },
+  "try.task_try_stdout_tail": (w, v) => { tail(w, v); },
+  "try.task_try_stderr_tail": (w, v) => { tail(w, v); },
 };
+
+/** A tail is at most TAIL_BYTES bytes of a file, decoded: never more characters than that. */
+function tail(where: string, v: unknown): void {
+  if (str(where, v).length > TAIL_BYTES) fail(`${where} must be at most ${TAIL_BYTES} characters (the file's last ${TAIL_BYTES} bytes)`);
+}
 
 type Check = (v: unknown) => void;
 

@@ -243,6 +243,7 @@ export class Interchange {
         if (!p.sources.has(h.app.sourceId)) {
           p.sources.add(h.app.sourceId);
           item.source = h.app.source!;
+          if (h.app.origin) item.origin = h.app.origin;
         }
         items.push(item);
         bytes += t.argBytes;
@@ -452,7 +453,7 @@ export class Interchange {
         }
         t.handle.finished({ ok: true, value, endedAt });
       } else {
-        const err = r.error!.name === "WorkerLost" ? new WorkerLost(r.error!.message) : errorFromWire(r.error!);
+        const err = r.error!.name === "WorkerLost" ? new WorkerLost(r.error!.message, r.error!.exitCode ?? null) : errorFromWire(r.error!);
         t.handle.finished({ ok: false, error: err, endedAt });
       }
     }

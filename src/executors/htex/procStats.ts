@@ -184,6 +184,31 @@ export class ProcessTreeSampler {
   }
 }
 
+/**
+ * A try's figures from a reading taken during or at the end of it: cumulative counters (CPU
+ * times, I/O characters, context switches) counted from `base`, the reading at the try's start,
+ * so a worker's earlier tries never count towards a later one. Gauges (memory, status, CPU
+ * number, children) are as read. Counters never go below zero (a base read by another sampler
+ * may have remembered slightly more exited descendants).
+ */
+export function sinceBaseline(s: ResourceSample, base: ResourceSample | null): ResourceSample {
+  if (base === null) return s;
+  const d = (k: CounterKey): number => Math.max(0, s[k] - base[k]);
+  return {
+    ...s,
+    psutil_process_time_user: round6(d("psutil_process_time_user")),
+    psutil_process_time_system: round6(d("psutil_process_time_system")),
+    psutil_process_disk_read: d("psutil_process_disk_read"),
+    psutil_process_disk_write: d("psutil_process_disk_write"),
+    psutil_process_num_ctx_switches_voluntary: d("psutil_process_num_ctx_switches_voluntary"),
+    psutil_process_num_ctx_switches_involuntary: d("psutil_process_num_ctx_switches_involuntary"),
+  };
+}
+
+type CounterKey =
+  | "psutil_process_time_user" | "psutil_process_time_system" | "psutil_process_disk_read" | "psutil_process_disk_write"
+  | "psutil_process_num_ctx_switches_voluntary" | "psutil_process_num_ctx_switches_involuntary";
+
 function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }

@@ -16,6 +16,7 @@ import { deserialize, serialize } from "node:v8";
 import type { WireOptions } from "../../apps/runtime.js";
 import type { WireError } from "../../apps/errorWire.js";
 import type { Micros } from "../../monitoring/messages.js";
+import type { SourceOrigin } from "../base.js";
 
 export const PROTOCOL_VERSION = 1;
 export const HANDSHAKE_MAX_FRAME = 4096;
@@ -104,6 +105,8 @@ export interface TaskItem {
   kind: "ts" | "bash";
   sourceId: string;
   source?: string;
+  /** Where `source` begins in the user's file; sent with `source`. */
+  origin?: SourceOrigin;
   args: unknown[];
   /** The interchange's estimate of the arguments' size, for batching. */
   argBytes: number;
@@ -235,7 +238,12 @@ function validSample(s: unknown): boolean {
 function validError(e: unknown): boolean {
   return isRecord(e) && isStr(e.name, 1024) && typeof e.message === "string" && (e.stack === undefined || typeof e.stack === "string")
     && (e.exitCode === undefined || isInt(e.exitCode)) && (e.walltime === undefined || isNum(e.walltime))
-    && (e.appName === undefined || typeof e.appName === "string");
+    && (e.appName === undefined || typeof e.appName === "string") && (e.type === undefined || isStr(e.type, 1024));
+}
+
+function validOrigin(o: unknown): boolean {
+  return isRecord(o) && isStr(o.file, 4096) && isInt(o.line) && (o.line as number) >= 1 && (o.line as number) <= 10_000_000
+    && isInt(o.column) && (o.column as number) >= 1 && (o.column as number) <= 100_000;
 }
 
 function validStream(x: unknown): boolean {
@@ -287,6 +295,7 @@ export function parseInterchangeMessage(m: Record<string, unknown>): Interchange
         const t = it as Record<string, unknown>;
         need(typeof t.appName === "string" && (t.kind === "ts" || t.kind === "bash") && typeof t.sourceId === "string", "task app");
         need(t.source === undefined || typeof t.source === "string", "task source");
+        need(t.origin === undefined || validOrigin(t.origin), "task source origin");
         need(Array.isArray(t.args) && isInt(t.argBytes) && validOptions(t.options), "task args/options");
       }
       return m as unknown as TasksMessage;

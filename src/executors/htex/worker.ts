@@ -10,7 +10,7 @@ import { serialize } from "node:v8";
 import { compileBody, explainRemoteError, makeContext, runBody } from "../../apps/runtime.js";
 import { errorToWire } from "../../apps/errorWire.js";
 import { SerializationError, WalltimeExceeded } from "../../errors.js";
-import { childrenOf, ProcessTreeSampler } from "./procStats.js";
+import { childrenOf, ProcessTreeSampler, sinceBaseline } from "./procStats.js";
 import { MAX_VALUE_BYTES, mebibytes, nowMicros } from "./protocol.js";
 import type { ResourceSample, ResultItem, TaskItem } from "./protocol.js";
 import type { FromWorker, ToWorker } from "./workerIpc.js";
@@ -35,7 +35,7 @@ function bodyFor(item: TaskItem): Body {
   let fn = bodies.get(item.sourceId);
   if (!fn) {
     if (item.source === undefined) throw new SerializationError(`worker has no source for app '${item.appName}' (internal error)`);
-    fn = compileBody(item.source, item.appName);
+    fn = compileBody(item.source, item.appName, item.origin);
     bodies.set(item.sourceId, fn);
   }
   return fn;
@@ -52,7 +52,7 @@ function withWalltime(p: PromiseLike<unknown>, appName: string, walltime: number
   });
 }
 
-function finish(item: TaskItem, startedAt: number, ok: boolean, valueOrError: unknown, fresh = true): ResultItem {
+function finish(item: TaskItem, startedAt: number, base: ResourceSample | null, ok: boolean, valueOrError: unknown, fresh = true): ResultItem {
   const endedAt = nowMicros();
   let r: ResultItem;
   if (ok) {
@@ -71,7 +71,7 @@ function finish(item: TaskItem, startedAt: number, ok: boolean, valueOrError: un
   }
   if (finalSample) {
     const s = endSample(fresh, endedAt);
-    if (s) r.sample = s;
+    if (s) r.sample = sinceBaseline(s, base);
   }
   return r;
 }
@@ -90,40 +90,60 @@ function endSample(fresh: boolean, at: number): ResourceSample | null {
   return lastSample;
 }
 
+/**
+ * The reading a try's counters are measured from (docs/SCHEMA.md, resource): taken when the try
+ * starts, or the previous reading when that is younger than one tick (back-to-back short tries).
+ */
+function baseline(at: number): ResourceSample | null {
+  if (lastSample && at - lastSample.timestamp < REUSE_MICROS) return lastSample;
+  lastSample = sampler.sample();
+  return lastSample;
+}
+/** Start of the previous try: a synchronous try that starts within a tick of it is part of a rapid stream. */
+let previousStart = -Infinity;
+
 async function runBatch(items: TaskItem[]): Promise<void> {
   let results: ResultItem[] = [];
   for (const item of items) {
     const startedAt = nowMicros();
+    const base = finalSample ? baseline(startedAt) : null;
+    const rapid = startedAt - previousStart < REUSE_MICROS;
+    previousStart = startedAt;
     try {
       const fn = bodyFor(item);
       const args = item.args;
       const ctx = makeContext(item.taskId, item.tryId, item.options);
       let out: unknown;
-      if (item.options.walltime !== null) {
+      const started = (): FromWorker => (base ? { t: "started", id: item.id, at: startedAt, base } : { t: "started", id: item.id, at: startedAt });
+      const walled = item.options.walltime !== null;
+      if (walled) {
         // The pool enforces the walltime from outside, so even a body that never yields is stopped;
         // it needs to know when this try starts and which earlier ones are done.
         if (results.length > 0) send({ t: "done", results });
         results = [];
-        send({ t: "started", id: item.id, at: startedAt });
+        send(started());
       }
       if (item.kind === "ts") {
+        // Outside rapid streams the pool learns of every start, so its periodic samples of a long
+        // synchronous body are counted from this try's baseline.
+        if (base && !rapid && !walled) send(started());
         out = fn.apply(ctx, args);
         if (!isThenable(out)) {
-          results.push(finish(item, startedAt, true, out, false));
+          results.push(finish(item, startedAt, base, true, out, false));
           continue;
         }
-        if (item.options.walltime === null) send({ t: "started", id: item.id, at: startedAt });
+        if ((!base || rapid) && !walled) send(started());
         out = await withWalltime(out, item.appName, item.options.walltime);
       } else {
-        if (item.options.walltime === null) send({ t: "started", id: item.id, at: startedAt });
+        if (!walled) send(started());
         out = await runBody(item.kind, fn, item.appName, ctx, args, item.options);
       }
       // A long body ran: report at once rather than holding results behind the rest of the batch.
-      results.push(finish(item, startedAt, true, out));
+      results.push(finish(item, startedAt, base, true, out));
       send({ t: "done", results });
       results = [];
     } catch (e) {
-      results.push(finish(item, startedAt, false, e));
+      results.push(finish(item, startedAt, base, false, e));
     }
   }
   send({ t: "done", results });

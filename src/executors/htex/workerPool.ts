@@ -12,11 +12,11 @@ import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
 import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
-import { childrenOf, ProcessTreeSampler, physicalCoreCount } from "./procStats.js";
+import { childrenOf, ProcessTreeSampler, physicalCoreCount, sinceBaseline } from "./procStats.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, nowMicros,
   INTERCHANGE_PROOF_PREFIX, newNonce, parseInterchangeMessage, proofFor, proofMatches, PROTOCOL_VERSION,
-  type PeriodicSample, type ResultItem, type StartedItem, type TaskItem, type WelcomeMessage,
+  type PeriodicSample, type ResourceSample, type ResultItem, type StartedItem, type TaskItem, type WelcomeMessage,
 } from "./protocol.js";
 import type { FromWorker } from "./workerIpc.js";
 
@@ -45,6 +45,8 @@ interface WorkerSlot {
   walltimerId: number;
   sources: Set<string>;
   sampler: ProcessTreeSampler;
+  /** The try the worker said it started, with its start reading: what periodic samples are of. */
+  current: { id: number; base: ResourceSample } | null;
 }
 
 /** Argument bytes in one batch to a worker (big arguments go one or a few at a time). */
@@ -88,7 +90,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const uid = randomBytes(6).toString("hex");
     const myNonce = newNonce();
     const maxBatch = opts.maxWorkerBatch ?? 64;
-    const sources = new Map<string, string>();
+    const sources = new Map<string, Pick<TaskItem, "source" | "origin">>();
     const queue: TaskItem[] = [];
     const workers: WorkerSlot[] = [];
     let welcome: WelcomeMessage | null = null;
@@ -155,7 +157,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const startWorker = (): WorkerSlot => {
       const env = { ...process.env, PARSL_WORKER_BLOCK_ID: opts.blockId, PARSL_TS_WORKER_SAMPLE: welcome && welcome.resourceMonitoring && welcome.resourceInterval > 0 ? "1" : "0" };
       const proc = fork(WORKER_MAIN, [], { serialization: "advanced", env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-      const slot: WorkerSlot = { proc, pid: proc.pid ?? -1, assigned: [], walltimer: null, walltimerId: -1, sources: new Set(), sampler: new ProcessTreeSampler(proc.pid ?? -1) };
+      const slot: WorkerSlot = { proc, pid: proc.pid ?? -1, assigned: [], walltimer: null, walltimerId: -1, sources: new Set(), sampler: new ProcessTreeSampler(proc.pid ?? -1), current: null };
       proc.on("message", (m: FromWorker) => onWorkerMessage(slot, m));
       proc.on("exit", (code, signal) => onWorkerExit(slot, code, signal));
       proc.on("error", (e) => warn(`worker ${slot.pid}: ${e.message}`));
@@ -165,10 +167,12 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const onWorkerMessage = (slot: WorkerSlot, m: FromWorker): void => {
       if (m.t === "started") {
         outStarted.push({ id: m.id, at: m.at });
+        slot.current = m.base ? { id: m.id, base: m.base } : null;
         const item = slot.assigned.find((a) => a.id === m.id);
         if (item && item.options.walltime !== null) armWalltime(slot, item);
       } else if (m.t === "done") {
         for (const r of m.results) {
+          if (slot.current?.id === r.id) slot.current = null;
           if (slot.walltimer && r.id === slot.walltimerId) clearWalltime(slot);
           const i = slot.assigned.findIndex((a) => a.id === r.id);
           if (i >= 0) slot.assigned.splice(i, 1);
@@ -217,10 +221,11 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       const how = signal ? `signal ${signal}` : `exit code ${code}`;
       warn(`worker ${slot.pid} died (${how}) with ${slot.assigned.length} unfinished tries`);
       const now = nowMicros();
+      const exitCode = signal ? 128 + (os.constants.signals[signal] ?? 0) : code;
       for (const t of slot.assigned) {
         outResults.push({
           id: t.id, ok: false, startedAt: now, endedAt: now,
-          error: { name: "WorkerLost", message: `worker lost: process ${slot.pid} on ${os.hostname()} (block ${opts.blockId}) died (${how}) while running task ${t.taskId} try ${t.tryId}` },
+          error: { name: "WorkerLost", message: `worker lost: process ${slot.pid} on ${os.hostname()} (block ${opts.blockId}) died (${how}) while running task ${t.taskId} try ${t.tryId}`, ...(exitCode !== null ? { exitCode } : {}) },
         });
       }
       slot.assigned = [];
@@ -242,20 +247,25 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
           if (!w.sources.has(it.sourceId)) {
             w.sources.add(it.sourceId);
             const src = sources.get(it.sourceId);
-            if (src !== undefined) it.source = src;
-          } else delete it.source;
+            if (src !== undefined) Object.assign(it, src);
+          } else {
+            delete it.source;
+            delete it.origin;
+          }
         }
         w.assigned = items;
         w.proc.send({ t: "batch", items });
       }
     };
 
+    // Only a try whose start (and start reading) the worker reported is sampled: its figures
+    // count from that reading. Rapid short tries get their try-end sample only.
     const sampleBusyWorkers = (): void => {
       for (const w of workers) {
-        const current = w.assigned[0];
-        if (!current) continue;
+        const current = w.current;
+        if (!current || !w.assigned.some((a) => a.id === current.id)) continue;
         const s = w.sampler.sample();
-        if (s) outSamples.push({ id: current.id, sample: s });
+        if (s) outSamples.push({ id: current.id, sample: sinceBaseline(s, current.base) });
       }
       scheduleFlush();
     };
@@ -299,7 +309,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       switch (m.t) {
         case "tasks":
           for (const it of m.items) {
-            if (it.source !== undefined) sources.set(it.sourceId, it.source);
+            if (it.source !== undefined) sources.set(it.sourceId, it.origin ? { source: it.source, origin: it.origin } : { source: it.source });
             queue.push(it);
           }
           dispatch();
