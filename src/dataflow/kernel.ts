@@ -251,7 +251,6 @@ export class DataFlowKernel implements Submitter {
         task_time_invoked: now,
         task_fail_count: 0,
         task_fail_cost: 0,
-        task_latest_status: "pending",
       };
       if (call.stdin != null) cols.task_stdin = call.stdin;
       if (lineage !== null) cols.task_lineage_hash = lineage;
@@ -486,7 +485,7 @@ export class DataFlowKernel implements Submitter {
     if (this.#monitor) {
       this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "fail_retryable", ts });
       this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: { task_try_time_returned: returned, task_fail_history: rec.failHistory.join(",") } });
-      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_fail_count: rec.failCount, task_fail_cost: rec.failCost, task_latest_status: "fail_retryable" } });
+      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_fail_count: rec.failCount, task_fail_cost: rec.failCost } });
     }
     rec.tryId++;
     rec.failHistory = [];
@@ -513,7 +512,6 @@ export class DataFlowKernel implements Submitter {
     if (this.#monitor) {
       this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "joining", ts });
       this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: { task_joins: list.map((f) => f.taskId).join(",") } });
-      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_latest_status: "joining" } });
     }
     let waiting = list.length;
     const settle = () => {
@@ -549,7 +547,7 @@ export class DataFlowKernel implements Submitter {
       const tryCols: Partial<TryColumns> = { task_try_time_returned: returned ?? ts, task_fail_history: rec.failHistory.join(",") };
       this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: tryCols });
       const taskCols: Partial<TaskColumns> = {
-        task_time_returned: ts, task_fail_count: rec.failCount, task_fail_cost: rec.failCost, task_latest_status: state,
+        task_time_returned: ts, task_fail_count: rec.failCount, task_fail_cost: rec.failCost,
       };
       if (rec.hashsum) taskCols.task_hashsum = rec.hashsum;
       this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: taskCols });
@@ -571,7 +569,6 @@ export class DataFlowKernel implements Submitter {
     const m = this.#monitor!;
     m.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: true, cols: { task_executor: rec.executor } });
     m.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "pending", ts });
-    if (rec.tryId > 0) m.emit({ t: "task", task_id: rec.id, first: false, cols: { task_latest_status: "pending" } });
   }
 
   /** A timestamp for one of `rec`'s events, never earlier than its previous one. */
