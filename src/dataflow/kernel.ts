@@ -88,6 +88,10 @@ export class DataFlowKernel implements Submitter {
   #outstanding = 0;
   #idleWaiters: Array<() => void> = [];
   #counts = { exec_done: 0, failed: 0, dep_fail: 0, memo_done: 0 };
+  /** Tasks the run's interruption stopped or never started (they keep their last state). */
+  #cancelled = 0;
+  /** cleanup({ wait: false }) (or a signal) has begun: nothing more is launched. */
+  #interrupting = false;
   #closing: Promise<void> | null = null;
   /** Tasks ready to launch but held while the monitoring backlog is over its limit. */
   #held: TaskRecord[] = [];
@@ -302,6 +306,10 @@ export class DataFlowKernel implements Submitter {
 
   #launch(rec: TaskRecord): void {
     if (rec.state !== "pending") return;
+    if (this.#interrupting) {
+      this.#cancel(rec, new TaskCancelled(`task ${rec.id} (${rec.app.name}) never ran: the run was interrupted`));
+      return;
+    }
     // Backpressure: when the database falls far behind, new work waits instead of memory growing.
     const m = this.#monitor;
     if (m && m.congested && !this.#closing) {
@@ -436,6 +444,10 @@ export class DataFlowKernel implements Submitter {
   }
 
   #finished(rec: TaskRecord, result: TryResult): void {
+    if (!result.ok && result.error instanceof TaskCancelled && this.#interrupting) {
+      this.#cancel(rec, result.error);
+      return;
+    }
     if (this.#monitorRunning && rec.tryRunning !== null && this.#monitor) {
       const ended = this.#stamp(rec, Math.min(result.endedAt ?? nowMicros(), nowMicros()));
       this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "running_ended", ts: ended });
@@ -520,7 +532,10 @@ export class DataFlowKernel implements Submitter {
         const e = f.exception();
         if (e) failed.push([e, `task ${f.taskId}`]);
       }
-      if (failed.length > 0) {
+      const cancelled = failed.find(([e]) => e instanceof TaskCancelled);
+      if (cancelled) {
+        this.#cancel(rec, cancelled[0] as TaskCancelled);
+      } else if (failed.length > 0) {
         const e = new JoinError(failed, rec.id);
         rec.failCount++; // join failures count but cost nothing, and are never retried
         rec.failHistory.push(e.toRepr());
@@ -558,6 +573,23 @@ export class DataFlowKernel implements Submitter {
     this.#tasks.delete(rec.id);
     if (ok) rec.future.setResult(valueOrError);
     else rec.future.setException(valueOrError as Error);
+    this.#taskGone();
+  }
+
+  /**
+   * A try the run's interruption stopped, or a task it never launched: no failure, status or
+   * count is recorded, so the task keeps its last state; its future fails with TaskCancelled.
+   */
+  #cancel(rec: TaskRecord, err: TaskCancelled): void {
+    if (!this.#tasks.delete(rec.id)) return; // already final or cancelled (a late dependency or join callback)
+    rec.handle = null;
+    this.#cancelled++;
+    if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} cancelled in state ${rec.state}: ${err.message}`);
+    rec.future.setException(err);
+    this.#taskGone();
+  }
+
+  #taskGone(): void {
     if (--this.#outstanding === 0) {
       const ws = this.#idleWaiters;
       this.#idleWaiters = [];
@@ -614,6 +646,7 @@ export class DataFlowKernel implements Submitter {
   async #cleanup(wait: boolean): Promise<void> {
     if (this.#beforeExit) process.off("beforeExit", this.#beforeExit);
     if (wait) await this.waitForCurrentTasks();
+    else this.#interrupting = true;
     this.#log.write("info", `cleanup: ${this.#outstanding} tasks still outstanding`);
     this.#memo.close();
     for (const ex of [...this.#executors.values()].reverse()) {
@@ -624,7 +657,13 @@ export class DataFlowKernel implements Submitter {
         this.#log.write("error", `executor ${ex.label} did not shut down cleanly: ${(e as Error).message}`);
       }
     }
-    const status: RunStatus = this.#runStatus ?? this.#endStatus();
+    // Executors cancelled what they held; tasks still waiting (on dependencies, or held) never run.
+    for (const rec of [...this.#held, ...this.#tasks.values()]) {
+      if (this.#tasks.has(rec.id)) this.#cancel(rec, new TaskCancelled(`task ${rec.id} (${rec.app.name}) never ran: the run was interrupted`));
+    }
+    this.#held = [];
+    if (this.#cancelled > 0) this.#log.write("info", `cleanup: ${this.#cancelled} tasks were cancelled and keep their last state`);
+    const status: RunStatus = this.#runStatus ?? (this.#cancelled > 0 ? "interrupted" : this.#endStatus());
     if (this.#monitor) {
       this.#emitEnd(status);
       await this.#monitor.close();
