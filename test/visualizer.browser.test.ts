@@ -65,6 +65,11 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     assert.ok(crashed, "crashed run listed");
     assert.match(crashed!, /unknown \/ stale/);
     assert.equal(rows.filter((r) => /completed/.test(r)).length, 2);
+    // Completed, memo hits and failed, in that order (run 2 of the fixture: 9, 5, 2).
+    const run2 = page.locator("table.workflows tbody tr", { hasText: "2026-11-24 21:52:25" }).locator(".task-counts .task");
+    assert.deepEqual(await run2.allInnerTexts(), ["9", "5", "2"]);
+    assert.deepEqual(await run2.evaluateAll((els) => els.map((e) => e.getAttribute("title"))),
+      ["completed (exec_done)", "memo hits (memo_done)", "failed"]);
   });
 
   test("click through: list → workflow → app → task", async () => {
