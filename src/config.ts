@@ -43,6 +43,8 @@ export interface ConfigOptions {
   logLevel?: LogLevel;
   /** End the run cleanly on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
+  /** Print one line on stderr when the run ends: status, tasks per final state, duration, database (default true). */
+  summary?: boolean;
 }
 
 export class Config {
@@ -57,10 +59,11 @@ export class Config {
   readonly checkpointFiles: readonly string[] | null;
   readonly logLevel: LogLevel;
   readonly handleSignals: boolean;
+  readonly summary: boolean;
 
   constructor(options: ConfigOptions = {}) {
     if (options === null || typeof options !== "object") throw new ConfigurationError("Config", "options must be an object");
-    const known = ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals"];
+    const known = ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals", "summary"];
     for (const k of Object.keys(options)) {
       if (!known.includes(k)) throw new ConfigurationError(k, `is not a Config option (known: ${known.join(", ")})`);
     }
@@ -114,5 +117,7 @@ export class Config {
     if (!["debug", "info", "warning", "error"].includes(this.logLevel)) throw new ConfigurationError("logLevel", `must be debug, info, warning or error, got ${JSON.stringify(this.logLevel)}`);
     this.handleSignals = options.handleSignals ?? true;
     if (typeof this.handleSignals !== "boolean") throw new ConfigurationError("handleSignals", "must be true or false");
+    this.summary = options.summary ?? true;
+    if (typeof this.summary !== "boolean") throw new ConfigurationError("summary", `must be true or false, got ${JSON.stringify(options.summary)}`);
   }
 }

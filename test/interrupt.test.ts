@@ -84,6 +84,7 @@ async function interruptRun(kind: Kind, how: "SIGINT" | "SIGTERM" | "cleanup"): 
       assert.match(out, /OUTCOMES \["TaskCancelled","TaskCancelled","TaskCancelled","TaskCancelled"\]/, "every future fails with TaskCancelled");
     }
 
+    assert.match(out, /^parsl-ts: run \S+ interrupted in [^:]+: 4 cancelled · .*monitoring\.db$/m, "the end-of-run line");
     const wf = rows(db, "SELECT run_status, tasks_completed_count, tasks_failed_count FROM workflow WHERE run_id = ?", runId)[0];
     assert.deepEqual(wf, { run_status: "interrupted", tasks_completed_count: 0, tasks_failed_count: 0 });
     const bad = rows(db, `SELECT task_id, task_status_name FROM status WHERE run_id = ?

@@ -29,6 +29,7 @@ import { Memoizer, type MemoOutcome } from "./memoizer.js";
 import { reprValue } from "./repr.js";
 import { makeRunDir } from "./rundir.js";
 import { RunLog, type LogLevel } from "./runLog.js";
+import { formatRunSummary } from "./runSummary.js";
 
 /** A dependency that is not a kernel future (a plain promise): its outcome once settled. */
 interface ForeignDep {
@@ -100,6 +101,9 @@ export class DataFlowKernel implements Submitter {
   #beforeExit: (() => void) | null = null;
   /** The run's workflow_end event has been emitted (by cleanup or at process exit). */
   #endEmitted = false;
+  /** The monitoring database's endpoint (null without monitoring), for the end-of-run line. */
+  #database: string | null = null;
+  #summaryPrinted = false;
 
   /** Use `load(config)`. */
   constructor(config: Config) {
@@ -126,6 +130,7 @@ export class DataFlowKernel implements Submitter {
     const hub = c.monitoring;
     if (hub) {
       const endpoint = hub.loggingEndpoint ?? path.resolve(c.runDir, "monitoring.db");
+      this.#database = endpoint;
       this.#monitor = await startMonitoringSink({
         endpoint,
         runId: this.runId,
@@ -161,7 +166,7 @@ export class DataFlowKernel implements Submitter {
     // A script that forgets cleanup() still ends its run properly (Parsl does this at exit).
     this.#beforeExit = () => void this.cleanup();
     process.once("beforeExit", this.#beforeExit);
-    if (this.#monitor) process.on("exit", this.#onExit);
+    process.on("exit", this.#onExit);
   }
 
   /**
@@ -172,13 +177,24 @@ export class DataFlowKernel implements Submitter {
    * (an uncaught error, `process.exit(1)`) with none outstanding makes it `failed`.
    */
   #onExit = (code: number): void => {
+    const status = this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : code !== 0 ? "failed" : this.#endStatus());
+    this.#printSummary(status);
     const m = this.#monitor;
     if (!m) return;
-    if (!this.#endEmitted) {
-      this.#emitEnd(this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : code !== 0 ? "failed" : this.#endStatus()));
-    }
+    if (!this.#endEmitted) this.#emitEnd(status);
     m.flushAtExit();
   };
+
+  /** The end-of-run line on stderr (Config.summary), once. */
+  #printSummary(status: RunStatus): void {
+    if (this.#summaryPrinted || !this.config.summary) return;
+    this.#summaryPrinted = true;
+    const line = formatRunSummary({
+      runId: this.runId, status, seconds: (nowMicros() - this.timeBegan) / 1e6, counts: this.#counts,
+      cancelled: this.#cancelled + this.#outstanding, database: this.#database, // outstanding: at a process.exit() before cleanup
+    });
+    process.stderr.write(line + "\n");
+  }
 
   /** How the run ended when nothing stopped it: `failed` if any task failed or could not run. */
   #endStatus(): RunStatus {
@@ -667,10 +683,11 @@ export class DataFlowKernel implements Submitter {
     if (this.#monitor) {
       this.#emitEnd(status);
       await this.#monitor.close();
-      process.off("exit", this.#onExit);
     }
+    process.off("exit", this.#onExit);
     const c = this.#counts;
     this.#log.write("info", `run ${this.runId} ended ${status}: ${c.exec_done} exec_done, ${c.memo_done} memo_done, ${c.failed} failed, ${c.dep_fail} dep_fail`);
+    this.#printSummary(status);
     await this.#log.close();
     for (const [sig, h] of this.#signalHandlers) process.off(sig, h);
     this.#signalHandlers = [];
