@@ -310,6 +310,15 @@ test("task_latest_status follows every status row across batches; a replayed old
     await s.applyBatch(batches[4]!);
     expectAll("pending", "after replaying the batch with the older exec_done");
   });
+  // A writer that died after committing a batch gets it again, coalesced with the next one:
+  // the task rows' inserts meet existing rows, and the newer states still win.
+  const file2 = path.join(tempDir(), "m2.db");
+  await withStore(file2, runId, notices(), async (s) => {
+    await s.applyBatch(batches[0]!);
+    await s.applyBatch([...batches[0]!, ...batches[1]!]);
+    const got = all(file2, "SELECT DISTINCT task_latest_status AS st FROM task WHERE run_id = ?", runId);
+    assert.deepEqual(got, [{ st: "launched" }]);
+  });
 });
 
 test("large batches (grouped statements) replay idempotently and match row-by-row writes", async () => {
