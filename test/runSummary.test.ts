@@ -95,3 +95,17 @@ test("parsl.log and database_manager.log stamp lines alike: local time with its 
     }
   }
 });
+
+test("a script that exits before cleanup still prints the line, from the exit handler", { timeout: 60_000 }, () => {
+  const { stderr, status } = run(tempDir(), `
+const quick = tsApp(function quick(x) { return x; });
+const slow = tsApp(async function slow() { await new Promise((r) => setTimeout(r, 60000)); });
+await Promise.all([quick(1), quick(2)]);
+slow();
+await new Promise((r) => setTimeout(r, 200));
+process.exit(3);
+`, `monitoring: new MonitoringHub({})`);
+  assert.equal(status, 3, stderr);
+  assert.match(stderr, new RegExp(`^parsl-ts: run ${UUID} interrupted in \\d+\\.\\d s: 2 exec_done, 1 cancelled · runinfo/monitoring\\.db$`, "m"));
+  assert.equal(stderr.split("\n").filter((l) => l.startsWith("parsl-ts:")).length, 1);
+});

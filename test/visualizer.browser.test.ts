@@ -81,6 +81,7 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     assert.match(summary, /Workflow fixture-mixed/);
     assert.match(summary, /\/tmp\/parsl-fixture-mixed\/runinfo\/000/);
     assert.match(summary, /173 tasks by latest state/);
+    assert.deepEqual(await page.locator("main .task-counts .task").allInnerTexts(), ["154", "2", "12"], "completed, memo hits, failed");
     // Gantt: one bar group per task, coloured with Parsl's colours.
     assert.equal(await page.locator("#gantt-note").innerText(), "Showing tasks 0–172.");
     const fills = await page.locator("svg.chart a rect").evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute("fill")))]);
