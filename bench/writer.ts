@@ -1,7 +1,7 @@
 /**
  * Throughput of the monitoring database path: realistic event streams for N no-op tasks go
  * through a real MonitoringWriter (child process, framed stdin, SQLite in a temp dir).
- * Per task: 1 task row, 1 try row, 5 status rows = 7 rows, from 11 events.
+ * Per task: 1 task row, 1 try row, 5 status rows = 7 rows, from 10 events.
  *
  *   node dist/bench/writer.js [tasks=200000]
  */
@@ -34,16 +34,15 @@ export function noopTaskEvents(taskId: number, t: number): MonitoringEvent[] {
     { t: "task", task_id: taskId, first: true, cols: {
       task_depends: "", task_func_name: "noop", task_memoize: false, task_hashsum: null, task_inputs: "None",
       task_outputs: "None", task_stdin: null, task_stdout: "", task_stderr: "", task_time_invoked: t,
-      task_time_returned: null, task_fail_count: 0, task_fail_cost: 0, task_lineage_hash: null, task_latest_status: "pending" } },
+      task_time_returned: null, task_fail_count: 0, task_fail_cost: 0, task_lineage_hash: null } },
     { t: "status", task_id: taskId, try_id: 0, state: "pending", ts: t },
     { t: "try", task_id: taskId, try_id: 0, first: true, cols: { task_executor: "threads", task_try_time_launched: t + 5 } },
-    { t: "task", task_id: taskId, first: false, cols: { task_latest_status: "launched" } },
     { t: "status", task_id: taskId, try_id: 0, state: "launched", ts: t + 6 },
     { t: "try", task_id: taskId, try_id: 0, first: false, cols: { task_try_time_running: t + 7, hostname: "bench", block_id: null } },
     { t: "status", task_id: taskId, try_id: 0, state: "running", ts: t + 7 },
     { t: "status", task_id: taskId, try_id: 0, state: "running_ended", ts: t + 9 },
     { t: "try", task_id: taskId, try_id: 0, first: false, cols: { task_try_time_returned: t + 10, task_fail_history: "" } },
-    { t: "task", task_id: taskId, first: false, cols: { task_time_returned: t + 11, task_latest_status: "exec_done" } },
+    { t: "task", task_id: taskId, first: false, cols: { task_time_returned: t + 11 } },
     { t: "status", task_id: taskId, try_id: 0, state: "exec_done", ts: t + 11 },
   ];
 }
@@ -62,7 +61,7 @@ export async function benchWriter(tasks: number): Promise<WriterBenchResult> {
     let peakUnackedBatches = 0;
     for (let i = 0; i < tasks; i++) {
       for (const e of noopTaskEvents(i, began + i * 20)) writer.emit(e);
-      events += 11;
+      events += 10;
       writer.setCounts(i + 1, 0);
       // Let acks arrive now and then, as a running kernel would.
       if (i % 1000 === 999) {

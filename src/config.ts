@@ -15,7 +15,7 @@ const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
 /** The options `Config` takes; Parsl's Config options that live elsewhere in parsl-ts say where. */
 const CONFIG_OPTIONS: OptionsSpec = {
   kind: "Config",
-  known: ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals"],
+  known: ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals", "summary"],
   elsewhere: {
     strategy: "in parsl-ts it is an option of HighThroughputExecutor",
     strategyPeriod: "in parsl-ts it is an option of HighThroughputExecutor",
@@ -56,6 +56,8 @@ export interface ConfigOptions {
   logLevel?: LogLevel;
   /** End the run cleanly on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
+  /** Print one line on stderr when the run ends: status, tasks per final state, duration, database (default true). */
+  summary?: boolean;
 }
 
 export class Config {
@@ -70,6 +72,7 @@ export class Config {
   readonly checkpointFiles: readonly string[] | null;
   readonly logLevel: LogLevel;
   readonly handleSignals: boolean;
+  readonly summary: boolean;
 
   constructor(options: ConfigOptions = {}) {
     const o: Options = new Options(CONFIG_OPTIONS, options);
@@ -100,5 +103,6 @@ export class Config {
     this.checkpointFiles = o.check<string[] | null>("checkpointFiles", null, (f) => f === null || (Array.isArray(f) && f.every((x) => typeof x === "string")), "an array of checkpoint directory paths, or null");
     this.logLevel = o.oneOf<LogLevel>("logLevel", "info", LOG_LEVELS);
     this.handleSignals = o.boolean("handleSignals", true);
+    this.summary = o.boolean("summary", true);
   }
 }

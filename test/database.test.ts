@@ -53,7 +53,7 @@ function taskFirst(taskId: number, extra: Record<string, unknown> = {}): Monitor
     t: "task", task_id: taskId, first: true, cols: {
       task_depends: "", task_func_name: "app", task_memoize: true, task_hashsum: null, task_inputs: "None",
       task_outputs: "None", task_stdin: null, task_stdout: "", task_stderr: "", task_time_invoked: T0 + taskId,
-      task_fail_count: 0, task_fail_cost: 0, task_latest_status: "pending", ...extra,
+      task_fail_count: 0, task_fail_cost: 0, ...extra,
     },
   } as MonitoringEvent;
 }
@@ -69,13 +69,13 @@ function taskLifecycle(taskId: number): MonitoringEvent[] {
     taskFirst(taskId),
     { t: "status", task_id: taskId, try_id: 0, state: "pending", ts: t },
     { t: "try", task_id: taskId, try_id: 0, first: true, cols: { task_executor: "threads", task_try_time_launched: t + 1 } },
-    { t: "task", task_id: taskId, first: false, cols: { task_latest_status: "launched", task_hashsum: "abc" } },
+    { t: "task", task_id: taskId, first: false, cols: { task_hashsum: "abc" } },
     { t: "status", task_id: taskId, try_id: 0, state: "launched", ts: t + 2 },
     { t: "try", task_id: taskId, try_id: 0, first: false, cols: { task_try_time_running: t + 3, hostname: "node1" } },
     { t: "status", task_id: taskId, try_id: 0, state: "running", ts: t + 3 },
     { t: "status", task_id: taskId, try_id: 0, state: "running_ended", ts: t + 4 },
     { t: "try", task_id: taskId, try_id: 0, first: false, cols: { task_try_time_returned: t + 5, task_fail_history: "" } },
-    { t: "task", task_id: taskId, first: false, cols: { task_time_returned: t + 5, task_latest_status: "exec_done" } },
+    { t: "task", task_id: taskId, first: false, cols: { task_time_returned: t + 5 } },
     { t: "status", task_id: taskId, try_id: 0, state: "exec_done", ts: t + 5 },
   ];
 }
@@ -222,7 +222,8 @@ test("task and try events coalesce; set-once columns keep their first value; typ
     assert.equal(out.rows, 1 + 1 + 1 + 5 + 1 + 1, "one row write per task, per try and per status row");
     await s.applyBatch([
       { t: "task", task_id: 1, first: false, cols: { task_func_name: "renamed", task_inputs: "[123]", task_stdout: "late.txt" } },
-      { t: "task", task_id: 1, first: false, cols: { task_fail_count: 1, task_fail_cost: 0.5, task_latest_status: "fail_retryable" } },
+      { t: "task", task_id: 1, first: false, cols: { task_fail_count: 1, task_fail_cost: 0.5 } },
+      { t: "status", task_id: 1, try_id: 0, state: "fail_retryable", ts: T0 + 600 },
     ]);
     await s.applyBatch([{ t: "try", task_id: 1, try_id: 0, first: true, cols: { task_executor: "htex" } },
       { t: "try", task_id: 1, try_id: 0, first: false, cols: { task_executor: "other", block_id: "0" } }]);
@@ -281,6 +282,56 @@ test("replaying the same batches gives identical rows in every table", async () 
   assert.equal(all(file, "SELECT psutil_cpu_num FROM resource WHERE run_id = ?", runId)[0]!["psutil_cpu_num"], "1");
 });
 
+test("task_latest_status follows every status row across batches; a replayed older batch never sets it back", async () => {
+  const file = path.join(tempDir(), "m.db");
+  const runId = "run-latest";
+  const n = 300; // more than one grouped UPDATE per column set, plus leftovers written row by row
+  // Batch k holds the k-th status (and the task/try events before it) of every task.
+  const batches: MonitoringEvent[][] = [[workflowStart()], [], [], [], []];
+  for (let i = 0; i < n; i++) {
+    const life = taskLifecycle(i);
+    let k = 0;
+    for (const e of life) {
+      batches[k]!.push(e);
+      if (e.t === "status") k = Math.min(k + 1, 4);
+    }
+  }
+  const states = ["pending", "launched", "running", "running_ended", "exec_done"];
+  const latest = (): Map<unknown, unknown> => new Map(all(file, "SELECT task_id, task_latest_status FROM task WHERE run_id = ?", runId)
+    .map((r) => [r["task_id"], r["task_latest_status"]]));
+  const expectAll = (state: string, why: string): void => {
+    const got = latest();
+    assert.equal(got.size, n);
+    for (const [id, st] of got) assert.equal(st, state, `task ${String(id)}: ${why}`);
+  };
+  await withStore(file, runId, notices(), async (s) => {
+    for (let k = 0; k < 5; k++) {
+      assert.deepEqual((await s.applyBatch(batches[k]!)).rejected, []);
+      expectAll(states[k]!, `after batch ${k}`);
+    }
+    for (let k = 0; k < 4; k++) {
+      await s.applyBatch(batches[k]!);
+      expectAll("exec_done", `after replaying batch ${k}`);
+    }
+    // A status-only batch (the task event came earlier) moves the state too: a retry begins.
+    const retry: MonitoringEvent[] = [];
+    for (let i = 0; i < n; i++) retry.push({ t: "status", task_id: i, try_id: 1, state: "pending", ts: T0 + i * 100 + 50 });
+    await s.applyBatch(retry);
+    expectAll("pending", "after a status-only batch");
+    await s.applyBatch(batches[4]!);
+    expectAll("pending", "after replaying the batch with the older exec_done");
+  });
+  // A writer that died after committing a batch gets it again, coalesced with the next one:
+  // the task rows' inserts meet existing rows, and the newer states still win.
+  const file2 = path.join(tempDir(), "m2.db");
+  await withStore(file2, runId, notices(), async (s) => {
+    await s.applyBatch(batches[0]!);
+    await s.applyBatch([...batches[0]!, ...batches[1]!]);
+    const got = all(file2, "SELECT DISTINCT task_latest_status AS st FROM task WHERE run_id = ?", runId);
+    assert.deepEqual(got, [{ st: "launched" }]);
+  });
+});
+
 test("large batches (grouped statements) replay idempotently and match row-by-row writes", async () => {
   const dir = tempDir();
   const grouped = path.join(dir, "grouped.db");
@@ -320,7 +371,7 @@ test("an update for a task whose first event never arrived is reported, not sile
   const file = path.join(tempDir(), "m.db");
   await withStore(file, "run-orphan", notices(), async (s) => {
     const out = await s.applyBatch([workflowStart(), ...taskLifecycle(0),
-      { t: "task", task_id: 5, first: false, cols: { task_latest_status: "launched" } },
+      { t: "task", task_id: 5, first: false, cols: { task_hashsum: "x" } },
       { t: "try", task_id: 5, try_id: 1, first: false, cols: { hostname: "h" } }]);
     assert.deepEqual(out.rejected, [
       "task 5 (run run-orphan): an update found no row (its first event never arrived), so it was not written",
@@ -342,9 +393,10 @@ test("updates of many existing rows arrive in later batches, grouped; an orphan 
       laters.push(...rest);
     }
     assert.deepEqual((await s.applyBatch(firsts)).rejected, []);
-    // The orphan carries the same column set as the real (coalesced) updates, so it lands inside a group.
+    // The orphan carries the same column set as the real (coalesced) updates, latest state included, so it lands inside a group.
     laters.splice(400, 0,
-      { t: "task", task_id: n + 5, first: false, cols: { task_hashsum: "abc", task_time_returned: T0, task_latest_status: "exec_done" } },
+      { t: "task", task_id: n + 5, first: false, cols: { task_hashsum: "abc", task_time_returned: T0 } },
+      { t: "status", task_id: n + 5, try_id: 0, state: "exec_done", ts: T0 },
       { t: "try", task_id: n + 5, try_id: 0, first: false,
         cols: { task_try_time_running: T0, hostname: "node1", task_try_time_returned: T0, task_fail_history: "" } });
     const out = await s.applyBatch(laters);
@@ -364,7 +416,8 @@ test("updates of many existing rows arrive in later batches, grouped; an orphan 
     const t = T0 + i * 100;
     assert.deepEqual(r, { task_id: i, hostname: "node1", task_try_time_running: formatMicros(t + 3), task_try_time_returned: formatMicros(t + 5), task_fail_history: "" });
   });
-  assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 5 * n);
+  // The orphan's status row is kept (status rows need no task row, as in Parsl).
+  assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 5 * n + 1);
 });
 
 test("a file that is not a database is refused with its path", async () => {

@@ -33,6 +33,7 @@ export async function loadMonitored(
     executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
     monitoring: new MonitoringHub(hub),
     handleSignals: false,
+    summary: false, // tests that check the end-of-run line ask for it
     ...options,
     runDir,
   }));

@@ -12,7 +12,7 @@ import {
 import { describeValue, editDistance, suggestOption } from "../src/validation.js";
 
 const KNOWN = {
-  Config: "executors, monitoring, runDir, retries, retryHandler, appCache, checkpointMode, checkpointPeriod, checkpointFiles, logLevel, handleSignals",
+  Config: "executors, monitoring, runDir, retries, retryHandler, appCache, checkpointMode, checkpointPeriod, checkpointFiles, logLevel, handleSignals, summary",
   MonitoringHub: "loggingEndpoint, workflowName, workflowVersion, resourceMonitoringEnabled, resourceMonitoringInterval, monitoringDebug, heartbeatPeriod",
   ThreadPoolExecutor: "label, maxThreads",
   HighThroughputExecutor: "label, provider, maxWorkersPerNode, coresPerWorker, memPerWorker, address, interchangePortRange, heartbeatPeriod, " +

@@ -57,6 +57,9 @@ describe("visualizer API over the Python Parsl fixture", () => {
     assert.equal(byId.get(RUN1).tasks_completed_count, 154);
     assert.equal(byId.get(RUN1).tasks_failed_count, 12);
     assert.equal(byId.get(RUN2).status, "failed");
+    // Memo hits beside Parsl's counts (which leave them out): the fixture README's memo_done tasks.
+    assert.deepEqual([RUN1, RUN2, RUN3].map((r) => byId.get(r).tasks_memo_count), [2, 5, 0]);
+    assert.equal(byId.get(RUN2).tasks_completed_count, 9, "tasks_completed_count keeps Parsl's meaning");
     // Run 3 was SIGKILLed: never completed, and it stopped writing long ago.
     assert.equal(byId.get(RUN3).status, "unknown");
     assert.match(byId.get(RUN3).status_reason, /no end recorded and no activity for/);
@@ -419,4 +422,32 @@ describe("whole-run aggregates on huge runs are sampled, not scanned", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+test("a parsl-ts run served fully from the cache lists its memo hits, not `0 0`", { timeout: 60_000 }, async () => {
+  const { loadMonitored } = await import("./helpers.js");
+  const { getLastCheckpoint, tsApp } = await import("../src/index.js");
+  const cube = tsApp(function cube(x: number) { return x * x * x; }, { cache: true });
+  const dir = tempDir();
+  const runDir = path.join(dir, "runinfo");
+  const first = await loadMonitored({ runDir, checkpointMode: "task_exit" });
+  await Promise.all([1, 2, 3, 4].map((x) => cube(x)));
+  await first.dfk.cleanup();
+  const second = await loadMonitored({ runDir, checkpointFiles: getLastCheckpoint(runDir) });
+  assert.deepEqual(await Promise.all([1, 2, 3, 4].map((x) => cube(x))), [1, 8, 27, 64]);
+  await second.dfk.cleanup();
+  const viz = await startVisualizer({ db: first.dbPath, port: 0 });
+  try {
+    const base = viz.url.replace(/\/$/, "");
+    const list = (await getJson(`${base}/api/workflows`)).body;
+    const byId = new Map<string, any>(list.rows.map((r: any) => [r.run_id, r]));
+    const counts = (id: string): number[] => ["tasks_completed_count", "tasks_memo_count", "tasks_failed_count"].map((k) => byId.get(id)[k]);
+    assert.deepEqual(counts(first.dfk.runId), [4, 0, 0]);
+    assert.deepEqual(counts(second.dfk.runId), [0, 4, 0], "completed count keeps Parsl's meaning; the memo hits are shown beside it");
+    const summary = (await getJson(`${base}/api/workflows/${second.dfk.runId}`)).body;
+    assert.equal(summary.workflow.tasks_memo_count, 4);
+    assert.deepEqual(summary.state_counts, { memo_done: 4 });
+  } finally {
+    await viz.close();
+  }
 });

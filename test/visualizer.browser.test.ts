@@ -65,6 +65,11 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     assert.ok(crashed, "crashed run listed");
     assert.match(crashed!, /unknown/);
     assert.equal(rows.filter((r) => /failed/.test(r)).length, 2);
+    // Completed, memo hits and failed, in that order (run 2 of the fixture: 9, 5, 2).
+    const run2 = page.locator("table.workflows tbody tr", { hasText: "2026-11-24 21:52:25" }).locator(".task-counts .task");
+    assert.deepEqual(await run2.allInnerTexts(), ["9", "5", "2"]);
+    assert.deepEqual(await run2.evaluateAll((els) => els.map((e) => e.getAttribute("title"))),
+      ["completed (exec_done)", "memo hits (memo_done)", "failed"]);
   });
 
   test("click through: list → workflow → app → task", async () => {
@@ -76,6 +81,7 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     assert.match(summary, /Workflow fixture-mixed/);
     assert.match(summary, /\/tmp\/parsl-fixture-mixed\/runinfo\/000/);
     assert.match(summary, /173 tasks by latest state/);
+    assert.deepEqual(await page.locator("main .task-counts .task").allInnerTexts(), ["154", "2", "12"], "completed, memo hits, failed");
     // Gantt: one bar group per task, coloured with Parsl's colours.
     assert.equal(await page.locator("#gantt-note").innerText(), "Showing tasks 0–172.");
     const fills = await page.locator("svg.chart a rect").evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute("fill")))]);

@@ -16,7 +16,7 @@ const VALID: MonitoringEvent[] = [
   { t: "workflow_end", time_completed: T, tasks_completed_count: 1, tasks_failed_count: 0, run_status: "interrupted" },
   { t: "counts", tasks_completed_count: 3, tasks_failed_count: 1 },
   { t: "task", task_id: 0, first: true, cols: { task_func_name: "f", task_memoize: true, task_fail_count: 0, task_fail_cost: 0.5,
-    task_hashsum: null, task_time_invoked: T, task_latest_status: "pending", task_lineage_hash: "abc" } },
+    task_hashsum: null, task_time_invoked: T, task_lineage_hash: "abc" } },
   { t: "task", task_id: 0, first: false, cols: { task_inputs: "[1]" } },
   { t: "try", task_id: 0, try_id: 2, first: true, cols: { task_executor: "threads", task_joins: "1,2" } },
   { t: "status", task_id: 0, try_id: 0, state: "memo_done", ts: T },
@@ -35,7 +35,7 @@ test("malformed events are rejected with a message naming the field", () => {
     [{ t: "task", task_id: 1, first: true, cols: { task_func_name: "f", task_memoize: false, task_fail_count: 0 } }, /task 1: lacks required column task\.task_fail_cost/],
     [{ t: "task", task_id: 1, first: false, cols: { task_fail_count: null } }, /task\.task_fail_count must not be null/],
     [{ t: "task", task_id: 1, first: false, cols: { task_fail_cost: Infinity } }, /task\.task_fail_cost must be a finite number/],
-    [{ t: "task", task_id: 1, first: false, cols: { task_latest_status: "done" } }, /task\.task_latest_status must be one of .*got "done"/],
+    [{ t: "task", task_id: 1, first: false, cols: { task_latest_status: "exec_done" } }, /task\.task_latest_status is derived by the writer from status events/],
     [{ t: "task", task_id: -1, first: false, cols: {} }, /task\.task_id must be a non-negative integer/],
     [{ t: "task", task_id: 1, first: "yes", cols: {} }, /first must be a boolean/],
     [{ t: "task", task_id: 1, first: false, cols: [] }, /cols must be an object/],
@@ -78,7 +78,7 @@ function tags(payload: Buffer): number[] {
 test("every event comes out of the wire form exactly as it went in; task, try and status events travel compact", () => {
   const allTaskCols = { task_depends: "1,2", task_func_name: "f", task_memoize: false, task_hashsum: "h", task_inputs: "[1]",
     task_outputs: "None", task_stdin: null, task_stdout: "o", task_stderr: "e", task_time_invoked: T, task_time_returned: T + 1,
-    task_fail_count: 2, task_fail_cost: 1.5, task_lineage_hash: "l", task_latest_status: "exec_done", task_args: "[1, 'two']" } as const;
+    task_fail_count: 2, task_fail_cost: 1.5, task_lineage_hash: "l", task_args: "[1, 'two']" } as const;
   const allTryCols = { block_id: "0", hostname: "h", task_executor: "htex", task_try_time_launched: T, task_try_time_running: T + 1,
     task_try_time_returned: T + 2, task_fail_history: "ünïcødé ✓ 𝄞", task_joins: null, task_try_error_type: "BashExitFailure",
     task_try_error: "BashExitFailure: x\n    at f (file:///w.js:3:9)", task_try_exit_code: 137, task_try_stdout_tail: "out ✓\n", task_try_stderr_tail: "" };

@@ -7,7 +7,7 @@ import { BashExitFailure, ParslError, SerializationError, WalltimeExceeded } fro
 
 export interface WireError {
   name: string;
-  /** The error's class name, when it differs from `name` (a user's `class MyError extends Error`). */
+  /** The error's class name, when it differs from `name` (a user's own Error subclass, such as MyError). */
   type?: string;
   message: string;
   stack?: string;

@@ -12,7 +12,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { Micros, MonitoringEvent, StatusEvent } from "../monitoring/messages.js";
 import { addColumnSql, allIndexSql, createTableSql } from "./ddl.js";
-import { planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
+import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "./schema.js";
 import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "./store.js";
 import { formatMicros } from "./timeformat.js";
@@ -164,6 +164,22 @@ const KEYS_TASK = new Set(["task_id", "run_id"]);
 const KEYS_TRY = new Set(["try_id", "task_id", "run_id"]);
 const KEYS_RESOURCE = new Set(["run_id"]);
 
+/**
+ * `task_latest_status` takes the batch's newest state of a task only if that status row is new,
+ * i.e. was inserted by this transaction (its rowid is above `before`, the largest rowid of
+ * `status` when the batch began). A batch replayed after a writer restart carries status rows
+ * that are already stored, so it never sets a state back behind a later batch. (Comparing
+ * timestamps instead would misjudge the repeated hour of a daylight-saving change: they are
+ * Parsl's naive local time.) `value`, `ts` and `before` are SQL expressions, in text order.
+ */
+const guardedLatest = (task: string, before: string, value: string, ts: string): string =>
+  `CASE WHEN EXISTS (SELECT 1 FROM status s WHERE s.rowid > ${before} AND s.task_id = ${task}.task_id AND s.run_id = ${task}.run_id ` +
+  `AND s.task_status_name = ${value} AND s.timestamp = ${ts}) THEN ${value} ELSE ${task}.${DERIVED_LATEST} END`;
+/** The same guard on an insert that meets an existing row (a replay); its one parameter is `before`. */
+const LATEST_ON_CONFLICT = `${DERIVED_LATEST} = CASE WHEN EXISTS (SELECT 1 FROM status s WHERE s.rowid > ? ` +
+  `AND s.task_id = excluded.task_id AND s.run_id = excluded.run_id AND s.task_status_name = excluded.${DERIVED_LATEST}) ` +
+  `THEN excluded.${DERIVED_LATEST} ELSE task.${DERIVED_LATEST} END`;
+
 export class SqliteStore implements Store {
   private readonly task = new TableShape(TASK);
   private readonly try_ = new TableShape(TRY);
@@ -173,6 +189,10 @@ export class SqliteStore implements Store {
   private rejected: string[] = [];
   private rows = 0;
   private readonly writeTxn: (plan: BatchPlan) => void;
+  /** Bit of task_latest_status in task column masks. */
+  private readonly latestBit = 1 << this.task.index.get(DERIVED_LATEST)!;
+  /** Largest rowid of `status` before the current batch's rows (see guardedLatest). */
+  private statusBefore = 0;
 
   private constructor(private readonly db: Database.Database, readonly location: string,
     private readonly runId: string, private readonly notices: StoreNotices) {
@@ -284,9 +304,13 @@ export class SqliteStore implements Store {
       ).run([this.runId, start.workflow_name, start.workflow_version, formatMicros(start.time_began), start.host, start.user,
         start.rundir, formatMicros(start.time_began), start.heartbeat_period ?? null]), () => "workflow row");
     }
+    // Status rows before task rows: task_latest_status is set only from status rows this batch added.
+    if (plan.status.length > 0) {
+      this.statusBefore = Number(this.stmt("status-max", () => "SELECT COALESCE(MAX(rowid), 0) FROM status").pluck().get() as number | bigint);
+      this.writeStatus(plan.status);
+    }
     this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
     this.writeKeyedRows(this.try_, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), (r) => `try ${r.try_id} of task ${r.task_id}`);
-    if (plan.status.length > 0) this.writeStatus(plan.status);
     for (const e of plan.resources) {
       this.row(() => {
         const mask = this.resource.mask(e.row, KEYS_RESOURCE);
@@ -404,21 +428,25 @@ export class SqliteStore implements Store {
     const isTry = shape === this.try_;
     const table = shape.table.name;
     const names = shape.names(mask);
+    const latest = !isTry && (mask & this.latestBit) !== 0;
     const stmt = this.stmt(`${table}:updn:${mask}:${rows.length}`, () => {
-      // VALUES columns are named column1, column2, …: the key(s) first, then the columns set.
+      // VALUES columns are named column1, column2, …: the key(s) first, then the columns set,
+      // then (when task_latest_status is set) the time of that state.
       const nKeys = isTry ? 2 : 1;
-      const width = nKeys + names.length;
+      const width = nKeys + names.length + (latest ? 1 : 0);
       const tuple = `(?${", ?".repeat(width - 1)})`;
-      const set = names.map((c, i) => `${c} = v.column${nKeys + i + 1}`).join(", ");
+      const set = names.map((c, i) => `${c} = ${c === DERIVED_LATEST ? guardedLatest(table, "?", `v.column${nKeys + i + 1}`, `v.column${width}`)
+        : `v.column${nKeys + i + 1}`}`).join(", ");
       const match = isTry ? `${table}.try_id = v.column1 AND ${table}.task_id = v.column2` : `${table}.task_id = v.column1`;
       return `UPDATE ${table} SET ${set} FROM (VALUES ${tuple}${`, ${tuple}`.repeat(rows.length - 1)}) AS v ` +
         `WHERE ${match} AND ${table}.run_id = ?`;
     });
-    const params: unknown[] = [];
+    const params: unknown[] = latest ? [this.statusBefore] : []; // the guard's `before` comes first in the text
     for (const r of rows) {
       if (isTry) params.push(r.try_id);
       params.push(r.task_id);
       shape.values(mask, r.cols, params);
+      if (latest) params.push(formatMicros(r.latestTs!));
     }
     params.push(this.runId);
     return stmt.run(params).changes;
@@ -438,7 +466,7 @@ export class SqliteStore implements Store {
     if (r.first) {
       const stmt = this.stmt(`${table}:ins:${mask}:${n}`, () => {
         const names = shape.names(mask);
-        const set = names.filter((c) => updatable.has(c)).map((c) => `${c} = excluded.${c}`);
+        const set = names.filter((c) => updatable.has(c)).map((c) => c === DERIVED_LATEST && !isTry ? LATEST_ON_CONFLICT : `${c} = excluded.${c}`);
         const all = [...keyNames, ...names];
         const tuple = `(?${", ?".repeat(all.length - 1)})`;
         return `INSERT INTO ${table} (${all.join(", ")}) VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)} ` +
@@ -450,14 +478,23 @@ export class SqliteStore implements Store {
         params.push(row.task_id, this.runId);
         shape.values(mask, row.cols, params);
       }
+      if (!isTry && (mask & this.latestBit) !== 0) params.push(this.statusBefore); // LATEST_ON_CONFLICT's parameter
       stmt.run(params);
       return;
     }
     if (mask === 0) return;
-    const stmt = this.stmt(`${table}:upd:${mask}`, () =>
-      `UPDATE ${table} SET ${shape.names(mask).map((c) => `${c} = ?`).join(", ")} WHERE ${keyNames.map((k) => `${k} = ?`).join(" AND ")}`);
+    // task_latest_status goes last, guarded (guardedLatest): its parameters follow the other columns'.
+    const latest = !isTry && (mask & this.latestBit) !== 0;
+    const plain = latest ? mask & ~this.latestBit : mask;
+    const stmt = this.stmt(`${table}:upd:${mask}`, () => {
+      const set = shape.names(plain).map((c) => `${c} = ?`);
+      if (latest) set.push(`${DERIVED_LATEST} = ${guardedLatest(table, "?", "?", "?")}`);
+      return `UPDATE ${table} SET ${set.join(", ")} WHERE ${keyNames.map((k) => `${k} = ?`).join(" AND ")}`;
+    });
     const params: unknown[] = [];
-    shape.values(mask, r.cols, params);
+    shape.values(plain, r.cols, params);
+    // guardedLatest's placeholders in text order: before, the state, its time, the state again.
+    if (latest) params.push(this.statusBefore, r.cols[DERIVED_LATEST], formatMicros(r.latestTs!), r.cols[DERIVED_LATEST]);
     if (isTry) params.push(r.try_id);
     params.push(r.task_id, this.runId);
     if (stmt.run(params).changes === 0) {

@@ -31,6 +31,7 @@ import { makeRunDir } from "./rundir.js";
 import { RunLog, type LogLevel } from "./runLog.js";
 import { Options, unknownOptionProblem } from "../validation.js";
 import { failureColumns, streamMark, type StreamMarks } from "./tryForensics.js";
+import { formatRunSummary } from "./runSummary.js";
 
 /** A dependency that is not a kernel future (a plain promise): its outcome once settled. */
 interface ForeignDep {
@@ -94,12 +95,19 @@ export class DataFlowKernel implements Submitter {
   #outstanding = 0;
   #idleWaiters: Array<() => void> = [];
   #counts = { exec_done: 0, failed: 0, dep_fail: 0, memo_done: 0 };
+  /** Tasks the run's interruption stopped or never started (they keep their last state). */
+  #cancelled = 0;
+  /** cleanup({ wait: false }) (or a signal) has begun: nothing more is launched. */
+  #interrupting = false;
   #closing: Promise<void> | null = null;
   #runStatus: RunStatus | null = null;
   #signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   #beforeExit: (() => void) | null = null;
   /** The run's workflow_end event has been emitted (by cleanup or at process exit). */
   #endEmitted = false;
+  /** The monitoring database's endpoint (null without monitoring), for the end-of-run line. */
+  #database: string | null = null;
+  #summaryPrinted = false;
 
   /** Use `load(config)`. */
   constructor(config: Config) {
@@ -126,6 +134,7 @@ export class DataFlowKernel implements Submitter {
     const hub = c.monitoring;
     if (hub) {
       const endpoint = hub.loggingEndpoint ?? path.resolve(c.runDir, "monitoring.db");
+      this.#database = endpoint;
       this.#monitor = await startMonitoringSink({
         endpoint,
         runId: this.runId,
@@ -161,7 +170,7 @@ export class DataFlowKernel implements Submitter {
     // A script that forgets cleanup() still ends its run properly (Parsl does this at exit).
     this.#beforeExit = () => void this.cleanup();
     process.once("beforeExit", this.#beforeExit);
-    if (this.#monitor) process.on("exit", this.#onExit);
+    process.on("exit", this.#onExit);
   }
 
   /**
@@ -172,13 +181,24 @@ export class DataFlowKernel implements Submitter {
    * (an uncaught error, `process.exit(1)`) with none outstanding makes it `failed`.
    */
   #onExit = (code: number): void => {
+    const status = this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : code !== 0 ? "failed" : this.#endStatus());
+    this.#printSummary(status);
     const m = this.#monitor;
     if (!m) return;
-    if (!this.#endEmitted) {
-      this.#emitEnd(this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : code !== 0 ? "failed" : this.#endStatus()));
-    }
+    if (!this.#endEmitted) this.#emitEnd(status);
     m.flushAtExit();
   };
+
+  /** The end-of-run line on stderr (Config.summary), once. */
+  #printSummary(status: RunStatus): void {
+    if (this.#summaryPrinted || !this.config.summary) return;
+    this.#summaryPrinted = true;
+    const line = formatRunSummary({
+      runId: this.runId, status, seconds: (nowMicros() - this.timeBegan) / 1e6, counts: this.#counts,
+      cancelled: this.#cancelled + this.#outstanding, database: this.#database, // outstanding: at a process.exit() before cleanup
+    });
+    process.stderr.write(line + "\n");
+  }
 
   /** How the run ended when nothing stopped it: `failed` if any task failed or could not run. */
   #endStatus(): RunStatus {
@@ -256,7 +276,6 @@ export class DataFlowKernel implements Submitter {
         task_time_invoked: now,
         task_fail_count: 0,
         task_fail_cost: 0,
-        task_latest_status: "pending",
       };
       if (call.stdin != null) cols.task_stdin = call.stdin;
       if (lineage !== null) cols.task_lineage_hash = lineage;
@@ -308,6 +327,10 @@ export class DataFlowKernel implements Submitter {
 
   #launch(rec: TaskRecord): void {
     if (rec.state !== "pending") return;
+    if (this.#interrupting) {
+      this.#cancel(rec, new TaskCancelled(`task ${rec.id} (${rec.app.name}) never ran: the run was interrupted`));
+      return;
+    }
     // Dependencies that failed make this a dep_fail, never a launch.
     const failed: Array<readonly [Error, string]> = [];
     for (const d of rec.deps) {
@@ -430,6 +453,10 @@ export class DataFlowKernel implements Submitter {
   }
 
   #finished(rec: TaskRecord, result: TryResult): void {
+    if (!result.ok && result.error instanceof TaskCancelled && this.#interrupting) {
+      this.#cancel(rec, result.error);
+      return;
+    }
     if (this.#monitorRunning && rec.tryRunning !== null && this.#monitor) {
       const ended = this.#stamp(rec, Math.min(result.endedAt ?? nowMicros(), nowMicros()));
       this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "running_ended", ts: ended });
@@ -482,7 +509,7 @@ export class DataFlowKernel implements Submitter {
       const tryCols: Partial<TryColumns> = { ...forensics, task_try_time_returned: returned, task_fail_history: rec.failHistory.join(",") };
       if (rec.tryHost !== null) tryCols.hostname = rec.tryHost;
       this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: tryCols });
-      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_fail_count: rec.failCount, task_fail_cost: rec.failCost, task_latest_status: "fail_retryable" } });
+      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_fail_count: rec.failCount, task_fail_cost: rec.failCost } });
     }
     rec.tryId++;
     rec.failHistory = [];
@@ -511,7 +538,6 @@ export class DataFlowKernel implements Submitter {
     if (this.#monitor) {
       this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "joining", ts });
       this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: { task_joins: list.map((f) => f.taskId).join(",") } });
-      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_latest_status: "joining" } });
     }
     let waiting = list.length;
     const settle = () => {
@@ -520,7 +546,10 @@ export class DataFlowKernel implements Submitter {
         const e = f.exception();
         if (e) failed.push([e, `task ${f.taskId}`]);
       }
-      if (failed.length > 0) {
+      const cancelled = failed.find(([e]) => e instanceof TaskCancelled);
+      if (cancelled) {
+        this.#cancel(rec, cancelled[0] as TaskCancelled);
+      } else if (failed.length > 0) {
         const e = new JoinError(failed, rec.id);
         rec.failCount++; // join failures count but cost nothing, and are never retried
         rec.failHistory.push(e.toRepr());
@@ -553,7 +582,7 @@ export class DataFlowKernel implements Submitter {
       if (rec.tryHost !== null) tryCols.hostname = rec.tryHost;
       this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: tryCols });
       const taskCols: Partial<TaskColumns> = {
-        task_time_returned: ts, task_fail_count: rec.failCount, task_fail_cost: rec.failCost, task_latest_status: state,
+        task_time_returned: ts, task_fail_count: rec.failCount, task_fail_cost: rec.failCost,
       };
       if (rec.hashsum) taskCols.task_hashsum = rec.hashsum;
       this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: taskCols });
@@ -564,6 +593,23 @@ export class DataFlowKernel implements Submitter {
     this.#tasks.delete(rec.id);
     if (ok) rec.future.setResult(valueOrError);
     else rec.future.setException(valueOrError as Error);
+    this.#taskGone();
+  }
+
+  /**
+   * A try the run's interruption stopped, or a task it never launched: no failure, status or
+   * count is recorded, so the task keeps its last state; its future fails with TaskCancelled.
+   */
+  #cancel(rec: TaskRecord, err: TaskCancelled): void {
+    if (!this.#tasks.delete(rec.id)) return; // already final or cancelled (a late dependency or join callback)
+    rec.handle = null;
+    this.#cancelled++;
+    if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} cancelled in state ${rec.state}: ${err.message}`);
+    rec.future.setException(err);
+    this.#taskGone();
+  }
+
+  #taskGone(): void {
     if (--this.#outstanding === 0) {
       const ws = this.#idleWaiters;
       this.#idleWaiters = [];
@@ -575,7 +621,6 @@ export class DataFlowKernel implements Submitter {
     const m = this.#monitor!;
     m.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: true, cols: { task_executor: rec.executor } });
     m.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "pending", ts });
-    if (rec.tryId > 0) m.emit({ t: "task", task_id: rec.id, first: false, cols: { task_latest_status: "pending" } });
   }
 
   /** A timestamp for one of `rec`'s events, never earlier than its previous one. */
@@ -622,6 +667,7 @@ export class DataFlowKernel implements Submitter {
   async #cleanup(wait: boolean): Promise<void> {
     if (this.#beforeExit) process.off("beforeExit", this.#beforeExit);
     if (wait) await this.waitForCurrentTasks();
+    else this.#interrupting = true;
     this.#log.write("info", `cleanup: ${this.#outstanding} tasks still outstanding`);
     this.#memo.close();
     for (const ex of [...this.#executors.values()].reverse()) {
@@ -632,14 +678,20 @@ export class DataFlowKernel implements Submitter {
         this.#log.write("error", `executor ${ex.label} did not shut down cleanly: ${(e as Error).message}`);
       }
     }
-    const status: RunStatus = this.#runStatus ?? this.#endStatus();
+    // Executors cancelled what they held; tasks still waiting on dependencies never run.
+    for (const rec of [...this.#tasks.values()]) {
+      if (this.#tasks.has(rec.id)) this.#cancel(rec, new TaskCancelled(`task ${rec.id} (${rec.app.name}) never ran: the run was interrupted`));
+    }
+    if (this.#cancelled > 0) this.#log.write("info", `cleanup: ${this.#cancelled} tasks were cancelled and keep their last state`);
+    const status: RunStatus = this.#runStatus ?? (this.#cancelled > 0 ? "interrupted" : this.#endStatus());
     if (this.#monitor) {
       this.#emitEnd(status);
       await this.#monitor.close();
-      process.off("exit", this.#onExit);
     }
+    process.off("exit", this.#onExit);
     const c = this.#counts;
     this.#log.write("info", `run ${this.runId} ended ${status}: ${c.exec_done} exec_done, ${c.memo_done} memo_done, ${c.failed} failed, ${c.dep_fail} dep_fail`);
+    this.#printSummary(status);
     await this.#log.close();
     for (const [sig, h] of this.#signalHandlers) process.off(sig, h);
     this.#signalHandlers = [];

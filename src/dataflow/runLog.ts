@@ -1,9 +1,10 @@
 /**
  * The run log, `<runDir>/NNN/parsl.log`: one line per kernel decision worth reading
- * (`2026-11-24 21:52:10.257 INFO task 3 launched on threads`). Buffered, so logging
- * never blocks the kernel; per-task routine transitions are DEBUG.
+ * (`2026-11-24 21:52:10.257+00:00 INFO task 3 launched on threads`; time stamps as in
+ * logTime.ts). Buffered, so logging never blocks the kernel; per-task routine transitions are DEBUG.
  */
 import fs from "node:fs";
+import { logTimestamp } from "../logTime.js";
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40 };
@@ -24,10 +25,7 @@ export class RunLog {
 
   write(level: LogLevel, message: string): void {
     if (RANK[level] < this.#min || !this.#stream) return;
-    const d = new Date();
-    const p = (n: number, w = 2) => String(n).padStart(w, "0");
-    const ts = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
-    this.#stream.write(`${ts} ${level.toUpperCase()} ${message}\n`);
+    this.#stream.write(`${logTimestamp()} ${level.toUpperCase()} ${message}\n`);
   }
 
   close(): Promise<void> {

@@ -29,7 +29,7 @@ export interface TaskColumns {
   task_fail_count: number;
   task_fail_cost: number;
   task_lineage_hash: string | null;
-  task_latest_status: StateName;
+  // task_latest_status is not sent: the writer derives it from status events (batchPlan.ts).
   task_args: string | null;
 }
 

@@ -49,7 +49,7 @@ const STATE_SET: ReadonlySet<string> = new Set(Object.keys(STATES));
 /** Value overrides where the event type differs from the column type. */
 const SPECIAL: Record<string, (where: string, v: unknown) => void> = {
   "task.task_memoize": (w, v) => { if (typeof v !== "boolean") fail(`${w} must be a boolean, got ${show(v)}`); },
-  "task.task_latest_status": (w, v) => { oneOf(w, v, STATE_SET); },
+  "task.task_latest_status": (w) => { fail(`${w} is derived by the writer from status events; a task event may not set it`); },
   // Failure forensics are bounded where they are made; a larger value is a bug or garbage.
   "try.task_try_error": (w, v) => {
     if (Buffer.byteLength(str(w, v)) > ERROR_TEXT_MAX_BYTES) fail(`${w} must be at most ${ERROR_TEXT_MAX_BYTES} bytes of UTF-8`);

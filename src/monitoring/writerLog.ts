@@ -3,6 +3,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { logTimestamp } from "../logTime.js";
 
 export type Level = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 
@@ -24,7 +25,7 @@ export class WriterLog {
 
   log(level: Level, message: string): void {
     if (this.fd === null || (level === "DEBUG" && !this.debugEnabled)) return;
-    const line = `${new Date().toISOString()} database_manager:${process.pid} ${level} ${message}\n`;
+    const line = `${logTimestamp()} database_manager:${process.pid} ${level} ${message}\n`; // same time stamps as parsl.log
     try {
       fs.writeSync(this.fd, line);
     } catch {

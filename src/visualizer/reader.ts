@@ -17,6 +17,8 @@ export interface WorkflowListItem {
   time_completed: string | null;
   tasks_completed_count: number;
   tasks_failed_count: number;
+  /** Tasks served from the memo table (`memo_done`): Parsl's counts above leave them out. */
+  tasks_memo_count: number;
   status: ObservedRunStatus;
   status_reason: string;
   runtime_s: number | null;

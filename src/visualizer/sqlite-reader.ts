@@ -165,10 +165,25 @@ export class SqliteReader implements MonitoringReader {
       time_completed: (r["time_completed"] as string | null) ?? null,
       tasks_completed_count: Number(r["tasks_completed_count"] ?? 0),
       tasks_failed_count: Number(r["tasks_failed_count"] ?? 0),
+      tasks_memo_count: this.cached(`memo|${String(r["run_id"])}`, () => this.memoCount(String(r["run_id"]))),
       status: verdict.status,
       status_reason: verdict.reason,
       runtime_s: began !== null && end !== null ? Math.max(0, (end - began) / 1000) : null,
     };
+  }
+
+  /**
+   * Tasks of the run that ended `memo_done`. parsl-ts rows answer from ix_task_run_latest_status;
+   * tasks without task_latest_status (Python Parsl's) by a primary-key look-up in `status` each.
+   */
+  private memoCount(runId: string): number {
+    const viaStatus = `EXISTS (SELECT 1 FROM status s WHERE s.task_id = t.task_id AND +s.run_id = t.run_id AND s.task_status_name = 'memo_done')`;
+    if (!this.hasLatestCol) return this.db.prepare(`SELECT COUNT(*) FROM task t WHERE t.run_id = ? AND ${viaStatus}`).pluck().get(runId) as number;
+    let n = this.db.prepare(`SELECT COUNT(*) FROM task WHERE run_id = ? AND task_latest_status = 'memo_done'`).pluck().get(runId) as number;
+    if (!this.latestColComplete(runId)) {
+      n += this.db.prepare(`SELECT COUNT(*) FROM task t WHERE t.run_id = ? AND t.task_latest_status IS NULL AND ${viaStatus}`).pluck().get(runId) as number;
+    }
+    return n;
   }
 
   private workflowColumns(): string {

@@ -25,7 +25,7 @@ table.grid { border-collapse:collapse; width:100%; font-size:13px; }
 dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:4px 14px; margin:0 0 10px; }
 dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; }
 .task { display:inline-block; min-width:28px; text-align:center; padding:1px 7px; border-radius:10px; color:#fff; font-weight:600; font-size:12px; }
-.task-complete { background:rgb(0,160,0); } .task-failed { background:rgb(200,0,0); }
+.task-complete { background:rgb(0,160,0); } .task-failed { background:rgb(200,0,0); } .task-memo { background:rgb(64,200,64); color:#000; }
 .status { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; border:1px solid; }
 .status-completed { color:#116611; border-color:#8c8; background:#efe; }
 .status-running { color:#114488; border-color:#8ad; background:#eef5ff; }

@@ -10,7 +10,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { deserialize } from "node:v8";
-import { SerializationError } from "../../errors.js";
+import { SerializationError, TaskCancelled } from "../../errors.js";
 import { RateLimitedReporter } from "../../rateLimit.js";
 import type { TryHandle } from "../base.js";
 import { errorFromWire } from "../../apps/errorWire.js";
@@ -151,7 +151,7 @@ export class Interchange {
 
   submit(handle: TryHandle): void {
     if (this.closing) {
-      handle.finished({ ok: false, error: new Error(`executor ${this.o.label} is shut down`) });
+      handle.finished({ ok: false, error: new TaskCancelled(`executor '${this.o.label}' is shut down`) });
       return;
     }
     if (handle.app.source === null) {
@@ -540,7 +540,10 @@ export class Interchange {
     for (const t of lost) {
       t.handle.finished({
         ok: false,
-        error: new WorkerLost(`worker lost: worker pool ${p.uid} on ${p.reg.hostname} (block ${p.reg.blockId}) went away (${why}) while running task ${t.handle.taskId} try ${t.handle.tryId}`),
+        // A pool the executor's own shutdown stopped did not lose the try: it was cancelled.
+        error: this.closing
+          ? new TaskCancelled(`executor '${this.o.label}' shut down before task ${t.handle.taskId} finished`)
+          : new WorkerLost(`worker lost: worker pool ${p.uid} on ${p.reg.hostname} (block ${p.reg.blockId}) went away (${why}) while running task ${t.handle.taskId} try ${t.handle.tryId}`),
       });
     }
     this.checkIdle();
@@ -554,7 +557,7 @@ export class Interchange {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const p of this.pools.values()) this.send(p.socket, { t: "shutdown" });
     const queued = this.queue.splice(0);
-    for (const t of queued) t.handle.finished({ ok: false, error: new Error(`executor ${this.o.label} shut down before task ${t.handle.taskId} ran`) });
+    for (const t of queued) t.handle.finished({ ok: false, error: new TaskCancelled(`executor '${this.o.label}' shut down before task ${t.handle.taskId} started`) });
     const deadline = Date.now() + graceMs;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const s of this.sockets) s.destroy();

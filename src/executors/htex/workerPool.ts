@@ -13,6 +13,7 @@ import os from "node:os";
 import tls from "node:tls";
 import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
 import { childrenOf, ProcessTreeSampler, physicalCoreCount, sinceBaseline } from "./procStats.js";
+import { logTimestamp } from "../../logTime.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, nowMicros,
   INTERCHANGE_PROOF_PREFIX, newNonce, parseInterchangeMessage, proofFor, proofMatches, PROTOCOL_VERSION,
@@ -81,10 +82,10 @@ export function workerCountFor(o: Pick<WorkerPoolOptions, "maxWorkers" | "coresP
 export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
   return new Promise((resolveExit) => {
     const log = (msg: string): void => {
-      if (opts.debug) process.stderr.write(`${new Date().toISOString()} worker-pool[${opts.blockId}] ${msg}\n`);
+      if (opts.debug) process.stderr.write(`${logTimestamp()} worker-pool[${opts.blockId}] ${msg}\n`);
     };
     const warn = (msg: string): void => {
-      process.stderr.write(`${new Date().toISOString()} worker-pool[${opts.blockId}] ${msg}\n`);
+      process.stderr.write(`${logTimestamp()} worker-pool[${opts.blockId}] ${msg}\n`);
     };
     const workerCount = workerCountFor(opts);
     const uid = randomBytes(6).toString("hex");

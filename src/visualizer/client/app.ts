@@ -14,7 +14,7 @@ type Dict = Record<string, unknown>;
 interface WorkflowItem {
   run_id: string; workflow_name: string | null; workflow_version: string | null; user: string; host: string;
   time_began: string; time_completed: string | null; tasks_completed_count: number; tasks_failed_count: number;
-  status: string; status_reason: string; runtime_s: number | null; rundir?: string;
+  tasks_memo_count: number; status: string; status_reason: string; runtime_s: number | null; rundir?: string;
 }
 interface PageOf<T> { total: number; offset: number; limit: number; rows: T[] }
 interface Summary { workflow: WorkflowItem; task_count: number; state_counts: Record<string, number>; apps: { name: string; count: number }[]; end_ms: number | null }
@@ -85,9 +85,16 @@ function workflowFacts(w: WorkflowItem): HTMLElement {
   add("Duration", duration(w.runtime_s));
   add("Owner", `${w.user}@${w.host}`);
   if (w.rundir) add("Run directory", h("code", {}, w.rundir));
-  add("Tasks", h("span", {}, h("span", { class: "task task-complete", title: "exec_done" }, String(w.tasks_completed_count)), " ",
-    h("span", { class: "task task-failed", title: "failed" }, String(w.tasks_failed_count))));
+  add("Tasks", taskCounts(w));
   return dl;
+}
+
+/** Completed (exec_done), memo hits (memo_done) and failed tasks, as badges. */
+function taskCounts(w: WorkflowItem): HTMLElement {
+  return h("span", { class: "task-counts" },
+    h("span", { class: "task task-complete", title: "completed (exec_done)" }, String(w.tasks_completed_count)), " ",
+    h("span", { class: "task task-memo", title: "memo hits (memo_done)" }, String(w.tasks_memo_count)), " ",
+    h("span", { class: "task task-failed", title: "failed" }, String(w.tasks_failed_count)));
 }
 
 function runLinks(): HTMLElement {
@@ -110,8 +117,7 @@ async function workflowsPage(): Promise<() => Promise<void>> {
     const rows = data.rows.map((w) => [
       h("a", { href: `/workflow/${enc(w.run_id)}/`, class: "wf-link" }, w.workflow_name ?? "(unnamed)"),
       w.workflow_version ?? "–", w.user, statusBadge(w.status, w.status_reason), tsText(w.time_began), duration(w.runtime_s),
-      h("span", {}, h("span", { class: "task task-complete", title: "completed (exec_done)" }, String(w.tasks_completed_count)), " ",
-        h("span", { class: "task task-failed", title: "failed" }, String(w.tasks_failed_count))),
+      taskCounts(w),
     ]);
     replace(holder, data.total === 0 ? h("p", { class: "empty" }, "This database has no workflows yet.") :
       table(["Name", "Version", "Owner", "Status", "Started", "Runtime", "Tasks"], rows, "grid workflows"),
