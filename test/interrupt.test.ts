@@ -42,7 +42,13 @@ const dfk = await load(new Config({
 const first = slow();
 const futures = [first, slow(), slow(), after(first)];
 console.log("READY " + dfk.runId);
-process.stdin.on("data", async () => {
+process.stdin.on("data", async (d) => {
+  if (String(d).startsWith("wait")) {
+    console.log("CLEANING");
+    await dfk.cleanup(); // waits for the 60 s tasks: a signal now must still end the run at once
+    console.log("CLEANUP RETURNED");
+    return;
+  }
   await dfk.cleanup({ wait: false });
   const outcomes = await Promise.allSettled(futures);
   console.log("OUTCOMES " + JSON.stringify(outcomes.map((o) => o.status === "rejected" && o.reason instanceof TaskCancelled ? "TaskCancelled" : String(o.reason))));
@@ -60,7 +66,9 @@ async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<
   }
 }
 
-async function interruptRun(kind: Kind, how: "SIGINT" | "SIGTERM" | "cleanup"): Promise<void> {
+type How = "SIGINT" | "SIGTERM" | "cleanup";
+
+async function interruptRun(kind: Kind, how: How, duringCleanup = false): Promise<void> {
   const dir = tempDir();
   const child = spawn(process.execPath, [script(dir, kind)], { stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
@@ -76,9 +84,16 @@ async function interruptRun(kind: Kind, how: "SIGINT" | "SIGTERM" | "cleanup"): 
       ? rows<{ n: number }>(db, "SELECT COUNT(*) AS n FROM status WHERE run_id = ? AND task_status_name = 'running'", runId)[0]!.n : 0;
     await waitFor("two tasks running", () => running() >= 2);
 
+    if (duringCleanup) {
+      child.stdin!.write("wait\n");
+      await waitFor("cleanup() to be waiting", () => out.includes("CLEANING"));
+      await sleep(300); // inside cleanup's wait for the tasks
+    }
+    const signalledAt = Date.now();
     if (how === "cleanup") child.stdin!.write("cleanup\n");
     else child.kill(how);
     const code = await exit;
+    if (duringCleanup) assert.ok(Date.now() - signalledAt < 10_000, `the process ended within seconds of ${how} (${Date.now() - signalledAt} ms)`);
     assert.equal(code, how === "SIGINT" ? 130 : how === "SIGTERM" ? 143 : 0, out);
     if (how === "cleanup") {
       assert.match(out, /OUTCOMES \["TaskCancelled","TaskCancelled","TaskCancelled","TaskCancelled"\]/, "every future fails with TaskCancelled");
@@ -110,6 +125,11 @@ for (const kind of ["threads", "htex"] as const) {
   for (const how of ["cleanup", "SIGINT", "SIGTERM"] as const) {
     test(`${how === "cleanup" ? "cleanup({ wait: false })" : how} on ${kind}: tasks keep their last state, nothing counts as failed, the run is interrupted`,
       { timeout: 90_000 }, () => interruptRun(kind, how));
+  }
+  // The first signal while cleanup() waits for tasks (as under Slurm's scancel) ends the run, not a later SIGKILL.
+  for (const how of ["SIGTERM", "SIGINT"] as const) {
+    test(`${how} while cleanup() waits on ${kind}: the run is interrupted and the process ends within seconds`,
+      { timeout: 90_000 }, () => interruptRun(kind, how, true));
   }
 }
 

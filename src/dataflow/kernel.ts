@@ -99,6 +99,8 @@ export class DataFlowKernel implements Submitter {
   #cancelled = 0;
   /** cleanup({ wait: false }) (or a signal) has begun: nothing more is launched. */
   #interrupting = false;
+  /** While cleanup() waits for tasks: ends that wait early (a signal arrived). */
+  #stopWaiting: (() => void) | null = null;
   #closing: Promise<void> | null = null;
   #runStatus: RunStatus | null = null;
   #signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
@@ -666,8 +668,15 @@ export class DataFlowKernel implements Submitter {
 
   async #cleanup(wait: boolean): Promise<void> {
     if (this.#beforeExit) process.off("beforeExit", this.#beforeExit);
-    if (wait) await this.waitForCurrentTasks();
-    else this.#interrupting = true;
+    if (wait) {
+      await new Promise<void>((resolve) => {
+        this.#stopWaiting = resolve;
+        void this.waitForCurrentTasks().then(resolve);
+      });
+      this.#stopWaiting = null;
+    }
+    // Not waiting, or a signal ended the wait: what has not finished is cancelled, not failed.
+    if (!wait || this.#outstanding > 0) this.#interrupting = true;
     this.#log.write("info", `cleanup: ${this.#outstanding} tasks still outstanding`);
     this.#memo.close();
     for (const ex of [...this.#executors.values()].reverse()) {
@@ -705,6 +714,7 @@ export class DataFlowKernel implements Submitter {
         this.#runStatus = "interrupted";
         this.#log.write("warning", `received ${sig}: ending the run`);
         process.stderr.write(`parsl-ts: received ${sig}, ending run ${this.runId} (again to exit at once)\n`);
+        this.#stopWaiting?.(); // cleanup() may already be waiting for tasks: stop waiting
         void this.cleanup({ wait: false }).finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
       };
       process.on(sig, h);
