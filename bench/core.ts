@@ -68,6 +68,19 @@ export async function latency(samples: number): Promise<{ p50Ms: number; p99Ms: 
   return { p50Ms: ts[Math.floor(samples * 0.5)]!, p99Ms: ts[Math.floor(samples * 0.99)]! };
 }
 
+/** Runs n no-op tasks in waves of 20,000 (as a long workflow would); returns the kernel's peak heap. */
+async function inWaves(n: number): Promise<number> {
+  let peakHeap = 0;
+  const wave = 20_000;
+  for (let done = 0; done < n; done += wave) {
+    const fs_ = new Array(Math.min(wave, n - done));
+    for (let i = 0; i < fs_.length; i++) fs_[i] = noop();
+    for (const f of fs_) await f;
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }
+  return peakHeap;
+}
+
 /**
  * A workflow while another program holds the database locked for `lockSeconds`: how long until
  * every future is done (the workflow's own pace: monitoring must not hold it), how long until
@@ -85,14 +98,7 @@ export async function underLock(n: number, lockSeconds: number): Promise<{ workf
     r();
   }, lockSeconds * 1000));
   const t0 = performance.now();
-  let peakHeap = 0;
-  const wave = 20_000;
-  for (let done = 0; done < n; done += wave) {
-    const fs_ = new Array(Math.min(wave, n - done));
-    for (let i = 0; i < fs_.length; i++) fs_[i] = noop();
-    for (const f of fs_) await f;
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  }
+  const peakHeap = await inWaves(n);
   const t1 = performance.now();
   await released;
   await dfk.cleanup();
@@ -123,15 +129,8 @@ export async function million(n: number): Promise<Record<string, number>> {
 
 async function childMillion(n: number, dir: string): Promise<void> {
   const dfk = await load(config(path.join(dir, "runinfo"), true));
-  const wave = 20_000;
-  let peakHeap = 0;
   const t0 = performance.now();
-  for (let done = 0; done < n; done += wave) {
-    const fs_ = new Array(Math.min(wave, n - done));
-    for (let i = 0; i < fs_.length; i++) fs_[i] = noop();
-    for (const f of fs_) await f;
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  }
+  const peakHeap = await inWaves(n);
   const t1 = performance.now();
   await dfk.cleanup();
   const t2 = performance.now();
