@@ -442,7 +442,7 @@ export class MonitoringWriter {
     try {
       child = fork(WRITER_SCRIPT, args, {
         stdio: [pipe?.readFd ?? "pipe", "ignore", "inherit", "ipc"],
-      detached: true, // own process group: a terminal's Ctrl-C goes to the kernel, which then closes us in order
+        detached: true, // own process group: a terminal's Ctrl-C goes to the kernel, which then closes us in order
         serialization: "json",
         // The writer allocates short-lived objects per event; a larger young generation lets them
         // die there instead of being promoted and collected by the (much dearer) full GC.
