@@ -143,58 +143,6 @@ test("the writer takes in and commits batches while the kernel's event loop is b
   assertAllTasks(db, runId, tasks);
 });
 
-const openFds = (): number => fs.readdirSync("/proc/self/fd").length;
-
-test("the writer's stdin is a FIFO whose write end the client holds as a plain descriptor, closed with each writer", async () => {
-  const before = openFds();
-  const runId = "run-fifo";
-  const { w, db } = await startWriter(runId);
-  const first = w.pid!;
-  // A FIFO (not the socket pair Node makes for stdio "pipe"), and its name is already removed.
-  assert.ok(fs.statSync(`/proc/${first}/fd/0`).isFIFO());
-  assert.match(fs.readlinkSync(`/proc/${first}/fd/0`), /\(deleted\)$/);
-  w.emit(workflowStart());
-  emitTasks(w, 0, 200);
-  w.flush();
-  process.kill(first, "SIGKILL");
-  await waitFor("a new writer", () => w.pid !== undefined && w.pid !== first);
-  assert.ok(fs.statSync(`/proc/${w.pid!}/fd/0`).isFIFO());
-  emitTasks(w, 200, 400);
-  w.emit(workflowEnd(400));
-  await w.close();
-  assertAllTasks(db, runId, 400);
-  await waitFor("the client's descriptors to be closed", () => openFds() <= before);
-});
-
-test("without a mkfifo command the client writes through the writer's stdin stream and loses nothing", async () => {
-  const dir = tempDir();
-  const db = path.join(dir, "m.db");
-  const runId = "run-no-mkfifo";
-  const script = path.join(dir, "kernel.mjs");
-  fs.writeFileSync(script, `
-import fs from "node:fs";
-import { MonitoringWriter } from ${JSON.stringify(CLIENT_URL)};
-const [db, runDir, runId] = process.argv.slice(2);
-const w = await MonitoringWriter.start({ endpoint: db, runId, runDir });
-console.log("stdin " + (fs.statSync("/proc/" + w.pid + "/fd/0").isSocket() ? "socket" : "other"));
-for (const e of JSON.parse(fs.readFileSync(process.env.EVENTS, "utf8"))) w.emit(e);
-await w.close();
-`);
-  const events = path.join(dir, "events.json");
-  fs.writeFileSync(events, JSON.stringify([workflowStart(), ...Array.from({ length: 1000 }, (_, i) => lifecycle(i)).flat(), workflowEnd(1000)]));
-  // An empty PATH: no mkfifo to run (the writer is forked from process.execPath, which needs no PATH).
-  const kernel = spawn(process.execPath, [script, db, path.join(dir, "000"), runId], {
-    env: { ...process.env, PATH: "", EVENTS: events }, stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  kernel.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((r) => kernel.on("exit", (c) => r(c)));
-  assert.equal(code, 0);
-  assert.match(out, /^stdin socket$/m, "the writer's stdin is Node's own stdio pipe");
-  assertAllTasks(db, runId, 1000);
-  assert.equal(query(db, "SELECT run_status FROM workflow WHERE run_id = ?", runId)[0]!["run_status"], "completed");
-});
-
 test("an event that cannot be encoded (a BigInt) is dropped alone with a warning; emit() after close() is ignored", async () => {
   const runId = "run-unencodable";
   const { w, db, warnings } = await startWriter(runId);

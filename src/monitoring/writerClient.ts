@@ -6,11 +6,9 @@
  * order; the database's upserts make the replay harmless. Monitoring never stops the
  * workflow: after too many restarts it gives up loudly and the kernel carries on.
  */
-import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import type { Socket } from "node:net";
-import os from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { inheritableExecArgv } from "../childArgv.js";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
@@ -64,29 +62,13 @@ interface SentFrame {
 }
 
 /**
- * A pipe for a new writer's stdin whose write end is an ordinary descriptor of ours, for
- * non-blocking fs.writeSync (see `direct`). Node has no pipe() and publishes no descriptor of a
- * child's stdio pipe, so the pipe is a named FIFO: both ends are opened (non-blocking, so neither
- * open waits for the other), then the name is removed; the open ends keep the pipe. Null when
- * none can be made (no `mkfifo` command, a file system without FIFOs): the writer's stdin is
- * then Node's own pipe and frames go through its stream.
+ * The descriptor of the writer's stdin pipe, or -1. Node exposes it only on the stream's
+ * handle; it is read before every write, because once the stream is destroyed the handle is
+ * gone (and the number may already belong to another file).
  */
-function openWriterPipe(): { readFd: number; writeFd: number } | null {
-  let dir: string | null = null;
-  let readFd = -1;
-  try {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-writer-"));
-    const fifo = path.join(dir, "stdin");
-    execFileSync("mkfifo", ["-m", "600", fifo], { stdio: "ignore" });
-    readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    const writeFd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-    return { readFd, writeFd };
-  } catch {
-    if (readFd >= 0) fs.closeSync(readFd);
-    return null;
-  } finally {
-    if (dir !== null) fs.rmSync(dir, { recursive: true, force: true });
-  }
+function pipeFd(child: ChildProcess | null): number {
+  const fd = (child?.stdin as unknown as { _handle?: { fd?: unknown } | null } | null | undefined)?._handle?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : -1;
 }
 
 export class MonitoringWriter {
@@ -118,8 +100,6 @@ export class MonitoringWriter {
    * pushing instead. When false (no descriptor), frames go through the stream.
    */
   private direct = false;
-  /** The write end of the current writer's stdin pipe (openWriterPipe), or -1 once closed or when there is none. */
-  private inputFd = -1;
   private outQueue: Buffer[] = [];
   private outOffset = 0;
   private outRetry: NodeJS.Timeout | null = null;
@@ -276,7 +256,7 @@ export class MonitoringWriter {
   /** Writes queued frames into the writer's pipe (non-blocking) until it is full or they are all in. */
   private writeQueued(): "empty" | "full" | "gone" {
     while (this.outQueue.length > 0) {
-      const fd = this.inputFd;
+      const fd = pipeFd(this.child);
       if (fd < 0) return "gone";
       const frame = this.outQueue[0]!;
       try {
@@ -337,14 +317,7 @@ export class MonitoringWriter {
 
   private endInput(): void {
     this.endWhenWritten = false;
-    this.closeInputFd(); // EOF for the writer
     this.child?.stdin?.end();
-  }
-
-  private closeInputFd(): void {
-    if (this.inputFd < 0) return;
-    fs.closeSync(this.inputFd);
-    this.inputFd = -1;
   }
 
   /** Bytes handed to us for the current writer that are not yet in its pipe. */
@@ -386,7 +359,6 @@ export class MonitoringWriter {
           `it holds all ${this.unacked.length} remaining batches and will finish writing them on its own after this process exits`);
         this.refChild(c, false);
         this.child = null;
-        this.closeInputFd();
         this.finishClose();
       } else {
         this.error(`the database writer (pid ${c.pid}) stopped reading for ${limit / 1000} s; killing it. ` +
@@ -420,10 +392,7 @@ export class MonitoringWriter {
       });
       child.on("exit", (code, signal) => {
         if (this.started) return this.onExit(child, code, signal);
-        if (this.child === child) {
-          this.child = null;
-          this.closeInputFd();
-        }
+        if (this.child === child) this.child = null;
         reject(new Error(lastError ||
           `monitoring database writer for ${this.endpointText} exited before it was ready (${signal ?? `exit code ${code}`})`));
       });
@@ -436,27 +405,16 @@ export class MonitoringWriter {
     const args = ["--endpoint", this.opts.endpoint, "--run-id", this.opts.runId, "--run-dir", this.opts.runDir];
     if (this.opts.heartbeatSeconds !== undefined) args.push("--heartbeat", String(this.opts.heartbeatSeconds));
     if (this.opts.debug) args.push("--debug");
-    this.closeInputFd(); // the previous writer's, if it was still open
-    const pipe = openWriterPipe();
-    let child: ChildProcess;
-    try {
-      child = fork(WRITER_SCRIPT, args, {
-        stdio: [pipe?.readFd ?? "pipe", "ignore", "inherit", "ipc"],
-        detached: true, // own process group: a terminal's Ctrl-C goes to the kernel, which then closes us in order
-        serialization: "json",
-        // The writer allocates short-lived objects per event; a larger young generation lets them
-        // die there instead of being promoted and collected by the (much dearer) full GC.
-        execArgv: [...inheritableExecArgv(), `--max-semi-space-size=${WRITER_SEMI_SPACE_MB}`],
-      });
-    } catch (err) {
-      if (pipe) fs.closeSync(pipe.writeFd);
-      throw err;
-    } finally {
-      if (pipe) fs.closeSync(pipe.readFd); // the writer has its own copy now
-    }
+    const child = fork(WRITER_SCRIPT, args, {
+      stdio: ["pipe", "ignore", "inherit", "ipc"],
+      detached: true, // own process group: a terminal's Ctrl-C goes to the kernel, which then closes us in order
+      serialization: "json",
+      // The writer allocates short-lived objects per event; a larger young generation lets them
+      // die there instead of being promoted and collected by the (much dearer) full GC.
+      execArgv: [...inheritableExecArgv(), `--max-semi-space-size=${WRITER_SEMI_SPACE_MB}`],
+    });
     this.child = child;
-    this.inputFd = pipe?.writeFd ?? -1;
-    child.stdin?.on("error", () => {
+    child.stdin!.on("error", () => {
       /* EPIPE when the writer died; its exit event restarts it */
     });
     child.on("error", (err) => this.warn(`database writer process error: ${err.message}`));
@@ -473,7 +431,7 @@ export class MonitoringWriter {
     });
     if (this.outRetry !== null) clearTimeout(this.outRetry);
     this.outRetry = null;
-    this.direct = this.inputFd >= 0;
+    this.direct = pipeFd(child) >= 0;
     this.outQueue = [];
     this.outOffset = 0;
     for (const f of this.unacked) this.output(child, f.frame);
@@ -499,7 +457,6 @@ export class MonitoringWriter {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child !== child) return;
     this.child = null;
-    this.closeInputFd();
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (this.closing && (this.gaveUp || (code === 0 && signal === null) || this.unacked.length === 0)) {
       this.finishClose();
