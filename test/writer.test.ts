@@ -85,7 +85,7 @@ interface Started {
   runDir: string;
   warnings: string[];
 }
-async function startWriter(runId: string, opts: { heartbeatSeconds?: number; debug?: boolean } = {}): Promise<Started> {
+async function startWriter(runId: string, opts: { heartbeatSeconds?: number; debug?: boolean; directPipeWrites?: boolean } = {}): Promise<Started> {
   const dir = tempDir();
   const db = path.join(dir, "runinfo", "monitoring.db");
   const runDir = path.join(dir, "runinfo", "000");
@@ -141,6 +141,25 @@ test("the writer takes in and commits batches while the kernel's event loop is b
   w.emit(workflowEnd(tasks));
   await w.close();
   assertAllTasks(db, runId, tasks);
+});
+
+test("without the pipe's descriptor (the stream fallback) a run with a writer restart loses nothing", async () => {
+  const runId = "run-stream-fallback";
+  const { w, db, warnings } = await startWriter(runId, { directPipeWrites: false });
+  w.emit(workflowStart());
+  emitTasks(w, 0, 3000); // about 1.2 MB: more than the pipe holds, written as the event loop runs
+  w.flush();
+  const first = w.pid!;
+  process.kill(first, "SIGKILL");
+  emitTasks(w, 3000, 3500);
+  await waitFor("a new writer", () => w.pid !== undefined && w.pid !== first);
+  emitTasks(w, 3500, 4000);
+  w.setCounts(4000, 0);
+  w.emit(workflowEnd(4000));
+  await w.close();
+  assertAllTasks(db, runId, 4000);
+  assert.equal(query(db, "SELECT run_status, tasks_completed_count FROM workflow WHERE run_id = ?", runId)[0]!["tasks_completed_count"], 4000);
+  assert.ok(warnings.some((m) => m.includes("restarting")), JSON.stringify(warnings));
 });
 
 test("an event that cannot be encoded (a BigInt) is dropped alone with a warning; emit() after close() is ignored", async () => {
