@@ -1,12 +1,14 @@
 /**
- * The Node options a child process or worker thread of ours may inherit.
+ * The Node options a child process of ours (`child_process.fork`) may inherit.
  *
  * `process.execArgv` holds the options the user's `node` was started with, and child_process.fork
- * and worker threads pass them on by default. Some of them are the user's program rather than
- * settings: `node -e "<script>"` would make every forked helper run the user's script again
- * (which starts another helper, and so on), `--test` / `--watch` would make it a test runner or a
- * watcher, `--inspect` would fight over the debugger port. Those are left out; profiling, memory
- * and loader options are kept.
+ * passes them on by default. Some of them are the user's program rather than settings:
+ * `node -e "<script>"` would make every forked helper run the user's script again (which starts
+ * another helper, and so on), `--test` / `--watch` would make it a test runner or a watcher,
+ * `--inspect` would fight over the debugger port. Those are left out; profiling, memory and
+ * loader options are kept.
+ *
+ * Worker threads get no `execArgv` from us at all: see workerThread.ts.
  */
 const WITH_VALUE = new Set(["-e", "--eval", "-p", "--print", "--input-type", "--watch-path", "--test-name-pattern",
   "--test-reporter", "--test-reporter-destination", "--test-shard", "--test-concurrency", "--test-timeout",

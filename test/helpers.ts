@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { Config, load, MonitoringHub, ThreadPoolExecutor, type ConfigOptions, type DataFlowKernel, type MonitoringHubOptions } from "../src/index.js";
 
@@ -74,16 +75,13 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * The database written by Python Parsl (`shared/fixtures/parsl-mixed/monitoring.db`, beside
- * the repository, as in CI). Tests copy it before use; it is never modified.
+ * The database written by Python Parsl, kept in the repository at
+ * `test/fixtures/parsl-mixed/monitoring.db` (its README says how it was made and what it holds).
+ * Tests copy it before use; it is never modified. Tests run from dist/test/, two levels below the root.
  */
 export function parslFixture(): string {
-  const here = path.dirname(new URL(import.meta.url).pathname);
-  const candidates = [
-    process.env.PARSL_FIXTURE_DB,
-    path.resolve(here, "../../../shared/fixtures/parsl-mixed/monitoring.db"),
-  ].filter((p): p is string => typeof p === "string");
-  for (const c of candidates) if (fs.existsSync(c)) return c;
-  throw new Error(`the Python Parsl fixture database was not found (looked in ${candidates.join(", ")}); ` +
-    "check out shared/ beside this repository or set PARSL_FIXTURE_DB");
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const db = path.resolve(here, "../../test/fixtures/parsl-mixed/monitoring.db");
+  if (!fs.existsSync(db)) throw new Error(`the Python Parsl fixture database is missing: ${db}`);
+  return db;
 }

@@ -270,6 +270,39 @@ await dfk.cleanup();
   assert.equal(count(db, "SELECT COUNT(*) AS n FROM status"), 5);
 });
 
+test("a user's test file that runs a monitored ThreadPoolExecutor workflow passes under `node --test`", async () => {
+  // Under the test runner process.execArgv holds the runner's options (on Node 24 every option's
+  // value, per-process ones included); worker threads and the forked writer must start anyway.
+  const dir = tempDir();
+  const file = path.join(dir, "user.test.mjs");
+  fs.writeFileSync(file, `
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
+test("doubles on worker threads", async () => {
+  const double = tsApp(function double(x) { return x * 2; });
+  const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], monitoring: new MonitoringHub(),
+    runDir: ${JSON.stringify(path.join(dir, "runinfo"))}, handleSignals: false }));
+  assert.deepEqual(await Promise.all([double(1), double(double(2))]), [2, 8]);
+  await dfk.cleanup();
+});
+`);
+  // Our own runner's NODE_TEST_CONTEXT would make the inner `node --test` report to us instead.
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, ["--test", "--test-reporter=tap", file], { stdio: ["ignore", "pipe", "pipe"], env, cwd: dir });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const r = await exited(child);
+  clearTimeout(timer);
+  assert.equal(r.code, 0, out);
+  assert.match(out, /^# pass 1$/m, out);
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  assert.deepEqual(rows(db, "SELECT run_status, tasks_completed_count FROM workflow"), [{ run_status: "completed", tasks_completed_count: 3 }]);
+});
+
 /** Runs `body` (a module using `load`, `tsApp`, …) as its own process; returns its exit code and the database path. */
 async function runScript(dir: string, body: string): Promise<{ code: number | null; db: string }> {
   const file = path.join(dir, "exiting.mjs");

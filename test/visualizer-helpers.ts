@@ -8,7 +8,7 @@ import { parslFixture, tempDir as sharedTempDir } from "./helpers.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Repository root (tests run from dist/test/). */
 export const ROOT = path.resolve(here, "..", "..");
-/** The Python-Parsl fixture, from shared/ beside the repository (see helpers.ts). */
+/** The Python-Parsl fixture, test/fixtures/parsl-mixed/monitoring.db (see helpers.ts). */
 export const FIXTURE_DB = parslFixture();
 
 export const RUN1 = "1184f076-14a3-473a-9d16-bb9b165f62e9";

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { parseDbTarget } from "../src/visualizer/dburl.js";
 import { parseVisualizeArgs } from "../src/visualizer/cli.js";
 import { msToNaive, naiveToMs } from "../src/visualizer/timefmt.js";
@@ -43,3 +45,21 @@ test("naive timestamps round-trip at microsecond precision", () => {
   assert.equal(naiveToMs(null), null);
 });
 
+test("an aggregate worker that cannot start fails each request at once instead of stalling the queue", () => {
+  // Node's permission model without --allow-worker makes `new Worker` throw synchronously.
+  const permission = process.allowedNodeEnvironmentFlags.has("--permission") ? "--permission" : "--experimental-permission";
+  const heavy = fileURLToPath(new URL("../src/visualizer/heavy.js", import.meta.url));
+  const script = `
+import { HeavyQueries } from ${JSON.stringify(heavy)};
+const q = new HeavyQueries("/nonexistent.db");
+for (const m of ["dagSummary", "resources", "triesOverTime"]) {
+  try { await q.get(m, "run", "t1"); console.log(m, "resolved"); } catch (e) { console.log(m, "rejected", e.code); }
+}
+await q.close();
+`;
+  const r = spawnSync(process.execPath, [permission, "--allow-fs-read=*", "--no-warnings", "--input-type=module", "-e", script],
+    { encoding: "utf8", timeout: 20_000 });
+  assert.equal(r.signal, null, `timed out: ${r.stdout}${r.stderr}`);
+  assert.equal(r.stdout.trim(), ["dagSummary", "resources", "triesOverTime"].map((m) => `${m} rejected ERR_ACCESS_DENIED`).join("\n"), r.stderr);
+  assert.match(r.stderr, /aggregate worker failed to start/);
+});

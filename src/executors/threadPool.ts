@@ -7,15 +7,14 @@
  * tasks, one for long ones, so long tasks do not queue behind each other on one thread).
  */
 import os from "node:os";
-import { Worker } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
+import type { Worker } from "node:worker_threads";
 import { errorFromWire } from "../apps/errorWire.js";
-import { inheritableExecArgv } from "../childArgv.js";
 import { ParslError, SerializationError, TaskCancelled, WalltimeExceeded } from "../errors.js";
 import type { Executor, ExecutorHost, TryHandle } from "./base.js";
 import type { InMessage, OutEvent, WireDef, WireTask } from "./threadWorker.js";
 import { optionsToWire } from "./wire.js";
 import { Options, type OptionsSpec } from "../validation.js";
+import { startWorkerThread } from "../workerThread.js";
 
 export interface ThreadPoolExecutorOptions {
   label?: string;
@@ -81,7 +80,7 @@ export class ThreadPoolExecutor implements Executor {
   }
 
   #spawn(index: number): Slot {
-    const worker = new Worker(fileURLToPath(WORKER_URL), { name: `parsl-ts ${this.label} #${index}`, execArgv: inheritableExecArgv() });
+    const worker = startWorkerThread(WORKER_URL, { name: `parsl-ts ${this.label} #${index}` });
     const slot: Slot = { worker, index, inFlight: new Map(), started: new Set(), known: new Set(), avgMicros: 1000, refd: false, timers: new Map() };
     worker.on("message", (m: { events: OutEvent[] }) => this.#onEvents(slot, m.events));
     worker.on("error", (e) => this.#host?.log("error", `executor ${this.label}: worker thread #${index} error: ${e.stack ?? e}`));

@@ -5,8 +5,8 @@
  * Results are cached per database change token; in-flight requests for the same result share one
  * computation; user requests jump ahead of background warm-up jobs.
  */
-import { Worker } from "node:worker_threads";
-import { inheritableExecArgv } from "../childArgv.js";
+import type { Worker } from "node:worker_threads";
+import { startWorkerThread } from "../workerThread.js";
 
 export type HeavyMethod = "triesOverTime" | "resources" | "appHistory" | "dagSummary";
 
@@ -44,8 +44,7 @@ export class HeavyQueries {
   /** Starts the worker on first use, and again after a crash (the failed jobs get the error). */
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const execArgv = inheritableExecArgv();
-    const w = new Worker(new URL("./heavy-worker.js", import.meta.url), { workerData: { path: this.dbPath }, execArgv });
+    const w = startWorkerThread(new URL("./heavy-worker.js", import.meta.url), { workerData: { path: this.dbPath } });
     w.unref();
     let failed = false;
     const fail = (e: Error): void => {
@@ -78,8 +77,19 @@ export class HeavyQueries {
   private pump(): void {
     if (this.current || this.queue.length === 0 || this.closed) return;
     const job = this.queue.shift()!;
+    let worker: Worker;
+    try {
+      worker = this.ensureWorker();
+    } catch (e) {
+      // A worker that cannot even be constructed fails this job now (instead of leaving it
+      // "current" forever, which would stall every later request); the next job tries again.
+      console.error(`visualizer: aggregate worker failed to start: ${(e as Error).message}`);
+      job.reject(e as Error);
+      this.pump();
+      return;
+    }
     this.current = job;
-    this.ensureWorker().postMessage({ id: job.id, method: job.method, runId: job.runId });
+    worker.postMessage({ id: job.id, method: job.method, runId: job.runId });
   }
 
   private submit(method: HeavyMethod, runId: string, urgent: boolean): Promise<unknown> {

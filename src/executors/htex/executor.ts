@@ -134,7 +134,7 @@ export class HighThroughputExecutor implements Executor {
     return this.interchange?.port ?? 0;
   }
 
-  /** For tests and tools: the interchange (after start). */
+  /** @internal For tests and tools: the interchange (after start); not part of the published types. */
   get interchangeForTests(): Interchange | null {
     return this.interchange;
   }
