@@ -34,8 +34,8 @@ await new Promise(() => setInterval(() => {}, 1000));
   return file;
 }
 
-async function startWorkflow(dir: string): Promise<{ child: ReturnType<typeof spawn>; runId: string }> {
-  const child = spawn(process.execPath, [script(dir)], { stdio: ["ignore", "pipe", "pipe"] });
+async function startWorkflow(dir: string, ownGroup = false): Promise<{ child: ReturnType<typeof spawn>; runId: string }> {
+  const child = spawn(process.execPath, [script(dir)], { stdio: ["ignore", "pipe", "pipe"], detached: ownGroup });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
@@ -80,23 +80,26 @@ for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
   });
 }
 
-test("a SIGKILLed kernel leaves a crashed run with everything it had sent", async () => {
-  const dir = tempDir();
-  const { child, runId } = await startWorkflow(dir);
-  child.kill("SIGKILL");
-  await exited(child);
-  const db = path.join(dir, "runinfo", "monitoring.db");
-  let w: Record<string, unknown> | undefined;
-  const t0 = Date.now();
-  do {
-    await sleep(200);
-    w = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
-  } while (w?.run_status === "running" && Date.now() - t0 < 15_000);
-  assert.equal(w!.run_status, "crashed", "the writer outlives the kernel and marks the run");
-  assert.notEqual(w!.time_completed, null);
-  assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), 20);
-  assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'"), 22);
-});
+for (const target of ["the kernel", "the script's whole process group"] as const) {
+  test(`kill -9 of ${target} leaves a crashed run with everything it had sent (the writer has a group of its own)`, async () => {
+    const dir = tempDir();
+    const { child, runId } = await startWorkflow(dir, true);
+    if (target === "the kernel") child.kill("SIGKILL");
+    else process.kill(-child.pid!, "SIGKILL"); // as a terminal's kill -9 -PGID, or a batch system, would
+    await exited(child);
+    const db = path.join(dir, "runinfo", "monitoring.db");
+    let w: Record<string, unknown> | undefined;
+    const t0 = Date.now();
+    do {
+      await sleep(200);
+      w = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
+    } while (w?.run_status === "running" && Date.now() - t0 < 15_000);
+    assert.equal(w!.run_status, "crashed", "the writer outlives the kernel and marks the run");
+    assert.notEqual(w!.time_completed, null);
+    assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), 20);
+    assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'"), 22);
+  });
+}
 
 test("a kernel SIGKILLed while the database is locked loses at most its last flush interval of events", async () => {
   const dir = tempDir();
