@@ -55,12 +55,13 @@ test("htex_auto_scale: an idle block is scaled in while another block still runs
   });
   await ex.start(host);
   try {
-    await waitFor(() => ex.interchangeForTests!.poolList().length === 2, 10_000, "two pools");
+    // Submitted at once: with nothing outstanding, a 0.5 s idle limit would scale in both blocks
+    // if their pools were slow to start (a loaded machine), before the test could place the try.
     const long = tryHandle(appOf(napPid), [3000]);
     ex.submit(long);
-    await waitFor(() => long.runningAt !== null || ex.interchangeForTests!.poolList().some((p) => p.inflight.size > 0), 5000, "the long try to be placed");
+    await waitFor(() => long.runningAt !== null || ex.interchangeForTests!.poolList().some((p) => p.inflight.size > 0), 15_000, "the long try to be placed");
     const busyBlock = ex.interchangeForTests!.poolList().find((p) => p.inflight.size > 0)!.reg.blockId;
-    await waitFor(() => ofType(host.events, "block").some((b) => b.row.status === "SCALED_IN"), 5000, "the idle block to be scaled in");
+    await waitFor(() => ofType(host.events, "block").some((b) => b.row.status === "SCALED_IN"), 10_000, "the idle block to be scaled in");
     const scaled = ofType(host.events, "block").filter((b) => b.row.status === "SCALED_IN").map((b) => b.row.block_id);
     assert.equal(scaled.length, 1);
     assert.notEqual(scaled[0], busyBlock, "the busy block is kept");
