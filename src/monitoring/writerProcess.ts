@@ -152,6 +152,7 @@ class Writer {
 
   /** The kernel is gone (it exited or died): whatever it appended is all there will be. */
   kernelExited(): void {
+    if (this.kernelGone || this.finished) return; // also reached through our own disconnect at shutdown
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer); // the run no longer lives
     this.heartbeatTimer = null;
     this.kernelGone = true;
