@@ -218,6 +218,14 @@ test("a full disk at start fails load() at once, naming the path", needsRoot, as
 const T0 = nowMicros();
 const start: MonitoringEvent = { t: "workflow_start", workflow_name: "wf", workflow_version: "v1", time_began: T0, host: "h", user: "u", rundir: "/r" };
 const end = (n: number): MonitoringEvent => ({ t: "workflow_end", time_completed: nowMicros(), tasks_completed_count: n, tasks_failed_count: 0, run_status: "completed" });
+/** A writer for run `runId` with its database and run directory in `dir`, collecting its warnings. */
+async function writerIn(dir: string, runId: string, opts: { closeTimeoutMs?: number } = {}): Promise<{ w: MonitoringWriter; db: string; warnings: string[] }> {
+  const db = path.join(dir, "m.db");
+  const warnings: string[] = [];
+  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: path.join(dir, "000"), onWarning: (m) => warnings.push(m), ...opts });
+  return { w, db, warnings };
+}
+
 function emitTasks(w: MonitoringWriter, from: number, to: number): void {
   for (let i = from; i < to; i++) for (const e of noopTaskEvents(i, T0 + i * 20)) w.emit(e);
 }
@@ -225,9 +233,7 @@ function emitTasks(w: MonitoringWriter, from: number, to: number): void {
 test("a disk that fills mid-run: the workflow goes on, one warning names the journal, recording resumes when space returns", needsRoot, async (t) => {
   const disk = smallDisk(t, 8 * 1024);
   const runId = "run-disk-fills";
-  const db = path.join(disk, "m.db");
-  const warnings: string[] = [];
-  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: path.join(disk, "000"), onWarning: (m) => warnings.push(m) });
+  const { w, db, warnings } = await writerIn(disk, runId);
   w.emit(start);
   emitTasks(w, 0, 100);
   w.flush();
@@ -252,10 +258,7 @@ test("a disk that fills mid-run: the workflow goes on, one warning names the jou
 
 test("a disk still full when the run ends: the user is told exactly what was not recorded and where the rest waits", needsRoot, async (t) => {
   const disk = smallDisk(t, 8 * 1024);
-  const runId = "run-disk-stays-full";
-  const db = path.join(disk, "m.db");
-  const warnings: string[] = [];
-  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: path.join(disk, "000"), closeTimeoutMs: 1000, onWarning: (m) => warnings.push(m) });
+  const { w, warnings } = await writerIn(disk, "run-disk-stays-full", { closeTimeoutMs: 1000 });
   w.emit(start);
   w.flush();
   await waitFor("the first batch stored", () => w.unacknowledged === 0);
@@ -273,11 +276,7 @@ test("a disk still full when the run ends: the user is told exactly what was not
 // ---------------------------------------------------------------------------- errors waiting cannot fix
 
 test("a table dropped under the writer is reported once; no endless restarts; the journal keeps what was not stored", async () => {
-  const dir = tempDir("parsl-ts-dropped-");
-  const db = path.join(dir, "m.db");
-  const runId = "run-dropped-table";
-  const warnings: string[] = [];
-  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: path.join(dir, "000"), onWarning: (m) => warnings.push(m) });
+  const { w, db, warnings } = await writerIn(tempDir("parsl-ts-dropped-"), "run-dropped-table");
   w.emit(start);
   emitTasks(w, 0, 10);
   w.flush();
