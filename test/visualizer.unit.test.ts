@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseDbTarget } from "../src/visualizer/dburl.js";
+import { parseEndpoint } from "../src/database/endpoint.js";
 import { parseVisualizeArgs } from "../src/visualizer/cli.js";
 import { msToNaive, naiveToMs } from "../src/visualizer/timefmt.js";
 import { STATE_COLORS } from "../src/visualizer/client/colors.js";
@@ -17,13 +17,13 @@ test("every task state has Parsl's Gantt colour", () => {
 });
 
 test("database argument: paths and SQLAlchemy-style URLs", () => {
-  assert.deepEqual(parseDbTarget("runinfo/monitoring.db", "/w"), { kind: "sqlite", path: "/w/runinfo/monitoring.db" });
-  assert.deepEqual(parseDbTarget("sqlite:///runinfo/m.db", "/w"), { kind: "sqlite", path: "/w/runinfo/m.db" });
-  assert.deepEqual(parseDbTarget("sqlite:////abs/m.db", "/w"), { kind: "sqlite", path: path.resolve("/abs/m.db") });
-  assert.equal(parseDbTarget("postgresql://u@h/db").kind, "postgresql");
-  assert.throws(() => parseDbTarget("sqlite://"), /invalid SQLite URL/);
-  assert.throws(() => parseDbTarget("mysql://x/y"), /unsupported database URL scheme/);
-  assert.throws(() => parseDbTarget("  "), /empty/);
+  assert.deepEqual(parseEndpoint("runinfo/monitoring.db", "/w"), { kind: "sqlite", path: "/w/runinfo/monitoring.db" });
+  assert.deepEqual(parseEndpoint("sqlite:///runinfo/m.db", "/w"), { kind: "sqlite", path: "/w/runinfo/m.db" });
+  assert.deepEqual(parseEndpoint("sqlite:////abs/m.db", "/w"), { kind: "sqlite", path: path.resolve("/abs/m.db") });
+  assert.equal(parseEndpoint("postgresql://u@h/db").kind, "postgresql");
+  assert.throws(() => parseEndpoint("sqlite://"), /has no file path/);
+  assert.throws(() => parseEndpoint("mysql://x/y"), /unsupported scheme 'mysql'/);
+  assert.throws(() => parseEndpoint("  "), /empty/);
 });
 
 test("CLI arguments", () => {

@@ -1,7 +1,8 @@
 /**
  * Monitoring database endpoints, as users give them: a plain file path, or an SQLAlchemy-style
  * URL (RFC-1738) as Parsl accepts — `sqlite:///relative.db`, `sqlite:////absolute.db`,
- * `postgresql://user@host/db`.
+ * `postgresql://user:password@host:5432/db` (also `postgres://` and SQLAlchemy's
+ * `postgresql+psycopg2://`). The one parser for the writer, the visualizer and the tools.
  */
 import path from "node:path";
 
@@ -17,7 +18,11 @@ export class EndpointError extends Error {
   }
 }
 
+/** The database the tools read when none is given (the default of `MonitoringHub`). */
+export const DEFAULT_DB = "runinfo/monitoring.db";
+
 const SQLITE_FORMS = "a file path, sqlite:///relative/path.db or sqlite:////absolute/path.db";
+const ALL_FORMS = `${SQLITE_FORMS}, or postgresql://user@host:5432/database`;
 
 const POSTGRES_SCHEMES = /^(postgresql|postgres)(\+[a-z0-9_]+)?:\/\//i;
 const ANY_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
@@ -28,14 +33,14 @@ const ANY_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
  */
 export function parseEndpoint(endpoint: string, cwd: string = process.cwd()): Endpoint {
   if (typeof endpoint !== "string" || endpoint.trim() === "") {
-    throw new EndpointError(`is empty (${JSON.stringify(endpoint)}): give ${SQLITE_FORMS}`);
+    throw new EndpointError(`is empty (${JSON.stringify(endpoint)}): give ${ALL_FORMS}`);
   }
   if (POSTGRES_SCHEMES.test(endpoint)) return { kind: "postgresql", url: endpoint };
 
   const scheme = ANY_SCHEME.exec(endpoint);
   if (scheme) {
     if (scheme[1]!.toLowerCase() !== "sqlite") {
-      throw new EndpointError(`${JSON.stringify(endpoint)} has an unsupported scheme '${scheme[1]}': give ${SQLITE_FORMS}`);
+      throw new EndpointError(`${JSON.stringify(endpoint)} has an unsupported scheme '${scheme[1]}': give ${ALL_FORMS}`);
     }
     return { kind: "sqlite", path: sqliteUrlPath(endpoint, cwd) };
   }
@@ -60,18 +65,10 @@ function sqliteUrlPath(url: string, cwd: string): string {
   return path.resolve(cwd, file);
 }
 
-/**
- * Why parsl-ts cannot write to this (well-formed) endpoint yet, or null when it can. The one
- * place to change when a PostgreSQL store is added.
- */
-export function unsupportedEndpoint(e: Endpoint): string | null {
-  if (e.kind === "postgresql") {
-    return `${JSON.stringify(describeEndpoint(e))} is a PostgreSQL database, which parsl-ts does not support yet: use ${SQLITE_FORMS}`;
-  }
-  return null;
-}
-
-/** For messages: the endpoint as the user should recognise it. */
+/** For messages: the endpoint as the user should recognise it, with any password hidden. */
 export function describeEndpoint(e: Endpoint): string {
-  return e.kind === "sqlite" ? e.path : e.url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+  if (e.kind === "sqlite") return e.path;
+  return e.url
+    .replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
+    .replace(/([?&]password=)[^&]*/i, "$1***");
 }

@@ -4,7 +4,7 @@
  * One Store writes one run (`runId`); several runs may share one database.
  */
 import type { Micros, MonitoringEvent } from "../monitoring/messages.js";
-import { parseEndpoint, unsupportedEndpoint, type Endpoint } from "./endpoint.js";
+import { describeEndpoint, parseEndpoint, type Endpoint } from "./endpoint.js";
 
 /** How a store tells its owner about trouble it is handling itself. */
 export interface StoreNotices {
@@ -54,7 +54,7 @@ export class PermanentStoreError extends Error {
 
 export async function openStore(endpoint: string | Endpoint, runId: string, notices: StoreNotices): Promise<Store> {
   const e = typeof endpoint === "string" ? parseEndpoint(endpoint) : endpoint;
-  if (e.kind !== "sqlite") throw new StoreOpenError(`monitoring database endpoint ${unsupportedEndpoint(e) ?? "is not supported"}`);
+  if (e.kind !== "sqlite") throw new StoreOpenError(`monitoring database ${describeEndpoint(e)}: the PostgreSQL writer is not built yet`);
   const { SqliteStore } = await import("./sqliteStore.js");
   const store = SqliteStore.open(e.path, runId, notices);
   try {

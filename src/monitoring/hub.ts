@@ -2,7 +2,7 @@
  * `MonitoringHub`: the monitoring configuration (Parsl's option names, camelCase), and the
  * kernel's side of the database writer.
  */
-import { EndpointError, parseEndpoint, unsupportedEndpoint, type Endpoint } from "../database/endpoint.js";
+import { EndpointError, parseEndpoint, type Endpoint } from "../database/endpoint.js";
 import { Options, type OptionsSpec } from "../validation.js";
 
 export interface MonitoringHubOptions {
@@ -63,6 +63,4 @@ function checkEndpoint(o: Options, endpoint: string): void {
     if (e instanceof EndpointError) o.fail("loggingEndpoint", e.problem);
     throw e;
   }
-  const unsupported = unsupportedEndpoint(parsed);
-  if (unsupported !== null) o.fail("loggingEndpoint", unsupported);
 }

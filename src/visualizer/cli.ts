@@ -1,5 +1,5 @@
 /** Argument parsing for `parsl-ts visualize [DB] [--port N] [--listen ADDR]`. */
-import { DEFAULT_DB } from "./dburl.js";
+import { DEFAULT_DB } from "../database/endpoint.js";
 
 export interface VisualizeArgs {
   db: string;

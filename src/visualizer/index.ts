@@ -73,5 +73,5 @@ export async function visualizeCommand(argv: string[]): Promise<number> {
 }
 
 export { parseVisualizeArgs } from "./cli.js";
-export { parseDbTarget } from "./dburl.js";
+export { parseEndpoint, DEFAULT_DB, type Endpoint } from "../database/endpoint.js";
 export { judgeRun } from "../database/runStatus.js";

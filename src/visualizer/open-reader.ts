@@ -1,10 +1,10 @@
 /** Chooses the MonitoringReader for a DB argument (the seam where PostgreSQL would plug in). */
-import { parseDbTarget } from "./dburl.js";
+import { parseEndpoint } from "../database/endpoint.js";
 import type { MonitoringReader } from "./reader.js";
 import { SqliteReader } from "./sqlite-reader.js";
 
 export function openReader(db: string): MonitoringReader {
-  const target = parseDbTarget(db);
+  const target = parseEndpoint(db);
   switch (target.kind) {
     case "sqlite":
       return new SqliteReader(target.path);

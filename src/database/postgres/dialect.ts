@@ -1,0 +1,53 @@
+/** PostgreSQL's side of the dialect seam (see ../dialect.ts). */
+import type { Dialect, ErrorClass } from "../dialect.js";
+import type { ColumnType } from "../schema.js";
+import { sql } from "../sql.js";
+
+/** SQLSTATE of a server error, or the Node error code (ECONNREFUSED, …), or "". */
+export function pgCode(err: unknown): string {
+  if (err && typeof err === "object" && "code" in err && typeof (err as { code: unknown }).code === "string") {
+    return (err as { code: string }).code;
+  }
+  return "";
+}
+
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTFOUND"]);
+
+export function classifyPgError(err: unknown): ErrorClass {
+  const code = pgCode(err);
+  if (code === "") {
+    if (err instanceof TypeError || err instanceof RangeError) return "row";
+    return "transient"; // "Connection terminated unexpectedly", timeouts: the connection, not the data
+  }
+  if (NETWORK_CODES.has(code)) return "transient";
+  const cls = code.slice(0, 2);
+  if (cls === "08" || cls === "53" || cls === "40") return "transient"; // connection, resources, serialization/deadlock
+  if (code === "57P01" || code === "57P02" || code === "57P03" || code === "55P03" || code === "57014") return "transient"; // shutdown, starting up, lock timeout, cancelled
+  if (cls === "22" || cls === "23") return "row"; // data exception, integrity constraint
+  return "fatal"; // 28 auth, 3D missing database, 42 undefined table / no privilege, 25006 read-only, …
+}
+
+export function pgErrorText(err: unknown): string {
+  const code = pgCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  return code && !msg.includes(code) ? `${msg} (${code})` : msg;
+}
+
+const TYPES: Record<ColumnType, string> = {
+  TEXT: "TEXT", INTEGER: "INTEGER", BIGINT: "BIGINT", FLOAT: "DOUBLE PRECISION",
+  DATETIME: "TIMESTAMP WITHOUT TIME ZONE", BOOLEAN: "BOOLEAN",
+};
+
+export const postgresDialect: Dialect = {
+  name: "postgresql",
+  placeholder: (i) => `$${i + 1}`,
+  columnType: (type) => TYPES[type],
+  // EXTRACT(EPOCH) of a timestamp without time zone counts from 1970-01-01 00:00 of the same naive clock.
+  epochSeconds: (expr) => sql`EXTRACT(EPOCH FROM ${expr})::float8`,
+  greatest: (a, b) => sql`GREATEST(${a}, ${b})`,
+  least: (a, b) => sql`LEAST(${a}, ${b})`,
+  insertionOrder: () => null,
+  intDiv: (a, b) => sql`TRUNC((${a})::numeric / (${b}))::bigint`,
+  classify: classifyPgError,
+  describeError: pgErrorText,
+};

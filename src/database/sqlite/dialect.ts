@@ -1,0 +1,63 @@
+/** SQLite's side of the dialect seam (see ../dialect.ts). */
+import Database from "better-sqlite3";
+import type { Dialect, ErrorClass } from "../dialect.js";
+import type { ColumnType } from "../schema.js";
+import { raw, sql, type Sql } from "../sql.js";
+
+export function sqliteCode(err: unknown): string {
+  return err instanceof Database.SqliteError ? err.code : "";
+}
+
+export function isLockError(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
+}
+
+/**
+ * Errors that waiting will not fix: a file that is read-only, corrupt or not a database, a
+ * table or column that is gone.
+ */
+export function isPermanentError(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB" ||
+    code.startsWith("SQLITE_CANTOPEN") || code === "SQLITE_PERM" || code === "SQLITE_AUTH" ||
+    code === "SQLITE_ERROR"; // "no such table/column" and other SQL that no retry can make valid
+}
+
+/** Errors caused by the data of one row (as opposed to the database or its file). */
+export function isRowError(err: unknown): boolean {
+  const code = sqliteCode(err);
+  if (code === "") return err instanceof TypeError || err instanceof RangeError;
+  return code.startsWith("SQLITE_CONSTRAINT") || code === "SQLITE_MISMATCH" || code === "SQLITE_TOOBIG" || code === "SQLITE_RANGE";
+}
+
+export function sqliteErrorText(err: unknown): string {
+  const code = sqliteCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  return code ? `${code}: ${msg}` : msg;
+}
+
+const TYPES: Record<ColumnType, string> = {
+  TEXT: "TEXT", INTEGER: "INTEGER", BIGINT: "BIGINT", FLOAT: "FLOAT", DATETIME: "DATETIME", BOOLEAN: "BOOLEAN",
+};
+
+export const sqliteDialect: Dialect = {
+  name: "sqlite",
+  placeholder: () => "?",
+  columnType: (type) => TYPES[type],
+  // julianday reads Parsl's naive text as UTC; PostgreSQL's EXTRACT(EPOCH) of a naive timestamp does the same.
+  epochSeconds: (expr) => sql`((julianday(${expr}) - 2440587.5) * 86400.0)`,
+  greatest: (a, b) => sql`MAX(${a}, ${b})`,
+  least: (a, b) => sql`MIN(${a}, ${b})`,
+  insertionOrder: (alias) => raw(`${alias}.rowid`),
+  intDiv: (a, b) => sql`CAST((${a}) / (${b}) AS INTEGER)`,
+  classify(err): ErrorClass {
+    if (isLockError(err)) return "transient";
+    if (isRowError(err)) return "row";
+    if (isPermanentError(err)) return "fatal";
+    return "transient"; // a full disk, an I/O error: time can mend them
+  },
+  describeError: sqliteErrorText,
+};
+
+export type { Sql };

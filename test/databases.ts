@@ -1,0 +1,148 @@
+/**
+ * Test databases of both dialects, so one suite runs on SQLite and on PostgreSQL:
+ *
+ *   for (const dialect of DIALECTS) test(`… (${dialect})`, async () => { const db = await testDatabase(dialect); … });
+ *
+ * PostgreSQL: the server named by PARSL_TS_TEST_PG (an admin URL; `.ci/run` starts one with
+ * scripts/postgres/start-server.sh), or, when that is unset, the same script is run here to
+ * start (or reuse) a private server. Each test database is a fresh PostgreSQL database, dropped
+ * when the test process exits. There is no skip: without PostgreSQL these tests fail and say why.
+ */
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import type { DialectName } from "../src/database/dialect.js";
+import { tempDir } from "./helpers.js";
+
+export const DIALECTS: readonly DialectName[] = ["sqlite", "postgresql"];
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+let adminUrl: string | null = null;
+
+/** The admin (superuser) URL of the test server, starting it if needed. */
+export function pgAdminUrl(): string {
+  if (adminUrl) return adminUrl;
+  const fromEnv = process.env["PARSL_TS_TEST_PG"];
+  if (fromEnv) return (adminUrl = fromEnv);
+  try {
+    adminUrl = execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], {
+      encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 120_000,
+    }).trim();
+  } catch (err) {
+    throw new Error("PostgreSQL tests need a server: set PARSL_TS_TEST_PG to an admin URL, or install Debian's " +
+      `postgresql so that scripts/postgres/start-server.sh can start one (${(err as Error).message})`);
+  }
+  return adminUrl;
+}
+
+/** The admin URL with another database (and optionally another user and password). */
+export function pgUrl(database: string, user?: { name: string; password: string }): string {
+  const u = new URL(pgAdminUrl());
+  u.pathname = "/" + database;
+  if (user) {
+    u.username = user.name;
+    u.password = user.password;
+  }
+  return u.toString();
+}
+
+/** Runs SQL as the admin on a database of the test server (default: `postgres`). */
+export async function pgAdmin<T = Record<string, unknown>>(text: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
+  const client = new pg.Client({ connectionString: pgUrl(database) });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+const created: string[] = [];
+let cleanupArmed = false;
+
+/** A new, empty PostgreSQL database; returns its name. Dropped at exit (best effort). */
+export async function freshPgDatabase(prefix = "parsl_test"): Promise<string> {
+  const name = `${prefix}_${crypto.randomBytes(5).toString("hex")}`;
+  await pgAdmin(`CREATE DATABASE "${name}"`);
+  created.push(name);
+  if (!cleanupArmed) {
+    cleanupArmed = true;
+    // A test file's process ends after its tests: drop what it created, in a child (exit handlers cannot wait).
+    process.once("exit", () => {
+      if (created.length === 0) return;
+      const script = `const pg=require("pg");(async()=>{const c=new pg.Client({connectionString:process.argv[1]});await c.connect();` +
+        `for(const d of process.argv.slice(2)){await c.query('DROP DATABASE IF EXISTS "'+d+'" WITH (FORCE)').catch(()=>{});}await c.end();})()`;
+      try {
+        execFileSync(process.execPath, ["-e", script, pgUrl("postgres"), ...created], { cwd: ROOT, stdio: "ignore", timeout: 30_000 });
+      } catch { /* the server may be gone already */ }
+    });
+  }
+  return name;
+}
+
+/** A database the tests write and read, of either dialect. */
+export interface TestDatabase {
+  readonly dialect: DialectName;
+  /** What MonitoringHub.loggingEndpoint and the tools take. */
+  readonly endpoint: string;
+  /** Rows of a query; `?` placeholders work on both (turned into `$n` for PostgreSQL). */
+  rows<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T[]>;
+  /** The first column of the first row, as a number. */
+  count(sql: string, ...params: unknown[]): Promise<number>;
+}
+
+/** `?` → `$1, $2, …` outside quotes. */
+export function toDollarParams(sql: string): string {
+  let n = 0;
+  let out = "";
+  let quote: string | null = null;
+  for (const ch of sql) {
+    if (quote) {
+      if (ch === quote) quote = null;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+    } else if (ch === "?") {
+      out += `$${++n}`;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+export async function testDatabase(dialect: DialectName): Promise<TestDatabase> {
+  if (dialect === "sqlite") {
+    const dbPath = path.join(tempDir(), "monitoring.db");
+    const Database = (await import("better-sqlite3")).default;
+    const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
+      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare(sql).all(...params) as T[];
+      } finally {
+        db.close();
+      }
+    };
+    return { dialect, endpoint: dbPath, rows, count: async (sql, ...p) => firstNumber(await rows(sql, ...p)) };
+  }
+  const name = await freshPgDatabase();
+  const url = pgUrl(name);
+  const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return (await client.query(toDollarParams(sql), params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  };
+  return { dialect, endpoint: url, rows, count: async (sql, ...p) => firstNumber(await rows(sql, ...p)) };
+}
+
+function firstNumber(rows: Record<string, unknown>[]): number {
+  const row = rows[0];
+  if (!row) throw new Error("query returned no row");
+  return Number(Object.values(row)[0]);
+}
