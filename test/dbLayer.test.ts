@@ -1,12 +1,20 @@
 /** The async database layer (connection.ts, sql.ts, both dialects) on real SQLite files and a real PostgreSQL server. */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import test from "node:test";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { connect, ConnectionError } from "../src/database/connection.js";
 import { ident, join, list, raw, sql } from "../src/database/sql.js";
 import { normaliseTimestamp } from "../src/database/postgres/connection.js";
-import { DIALECTS, freshPgDatabase, pgUrl, toDollarParams } from "./databases.js";
+import { ensureSchema, readSchema, SCHEMA_VERSION } from "../src/database/schemaSetup.js";
+import { DIALECTS, freshPgDatabase, pgAdmin, pgUrl, toDollarParams } from "./databases.js";
 import { tempDir } from "./helpers.js";
+import { ROOT } from "./visualizer-helpers.js";
+
+const execFileAsync = promisify(execFile);
 
 test("sql: values are parameters, fragments are spliced, identifiers are quoted", () => {
   const run = "r'; DROP TABLE task; --";
@@ -67,3 +75,55 @@ test("connect: clear errors for what cannot be reached, password hidden", async 
   await assert.rejects(connect(bad.toString()), (err: Error) => /wrong password/.test(err.message) && !err.message.includes("wrong-password"));
   await assert.rejects(connect(pgUrl("no_such_database_here")), /does not exist/);
 });
+
+test("ensureSchema (postgresql): the schema we create matches what Python Parsl creates, and upgrades it in place", async () => {
+  const fixture = fs.readFileSync(path.join(ROOT, "test/fixtures/parsl-postgres/schema.sql"), "utf8");
+  const parslDb = await freshPgDatabase();
+  await pgAdmin(fixture.replace(/^SELECT pg_catalog\.set_config.*$/m, ""), [], parslDb);
+  const oursDb = await freshPgDatabase();
+  const ours = await connect(pgUrl(oursDb));
+  const theirs = await connect(pgUrl(parslDb));
+  try {
+    const created = await ensureSchema(ours);
+    assert.deepEqual(created.createdTables.sort(), ["block", "node", "resource", "status", "task", "try", "workflow"]);
+    const upgraded = await ensureSchema(theirs);
+    assert.deepEqual(upgraded.createdTables, [], "Parsl's tables are used as they are");
+    assert.equal(upgraded.versionBefore, null);
+    assert.equal(upgraded.versionAfter, SCHEMA_VERSION);
+    assert.ok(upgraded.addedColumns.includes("workflow.run_status"));
+    const again = await ensureSchema(theirs);
+    assert.deepEqual([again.createdTables, again.addedColumns, again.versionBefore], [[], [], SCHEMA_VERSION]);
+    // Same columns (name, type, nullability) in both, Parsl's and our extras alike.
+    const describe = (db: string) => pgAdmin<{ t: string; c: string; type: string; nullable: string; dflt: string | null }>(
+      `SELECT table_name AS t, column_name AS c, data_type AS type, is_nullable AS nullable, column_default AS dflt
+         FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2`, [], db);
+    assert.deepEqual(await describe(oursDb), await describe(parslDb));
+    const keys = (db: string) => pgAdmin<{ t: string; kind: string; def: string }>(
+      `SELECT conrelid::regclass::text AS t, contype AS kind, pg_get_constraintdef(oid) AS def FROM pg_constraint
+         WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2, 3`, [], db);
+    assert.deepEqual(await keys(oursDb), await keys(parslDb));
+  } finally {
+    await ours.close();
+    await theirs.close();
+  }
+});
+
+for (const dialect of DIALECTS) {
+  // Separate processes, as writers are (in one thread, SQLite's busy wait would block the lock holder itself).
+  test(`ensureSchema (${dialect}): concurrent first writers in four processes do not collide`, async () => {
+    const endpoint = dialect === "sqlite" ? path.join(tempDir(), "race.db") : pgUrl(await freshPgDatabase());
+    const module = pathToFileURL(path.join(ROOT, "dist/src/database/schemaSetup.js")).href;
+    const connection = pathToFileURL(path.join(ROOT, "dist/src/database/connection.js")).href;
+    const script = `const { ensureSchema } = await import(${JSON.stringify(module)}); const { connect } = await import(${JSON.stringify(connection)});
+      const db = await connect(process.argv[1]); const r = await ensureSchema(db); await db.close(); console.log(r.createdTables.length);`;
+    const outs = await Promise.all([1, 2, 3, 4].map(() =>
+      execFileAsync(process.execPath, ["--input-type=module", "-e", script, endpoint]).then((r) => Number(r.stdout.trim()))));
+    assert.deepEqual(outs.filter((n) => n > 0), [7], "exactly one process created the seven tables");
+    const db = await connect(endpoint, { readonly: true });
+    try {
+      assert.equal((await readSchema(db)).version, SCHEMA_VERSION);
+    } finally {
+      await db.close();
+    }
+  });
+}

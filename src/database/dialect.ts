@@ -35,6 +35,15 @@ export interface Dialect {
   insertionOrder(tableAlias: string): Sql | null;
   /** Integer division that truncates toward zero on both. */
   intDiv(a: Sql, b: Sql): Sql;
+  /** Names of the tables in the current schema, as rows `{ name }`. */
+  listTables(): Sql;
+  /** Names of a table's columns, as rows `{ name }`. */
+  listColumns(table: string): Sql;
+  /**
+   * A statement that serialises schema changes between processes inside a transaction
+   * (PostgreSQL: an advisory lock; SQLite's write transaction already does), or null.
+   */
+  schemaLock(): Sql | null;
   classify(err: unknown): ErrorClass;
   /** The error's text with the dialect's code, for messages. */
   describeError(err: unknown): string;

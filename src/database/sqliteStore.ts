@@ -12,6 +12,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { Micros, MonitoringEvent, StatusEvent } from "../monitoring/messages.js";
 import { addColumnSql, allIndexSql, createTableSql } from "./ddl.js";
+import { sqliteDialect } from "./sqlite/dialect.js";
 import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "./schema.js";
 import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "./store.js";
@@ -237,7 +238,7 @@ export class SqliteStore implements Store {
 
   private createSchema(): void {
     for (const t of TABLES) {
-      this.db.exec(createTableSql(t));
+      this.db.exec(createTableSql(sqliteDialect, t));
       const present = new Set(
         (this.db.prepare(`PRAGMA table_info(${t.name})`).all() as { name: string }[]).map((r) => r.name),
       );
@@ -246,7 +247,7 @@ export class SqliteStore implements Store {
         if (c.notNull) {
           throw new Error(`table ${t.name} lacks the NOT NULL column ${c.name}: the database was written by an incompatible Parsl version`);
         }
-        this.db.exec(addColumnSql(t, c));
+        this.db.exec(addColumnSql(sqliteDialect, t, c));
       }
     }
     for (const sql of allIndexSql()) this.db.exec(sql);

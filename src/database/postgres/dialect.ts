@@ -33,6 +33,9 @@ export function pgErrorText(err: unknown): string {
   return code && !msg.includes(code) ? `${msg} (${code})` : msg;
 }
 
+/** Advisory lock key for schema changes: "parslts" read as a number. */
+const SCHEMA_LOCK_KEY = 0x7061_7273_6c74;
+
 const TYPES: Record<ColumnType, string> = {
   TEXT: "TEXT", INTEGER: "INTEGER", BIGINT: "BIGINT", FLOAT: "DOUBLE PRECISION",
   DATETIME: "TIMESTAMP WITHOUT TIME ZONE", BOOLEAN: "BOOLEAN",
@@ -48,6 +51,10 @@ export const postgresDialect: Dialect = {
   least: (a, b) => sql`LEAST(${a}, ${b})`,
   insertionOrder: () => null,
   intDiv: (a, b) => sql`TRUNC((${a})::numeric / (${b}))::bigint`,
+  listTables: () => sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
+  listColumns: (table) => sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
+  // Concurrent first writers would race on CREATE TABLE IF NOT EXISTS (a unique violation in pg_type).
+  schemaLock: () => sql`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})`,
   classify: classifyPgError,
   describeError: pgErrorText,
 };

@@ -51,6 +51,9 @@ export const sqliteDialect: Dialect = {
   least: (a, b) => sql`MIN(${a}, ${b})`,
   insertionOrder: (alias) => raw(`${alias}.rowid`),
   intDiv: (a, b) => sql`CAST((${a}) / (${b}) AS INTEGER)`,
+  listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
+  listColumns: (table) => sql`SELECT name FROM pragma_table_info(${table})`,
+  schemaLock: () => null,
   classify(err): ErrorClass {
     if (isLockError(err)) return "transient";
     if (isRowError(err)) return "row";
