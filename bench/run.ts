@@ -12,6 +12,7 @@ import { benchCore } from "./core.js";
 import { benchWriter } from "./writer.js";
 import { benchVisualizer } from "./visualizer.js";
 import { benchHtex } from "./htex.js";
+import { benchPostgres } from "./postgres.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -39,6 +40,11 @@ if (want("visualizer")) {
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");
   results.htex = await benchHtex({ tasks: quick ? 5_000 : 20_000, print });
+}
+
+if (want("postgres")) {
+  print("== postgres: monitored no-op tasks into PostgreSQL, end to end");
+  results.postgres = await benchPostgres({ tasks: quick ? 20_000 : 100_000, rounds: quick ? 1 : 3, print });
 }
 
 fs.writeFileSync("bench-results.json", JSON.stringify(results, null, 2));
