@@ -354,7 +354,7 @@ describe("visualizer CLI", () => {
   test("a missing database is a clear error naming the path", async () => {
     const r = await runCli(["/nonexistent/dir/monitoring.db", "--port", "0"], false);
     assert.equal(r.code, 1);
-    assert.match(r.err, /monitoring database not found: \/nonexistent\/dir\/monitoring\.db/);
+    assert.match(r.err, /monitoring database \/nonexistent\/dir\/monitoring\.db does not exist/);
   });
 
   test("a SQLite file that is not a monitoring database is rejected", async () => {
@@ -388,37 +388,37 @@ describe("visualizer CLI", () => {
 
 describe("whole-run aggregates on huge runs are sampled, not scanned", () => {
   test("every k-th task, scaled by k, agrees with the exact aggregate", async () => {
-    const { SqliteReader } = await import("../src/visualizer/sqlite-reader.js");
+    const { openMonitoringDb } = await import("../src/database/queries/index.js");
     const dir = tempDir();
     const db = path.join(dir, "monitoring.db");
     const run = createSyntheticDb(db, { tasks: 2000, runId: "run-big" });
-    const exact = new SqliteReader(db);
-    const sampled = new SqliteReader(db, 250); // 2000 tasks / 250 → every 8th task
+    const exact = await openMonitoringDb(db);
+    const sampled = await openMonitoringDb(db, { sampleTasks: 250 }); // 2000 tasks / 250 → every 8th task
     try {
       const area = (ts: { bucket_s: number; series: { values: number[] }[] }): number =>
         ts.series[0]!.values.reduce((a, b) => a + b, 0) * ts.bucket_s;
-      const te = exact.triesOverTime(run);
-      const tsm = sampled.triesOverTime(run);
+      const te = await exact.triesOverTime(run);
+      const tsm = await sampled.triesOverTime(run);
       assert.equal(te.sample_step, 1);
       assert.equal(tsm.sample_step, 8);
       const ratio = area(tsm) / area(te);
       assert.ok(ratio > 0.8 && ratio < 1.2, `sampled busy time is ${ratio.toFixed(2)}× the exact one`);
-      const re = exact.resources(run);
-      const rsm = sampled.resources(run);
+      const re = await exact.resources(run);
+      const rsm = await sampled.resources(run);
       assert.ok(rsm.sample_step >= 8, `resource sample step ${rsm.sample_step}`); // resources get a smaller share of the budget
       const total = (hh: { counts: number[] }): number => hh.counts.reduce((a, b) => a + b, 0);
       const tasksWithSamples = total(re.memory_max);
       assert.ok(Math.abs(total(rsm.memory_max) - tasksWithSamples) <= tasksWithSamples * 0.25, `${total(rsm.memory_max)} vs ${tasksWithSamples}`);
-      const he = exact.appHistory(run);
-      const hs = sampled.appHistory(run);
+      const he = await exact.appHistory(run);
+      const hs = await sampled.appHistory(run);
       // Counts stay exact; only mean durations are estimated.
       for (const [app, v] of Object.entries(he.runs[0]!.apps)) {
         assert.equal(hs.runs[0]!.apps[app]!.count, v.count);
         assert.ok(Math.abs(hs.runs[0]!.apps[app]!.mean_s! - v.mean_s!) < v.mean_s! * 0.35, app);
       }
     } finally {
-      exact.close();
-      sampled.close();
+      await exact.close();
+      await sampled.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

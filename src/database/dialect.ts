@@ -35,6 +35,21 @@ export interface Dialect {
   insertionOrder(tableAlias: string): Sql | null;
   /** Integer division that truncates toward zero on both. */
   intDiv(a: Sql, b: Sql): Sql;
+  /** A number truncated toward zero to an integer (SQLite's CAST AS INTEGER; PostgreSQL's cast would round). */
+  truncInt(expr: Sql): Sql;
+  /**
+   * The column, kept from choosing an index: SQLite's unary `+` (its planner otherwise prefers a
+   * run-wide index to the primary key on some reader queries); PostgreSQL plans by statistics and
+   * takes the column as it is.
+   */
+  unindexed(column: Sql): Sql;
+  /**
+   * A one-row query whose single value changes whenever any other session commits, and costs
+   * next to nothing: the change token of live views and caches.
+   */
+  changeToken(): Sql;
+  /** Names of the indexes in the current schema, as rows `{ name }`. */
+  listIndexes(): Sql;
   /** Names of the tables in the current schema, as rows `{ name }`. */
   listTables(): Sql;
   /** Names of a table's columns, as rows `{ name }`. */

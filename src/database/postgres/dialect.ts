@@ -51,6 +51,14 @@ export const postgresDialect: Dialect = {
   least: (a, b) => sql`LEAST(${a}, ${b})`,
   insertionOrder: () => null,
   intDiv: (a, b) => sql`TRUNC((${a})::numeric / (${b}))::bigint`,
+  truncInt: (expr) => sql`TRUNC(${expr})::bigint`,
+  unindexed: (column) => column,
+  // The WAL insert position: cluster-wide (a write to another database moves it too, a cheap
+  // over-approximation), exact for ours (every commit writes WAL before it is visible), callable
+  // by any role including a read-only one, and a function call with no table access. On a standby
+  // (in recovery) the position replayed so far plays the same role.
+  changeToken: () => sql`SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text AS token`,
+  listIndexes: () => sql`SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
   listTables: () => sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
   listColumns: (table) => sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
   // Concurrent first writers would race on CREATE TABLE IF NOT EXISTS (a unique violation in pg_type).

@@ -51,6 +51,11 @@ export const sqliteDialect: Dialect = {
   least: (a, b) => sql`MIN(${a}, ${b})`,
   insertionOrder: (alias) => raw(`${alias}.rowid`),
   intDiv: (a, b) => sql`CAST((${a}) / (${b}) AS INTEGER)`,
+  truncInt: (expr) => sql`CAST(${expr} AS INTEGER)`,
+  unindexed: (column) => sql`+${column}`,
+  // Per connection: changes when another connection commits; microseconds (no file access).
+  changeToken: () => sql`PRAGMA data_version`,
+  listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
   listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
   listColumns: (table) => sql`SELECT name FROM pragma_table_info(${table})`,
   schemaLock: () => null,
