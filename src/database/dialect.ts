@@ -44,6 +44,11 @@ export interface Dialect {
    */
   unindexed(column: Sql): Sql;
   /**
+   * An inner join that keeps the written join order: SQLite's `CROSS JOIN … ON` (its documented
+   * planner hint); PostgreSQL's plain `JOIN` (it refuses ON after CROSS JOIN, and plans well).
+   */
+  orderedJoin(): Sql;
+  /**
    * A one-row query whose single value changes whenever any other session commits, and costs
    * next to nothing: the change token of live views and caches.
    */

@@ -1,7 +1,7 @@
 /** PostgreSQL's side of the dialect seam (see ../dialect.ts). */
 import type { Dialect, ErrorClass } from "../dialect.js";
 import type { ColumnType } from "../schema.js";
-import { sql } from "../sql.js";
+import { raw, sql } from "../sql.js";
 
 /** SQLSTATE of a server error, or the Node error code (ECONNREFUSED, …), or "". */
 export function pgCode(err: unknown): string {
@@ -53,6 +53,7 @@ export const postgresDialect: Dialect = {
   intDiv: (a, b) => sql`TRUNC((${a})::numeric / (${b}))::bigint`,
   truncInt: (expr) => sql`TRUNC(${expr})::bigint`,
   unindexed: (column) => column,
+  orderedJoin: () => raw("JOIN"),
   // The WAL insert position: cluster-wide (a write to another database moves it too, a cheap
   // over-approximation), exact for ours (every commit writes WAL before it is visible), callable
   // by any role including a read-only one, and a function call with no table access. On a standby

@@ -188,7 +188,7 @@ export class ReadContext {
       k,
       from: sql`(WITH RECURSIVE blocks(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM blocks WHERE i + 1 < ${blocks}),
           ids(x) AS (SELECT ${range[0]} + i * ${k} + ((i * 2654435761) % 1000003) % ${k} FROM blocks)
-        SELECT ${t}.* FROM ids CROSS JOIN ${t} ON ${t}.task_id = ids.x AND ${runCol} = ${runId}) ${a} ${join} WHERE 1 = 1`,
+        SELECT ${t}.* FROM ids ${this.d.orderedJoin()} ${t} ON ${t}.task_id = ids.x AND ${runCol} = ${runId}) ${a} ${join} WHERE 1 = 1`,
     };
   }
 }

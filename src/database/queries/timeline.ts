@@ -76,7 +76,7 @@ export async function triesOverTime(ctx: ReadContext, runId: string): Promise<Ti
   const n = Math.floor((endMs - startMs) / 1000 / b) + 1;
   const start = startMs / 1000;
   const endS = endFallback / 1000;
-  const joined = await ctx.taskSample(runId, "try", "y", sql`CROSS JOIN task t ON t.task_id = y.task_id AND ${ctx.runCol("t")} = y.run_id`);
+  const joined = await ctx.taskSample(runId, "try", "y", sql`${d.orderedJoin()} task t ON t.task_id = y.task_id AND ${ctx.runCol("t")} = y.run_id`);
   // Each try contributes the fraction of every bucket it overlaps, so the value is the mean number
   // of tries running during the bucket. Grouping by (first, last bucket) keeps the result small; the
   // uncovered parts of the first and last bucket come back as sums and are subtracted.

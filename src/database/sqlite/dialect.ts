@@ -53,6 +53,7 @@ export const sqliteDialect: Dialect = {
   intDiv: (a, b) => sql`CAST((${a}) / (${b}) AS INTEGER)`,
   truncInt: (expr) => sql`CAST(${expr} AS INTEGER)`,
   unindexed: (column) => sql`+${column}`,
+  orderedJoin: () => raw("CROSS JOIN"),
   // Per connection: changes when another connection commits; microseconds (no file access).
   changeToken: () => sql`PRAGMA data_version`,
   listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
