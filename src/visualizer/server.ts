@@ -10,7 +10,7 @@ import { STATE_NAMES } from "../database/schema.js";
 import { STYLE_CSS } from "./style.js";
 import { errorHtml, pageHtml, type PageParams } from "./pages.js";
 import {
-  HttpError, checkRunId, decodeSegment, intParam, parseTaskId, send, sendJson, textParam,
+  HttpError, checkRunId, decodeSegment, intParam, noNul, parseTaskId, send, sendJson, textParam,
 } from "./http-util.js";
 import type { HeavyMethod } from "./heavy.js";
 import type { DagSummary, MonitoringReader } from "./reader.js";
@@ -143,6 +143,7 @@ export class VisualizerServer {
       if (n === 4 && c === "app" && d !== undefined) {
         const app = decodeSegment(d);
         if (app.length === 0 || app.length > 512) throw new HttpError(400, "app name must be 1 to 512 characters");
+        noNul(app, "app name");
         if (!(await this.reader.appExists(run, app))) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
         return this.page(res, { kind: "tasks", title: `App ${app}`, run, app });
       }
