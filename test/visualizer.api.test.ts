@@ -258,9 +258,10 @@ for (const dialect of DIALECTS) describe(`visualizer API over the Python Parsl f
   });
 });
 
-describe("visualizer over a parsl-ts database (extra columns, INDEXES)", () => {
+for (const dialect of DIALECTS) describe(`visualizer over a parsl-ts database (extra columns, INDEXES) (${dialect})`, () => {
   let dir: string;
   let db: string;
+  let served: ServedDatabase;
   let viz: VisualizerHandle;
   let base: string;
   let runs: { live: string; failed: string; crashed: string };
@@ -276,7 +277,8 @@ describe("visualizer over a parsl-ts database (extra columns, INDEXES)", () => {
     const w = new Database(db);
     w.prepare(`UPDATE workflow SET last_heartbeat = ? WHERE run_id = ?`).run(msToNaive(naiveNowMs() - 3_600_000), runs.crashed);
     w.close();
-    viz = await startVisualizer({ db: `sqlite:///${db}`, port: 0 });
+    served = await servedDatabase(dialect, db);
+    viz = await startVisualizer({ db: dialect === "sqlite" ? `sqlite:///${db}` : served.endpoint, port: 0 });
     base = viz.url.replace(/\/$/, "");
   });
   after(async () => {
@@ -308,20 +310,12 @@ describe("visualizer over a parsl-ts database (extra columns, INDEXES)", () => {
     }
   });
 
-  test("the visualizer creates nothing: schema and file unchanged after every endpoint", async () => {
-    const schemaOf = (): string => {
-      const c = new Database(db, { readonly: true });
-      const s = JSON.stringify(c.prepare(`SELECT type, name, sql FROM sqlite_master ORDER BY name`).all());
-      c.close();
-      return s;
-    };
-    const beforeSchema = schemaOf();
-    const beforeSum = sha256(db);
+  test("the visualizer creates nothing: schema and rows unchanged after every endpoint", async () => {
+    const before = await served.fingerprint();
     for (const ep of ["", "/changes", "/tries", "/resources", "/history", "/gantt", "/dag", "/tasks", "/tasks/3"]) {
       assert.equal((await getJson(`${base}/api/workflows/${runs.failed}${ep}`)).status, 200, ep);
     }
-    assert.equal(schemaOf(), beforeSchema);
-    assert.equal(sha256(db), beforeSum);
+    assert.equal(await served.fingerprint(), before);
   });
 });
 
@@ -369,6 +363,21 @@ describe("visualizer CLI", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test("serves a PostgreSQL database given as a URL, and names a wrong password clearly", async () => {
+    const dir = tempDir();
+    const served = await servedDatabase("postgresql", copyFixture(dir));
+    const r = await runCli([served.endpoint, "--port", "0"], true);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /fetched:200,200/);
+    assert.doesNotMatch(r.out + r.err, new RegExp(new URL(served.endpoint).password), "the password is never printed");
+    const wrong = new URL(served.endpoint);
+    wrong.password = "not-the-password";
+    const bad = await runCli([wrong.toString(), "--port", "0"], false);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /cannot log in to PostgreSQL at postgresql:\/\/parsl_reader_\w+:\*+@127\.0\.0\.1:\d+\/parsl_viz_\w+.*password/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test("bad arguments exit 2 with usage", async () => {
     const r = await runCli(["--port", "x"], false);
     assert.equal(r.code, 2);
@@ -387,11 +396,12 @@ describe("visualizer CLI", () => {
 });
 
 describe("whole-run aggregates on huge runs are sampled, not scanned", () => {
-  test("every k-th task, scaled by k, agrees with the exact aggregate", async () => {
+  for (const dialect of DIALECTS) test(`every k-th task, scaled by k, agrees with the exact aggregate (${dialect})`, async () => {
     const { openMonitoringDb } = await import("../src/database/queries/index.js");
     const dir = tempDir();
-    const db = path.join(dir, "monitoring.db");
-    const run = createSyntheticDb(db, { tasks: 2000, runId: "run-big" });
+    const file = path.join(dir, "monitoring.db");
+    const run = createSyntheticDb(file, { tasks: 2000, runId: "run-big" });
+    const db = (await servedDatabase(dialect, file)).endpoint;
     const exact = await openMonitoringDb(db);
     const sampled = await openMonitoringDb(db, { sampleTasks: 250 }); // 2000 tasks / 250 → every 8th task
     try {

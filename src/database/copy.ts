@@ -11,7 +11,7 @@ import { connect, type Connection, type Queryable, type Row } from "./connection
 import type { Endpoint } from "./endpoint.js";
 import { TABLES, type Table, type TableName } from "./schema.js";
 import { ensureSchema, readSchema } from "./schemaSetup.js";
-import { ident, join, raw, sql, type Sql } from "./sql.js";
+import { ident, join, quoted, raw, Sql, sql } from "./sql.js";
 
 export interface CopyOptions {
   /** Runs to copy (default: every run of the source, oldest first). */
@@ -135,10 +135,20 @@ async function* readChunks(db: Connection, name: TableName, cols: string[], runI
 /** Multi-row INSERTs, as many rows per statement as the parameter limit allows. */
 async function insertRows(tx: Queryable, name: TableName, cols: string[], rows: Row[]): Promise<void> {
   const per = Math.max(1, Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_PARAMS / cols.length)));
-  const head = sql`INSERT INTO ${ident(name)} (${join(cols.map((c) => ident(c)))}) VALUES `;
+  const head = `INSERT INTO ${quoted(name)} (${cols.map(quoted).join(", ")}) VALUES (`;
   for (let i = 0; i < rows.length; i += per) {
-    const values = rows.slice(i, i + per).map((r) => sql`(${join(cols.map((c) => sql`${normalise(r[c])}`))})`);
-    await tx.run(sql`${head}${join(values)}`);
+    // Built directly as text pieces and values (a statement has up to 30,000 parameters):
+    // texts[0] is the head, then the separator before each further value, then ")".
+    const texts: string[] = [head];
+    const values: unknown[] = [];
+    for (const r of rows.slice(i, i + per)) {
+      for (let j = 0; j < cols.length; j++) {
+        if (values.length > 0) texts.push(j > 0 ? ", " : "), (");
+        values.push(normalise(r[cols[j]!]));
+      }
+    }
+    texts.push(")");
+    await tx.run(new Sql(texts, values));
   }
 }
 

@@ -2,6 +2,7 @@
  * `parsl-ts visualize`: a read-only web view of a monitoring database.
  * startVisualizer() is the programmatic entry; visualizeCommand() is the CLI.
  */
+import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
 import { USAGE, parseVisualizeArgs } from "./cli.js";
 import { openReader } from "./open-reader.js";
 import { HeavyQueries } from "./heavy.js";
@@ -58,7 +59,7 @@ export async function visualizeCommand(argv: string[]): Promise<number> {
     console.error(`parsl-ts visualize: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  console.log(`parsl-ts visualize: serving ${args.db} at ${handle.url} (read-only; Ctrl-C to stop)`);
+  console.log(`parsl-ts visualize: serving ${describeEndpoint(parseEndpoint(args.db))} at ${handle.url} (read-only; Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGINT", stop);
