@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { copyDatabase } from "../src/database/copy.js";
 import type { DialectName } from "../src/database/dialect.js";
-import { freshPgDatabase, pgAdmin, pgReadOnlyUrl, pgUrl } from "./databases.js";
+import { freshPgDatabase, pgAdmin, pgReadOnlyUrl, pgUrl, toDollarParams } from "./databases.js";
 import { parslFixture, tempDir as sharedTempDir } from "./helpers.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -56,6 +56,8 @@ export interface ServedDatabase {
   fingerprint(): Promise<string>;
   /** Rows of the task table. */
   taskRows(): Promise<number>;
+  /** Runs SQL with `?` parameters as the database's owner (a writer, for tests that add rows). */
+  exec(sql: string, ...params: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
 export async function servedDatabase(dialect: DialectName, source: string): Promise<ServedDatabase> {
@@ -66,6 +68,13 @@ export async function servedDatabase(dialect: DialectName, source: string): Prom
       taskRows: async () => {
         const db = new Database(source, { readonly: true });
         try { return db.prepare(`SELECT COUNT(*) FROM task`).pluck().get() as number; } finally { db.close(); }
+      },
+      exec: async (sql, ...params) => {
+        const db = new Database(source);
+        try {
+          const st = db.prepare(sql);
+          return st.reader ? (st.all(...params) as Record<string, unknown>[]) : (st.run(...params), []);
+        } finally { db.close(); }
       },
     };
   }
@@ -87,5 +96,6 @@ export async function servedDatabase(dialect: DialectName, source: string): Prom
     endpoint,
     fingerprint,
     taskRows: async () => Number((await pgAdmin<{ n: string }>(`SELECT COUNT(*) AS n FROM task`, [], name))[0]!.n),
+    exec: (sql, ...params) => pgAdmin(toDollarParams(sql), params, name),
   };
 }
