@@ -92,6 +92,13 @@ for (const dialect of DIALECTS) describe(`visualizer API over the Python Parsl f
     assert.equal(page.rows[0].task_id, 150);
     const fanIn = page.rows.find((t: any) => t.task_id === 156);
     assert.deepEqual(fanIn.task_depends, Array.from({ length: 20 }, (_, i) => 136 + i));
+    // An app's later pages continue where the first one ends (and past the end are empty).
+    const adds = (await getJson(`${base}/api/workflows/${RUN1}/tasks?app=add_threads&limit=100`)).body.rows.map((t: any) => t.task_id);
+    assert.equal(adds.length, 53);
+    const later = (await getJson(`${base}/api/workflows/${RUN1}/tasks?app=add_threads&offset=40&limit=10`)).body;
+    assert.equal(later.total, 53);
+    assert.deepEqual(later.rows.map((t: any) => t.task_id), adds.slice(40, 50));
+    assert.deepEqual((await getJson(`${base}/api/workflows/${RUN1}/tasks?app=add_threads&offset=53`)).body.rows, []);
     const depFail = (await getJson(`${base}/api/workflows/${RUN1}/tasks?state=dep_fail`)).body;
     assert.deepEqual(depFail.rows.map((t: any) => t.task_id), [126, 127, 128, 131, 132]);
   });

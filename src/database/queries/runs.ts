@@ -71,9 +71,8 @@ export async function toListItem(ctx: ReadContext, r: Row): Promise<WorkflowList
 export async function listRuns(ctx: ReadContext, offset: number, limit: number): Promise<Page<WorkflowListItem>> {
   const total = Number((await ctx.db.first<Row>(sql`SELECT COUNT(*) AS n FROM workflow`))?.["n"] ?? 0);
   const rows = await ctx.db.all(sql`SELECT ${ctx.workflowColumns()} FROM workflow ORDER BY time_began DESC, run_id LIMIT ${limit} OFFSET ${offset}`);
-  const items: WorkflowListItem[] = [];
-  for (const r of rows) items.push(await toListItem(ctx, r));
-  return { total, offset, limit, rows: items };
+  // In parallel: on PostgreSQL each entry's few look-ups then share the pool instead of queueing.
+  return { total, offset, limit, rows: await Promise.all(rows.map((r) => toListItem(ctx, r))) };
 }
 
 /** The run's list entry (status and counts from the workflow row): cheap, for live-update polls. */

@@ -47,6 +47,12 @@ export async function listTasks(ctx: ReadContext, runId: string, filter: TaskFil
     } else {
       rows = await ctx.db.all(sql`SELECT ${cols} FROM task t WHERE ${ctx.runCol("t")} = ${runId} ORDER BY t.task_id LIMIT ${limit} OFFSET ${offset}`);
     }
+  } else if (filter.state === undefined && offset > 0) {
+    // One app: find the page's first id by skipping `offset` entries of ix_task_run_func (run_id, task_func_name,
+    // task_id) alone, then read the page from there. A plain OFFSET makes PostgreSQL fetch every skipped row.
+    const first = sql`(SELECT x.task_id FROM task x WHERE x.run_id = ${runId} AND x.task_func_name = ${filter.app}
+      ORDER BY x.task_id LIMIT 1 OFFSET ${offset})`;
+    rows = await ctx.db.all(sql`SELECT ${cols} FROM task t WHERE ${w} AND t.task_id >= ${first} ORDER BY t.task_id LIMIT ${limit}`);
   } else {
     rows = await ctx.db.all(sql`SELECT ${cols} FROM task t WHERE ${w} ORDER BY t.task_id LIMIT ${limit} OFFSET ${offset}`);
   }
