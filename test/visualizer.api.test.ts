@@ -11,7 +11,9 @@ import Database from "better-sqlite3";
 import { startVisualizer, type VisualizerHandle } from "../src/visualizer/index.js";
 import { createSyntheticDb } from "../bench/visualizer.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
-import { DIALECTS } from "./databases.js";
+import { copyDatabase } from "../src/database/copy.js";
+import { DIALECTS, freshPgDatabase, pgAdmin, pgReadOnlyUrl, pgUrl } from "./databases.js";
+import { parslFixture } from "./helpers.js";
 import { ROOT, RUN1, RUN2, RUN3, copyFixture, getJson, servedDatabase, sha256, tempDir, type ServedDatabase } from "./visualizer-helpers.js";
 
 
@@ -467,4 +469,24 @@ test("a parsl-ts run served fully from the cache lists its memo hits, not `0 0`"
   } finally {
     await viz.close();
   }
+});
+
+describe("opening errors name the database and what is wrong", () => {
+  test("a file that is not SQLite", async () => {
+    const file = path.join(tempDir(), "garbage.db");
+    fs.writeFileSync(file, "this is not a database ".repeat(200));
+    await assert.rejects(startVisualizer({ db: file, port: 0 }), /cannot read .*garbage\.db as a monitoring database: .*not a database/);
+  });
+
+  test("a PostgreSQL role without SELECT is told so (not that the tables are missing), password redacted", async () => {
+    const name = await freshPgDatabase("parsl_viz");
+    await copyDatabase(parslFixture(), pgUrl(name));
+    const url = await pgReadOnlyUrl(name);
+    const role = new URL(url).username;
+    await pgAdmin(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM "${role}"`, [], name);
+    const err = await startVisualizer({ db: url, port: 0 }).then(() => null, (e: Error) => e);
+    assert.ok(err);
+    assert.match(err.message, new RegExp(`postgresql://${role}:\\*+@.*refused to let this role read table "workflow": permission denied.*grant it SELECT`));
+    assert.doesNotMatch(err.message, new RegExp(new URL(url).password));
+  });
 });

@@ -17,13 +17,6 @@ export class TokenCache {
 
   constructor(private readonly maxEntries = 256, private readonly slowMs = 150, private readonly maxStaleMs = 10_000) {}
 
-  /** A fresh-enough cached value, or undefined. */
-  peek<T>(key: string, token: string): T | undefined {
-    const hit = this.entries.get(key);
-    if (hit && (hit.token === token || (hit.costMs > this.slowMs && Date.now() - hit.at < this.maxStaleMs))) return hit.value as T;
-    return undefined;
-  }
-
   get<T>(key: string, token: string, compute: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
     if (hit && (hit.token === token || (hit.costMs > this.slowMs && Date.now() - hit.at < this.maxStaleMs))) {

@@ -7,7 +7,7 @@
  */
 import type { Connection, Row } from "../connection.js";
 import { TABLES } from "../schema.js";
-import { raw, sql, type Sql } from "../sql.js";
+import { ident, raw, sql, type Sql } from "../sql.js";
 import { TokenCache } from "./cache.js";
 import { naiveToMs } from "./time.js";
 
@@ -37,7 +37,14 @@ export class ReadContext {
     const cols = new Map<string, Set<string>>();
     for (const t of TABLES) {
       const names = (await db.all<{ name: string }>(db.dialect.listColumns(t.name))).map((r) => r.name);
-      if (names.length === 0) throw new Error(`${db.location} is not a Parsl monitoring database: table "${t.name}" is missing`);
+      if (names.length === 0) {
+        // PostgreSQL lists only the columns a role may read: tell "no privilege" from "no table".
+        const denied = await db.first(sql`SELECT * FROM ${ident(t.name)} LIMIT 0`).then(() => null, (e: unknown) => e);
+        if (denied !== null && /permission denied|42501/i.test(db.dialect.describeError(denied))) {
+          throw new Error(`${db.location} refused to let this role read table "${t.name}": ${db.dialect.describeError(denied)} (grant it SELECT)`);
+        }
+        throw new Error(`${db.location} is not a Parsl monitoring database: table "${t.name}" is missing`);
+      }
       cols.set(t.name, new Set(names));
     }
     const indexes = new Set((await db.all<{ name: string }>(db.dialect.listIndexes())).map((r) => r.name));

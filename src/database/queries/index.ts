@@ -120,6 +120,8 @@ export async function openMonitoringDb(endpoint: string | Endpoint, options: Rea
     return await MonitoringDb.on(db, { ...options, owned: true });
   } catch (e) {
     await db.close();
-    throw e;
+    const text = db.dialect.describeError(e);
+    // Errors from the driver ("file is not a database") do not say which database.
+    throw text.includes(db.location) ? e : new Error(`cannot read ${db.location} as a monitoring database: ${text}`);
   }
 }
