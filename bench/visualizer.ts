@@ -318,7 +318,7 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
 }
 
 /** The admin URL of the private server of scripts/postgres/start-server.sh (started if needed). */
-function startPgServer(): string {
+export function startPgServer(): string {
   const script = new URL("../../scripts/postgres/start-server.sh", import.meta.url);
   return execFileSync("bash", [script.pathname], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 }
