@@ -11,7 +11,7 @@ import { connect, type Connection, type Queryable, type Row } from "./connection
 import type { Endpoint } from "./endpoint.js";
 import { TABLES, type Table, type TableName } from "./schema.js";
 import { ensureSchema, readSchema } from "./schemaSetup.js";
-import { ident, join, quoted, raw, Sql, sql } from "./sql.js";
+import { ident, join, raw, sql, type Sql } from "./sql.js";
 
 export interface CopyOptions {
   /** Runs to copy (default: every run of the source, oldest first). */
@@ -33,9 +33,6 @@ export interface CopyResult {
 
 /** The order that satisfies the foreign keys (status and resource → workflow). */
 const ORDER: readonly TableName[] = ["workflow", "task", "try", "status", "resource", "node", "block"];
-/** Parameters per INSERT statement: under SQLite's 32,766 and PostgreSQL's 65,535. */
-const MAX_PARAMS = 30_000;
-const MAX_ROWS_PER_INSERT = 1_000;
 
 function tableDef(name: TableName): Table {
   return TABLES.find((t) => t.name === name)!;
@@ -132,27 +129,8 @@ async function* readChunks(db: Connection, name: TableName, cols: string[], runI
   }
 }
 
-/** Multi-row INSERTs, as many rows per statement as the parameter limit allows. */
+/** The rows as the dialect's bulk INSERTs (see Dialect.insertMany). */
 async function insertRows(tx: Queryable, name: TableName, cols: string[], rows: Row[]): Promise<void> {
-  const per = Math.max(1, Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_PARAMS / cols.length)));
-  const head = `INSERT INTO ${quoted(name)} (${cols.map(quoted).join(", ")}) VALUES (`;
-  for (let i = 0; i < rows.length; i += per) {
-    // Built directly as text pieces and values (a statement has up to 30,000 parameters):
-    // texts[0] is the head, then the separator before each further value, then ")".
-    const texts: string[] = [head];
-    const values: unknown[] = [];
-    for (const r of rows.slice(i, i + per)) {
-      for (let j = 0; j < cols.length; j++) {
-        if (values.length > 0) texts.push(j > 0 ? ", " : "), (");
-        values.push(normalise(r[cols[j]!]));
-      }
-    }
-    texts.push(")");
-    await tx.run(new Sql(texts, values));
-  }
-}
-
-/** SQLite stores booleans as 1/0 and PostgreSQL returns true/false; each driver binds both. */
-function normalise(v: unknown): unknown {
-  return v === undefined ? null : v;
+  const defs = cols.map((c) => tableDef(name).columns.find((x) => x.name === c)!);
+  for (const stmt of tx.dialect.insertMany(name, defs, rows.map((r) => cols.map((c) => r[c])))) await tx.run(stmt);
 }

@@ -4,7 +4,7 @@
  * is written once against this and `Connection` (connection.ts). Implementations:
  * `sqlite/dialect.ts`, `postgres/dialect.ts`.
  */
-import type { ColumnType } from "./schema.js";
+import type { Column, ColumnType } from "./schema.js";
 import type { Sql } from "./sql.js";
 
 export type DialectName = "sqlite" | "postgresql";
@@ -55,6 +55,12 @@ export interface Dialect {
   changeToken(): Sql;
   /** Names of the indexes in the current schema, as rows `{ name }`. */
   listIndexes(): Sql;
+  /**
+   * Plain INSERT statements for many rows (`rows[i][j]` is column j of row i), for bulk copies:
+   * SQLite multi-row VALUES within its parameter limit; PostgreSQL one `unnest` of one array
+   * per column (a handful of parameters however many rows, several times faster to parse).
+   */
+  insertMany(table: string, columns: readonly Column[], rows: readonly (readonly unknown[])[]): Sql[];
   /** Names of the tables in the current schema, as rows `{ name }`. */
   listTables(): Sql;
   /** Names of a table's columns, as rows `{ name }`. */
