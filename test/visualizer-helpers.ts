@@ -60,7 +60,14 @@ export interface ServedDatabase {
   exec(sql: string, ...params: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
-export async function servedDatabase(dialect: DialectName, source: string): Promise<ServedDatabase> {
+/**
+ * `postgresql-parsl`: PostgreSQL with exactly the tables Python Parsl creates there
+ * (test/fixtures/parsl-postgres/schema.sql: none of our columns or indexes), as a database that
+ * Parsl itself wrote would be.
+ */
+export type ServedKind = DialectName | "postgresql-parsl";
+
+export async function servedDatabase(dialect: ServedKind, source: string): Promise<ServedDatabase> {
   if (dialect === "sqlite") {
     return {
       endpoint: source,
@@ -79,7 +86,11 @@ export async function servedDatabase(dialect: DialectName, source: string): Prom
     };
   }
   const name = await freshPgDatabase("parsl_viz");
-  await copyDatabase(source, pgUrl(name));
+  if (dialect === "postgresql-parsl") {
+    const ddl = fs.readFileSync(path.join(ROOT, "test/fixtures/parsl-postgres/schema.sql"), "utf8");
+    await pgAdmin(ddl.replace(/^SELECT pg_catalog\.set_config.*$/m, ""), [], name);
+  }
+  await copyDatabase(source, pgUrl(name), { schema: dialect === "postgresql-parsl" ? "existing" : "ensure" });
   const endpoint = await pgReadOnlyUrl(name);
   const fingerprint = async (): Promise<string> => {
     const [schema] = await pgAdmin<{ s: string }>(`SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY table_name, column_name) AS s

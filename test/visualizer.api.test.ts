@@ -25,8 +25,9 @@ function assertJsonError(res: Response, text: string, status: number, what: stri
   assert.equal(typeof body.error, "string", what);
 }
 
-// The same assertions on the fixture file and on the fixture copied into PostgreSQL (served through a SELECT-only role).
-for (const dialect of DIALECTS) describe(`visualizer API over the Python Parsl fixture (${dialect})`, () => {
+// The same assertions on the fixture file and on the fixture copied into PostgreSQL (served through a
+// SELECT-only role): into our schema, and into exactly the tables Python Parsl creates there.
+for (const dialect of [...DIALECTS, "postgresql-parsl" as const]) describe(`visualizer API over the Python Parsl fixture (${dialect})`, () => {
   let dir: string;
   let served: ServedDatabase;
   let viz: VisualizerHandle;

@@ -18,6 +18,12 @@ export interface CopyOptions {
   readonly runIds?: readonly string[];
   /** About this many rows are read and held at once (default 20,000). */
   readonly chunkRows?: number;
+  /**
+   * `ensure` (default): create or upgrade the target's schema first (ensureSchema). `existing`:
+   * write into the tables as they are (e.g. a database Python Parsl created), copying only the
+   * columns they have; the target must have all seven tables.
+   */
+  readonly schema?: "ensure" | "existing";
   /** Called after each chunk and each run. */
   readonly onProgress?: (p: { runId: string; table: TableName; rows: number }) => void;
 }
@@ -44,8 +50,11 @@ export async function copyRuns(source: Connection, target: Connection, options: 
   for (const name of ORDER) {
     if (!sourceSchema.tables.has(name)) throw new Error(`${source.location} is not a Parsl monitoring database: table "${name}" is missing`);
   }
-  await ensureSchema(target);
+  if (options.schema !== "existing") await ensureSchema(target);
   const targetSchema = await readSchema(target);
+  for (const name of ORDER) {
+    if (!targetSchema.tables.has(name)) throw new Error(`${target.location} has no table "${name}" (copy with schema "ensure" to create it)`);
+  }
   // The columns both sides have (a Python Parsl source lacks our extras), node.id left to the target.
   const columns = new Map<TableName, string[]>();
   for (const name of ORDER) {
