@@ -3,8 +3,7 @@
  * tries running over time per app. Bucketing and integration happen here, once; the database
  * only groups.
  */
-import type { Row } from "../connection.js";
-import { list, raw, sql, type Sql } from "../sql.js";
+import { list, sql } from "../sql.js";
 import type { ReadContext } from "./context.js";
 import { appsOf } from "./tasks.js";
 import { naiveToMs } from "./time.js";
@@ -61,54 +60,53 @@ export async function gantt(ctx: ReadContext, runId: string, from: number | null
 
 /** Mean tries running per time bucket: an "All" series and one per app (Parsl's "Execution tries per app"). */
 export async function triesOverTime(ctx: ReadContext, runId: string): Promise<TimeSeries> {
-  const d = ctx.d;
-  const secs = (col: string): Sql => d.epochSeconds(raw(col));
   const wf = await ctx.workflowRow(runId);
-  const sample = await ctx.taskSample(runId, "try", "y");
-  const span = (await ctx.db.first<Row>(sql`SELECT MIN(y.task_try_time_running) AS lo,
-      MAX(COALESCE(y.task_try_time_returned, y.task_try_time_running)) AS hi
-    FROM ${sample.from} AND y.task_try_time_running IS NOT NULL`)) ?? {};
-  const startMs = naiveToMs(span["lo"]);
-  if (startMs === null) return { start_ms: 0, bucket_s: 1, series: [], sample_step: sample.k };
-  const endFallback = (await ctx.endMs(runId, wf)) ?? naiveToMs(span["hi"]) ?? startMs;
-  const endMs = Math.max(naiveToMs(span["hi"]) ?? startMs, endFallback);
+  // One pass over the sampled tries (at most about sampleTasks rows); the bucketing is done here, in
+  // one place for both dialects, on the exact stored times. (Two passes, one for the span and one
+  // grouped by bucket, cost twice the index look-ups: 3.3 s cold on PostgreSQL at 1M tasks.)
+  const sample = await ctx.taskSample(runId, "try", "y", sql`${ctx.d.orderedJoin()} task t ON t.task_id = y.task_id AND ${ctx.runCol("t")} = y.run_id`);
+  const rows = await ctx.db.all(sql`SELECT t.task_func_name AS app, y.task_try_time_running AS r, y.task_try_time_returned AS e
+    FROM ${sample.from} AND y.task_try_time_running IS NOT NULL`);
+  const k = sample.k;
+  const tries: { app: string; s: number; e: number | null }[] = [];
+  let startMs = Infinity;
+  let hiMs = -Infinity;
+  for (const r of rows) {
+    const s = naiveToMs(r["r"]);
+    if (s === null) continue;
+    const e = naiveToMs(r["e"]);
+    tries.push({ app: String(r["app"]), s, e });
+    if (s < startMs) startMs = s;
+    const last = e ?? s;
+    if (last > hiMs) hiMs = last;
+  }
+  if (tries.length === 0) return { start_ms: 0, bucket_s: 1, series: [], sample_step: k };
+  const endFallback = (await ctx.endMs(runId, wf)) ?? hiMs;
+  const endMs = Math.max(hiMs, endFallback);
   const b = bucketSize((endMs - startMs) / 1000);
   const n = Math.floor((endMs - startMs) / 1000 / b) + 1;
-  const start = startMs / 1000;
-  const endS = endFallback / 1000;
-  const joined = await ctx.taskSample(runId, "try", "y", sql`${d.orderedJoin()} task t ON t.task_id = y.task_id AND ${ctx.runCol("t")} = y.run_id`);
   // Each try contributes the fraction of every bucket it overlaps, so the value is the mean number
-  // of tries running during the bucket. Grouping by (first, last bucket) keeps the result small; the
-  // uncovered parts of the first and last bucket come back as sums and are subtracted.
-  const rows = await ctx.db.all(sql`SELECT app, bs, be, COUNT(*) AS c, SUM(us - bs) AS head, SUM(be + 1 - ue) AS tail FROM (
-      SELECT app, us, ue, ${d.truncInt(raw("us"))} AS bs, ${d.truncInt(raw("ue"))} AS be FROM (
-        SELECT app, (s - ${start}) / ${b} AS us, (${d.greatest(raw("e"), raw("s"))} - ${start}) / ${b} AS ue FROM (
-          SELECT t.task_func_name AS app, ${secs("y.task_try_time_running")} AS s,
-            COALESCE(${secs("y.task_try_time_returned")}, ${endS}) AS e
-          FROM ${joined.from} AND y.task_try_time_running IS NOT NULL) q1) q2) q3
-    GROUP BY app, bs, be`);
-  const k = sample.k;
+  // of tries running during the bucket: +1 from its first to its last bucket (difference arrays),
+  // minus the uncovered parts of the first and last bucket. A try still running ends at endFallback.
   const diffs = new Map<string, number[]>();
-  const all = new Array<number>(n + 1).fill(0);
   const fixes = new Map<string, number[]>();
+  const all = new Array<number>(n + 1).fill(0);
   const allFix = new Array<number>(n).fill(0);
-  for (const r of rows) {
-    const app = String(r["app"]);
-    const bs = Number(r["bs"]);
-    const be = Number(r["be"]);
-    const c = Number(r["c"]);
-    const head = Number(r["head"]);
-    const tail = Number(r["tail"]);
+  for (const { app, s, e } of tries) {
     let dd = diffs.get(app);
     if (!dd) diffs.set(app, (dd = new Array<number>(n + 1).fill(0)));
     let f = fixes.get(app);
     if (!f) fixes.set(app, (f = new Array<number>(n).fill(0)));
+    const us = (s - startMs) / 1000 / b;
+    const ue = (Math.max(e ?? endFallback, s) - startMs) / 1000 / b;
+    const bs = Math.trunc(us);
+    const be = Math.trunc(ue);
     const s0 = Math.min(n - 1, Math.max(0, bs));
     const e0 = Math.min(n - 1, Math.max(s0, be));
-    dd[s0]! += c; dd[e0 + 1]! -= c;
-    all[s0]! += c; all[e0 + 1]! -= c;
-    f[s0]! -= head; f[e0]! -= tail;
-    allFix[s0]! -= head; allFix[e0]! -= tail;
+    dd[s0]! += 1; dd[e0 + 1]! -= 1;
+    all[s0]! += 1; all[e0 + 1]! -= 1;
+    f[s0]! -= us - bs; f[e0]! -= be + 1 - ue;
+    allFix[s0]! -= us - bs; allFix[e0]! -= be + 1 - ue;
   }
   const integrate = (dd: number[], fix: number[]): number[] => {
     const out = new Array<number>(n);
