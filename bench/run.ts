@@ -6,11 +6,14 @@
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
  *   npm run bench -- --only core,writer
+ *   npm run bench -- --only visualizer-pg   # the visualizer on PostgreSQL (needs Debian's postgresql)
  */
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { benchCore } from "./core.js";
 import { benchWriter } from "./writer.js";
-import { benchVisualizer } from "./visualizer.js";
+import { benchVisualizer, startPgServer } from "./visualizer.js";
 import { benchHtex } from "./htex.js";
 import { benchPostgres } from "./postgres.js";
 
@@ -33,9 +36,23 @@ if (want("writer")) {
   results.writer = w;
 }
 
-if (want("visualizer")) {
-  print("== visualizer: API and pages over a synthetic run");
-  results.visualizer = await benchVisualizer({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 5 : 20, log: print });
+if (want("visualizer") || want("visualizer-pg")) {
+  // One synthetic SQLite database for both dialects: the PostgreSQL run copies it (database/copy.ts)
+  // into parsl_bench_viz_<tasks> on scripts/postgres/start-server.sh's server, or reuses that database.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "viz-bench-"));
+  try {
+    const tasks = quick ? 20_000 : 1_000_000;
+    const reps = quick ? 5 : 20;
+    print("== visualizer: API and pages over a synthetic run (SQLite)");
+    const sqlite = await benchVisualizer({ tasks, reps, keepDir: dir, log: print, ...(want("visualizer") ? {} : { noPages: true }) });
+    if (want("visualizer")) results.visualizer = sqlite;
+    if (want("visualizer-pg")) {
+      print("== visualizer: API and pages over the same runs in PostgreSQL");
+      results.visualizerPg = await benchVisualizer({ tasks, reps, db: path.join(dir, "monitoring.db"), pg: startPgServer(), log: print });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");

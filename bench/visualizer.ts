@@ -4,7 +4,11 @@
  * the visualizer, and measures p50/p95 latency of every API endpoint and the time until every
  * page is usable in Chromium.
  *
- *   node dist/bench/visualizer.js [--tasks 1000000] [--keep DIR] [--db existing.db] [--reps 20]
+ *   node dist/bench/visualizer.js [--tasks 1000000] [--keep DIR] [--db existing.db] [--reps 20] [--pg ADMIN_URL | --pg auto] [--no-pages]
+ *
+ * With --pg the same runs are copied (database/copy.ts) into the PostgreSQL database
+ * `parsl_bench_viz_<tasks>` of that server (reused when it already holds them; `auto` starts or
+ * reuses scripts/postgres/start-server.sh's server) and the visualizer is measured on it.
  *
  * `createSyntheticDb` is also used by the tests (with a few hundred tasks).
  */
@@ -15,6 +19,10 @@ import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { INDEXES, TABLES, type Table } from "../src/database/schema.js";
 import { PAGE_SIZE } from "../src/database/sqliteStore.js";
+import { execFileSync } from "node:child_process";
+import pg from "pg";
+import { copyDatabase } from "../src/database/copy.js";
+import { describeEndpoint, parseEndpoint } from "../src/database/endpoint.js";
 import { startVisualizer } from "../src/visualizer/index.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
 
@@ -166,10 +174,17 @@ export interface BenchOptions {
   reps?: number;
   db?: string;
   keepDir?: string;
+  /** Measure on PostgreSQL: the admin URL of a server (the runs are copied into a database there). */
+  pg?: string;
+  /** Skip the Chromium page timings. */
+  noPages?: boolean;
   log?: (line: string) => void;
 }
 
 export interface BenchResult {
+  dialect: "sqlite" | "postgresql";
+  /** Seconds the copy into PostgreSQL took (null: reused, or SQLite). */
+  copyS: number | null;
   tasks: number;
   dbBytes: number;
   generateS: number | null;
@@ -208,7 +223,35 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
   const app = probe.prepare(`SELECT task_func_name FROM task WHERE run_id = ? LIMIT 1`).pluck().get(runId) as string;
   probe.close();
   const mid = Math.floor(taskCount / 2);
-  let viz = await startVisualizer({ db: file, port: 0 });
+  let served = file;
+  let copyS: number | null = null;
+  if (opts.pg) {
+    const admin = new URL(opts.pg);
+    const name = `parsl_bench_viz_${tasks}`;
+    const client = new pg.Client({ connectionString: admin.toString() });
+    await client.connect();
+    try {
+      if ((await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+    } finally {
+      await client.end();
+    }
+    admin.pathname = `/${name}`;
+    served = admin.toString();
+    const t0 = performance.now();
+    const copied = await copyDatabase(file, served, { onProgress: () => undefined });
+    if (copied.copied.length > 0) {
+      copyS = (performance.now() - t0) / 1000;
+      const rows = Object.values(copied.rows).reduce((a, b) => a + b, 0);
+      log(`copied ${copied.copied.length} run(s), ${rows.toLocaleString("en-US")} rows, into ${describeEndpoint(parseEndpoint(served))} in ${copyS.toFixed(1)} s`);
+      const c2 = new pg.Client({ connectionString: served });
+      await c2.connect();
+      await c2.query("VACUUM ANALYZE"); // fresh statistics and visibility map, as autovacuum would leave them
+      await c2.end();
+    } else {
+      log(`reusing ${describeEndpoint(parseEndpoint(served))} (it holds the runs already)`);
+    }
+  }
+  let viz = await startVisualizer({ db: served, port: 0 });
   let base = viz.url.replace(/\/$/, "");
   const r = `/api/workflows/${encodeURIComponent(runId)}`;
   const endpoints = [
@@ -217,7 +260,7 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
     `${r}/gantt?rows=300`, `${r}/gantt?from=${mid}&to=${mid + 299}`, `${r}/tries`, `${r}/dag?from=0&limit=300`,
     `${r}/dag?from=${mid}&limit=300`, `${r}/resources`, `${r}/history`,
   ];
-  const result: BenchResult = { tasks: taskCount, dbBytes, generateS, api: [], pages: [] };
+  const result: BenchResult = { dialect: opts.pg ? "postgresql" : "sqlite", copyS, tasks: taskCount, dbBytes, generateS, api: [], pages: [] };
   try {
     for (const ep of endpoints) {
       const times: number[] = [];
@@ -237,9 +280,10 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
       result.api.push(row);
       log(`api  ${row.endpoint.padEnd(60)} cold ${cold.toFixed(0).padStart(6)} ms  p50 ${row.p50Ms.toFixed(1).padStart(7)} ms  p95 ${row.p95Ms.toFixed(1).padStart(7)} ms  ${(size / 1024).toFixed(1)} KiB`);
     }
+    if (opts.noPages) return result;
     // Pages are measured on a freshly started server, so first visits see cold caches (except the OS page cache).
     await viz.close();
-    viz = await startVisualizer({ db: file, port: 0 });
+    viz = await startVisualizer({ db: served, port: 0 });
     base = viz.url.replace(/\/$/, "");
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
@@ -273,6 +317,12 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
   return result;
 }
 
+/** The admin URL of the private server of scripts/postgres/start-server.sh (started if needed). */
+export function startPgServer(): string {
+  const script = new URL("../../scripts/postgres/start-server.sh", import.meta.url);
+  return execFileSync("bash", [script.pathname], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const get = (name: string): string | undefined => {
@@ -284,6 +334,9 @@ async function main(): Promise<void> {
   const keep = get("--keep");
   if (db) opts.db = db;
   if (keep) opts.keepDir = keep;
+  const pgArg = get("--pg");
+  if (pgArg) opts.pg = pgArg === "auto" ? startPgServer() : pgArg;
+  if (args.includes("--no-pages")) opts.noPages = true;
   const res = await benchVisualizer(opts);
   console.log(JSON.stringify(res, null, 1));
 }

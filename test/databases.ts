@@ -146,3 +146,29 @@ function firstNumber(rows: Record<string, unknown>[]): number {
   if (!row) throw new Error("query returned no row");
   return Number(Object.values(row)[0]);
 }
+
+/**
+ * A login role that may only read `database` (CONNECT, USAGE on its schema, SELECT on its tables),
+ * as docs/ recommend for the visualizer and the tools; returns its URL. Dropped at exit with the
+ * database (roles are per cluster, so the name is random).
+ */
+export async function pgReadOnlyUrl(database: string): Promise<string> {
+  const name = `parsl_reader_${crypto.randomBytes(4).toString("hex")}`;
+  const password = crypto.randomBytes(9).toString("hex");
+  await pgAdmin(`CREATE ROLE "${name}" LOGIN PASSWORD '${password}'`);
+  await pgAdmin(`REVOKE ALL ON DATABASE "${database}" FROM PUBLIC; GRANT CONNECT ON DATABASE "${database}" TO "${name}"`);
+  await pgAdmin(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO "${name}"; GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${name}"`, [], database);
+  if (roles.length === 0) process.once("exit", dropRoles); // registered after the databases' handler: runs after it
+  roles.push(name);
+  return pgUrl(database, { name, password });
+}
+
+const roles: string[] = [];
+function dropRoles(): void {
+  // A role with privileges cannot be dropped; the databases holding them are gone by now.
+  const script = `const pg=require("pg");(async()=>{const c=new pg.Client({connectionString:process.argv[1]});await c.connect();` +
+    `for(const r of process.argv.slice(2)){await c.query('DROP ROLE IF EXISTS "'+r+'"').catch(()=>{});}await c.end();})()`;
+  try {
+    execFileSync(process.execPath, ["-e", script, pgUrl("postgres"), ...roles], { cwd: ROOT, stdio: "ignore", timeout: 30_000 });
+  } catch { /* the server may be gone already */ }
+}

@@ -11,7 +11,10 @@ import Database from "better-sqlite3";
 import { startVisualizer, type VisualizerHandle } from "../src/visualizer/index.js";
 import { createSyntheticDb } from "../bench/visualizer.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
-import { ROOT, RUN1, RUN2, RUN3, copyFixture, getJson, sha256, tempDir } from "./visualizer-helpers.js";
+import { copyDatabase } from "../src/database/copy.js";
+import { DIALECTS, freshPgDatabase, pgAdmin, pgReadOnlyUrl, pgUrl } from "./databases.js";
+import { parslFixture } from "./helpers.js";
+import { ROOT, RUN1, RUN2, RUN3, copyFixture, getJson, servedDatabase, sha256, tempDir, type ServedDatabase } from "./visualizer-helpers.js";
 
 
 /** An API error answer: JSON with the status and a message, whatever refused the request. */
@@ -22,23 +25,25 @@ function assertJsonError(res: Response, text: string, status: number, what: stri
   assert.equal(typeof body.error, "string", what);
 }
 
-describe("visualizer API over the Python Parsl fixture", () => {
+// The same assertions on the fixture file and on the fixture copied into PostgreSQL (served through a
+// SELECT-only role): into our schema, and into exactly the tables Python Parsl creates there.
+for (const dialect of [...DIALECTS, "postgresql-parsl" as const]) describe(`visualizer API over the Python Parsl fixture (${dialect})`, () => {
   let dir: string;
-  let db: string;
+  let served: ServedDatabase;
   let viz: VisualizerHandle;
   let base: string;
   let checksum: string;
 
   before(async () => {
     dir = tempDir();
-    db = copyFixture(dir);
-    checksum = sha256(db);
-    viz = await startVisualizer({ db, port: 0 });
+    served = await servedDatabase(dialect, copyFixture(dir));
+    checksum = await served.fingerprint();
+    viz = await startVisualizer({ db: served.endpoint, port: 0 });
     base = viz.url.replace(/\/$/, "");
   });
   after(async () => {
     await viz.close();
-    assert.equal(sha256(db), checksum, "the database file changed while being visualized");
+    assert.equal(await served.fingerprint(), checksum, "the database changed while being visualized");
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -90,6 +95,13 @@ describe("visualizer API over the Python Parsl fixture", () => {
     assert.equal(page.rows[0].task_id, 150);
     const fanIn = page.rows.find((t: any) => t.task_id === 156);
     assert.deepEqual(fanIn.task_depends, Array.from({ length: 20 }, (_, i) => 136 + i));
+    // An app's later pages continue where the first one ends (and past the end are empty).
+    const adds = (await getJson(`${base}/api/workflows/${RUN1}/tasks?app=add_threads&limit=100`)).body.rows.map((t: any) => t.task_id);
+    assert.equal(adds.length, 53);
+    const later = (await getJson(`${base}/api/workflows/${RUN1}/tasks?app=add_threads&offset=40&limit=10`)).body;
+    assert.equal(later.total, 53);
+    assert.deepEqual(later.rows.map((t: any) => t.task_id), adds.slice(40, 50));
+    assert.deepEqual((await getJson(`${base}/api/workflows/${RUN1}/tasks?app=add_threads&offset=53`)).body.rows, []);
     const depFail = (await getJson(`${base}/api/workflows/${RUN1}/tasks?state=dep_fail`)).body;
     assert.deepEqual(depFail.rows.map((t: any) => t.task_id), [126, 127, 128, 131, 132]);
   });
@@ -204,7 +216,7 @@ describe("visualizer API over the Python Parsl fixture", () => {
   });
 
   test("SQL injection and path traversal through every parameter: 4xx, database untouched", async () => {
-    const before = sha256(db);
+    const before = await served.fingerprint();
     const evil = ["' OR '1'='1", "1; DROP TABLE task; --", "../../../../etc/passwd", "..%2f..%2fetc%2fpasswd", "%27%20OR%201%3D1--", "\u0000", "x".repeat(600)];
     const urls: string[] = [];
     for (const e of evil) {
@@ -250,17 +262,16 @@ describe("visualizer API over the Python Parsl fixture", () => {
     assert.match(rebound, /^HTTP\/1\.1 403/);
     assert.match(rebound, /content-type: application\/json/i, "API errors are JSON at every stage");
     assert.doesNotMatch(rebound, /run_id/);
-    assert.equal(sha256(db), before);
-    const check = new Database(db, { readonly: true });
-    assert.equal(check.prepare(`SELECT COUNT(*) FROM task`).pluck().get(), 173 + 16 + 12);
-    check.close();
+    assert.equal(await served.fingerprint(), before);
+    assert.equal(await served.taskRows(), 173 + 16 + 12);
     assert.equal((await getJson(`${base}/api/workflows/${RUN1}`)).body.task_count, 173);
   });
 });
 
-describe("visualizer over a parsl-ts database (extra columns, INDEXES)", () => {
+for (const dialect of DIALECTS) describe(`visualizer over a parsl-ts database (extra columns, INDEXES) (${dialect})`, () => {
   let dir: string;
   let db: string;
+  let served: ServedDatabase;
   let viz: VisualizerHandle;
   let base: string;
   let runs: { live: string; failed: string; crashed: string };
@@ -276,7 +287,8 @@ describe("visualizer over a parsl-ts database (extra columns, INDEXES)", () => {
     const w = new Database(db);
     w.prepare(`UPDATE workflow SET last_heartbeat = ? WHERE run_id = ?`).run(msToNaive(naiveNowMs() - 3_600_000), runs.crashed);
     w.close();
-    viz = await startVisualizer({ db: `sqlite:///${db}`, port: 0 });
+    served = await servedDatabase(dialect, db);
+    viz = await startVisualizer({ db: dialect === "sqlite" ? `sqlite:///${db}` : served.endpoint, port: 0 });
     base = viz.url.replace(/\/$/, "");
   });
   after(async () => {
@@ -308,20 +320,12 @@ describe("visualizer over a parsl-ts database (extra columns, INDEXES)", () => {
     }
   });
 
-  test("the visualizer creates nothing: schema and file unchanged after every endpoint", async () => {
-    const schemaOf = (): string => {
-      const c = new Database(db, { readonly: true });
-      const s = JSON.stringify(c.prepare(`SELECT type, name, sql FROM sqlite_master ORDER BY name`).all());
-      c.close();
-      return s;
-    };
-    const beforeSchema = schemaOf();
-    const beforeSum = sha256(db);
+  test("the visualizer creates nothing: schema and rows unchanged after every endpoint", async () => {
+    const before = await served.fingerprint();
     for (const ep of ["", "/changes", "/tries", "/resources", "/history", "/gantt", "/dag", "/tasks", "/tasks/3"]) {
       assert.equal((await getJson(`${base}/api/workflows/${runs.failed}${ep}`)).status, 200, ep);
     }
-    assert.equal(schemaOf(), beforeSchema);
-    assert.equal(sha256(db), beforeSum);
+    assert.equal(await served.fingerprint(), before);
   });
 });
 
@@ -354,7 +358,7 @@ describe("visualizer CLI", () => {
   test("a missing database is a clear error naming the path", async () => {
     const r = await runCli(["/nonexistent/dir/monitoring.db", "--port", "0"], false);
     assert.equal(r.code, 1);
-    assert.match(r.err, /monitoring database not found: \/nonexistent\/dir\/monitoring\.db/);
+    assert.match(r.err, /monitoring database \/nonexistent\/dir\/monitoring\.db does not exist/);
   });
 
   test("a SQLite file that is not a monitoring database is rejected", async () => {
@@ -366,6 +370,21 @@ describe("visualizer CLI", () => {
     const r = await runCli([other, "--port", "0"], false);
     assert.equal(r.code, 1);
     assert.match(r.err, /not a Parsl monitoring database: table "workflow" is missing/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("serves a PostgreSQL database given as a URL, and names a wrong password clearly", async () => {
+    const dir = tempDir();
+    const served = await servedDatabase("postgresql", copyFixture(dir));
+    const r = await runCli([served.endpoint, "--port", "0"], true);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /fetched:200,200/);
+    assert.doesNotMatch(r.out + r.err, new RegExp(new URL(served.endpoint).password), "the password is never printed");
+    const wrong = new URL(served.endpoint);
+    wrong.password = "not-the-password";
+    const bad = await runCli([wrong.toString(), "--port", "0"], false);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /cannot log in to PostgreSQL at postgresql:\/\/parsl_reader_\w+:\*+@127\.0\.0\.1:\d+\/parsl_viz_\w+.*password/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -387,38 +406,39 @@ describe("visualizer CLI", () => {
 });
 
 describe("whole-run aggregates on huge runs are sampled, not scanned", () => {
-  test("every k-th task, scaled by k, agrees with the exact aggregate", async () => {
-    const { SqliteReader } = await import("../src/visualizer/sqlite-reader.js");
+  for (const dialect of DIALECTS) test(`every k-th task, scaled by k, agrees with the exact aggregate (${dialect})`, async () => {
+    const { openMonitoringDb } = await import("../src/database/queries/index.js");
     const dir = tempDir();
-    const db = path.join(dir, "monitoring.db");
-    const run = createSyntheticDb(db, { tasks: 2000, runId: "run-big" });
-    const exact = new SqliteReader(db);
-    const sampled = new SqliteReader(db, 250); // 2000 tasks / 250 → every 8th task
+    const file = path.join(dir, "monitoring.db");
+    const run = createSyntheticDb(file, { tasks: 2000, runId: "run-big" });
+    const db = (await servedDatabase(dialect, file)).endpoint;
+    const exact = await openMonitoringDb(db);
+    const sampled = await openMonitoringDb(db, { sampleTasks: 250 }); // 2000 tasks / 250 → every 8th task
     try {
       const area = (ts: { bucket_s: number; series: { values: number[] }[] }): number =>
         ts.series[0]!.values.reduce((a, b) => a + b, 0) * ts.bucket_s;
-      const te = exact.triesOverTime(run);
-      const tsm = sampled.triesOverTime(run);
+      const te = await exact.triesOverTime(run);
+      const tsm = await sampled.triesOverTime(run);
       assert.equal(te.sample_step, 1);
       assert.equal(tsm.sample_step, 8);
       const ratio = area(tsm) / area(te);
       assert.ok(ratio > 0.8 && ratio < 1.2, `sampled busy time is ${ratio.toFixed(2)}× the exact one`);
-      const re = exact.resources(run);
-      const rsm = sampled.resources(run);
+      const re = await exact.resources(run);
+      const rsm = await sampled.resources(run);
       assert.ok(rsm.sample_step >= 8, `resource sample step ${rsm.sample_step}`); // resources get a smaller share of the budget
       const total = (hh: { counts: number[] }): number => hh.counts.reduce((a, b) => a + b, 0);
       const tasksWithSamples = total(re.memory_max);
       assert.ok(Math.abs(total(rsm.memory_max) - tasksWithSamples) <= tasksWithSamples * 0.25, `${total(rsm.memory_max)} vs ${tasksWithSamples}`);
-      const he = exact.appHistory(run);
-      const hs = sampled.appHistory(run);
+      const he = await exact.appHistory(run);
+      const hs = await sampled.appHistory(run);
       // Counts stay exact; only mean durations are estimated.
       for (const [app, v] of Object.entries(he.runs[0]!.apps)) {
         assert.equal(hs.runs[0]!.apps[app]!.count, v.count);
         assert.ok(Math.abs(hs.runs[0]!.apps[app]!.mean_s! - v.mean_s!) < v.mean_s! * 0.35, app);
       }
     } finally {
-      exact.close();
-      sampled.close();
+      await exact.close();
+      await sampled.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -450,4 +470,24 @@ test("a parsl-ts run served fully from the cache lists its memo hits, not `0 0`"
   } finally {
     await viz.close();
   }
+});
+
+describe("opening errors name the database and what is wrong", () => {
+  test("a file that is not SQLite", async () => {
+    const file = path.join(tempDir(), "garbage.db");
+    fs.writeFileSync(file, "this is not a database ".repeat(200));
+    await assert.rejects(startVisualizer({ db: file, port: 0 }), /cannot read .*garbage\.db as a monitoring database: .*not a database/);
+  });
+
+  test("a PostgreSQL role without SELECT is told so (not that the tables are missing), password redacted", async () => {
+    const name = await freshPgDatabase("parsl_viz");
+    await copyDatabase(parslFixture(), pgUrl(name));
+    const url = await pgReadOnlyUrl(name);
+    const role = new URL(url).username;
+    await pgAdmin(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM "${role}"`, [], name);
+    const err = await startVisualizer({ db: url, port: 0 }).then(() => null, (e: Error) => e);
+    assert.ok(err);
+    assert.match(err.message, new RegExp(`postgresql://${role}:\\*+@.*refused to let this role read table "workflow": permission denied.*grant it SELECT`));
+    assert.doesNotMatch(err.message, new RegExp(new URL(url).password));
+  });
 });

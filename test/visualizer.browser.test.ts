@@ -7,11 +7,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startVisualizer, type VisualizerHandle } from "../src/visualizer/index.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
-import { CHROMIUM_ARGS, ROOT, RUN1, RUN3, copyFixture, sha256, tempDir } from "./visualizer-helpers.js";
+import { DIALECTS } from "./databases.js";
+import { CHROMIUM_ARGS, ROOT, RUN1, RUN3, copyFixture, servedDatabase, tempDir, type ServedDatabase } from "./visualizer-helpers.js";
 
 const SHOTS = path.join(ROOT, "test-results", "visualizer");
 
@@ -21,9 +21,10 @@ const noBrowser = !fs.existsSync(CHROMIUM) && process.env.CI !== "true"
   ? `${CHROMIUM} not found: install Debian's chromium (apt-get install --no-install-recommends chromium) to run the browser tests`
   : false;
 
-describe("visualizer in Chromium", { skip: noBrowser }, () => {
+// The same pages on the fixture file and on the fixture copied into PostgreSQL (a SELECT-only role).
+for (const dialect of DIALECTS) describe(`visualizer in Chromium (${dialect})`, { skip: noBrowser }, () => {
   let dir: string;
-  let db: string;
+  let db: ServedDatabase;
   let checksum: string;
   let viz: VisualizerHandle;
   let base: string;
@@ -35,9 +36,9 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
   before(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     dir = tempDir();
-    db = copyFixture(dir);
-    checksum = sha256(db);
-    viz = await startVisualizer({ db, port: 0 });
+    db = await servedDatabase(dialect, copyFixture(dir));
+    checksum = await db.fingerprint();
+    viz = await startVisualizer({ db: db.endpoint, port: 0 });
     base = viz.url.replace(/\/$/, "");
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1366, height: 850 } });
@@ -51,10 +52,12 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  const shotPath = (name: string): string => path.join(SHOTS, `${name}${dialect === "sqlite" ? "" : "-pg"}.png`);
+
   async function open(url: string, shot: string): Promise<void> {
     await page.goto(base + url);
     await page.waitForSelector("body[data-ready='1'][data-complete='1']", { timeout: 15_000 });
-    await page.screenshot({ path: path.join(SHOTS, `${shot}.png`), fullPage: true });
+    await page.screenshot({ path: shotPath(shot), fullPage: true });
   }
 
   test("workflows list shows every run with its real status", async () => {
@@ -76,7 +79,7 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     await open("/", "01-workflows");
     await Promise.all([page.waitForURL(`**/workflow/${RUN1}/`), page.locator(`a[href="/workflow/${RUN1}/"]`).click()]);
     await page.waitForSelector("body[data-ready='1'][data-complete='1']");
-    await page.screenshot({ path: path.join(SHOTS, "02-workflow.png"), fullPage: true });
+    await page.screenshot({ path: shotPath("02-workflow"), fullPage: true });
     const summary = await page.locator("main").innerText();
     assert.match(summary, /Workflow fixture-mixed/);
     assert.match(summary, /\/tmp\/parsl-fixture-mixed\/runinfo\/000/);
@@ -89,13 +92,13 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     assert.ok(await page.locator("text=Execution tries per app").count() >= 1);
     await Promise.all([page.waitForURL("**/app/flaky_half"), page.locator("a.app-link", { hasText: "flaky_half" }).click()]);
     await page.waitForSelector("body[data-ready='1']");
-    await page.screenshot({ path: path.join(SHOTS, "03-app.png"), fullPage: true });
+    await page.screenshot({ path: shotPath("03-app"), fullPage: true });
     const appRows = await page.locator("table.tasks tbody tr").allInnerTexts();
     assert.equal(appRows.length, 1);
     assert.match(appRows[0]!, /124\s+failed/);
     await Promise.all([page.waitForURL("**/task/124"), page.locator("a.task-link", { hasText: "124" }).click()]);
     await page.waitForSelector("body[data-ready='1']");
-    await page.screenshot({ path: path.join(SHOTS, "04-task.png"), fullPage: true });
+    await page.screenshot({ path: shotPath("04-task"), fullPage: true });
     assert.match(await page.locator("h1").innerText(), /flaky_half \(124\)\s+failed/);
     assert.equal(await page.locator("table.states tbody tr").count(), 25);
     assert.equal(await page.locator("table.tries tbody tr").count(), 5);
@@ -121,10 +124,8 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     assert.equal(await page.locator("a.dag-node").count(), 173);
     // Every dependency edge of the run is drawn (the window covers the whole 173-task run).
     const api = await (await fetch(`${base}/api/workflows/${RUN1}/dag?from=0&limit=300`)).json() as { window: { edges: unknown[] } };
-    const c = new Database(db, { readonly: true });
-    const depCount = c.prepare(`SELECT SUM(LENGTH(task_depends) - LENGTH(REPLACE(task_depends, ',', '')) + 1) FROM task
-      WHERE run_id = ? AND task_depends <> ''`).pluck().get(RUN1) as number;
-    c.close();
+    const depCount = Number(Object.values((await db.exec(`SELECT SUM(LENGTH(task_depends) - LENGTH(REPLACE(task_depends, ',', '')) + 1) AS n FROM task
+      WHERE run_id = ? AND task_depends <> ''`, RUN1))[0]!)[0]);
     assert.equal(api.window.edges.length, depCount);
     assert.equal(await page.locator("line.edge").count(), depCount);
     await open(`/workflow/${RUN1}/dag_group_by_states`, "07-dag-states");
@@ -153,19 +154,17 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     await open(`/workflow/${RUN3}/`, "09-live-before");
     await page.evaluate(() => { (window as unknown as { marker: number }).marker = 42; });
     assert.equal(await page.locator("a.app-link", { hasText: "late_app" }).count(), 0);
-    const w = new Database(db);
     const now = naiveNowMs();
-    w.prepare(`INSERT INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, task_inputs, task_outputs, task_stdout, task_stderr,
-        task_time_invoked, task_fail_count, task_fail_cost) VALUES (12, ?, '', 'late_app', '0', 'None', 'None', '', '', ?, 0, 0)`).run(RUN3, msToNaive(now));
-    w.prepare(`INSERT INTO status VALUES (12, 'pending', ?, ?, 0)`).run(msToNaive(now), RUN3);
-    w.prepare(`INSERT INTO status VALUES (12, 'launched', ?, ?, 0)`).run(msToNaive(now + 1), RUN3);
-    w.close();
+    await db.exec(`INSERT INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, task_inputs, task_outputs, task_stdout, task_stderr,
+        task_time_invoked, task_fail_count, task_fail_cost) VALUES (12, ?, '', 'late_app', '0', 'None', 'None', '', '', ?, 0, 0)`, RUN3, msToNaive(now));
+    await db.exec(`INSERT INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES (12, 'pending', ?, ?, 0)`, msToNaive(now), RUN3);
+    await db.exec(`INSERT INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES (12, 'launched', ?, ?, 0)`, msToNaive(now + 1), RUN3);
     await page.waitForSelector("a.app-link:has-text('late_app')", { timeout: 10_000 });
     assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, "the page was reloaded");
     assert.match(await page.locator("main").innerText(), /13 tasks by latest state/);
     assert.match(await page.locator("#gantt-note").innerText(), /0–12/);
     assert.match(await page.locator("#live").innerText(), /updated/);
-    await page.screenshot({ path: path.join(SHOTS, "10-live-after.png"), fullPage: true });
+    await page.screenshot({ path: shotPath("10-live-after"), fullPage: true });
     // New activity makes the crashed-looking run "running" again in the list.
     await open("/", "11-workflows-after");
     assert.match(await page.locator("table.workflows tbody tr", { hasText: "crashed_run.py" }).innerText(), /running/);
@@ -175,15 +174,13 @@ describe("visualizer in Chromium", { skip: noBrowser }, () => {
     const res = await page.goto(`${base}/workflow/not-a-run/`);
     assert.equal(res?.status(), 404);
     assert.match(await page.locator("#error-message").innerText(), /Workflow not-a-run could not be found/);
-    await page.screenshot({ path: path.join(SHOTS, "12-error.png") });
+    await page.screenshot({ path: shotPath("12-error") });
   });
 
   test("no request left the server, no script errors, database untouched except by the test's own writes", async () => {
     assert.deepEqual(offHost, []);
     assert.deepEqual(pageErrors, []);
-    assert.notEqual(sha256(db), checksum); // the live test appended rows itself
-    const c = new Database(db, { readonly: true });
-    assert.equal(c.prepare(`SELECT COUNT(*) FROM task WHERE run_id = ?`).pluck().get(RUN3), 13);
-    c.close();
+    assert.notEqual(await db.fingerprint(), checksum); // the live test appended rows itself
+    assert.equal(Number(Object.values((await db.exec(`SELECT COUNT(*) AS n FROM task WHERE run_id = ?`, RUN3))[0]!)[0]), 13);
   });
 });

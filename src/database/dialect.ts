@@ -4,7 +4,7 @@
  * is written once against this and `Connection` (connection.ts). Implementations:
  * `sqlite/dialect.ts`, `postgres/dialect.ts`.
  */
-import type { ColumnType } from "./schema.js";
+import type { Column, ColumnType } from "./schema.js";
 import type { Sql } from "./sql.js";
 
 export type DialectName = "sqlite" | "postgresql";
@@ -35,6 +35,32 @@ export interface Dialect {
   insertionOrder(tableAlias: string): Sql | null;
   /** Integer division that truncates toward zero on both. */
   intDiv(a: Sql, b: Sql): Sql;
+  /** A number truncated toward zero to an integer (SQLite's CAST AS INTEGER; PostgreSQL's cast would round). */
+  truncInt(expr: Sql): Sql;
+  /**
+   * The column, kept from choosing an index: SQLite's unary `+` (its planner otherwise prefers a
+   * run-wide index to the primary key on some reader queries); PostgreSQL plans by statistics and
+   * takes the column as it is.
+   */
+  unindexed(column: Sql): Sql;
+  /**
+   * An inner join that keeps the written join order: SQLite's `CROSS JOIN … ON` (its documented
+   * planner hint); PostgreSQL's plain `JOIN` (it refuses ON after CROSS JOIN, and plans well).
+   */
+  orderedJoin(): Sql;
+  /**
+   * A one-row query whose single value changes whenever any other session commits, and costs
+   * next to nothing: the change token of live views and caches.
+   */
+  changeToken(): Sql;
+  /** Names of the indexes in the current schema, as rows `{ name }`. */
+  listIndexes(): Sql;
+  /**
+   * Plain INSERT statements for many rows (`rows[i][j]` is column j of row i), for bulk copies:
+   * SQLite multi-row VALUES within its parameter limit; PostgreSQL one `unnest` of one array
+   * per column (a handful of parameters however many rows, several times faster to parse).
+   */
+  insertMany(table: string, columns: readonly Column[], rows: readonly (readonly unknown[])[]): Sql[];
   /** Names of the tables in the current schema, as rows `{ name }`. */
   listTables(): Sql;
   /** Names of a table's columns, as rows `{ name }`. */

@@ -12,7 +12,8 @@ export const USAGE = `usage: parsl-ts visualize [DB] [--port PORT] [--listen ADD
 
 Serve a web view of a Parsl / parsl-ts monitoring database (opened read-only).
 
-  DB               SQLite file or URL sqlite:///path (default ${DEFAULT_DB})
+  DB               SQLite file or URL sqlite:///path, or postgresql://user:pass@host:port/db
+                   (default ${DEFAULT_DB}); PostgreSQL needs only SELECT (sessions are read-only)
   -p, --port PORT  TCP port (default 8080; 0 picks a free port)
   -l, --listen ADDRESS
                    address to bind (default 127.0.0.1; use 0.0.0.0 to expose it)

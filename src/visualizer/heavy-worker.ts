@@ -1,17 +1,21 @@
-/** Worker-thread side of heavy.ts: a read-only reader answering one aggregate request at a time. */
+/** Worker-thread side of heavy.ts (SQLite): a read-only MonitoringDb answering one aggregate request at a time. */
 import { parentPort, workerData } from "node:worker_threads";
-import { SqliteReader } from "./sqlite-reader.js";
+import { openMonitoringDb } from "../database/queries/index.js";
 import type { HeavyMethod } from "./heavy.js";
 
-const reader = new SqliteReader((workerData as { path: string }).path);
 const METHODS: ReadonlySet<string> = new Set<HeavyMethod>(["triesOverTime", "resources", "appHistory", "dagSummary"]);
+const opened = openMonitoringDb({ kind: "sqlite", path: (workerData as { path: string }).path }, { applicationName: "parsl-ts visualize (aggregates)" });
+opened.catch(() => undefined); // reported per request below
 
 parentPort!.on("message", (m: { id: number; method: string; runId: string }) => {
-  try {
-    if (!METHODS.has(m.method) || typeof m.runId !== "string") throw new Error(`unknown aggregate ${String(m.method)}`);
-    const value = reader[m.method as HeavyMethod](m.runId);
-    parentPort!.postMessage({ id: m.id, ok: true, value });
-  } catch (e) {
-    parentPort!.postMessage({ id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) });
-  }
+  void (async () => {
+    try {
+      if (!METHODS.has(m.method) || typeof m.runId !== "string") throw new Error(`unknown aggregate ${String(m.method)}`);
+      const db = await opened;
+      const value = await db[m.method as HeavyMethod](m.runId);
+      parentPort!.postMessage({ id: m.id, ok: true, value });
+    } catch (e) {
+      parentPort!.postMessage({ id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+    }
+  })();
 });

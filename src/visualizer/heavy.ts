@@ -1,11 +1,17 @@
 /**
  * Runs the whole-run aggregates (tries over time, resource usage, DAG summary, cross-run history)
- * in a worker thread with its own read-only connection, so a scan of a million-task run never
- * blocks the HTTP event loop: cheap API calls stay fast while a chart is being computed.
+ * off the request path. The queries are the same for both dialects (MonitoringDb); where they run
+ * differs:
+ * - SQLite: a scan of a million-task run is synchronous CPU work in better-sqlite3, so it runs in a
+ *   worker thread with its own read-only connection, one job at a time, and the HTTP event loop
+ *   stays free for cheap API calls.
+ * - PostgreSQL: the server does the work and the pool's calls are asynchronous, so the aggregates
+ *   run on the visualizer's own MonitoringDb, a few at a time, with no thread.
  * Results are cached per database change token; in-flight requests for the same result share one
  * computation; user requests jump ahead of background warm-up jobs.
  */
 import type { Worker } from "node:worker_threads";
+import type { MonitoringDb } from "../database/queries/index.js";
 import { startWorkerThread } from "../workerThread.js";
 
 export type HeavyMethod = "triesOverTime" | "resources" | "appHistory" | "dagSummary";
@@ -29,40 +35,51 @@ interface CacheEntry {
 const SLOW_MS = 150;
 const STALE_MS = 10_000;
 const MAX_CACHE = 256;
+/** PostgreSQL: aggregates computed at once (each holds a pooled connection while it runs). */
+const PG_CONCURRENCY = 2;
+
+/** Where the jobs run: a worker thread (SQLite file path) or the given MonitoringDb. */
+export type HeavySource = string | MonitoringDb;
 
 export class HeavyQueries {
   private worker: Worker | null = null;
   private readonly queue: Job[] = [];
-  private current: Job | null = null;
+  /** Jobs being computed (by id). */
+  private readonly running = new Map<number, Job>();
+  /** PostgreSQL: the computations in progress. */
+  private readonly inline = new Set<Promise<unknown>>();
+  private readonly concurrency: number;
   private nextId = 1;
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly cache = new Map<string, CacheEntry>();
   private closed = false;
 
-  constructor(private readonly dbPath: string) {}
+  constructor(private readonly source: HeavySource) {
+    this.concurrency = typeof source === "string" ? 1 : PG_CONCURRENCY;
+  }
 
   /** Starts the worker on first use, and again after a crash (the failed jobs get the error). */
-  private ensureWorker(): Worker {
+  private ensureWorker(path: string): Worker {
     if (this.worker) return this.worker;
-    const w = startWorkerThread(new URL("./heavy-worker.js", import.meta.url), { workerData: { path: this.dbPath } });
+    const w = startWorkerThread(new URL("./heavy-worker.js", import.meta.url), { workerData: { path } });
     w.unref();
     let failed = false;
     const fail = (e: Error): void => {
       if (failed) return;
       failed = true;
       if (this.worker === w) this.worker = null;
-      const job = this.current;
-      this.current = null;
+      const jobs = [...this.running.values()];
+      this.running.clear();
       if (!this.closed) {
         console.error(`visualizer: aggregate worker failed: ${e.message}`);
-        job?.reject(e);
+        for (const job of jobs) job.reject(e);
         this.pump();
       }
     };
     w.on("message", (m: { id: number; ok: boolean; value?: unknown; error?: string }) => {
-      const job = this.current;
-      this.current = null;
-      if (job && job.id === m.id) {
+      const job = this.running.get(m.id);
+      this.running.delete(m.id);
+      if (job) {
         if (m.ok) job.resolve(m.value);
         else job.reject(new Error(m.error ?? "aggregate query failed"));
       }
@@ -75,21 +92,31 @@ export class HeavyQueries {
   }
 
   private pump(): void {
-    if (this.current || this.queue.length === 0 || this.closed) return;
-    const job = this.queue.shift()!;
-    let worker: Worker;
-    try {
-      worker = this.ensureWorker();
-    } catch (e) {
-      // A worker that cannot even be constructed fails this job now (instead of leaving it
-      // "current" forever, which would stall every later request); the next job tries again.
-      console.error(`visualizer: aggregate worker failed to start: ${(e as Error).message}`);
-      job.reject(e as Error);
-      this.pump();
-      return;
+    while (!this.closed && this.running.size < this.concurrency && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      if (typeof this.source === "string") {
+        let worker: Worker;
+        try {
+          worker = this.ensureWorker(this.source);
+        } catch (e) {
+          // A worker that cannot even be constructed fails this job now (instead of leaving it
+          // running forever, which would stall every later request); the next job tries again.
+          console.error(`visualizer: aggregate worker failed to start: ${(e as Error).message}`);
+          job.reject(e as Error);
+          continue;
+        }
+        this.running.set(job.id, job);
+        worker.postMessage({ id: job.id, method: job.method, runId: job.runId });
+      } else {
+        this.running.set(job.id, job);
+        const run = this.source[job.method](job.runId).then(job.resolve, job.reject).finally(() => {
+          this.running.delete(job.id);
+          this.inline.delete(run);
+          this.pump();
+        });
+        this.inline.add(run);
+      }
     }
-    this.current = job;
-    worker.postMessage({ id: job.id, method: job.method, runId: job.runId });
   }
 
   private submit(method: HeavyMethod, runId: string, urgent: boolean): Promise<unknown> {
@@ -131,9 +158,16 @@ export class HeavyQueries {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const pending = [...this.queue, ...(this.current ? [this.current] : [])];
+    const pending = [...this.queue];
     this.queue.length = 0;
     for (const j of pending) j.reject(new Error("visualizer is shutting down"));
-    if (this.worker) await this.worker.terminate();
+    if (this.worker) {
+      for (const j of this.running.values()) j.reject(new Error("visualizer is shutting down"));
+      this.running.clear();
+      await this.worker.terminate();
+    } else {
+      // Inline jobs hold pooled connections: let them finish before the pool is closed.
+      await Promise.allSettled([...this.inline]);
+    }
   }
 }

@@ -55,6 +55,7 @@ export function textParam(q: URLSearchParams, name: string, maxLen = 256): strin
   const raw = q.get(name);
   if (raw === null || raw === "") return undefined;
   if (raw.length > maxLen) throw new HttpError(400, `query parameter "${name}" is longer than ${maxLen} characters`);
+  noNul(raw, `query parameter "${name}"`);
   return raw;
 }
 
@@ -64,4 +65,9 @@ export function decodeSegment(raw: string): string {
   } catch {
     throw new HttpError(400, `malformed URL escape in ${JSON.stringify(raw.slice(0, 80))}`);
   }
+}
+
+/** PostgreSQL text cannot hold NUL, so no name in the database has one: refuse it before a query does. */
+export function noNul(value: string, what: string): void {
+  if (value.includes("\u0000")) throw new HttpError(400, `${what} must not contain a NUL character`);
 }

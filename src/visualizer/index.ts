@@ -2,11 +2,11 @@
  * `parsl-ts visualize`: a read-only web view of a monitoring database.
  * startVisualizer() is the programmatic entry; visualizeCommand() is the CLI.
  */
+import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
 import { USAGE, parseVisualizeArgs } from "./cli.js";
 import { openReader } from "./open-reader.js";
 import { HeavyQueries } from "./heavy.js";
-import { VisualizerServer, inlineHeavy, type HeavyRunner } from "./server.js";
-import { SqliteReader } from "./sqlite-reader.js";
+import { VisualizerServer } from "./server.js";
 
 export interface VisualizerHandle {
   url: string;
@@ -14,18 +14,19 @@ export interface VisualizerHandle {
 }
 
 export async function startVisualizer(opts: { db: string; port?: number; listen?: string }): Promise<VisualizerHandle> {
-  const reader = openReader(opts.db);
-  const heavy: HeavyRunner = reader instanceof SqliteReader ? new HeavyQueries(reader.path) : inlineHeavy(reader);
+  const { reader, endpoint } = await openReader(opts.db);
+  // SQLite: aggregates in a worker thread with its own connection; PostgreSQL: on the reader's pool (heavy.ts).
+  const heavy = new HeavyQueries(endpoint.kind === "sqlite" ? endpoint.path : reader);
   const server = new VisualizerServer(reader, heavy);
   let url: string;
   try {
     url = await server.listen(opts.port ?? 8080, opts.listen ?? "127.0.0.1");
   } catch (e) {
     await heavy.close();
-    reader.close();
+    await reader.close();
     throw e;
   }
-  server.warmUp();
+  await server.warmUp();
   let closed = false;
   return {
     url,
@@ -34,7 +35,7 @@ export async function startVisualizer(opts: { db: string; port?: number; listen?
       closed = true;
       await server.close();
       await heavy.close();
-      reader.close();
+      await reader.close();
     },
   };
 }
@@ -58,7 +59,7 @@ export async function visualizeCommand(argv: string[]): Promise<number> {
     console.error(`parsl-ts visualize: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  console.log(`parsl-ts visualize: serving ${args.db} at ${handle.url} (read-only; Ctrl-C to stop)`);
+  console.log(`parsl-ts visualize: serving ${describeEndpoint(parseEndpoint(args.db))} at ${handle.url} (read-only; Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGINT", stop);

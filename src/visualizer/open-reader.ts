@@ -1,15 +1,12 @@
-/** Chooses the MonitoringReader for a DB argument (the seam where PostgreSQL would plug in). */
-import { parseEndpoint } from "../database/endpoint.js";
-import type { MonitoringReader } from "./reader.js";
-import { SqliteReader } from "./sqlite-reader.js";
+/** Opens the visualizer's reader for a DB argument (a SQLite path or URL, or a PostgreSQL URL), read-only. */
+import { parseEndpoint, type Endpoint } from "../database/endpoint.js";
+import { openMonitoringDb, type MonitoringDb } from "../database/queries/index.js";
 
-export function openReader(db: string): MonitoringReader {
-  const target = parseEndpoint(db);
-  switch (target.kind) {
-    case "sqlite":
-      return new SqliteReader(target.path);
-    case "postgresql":
-      throw new Error("PostgreSQL monitoring databases are not supported by this build yet " +
-        "(the reader interface in src/visualizer/reader.ts is the place to add one)");
-  }
+/** Connections the visualizer's PostgreSQL pool keeps: requests, live polls and two aggregates at once. */
+const PG_POOL = 6;
+
+export async function openReader(db: string): Promise<{ reader: MonitoringDb; endpoint: Endpoint }> {
+  const endpoint = parseEndpoint(db);
+  const reader = await openMonitoringDb(endpoint, { poolSize: PG_POOL, applicationName: "parsl-ts visualize" });
+  return { reader, endpoint };
 }

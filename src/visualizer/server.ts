@@ -10,7 +10,7 @@ import { STATE_NAMES } from "../database/schema.js";
 import { STYLE_CSS } from "./style.js";
 import { errorHtml, pageHtml, type PageParams } from "./pages.js";
 import {
-  HttpError, checkRunId, decodeSegment, intParam, parseTaskId, send, sendJson, textParam,
+  HttpError, checkRunId, decodeSegment, intParam, noNul, parseTaskId, send, sendJson, textParam,
 } from "./http-util.js";
 import type { HeavyMethod } from "./heavy.js";
 import type { DagSummary, MonitoringReader } from "./reader.js";
@@ -22,10 +22,10 @@ export interface HeavyRunner {
   close(): Promise<void>;
 }
 
-/** Fallback runner: computes in the calling thread (for readers without a worker implementation). */
+/** Runner that computes on the reader itself, uncached (for tests and embedders without heavy.ts). */
 export function inlineHeavy(reader: MonitoringReader): HeavyRunner {
   return {
-    get: async <T>(method: HeavyMethod, runId: string): Promise<T> => reader[method](runId) as T,
+    get: async <T>(method: HeavyMethod, runId: string): Promise<T> => (await reader[method](runId)) as T,
     warm: () => undefined,
     close: async () => undefined,
   };
@@ -83,9 +83,9 @@ export class VisualizerServer {
   }
 
   /** Starts computing the newest run's aggregates so its first page view is fast. */
-  warmUp(): void {
-    const newest = this.reader.listWorkflows(0, 1).rows[0];
-    if (newest) this.heavy.warm(newest.run_id, this.reader.changeToken());
+  async warmUp(): Promise<void> {
+    const newest = (await this.reader.listWorkflows(0, 1)).rows[0];
+    if (newest) this.heavy.warm(newest.run_id, await this.reader.changeToken());
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -116,19 +116,19 @@ export class VisualizerServer {
     send(res, 200, "text/html; charset=utf-8", pageHtml(p), { "Cache-Control": "no-store" });
   }
 
-  private knownRun(raw: string): string {
+  private async knownRun(raw: string): Promise<string> {
     const run = checkRunId(decodeSegment(raw));
-    if (!this.reader.workflowExists(run)) throw new HttpError(404, `Workflow ${run} could not be found`);
+    if (!(await this.reader.workflowExists(run))) throw new HttpError(404, `Workflow ${run} could not be found`);
     return run;
   }
 
-  private route(url: URL, parts: string[], res: http.ServerResponse): void | Promise<void> {
+  private async route(url: URL, parts: string[], res: http.ServerResponse): Promise<void> {
     const [a, b, c, d] = parts;
     if (parts.length === 1 && a === "") return this.page(res, { kind: "workflows", title: "Workflows" });
     if (a === "static" && parts.length === 2 && b !== undefined) return this.serveStatic(b, res);
     if (a === "api") return this.api(url, parts.slice(1), res);
     if (a === "workflow" && b !== undefined) {
-      const run = this.knownRun(b);
+      const run = await this.knownRun(b);
       const n = parts.length;
       if (n === 2) return this.page(res, { kind: "workflow", title: "Workflow", run });
       if (n === 3 && c === "resource_usage") return this.page(res, { kind: "resources", title: "Resource usage", run });
@@ -137,13 +137,14 @@ export class VisualizerServer {
       if (n === 3 && c === "task") return this.page(res, { kind: "tasks", title: "All apps", run });
       if (n === 4 && c === "task" && d !== undefined) {
         const task = parseTaskId(decodeSegment(d));
-        if (!this.reader.taskExists(run, task)) throw new HttpError(404, `Task ${task} of workflow ${run} could not be found`);
+        if (!(await this.reader.taskExists(run, task))) throw new HttpError(404, `Task ${task} of workflow ${run} could not be found`);
         return this.page(res, { kind: "task", title: `Task ${task}`, run, task });
       }
       if (n === 4 && c === "app" && d !== undefined) {
         const app = decodeSegment(d);
         if (app.length === 0 || app.length > 512) throw new HttpError(400, "app name must be 1 to 512 characters");
-        if (!this.reader.appExists(run, app)) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
+        noNul(app, "app name");
+        if (!(await this.reader.appExists(run, app))) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
         return this.page(res, { kind: "tasks", title: `App ${app}`, run, app });
       }
     }
@@ -158,56 +159,56 @@ export class VisualizerServer {
   }
 
   private async heavyJson(res: http.ServerResponse, method: HeavyMethod, run: string): Promise<void> {
-    sendJson(res, 200, await this.heavy.get(method, run, this.reader.changeToken()));
+    sendJson(res, 200, await this.heavy.get(method, run, await this.reader.changeToken()));
   }
 
   private async api(url: URL, p: string[], res: http.ServerResponse): Promise<void> {
     const q = url.searchParams;
     const r = this.reader;
     const [a, b, c, d] = p;
-    if (a === "changes" && p.length === 1) return sendJson(res, 200, { token: r.changeToken() });
+    if (a === "changes" && p.length === 1) return sendJson(res, 200, { token: await r.changeToken() });
     if (a !== "workflows") throw new HttpError(404, `no such API endpoint: ${url.pathname.slice(0, 200)}`);
     if (p.length === 1) {
       const offset = intParam(q, "offset", 0, 0, MAX_ID)!;
       const limit = intParam(q, "limit", 100, 1, 500)!;
-      return sendJson(res, 200, r.listWorkflows(offset, limit));
+      return sendJson(res, 200, await r.listWorkflows(offset, limit));
     }
-    const run = this.knownRun(b ?? "");
-    if (p.length === 2) return sendJson(res, 200, r.workflowSummary(run));
+    const run = await this.knownRun(b ?? "");
+    if (p.length === 2) return sendJson(res, 200, await r.workflowSummary(run));
     if (p.length === 3) {
       switch (c) {
         case "changes": {
-          const s = r.runStatus(run);
-          return sendJson(res, 200, { token: r.changeToken(), status: s.status, status_reason: s.status_reason });
+          const [s, token] = await Promise.all([r.runStatus(run), r.changeToken()]);
+          return sendJson(res, 200, { token, status: s.status, status_reason: s.status_reason });
         }
         case "tasks": {
           const state = textParam(q, "state", 32);
           if (state !== undefined && !(STATE_NAMES as string[]).includes(state)) throw new HttpError(400, `unknown state ${JSON.stringify(state)}`);
           const app = textParam(q, "app", 512);
-          if (app !== undefined && !r.appExists(run, app)) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
+          if (app !== undefined && !(await r.appExists(run, app))) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
           const offset = intParam(q, "offset", 0, 0, MAX_ID)!;
           const limit = intParam(q, "limit", 100, 1, 1000)!;
-          return sendJson(res, 200, r.listTasks(run, { ...(app !== undefined ? { app } : {}), ...(state !== undefined ? { state } : {}) }, offset, limit));
+          return sendJson(res, 200, await r.listTasks(run, { ...(app !== undefined ? { app } : {}), ...(state !== undefined ? { state } : {}) }, offset, limit));
         }
         case "gantt": {
           const from = intParam(q, "from", null, 0, MAX_ID);
           const to = intParam(q, "to", null, 0, MAX_ID);
           if (from !== null && to !== null && to < from) throw new HttpError(400, `"to" (${to}) is smaller than "from" (${from})`);
           const rows = intParam(q, "rows", 300, 1, 1000)!;
-          return sendJson(res, 200, r.gantt(run, from, to, rows));
+          return sendJson(res, 200, await r.gantt(run, from, to, rows));
         }
         case "tries": return this.heavyJson(res, "triesOverTime", run);
         case "dag": {
           const from = intParam(q, "from", 0, 0, MAX_ID)!;
           const limit = intParam(q, "limit", 300, 1, 2000)!;
-          const window = r.dagWindow(run, from, limit);
-          const summary = await this.heavy.get<DagSummary>("dagSummary", run, r.changeToken());
+          const [window, summary] = await Promise.all([r.dagWindow(run, from, limit),
+            r.changeToken().then((token) => this.heavy.get<DagSummary>("dagSummary", run, token))]);
           return sendJson(res, 200, { ...summary, window });
         }
         case "dag_window": {
           const from = intParam(q, "from", 0, 0, MAX_ID)!;
           const limit = intParam(q, "limit", 300, 1, 2000)!;
-          return sendJson(res, 200, r.dagWindow(run, from, limit));
+          return sendJson(res, 200, await r.dagWindow(run, from, limit));
         }
         case "dag_summary": return this.heavyJson(res, "dagSummary", run);
         case "resources": return this.heavyJson(res, "resources", run);
@@ -216,7 +217,7 @@ export class VisualizerServer {
     }
     if (p.length === 4 && c === "tasks" && d !== undefined) {
       const task = parseTaskId(decodeSegment(d));
-      const detail = r.taskDetail(run, task);
+      const detail = await r.taskDetail(run, task);
       if (!detail) throw new HttpError(404, `Task ${task} of workflow ${run} could not be found`);
       return sendJson(res, 200, detail);
     }

@@ -1,7 +1,7 @@
 /** PostgreSQL's side of the dialect seam (see ../dialect.ts). */
 import type { Dialect, ErrorClass } from "../dialect.js";
 import type { ColumnType } from "../schema.js";
-import { sql } from "../sql.js";
+import { quoted, raw, Sql, sql } from "../sql.js";
 
 /** SQLSTATE of a server error, or the Node error code (ECONNREFUSED, …), or "". */
 export function pgCode(err: unknown): string {
@@ -51,6 +51,31 @@ export const postgresDialect: Dialect = {
   least: (a, b) => sql`LEAST(${a}, ${b})`,
   insertionOrder: () => null,
   intDiv: (a, b) => sql`TRUNC((${a})::numeric / (${b}))::bigint`,
+  truncInt: (expr) => sql`TRUNC(${expr})::bigint`,
+  unindexed: (column) => column,
+  orderedJoin: () => raw("JOIN"),
+  // The WAL insert position: cluster-wide (a write to another database moves it too, a cheap
+  // over-approximation), exact for ours (every commit writes WAL before it is visible), callable
+  // by any role including a read-only one, and a function call with no table access. On a standby
+  // (in recovery) the position replayed so far plays the same role.
+  changeToken: () => sql`SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text AS token`,
+  listIndexes: () => sql`SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
+  insertMany(table, columns, rows) {
+    const per = 20_000; // rows per statement: bounded memory for the arrays, few round trips
+    const out: Sql[] = [];
+    for (let i = 0; i < rows.length; i += per) {
+      const batch = rows.slice(i, i + per);
+      const arrays = columns.map((c, j) => {
+        // SQLite's 1/0 booleans, as PostgreSQL's array input wants them.
+        if (c.type === "BOOLEAN") return batch.map((r) => (r[j] === null || r[j] === undefined ? null : r[j] === true || r[j] === 1 || r[j] === "1" || r[j] === "t" || r[j] === "true"));
+        return batch.map((r) => (r[j] === undefined ? null : r[j]));
+      });
+      const texts = [`INSERT INTO ${quoted(table)} (${columns.map((c) => quoted(c.name)).join(", ")}) SELECT * FROM unnest(`];
+      columns.forEach((c, j) => texts.push(`::${TYPES[c.type]}[]${j + 1 < columns.length ? ", " : ")"}`));
+      out.push(new Sql(texts, arrays));
+    }
+    return out;
+  },
   listTables: () => sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
   listColumns: (table) => sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
   // Concurrent first writers would race on CREATE TABLE IF NOT EXISTS (a unique violation in pg_type).

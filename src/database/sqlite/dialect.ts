@@ -2,7 +2,7 @@
 import Database from "better-sqlite3";
 import type { Dialect, ErrorClass } from "../dialect.js";
 import type { ColumnType } from "../schema.js";
-import { raw, sql, type Sql } from "../sql.js";
+import { quoted, raw, Sql, sql } from "../sql.js";
 
 export function sqliteCode(err: unknown): string {
   return err instanceof Database.SqliteError ? err.code : "";
@@ -51,6 +51,32 @@ export const sqliteDialect: Dialect = {
   least: (a, b) => sql`MIN(${a}, ${b})`,
   insertionOrder: (alias) => raw(`${alias}.rowid`),
   intDiv: (a, b) => sql`CAST((${a}) / (${b}) AS INTEGER)`,
+  truncInt: (expr) => sql`CAST(${expr} AS INTEGER)`,
+  unindexed: (column) => sql`+${column}`,
+  orderedJoin: () => raw("CROSS JOIN"),
+  // Per connection: changes when another connection commits; microseconds (no file access).
+  changeToken: () => sql`PRAGMA data_version`,
+  listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
+  insertMany(table, columns, rows) {
+    // Under SQLite's 32,766 parameters per statement.
+    const per = Math.max(1, Math.min(1000, Math.floor(30_000 / columns.length)));
+    const head = `INSERT INTO ${quoted(table)} (${columns.map((c) => quoted(c.name)).join(", ")}) VALUES (`;
+    const out: Sql[] = [];
+    for (let i = 0; i < rows.length; i += per) {
+      // texts[0] is the head, then the separator before each further value, then ")".
+      const texts: string[] = [head];
+      const values: unknown[] = [];
+      for (const r of rows.slice(i, i + per)) {
+        for (let j = 0; j < columns.length; j++) {
+          if (values.length > 0) texts.push(j > 0 ? ", " : "), (");
+          values.push(r[j] === undefined ? null : r[j]);
+        }
+      }
+      texts.push(")");
+      out.push(new Sql(texts, values));
+    }
+    return out;
+  },
   listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
   listColumns: (table) => sql`SELECT name FROM pragma_table_info(${table})`,
   schemaLock: () => null,
