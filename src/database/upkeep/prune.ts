@@ -1,0 +1,120 @@
+/**
+ * `parsl-ts db prune`: deletes whole runs — the workflow row and every row of the run in the
+ * other six tables — chosen by start time or by keeping the newest N. Runs that are still
+ * running (judged by the one run-status rule) are left alone unless forced. Deletion is one
+ * transaction per chunk of runs (bounded by tasks), so an interruption leaves whole runs, never
+ * half of one; status and resource go before workflow, for PostgreSQL's foreign keys.
+ */
+import type { Connection, Queryable } from "../connection.js";
+import type { ObservedRunStatus } from "../runStatus.js";
+import { judgeStoredRun, workflowFactsColumns, type WorkflowFacts } from "../runFacts.js";
+import type { TableName } from "../schema.js";
+import { readSchema } from "../schemaSetup.js";
+import { ident, list, raw, sql, type Sql } from "../sql.js";
+import { assertMonitoringDatabase } from "./upgrade.js";
+
+/** Child tables first: status and resource reference workflow on PostgreSQL. */
+export const DELETE_ORDER: readonly TableName[] = ["resource", "status", "try", "task", "node", "block", "workflow"];
+
+export interface PruneCriteria {
+  /** Runs that began before this naive local time (Parsl's text form). */
+  readonly before?: string;
+  /** Keep the newest N runs (of the chosen workflow, when given); prune the rest. */
+  readonly keepLast?: number;
+  readonly workflow?: string;
+}
+
+export interface RunToPrune {
+  readonly runId: string;
+  readonly workflowName: string | null;
+  readonly timeBegan: string;
+  readonly tasks: number;
+  readonly status: ObservedRunStatus;
+  readonly reason: string;
+}
+
+/** IN lists stay below both drivers' parameter limits. */
+const IN_CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The runs the criteria select, newest first, with their task counts and judged status. */
+export async function selectRuns(db: Queryable, location: string, criteria: PruneCriteria): Promise<RunToPrune[]> {
+  const state = await readSchema(db);
+  assertMonitoringDatabase(state, location);
+  const conds: Sql[] = [];
+  if (criteria.workflow !== undefined) conds.push(sql`w.${ident("workflow_name")} = ${criteria.workflow}`);
+  if (criteria.before !== undefined) conds.push(sql`w.${ident("time_began")} < ${criteria.before}`);
+  let whereSql = raw("");
+  conds.forEach((c, i) => {
+    whereSql = sql`${whereSql}${raw(i === 0 ? " WHERE " : " AND ")}${c}`;
+  });
+  const rows = await db.all<WorkflowFacts>(sql`SELECT ${workflowFactsColumns(state.tables.get("workflow")!)} FROM ${ident("workflow")} w${whereSql}
+    ORDER BY w.${ident("time_began")} DESC, w.${ident("run_id")} DESC`);
+  const chosen = criteria.keepLast !== undefined ? rows.slice(criteria.keepLast) : rows;
+  const tasks = new Map<string, number>();
+  for (const part of chunks(chosen.map((r) => r.run_id), IN_CHUNK)) {
+    for (const r of await db.all<{ run_id: string; n: number }>(sql`SELECT ${ident("run_id")}, COUNT(*) AS n FROM ${ident("task")}
+        WHERE ${ident("run_id")} IN ${list(part)} GROUP BY ${ident("run_id")}`)) {
+      tasks.set(r.run_id, Number(r.n));
+    }
+  }
+  const out: RunToPrune[] = [];
+  for (const r of chosen) {
+    const verdict = await judgeStoredRun(db, r);
+    out.push({
+      runId: r.run_id, workflowName: r.workflow_name, timeBegan: String(r.time_began), tasks: tasks.get(r.run_id) ?? 0,
+      status: verdict.status, reason: verdict.reason,
+    });
+  }
+  return out;
+}
+
+export type DeletedRows = Record<TableName, number>;
+
+/** A transaction holds at most this many tasks' rows (or IN_CHUNK runs), so no single one grows without bound. */
+export const TASKS_PER_TRANSACTION = 100_000;
+
+/**
+ * Deletes the runs with all their rows. `onChunk` hears after each committed transaction.
+ * Returns the rows deleted per table.
+ */
+export async function deleteRuns(db: Connection, runs: readonly RunToPrune[], onChunk?: (done: number, total: number, transactions: number) => void): Promise<DeletedRows> {
+  const deleted = Object.fromEntries(DELETE_ORDER.map((t) => [t, 0])) as DeletedRows;
+  const groups: string[][] = [];
+  let current: string[] = [];
+  let weight = 0;
+  for (const r of runs) {
+    if (current.length > 0 && (weight + r.tasks > TASKS_PER_TRANSACTION || current.length >= IN_CHUNK)) {
+      groups.push(current);
+      current = [];
+      weight = 0;
+    }
+    current.push(r.runId);
+    weight += r.tasks;
+  }
+  if (current.length > 0) groups.push(current);
+  let done = 0;
+  for (const ids of groups) {
+    const counts = await db.transaction(async (tx) => {
+      const n: Partial<DeletedRows> = {};
+      for (const t of DELETE_ORDER) n[t] = await tx.run(sql`DELETE FROM ${ident(t)} WHERE ${ident("run_id")} IN ${list(ids)}`);
+      return n as DeletedRows;
+    });
+    for (const t of DELETE_ORDER) deleted[t] += counts[t];
+    done += ids.length;
+    onChunk?.(done, runs.length, groups.length);
+  }
+  return deleted;
+}
+
+/** SQLite: bytes inside the file that deleted rows freed (reused by later writes; VACUUM returns them to the disk). */
+export async function sqliteFreeBytes(db: Queryable): Promise<number> {
+  const free = await db.first<{ freelist_count: number }>(raw("PRAGMA freelist_count"));
+  const size = await db.first<{ page_size: number }>(raw("PRAGMA page_size"));
+  return Number(free?.freelist_count ?? 0) * Number(size?.page_size ?? 0);
+}
