@@ -329,6 +329,35 @@ test("db prune (sqlite): runs of a Python Parsl database as it is, by date, then
   assert.ok(fs.statSync(file).size < size / 2, `the file shrank (${size} → ${fs.statSync(file).size} bytes)`);
 });
 
+test("db on a database a real parsl-ts workflow wrote (sqlite): versioned, clean, and pruned to nothing", { timeout: 120_000 }, async () => {
+  const dir = tempDir();
+  const script = path.join(dir, "wf.mjs");
+  fs.writeFileSync(script, `
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(fileURLToPath(new URL("../src/index.js", import.meta.url)))};
+const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })], retries: 1,
+  monitoring: new MonitoringHub({}), summary: false }));
+const ok = tsApp(function ok(x) { return x; }, { cache: true });
+const bad = tsApp(function bad() { throw new Error("no"); });
+const after = tsApp(function after(x) { return x; });
+await Promise.all([ok(1), ok(2), ok(3)]);
+await ok(1);
+await after(bad()).catch(() => {});
+await dfk.cleanup();
+`);
+  const wf = await new Promise<number | null>((resolve) => spawn(process.execPath, [script], { cwd: dir, stdio: "inherit" }).on("close", resolve));
+  assert.equal(wf, 0);
+  const file = path.join(dir, "runinfo", "monitoring.db");
+  const up = await cli(["db", "upgrade", "--dry-run"], { PARSL_TS_DB: file });
+  assert.equal(up.out, `${file} is already up to date (schema version 2)\n`, "the writer recorded the schema version");
+  const chk = await cli(["db", "check", file]);
+  assert.equal(chk.code, 0, chk.out + chk.err);
+  assert.match(chk.out, /no problems found/);
+  const gone = await cli(["db", "prune", file, "--keep-last", "0", "--yes"]);
+  assert.equal(gone.code, 0, gone.err);
+  assert.match(gone.out, /deleting 1 run\(s\) with 6 task\(s\)[^]*\s6\s+failed\n/);
+  await withDb(file, async (db) => assert.deepEqual(Object.values(await allCounts(db)), [0, 0, 0, 0, 0, 0, 0]));
+});
+
 test("db roles (postgresql): the writer role runs a workflow's writes, the reader can only read", async () => {
   const dbName = await freshPgDatabase();
   const suffix = crypto.randomBytes(4).toString("hex");
