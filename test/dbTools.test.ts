@@ -401,6 +401,10 @@ test("db roles (postgresql): the writer role runs a workflow's writes, the reade
       await plantRun(db, "w2", { name: "wf", began: at(1) });
       await assert.rejects(db.run(sql`DELETE FROM ${ident("workflow")}`), /permission denied/);
     });
+    // A schema change on tables it does not own is the owner's job (docs/POSTGRES.md, "Roles").
+    await pgAdmin(`DROP INDEX ix_block_run`, [], parslDb);
+    await withDb(pgUrl(parslDb, writer), async (db) => assert.rejects(ensureSchema(db), /must be owner of table block/));
+    assert.match((await cli(["db", "upgrade", pgUrl(parslDb)])).out, /created indexes: ix_block_run/);
     await withDb(pgUrl(parslDb, reader), async (db) => assert.equal((await runRows(db, "w2"))["status"], 6));
   } finally {
     // Roles belong to the whole server: revoke what they hold in each database, then drop them.
