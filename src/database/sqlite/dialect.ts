@@ -52,9 +52,9 @@ export const sqliteDialect: Dialect = {
   insertionOrder: (alias) => raw(`${alias}.rowid`),
   intDiv: (a, b) => sql`CAST((${a}) / (${b}) AS INTEGER)`,
   listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
+  listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
   listColumns: (table) => sql`SELECT name FROM pragma_table_info(${table})`,
   columnTypes: (table) => sql`SELECT name, type FROM pragma_table_info(${table})`,
-  listIndexes: () => sql`SELECT name, tbl_name AS "table" FROM sqlite_master WHERE type = 'index'`,
   schemaLock: () => null,
   classify(err): ErrorClass {
     if (isLockError(err)) return "transient";
