@@ -259,6 +259,22 @@ for (const dialect of DIALECTS) {
     assert.match((await cli(["db", "prune", endpoint, "--keep-last", "5", "--yes"])).out, /no runs to delete/);
   });
 
+  test(`db prune (${dialect}): many runs at once (PostgreSQL: a temporary index for the foreign key checks, dropped after)`, async () => {
+    const endpoint = await emptyEndpoint(dialect);
+    await withDb(endpoint, async (db) => {
+      await ensureSchema(db);
+      for (let i = 0; i < 20; i++) await plantRun(db, `run-${String(i).padStart(2, "0")}`, { name: "many", began: `2026-02-${String(i + 1).padStart(2, "0")} 12:00:00.000000`, tasks: 1 });
+    });
+    const r = await cli(["db", "prune", endpoint, "--keep-last", "2", "--yes"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /deleted 18 run\(s\): 18 resource, 36 status, 18 try, 18 task, 18 node, 18 block, 18 workflow row\(s\)/);
+    if (dialect === "postgresql") assert.match(r.err, /built a temporary index parsl_ts_prune_status_run on status \(run_id\)/);
+    await withDb(endpoint, async (db) => {
+      assert.deepEqual((await db.all<{ run_id: string }>(sql`SELECT ${ident("run_id")} FROM ${ident("workflow")} ORDER BY 1`)).map((w) => w.run_id), ["run-18", "run-19"]);
+      assert.ok(!(await readSchema(db)).indexes.has("parsl_ts_prune_status_run"), "the temporary index is gone");
+    });
+  });
+
   test(`db check (${dialect}): clean is exit 0; planted drift and orphans are found and exit 1`, async () => {
     const endpoint = await emptyEndpoint(dialect);
     await withDb(endpoint, async (db) => {

@@ -113,8 +113,11 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     }
     let deleted: DeletedRows;
     try {
-      deleted = await deleteRuns(db, doomed, (done, total, transactions) => {
-        if (table && transactions > 1) process.stderr.write(`  deleted ${done}/${total} run(s)\n`);
+      deleted = await deleteRuns(db, doomed, {
+        onChunk: (done, total, transactions) => {
+          if (table && transactions > 1) process.stderr.write(`  deleted ${done}/${total} run(s)\n`);
+        },
+        onNote: (note) => process.stderr.write(`${note}\n`),
       });
     } catch (err) {
       throw new CommandError(`deleting runs from ${db.location} failed (runs deleted before the failure stay deleted): ${db.dialect.describeError(err)}`);

@@ -20,7 +20,7 @@ export interface Finding {
   readonly severity: Severity;
   readonly message: string;
   readonly table?: string;
-  /** How many rows (or runs) are affected, where that is countable. */
+  /** How many rows (or tasks, or runs) are affected; per-task kinds stop counting at 1,001 ("more than 1,000"). */
   readonly count?: number;
 }
 
@@ -34,8 +34,11 @@ export interface CheckReport {
 }
 
 const SAMPLE = 5;
-const sample = (items: readonly (string | number)[], total = items.length): string =>
-  items.slice(0, SAMPLE).join(", ") + (total > SAMPLE ? `, … (${total} in all)` : "");
+/** The first few, for a message that states the count itself. */
+const sample = (items: readonly (string | number)[]): string => items.slice(0, SAMPLE).join(", ") + (items.length > SAMPLE ? ", …" : "");
+/** Rows fetched for a per-task problem: enough to count a few and name some, bounded for a badly broken database. */
+const ROW_LIMIT = 1000;
+const howMany = (n: number): string => (n > ROW_LIMIT ? `more than ${ROW_LIMIT}` : String(n));
 
 function schemaFindings(db: Queryable, state: SchemaState, types: ReadonlyMap<string, ReadonlyMap<string, string>>): Finding[] {
   const out: Finding[] = [];
@@ -120,10 +123,10 @@ export async function checkDatabase(db: Queryable, location: string): Promise<Ch
     const rows = await db.all<{ run_id: string; task_id: number }>(sql`SELECT y.${ident("run_id")} AS run_id, y.${ident("task_id")} AS task_id
       FROM ${ident("try")} y WHERE NOT EXISTS (SELECT 1 FROM ${ident("task")} k
         WHERE k.${ident("task_id")} = y.${ident("task_id")} AND k.${ident("run_id")} = y.${ident("run_id")})
-      GROUP BY y.${ident("run_id")}, y.${ident("task_id")} ORDER BY 1, 2`);
+      GROUP BY y.${ident("run_id")}, y.${ident("task_id")} ORDER BY 1, 2 LIMIT ${ROW_LIMIT + 1}`);
     if (rows.length > 0) {
       findings.push({ kind: "try_without_task", severity: "error", table: "try", count: rows.length,
-        message: `try rows of ${rows.length} task(s) that have no task row: ${sample(rows.map((r) => `${r.run_id}/${r.task_id}`))}` });
+        message: `try rows of ${howMany(rows.length)} task(s) that have no task row: ${sample(rows.map((r) => `${r.run_id}/${r.task_id}`))}` });
     }
   }
 
@@ -153,10 +156,10 @@ export async function checkDatabase(db: Queryable, location: string): Promise<Ch
         AND EXISTS (SELECT 1 FROM ${ident("status")} s WHERE ${same(s, k)})
         AND NOT EXISTS (SELECT 1 FROM ${ident("status")} s WHERE ${same(s, k)} AND s.${ident("task_status_name")} = k.${ident("task_latest_status")}
           AND s.${ident("timestamp")} = (SELECT MAX(s2.${ident("timestamp")}) FROM ${ident("status")} s2 WHERE ${same(s2, k)}))
-      ORDER BY 1, 2`);
+      ORDER BY 1, 2 LIMIT ${ROW_LIMIT + 1}`);
     if (rows.length > 0) {
       findings.push({ kind: "latest_status_mismatch", severity: "error", table: "task", count: rows.length,
-        message: `${rows.length} task(s) whose task_latest_status is not their newest status row: ` +
+        message: `${howMany(rows.length)} task(s) whose task_latest_status is not their newest status row: ` +
           sample(rows.map((r) => `${r.run_id}/${r.task_id} (${r.latest})`)) });
     }
   }

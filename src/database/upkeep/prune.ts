@@ -80,10 +80,55 @@ export type DeletedRows = Record<TableName, number>;
 export const TASKS_PER_TRANSACTION = 100_000;
 
 /**
- * Deletes the runs with all their rows. `onChunk` hears after each committed transaction.
- * Returns the rows deleted per table.
+ * PostgreSQL checks the foreign keys of status and resource for every workflow row deleted;
+ * status has no index that starts with run_id (it would slow the writer), so each check scans
+ * status. From this many runs on, prune builds a temporary index first (measured at 5M status
+ * rows: 0.4 s per run unindexed, 6 s to build the index).
  */
-export async function deleteRuns(db: Connection, runs: readonly RunToPrune[], onChunk?: (done: number, total: number, transactions: number) => void): Promise<DeletedRows> {
+export const TEMP_INDEX_FROM_RUNS = 16;
+const TEMP_INDEX = "parsl_ts_prune_status_run";
+
+export interface DeleteOptions {
+  /** Hears after each committed transaction. */
+  readonly onChunk?: (done: number, total: number, transactions: number) => void;
+  /** Hears what prune did besides deleting (a temporary index, or why it could not build one). */
+  readonly onNote?: (note: string) => void;
+}
+
+async function statusRunIndexed(db: Queryable): Promise<boolean> {
+  const row = await db.first(sql`SELECT 1 AS x FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+    WHERE i.indrelid = to_regclass(${"status"}) AND a.attname = ${"run_id"} AND i.indisvalid AND i.indexrelid <> to_regclass(${TEMP_INDEX})`);
+  return row !== undefined;
+}
+
+/**
+ * Sets the connection up for deleting many rows; returns the clean-up. SQLite: foreign keys
+ * unenforced for this connection (better-sqlite3 enforces them, and a parent delete would then
+ * scan status for each run; Parsl itself runs without them, and children go first anyway).
+ * PostgreSQL: the temporary index above, built CONCURRENTLY so writers carry on.
+ */
+async function prepareBulkDelete(db: Connection, runs: number, note: (s: string) => void): Promise<() => Promise<void>> {
+  if (db.dialect.name === "sqlite") {
+    await db.run(raw("PRAGMA foreign_keys = OFF"));
+    return async () => undefined;
+  }
+  if (runs < TEMP_INDEX_FROM_RUNS || (await statusRunIndexed(db))) return async () => undefined;
+  try {
+    // A prune that was killed may have left the index (perhaps invalid): start afresh.
+    await db.run(sql`DROP INDEX CONCURRENTLY IF EXISTS ${ident(TEMP_INDEX)}`);
+    await db.run(sql`CREATE INDEX CONCURRENTLY ${ident(TEMP_INDEX)} ON ${ident("status")} (${ident("run_id")})`);
+  } catch (err) {
+    note(`deleting without a temporary index on status (run_id), so each run costs a scan of status: ${db.dialect.describeError(err)}`);
+    return async () => undefined;
+  }
+  note(`built a temporary index ${TEMP_INDEX} on status (run_id) for the foreign key checks; it is dropped at the end`);
+  return async () => {
+    await db.run(sql`DROP INDEX CONCURRENTLY IF EXISTS ${ident(TEMP_INDEX)}`);
+  };
+}
+
+/** Deletes the runs with all their rows. Returns the rows deleted per table. */
+export async function deleteRuns(db: Connection, runs: readonly RunToPrune[], options: DeleteOptions = {}): Promise<DeletedRows> {
   const deleted = Object.fromEntries(DELETE_ORDER.map((t) => [t, 0])) as DeletedRows;
   const groups: string[][] = [];
   let current: string[] = [];
@@ -98,16 +143,21 @@ export async function deleteRuns(db: Connection, runs: readonly RunToPrune[], on
     weight += r.tasks;
   }
   if (current.length > 0) groups.push(current);
-  let done = 0;
-  for (const ids of groups) {
-    const counts = await db.transaction(async (tx) => {
-      const n: Partial<DeletedRows> = {};
-      for (const t of DELETE_ORDER) n[t] = await tx.run(sql`DELETE FROM ${ident(t)} WHERE ${ident("run_id")} IN ${list(ids)}`);
-      return n as DeletedRows;
-    });
-    for (const t of DELETE_ORDER) deleted[t] += counts[t];
-    done += ids.length;
-    onChunk?.(done, runs.length, groups.length);
+  const cleanUp = await prepareBulkDelete(db, runs.length, options.onNote ?? (() => undefined));
+  try {
+    let done = 0;
+    for (const ids of groups) {
+      const counts = await db.transaction(async (tx) => {
+        const n: Partial<DeletedRows> = {};
+        for (const t of DELETE_ORDER) n[t] = await tx.run(sql`DELETE FROM ${ident(t)} WHERE ${ident("run_id")} IN ${list(ids)}`);
+        return n as DeletedRows;
+      });
+      for (const t of DELETE_ORDER) deleted[t] += counts[t];
+      done += ids.length;
+      options.onChunk?.(done, runs.length, groups.length);
+    }
+  } finally {
+    await cleanUp();
   }
   return deleted;
 }
