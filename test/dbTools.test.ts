@@ -273,6 +273,17 @@ for (const dialect of DIALECTS) {
       assert.deepEqual((await db.all<{ run_id: string }>(sql`SELECT ${ident("run_id")} FROM ${ident("workflow")} ORDER BY 1`)).map((w) => w.run_id), ["run-18", "run-19"]);
       assert.ok(!(await readSchema(db)).indexes.has("parsl_ts_prune_status_run"), "the temporary index is gone");
     });
+    if (dialect === "postgresql") {
+      // With an index of its own on status (run_id), prune uses it and builds none.
+      await withDb(endpoint, async (db) => {
+        await db.run(sql`CREATE INDEX ${ident("my_status_run")} ON ${ident("status")} (${ident("run_id")}, ${ident("timestamp")})`);
+        for (let i = 0; i < 20; i++) await plantRun(db, `more-${String(i).padStart(2, "0")}`, { name: "many", began: `2026-01-${String(i + 1).padStart(2, "0")} 12:00:00.000000`, tasks: 1 });
+      });
+      const again = await cli(["db", "prune", endpoint, "--keep-last", "2", "--yes"]);
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.out, /deleted 20 run\(s\)/);
+      assert.doesNotMatch(again.err, /temporary index/);
+    }
   });
 
   test(`db check (${dialect}): clean is exit 0; planted drift and orphans are found and exit 1`, async () => {

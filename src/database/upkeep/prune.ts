@@ -10,7 +10,7 @@ import type { ObservedRunStatus } from "../runStatus.js";
 import { judgeStoredRun, workflowFactsColumns, type WorkflowFacts } from "../runFacts.js";
 import type { TableName } from "../schema.js";
 import { readSchema } from "../schemaSetup.js";
-import { ident, list, raw, sql, type Sql } from "../sql.js";
+import { ident, join, list, raw, sql, type Sql } from "../sql.js";
 import { assertMonitoringDatabase } from "./upgrade.js";
 
 /** Child tables first: status and resource reference workflow on PostgreSQL. */
@@ -49,10 +49,7 @@ export async function selectRuns(db: Queryable, location: string, criteria: Prun
   const conds: Sql[] = [];
   if (criteria.workflow !== undefined) conds.push(sql`w.${ident("workflow_name")} = ${criteria.workflow}`);
   if (criteria.before !== undefined) conds.push(sql`w.${ident("time_began")} < ${criteria.before}`);
-  let whereSql = raw("");
-  conds.forEach((c, i) => {
-    whereSql = sql`${whereSql}${raw(i === 0 ? " WHERE " : " AND ")}${c}`;
-  });
+  const whereSql = conds.length > 0 ? sql` WHERE ${join(conds, " AND ")}` : raw("");
   const rows = await db.all<WorkflowFacts>(sql`SELECT ${workflowFactsColumns(state.tables.get("workflow")!)} FROM ${ident("workflow")} w${whereSql}
     ORDER BY w.${ident("time_began")} DESC, w.${ident("run_id")} DESC`);
   const chosen = criteria.keepLast !== undefined ? rows.slice(criteria.keepLast) : rows;
@@ -97,7 +94,7 @@ export interface DeleteOptions {
 
 async function statusRunIndexed(db: Queryable): Promise<boolean> {
   const row = await db.first(sql`SELECT 1 AS x FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-    WHERE i.indrelid = to_regclass(${"status"}) AND a.attname = ${"run_id"} AND i.indisvalid AND i.indexrelid <> to_regclass(${TEMP_INDEX})`);
+    WHERE i.indrelid = to_regclass(${"status"}) AND a.attname = ${"run_id"} AND i.indisvalid AND i.indexrelid IS DISTINCT FROM to_regclass(${TEMP_INDEX})`);
   return row !== undefined;
 }
 
