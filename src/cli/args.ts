@@ -1,6 +1,12 @@
 /** A tiny, strict command-line parser: `--name value`, `--name=value`, flags, positionals. */
 export class UsageError extends Error {}
 
+/** A command could not do its job (exit status 1); the message says why. */
+export class CommandError extends Error {}
+
+/** Exit statuses shared by every command: 0 ok, 1 failed or problems found, 2 usage. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
 export interface ParsedArgs {
   options: Map<string, string | true>;
   positionals: string[];

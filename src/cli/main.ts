@@ -3,13 +3,16 @@
  * The `parsl-ts` command. Each subcommand lives in its own module, loaded on demand.
  */
 import { createRequire } from "node:module";
-import { UsageError } from "./args.js";
+import { ConnectionError } from "../database/connection.js";
+import { EndpointError } from "../database/endpoint.js";
+import { CommandError, EXIT, UsageError } from "./args.js";
 
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> = {
   perf: { about: "measure task throughput of a config (like parsl-perf)", load: async () => (await import("./perf.js")).perfCommand },
   "worker-pool": { about: "run an HTEX worker pool (blocks start it on each node)", load: async () => (await import("../executors/htex/workerPoolCommand.js")).workerPoolCommand },
+  db: { about: "upkeep of a monitoring database: upgrade, prune, check, roles", load: async () => (await import("./db.js")).dbCommand },
   visualize: { about: "serve the web visualizer over a monitoring database", load: async () => (await import("../visualizer/index.js")).visualizeCommand },
 };
 
@@ -37,9 +40,13 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await (await cmd.load())(rest);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof EndpointError) {
       console.error(`parsl-ts ${name}: ${e.message}`);
-      return 2;
+      return EXIT.usage;
+    }
+    if (e instanceof CommandError || e instanceof ConnectionError) {
+      console.error(`parsl-ts ${name}: ${e.message}`);
+      return EXIT.failed;
     }
     throw e;
   }

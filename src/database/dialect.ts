@@ -63,8 +63,12 @@ export interface Dialect {
   insertMany(table: string, columns: readonly Column[], rows: readonly (readonly unknown[])[]): Sql[];
   /** Names of the tables in the current schema, as rows `{ name }`. */
   listTables(): Sql;
+  /** Names of the indexes in the current schema, as rows `{ name }`. */
+  listIndexes(): Sql;
   /** Names of a table's columns, as rows `{ name }`. */
   listColumns(table: string): Sql;
+  /** A table's columns with their declared types, as rows `{ name, type }` (type as the database reports it). */
+  columnTypes(table: string): Sql;
   /**
    * A statement that serialises schema changes between processes inside a transaction
    * (PostgreSQL: an advisory lock; SQLite's write transaction already does), or null.

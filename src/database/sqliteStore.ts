@@ -12,6 +12,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { Micros, MonitoringEvent, StatusEvent } from "../monitoring/messages.js";
 import { addColumnSql, allIndexSql, createTableSql } from "./ddl.js";
+import { CREATE_META_TABLE, META_TABLE, recordVersionSql, SCHEMA_VERSION } from "./schemaSetup.js";
 import { sqliteDialect } from "./sqlite/dialect.js";
 import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "./schema.js";
@@ -251,6 +252,13 @@ export class SqliteStore implements Store {
       }
     }
     for (const sql of allIndexSql()) this.db.exec(sql);
+    // The schema version, as ensureSchema records it on any Connection (readers and `db check` look at it).
+    this.db.exec(CREATE_META_TABLE.toString());
+    const current = this.db.prepare(`SELECT "value" FROM "${META_TABLE}" WHERE "key" = 'schema_version'`).pluck().get() as string | undefined;
+    if (current === undefined || Number(current) < SCHEMA_VERSION) {
+      const { text, values } = recordVersionSql().compile(() => "?");
+      this.db.prepare(text).run(...values);
+    }
   }
 
   // ---------------------------------------------------------------- writes

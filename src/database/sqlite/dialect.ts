@@ -78,7 +78,9 @@ export const sqliteDialect: Dialect = {
     return out;
   },
   listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
+  listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
   listColumns: (table) => sql`SELECT name FROM pragma_table_info(${table})`,
+  columnTypes: (table) => sql`SELECT name, type FROM pragma_table_info(${table})`,
   schemaLock: () => null,
   classify(err): ErrorClass {
     if (isLockError(err)) return "transient";
