@@ -53,8 +53,6 @@ export interface Dialect {
    * next to nothing: the change token of live views and caches.
    */
   changeToken(): Sql;
-  /** Names of the indexes in the current schema, as rows `{ name }`. */
-  listIndexes(): Sql;
   /**
    * Plain INSERT statements for many rows (`rows[i][j]` is column j of row i), for bulk copies:
    * SQLite multi-row VALUES within its parameter limit; PostgreSQL one `unnest` of one array

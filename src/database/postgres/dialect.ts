@@ -59,7 +59,6 @@ export const postgresDialect: Dialect = {
   // by any role including a read-only one, and a function call with no table access. On a standby
   // (in recovery) the position replayed so far plays the same role.
   changeToken: () => sql`SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text AS token`,
-  listIndexes: () => sql`SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
   insertMany(table, columns, rows) {
     const per = 20_000; // rows per statement: bounded memory for the arrays, few round trips
     const out: Sql[] = [];

@@ -56,7 +56,6 @@ export const sqliteDialect: Dialect = {
   orderedJoin: () => raw("CROSS JOIN"),
   // Per connection: changes when another connection commits; microseconds (no file access).
   changeToken: () => sql`PRAGMA data_version`,
-  listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
   insertMany(table, columns, rows) {
     // Under SQLite's 32,766 parameters per statement.
     const per = Math.max(1, Math.min(1000, Math.floor(30_000 / columns.length)));
