@@ -55,7 +55,7 @@ export class PermanentStoreError extends Error {
 export async function openStore(endpoint: string | Endpoint, runId: string, notices: StoreNotices): Promise<Store> {
   const e = typeof endpoint === "string" ? parseEndpoint(endpoint) : endpoint;
   if (e.kind !== "sqlite") throw new StoreOpenError(`monitoring database ${describeEndpoint(e)}: the PostgreSQL writer is not built yet`);
-  const { SqliteStore } = await import("./sqliteStore.js");
+  const { SqliteStore } = await import("./sqlite/store.js");
   const store = SqliteStore.open(e.path, runId, notices);
   try {
     await store.ensureSchema();
