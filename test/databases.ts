@@ -14,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { DialectName } from "../src/database/dialect.js";
+import { typeParsers } from "../src/database/postgres/connection.js";
 import { tempDir } from "./helpers.js";
 
 export const DIALECTS: readonly DialectName[] = ["sqlite", "postgresql"];
@@ -130,7 +131,8 @@ export async function testDatabase(dialect: DialectName): Promise<TestDatabase> 
   const name = await freshPgDatabase();
   const url = pgUrl(name);
   const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
-    const client = new pg.Client({ connectionString: url });
+    // Values as our own connection gives them (timestamps as Parsl's text, BIGINT as numbers), so assertions compare alike on both.
+    const client = new pg.Client({ connectionString: url, types: typeParsers });
     await client.connect();
     try {
       return (await client.query(toDollarParams(sql), params)).rows as T[];

@@ -37,6 +37,8 @@ export interface Dialect {
   intDiv(a: Sql, b: Sql): Sql;
   /** Names of the tables in the current schema, as rows `{ name }`. */
   listTables(): Sql;
+  /** Names of the indexes in the current schema, as rows `{ name }`. */
+  listIndexes(): Sql;
   /** Names of a table's columns, as rows `{ name }`. */
   listColumns(table: string): Sql;
   /**

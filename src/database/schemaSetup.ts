@@ -69,7 +69,10 @@ export async function ensureSchema(db: Connection): Promise<SchemaChanges> {
         if (present) addedColumns.push(`${t.name}.${c.name}`);
       }
     }
-    for (const ix of INDEXES) await tx.run(raw(createIndexSql(ix)));
+    // Only missing indexes: even CREATE INDEX IF NOT EXISTS needs the table's owner on
+    // PostgreSQL, and a writer role that may only write rows must still open the database.
+    const indexes = new Set((await tx.all<{ name: string }>(tx.dialect.listIndexes())).map((r) => r.name));
+    for (const ix of INDEXES) if (!indexes.has(ix.name)) await tx.run(raw(createIndexSql(ix)));
     if (!before.tables.has(META_TABLE)) {
       await tx.run(sql`CREATE TABLE IF NOT EXISTS ${ident(META_TABLE)} (${ident("key")} TEXT NOT NULL PRIMARY KEY, ${ident("value")} TEXT NOT NULL)`);
     }

@@ -52,6 +52,7 @@ export const postgresDialect: Dialect = {
   insertionOrder: () => null,
   intDiv: (a, b) => sql`TRUNC((${a})::numeric / (${b}))::bigint`,
   listTables: () => sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
+  listIndexes: () => sql`SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
   listColumns: (table) => sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
   // Concurrent first writers would race on CREATE TABLE IF NOT EXISTS (a unique violation in pg_type).
   schemaLock: () => sql`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})`,

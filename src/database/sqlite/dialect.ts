@@ -52,6 +52,7 @@ export const sqliteDialect: Dialect = {
   insertionOrder: (alias) => raw(`${alias}.rowid`),
   intDiv: (a, b) => sql`CAST((${a}) / (${b}) AS INTEGER)`,
   listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
+  listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
   listColumns: (table) => sql`SELECT name FROM pragma_table_info(${table})`,
   schemaLock: () => null,
   classify(err): ErrorClass {
