@@ -137,7 +137,8 @@ export class DataFlowKernel implements Submitter {
     const hub = c.monitoring;
     if (hub) {
       const endpoint = hub.loggingEndpoint ?? path.resolve(c.runDir, "monitoring.db");
-      this.#database = describeEndpoint(parseEndpoint(endpoint)); // for the log and the end-of-run line: no password
+      const parsed = parseEndpoint(endpoint);
+      this.#database = parsed.kind === "postgresql" ? describeEndpoint(parsed) : endpoint; // for the log and the end-of-run line: no password
       this.#monitor = await startMonitoringSink({
         endpoint,
         runId: this.runId,
