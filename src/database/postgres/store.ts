@@ -83,6 +83,21 @@ interface RowGroup {
 }
 
 const KEYS_TASK = ["task_id"];
+/** The source column that carries the time of a task's latest state (fast mode; see latestGuard). */
+const LATEST_TS = "latest_ts";
+
+/**
+ * task_latest_status takes `value` only if the status row it came from was added by this
+ * transaction (its xmin is our transaction id), else the stored state stays (`current`): a batch
+ * replayed after a writer restart carries status rows that are already stored, so it never sets
+ * a state back behind a later batch. SQLite's store asks the same with rowids. `ts` may be null
+ * (an insert meeting an existing row, where only the state is known, as on SQLite).
+ */
+function latestGuard(runId: string, taskId: Sql, state: Sql, ts: Sql | null, value: Sql, current: Sql): Sql {
+  return sql`CASE WHEN EXISTS (SELECT 1 FROM "status" s WHERE s."task_id" = ${taskId} AND s."run_id" = ${runId}
+    AND s."task_status_name" = ${state}${ts ? sql` AND s."timestamp" = ${ts}` : raw("")} AND s.xmin = pg_current_xact_id()::xid)
+    THEN ${value} ELSE ${current} END`;
+}
 const KEYS_TRY = ["try_id", "task_id"];
 
 export class PostgresStore implements Store {
@@ -184,28 +199,34 @@ export class PostgresStore implements Store {
    * Runs `statement` over the rows of `group`: all at once (chunked for VALUES), or in tolerant
    * mode one row at a time. `statement` gets the row source `… AS v(…)`; returns its result rows.
    */
-  private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql): Promise<Record<string, unknown>[]> {
+  private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql, returning = false): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
     const out: Record<string, unknown>[] = [];
+    let changed = 0;
     const n = group.values.length;
-    if (n === 0) return out;
+    if (n === 0) return { rows: out, changed };
+    const exec = async (from: number, to: number): Promise<void> => {
+      const q = statement(this.source(group, from, to));
+      if (returning) {
+        const got = await tx.all(q);
+        for (const r of got) out.push(r);
+        changed += got.length;
+      } else {
+        changed += await tx.run(q);
+      }
+    };
     if (this.tolerant) {
       for (let i = 0; i < n; i++) {
-        const got = await this.guarded(tx, () => tx.all(statement(this.source(group, i, i + 1))), () => group.describe(i));
-        if (got) {
-          out.push(...got);
-          this.rows++;
-        }
+        if (await this.guarded(tx, () => exec(i, i + 1).then(() => true), () => group.describe(i))) this.rows++;
       }
-      return out;
+      return { rows: out, changed };
     }
     const step = this.method === "unnest" ? n : Math.max(1, Math.floor(VALUES_CELLS / Math.max(1, group.names.length)));
     for (let i = 0; i < n; i += step) {
       const end = Math.min(n, i + step);
-      const got = await tx.all(statement(this.source(group, i, end)));
-      for (const r of got) out.push(r);
+      await exec(i, end);
       this.rows += end - i;
     }
-    return out;
+    return { rows: out, changed };
   }
 
   /** Rows `from`..`to` of a group as a relation `v` with the group's column names. */
@@ -240,7 +261,9 @@ export class PostgresStore implements Store {
           "time_began" = EXCLUDED."time_began", "host" = EXCLUDED."host", "user" = EXCLUDED."user", "rundir" = EXCLUDED."rundir",
           "heartbeat_period" = EXCLUDED."heartbeat_period"`).then(() => this.rows++), () => "workflow row");
     }
-    // Status rows first: their RETURNING says which are new, and only a new one may set task_latest_status.
+    // Status rows first: only a status row this transaction added may set task_latest_status.
+    // Fast mode asks the server (the row's xmin is this transaction: latestGuard); in tolerant
+    // mode rows go in savepoints, which have xids of their own, so RETURNING says which are new.
     const fresh = new Set<string>();
     if (plan.status.length > 0) {
       const st = plan.status;
@@ -251,10 +274,10 @@ export class PostgresStore implements Store {
       };
       const added = await this.grouped(tx, group, (v) => sql`INSERT INTO "status" ("task_id", "task_status_name", "timestamp", "run_id", "try_id")
         SELECT v."task_id", v."task_status_name", v."timestamp", ${run}, v."try_id" FROM ${v}
-        ON CONFLICT DO NOTHING RETURNING "task_id", "task_status_name", "timestamp"`);
-      for (const r of added) fresh.add(`${String(r["task_id"])}|${String(r["task_status_name"])}|${String(r["timestamp"])}`);
+        ON CONFLICT DO NOTHING ${this.tolerant ? raw(`RETURNING "task_id", "task_status_name", "timestamp"`) : raw("")}`, this.tolerant);
+      for (const r of added.rows) fresh.add(`${String(r["task_id"])}|${String(r["task_status_name"])}|${String(r["timestamp"])}`);
     }
-    const latestIsNew = (r: CoalescedRow): boolean =>
+    const latestIsNew = (r: CoalescedRow): boolean => !this.tolerant ||
       fresh.has(`${r.task_id}|${String(r.cols[DERIVED_LATEST])}|${formatMicros(r.latestTs!)}`);
     await this.writeKeyed(tx, TASK, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), latestIsNew, (r) => `task ${r.task_id}`);
     await this.writeKeyed(tx, TRY, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), () => true, (r) => `try ${r.try_id} of task ${r.task_id}`);
@@ -322,7 +345,9 @@ export class PostgresStore implements Store {
         values: group.map((r) => [...(table === TRY ? [r.try_id, r.task_id] : [r.task_id]), ...names.map((c, j) => toPg(types[j]!, r.cols[c]))]),
         describe: (i) => describe(group[i]!),
       };
-      const set = names.filter((c) => updatable.has(c) && !(c === DERIVED_LATEST && stale0)).map((c) => sql`${q(c)} = EXCLUDED.${q(c)}`);
+      const set = names.filter((c) => updatable.has(c) && !(c === DERIVED_LATEST && stale0)).map((c) =>
+        c === DERIVED_LATEST && !this.tolerant ? sql`${q(c)} = ${latestGuard(run, sql`EXCLUDED."task_id"`, sql`EXCLUDED."task_latest_status"`, null, sql`EXCLUDED."task_latest_status"`, sql`"task"."task_latest_status"`)}`
+        : sql`${q(c)} = EXCLUDED.${q(c)}`);
       const pk = join(table.primaryKey.map(q));
       await this.grouped(tx, rg, (v) => sql`INSERT INTO ${t} (${join([...keys, "run_id", ...names].map(q))})
         SELECT ${join([...keys.map((k) => sql`v.${q(k)}`), sql`${run}`, ...names.map((c) => sql`v.${q(c)}`)])}
@@ -333,16 +358,26 @@ export class PostgresStore implements Store {
       if (names.length === 0) continue;
       const types = this.typesOf(table, names, group, describe);
       if (!types) continue;
+      // Fast mode: the state's time goes along for latestGuard.
+      const guard = !this.tolerant && names.includes(DERIVED_LATEST);
       const rg: RowGroup = {
-        names: [...keys, ...names], types: [...keyTypes, ...types],
-        values: group.map((r) => [...(table === TRY ? [r.try_id, r.task_id] : [r.task_id]), ...names.map((c, j) => toPg(types[j]!, r.cols[c]))]),
+        names: [...keys, ...names, ...(guard ? [LATEST_TS] : [])], types: [...keyTypes, ...types, ...(guard ? ["DATETIME" as const] : [])],
+        values: group.map((r) => [...(table === TRY ? [r.try_id, r.task_id] : [r.task_id]), ...names.map((c, j) => toPg(types[j]!, r.cols[c])),
+          ...(guard ? [formatMicros(r.latestTs!)] : [])]),
         describe: (i) => describe(group[i]!),
       };
-      const found = await this.grouped(tx, rg, (v) => sql`UPDATE ${t} AS x SET ${join(names.map((c) => sql`${q(c)} = v.${q(c)}`))}
-        FROM ${v} WHERE ${join(keys.map((k) => sql`x.${q(k)} = v.${q(k)}`), " AND ")} AND x."run_id" = ${run}
-        RETURNING ${join(keys.map((k) => sql`x.${q(k)}`))}`);
-      if (found.length === group.length) continue;
-      const seen = new Set(found.map((r) => keys.map((k) => String(r[k])).join(".")));
+      const setCol = (c: string): Sql => c === DERIVED_LATEST && guard
+        ? sql`${q(c)} = ${latestGuard(run, sql`v."task_id"`, sql`v.${q(DERIVED_LATEST)}`, sql`v.${q(LATEST_TS)}`, sql`v.${q(DERIVED_LATEST)}`, sql`x.${q(DERIVED_LATEST)}`)}`
+        : sql`${q(c)} = v.${q(c)}`;
+      const where = (v: Sql): Sql => sql`${join(keys.map((k) => sql`x.${q(k)} = ${v}.${q(k)}`), " AND ")} AND x."run_id" = ${run}`;
+      const { changed } = await this.grouped(tx, rg, (v) => sql`UPDATE ${t} AS x SET ${join(names.map(setCol))} FROM ${v} WHERE ${where(raw("v"))}`);
+      if (changed === group.length) continue;
+      // Some row does not exist (its first event never arrived): name it. Rare, so a second look is fine.
+      const keyCols = keys.map((_, j) => group.map((r) => (table === TRY ? [r.try_id, r.task_id] : [r.task_id])[j]));
+      const keySource = sql`UNNEST(${join(keyCols.map((col, j) => sql`${col}::${raw(PG_ARRAY_TYPE[keyTypes[j]!])}[]`))}) AS u(${join(keys.map(q))})`;
+      const present = await tx.all(sql`SELECT ${join(keys.map((k) => sql`x.${q(k)}`))} FROM ${t} AS x JOIN ${keySource}
+        ON ${join(keys.map((k) => sql`x.${q(k)} = u.${q(k)}`), " AND ")} WHERE x."run_id" = ${run}`);
+      const seen = new Set(present.map((r) => keys.map((k) => String(r[k])).join(".")));
       for (const r of group) {
         const id = (table === TRY ? [r.try_id, r.task_id] : [r.task_id]).join(".");
         if (seen.has(id)) continue;
