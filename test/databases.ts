@@ -148,3 +148,17 @@ function firstNumber(rows: Record<string, unknown>[]): number {
   if (!row) throw new Error("query returned no row");
   return Number(Object.values(row)[0]);
 }
+
+/** A SQLite file the test names itself (a run directory's monitoring.db), read like any test database. */
+export function sqliteAt(file: string): TestDatabase {
+  const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare(sql).all(...params) as T[];
+    } finally {
+      db.close();
+    }
+  };
+  return { dialect: "sqlite", endpoint: file, rows, count: async (sql, ...p) => firstNumber(await rows(sql, ...p)) };
+}

@@ -17,7 +17,7 @@ import { encodeFrame } from "../src/monitoring/frames.js";
 import type { MonitoringEvent, WriterReply } from "../src/monitoring/messages.js";
 import { MonitoringWriter } from "../src/monitoring/writerClient.js";
 import type { DialectName } from "../src/database/dialect.js";
-import { DIALECTS, testDatabase, type TestDatabase } from "./databases.js";
+import { DIALECTS, sqliteAt, testDatabase, type TestDatabase } from "./databases.js";
 import { tempDir as sharedTempDir } from "./helpers.js";
 import { noopTaskEvents } from "../bench/writer.js";
 
@@ -26,18 +26,6 @@ const CLIENT_URL = pathToFileURL(fileURLToPath(new URL("../src/monitoring/writer
 
 const tempDir = (): string => sharedTempDir("parsl-ts-writer-");
 
-/** A SQLite file the test names itself, read like any test database. */
-function sqliteAt(file: string): TestDatabase {
-  const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
-    const db = new Database(file, { readonly: true });
-    try {
-      return db.prepare(sql).all(...params) as T[];
-    } finally {
-      db.close();
-    }
-  };
-  return { dialect: "sqlite", endpoint: file, rows, count: async (sql, ...p) => Number(Object.values((await rows<Record<string, unknown>>(sql, ...p))[0]!)[0]) };
-}
 const query = (db: TestDatabase, sql: string, ...params: unknown[]): Promise<Record<string, unknown>[]> => db.rows(sql, ...params);
 const count = (db: TestDatabase, table: string, runId: string): Promise<number> =>
   db.count(`SELECT COUNT(*) AS n FROM "${table}" WHERE run_id = ?`, runId);
