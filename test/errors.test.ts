@@ -26,6 +26,7 @@ const DIST_SRC = path.join(REPO, "dist", "src");
 const INTERNAL: Record<string, string> = {
   "database/endpoint.ts EndpointError": "MonitoringHub turns it into a ConfigurationError; otherwise only the writer process parses endpoints",
   "database/store.ts StoreOpenError": "writer process; load() reports its message",
+  "database/connection.ts ConnectionError": "the writer process wraps it in a StoreOpenError (load() reports its message); readers report its message",
   "database/store.ts PermanentStoreError": "writer process; it stops and the user is told once, as a monitoring warning",
   "monitoring/wire.ts TruncatedError": "writer process wire decoding",
   "monitoring/validate.ts InvalidEventError": "writer process event checks",
