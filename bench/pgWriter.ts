@@ -20,7 +20,7 @@ import { noopTaskEvents, ROWS_PER_TASK } from "./writer.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-function adminUrl(): string {
+export function pgAdminUrl(): string {
   return process.env["PARSL_TS_TEST_PG"] ??
     execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 }
@@ -215,7 +215,7 @@ export async function benchEndToEnd(base: string, tasks: number): Promise<EndToE
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const tasks = Number(process.argv[2] ?? 100_000);
-  const base = adminUrl();
+  const base = pgAdminUrl();
   for (const method of ["unnest", "values", "unnest", "values"] as const) {
     const r = await benchIngest(base, method, Math.min(tasks, 50_000));
     console.log(`ingest ${r.method.padEnd(6)}: ${r.tasks} tasks, ${r.rows} rows in ${r.seconds.toFixed(2)} s of writer time: ` +
