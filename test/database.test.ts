@@ -272,6 +272,19 @@ for (const dialect of DIALECTS) test(`task and try events coalesce; set-once col
   assert.deepEqual(try1, { task_executor: "htex", block_id: "0" });
 });
 
+for (const dialect of DIALECTS) test(`awkward text survives the round trip: quotes, backslashes, braces, commas, "NULL", newlines, unicode (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const awkward = ['say "hi"', "back\\slash\\", "{braces}, commas", "NULL", "", "line\nbreak\ttab", "snow ☃ and 𝄞", "'single'", "\\\""];
+  await withStore(db.endpoint, "run-text", notices(), async (s) => {
+    const out = await s.applyBatch([workflowStart(), ...awkward.map((text, i) => taskFirst(i, { task_inputs: text, task_stdout: text }))]);
+    assert.deepEqual(out.rejected, []);
+  });
+  const got = await db.rows<{ task_id: number; task_inputs: string; task_stdout: string }>(
+    "SELECT task_id, task_inputs, task_stdout FROM task WHERE run_id = ? ORDER BY task_id", "run-text");
+  assert.deepEqual(got.map((r) => r.task_inputs), awkward);
+  assert.deepEqual(got.map((r) => r.task_stdout), awkward);
+});
+
 for (const dialect of DIALECTS) test(`replaying the same batches gives identical rows in every table (${dialect})`, async () => {
   const db = await testDatabase(dialect);
   const file = db.endpoint;

@@ -62,6 +62,26 @@ function toPg(type: ColumnType, v: unknown): unknown {
   return v;
 }
 
+/**
+ * Column `j` of rows `from`..`to` as one PostgreSQL array literal (`{1,NULL,"a\"b"}`), still
+ * sent as a parameter. node-postgres builds the same text element by element through its
+ * generic value preparation; doing it here costs a fraction of the writer's CPU per row.
+ */
+export function arrayLiteral(rows: readonly (readonly unknown[])[], j: number, from: number, to: number): string {
+  let out = "{";
+  for (let i = from; i < to; i++) {
+    if (i > from) out += ",";
+    const v = rows[i]![j];
+    if (v === null || v === undefined) out += "NULL";
+    else if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") out += String(v);
+    else {
+      const text = typeof v === "string" ? v : JSON.stringify(v);
+      out += '"' + (/["\\]/.test(text) ? text.replace(/["\\]/g, "\\$&") : text) + '"';
+    }
+  }
+  return out + "}";
+}
+
 /** Column name → column, per table; throws a TypeError (a refused row) on a name that is not a column. */
 function columnsOf(table: Table, names: Iterable<string>): ColumnType[] {
   const out: ColumnType[] = [];
@@ -233,11 +253,7 @@ export class PostgresStore implements Store {
   private source(group: RowGroup, from: number, to: number): Sql {
     const names = join(group.names.map((c) => ident(c)));
     if (this.method === "unnest") {
-      const arrays = group.names.map((_, j) => {
-        const col: unknown[] = new Array(to - from);
-        for (let i = from; i < to; i++) col[i - from] = group.values[i]![j];
-        return sql`${col}::${raw(PG_ARRAY_TYPE[group.types[j]!])}[]`;
-      });
+      const arrays = group.names.map((_, j) => sql`${arrayLiteral(group.values, j, from, to)}::${raw(PG_ARRAY_TYPE[group.types[j]!])}[]`);
       return sql`UNNEST(${join(arrays)}) AS v(${names})`;
     }
     const tuples: Sql[] = [];
