@@ -86,6 +86,25 @@ test("a database Python Parsl created on PostgreSQL is used as it is: a monitore
   assert.equal(await count(url, "SELECT COUNT(*) FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY'"), 2);
 });
 
+test("libpq's PG* variables fill what the URL leaves out (host, port, user, password)", async () => {
+  const db = await freshPgDatabase();
+  const admin = new URL(pgAdminUrl());
+  const vars = { PGHOST: admin.hostname, PGPORT: admin.port, PGUSER: decodeURIComponent(admin.username), PGPASSWORD: decodeURIComponent(admin.password) };
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars); // the writer process inherits them
+  try {
+    const dfk = await load(monitoredConfig(`postgresql:///${db}`));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => noop(i)));
+    await dfk.cleanup();
+    await assertRun(pgUrl(db), dfk.runId, 10, 0);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});
+
 // ---------------------------------------------------------------------------- load() fails fast
 
 test("load() fails fast and names the endpoint (password hidden): refused, wrong password, missing database, no INSERT privilege", async () => {
@@ -98,7 +117,7 @@ test("load() fails fast and names the endpoint (password hidden): refused, wrong
     });
     assert.ok(Date.now() - started < 15_000, `${endpoint.replace(secret, "***")} failed within seconds, not by a timeout`);
   };
-  await expectFailure("postgresql://me:s3cret@127.0.0.1:1/parsl", /cannot connect to PostgreSQL at postgresql:\/\/me:\*\*\*@127\.0\.0\.1:1\/parsl: connection refused/, "s3cret");
+  await expectFailure("postgres://me:s3cret@127.0.0.1:1/parsl", /cannot connect to PostgreSQL at postgres:\/\/me:\*\*\*@127\.0\.0\.1:1\/parsl: connection refused/, "s3cret");
   const admin = new URL(pgAdminUrl());
   await expectFailure(pgUrl("postgres", { name: decodeURIComponent(admin.username), password: "wrong-pw" }),
     /cannot log in to PostgreSQL at postgresql:\/\/.*:\*\*\*@.*password authentication failed/, "wrong-pw");
