@@ -217,7 +217,8 @@ export class PostgresStore implements Store {
 
   /**
    * Runs `statement` over the rows of `group`: all at once (chunked for VALUES), or in tolerant
-   * mode one row at a time. `statement` gets the row source `… AS v(…)`; returns its result rows.
+   * mode one row at a time. `statement` gets the row source `… AS v(…)`; returns the rows it
+   * returned (`returning`) and how many rows it changed.
    */
   private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql, returning = false): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
     const out: Record<string, unknown>[] = [];
@@ -330,7 +331,8 @@ export class PostgresStore implements Store {
   /**
    * Task or try rows, grouped by column set: first rows are upserts (on conflict only the
    * columns Parsl updates later are overwritten), later ones updates of exactly the columns
-   * carried, whose RETURNING names any row that does not exist (its first event never came).
+   * carried; when an update changes fewer rows than it carries, a look-up names the rows that
+   * do not exist (their first event never came).
    */
   private async writeKeyed(tx: Queryable, table: Table, keys: readonly string[], updatable: ReadonlySet<string>,
     rows: Iterable<CoalescedRow>, latestIsNew: (r: CoalescedRow) => boolean, describe: (r: CoalescedRow) => string): Promise<void> {
