@@ -5,8 +5,7 @@
  *
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
- *   npm run bench -- --only core,writer
- *   npm run bench -- --only visualizer-pg   # the visualizer on PostgreSQL (needs Debian's postgresql)
+ *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, htex, postgres)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -15,7 +14,8 @@ import { benchCore } from "./core.js";
 import { benchWriter } from "./writer.js";
 import { benchVisualizer, startPgServer } from "./visualizer.js";
 import { benchHtex } from "./htex.js";
-import { benchPostgres } from "./postgres.js";
+import { benchPgAdminUrl, benchPostgres } from "./postgres.js";
+import { benchIngest, benchStatusRows } from "./pgWriter.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -34,6 +34,20 @@ if (want("writer")) {
   const w = await benchWriter(quick ? 20_000 : 200_000);
   print(`writer: ${w.tasks} no-op tasks = ${w.rows} rows in ${w.seconds.toFixed(2)} s: ${w.rowsPerSecond.toFixed(0)} rows/s (${(w.rowsPerSecond / 7).toFixed(0)} tasks/s)`);
   results.writer = w;
+}
+if (want("pgwriter")) {
+  print("== pgwriter: monitoring into PostgreSQL (the server of scripts/postgres/start-server.sh, or PARSL_TS_TEST_PG)");
+  const base = benchPgAdminUrl();
+  const ingestTasks = quick ? 10_000 : 50_000;
+  const ingest = [];
+  for (const method of ["unnest", "values"] as const) {
+    const r = await benchIngest(base, method, ingestTasks);
+    print(`pgwriter ingest ${r.method}: ${Math.round(r.rowsPerSecond)} rows/s, ${r.microsPerTask.toFixed(1)} µs/task of writer time`);
+    ingest.push(r);
+  }
+  const statusRows = await benchStatusRows(base, ingestTasks);
+  print(`pgwriter status rows, µs/row: UNNEST ${statusRows.unnest.toFixed(1)}, VALUES ${statusRows.values.toFixed(1)}, COPY ${statusRows.copy.toFixed(1)}`);
+  results.pgwriter = { ingest, statusRows }; // the end-to-end figure is the "postgres" section
 }
 
 if (want("visualizer") || want("visualizer-pg")) {

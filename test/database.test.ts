@@ -13,6 +13,7 @@ import { INDEXES, TABLES } from "../src/database/schema.js";
 import { openStore, type Store } from "../src/database/store.js";
 import { formatMicros, parseDateTime } from "../src/database/timeformat.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
+import { DIALECTS, pgAdminUrl, pgUrl, testDatabase, type TestDatabase } from "./databases.js";
 import { parslFixture, tempDir as sharedTempDir } from "./helpers.js";
 
 const FIXTURE = parslFixture();
@@ -80,6 +81,13 @@ function taskLifecycle(taskId: number): MonitoringEvent[] {
   ];
 }
 
+/** Every row of every table, in a stable order (PostgreSQL has no rowid), as one string. */
+async function snapshot(db: TestDatabase): Promise<string> {
+  const tables: string[][] = [];
+  for (const t of TABLES) tables.push((await db.rows(`SELECT * FROM "${t.name}"`)).map((r) => JSON.stringify(r)).sort());
+  return JSON.stringify(tables);
+}
+
 async function withStore<T>(file: string, runId: string, n: Notices, fn: (s: Store) => Promise<T>): Promise<T> {
   const s = await openStore(file, runId, n);
   try {
@@ -143,8 +151,18 @@ test("parseEndpoint: bad endpoints give errors naming them", () => {
   assert.throws(() => parseEndpoint(""), /endpoint is empty/);
 });
 
-test("opening a postgresql endpoint says it is not supported yet; a directory is refused by name", async () => {
-  await assert.rejects(openStore("postgresql://me@localhost/parsl", "r", notices()), /is a PostgreSQL database, which parsl-ts does not support yet/);
+test("opening PostgreSQL fails fast, naming the endpoint with its password hidden: refused, wrong password, no database; a directory is refused by name", async () => {
+  const started = Date.now();
+  const refused = "postgresql://me:s3cret@127.0.0.1:1/parsl";
+  await assert.rejects(openStore(refused, "r", notices()), (err: Error) =>
+    /cannot connect to PostgreSQL at postgresql:\/\/me:\*\*\*@127\.0\.0\.1:1\/parsl: connection refused/.test(err.message) && !err.message.includes("s3cret"));
+  const admin = new URL(pgAdminUrl());
+  const wrong = pgUrl("postgres", { name: decodeURIComponent(admin.username), password: "not-the-password" });
+  await assert.rejects(openStore(wrong, "r", notices()), (err: Error) =>
+    /cannot log in to PostgreSQL at .*:\*\*\*@.*password authentication failed.*\(wrong password\?\)/.test(err.message) && !err.message.includes("not-the-password"));
+  await assert.rejects(openStore(pgUrl("parsl_no_such_database"), "r", notices()),
+    /PostgreSQL database at .*\/parsl_no_such_database does not exist/);
+  assert.ok(Date.now() - started < 10_000, "no error waits for a timeout");
   const dir = tempDir();
   await assert.rejects(openStore(dir, "r", notices()), (err: Error) => err.message.includes(`cannot open monitoring database ${dir}`));
 });
@@ -211,8 +229,9 @@ test("opening a copy of a Python Parsl database upgrades it in place without cha
 
 // ---------------------------------------------------------------------------- write semantics
 
-test("task and try events coalesce; set-once columns keep their first value; types follow Parsl", async () => {
-  const file = path.join(tempDir(), "m.db");
+for (const dialect of DIALECTS) test(`task and try events coalesce; set-once columns keep their first value; types follow Parsl (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const file = db.endpoint;
   const runId = "run-coalesce";
   await withStore(file, runId, notices(), async (s) => {
     // One batch with every event of task 0; task 1 created in one batch and updated in later ones.
@@ -228,31 +247,47 @@ test("task and try events coalesce; set-once columns keep their first value; typ
     await s.applyBatch([{ t: "try", task_id: 1, try_id: 0, first: true, cols: { task_executor: "htex" } },
       { t: "try", task_id: 1, try_id: 0, first: false, cols: { task_executor: "other", block_id: "0" } }]);
   });
-  const t0 = all(file, "SELECT * FROM task WHERE run_id = ? AND task_id = 0", runId)[0]!;
+  const t0 = (await db.rows("SELECT * FROM task WHERE run_id = ? AND task_id = 0", runId))[0]!;
   assert.equal(t0["task_func_name"], "app");
   assert.equal(t0["task_memoize"], "1", "task_memoize is TEXT '1'/'0' as Parsl stores it");
   assert.equal(t0["task_hashsum"], "abc");
   assert.equal(t0["task_latest_status"], "exec_done");
   assert.equal(t0["task_time_invoked"], formatMicros(T0));
   assert.equal(t0["task_time_returned"], formatMicros(T0 + 5));
-  const types = all(file, "SELECT typeof(task_memoize) AS m, typeof(task_fail_cost) AS c, typeof(task_fail_count) AS n FROM task WHERE run_id = ?", runId);
-  assert.deepEqual(types[0], { m: "text", c: "real", n: "integer" });
-  const t1 = all(file, "SELECT * FROM task WHERE run_id = ? AND task_id = 1", runId)[0]!;
+  const types = dialect === "sqlite"
+    ? await db.rows("SELECT typeof(task_memoize) AS m, typeof(task_fail_cost) AS c, typeof(task_fail_count) AS n FROM task WHERE run_id = ?", runId)
+    : await db.rows("SELECT pg_typeof(task_memoize)::text AS m, pg_typeof(task_fail_cost)::text AS c, pg_typeof(task_fail_count)::text AS n FROM task WHERE run_id = ?", runId);
+  assert.deepEqual(types[0], dialect === "sqlite" ? { m: "text", c: "real", n: "integer" } : { m: "text", c: "double precision", n: "integer" });
+  const t1 = (await db.rows("SELECT * FROM task WHERE run_id = ? AND task_id = 1", runId))[0]!;
   assert.equal(t1["task_func_name"], "app", "task_func_name is set once");
   assert.equal(t1["task_stdout"], "", "task_stdout is set once");
   assert.equal(t1["task_inputs"], "[123]", "task_inputs follows updates");
   assert.equal(t1["task_fail_cost"], 0.5);
   assert.equal(t1["task_latest_status"], "fail_retryable");
-  const try0 = all(file, "SELECT * FROM try WHERE run_id = ? AND task_id = 0", runId)[0]!;
+  const try0 = (await db.rows("SELECT * FROM try WHERE run_id = ? AND task_id = 0", runId))[0]!;
   assert.equal(try0["hostname"], "node1");
   assert.equal(try0["task_try_time_running"], formatMicros(T0 + 3));
   assert.equal(try0["task_fail_history"], "");
-  const try1 = all(file, "SELECT task_executor, block_id FROM try WHERE run_id = ? AND task_id = 1", runId)[0]!;
+  const try1 = (await db.rows("SELECT task_executor, block_id FROM try WHERE run_id = ? AND task_id = 1", runId))[0]!;
   assert.deepEqual(try1, { task_executor: "htex", block_id: "0" });
 });
 
-test("replaying the same batches gives identical rows in every table", async () => {
-  const file = path.join(tempDir(), "m.db");
+for (const dialect of DIALECTS) test(`awkward text survives the round trip: quotes, backslashes, braces, commas, "NULL", newlines, unicode (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const awkward = ['say "hi"', "back\\slash\\", "{braces}, commas", "NULL", "", "line\nbreak\ttab", "snow ☃ and 𝄞", "'single'", "\\\""];
+  await withStore(db.endpoint, "run-text", notices(), async (s) => {
+    const out = await s.applyBatch([workflowStart(), ...awkward.map((text, i) => taskFirst(i, { task_inputs: text, task_stdout: text }))]);
+    assert.deepEqual(out.rejected, []);
+  });
+  const got = await db.rows<{ task_id: number; task_inputs: string; task_stdout: string }>(
+    "SELECT task_id, task_inputs, task_stdout FROM task WHERE run_id = ? ORDER BY task_id", "run-text");
+  assert.deepEqual(got.map((r) => r.task_inputs), awkward);
+  assert.deepEqual(got.map((r) => r.task_stdout), awkward);
+});
+
+for (const dialect of DIALECTS) test(`replaying the same batches gives identical rows in every table (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const file = db.endpoint;
   const runId = "run-replay";
   const batches: MonitoringEvent[][] = [
     [workflowStart(), ...taskLifecycle(0), ...taskLifecycle(1).slice(0, 5)],
@@ -264,26 +299,27 @@ test("replaying the same batches gives identical rows in every table", async () 
       { t: "counts", tasks_completed_count: 3, tasks_failed_count: 0 }],
     [{ t: "workflow_end", time_completed: T0 + 1000, tasks_completed_count: 3, tasks_failed_count: 0, run_status: "completed" }],
   ];
-  const snapshot = (): string => JSON.stringify(TABLES.map((t) => all(file, `SELECT * FROM ${t.name} ORDER BY rowid`)));
   await withStore(file, runId, notices(), async (s) => {
     for (const b of batches) await s.applyBatch(b);
-    const once = snapshot();
+    const once = await snapshot(db);
     for (const b of batches) await s.applyBatch(b);
-    assert.equal(snapshot(), once);
+    assert.equal(await snapshot(db), once);
     await s.applyBatch(batches[1]!);
-    assert.equal(snapshot(), once, "a late replay of a middle batch changes nothing either");
+    assert.equal(await snapshot(db), once, "a late replay of a middle batch changes nothing either");
   });
-  const wf = all(file, "SELECT * FROM workflow WHERE run_id = ?", runId)[0]!;
+  const wf = (await db.rows("SELECT * FROM workflow WHERE run_id = ?", runId))[0]!;
   assert.equal(wf["run_status"], "completed");
   assert.equal(wf["tasks_completed_count"], 3);
   assert.equal(wf["time_completed"], formatMicros(T0 + 1000));
-  const node = all(file, "SELECT active, typeof(active) AS t, total_memory FROM node WHERE run_id = ?", runId);
-  assert.deepEqual(node, [{ active: 1, t: "integer", total_memory: 25276514304 }]);
-  assert.equal(all(file, "SELECT psutil_cpu_num FROM resource WHERE run_id = ?", runId)[0]!["psutil_cpu_num"], "1");
+  const node = await db.rows("SELECT active, total_memory FROM node WHERE run_id = ?", runId);
+  // Parsl's BOOLEAN: 1 on SQLite (as SQLAlchemy stores it), true on PostgreSQL.
+  assert.deepEqual(node, [{ active: dialect === "sqlite" ? 1 : true, total_memory: 25276514304 }]);
+  assert.equal((await db.rows("SELECT psutil_cpu_num FROM resource WHERE run_id = ?", runId))[0]!["psutil_cpu_num"], "1");
 });
 
-test("task_latest_status follows every status row across batches; a replayed older batch never sets it back", async () => {
-  const file = path.join(tempDir(), "m.db");
+for (const dialect of DIALECTS) test(`task_latest_status follows every status row across batches; a replayed older batch never sets it back (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const file = db.endpoint;
   const runId = "run-latest";
   const n = 300; // more than one grouped UPDATE per column set, plus leftovers written row by row
   // Batch k holds the k-th status (and the task/try events before it) of every task.
@@ -297,78 +333,80 @@ test("task_latest_status follows every status row across batches; a replayed old
     }
   }
   const states = ["pending", "launched", "running", "running_ended", "exec_done"];
-  const latest = (): Map<unknown, unknown> => new Map(all(file, "SELECT task_id, task_latest_status FROM task WHERE run_id = ?", runId)
+  const latest = async (): Promise<Map<unknown, unknown>> => new Map((await db.rows("SELECT task_id, task_latest_status FROM task WHERE run_id = ?", runId))
     .map((r) => [r["task_id"], r["task_latest_status"]]));
-  const expectAll = (state: string, why: string): void => {
-    const got = latest();
+  const expectAll = async (state: string, why: string): Promise<void> => {
+    const got = await latest();
     assert.equal(got.size, n);
     for (const [id, st] of got) assert.equal(st, state, `task ${String(id)}: ${why}`);
   };
   await withStore(file, runId, notices(), async (s) => {
     for (let k = 0; k < 5; k++) {
       assert.deepEqual((await s.applyBatch(batches[k]!)).rejected, []);
-      expectAll(states[k]!, `after batch ${k}`);
+      await expectAll(states[k]!, `after batch ${k}`);
     }
     for (let k = 0; k < 4; k++) {
       await s.applyBatch(batches[k]!);
-      expectAll("exec_done", `after replaying batch ${k}`);
+      await expectAll("exec_done", `after replaying batch ${k}`);
     }
     // A status-only batch (the task event came earlier) moves the state too: a retry begins.
     const retry: MonitoringEvent[] = [];
     for (let i = 0; i < n; i++) retry.push({ t: "status", task_id: i, try_id: 1, state: "pending", ts: T0 + i * 100 + 50 });
     await s.applyBatch(retry);
-    expectAll("pending", "after a status-only batch");
+    await expectAll("pending", "after a status-only batch");
     await s.applyBatch(batches[4]!);
-    expectAll("pending", "after replaying the batch with the older exec_done");
+    await expectAll("pending", "after replaying the batch with the older exec_done");
   });
   // A writer that died after committing a batch gets it again, coalesced with the next one:
   // the task rows' inserts meet existing rows, and the newer states still win.
-  const file2 = path.join(tempDir(), "m2.db");
-  await withStore(file2, runId, notices(), async (s) => {
+  const db2 = await testDatabase(dialect);
+  await withStore(db2.endpoint, runId, notices(), async (s) => {
     await s.applyBatch(batches[0]!);
     await s.applyBatch([...batches[0]!, ...batches[1]!]);
-    const got = all(file2, "SELECT DISTINCT task_latest_status AS st FROM task WHERE run_id = ?", runId);
+    const got = await db2.rows("SELECT DISTINCT task_latest_status AS st FROM task WHERE run_id = ?", runId);
     assert.deepEqual(got, [{ st: "launched" }]);
   });
 });
 
-test("large batches (grouped statements) replay idempotently and match row-by-row writes", async () => {
-  const dir = tempDir();
-  const grouped = path.join(dir, "grouped.db");
-  const single = path.join(dir, "single.db");
+for (const dialect of DIALECTS) test(`large batches (grouped statements) replay idempotently and match row-by-row writes (${dialect})`, async () => {
+  const grouped = await testDatabase(dialect);
+  const single = await testDatabase(dialect);
   const runId = "run-grouped";
   const events = [workflowStart(), ...Array.from({ length: 150 }, (_, i) => taskLifecycle(i)).flat()];
-  const snapshot = (file: string): string => JSON.stringify(TABLES.map((t) => all(file, `SELECT * FROM ${t.name} ORDER BY rowid`)));
-  await withStore(grouped, runId, notices(), async (s) => {
+  await withStore(grouped.endpoint, runId, notices(), async (s) => {
     const out = await s.applyBatch(events);
     assert.equal(out.rows, 1 + 150 * 7);
-    const once = snapshot(grouped);
+    const once = await snapshot(grouped);
     await s.applyBatch(events);
-    assert.equal(snapshot(grouped), once);
+    assert.equal(await snapshot(grouped), once);
   });
   // The same events one at a time: no grouping, no coalescing.
-  await withStore(single, runId, notices(), async (s) => {
+  await withStore(single.endpoint, runId, notices(), async (s) => {
     for (const e of events) await s.applyBatch([e]);
   });
-  assert.equal(snapshot(grouped), snapshot(single));
-  assert.equal(all(grouped, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 750);
+  assert.equal(await snapshot(grouped), await snapshot(single));
+  assert.equal((await grouped.rows("SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId))[0]!["n"], 750);
 });
 
-test("a row the database refuses is reported by table and key; the rest of the batch is written", async () => {
-  const file = path.join(tempDir(), "m.db");
+for (const dialect of DIALECTS) test(`a row the database refuses is reported by table and key; the rest of the batch is written (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const file = db.endpoint;
   const runId = "run-refused";
   await withStore(file, runId, notices(), async (s) => {
     const bad = { t: "task", task_id: 7, first: true, cols: { task_func_name: "no_memoize_flag", task_fail_count: 0, task_fail_cost: 0 } } as MonitoringEvent;
     const out = await s.applyBatch([workflowStart(), ...taskLifecycle(0), bad, ...taskLifecycle(1)]);
     assert.equal(out.rejected.length, 1);
-    assert.match(out.rejected[0]!, /^task 7 \(run run-refused\) was refused: SQLITE_CONSTRAINT_NOTNULL: .*task\.task_memoize/);
+    assert.match(out.rejected[0]!, dialect === "sqlite"
+      ? /^task 7 \(run run-refused\) was refused: SQLITE_CONSTRAINT_NOTNULL: .*task\.task_memoize/
+      : /^task 7 \(run run-refused\) was refused: null value in column "task_memoize" of relation "task" violates not-null constraint \(23502\)/);
   });
-  assert.deepEqual(all(file, "SELECT task_id FROM task WHERE run_id = ? ORDER BY task_id", runId).map((r) => r["task_id"]), [0, 1]);
-  assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 10);
+  assert.deepEqual((await db.rows("SELECT task_id FROM task WHERE run_id = ? ORDER BY task_id", runId)).map((r) => r["task_id"]), [0, 1]);
+  assert.equal((await db.rows("SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId))[0]!["n"], 10);
 });
 
-test("an update for a task whose first event never arrived is reported, not silently lost", async () => {
-  const file = path.join(tempDir(), "m.db");
+for (const dialect of DIALECTS) test(`an update for a task whose first event never arrived is reported, not silently lost (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const file = db.endpoint;
   await withStore(file, "run-orphan", notices(), async (s) => {
     const out = await s.applyBatch([workflowStart(), ...taskLifecycle(0),
       { t: "task", task_id: 5, first: false, cols: { task_hashsum: "x" } },
@@ -380,8 +418,9 @@ test("an update for a task whose first event never arrived is reported, not sile
   });
 });
 
-test("updates of many existing rows arrive in later batches, grouped; an orphan among them is named, the others are written", async () => {
-  const file = path.join(tempDir(), "m.db");
+for (const dialect of DIALECTS) test(`updates of many existing rows arrive in later batches, grouped; an orphan among them is named, the others are written (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const file = db.endpoint;
   const runId = "run-grouped";
   const n = 700; // several statement groups of both task and try updates
   await withStore(file, runId, notices(), async (s) => {
@@ -405,31 +444,24 @@ test("updates of many existing rows arrive in later batches, grouped; an orphan 
       `try 0 of task ${n + 5} (run ${runId}): an update found no row (its first event never arrived), so it was not written`,
     ]);
   });
-  const tasks = all(file, "SELECT task_id, task_latest_status, task_hashsum, task_time_returned FROM task WHERE run_id = ? ORDER BY task_id", runId);
+  const tasks = await db.rows("SELECT task_id, task_latest_status, task_hashsum, task_time_returned FROM task WHERE run_id = ? ORDER BY task_id", runId);
   assert.equal(tasks.length, n);
   tasks.forEach((r, i) => {
     assert.deepEqual(r, { task_id: i, task_latest_status: "exec_done", task_hashsum: "abc", task_time_returned: formatMicros(T0 + i * 100 + 5) });
   });
-  const tries = all(file, "SELECT task_id, hostname, task_try_time_running, task_try_time_returned, task_fail_history FROM try WHERE run_id = ? ORDER BY task_id", runId);
+  const tries = await db.rows("SELECT task_id, hostname, task_try_time_running, task_try_time_returned, task_fail_history FROM try WHERE run_id = ? ORDER BY task_id", runId);
   assert.equal(tries.length, n);
   tries.forEach((r, i) => {
     const t = T0 + i * 100;
     assert.deepEqual(r, { task_id: i, hostname: "node1", task_try_time_running: formatMicros(t + 3), task_try_time_returned: formatMicros(t + 5), task_fail_history: "" });
   });
   // The orphan's status row is kept (status rows need no task row, as in Parsl).
-  assert.equal(all(file, "SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId)[0]!["n"], 5 * n + 1);
+  assert.equal((await db.rows("SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId))[0]!["n"], 5 * n + 1);
 });
 
-test("a file that is not a database is refused with its path", async () => {
-  const file = path.join(tempDir(), "notes.txt");
-  fs.writeFileSync(file, "these are my notes, not a database ".repeat(200));
-  await assert.rejects(openStore(file, "r", notices()),
-    (err: Error) => err.message.startsWith(`cannot set up monitoring database ${file}: SQLITE_NOTADB`));
-  assert.equal(fs.readFileSync(file, "utf8").slice(0, 9), "these are", "the file is left alone");
-});
-
-test("markCrashed only touches a started run that never ended; heartbeat only a live run", async () => {
-  const file = path.join(tempDir(), "m.db");
+for (const dialect of DIALECTS) test(`markCrashed only touches a started run that never ended; heartbeat only a live run (${dialect})`, async () => {
+  const db = await testDatabase(dialect);
+  const file = db.endpoint;
   await withStore(file, "never-started", notices(), async (s) => {
     assert.equal(await s.markCrashed(T0), false);
   });
@@ -443,11 +475,19 @@ test("markCrashed only touches a started run that never ended; heartbeat only a 
     await s.heartbeat(T0 + 50);
     assert.equal(await s.markCrashed(T0 + 99), true);
   });
-  const wf = all(file, "SELECT run_id, run_status, time_completed, last_heartbeat FROM workflow ORDER BY run_id");
+  const wf = await db.rows("SELECT run_id, run_status, time_completed, last_heartbeat FROM workflow ORDER BY run_id");
   assert.deepEqual(wf, [
     { run_id: "crashed", run_status: "crashed", time_completed: formatMicros(T0 + 99), last_heartbeat: formatMicros(T0 + 50) },
     { run_id: "ended", run_status: "completed", time_completed: formatMicros(T0 + 9), last_heartbeat: formatMicros(T0) },
   ]);
+});
+
+test("a file that is not a database is refused with its path", async () => {
+  const file = path.join(tempDir(), "notes.txt");
+  fs.writeFileSync(file, "these are my notes, not a database ".repeat(200));
+  await assert.rejects(openStore(file, "r", notices()),
+    (err: Error) => err.message.startsWith(`cannot set up monitoring database ${file}: SQLITE_NOTADB`));
+  assert.equal(fs.readFileSync(file, "utf8").slice(0, 9), "these are", "the file is left alone");
 });
 
 test("a batch waits out another connection's exclusive lock: one warning, one note, nothing lost", async () => {

@@ -14,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { DialectName } from "../src/database/dialect.js";
+import { typeParsers } from "../src/database/postgres/connection.js";
 import { tempDir } from "./helpers.js";
 
 export const DIALECTS: readonly DialectName[] = ["sqlite", "postgresql"];
@@ -130,7 +131,8 @@ export async function testDatabase(dialect: DialectName): Promise<TestDatabase> 
   const name = await freshPgDatabase();
   const url = pgUrl(name);
   const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
-    const client = new pg.Client({ connectionString: url });
+    // Values as our own connection gives them (timestamps as Parsl's text, BIGINT as numbers), so assertions compare alike on both.
+    const client = new pg.Client({ connectionString: url, types: typeParsers });
     await client.connect();
     try {
       return (await client.query(toDollarParams(sql), params)).rows as T[];
@@ -171,4 +173,18 @@ function dropRoles(): void {
   try {
     execFileSync(process.execPath, ["-e", script, pgUrl("postgres"), ...roles], { cwd: ROOT, stdio: "ignore", timeout: 30_000 });
   } catch { /* the server may be gone already */ }
+}
+
+/** A SQLite file the test names itself (a run directory's monitoring.db), read like any test database. */
+export function sqliteAt(file: string): TestDatabase {
+  const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare(sql).all(...params) as T[];
+    } finally {
+      db.close();
+    }
+  };
+  return { dialect: "sqlite", endpoint: file, rows, count: async (sql, ...p) => firstNumber(await rows(sql, ...p)) };
 }

@@ -26,6 +26,7 @@ const DIST_SRC = path.join(REPO, "dist", "src");
 const INTERNAL: Record<string, string> = {
   "database/endpoint.ts EndpointError": "MonitoringHub turns it into a ConfigurationError; otherwise only the writer process parses endpoints",
   "database/store.ts StoreOpenError": "writer process; load() reports its message",
+  "database/connection.ts ConnectionError": "the writer process wraps it in a StoreOpenError (load() reports its message); readers and the commands print its message",
   "database/store.ts PermanentStoreError": "writer process; it stops and the user is told once, as a monitoring warning",
   "monitoring/wire.ts TruncatedError": "writer process wire decoding",
   "monitoring/validate.ts InvalidEventError": "writer process event checks",
@@ -34,7 +35,6 @@ const INTERNAL: Record<string, string> = {
   "executors/htex/workerPoolCommand.ts UsageError": "parsl-ts worker-pool command line",
   "cli/args.ts UsageError": "parsl-ts command line",
   "cli/args.ts CommandError": "parsl-ts command line (exit status 1 with its message)",
-  "database/connection.ts ConnectionError": "the commands print its message; stores report it when they open",
   "database/upkeep/upgrade.ts UpkeepRefusal": "parsl-ts db commands turn it into a CommandError",
   "visualizer/http-util.ts HttpError": "visualizer server answers with the status",
   "visualizer/reader.ts NotFoundError": "visualizer server answers 404",

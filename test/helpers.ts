@@ -4,6 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import type { DialectName } from "../src/database/dialect.js";
+import { sqliteAt, testDatabase, type TestDatabase } from "./databases.js";
 import { Config, load, MonitoringHub, ThreadPoolExecutor, type ConfigOptions, type DataFlowKernel, type MonitoringHubOptions } from "../src/index.js";
 
 const createdDirs: string[] = [];
@@ -21,24 +23,50 @@ export function tempDir(prefix = "parsl-ts-test-"): string {
 export interface MonitoredRun {
   dfk: DataFlowKernel;
   runDir: string;
+  /** The SQLite file (SQLite runs only). */
   dbPath: string;
+  /** The run's database, of either dialect. */
+  db: TestDatabase;
 }
 
-/** Load a kernel with monitoring into a fresh temp run dir. */
+/** Load a kernel with monitoring into a fresh temp run dir (PostgreSQL: into a fresh database of the test server). */
 export async function loadMonitored(
   options: ConfigOptions = {},
   hub: MonitoringHubOptions = { resourceMonitoringInterval: 0 },
+  dialect: DialectName = "sqlite",
 ): Promise<MonitoredRun> {
   const runDir = options.runDir ?? path.join(tempDir(), "runinfo");
+  const dbPath = path.join(runDir, "monitoring.db");
+  const db = dialect === "sqlite" ? sqliteAt(dbPath) : await testDatabase(dialect);
   const dfk = await load(new Config({
     executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
-    monitoring: new MonitoringHub(hub),
+    monitoring: new MonitoringHub(dialect === "sqlite" ? hub : { ...hub, loggingEndpoint: db.endpoint }),
     handleSignals: false,
     summary: false, // tests that check the end-of-run line ask for it
     ...options,
     runDir,
   }));
-  return { dfk, runDir, dbPath: path.join(runDir, "monitoring.db") };
+  return { dfk, runDir, dbPath, db };
+}
+
+/** Rows of a query on a test database of either dialect (`?` placeholders). */
+export function dbRows<T = Record<string, unknown>>(db: TestDatabase, sql: string, ...params: unknown[]): Promise<T[]> {
+  return db.rows<T>(sql, ...params);
+}
+
+export function dbCount(db: TestDatabase, sql: string, ...params: unknown[]): Promise<number> {
+  return db.count(sql, ...params);
+}
+
+/**
+ * A task's status rows in order, as `state(try)` strings. SQLite breaks timestamp ties by
+ * insertion (rowid); PostgreSQL has no such order, and a task's timestamps are distinct.
+ */
+export async function dbStatusSequence(db: TestDatabase, runId: string, taskId: number): Promise<string[]> {
+  const order = db.dialect === "sqlite" ? "timestamp, rowid" : "timestamp";
+  return (await db.rows<{ task_status_name: string; try_id: number }>(
+    `SELECT task_status_name, try_id FROM status WHERE run_id = ? AND task_id = ? ORDER BY ${order}`, runId, taskId,
+  )).map((r) => `${r.task_status_name}(${r.try_id})`);
 }
 
 export function openDb(dbPath: string): Database.Database {

@@ -1,6 +1,6 @@
 /**
  * The dialect-neutral face of the monitoring database: what the writer process needs, and
- * nothing more. SQLite is implemented now; PostgreSQL plugs in behind the same interface.
+ * nothing more: sqlite/store.ts and postgres/store.ts implement it.
  * One Store writes one run (`runId`); several runs may share one database.
  */
 import type { Micros, MonitoringEvent } from "../monitoring/messages.js";
@@ -38,7 +38,7 @@ export interface Store {
    * and never ended. Returns whether a row was changed.
    */
   markCrashed(now: Micros): Promise<boolean>;
-  /** Folds the write-ahead log back into the database file, where the dialect has one. */
+  /** Folds the write-ahead log back into the database file, where the dialect has one (PostgreSQL: nothing to do). */
   checkpoint(): Promise<void>;
   close(): void;
 }
@@ -52,11 +52,17 @@ export class PermanentStoreError extends Error {
   override readonly name = "PermanentStoreError";
 }
 
+/** Opens the store for an endpoint's kind and sets its schema up; fails fast, naming the endpoint (password redacted). */
 export async function openStore(endpoint: string | Endpoint, runId: string, notices: StoreNotices): Promise<Store> {
   const e = typeof endpoint === "string" ? parseEndpoint(endpoint) : endpoint;
-  if (e.kind !== "sqlite") throw new StoreOpenError(`monitoring database ${describeEndpoint(e)}: the PostgreSQL writer is not built yet`);
-  const { SqliteStore } = await import("./sqliteStore.js");
-  const store = SqliteStore.open(e.path, runId, notices);
+  let store: Store;
+  if (e.kind === "sqlite") {
+    const { SqliteStore } = await import("./sqlite/store.js");
+    store = SqliteStore.open(e.path, runId, notices);
+  } else {
+    const { PostgresStore } = await import("./postgres/store.js");
+    store = await PostgresStore.open(e.url, describeEndpoint(e), runId, notices);
+  }
   try {
     await store.ensureSchema();
   } catch (err) {

@@ -12,6 +12,7 @@ import path from "node:path";
 import type { AppSpec, CallOptions, StreamSpec, Submitter } from "../apps/app.js";
 import { AUTO_LOGNAME, File } from "../apps/files.js";
 import type { Config, TaskRecordView } from "../config.js";
+import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
 import type { StateName, RunStatus } from "../database/schema.js";
 import {
   DependencyError, JoinError, MemoizationError, ParslError, TaskCancelled, UnknownExecutorError, reprError,
@@ -136,7 +137,8 @@ export class DataFlowKernel implements Submitter {
     const hub = c.monitoring;
     if (hub) {
       const endpoint = hub.loggingEndpoint ?? path.resolve(c.runDir, "monitoring.db");
-      this.#database = endpoint;
+      const parsed = parseEndpoint(endpoint);
+      this.#database = parsed.kind === "postgresql" ? describeEndpoint(parsed) : endpoint; // for the log and the end-of-run line: no password
       this.#monitor = await startMonitoringSink({
         endpoint,
         runId: this.runId,
@@ -157,7 +159,7 @@ export class DataFlowKernel implements Submitter {
         rundir: this.runDir,
         heartbeat_period: hub.heartbeatPeriod,
       });
-      this.#log.write("info", `monitoring to ${endpoint}`);
+      this.#log.write("info", `monitoring to ${this.#database}`);
     }
     this.#memo.start(this.runDir, c.runDir);
 

@@ -2,11 +2,14 @@
  * `MonitoringHub`: the monitoring configuration (Parsl's option names, camelCase), and the
  * kernel's side of the database writer.
  */
-import { EndpointError, parseEndpoint, type Endpoint } from "../database/endpoint.js";
+import { EndpointError, parseEndpoint } from "../database/endpoint.js";
 import { Options, type OptionsSpec } from "../validation.js";
 
 export interface MonitoringHubOptions {
-  /** Database URL or path: `sqlite:///runinfo/monitoring.db` (default, under Config.runDir), a file path, (PostgreSQL later). */
+  /**
+   * Database URL or path: `sqlite:///runinfo/monitoring.db` (default, under Config.runDir), a file path, or
+   * `postgresql://user:password@host:5432/db` (also `postgres://`; libpq's PG* variables fill what the URL omits).
+   */
   loggingEndpoint?: string | null;
   /** Default: the script's file name. */
   workflowName?: string | null;
@@ -54,11 +57,10 @@ const HUB_OPTIONS: OptionsSpec = {
   },
 };
 
-/** A malformed endpoint, or one parsl-ts cannot write to yet, is refused when the hub is made rather than at load(). */
+/** A malformed endpoint is refused when the hub is made; one that cannot be reached fails at load(). */
 function checkEndpoint(o: Options, endpoint: string): void {
-  let parsed: Endpoint;
   try {
-    parsed = parseEndpoint(endpoint);
+    parseEndpoint(endpoint);
   } catch (e) {
     if (e instanceof EndpointError) o.fail("loggingEndpoint", e.problem);
     throw e;

@@ -23,7 +23,7 @@ export function normaliseTimestamp(text: string): string {
   return digits >= 6 ? text : text + "000000".slice(digits);
 }
 
-const typeParsers = {
+export const typeParsers = {
   getTypeParser(oid: number, format?: "text" | "binary"): (value: string) => unknown {
     if (oid === OID_INT8 || oid === OID_NUMERIC) return Number;
     if (oid === OID_TIMESTAMP) return normaliseTimestamp;
@@ -107,6 +107,10 @@ export class PostgresConnection extends PgQueryable implements Connection {
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A checked-out client has no error listener of the pool's: without one, a server that goes
+    // away between two statements would crash the process instead of failing the next statement.
+    const onError = (): void => undefined;
+    client.on("error", onError);
     let broken = false;
     try {
       await client.query(this.readonly ? "BEGIN READ ONLY" : "BEGIN");
@@ -121,6 +125,7 @@ export class PostgresConnection extends PgQueryable implements Connection {
       }
       throw err;
     } finally {
+      client.removeListener("error", onError);
       client.release(broken || undefined);
     }
   }

@@ -71,6 +71,14 @@ export class SqliteConnection extends SqliteQueryable implements Connection {
     return new SqliteConnection(db, file, readonly);
   }
 
+  /**
+   * A connection over a handle its owner already has open (the writer's store, which keeps the
+   * synchronous handle for its hot path). The owner closes the handle, not this connection.
+   */
+  static wrap(db: Database.Database, location: string): SqliteConnection {
+    return new SqliteConnection(db, location, db.readonly);
+  }
+
   /** The underlying handle, for code that must stay synchronous (the writer's hot path, the visualizer's worker). */
   get handle(): Database.Database {
     return this.db;

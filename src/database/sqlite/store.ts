@@ -10,14 +10,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { Micros, MonitoringEvent, StatusEvent } from "../monitoring/messages.js";
-import { addColumnSql, allIndexSql, createTableSql } from "./ddl.js";
-import { CREATE_META_TABLE, META_TABLE, recordVersionSql, SCHEMA_VERSION } from "./schemaSetup.js";
-import { sqliteDialect } from "./sqlite/dialect.js";
-import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "./batchPlan.js";
-import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "./schema.js";
-import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "./store.js";
-import { formatMicros } from "./timeformat.js";
+import type { Micros, MonitoringEvent, StatusEvent } from "../../monitoring/messages.js";
+import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "../batchPlan.js";
+import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "../schema.js";
+import { ensureSchema } from "../schemaSetup.js";
+import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "../store.js";
+import { formatMicros } from "../timeformat.js";
+import { SqliteConnection } from "./connection.js";
+import { isLockError, isPermanentError, isRowError, sqliteErrorText as errorText } from "./dialect.js";
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -32,39 +32,6 @@ const WAL_CHECKPOINT_BYTES = 16 * 2 ** 20;
 const BUSY_TIMEOUT_MS = 500; // absorb short contention (another run's writer) inside SQLite; longer waits are ours
 const BACKOFF_START_MS = 50;
 const BACKOFF_MAX_MS = 1000;
-
-function sqliteCode(err: unknown): string {
-  return err instanceof Database.SqliteError ? err.code : "";
-}
-
-export function isLockError(err: unknown): boolean {
-  const code = sqliteCode(err);
-  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
-}
-
-/**
- * Errors that waiting will not fix: a file that is read-only, corrupt or not a database, a
- * table or column that is gone. Reported once; the writer stops instead of retrying for ever.
- */
-export function isPermanentError(err: unknown): boolean {
-  const code = sqliteCode(err);
-  return code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB" ||
-    code.startsWith("SQLITE_CANTOPEN") || code === "SQLITE_PERM" || code === "SQLITE_AUTH" ||
-    code === "SQLITE_ERROR"; // "no such table/column" and other SQL that no retry can make valid
-}
-
-/** Errors caused by the data of one row (as opposed to the database or its file). */
-function isRowError(err: unknown): boolean {
-  const code = sqliteCode(err);
-  if (code === "") return err instanceof TypeError || err instanceof RangeError;
-  return code.startsWith("SQLITE_CONSTRAINT") || code === "SQLITE_MISMATCH" || code === "SQLITE_TOOBIG" || code === "SQLITE_RANGE";
-}
-
-const errorText = (err: unknown): string => {
-  const code = sqliteCode(err);
-  const msg = err instanceof Error ? err.message : String(err);
-  return code ? `${code}: ${msg}` : msg;
-};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -233,32 +200,10 @@ export class SqliteStore implements Store {
       // and a status row must never be refused just because it arrived before its workflow row.
       this.db.pragma("foreign_keys = OFF");
       this.db.pragma("cache_size = -65536"); // 64 MiB: index pages of big runs stay in memory
-      this.db.transaction(() => this.createSchema()).immediate();
     }, startupError);
-  }
-
-  private createSchema(): void {
-    for (const t of TABLES) {
-      this.db.exec(createTableSql(sqliteDialect, t));
-      const present = new Set(
-        (this.db.prepare(`PRAGMA table_info(${t.name})`).all() as { name: string }[]).map((r) => r.name),
-      );
-      for (const c of t.columns) {
-        if (present.has(c.name)) continue;
-        if (c.notNull) {
-          throw new Error(`table ${t.name} lacks the NOT NULL column ${c.name}: the database was written by an incompatible Parsl version`);
-        }
-        this.db.exec(addColumnSql(sqliteDialect, t, c));
-      }
-    }
-    for (const sql of allIndexSql()) this.db.exec(sql);
-    // The schema version, as ensureSchema records it on any Connection (readers and `db check` look at it).
-    this.db.exec(CREATE_META_TABLE.toString());
-    const current = this.db.prepare(`SELECT "value" FROM "${META_TABLE}" WHERE "key" = 'schema_version'`).pluck().get() as string | undefined;
-    if (current === undefined || Number(current) < SCHEMA_VERSION) {
-      const { text, values } = recordVersionSql().compile(() => "?");
-      this.db.prepare(text).run(...values);
-    }
+    // The tables, columns, indexes and schema version: the code every dialect shares, on this handle.
+    const conn = SqliteConnection.wrap(this.db, this.location);
+    await this.retrying("create the schema in", () => ensureSchema(conn), startupError);
   }
 
   // ---------------------------------------------------------------- writes
@@ -573,12 +518,12 @@ export class SqliteStore implements Store {
    * when it ends: data is never dropped. Permanent errors (isPermanentError) throw a
    * PermanentStoreError at once. `fatal` turns every other error into a specific error instead (startup).
    */
-  private async retrying<T>(what: string, fn: () => T, fatal?: (err: unknown) => Error): Promise<T> {
+  private async retrying<T>(what: string, fn: () => T | Promise<T>, fatal?: (err: unknown) => Error): Promise<T> {
     let delay = BACKOFF_START_MS;
     let since = 0;
     for (;;) {
       try {
-        const result = fn();
+        const result = await fn();
         if (since > 0) {
           this.notices.note(`monitoring database ${this.location} is writable again after ${((Date.now() - since) / 1000).toFixed(1)} s; nothing was lost`);
         }
