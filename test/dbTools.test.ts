@@ -500,3 +500,34 @@ test("times and output formats of the shared CLI modules", () => {
   assert.deepEqual(JSON.parse(renderRows(rows, cols, "json")), rows);
   assert.equal(renderRows(rows, cols, "table"), 'a            b\nx,"y"        1\ntab here nl\n');
 });
+
+test("db copy: the Python Parsl fixture to PostgreSQL and back to a new SQLite file, every row; again skips; bad use exits 2", async () => {
+  const src = path.join(tempDir(), "parsl.db");
+  fs.copyFileSync(path.join(ROOT, "test/fixtures/parsl-mixed/monitoring.db"), src);
+  const pgDb = pgUrl(await freshPgDatabase());
+  const back = path.join(tempDir(), "back.db");
+  const first = await cli(["db", "copy", src, pgDb]);
+  assert.equal(first.code, 0, first.err);
+  assert.match(first.out, /^copied 3 run\(s\) from .*parsl\.db to postgresql:\/\/parsl_admin:\*\*\*@/);
+  assert.ok(!first.out.includes(new URL(pgDb).password), "the password is hidden");
+  const again = await cli(["db", "copy", src, pgDb, "--format", "json"]);
+  assert.equal(again.code, 0, again.err);
+  assert.equal(JSON.parse(again.out).skipped.length, 3);
+  const home = await cli(["db", "copy", pgDb, back, "--run", "1184f076-14a3-473a-9d16-bb9b165f62e9"]);
+  assert.equal(home.code, 0, home.err);
+  const counts = async (endpoint: string, runId?: string): Promise<Record<string, number>> => withDb(endpoint, async (db) => {
+    const out: Record<string, number> = {};
+    for (const t of SEVEN) {
+      const where = runId ? sql` WHERE run_id = ${runId}` : sql``;
+      out[t] = Number((await db.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM ${ident(t)}${where}`))!.n);
+    }
+    return out;
+  });
+  assert.deepEqual(await counts(pgDb), await counts(src));
+  assert.deepEqual(await counts(back), await counts(src, "1184f076-14a3-473a-9d16-bb9b165f62e9"));
+  assert.equal((await cli(["db", "copy", src])).code, 2);
+  assert.equal((await cli(["db", "copy", src, src])).code, 2);
+  const missing = await cli(["db", "copy", path.join(tempDir(), "none.db"), back]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /does not exist/);
+});
