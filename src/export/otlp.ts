@@ -19,7 +19,6 @@ import { createHash } from "node:crypto";
 import type { Row } from "../database/connection.js";
 import type { ReadContext } from "../database/queries/context.js";
 import { runStatus } from "../database/queries/runs.js";
-import { naiveToMs } from "../database/queries/time.js";
 import { join, quoted, raw, sql } from "../database/sql.js";
 import type { OutputFile } from "./files.js";
 
@@ -60,16 +59,28 @@ export function spanIdOf(...parts: (string | number)[]): string {
   return createHash("sha256").update(parts.join("/")).digest("hex").slice(0, 16);
 }
 
+const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
+/** This zone's offset (ms) per naive hour "YYYY-MM-DD HH": zone rules change at most hourly. */
+const offsets = new Map<string, number>();
+
 /** Unix time in ns (decimal string) of a naive local timestamp; null when NULL or unparseable. */
 export function unixNanos(text: unknown): string | null {
-  // naiveToMs reads the wall clock as if UTC; shift by this zone's offset at that moment.
-  const naive = naiveToMs(text);
-  if (naive === null) return null;
-  const wholeMs = Math.floor(naive);
-  const d = new Date(wholeMs);
-  const local = new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
-  const micros = Math.round((naive - wholeMs) * 1000);
-  return (BigInt(local.getTime()) * 1_000_000n + BigInt(micros) * 1000n).toString();
+  if (typeof text !== "string") return null;
+  const m = DATETIME_RE.exec(text);
+  if (!m) return null;
+  const [y, mo, d, h, mi, sec] = [+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+  const hour = text.slice(0, 13);
+  let off = offsets.get(hour);
+  if (off === undefined) {
+    off = Date.UTC(y, mo, d, h) - new Date(y, mo, d, h).getTime();
+    if (offsets.size > 100_000) offsets.clear();
+    offsets.set(hour, off);
+  }
+  const micros = (m[7] ?? "").padEnd(6, "0");
+  const ms = Date.UTC(y, mo, d, h, mi, sec) - off + Number(micros.slice(0, 3));
+  if (!Number.isFinite(ms) || ms < 0) return null;
+  // ms × 10^6 exceeds 2^53: build the digits as text.
+  return `${ms}${micros.slice(3)}000`;
 }
 
 function attr(key: string, v: unknown): KeyValue | null {
@@ -90,7 +101,9 @@ const TASK_RESULT: Record<string, string> = { exec_done: "success", memo_done: "
 
 export interface OtlpCounts { traces: number; spans: number; events: number; lines: number }
 
-const maxNs = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : BigInt(a) >= BigInt(b) ? a : b);
+/** The later of two ns times (decimal strings without leading zeros compare by length, then text). */
+const maxNs = (a: string | null, b: string | null): string | null =>
+  a === null ? b : b === null ? a : a.length !== b.length ? (a.length > b.length ? a : b) : a >= b ? a : b;
 
 /** Writes one run's trace to `out`, adding to `counts`. */
 export async function writeRunTrace(ctx: ReadContext, runId: string, out: OutputFile, scope: { name: string; version: string }, counts: OtlpCounts): Promise<void> {

@@ -53,9 +53,19 @@ export async function* tablePages(ctx: ReadContext, table: TableName, runId: str
   const columns = exportColumns(ctx, table).map((c) => c.name);
   const key = pageKey(ctx, table);
   const select = cols([...new Set([...columns, ...key])]);
-  const order = cols(key);
-  // A key that does not lead with run_id is walked through its own index; keep SQLite off the run-wide ones.
-  const runCol = key[0] === "run_id" ? ident("run_id") : ctx.d.unindexed(ident("run_id"));
+  // With run_id leading the key, the rest is compared after the equality (SQLite then seeks
+  // within the run; a row value that includes run_id would make it scan from the run's start).
+  // A key that does not lead with run_id is walked through its own index; `unindexed` keeps
+  // SQLite off the run-wide indexes, which would need a sort of the whole run per page.
+  const leading = key[0] === "run_id";
+  const rest = leading ? key.slice(1) : key;
+  const order = cols(rest);
+  const runCol = leading ? ident("run_id") : ctx.d.unindexed(ident("run_id"));
+  if (rest.length === 0) {
+    // The key is run_id alone (workflow): one row.
+    yield await ctx.db.all(sql`SELECT ${select} FROM ${ident(table)} WHERE ${runCol} = ${runId}`);
+    return;
+  }
   let after: unknown[] | null = null;
   for (;;) {
     const keyset: Sql = after === null ? raw("") : sql` AND (${order}) > (${join(after.map((v) => sql`${v}`), ", ")})`;
@@ -63,7 +73,7 @@ export async function* tablePages(ctx: ReadContext, table: TableName, runId: str
       ORDER BY ${order} LIMIT ${chunk}`);
     if (rows.length === 0) return;
     const last = rows[rows.length - 1]!;
-    after = key.map((k) => last[k]);
+    after = rest.map((k) => last[k]);
     yield rows;
     if (rows.length < chunk) return;
   }
