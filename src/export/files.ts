@@ -11,6 +11,20 @@ export class ExportError extends Error {
   override readonly name = "ExportError";
 }
 
+/** A file-system error as a short reason (the path is named by the caller). */
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOTDIR: "a part of its path is a file, not a directory",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    EROFS: "the file system is read-only",
+    ENOSPC: "no space left on the device",
+    ENOENT: "a part of its path does not exist",
+  };
+  return code && words[code] ? `${words[code]} (${code})` : (e as Error).message;
+}
+
 /** Checks that `dir` is (or can become) a writable directory; creates it. Errors name the path and the reason. */
 export function prepareDirectory(dir: string): string {
   const abs = path.resolve(dir);
@@ -18,20 +32,20 @@ export function prepareDirectory(dir: string): string {
   try {
     st = fs.statSync(abs);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new ExportError(`cannot use ${dir} as the output directory: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new ExportError(`cannot use ${dir} as the output directory: ${reason(e)}`);
   }
   if (st && !st.isDirectory()) throw new ExportError(`output ${dir} is a file, not a directory (-o names a directory to write the tables into)`);
   if (!st) {
     try {
       fs.mkdirSync(abs, { recursive: true });
     } catch (e) {
-      throw new ExportError(`cannot create output directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ExportError(`cannot create output directory ${dir}: ${reason(e)}`);
     }
   }
   try {
     fs.accessSync(abs, fs.constants.W_OK);
   } catch {
-    throw new ExportError(`output directory ${dir} is not writable`);
+    throw new ExportError(`output directory ${dir} is not writable (permission denied)`);
   }
   return abs;
 }
