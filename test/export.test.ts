@@ -281,6 +281,14 @@ for (const kind of SERVED) {
       const tries = run1.filter((s) => s.parentSpanId !== undefined && s.parentSpanId !== root.spanId);
       assert.ok(tries.some((s) => attrOf(s, "parsl.executor") === "htex" && attrOf(s, "parsl.block.id") === "0" && attrOf(s, "parsl.job.id") !== undefined));
       assert.ok(tries.some((s) => s.status.code === 2 && typeof attrOf(s, "parsl.try.error") === "string"));
+      // Task 115 (bash_fail, README): exits 3 on each of its three tries; Python Parsl keeps only the error's repr.
+      const bash = tries.filter((s) => attrOf(s, "parsl.task.id") === "115");
+      assert.equal(bash.length, 3);
+      for (const s of bash) {
+        assert.equal(attrOf(s, "error.type"), "BashExitFailure");
+        assert.equal(attrOf(s, "process.exit.code"), "3");
+      }
+      assert.equal(typeof attrOf(tasks[0]!, "parsl.task.fail_cost"), "number", "a FLOAT column is a doubleValue");
       // The same database gives the same ids.
       const dir2 = path.join(tempDir(), "otlp");
       const again = await exportRuns(ctx, { format: "otlp", dir: dir2, runs, version: "test" });

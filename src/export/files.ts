@@ -51,11 +51,11 @@ export function prepareDirectory(dir: string): string {
 }
 
 /** Refuses to overwrite earlier output unless asked to. */
-export function checkTargets(dir: string, names: readonly string[], overwrite: boolean): void {
+export function checkTargets(dir: string, names: readonly string[], overwrite: boolean, shown = dir): void {
   if (overwrite) return;
   const present = names.filter((n) => fs.existsSync(path.join(dir, n)));
   if (present.length > 0) {
-    throw new ExportError(`${dir} already holds ${present.join(", ")} (use --force to overwrite)`);
+    throw new ExportError(`${shown} already holds ${present.join(", ")} (use --force to overwrite)`);
   }
 }
 

@@ -77,7 +77,7 @@ async function openSink(format: Exclude<ExportFormat, "otlp">, dir: string, name
 export async function exportRuns(ctx: ReadContext, o: ExportOptions): Promise<Manifest> {
   const t0 = performance.now();
   const dir = prepareDirectory(o.dir);
-  checkTargets(dir, outputNames(o.format), o.overwrite ?? false);
+  checkTargets(dir, outputNames(o.format), o.overwrite ?? false, o.dir);
   const manifest: Manifest = {
     format: o.format, parsl_ts_version: o.version, created: new Date().toISOString(), source: ctx.db.location,
     runs: o.runs.map((r) => ({ run_id: r.run_id, workflow_name: r.workflow_name })), seconds: 0,

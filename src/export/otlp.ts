@@ -85,12 +85,16 @@ export function unixNanos(text: unknown): string | null {
 
 function attr(key: string, v: unknown): KeyValue | null {
   if (v === null || v === undefined || v === "") return null;
+  if (typeof v === "object" && "double" in v) return { key, value: { doubleValue: (v as { double: number }).double } };
   if (typeof v === "boolean") return { key, value: { boolValue: v } };
   if (typeof v === "number" || typeof v === "bigint") {
     return Number.isInteger(Number(v)) ? { key, value: { intValue: String(v) } } : { key, value: { doubleValue: Number(v) } };
   }
   return { key, value: { stringValue: String(v) } };
 }
+
+/** A FLOAT column's value: always a double, even when it holds a whole number. */
+const double = (v: unknown): { double: number } | null => (v === null || v === undefined || v === "" ? null : { double: Number(v) });
 
 const attrs = (pairs: [string, unknown][]): KeyValue[] => pairs.map(([k, v]) => attr(k, v)).filter((x): x is KeyValue => x !== null);
 
@@ -203,7 +207,7 @@ export async function writeRunTrace(ctx: ReadContext, runId: string, out: Output
           ["parsl.task.hashsum", t["task_hashsum"]],
           ["parsl.task.lineage_hash", t["task_lineage_hash"]],
           ["parsl.task.fail_count", t["task_fail_count"]],
-          ["parsl.task.fail_cost", t["task_fail_cost"]],
+          ["parsl.task.fail_cost", double(t["task_fail_cost"])],
           ["parsl.task.tries", taskTries.length],
         ]),
         events,
@@ -216,12 +220,15 @@ export async function writeRunTrace(ctx: ReadContext, runId: string, out: Output
         let tEnd = unixNanos(y["task_try_time_returned"]);
         if (tEnd === null) for (const e of tryEvents) tEnd = maxNs(tEnd, e.timeUnixNano);
         const tryState = tryEvents.length > 0 ? tryEvents[tryEvents.length - 1]!.name : null;
-        const errorType = y["task_try_error_type"];
+        // Python Parsl keeps only the error's repr (task_fail_history), e.g. "BashExitFailure('app', 3)": its class and a bash app's exit code are read from it.
+        const history = typeof y["task_fail_history"] === "string" ? y["task_fail_history"] : "";
+        const errorType = y["task_try_error_type"] ?? (/^([A-Za-z_][\w.]*)\(/.exec(history)?.[1] ?? null);
+        const exitCode = y["task_try_exit_code"] ?? (/^BashExitFailure\(.*, (-?\d+)\)$/s.exec(history)?.[1] ?? null);
         const tryFailed = (errorType !== null && errorType !== undefined) || tryState === "failed" || tryState === "fail_retryable" ||
-          (typeof y["task_fail_history"] === "string" && y["task_fail_history"] !== "");
+          history !== "";
         const executor = y["task_executor"];
         const block = y["block_id"];
-        const error = y["task_try_error"] ?? (tryFailed ? y["task_fail_history"] : null);
+        const error = y["task_try_error"] ?? (tryFailed && history !== "" ? history : null);
         spans.push({
           traceId, spanId: spanIdOf(runId, "try", id, tryId), parentSpanId: taskSpanId, name: `${String(app)} try ${tryId}`, kind: SPAN_KIND_INTERNAL,
           startTimeUnixNano: tStart, endTimeUnixNano: maxNs(tEnd ?? end, tStart)!,
@@ -235,7 +242,7 @@ export async function writeRunTrace(ctx: ReadContext, runId: string, out: Output
             ["host.name", y["hostname"]],
             ["parsl.block.id", block],
             ["parsl.job.id", block === null || block === undefined ? null : jobs.get(`${String(executor)}/${String(block)}`)],
-            ["process.exit.code", y["task_try_exit_code"]],
+            ["process.exit.code", exitCode === null ? null : Number(exitCode)],
             ["error.type", tryFailed ? errorType ?? "_OTHER" : null],
             ["parsl.try.error", error],
             ["parsl.try.state", tryState],
