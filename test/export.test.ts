@@ -416,3 +416,33 @@ await dfk.cleanup();
   }
 });
 
+
+test("parquet sink: several row groups, an empty table, and values that do not fit their type written as NULL and counted", async () => {
+  const { ParquetSink } = await import("../src/export/parquet.js");
+  const dir = tempDir();
+  const empty = await ParquetSink.create(dir, "empty.parquet", [{ name: "a", type: "TEXT" }, { name: "t", type: "DATETIME" }], "test");
+  await empty.commit();
+  const e = await asyncBufferFromFile(path.join(dir, "empty.parquet"));
+  assert.equal((await parquetMetadataAsync(e)).num_rows, 0n);
+  assert.deepEqual(await parquetReadObjects({ file: e }), []);
+
+  const sink = await ParquetSink.create(dir, "mixed.parquet", [
+    { name: "i", type: "INTEGER" }, { name: "f", type: "FLOAT" }, { name: "b", type: "BOOLEAN" }, { name: "t", type: "DATETIME" }, { name: "s", type: "TEXT" },
+  ], "test", 2);
+  await sink.write([
+    { i: 1, f: 1.5, b: 1, t: "2026-11-24 21:52:07.544016", s: "é,\"x\"\n" },
+    { i: "not a number", f: "nor this", b: null, t: "not a time", s: null },
+    { i: 2 ** 40, f: -0.25, b: 0, t: "2026-11-24 21:52:07", s: "" },
+  ]);
+  await sink.commit();
+  assert.equal(sink.coerced, 3, "i, f and t of the second row");
+  const buf = await asyncBufferFromFile(path.join(dir, "mixed.parquet"));
+  assert.equal((await parquetMetadataAsync(buf)).row_groups.length, 2);
+  const rows = await parquetReadObjects({ file: buf, parsers: { timestampFromMicroseconds: (us: bigint) => us } });
+  assert.deepEqual(rows, [
+    { i: 1n, f: 1.5, b: true, t: microsOf("2026-11-24 21:52:07.544016"), s: "é,\"x\"\n" },
+    { i: null, f: null, b: null, t: null, s: null },
+    { i: 2n ** 40n, f: -0.25, b: false, t: microsOf("2026-11-24 21:52:07"), s: "" },
+  ]);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["empty.parquet", "mixed.parquet"], "no partial files");
+});
