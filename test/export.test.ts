@@ -365,6 +365,11 @@ test("export CLI: exit statuses, summary, refusals with clear messages", { timeo
   const missing = await cli(["export", "--db", path.join(dir, "none.db"), "--format", "csv", "-o", out]);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /none\.db does not exist/);
+  const text = path.join(dir, "text.db");
+  fs.writeFileSync(text, "not a database\n");
+  const notDb = await cli(["export", "--db", text, "--format", "csv", "-o", out, "--force"]);
+  assert.equal(notDb.code, 1);
+  assert.equal(notDb.err, `parsl-ts export: cannot read ${text} as a monitoring database: SQLITE_NOTADB: file is not a database\n`);
 });
 
 test("export of a database a real parsl-ts workflow wrote: parquet and csv equal it; failed tries are error spans", { timeout: 120_000 }, async () => {

@@ -55,7 +55,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const conn = await openDatabase(endpoint, { readonly: true, applicationName: "parsl-ts export" });
   try {
     const ctx = await ReadContext.open(conn).catch((e: unknown) => {
-      throw new CommandError(e instanceof Error ? e.message : String(e));
+      // The driver's own errors ("file is not a database") do not say which database.
+      const text = conn.dialect.describeError(e);
+      throw new CommandError(text.includes(conn.location) ? text : `cannot read ${conn.location} as a monitoring database: ${text}`);
     });
     let runs: ExportRun[];
     try {
