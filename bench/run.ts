@@ -5,7 +5,7 @@
  *
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
- *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, htex, postgres)
+ *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, export, htex, postgres)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -14,6 +14,7 @@ import { benchCore } from "./core.js";
 import { benchWriter } from "./writer.js";
 import { benchVisualizer, startPgServer } from "./visualizer.js";
 import { benchHtex } from "./htex.js";
+import { benchExport } from "./export.js";
 import { benchPgAdminUrl, benchPostgres } from "./postgres.js";
 import { benchIngest, benchStatusRows } from "./pgWriter.js";
 
@@ -67,6 +68,10 @@ if (want("visualizer") || want("visualizer-pg")) {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+if (want("export")) {
+  print("== export: parsl-ts export of a synthetic run, each format in its own process (time, peak RSS)");
+  results.export = await benchExport({ tasks: quick ? 20_000 : 1_000_000, print });
 }
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");
