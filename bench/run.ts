@@ -5,7 +5,7 @@
  *
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
- *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, htex, postgres)
+ *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, query, htex, postgres)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -16,6 +16,7 @@ import { benchVisualizer, startPgServer } from "./visualizer.js";
 import { benchHtex } from "./htex.js";
 import { benchPgAdminUrl, benchPostgres } from "./postgres.js";
 import { benchIngest, benchStatusRows } from "./pgWriter.js";
+import { benchQuery } from "./query.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -67,6 +68,10 @@ if (want("visualizer") || want("visualizer-pg")) {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+if (want("query")) {
+  print("== query: parsl-ts runs / tasks and parsl-ts/query on a synthetic run (SQLite, then the same rows in PostgreSQL)");
+  results.query = await benchQuery({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 3 : 9, pg: startPgServer(), log: print });
 }
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");
