@@ -57,7 +57,7 @@ export async function runsCommand(argv: string[]): Promise<number> {
       { key: "run_id", value: (r) => r.run_id },
       { key: "status", value: (r) => r.status },
       { key: "time_began", header: "started", value: (r) => (table ? tableCell("time", r.time_began) : r.time_began) },
-      { key: "runtime_s", header: "duration", value: (r) => (table ? formatSeconds(r.runtime_s) : r.runtime_s), align: "right" },
+      { key: "runtime_s", header: "duration", value: (r) => (table ? formatSeconds(r.runtime_s) : r.runtime_s === null ? null : Math.round(r.runtime_s * 1000) / 1000), align: "right" },
       n("tasks", "tasks", (r) => r.tasks.total),
       n("exec_done", "done", (r) => r.tasks.exec_done),
       n("memo_done", "memo", (r) => r.tasks.memo_done),

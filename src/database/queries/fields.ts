@@ -145,7 +145,9 @@ export function fieldValue(type: FieldType, v: unknown): string | number | boole
   if (v === null || v === undefined) return null;
   switch (type) {
     case "bool": return Number(v) !== 0;
-    case "number": case "duration": case "bytes": { const n = Number(v); return Number.isFinite(n) ? n : null; }
+    case "number": case "bytes": { const n = Number(v); return Number.isFinite(n) ? n : null; }
+    // Milliseconds: SQLite's julianday arithmetic carries about 50 µs of rounding, and CPU-time sums float noise.
+    case "duration": { const n = Number(v); return Number.isFinite(n) ? Math.round(n * 1000) / 1000 : null; }
     default: return String(v);
   }
 }
