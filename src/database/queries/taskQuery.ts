@@ -108,25 +108,40 @@ export async function* taskPages(ctx: ReadContext, q: TaskQuery, firstPage = 100
     if (rows.length) yield rows.map((r) => toRow(p.fields, r));
     return;
   }
+  // Task-id windows: each query reads at most `span` ids of the run, so no planner can turn a
+  // first page into a join over the whole run (PostgreSQL did, for filters on try fields: 7 s).
+  // A window that yields little doubles the next one, so sparse filters still move fast.
+  const range = await ctx.taskIdRange(q.runId!);
+  if (!range) return;
   let sent = 0;
   let after: { task: number; tryId: number | null } | null = null;
   let size = firstPage;
-  while (sent < limit) {
+  let lo = range[0];
+  let span = 4 * firstPage;
+  while (sent < limit && lo <= range[1]) {
+    const hi = lo + span;
     const n = Math.min(size, limit - sent);
-    const key: Sql[] = [];
+    const key: Sql[] = [sql`t.task_id >= ${lo}`, sql`t.task_id < ${hi}`];
     if (after) {
       key.push(q.tries && after.tryId !== null
         ? sql`(t.task_id > ${after.task} OR (t.task_id = ${after.task} AND r.try_id > ${after.tryId}))`
         : sql`t.task_id > ${after.task}`);
     }
     const rows = await ctx.db.all(sql`SELECT ${p.select} FROM ${p.from}${where(key)} ORDER BY ${p.order} LIMIT ${n}`);
-    if (rows.length === 0) return;
-    yield rows.map((r) => toRow(p.fields, r));
-    sent += rows.length;
-    if (rows.length < n) return;
-    const last = rows[rows.length - 1]!;
-    after = { task: Number(last["k_task"]), tryId: last["k_try"] === null || last["k_try"] === undefined ? null : Number(last["k_try"]) };
-    size = pageSize;
+    if (rows.length > 0) {
+      yield rows.map((r) => toRow(p.fields, r));
+      sent += rows.length;
+      size = pageSize;
+    }
+    if (rows.length === n) {
+      const last = rows[rows.length - 1]!;
+      after = { task: Number(last["k_task"]), tryId: last["k_try"] === null || last["k_try"] === undefined ? null : Number(last["k_try"]) };
+    } else {
+      // The window is exhausted: on to the next one, wider when this one held few rows.
+      lo = hi;
+      after = null;
+      if (rows.length < n / 4) span = Math.min(span * 2, 1_000_000);
+    }
   }
 }
 
