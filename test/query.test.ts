@@ -115,6 +115,8 @@ for (const kind of ["sqlite", "postgresql", "postgresql-parsl"] as ServedKind[])
       assert.ok((await count("run_s > 2s")) >= 4, "the four burn tasks ran over 2 s");
       assert.equal(await count("invoked >= 2026-11-24 and invoked < '2026-11-25'"), 173);
       assert.equal(await count("depends ~ '*125*'"), 1);
+      assert.equal(await count(`error = "ValueError(\\'boom-0\\')"`), 1, "a backslash escapes the next character in quoted text");
+      assert.equal(await count(`error ~ "*\\(*"`), 17, "\\( is a literal parenthesis in a glob: the 12 failed and 5 dep_fail tasks");
 
       // Fields from try, block and resource, on the latest try; Python Parsl's error history gives the error type.
       const rows = byTask(await db.tasks({ run: RUN1, fields: ["task_id", "app", "state", "tries", "executor", "block", "job_id", "error_type", "error", "mem_peak", "cpu_s", "memo"],

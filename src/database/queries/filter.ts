@@ -200,7 +200,8 @@ function typedValue(source: string, fld: Field, v: ValueNode): string | number {
     throw new FilterError(`${fld.name} is ${what}; ${JSON.stringify(v.text)} is not one`, source, v.pos, v.len);
   };
   switch (fld.type) {
-    case "text": return v.text;
+    // In quoted text a backslash escapes the next character ("a\\b" is a\b); globs keep them (\* is a literal star).
+    case "text": return v.kind === "string" ? v.text.replace(/\\(.)/gs, "$1") : v.text;
     case "number": return NUMBER.test(v.text) ? Number(v.text) : bad("a number");
     case "duration": return parseDuration(v.text) ?? bad("a duration (a number of seconds, or 250ms, 10s, 5m, 1h, 1h30m)");
     case "bytes": return parseSize(v.text) ?? bad("a size (bytes, or 512KB, 100MB, 2GiB)");
