@@ -117,7 +117,8 @@ export async function* taskPages(ctx: ReadContext, q: TaskQuery, firstPage = 100
   let after: { task: number; tryId: number | null } | null = null;
   let size = firstPage;
   let lo = range[0];
-  let span = 4 * firstPage;
+  // Unfiltered, a page needs a page of ids; filtered, start wider (a round trip costs more than a few thousand rows).
+  let span = q.filter !== undefined && q.filter.trim() !== "" ? 10_000 : 4 * firstPage;
   while (sent < limit && lo <= range[1]) {
     const hi = lo + span;
     const n = Math.min(size, limit - sent);
