@@ -5,7 +5,7 @@
  *
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
- *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, export, htex, postgres)
+ *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, query, export, htex, postgres)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -17,6 +17,7 @@ import { benchHtex } from "./htex.js";
 import { benchExport } from "./export.js";
 import { benchPgAdminUrl, benchPostgres } from "./postgres.js";
 import { benchIngest, benchStatusRows } from "./pgWriter.js";
+import { benchQuery } from "./query.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -72,6 +73,10 @@ if (want("visualizer") || want("visualizer-pg")) {
 if (want("export")) {
   print("== export: parsl-ts export of a synthetic run, each format in its own process (time, peak RSS)");
   results.export = await benchExport({ tasks: quick ? 20_000 : 1_000_000, print });
+}
+if (want("query")) {
+  print("== query: parsl-ts runs / tasks and parsl-ts/query on a synthetic run (SQLite, then the same rows in PostgreSQL)");
+  results.query = await benchQuery({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 3 : 9, pg: startPgServer(), log: print });
 }
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");

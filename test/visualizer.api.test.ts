@@ -121,6 +121,12 @@ for (const dialect of [...DIALECTS, "postgresql-parsl" as const]) describe(`visu
     assert.equal(Math.max(...burn1.memory.map((m: any) => m.rss)), 227688448);
     const parent = (await getJson(`${base}/api/workflows/${RUN1}/tasks/125`)).body;
     assert.deepEqual(parent.dependents, [126]);
+    assert.deepEqual(parent.history, { hashsum: null, runs: [] }, "not memoized: no hashsum to match across runs");
+    // cached_square(…) with hashsum e956… ran in run 1 (task 161) and was a memo hit four times in runs 1 and 2.
+    const memo = (await getJson(`${base}/api/workflows/${RUN2}/tasks/0`)).body;
+    assert.equal(memo.history.hashsum, "e956094ef717f52e6e33c6852a654783");
+    assert.deepEqual(memo.history.runs.map((r: any) => [r.run_id, r.task_id, r.state, r.memo]),
+      [[RUN1, 161, "exec_done", false], [RUN1, 167, "memo_done", true], [RUN1, 169, "memo_done", true], [RUN2, 0, "memo_done", true], [RUN2, 7, "memo_done", true]]);
   });
 
   test("gantt: one row per task with Parsl's segments, sampled when asked for fewer rows", async () => {

@@ -11,7 +11,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { startVisualizer, type VisualizerHandle } from "../src/visualizer/index.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
 import { DIALECTS } from "./databases.js";
-import { CHROMIUM_ARGS, ROOT, RUN1, RUN3, copyFixture, servedDatabase, tempDir, type ServedDatabase } from "./visualizer-helpers.js";
+import { CHROMIUM_ARGS, ROOT, RUN1, RUN2, RUN3, copyFixture, servedDatabase, tempDir, type ServedDatabase } from "./visualizer-helpers.js";
 
 const SHOTS = path.join(ROOT, "test-results", "visualizer");
 
@@ -104,6 +104,18 @@ for (const dialect of DIALECTS) describe(`visualizer in Chromium (${dialect})`, 
     assert.equal(await page.locator("table.tries tbody tr").count(), 5);
     assert.match(await page.locator("main").innerText(), /ValueError\('flaky-a'\)/);
     assert.ok(await page.locator("svg.chart[aria-label='Memory usage']").count() === 1);
+    assert.match(await page.locator("main").innerText(), /no hashsum/);
+  });
+
+  test("task page: the same computation across runs by hashsum, with memo hits, linked", async () => {
+    await open(`/workflow/${RUN1}/task/161`, "04b-task-history");
+    const rows = await page.locator("table.history tbody tr").allInnerTexts();
+    assert.equal(rows.length, 5);
+    assert.match(rows[0]!, /this task\s+fixture-mixed\s+2026-11-24 21:52:07\s+exec_done/);
+    assert.equal(rows.filter((r) => /memo hit/.test(r)).length, 4);
+    await Promise.all([page.waitForURL(`**/workflow/${RUN2}/task/0`), page.locator("table.history a", { hasText: `${RUN2.slice(0, 8)} · 0` }).click()]);
+    await page.waitForSelector("body[data-ready='1']");
+    assert.match(await page.locator("h1").innerText(), /cached_square \(0\)\s+memo_done/);
   });
 
   test("all tasks of a run, paged, with dependency links", async () => {

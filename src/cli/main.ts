@@ -14,6 +14,8 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> 
   "worker-pool": { about: "run an HTEX worker pool (blocks start it on each node)", load: async () => (await import("../executors/htex/workerPoolCommand.js")).workerPoolCommand },
   db: { about: "upkeep of a monitoring database: upgrade, prune, check, roles", load: async () => (await import("./db.js")).dbCommand },
   export: { about: "write runs' tables as csv, jsonl or parquet, or their traces as OTLP", load: async () => (await import("./export.js")).exportCommand },
+  runs: { about: "list the runs with their status and tasks per final state", load: async () => (await import("./runs.js")).runsCommand },
+  tasks: { about: "list a run's tasks or tries: fields (-f), filter (-F), sort, across runs", load: async () => (await import("./tasks.js")).tasksCommand },
   visualize: { about: "serve the web visualizer over a monitoring database", load: async () => (await import("../visualizer/index.js")).visualizeCommand },
 };
 

@@ -58,3 +58,62 @@ export function renderRows<R>(rows: readonly R[], columns: readonly ColumnSpec<R
     }
   }
 }
+
+/**
+ * Rows written as they arrive (`parsl-ts tasks` on a huge run): csv/tsv/json stream row by row;
+ * a table takes its column widths from the first batch and widens them when a later row needs it.
+ */
+export class RowStream<R> {
+  private widths: number[] | null = null;
+  private count = 0;
+
+  constructor(private readonly columns: readonly ColumnSpec<R>[], private readonly format: Format, private readonly write: (text: string) => void) {}
+
+  add(rows: readonly R[]): void {
+    const cols = this.columns;
+    switch (this.format) {
+      case "json":
+        for (const r of rows) {
+          this.write((this.count++ === 0 ? "[\n  " : ",\n  ") + JSON.stringify(Object.fromEntries(cols.map((c) => [c.key, c.value(r)]))));
+        }
+        return;
+      case "csv":
+      case "tsv": {
+        const enc = this.format === "csv" ? csvCell : tsvCell;
+        const sep = this.format === "csv" ? "," : "\t";
+        const eol = this.format === "csv" ? "\r\n" : "\n";
+        let text = this.count === 0 ? cols.map((c) => enc(c.key)).join(sep) + eol : "";
+        for (const r of rows) text += cols.map((c) => enc(c.value(r))).join(sep) + eol;
+        this.count += rows.length;
+        this.write(text);
+        return;
+      }
+      case "table": {
+        const texts = rows.map((r) => cols.map((c) => cell(c.value(r)).replace(/\s+/g, " ")));
+        let text = "";
+        if (this.widths === null) {
+          const headers = cols.map((c) => c.header ?? c.key);
+          this.widths = headers.map((h, i) => Math.max(h.length, ...texts.map((t) => t[i]!.length)));
+          text += this.line(headers) + "\n";
+        }
+        for (const t of texts) {
+          t.forEach((s, i) => { this.widths![i] = Math.max(this.widths![i]!, s.length); });
+          text += this.line(t) + "\n";
+        }
+        this.count += rows.length;
+        this.write(text);
+        return;
+      }
+    }
+  }
+
+  /** Ends the output (JSON's closing bracket; a table's header when no row came). */
+  end(): void {
+    if (this.format === "json") this.write(this.count === 0 ? "[]\n" : "\n]\n");
+    else if (this.count === 0) this.add([]);
+  }
+
+  private line(cells: readonly string[]): string {
+    return cells.map((s, i) => (this.columns[i]!.align === "right" ? s.padStart(this.widths![i]!) : s.padEnd(this.widths![i]!))).join("  ").trimEnd();
+  }
+}

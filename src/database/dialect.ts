@@ -6,6 +6,7 @@
  */
 import type { Column, ColumnType } from "./schema.js";
 import type { Sql } from "./sql.js";
+import type { GlobPart } from "./glob.js";
 
 export type DialectName = "sqlite" | "postgresql";
 
@@ -59,6 +60,13 @@ export interface Dialect {
    * per column (a handful of parameters however many rows, several times faster to parse).
    */
   insertMany(table: string, columns: readonly Column[], rows: readonly (readonly unknown[])[]): Sql[];
+  /**
+   * `expr` matches a glob (`*` any run of characters, `?` one character, case-sensitive, as
+   * `globParts` splits it): SQLite's GLOB; PostgreSQL's LIKE with escaping. The pattern is a parameter.
+   */
+  glob(expr: Sql, parts: readonly GlobPart[]): Sql;
+  /** 1-based position of `needle` in `haystack`, 0 when absent (SQLite's instr, PostgreSQL's strpos). */
+  strpos(haystack: Sql, needle: Sql): Sql;
   /** Names of the tables in the current schema, as rows `{ name }`. */
   listTables(): Sql;
   /** Names of the indexes in the current schema, as rows `{ name }`. */

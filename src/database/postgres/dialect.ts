@@ -1,6 +1,7 @@
 /** PostgreSQL's side of the dialect seam (see ../dialect.ts). */
 import type { Dialect, ErrorClass } from "../dialect.js";
 import type { ColumnType } from "../schema.js";
+import { toLikePattern } from "../glob.js";
 import { quoted, raw, Sql, sql } from "../sql.js";
 
 /** SQLSTATE of a server error, or the Node error code (ECONNREFUSED, …), or "". */
@@ -75,6 +76,9 @@ export const postgresDialect: Dialect = {
     }
     return out;
   },
+  // LIKE is case-sensitive on PostgreSQL, as GLOB is on SQLite.
+  glob: (expr, parts) => sql`${expr} LIKE ${toLikePattern(parts)} ESCAPE '\\'`,
+  strpos: (haystack, needle) => sql`strpos(${haystack}, ${needle})`,
   listTables: () => sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
   listIndexes: () => sql`SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
   listColumns: (table) => sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,

@@ -15,14 +15,21 @@ import { resources } from "./resources.js";
 import { appHistory, listRuns, runExists, runStatus, runSummary } from "./runs.js";
 import { appExists, listTasks, taskDetail, taskExists, type TaskFilter } from "./tasks.js";
 import { gantt, triesOverTime } from "./timeline.js";
+import * as parsl from "./parslQueries.js";
+import { runList, type RunListQuery, type RunListRow } from "./runTable.js";
+import { checkTaskQuery, taskPages, taskRows, type FieldRow, type TaskQuery } from "./taskQuery.js";
+import { resolveRun, type ResolvedRun } from "./resolveRun.js";
 import type {
-  AppHistory, DagData, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
+  AppHistory, DagData, Row, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
   WorkflowSummary,
 } from "./types.js";
 
 export type * from "./types.js";
 export { parseDepends, type TaskFilter } from "./tasks.js";
 export { ReadContext, SAMPLE_TASKS, type ReadOptions } from "./context.js";
+export type { AppCount, CompletionTime, HashHistoryEntry, StatusRow, TaskHistory, TryTimes } from "./parslQueries.js";
+export type { RunListQuery, RunListRow, RunTaskCounts } from "./runTable.js";
+export type { FieldRow, TaskQuery } from "./taskQuery.js";
 
 export class MonitoringDb {
   private constructor(private readonly ctx: ReadContext, private readonly owned: boolean) {}
@@ -103,6 +110,43 @@ export class MonitoringDb {
   appHistory(runId: string): Promise<AppHistory> {
     return appHistory(this.ctx, runId);
   }
+
+  // --- the query commands and parsl-ts/query (fields.ts, filter.ts, taskQuery.ts, runTable.ts, parslQueries.ts)
+
+  /** RUN (id, unique prefix or "latest") and an optional workflow name → the run. */
+  resolveRun(spec?: string, workflow?: string): Promise<ResolvedRun> {
+    return resolveRun(this.ctx, spec, workflow);
+  }
+
+  runList(query: RunListQuery = {}): Promise<RunListRow[]> {
+    return runList(this.ctx, query);
+  }
+
+  /** Throws a FilterError (with the position of the bad token) when fields, sort or filter are wrong. */
+  checkTaskQuery(query: TaskQuery): void {
+    checkTaskQuery(this.ctx, query);
+  }
+
+  taskPages(query: TaskQuery, firstPage?: number, pageSize?: number): AsyncGenerator<FieldRow[]> {
+    return taskPages(this.ctx, query, firstPage, pageSize);
+  }
+
+  taskRows(query: TaskQuery): Promise<FieldRow[]> {
+    return taskRows(this.ctx, query);
+  }
+
+  taskHistory(runId: string, taskId: number, limit?: number): Promise<parsl.TaskHistory> {
+    return parsl.taskHistory(this.ctx, runId, taskId, limit);
+  }
+
+  appCountsForWorkflow(runId: string): Promise<parsl.AppCount[]> { return parsl.appCountsForWorkflow(this.ctx, runId); }
+  nodesForWorkflow(runId: string): Promise<Row[]> { return parsl.nodesForWorkflow(this.ctx, runId); }
+  resourcesForWorkflow(runId: string): Promise<Row[]> { return parsl.resourcesForWorkflow(this.ctx, runId); }
+  resourcesForTask(runId: string, taskId: number): Promise<Row[]> { return parsl.resourcesForTask(this.ctx, runId, taskId); }
+  statusForWorkflow(runId: string): Promise<parsl.StatusRow[]> { return parsl.statusForWorkflow(this.ctx, runId); }
+  completionTimesForWorkflow(runId: string): Promise<parsl.CompletionTime[]> { return parsl.completionTimesForWorkflow(this.ctx, runId); }
+  tasksForWorkflow(runId: string): Promise<Row[]> { return parsl.tasksForWorkflow(this.ctx, runId); }
+  triesForWorkflow(runId: string): Promise<parsl.TryTimes[]> { return parsl.triesForWorkflow(this.ctx, runId); }
 
   async close(): Promise<void> {
     if (this.owned) await this.ctx.db.close();

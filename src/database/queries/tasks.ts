@@ -4,6 +4,7 @@ import { join, list, sql, type Sql } from "../sql.js";
 import type { ReadContext } from "./context.js";
 import { naiveToMs } from "./time.js";
 import type { Page, TaskDetail, TaskListItem } from "./types.js";
+import { taskHistory } from "./parslQueries.js";
 
 const MEMORY_POINTS = 2_000;
 const DEPENDENT_SCAN = 5_000;
@@ -103,6 +104,7 @@ export async function taskDetail(ctx: ReadContext, runId: string, taskId: number
     memory: memRows.map((r) => ({ t: naiveToMs(r["timestamp"]) ?? 0, rss: Number(r["rss"] ?? 0), vms: Number(r["vms"] ?? 0), try_id: Number(r["try_id"]) })),
     memory_sampled: step > 1,
     dependents,
+    history: await taskHistory(ctx, runId, taskId, 50),
   };
 }
 

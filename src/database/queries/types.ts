@@ -4,6 +4,7 @@
  * every chart aggregated or sampled, so no result grows with the size of a run.
  */
 import type { ObservedRunStatus } from "../runStatus.js";
+import type { TaskHistory } from "./parslQueries.js";
 
 export type Row = Record<string, unknown>;
 
@@ -57,6 +58,8 @@ export interface TaskDetail {
   memory: { t: number; rss: number; vms: number; try_id: number }[];
   memory_sampled: boolean;
   dependents: number[];
+  /** The same computation (equal hashsum) in every run: state, duration, memo hit. */
+  history: TaskHistory;
 }
 
 export interface GanttData {

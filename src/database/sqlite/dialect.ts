@@ -2,6 +2,7 @@
 import Database from "better-sqlite3";
 import type { Dialect, ErrorClass } from "../dialect.js";
 import type { ColumnType } from "../schema.js";
+import { toSqliteGlob } from "../glob.js";
 import { quoted, raw, Sql, sql } from "../sql.js";
 
 export function sqliteCode(err: unknown): string {
@@ -76,6 +77,8 @@ export const sqliteDialect: Dialect = {
     }
     return out;
   },
+  glob: (expr, parts) => sql`${expr} GLOB ${toSqliteGlob(parts)}`,
+  strpos: (haystack, needle) => sql`instr(${haystack}, ${needle})`,
   listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
   listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
   listColumns: (table) => sql`SELECT name FROM pragma_table_info(${table})`,

@@ -232,11 +232,28 @@ async function tasksPage(): Promise<() => Promise<void>> {
   return load;
 }
 
+/** The task's computation in every run (same hashsum): where it ran, how it ended, memo hits. */
+function historySection(hist: { hashsum: string | null; runs: { run_id: string; workflow_name: string | null; time_began: string; task_id: number;
+  state: string | null; memo: boolean; total_s: number | null }[] }, id: number): Node {
+  if (hist.hashsum === null) return section("History across runs", h("p", { class: "empty" }, "This task has no hashsum (its app is not memoized), so it cannot be matched across runs."));
+  const rows = hist.runs.map((r) => {
+    const here = r.run_id === run && r.task_id === id;
+    return [
+      here ? h("strong", {}, "this task") : h("a", { href: `/workflow/${enc(r.run_id)}/task/${r.task_id}` }, `${r.run_id.slice(0, 8)} · ${r.task_id}`),
+      r.workflow_name ?? "", r.time_began.slice(0, 19), stateBadge(r.state), r.memo ? "memo hit" : "",
+      r.total_s === null ? "" : `${r.total_s.toFixed(3)} s`,
+    ];
+  });
+  return section("History across runs", h("p", { class: "note" }, "Tasks with the same hashsum ", h("code", {}, hist.hashsum), " in every run (oldest first)."),
+    table(["Run · task", "Workflow", "Run began", "State", "Memo", "Duration"], rows, "grid history"));
+}
+
 async function taskPage(): Promise<() => Promise<void>> {
   const id = Number(body.dataset["task"]);
   const load = async (): Promise<void> => {
     const d = await getJson<{ task: Dict; state: string | null; tries: Dict[]; states: { task_status_name: string; timestamp: string; try_id: number }[];
-      memory: { t: number; rss: number; vms: number; try_id: number }[]; memory_sampled: boolean; dependents: number[] }>(api(`/tasks/${id}`));
+      memory: { t: number; rss: number; vms: number; try_id: number }[]; memory_sampled: boolean; dependents: number[];
+      history: { hashsum: string | null; runs: { run_id: string; workflow_name: string | null; time_began: string; task_id: number; state: string | null; memo: boolean; total_s: number | null }[] } }>(api(`/tasks/${id}`));
     const t = d.task;
     document.title = `${String(t["task_func_name"])} (${id}) · Parsl Monitoring Interface`;
     const fields = Object.entries(t).map(([k, v]) => {
@@ -272,6 +289,7 @@ async function taskPage(): Promise<() => Promise<void>> {
         section("Task", table(["Field", "Value"], fields, "grid fields")),
         section("Task state", table(["Time", "State", "Try"], d.states.map((s) => [s.timestamp.slice(0, 23), stateBadge(s.task_status_name), String(s.try_id)]), "grid states"),
           d.dependents.length ? h("p", {}, "Dependent tasks: ", ...d.dependents.flatMap((x, i) => [i ? ", " : "", h("a", { href: taskUrl(x) }, String(x))])) : null)),
+      historySection(d.history, id),
       section("Tries", table(tryCols, d.tries.map((r) => tryCols.map((k) => (r[k] === null ? "NULL" : String(r[k])))), "grid tries")),
       section("Memory usage", memChart, d.memory_sampled ? h("p", { class: "note" }, "Downsampled to 2,000 samples.") : null));
   };
