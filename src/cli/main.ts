@@ -13,6 +13,8 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> 
   perf: { about: "measure task throughput of a config (like parsl-perf)", load: async () => (await import("./perf.js")).perfCommand },
   "worker-pool": { about: "run an HTEX worker pool (blocks start it on each node)", load: async () => (await import("../executors/htex/workerPoolCommand.js")).workerPoolCommand },
   db: { about: "upkeep of a monitoring database: upgrade, prune, check, roles", load: async () => (await import("./db.js")).dbCommand },
+  watch: { about: "follow a run live: per-app progress, rate, ETA, failures", load: async () => (await import("./watch.js")).watchCommand },
+  report: { about: "write a run's report as one self-contained HTML file", load: async () => (await import("./report.js")).reportCommand },
   visualize: { about: "serve the web visualizer over a monitoring database", load: async () => (await import("../visualizer/index.js")).visualizeCommand },
 };
 

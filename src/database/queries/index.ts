@@ -15,6 +15,9 @@ import { resources } from "./resources.js";
 import { appHistory, listRuns, runExists, runStatus, runSummary } from "./runs.js";
 import { appExists, listTasks, taskDetail, taskExists, type TaskFilter } from "./tasks.js";
 import { gantt, triesOverTime } from "./timeline.js";
+import { appStateCounts, latestFailures, type AppStateCount, type FailureBrief } from "./progress.js";
+import { appStats, failureDetails, type AppStats, type FailureDetail } from "./appStats.js";
+import { resolveRun, type ResolvedRun } from "./resolveRun.js";
 import type {
   AppHistory, DagData, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
   WorkflowSummary,
@@ -23,6 +26,8 @@ import type {
 export type * from "./types.js";
 export { parseDepends, type TaskFilter } from "./tasks.js";
 export { ReadContext, SAMPLE_TASKS, type ReadOptions } from "./context.js";
+export type { AppStateCount, FailureBrief } from "./progress.js";
+export type { AppStats, FailureDetail } from "./appStats.js";
 
 export class MonitoringDb {
   private constructor(private readonly ctx: ReadContext, private readonly owned: boolean) {}
@@ -102,6 +107,33 @@ export class MonitoringDb {
 
   appHistory(runId: string): Promise<AppHistory> {
     return appHistory(this.ctx, runId);
+  }
+
+  // ---- watch and report (src/cli/watch.ts, src/report/)
+
+  /** RUN (id, unique prefix or `latest`) and --workflow to one run (RunNotFoundError otherwise). */
+  resolveRun(spec?: string, workflow?: string): Promise<ResolvedRun> {
+    return resolveRun(this.ctx, spec, workflow);
+  }
+
+  /** Tasks per app and latest state (exact). */
+  appStateCounts(runId: string): Promise<AppStateCount[]> {
+    return appStateCounts(this.ctx, runId);
+  }
+
+  /** The newest failed tasks with their last error. */
+  latestFailures(runId: string, limit: number, withDepFail = false): Promise<FailureBrief[]> {
+    return latestFailures(this.ctx, runId, limit, withDepFail);
+  }
+
+  /** Per-app duration statistics and resource peaks (sampled on huge runs). */
+  appStats(runId: string): Promise<AppStats> {
+    return appStats(this.ctx, runId);
+  }
+
+  /** Failed tasks with every try's evidence (error, exit code, stderr tail), at most `limit`. */
+  failureDetails(runId: string, limit: number): Promise<{ total: number; dep_fail: number; tasks: FailureDetail[] }> {
+    return failureDetails(this.ctx, runId, limit);
   }
 
   async close(): Promise<void> {
