@@ -38,9 +38,9 @@ export class LiveView {
   update(s: ProgressSnapshot): boolean {
     if (this.closed) return false;
     if (!this.tty) {
-      // The elapsed time alone changing is not news: compare the line without it.
+      // The clock, rate or ETA alone changing is not news: compare the line without them.
       const line = renderLine(s);
-      const key = renderLine({ ...s, elapsed_s: 0 });
+      const key = renderLine({ ...s, elapsed_s: 0, rate: null });
       if (key === this.lastLine) return false;
       this.lastLine = key;
       this.stream.write(line + "\n");

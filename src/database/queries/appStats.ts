@@ -105,7 +105,8 @@ export async function failureDetails(ctx: ReadContext, runId: string, limit: num
   const counts = new Map<string, number>();
   for (const r of await ctx.db.all(sql`SELECT ${st} AS st, COUNT(*) AS n FROM task t WHERE t.run_id = ${runId}
       AND ${st} IN ('failed', 'dep_fail') GROUP BY 1`)) counts.set(String(r["st"]), Number(r["n"]));
-  const rows = await ctx.db.all(sql`SELECT t.task_id, t.task_func_name AS app, t.task_args AS args FROM task t
+  const args = raw(ctx.has("task", "task_args") ? "t.task_args" : "t.task_inputs"); // Python Parsl keeps no positional args
+  const rows = await ctx.db.all(sql`SELECT t.task_id, t.task_func_name AS app, ${args} AS args FROM task t
     WHERE t.run_id = ${runId} AND ${st} = 'failed' ORDER BY t.task_id LIMIT ${limit}`);
   const tasks: FailureDetail[] = rows.map((r: Row) => ({
     task_id: Number(r["task_id"]), app: String(r["app"]), args: (r["args"] as string | null) ?? null, tries: [],
