@@ -45,6 +45,7 @@ export class KernelProgress {
   }
 
   start(): void {
+    this.#meter.add(Date.now(), 0); // so the first plain line (after 5 s) has a rate
     const period = this.#view.tty ? TTY_INTERVAL_MS : PLAIN_INTERVAL_MS;
     this.#timer = setInterval(() => this.#tick(), period);
     this.#timer.unref();

@@ -5,6 +5,7 @@
  * bounded task sample, lists are capped, so a 1,000,000-task run costs what a 50,000-task one does.
  */
 import type { MonitoringDb } from "../database/queries/index.js";
+import { sql } from "../database/sql.js";
 import type { AppStats, DagSummary, FailureDetail, GanttData, ResourceData, TimeSeries, WorkflowSummary } from "../database/queries/index.js";
 
 /** Tasks drawn in the Gantt chart (every k-th task of bigger runs). */
@@ -38,12 +39,22 @@ export async function gatherReport(db: MonitoringDb, runId: string): Promise<Rep
   };
   // One after the other: on SQLite they share one connection anyway, and on PostgreSQL the
   // reader's small pool is better left to one heavy query at a time.
-  const summary = await timed("summary", () => db.workflowSummary(runId));
+  // The per-app, per-state counts (one grouped pass over the run's tasks) also give the summary's counts.
   const dag = await timed("dag", () => db.dagSummary(runId));
+  const summary = await timed("summary", () => summaryFrom(db, runId, dag));
   const stats = await timed("stats", () => db.appStats(runId));
   const tries = await timed("timeline", () => db.triesOverTime(runId));
   const resources = await timed("resources", () => db.resources(runId));
   const gantt = await timed("gantt", () => db.gantt(runId, null, null, GANTT_ROWS));
   const failures = await timed("failures", () => db.failureDetails(runId, FAILURES_LISTED));
   return { generated_at: new Date().toISOString(), database: db.describe, summary, dag, stats, tries, resources, gantt, failures, timings };
+}
+
+/** The run's status (the one rule) and its task counts per state, summed from the DAG's per-app counts. */
+async function summaryFrom(db: MonitoringDb, runId: string, dag: DagSummary): Promise<WorkflowSummary> {
+  const item = await db.runStatus(runId);
+  const rundir = (await db.connection.first<{ rundir: string | null }>(sql`SELECT rundir FROM workflow WHERE run_id = ${runId}`))?.rundir ?? "";
+  const state_counts: Record<string, number> = {};
+  for (const a of dag.apps) for (const [s, n] of Object.entries(a.states)) state_counts[s] = (state_counts[s] ?? 0) + n;
+  return { workflow: { ...item, rundir }, task_count: dag.task_count, state_counts, apps: dag.apps.map((a) => ({ name: a.name, count: a.count })), end_ms: null };
 }
