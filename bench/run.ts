@@ -5,7 +5,7 @@
  *
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
- *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, query, export, htex, postgres)
+ *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, query, export, htex, postgres, report)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -18,6 +18,7 @@ import { benchExport } from "./export.js";
 import { benchPgAdminUrl, benchPostgres } from "./postgres.js";
 import { benchIngest, benchStatusRows } from "./pgWriter.js";
 import { benchQuery } from "./query.js";
+import { benchProgress, benchReport } from "./watchReport.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -86,6 +87,17 @@ if (want("htex")) {
 if (want("postgres")) {
   print("== postgres: monitored no-op tasks into PostgreSQL, end to end");
   results.postgres = await benchPostgres({ tasks: quick ? 20_000 : 100_000, rounds: quick ? 1 : 3, print });
+}
+
+if (want("report")) {
+  print("== report and watch over a synthetic run (SQLite); Config.progress on no-op tasks");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "report-bench-"));
+  try {
+    results.report = await benchReport({ tasks: quick ? 20_000 : 1_000_000, keepDir: dir, log: print });
+    results.progress = await benchProgress(quick ? 10_000 : 50_000, 3, print);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 fs.writeFileSync("bench-results.json", JSON.stringify(results, null, 2));

@@ -15,7 +15,7 @@ const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
 /** The options `Config` takes; Parsl's Config options that live elsewhere in parsl-ts say where. */
 const CONFIG_OPTIONS: OptionsSpec = {
   kind: "Config",
-  known: ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals", "summary"],
+  known: ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals", "summary", "progress"],
   elsewhere: {
     strategy: "in parsl-ts it is an option of HighThroughputExecutor",
     strategyPeriod: "in parsl-ts it is an option of HighThroughputExecutor",
@@ -58,6 +58,11 @@ export interface ConfigOptions {
   handleSignals?: boolean;
   /** Print one line on stderr when the run ends: status, tasks per final state, duration, database (default true). */
   summary?: boolean;
+  /**
+   * Show live progress on stderr while the run works (default false): per-app bars redrawn a few
+   * times a second when stderr is a terminal, else one plain line every 5 s while something changes.
+   */
+  progress?: boolean;
 }
 
 export class Config {
@@ -73,6 +78,7 @@ export class Config {
   readonly logLevel: LogLevel;
   readonly handleSignals: boolean;
   readonly summary: boolean;
+  readonly progress: boolean;
 
   constructor(options: ConfigOptions = {}) {
     const o: Options = new Options(CONFIG_OPTIONS, options);
@@ -104,5 +110,6 @@ export class Config {
     this.logLevel = o.oneOf<LogLevel>("logLevel", "info", LOG_LEVELS);
     this.handleSignals = o.boolean("handleSignals", true);
     this.summary = o.boolean("summary", true);
+    this.progress = o.boolean("progress", false);
   }
 }

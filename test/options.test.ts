@@ -12,7 +12,7 @@ import {
 import { describeValue, editDistance, suggestOption } from "../src/validation.js";
 
 const KNOWN = {
-  Config: "executors, monitoring, runDir, retries, retryHandler, appCache, checkpointMode, checkpointPeriod, checkpointFiles, logLevel, handleSignals, summary",
+  Config: "executors, monitoring, runDir, retries, retryHandler, appCache, checkpointMode, checkpointPeriod, checkpointFiles, logLevel, handleSignals, summary, progress",
   MonitoringHub: "loggingEndpoint, workflowName, workflowVersion, resourceMonitoringEnabled, resourceMonitoringInterval, monitoringDebug, heartbeatPeriod",
   ThreadPoolExecutor: "label, maxThreads",
   HighThroughputExecutor: "label, provider, maxWorkersPerNode, coresPerWorker, memPerWorker, address, interchangePortRange, heartbeatPeriod, " +
@@ -60,6 +60,7 @@ configurationCases("Config", [
   ["checkpointFiles", () => new Config(bad({ checkpointFiles: "runinfo/000" })), `Config.checkpointFiles must be an array of checkpoint directory paths, or null, got "runinfo/000"`],
   ["checkpointPeriod", () => new Config({ checkpointMode: "periodic", checkpointPeriod: "5 minutes" }), `Config.checkpointPeriod must be HH:MM:SS, got "5 minutes"`],
   ["handleSignals", () => new Config(bad({ handleSignals: 1 })), "Config.handleSignals must be true or false, got 1"],
+  ["progress", () => new Config(bad({ progress: "yes" })), `Config.progress must be true or false, got "yes"`],
   ["executors entry", () => new Config(bad({ executors: [new ThreadPoolExecutor(), "htex"] })), "Config.executors[1] is not an executor (needs label, start, submit, shutdown)"],
 ]);
 

@@ -16,6 +16,8 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> 
   export: { about: "write runs' tables as csv, jsonl or parquet, or their traces as OTLP", load: async () => (await import("./export.js")).exportCommand },
   runs: { about: "list the runs with their status and tasks per final state", load: async () => (await import("./runs.js")).runsCommand },
   tasks: { about: "list a run's tasks or tries: fields (-f), filter (-F), sort, across runs", load: async () => (await import("./tasks.js")).tasksCommand },
+  watch: { about: "follow a run live: per-app progress, rate, ETA, failures", load: async () => (await import("./watch.js")).watchCommand },
+  report: { about: "write a run's report as one self-contained HTML file", load: async () => (await import("./report.js")).reportCommand },
   visualize: { about: "serve the web visualizer over a monitoring database", load: async () => (await import("../visualizer/index.js")).visualizeCommand },
 };
 

@@ -33,6 +33,8 @@ import { RunLog, type LogLevel } from "./runLog.js";
 import { Options, unknownOptionProblem } from "../validation.js";
 import { failureColumns, streamMark, type StreamMarks } from "./tryForensics.js";
 import { formatRunSummary } from "./runSummary.js";
+import { KernelProgress, type Bucket } from "./progress.js";
+import type { AppProgress } from "../progress/render.js";
 
 /** A dependency that is not a kernel future (a plain promise): its outcome once settled. */
 interface ForeignDep {
@@ -72,6 +74,9 @@ interface TaskRecord {
   marks: StreamMarks | null;
   /** The current try's host, reported by its worker, while not yet written to its try row. */
   tryHost: string | null;
+  /** Config.progress: the app's counters (null when off) and the bucket this task is counted in. */
+  prog: AppProgress | null;
+  bucket: Bucket;
 }
 
 export interface CleanupOptions {
@@ -111,6 +116,8 @@ export class DataFlowKernel implements Submitter {
   /** The monitoring database's endpoint (null without monitoring), for the end-of-run line. */
   #database: string | null = null;
   #summaryPrinted = false;
+  /** Config.progress (null when off). */
+  #progress: KernelProgress | null = null;
 
   /** Use `load(config)`. */
   constructor(config: Config) {
@@ -171,6 +178,10 @@ export class DataFlowKernel implements Submitter {
       this.#log.write("info", `executor ${ex.label} started`);
     }
     if (c.handleSignals) this.#installSignalHandlers();
+    if (c.progress) {
+      this.#progress = new KernelProgress(`run ${this.runId.slice(0, 8)}`);
+      this.#progress.start();
+    }
     // A script that forgets cleanup() still ends its run properly (Parsl does this at exit).
     this.#beforeExit = () => void this.cleanup();
     process.once("beforeExit", this.#beforeExit);
@@ -195,6 +206,8 @@ export class DataFlowKernel implements Submitter {
 
   /** The end-of-run line on stderr (Config.summary), once. */
   #printSummary(status: RunStatus): void {
+    this.#progress?.stop(status); // the final progress view goes before the summary line
+    this.#progress = null;
     if (this.#summaryPrinted || !this.config.summary) return;
     this.#summaryPrinted = true;
     const line = formatRunSummary({
@@ -260,7 +273,12 @@ export class DataFlowKernel implements Submitter {
       id, app, future: future as AppFuture<unknown>, args, call, executor, outputs, stdout, stderr, deps,
       foreign: null, depsPending: 0, state: "pending", tryId: 0, failCount: 0, failCost: 0, failHistory: [],
       hashsum: null, tryLaunched: null, tryRunning: null, lastTs: now, handle: null, marks: null, tryHost: null,
+      prog: null, bucket: "pending",
     };
+    if (this.#progress) {
+      rec.prog = this.#progress.app(app.name);
+      rec.prog.pending++;
+    }
     this.#tasks.set(id, rec);
     this.#outstanding++;
 
@@ -416,6 +434,7 @@ export class DataFlowKernel implements Submitter {
     };
     rec.handle = handle;
     rec.state = "launched";
+    if (rec.prog) this.#move(rec, "launched");
     rec.tryHost = null;
     if (this.#monitor) {
       if (rec.stdout !== null || rec.stderr !== null) rec.marks = { stdout: streamMark(rec.stdout), stderr: streamMark(rec.stderr) };
@@ -440,6 +459,7 @@ export class DataFlowKernel implements Submitter {
   // ---------------------------------------------------------------- try outcomes
 
   #running(rec: TaskRecord, at: Micros, where?: WhereRan): void {
+    if (rec.prog) this.#move(rec, "running");
     if (!this.#monitorRunning) {
       // No running rows, but every try still records its host (written with the try's outcome).
       if (where?.hostname != null) rec.tryHost = where.hostname;
@@ -522,6 +542,7 @@ export class DataFlowKernel implements Submitter {
     rec.marks = null;
     rec.tryHost = null;
     rec.state = "pending";
+    if (rec.prog) this.#move(rec, "pending");
     if (this.#monitor) this.#emitNewTry(rec, this.#stamp(rec));
     this.#launch(rec);
   }
@@ -538,6 +559,7 @@ export class DataFlowKernel implements Submitter {
       return;
     }
     rec.state = "joining";
+    if (rec.prog) this.#move(rec, "running");
     const ts = this.#stamp(rec);
     if (this.#monitor) {
       this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "joining", ts });
@@ -578,6 +600,10 @@ export class DataFlowKernel implements Submitter {
     }
     rec.state = state;
     this.#counts[state]++;
+    if (rec.prog) {
+      this.#move(rec, ok ? "done" : "failed");
+      if (state === "failed") this.#progress?.failure(rec.id, rec.app.name, valueOrError instanceof Error ? `${valueOrError.name}: ${valueOrError.message}` : String(valueOrError));
+    }
     const ts = this.#stamp(rec);
     if (this.#monitor) {
       const tryCols: Partial<TryColumns> = forensics === null
@@ -608,6 +634,10 @@ export class DataFlowKernel implements Submitter {
     if (!this.#tasks.delete(rec.id)) return; // already final or cancelled (a late dependency or join callback)
     rec.handle = null;
     this.#cancelled++;
+    if (rec.prog) {
+      rec.prog[rec.bucket]--; // no longer counted: it will not run
+      this.#progress?.touch();
+    }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} cancelled in state ${rec.state}: ${err.message}`);
     rec.future.setException(err);
     this.#taskGone();
@@ -625,6 +655,15 @@ export class DataFlowKernel implements Submitter {
     const m = this.#monitor!;
     m.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: true, cols: { task_executor: rec.executor } });
     m.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "pending", ts });
+  }
+
+  /** Config.progress: count the task in another bucket. */
+  #move(rec: TaskRecord, to: Bucket): void {
+    const p = rec.prog!;
+    p[rec.bucket]--;
+    p[to]++;
+    rec.bucket = to;
+    this.#progress?.touch();
   }
 
   /** A timestamp for one of `rec`'s events, never earlier than its previous one. */

@@ -18,6 +18,8 @@ import { gantt, triesOverTime } from "./timeline.js";
 import * as parsl from "./parslQueries.js";
 import { runList, type RunListQuery, type RunListRow } from "./runTable.js";
 import { checkTaskQuery, taskPages, taskRows, type FieldRow, type TaskQuery } from "./taskQuery.js";
+import { appStateCounts, latestFailures, type AppStateCount, type FailureBrief } from "./progress.js";
+import { appStats, failureDetails, type AppStats, type FailureDetail } from "./appStats.js";
 import { resolveRun, type ResolvedRun } from "./resolveRun.js";
 import type {
   AppHistory, DagData, Row, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
@@ -30,6 +32,8 @@ export { ReadContext, SAMPLE_TASKS, type ReadOptions } from "./context.js";
 export type { AppCount, CompletionTime, HashHistoryEntry, StatusRow, TaskHistory, TryTimes } from "./parslQueries.js";
 export type { RunListQuery, RunListRow, RunTaskCounts } from "./runTable.js";
 export type { FieldRow, TaskQuery } from "./taskQuery.js";
+export type { AppStateCount, FailureBrief } from "./progress.js";
+export type { AppStats, FailureDetail } from "./appStats.js";
 
 export class MonitoringDb {
   private constructor(private readonly ctx: ReadContext, private readonly owned: boolean) {}
@@ -147,6 +151,26 @@ export class MonitoringDb {
   completionTimesForWorkflow(runId: string): Promise<parsl.CompletionTime[]> { return parsl.completionTimesForWorkflow(this.ctx, runId); }
   tasksForWorkflow(runId: string): Promise<Row[]> { return parsl.tasksForWorkflow(this.ctx, runId); }
   triesForWorkflow(runId: string): Promise<parsl.TryTimes[]> { return parsl.triesForWorkflow(this.ctx, runId); }
+
+  /** Tasks per app and latest state (exact). */
+  appStateCounts(runId: string): Promise<AppStateCount[]> {
+    return appStateCounts(this.ctx, runId);
+  }
+
+  /** The newest failed tasks with their last error. */
+  latestFailures(runId: string, limit: number, withDepFail = false): Promise<FailureBrief[]> {
+    return latestFailures(this.ctx, runId, limit, withDepFail);
+  }
+
+  /** Per-app duration statistics and resource peaks (sampled on huge runs). */
+  appStats(runId: string): Promise<AppStats> {
+    return appStats(this.ctx, runId);
+  }
+
+  /** Failed tasks with every try's evidence (error, exit code, stderr tail), at most `limit`. */
+  failureDetails(runId: string, limit: number): Promise<{ total: number; dep_fail: number; tasks: FailureDetail[] }> {
+    return failureDetails(this.ctx, runId, limit);
+  }
 
   async close(): Promise<void> {
     if (this.owned) await this.ctx.db.close();
