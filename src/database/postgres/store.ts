@@ -28,7 +28,7 @@ import { ident, join, raw, sql, type Sql } from "../sql.js";
 import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { PostgresConnection } from "./connection.js";
-import { classifyPgError, pgErrorText } from "./dialect.js";
+import { classifyPgError, pgCode, pgErrorText } from "./dialect.js";
 
 /**
  * How rows reach the server. `unnest`: one array parameter per column, `UNNEST(…) AS v(…)`: one
@@ -120,8 +120,20 @@ function latestGuard(runId: string, taskId: Sql, state: Sql, ts: Sql | null, val
 }
 const KEYS_TRY = ["try_id", "task_id"];
 
+/** unique_violation: a row of the batch is stored already. */
+const DUPLICATE_KEY = "23505";
+
 export class PostgresStore implements Store {
   private tolerant = false;
+  /**
+   * Write new rows as upserts (`ON CONFLICT`), for a batch that may be stored already: the first
+   * batch of a writer (a new writer resumes from the last acknowledged offset, and the batch it
+   * starts with may have committed just before the old one died), and a batch whose plain
+   * inserts met a stored row (a commit whose reply was lost). Otherwise new rows are plain
+   * inserts, which cost the server about a quarter less per row; a duplicate key then rolls the
+   * transaction back and the batch is written again as upserts, so the outcome is the same.
+   */
+  private replaySafe = true;
   private rejected: string[] = [];
   private rows = 0;
 
@@ -177,10 +189,16 @@ export class PostgresStore implements Store {
 
   async applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome> {
     const plan = planBatch(events);
-    return this.retrying("write to", async () => {
+    const outcome = await this.retrying("write to", async () => {
       this.tolerant = false;
       try {
-        return await this.writeOnce(plan);
+        try {
+          return await this.writeOnce(plan);
+        } catch (err) {
+          if (this.replaySafe || pgCode(err) !== DUPLICATE_KEY) throw err;
+          this.replaySafe = true; // some of it is stored already: upserts from here on, for this batch
+          return await this.writeOnce(plan);
+        }
       } catch (err) {
         if (classifyPgError(err) !== "row") throw err;
         // A refused row: write the batch again, this time row by row.
@@ -188,6 +206,8 @@ export class PostgresStore implements Store {
         return await this.writeOnce(plan);
       }
     });
+    this.replaySafe = false;
+    return outcome;
   }
 
   private async writeOnce(plan: BatchPlan): Promise<BatchOutcome> {
@@ -279,8 +299,10 @@ export class PostgresStore implements Store {
           "heartbeat_period" = EXCLUDED."heartbeat_period"`).then(() => this.rows++), () => "workflow row");
     }
     // Status rows first: only a status row this transaction added may set task_latest_status.
-    // Fast mode asks the server (the row's xmin is this transaction: latestGuard); in tolerant
-    // mode rows go in savepoints, which have xids of their own, so RETURNING says which are new.
+    // Plain inserts: every status row of the batch is new (else the insert failed), so any state
+    // may be set. Replay-safe mode asks the server (the row's xmin is this transaction:
+    // latestGuard); in tolerant mode rows go in savepoints, which have xids of their own, so
+    // RETURNING says which are new.
     const fresh = new Set<string>();
     if (plan.status.length > 0) {
       const st = plan.status;
@@ -291,7 +313,7 @@ export class PostgresStore implements Store {
       };
       const added = await this.grouped(tx, group, (v) => sql`INSERT INTO "status" ("task_id", "task_status_name", "timestamp", "run_id", "try_id")
         SELECT v."task_id", v."task_status_name", v."timestamp", ${run}, v."try_id" FROM ${v}
-        ON CONFLICT DO NOTHING ${this.tolerant ? raw(`RETURNING "task_id", "task_status_name", "timestamp"`) : raw("")}`, this.tolerant);
+        ${this.tolerant ? raw(`ON CONFLICT DO NOTHING RETURNING "task_id", "task_status_name", "timestamp"`) : raw(this.replaySafe ? "ON CONFLICT DO NOTHING" : "")}`, this.tolerant);
       for (const r of added.rows) fresh.add(`${String(r["task_id"])}|${String(r["task_status_name"])}|${String(r["timestamp"])}`);
     }
     const latestIsNew = (r: CoalescedRow): boolean => !this.tolerant ||
@@ -367,17 +389,18 @@ export class PostgresStore implements Store {
         c === DERIVED_LATEST && !this.tolerant ? sql`${q(c)} = ${latestGuard(run, sql`EXCLUDED."task_id"`, sql`EXCLUDED."task_latest_status"`, null, sql`EXCLUDED."task_latest_status"`, sql`"task"."task_latest_status"`)}`
         : sql`${q(c)} = EXCLUDED.${q(c)}`);
       const pk = join(table.primaryKey.map(q));
+      const upsert = this.tolerant || this.replaySafe;
       await this.grouped(tx, rg, (v) => sql`INSERT INTO ${t} (${join([...keys, "run_id", ...names].map(q))})
         SELECT ${join([...keys.map((k) => sql`v.${q(k)}`), sql`${run}`, ...names.map((c) => sql`v.${q(c)}`)])}
-        FROM ${v} ON CONFLICT (${pk}) DO ${set.length > 0 ? sql`UPDATE SET ${join(set)}` : raw("NOTHING")}`);
+        FROM ${v}${!upsert ? raw("") : sql` ON CONFLICT (${pk}) DO ${set.length > 0 ? sql`UPDATE SET ${join(set)}` : raw("NOTHING")}`}`);
     }
     for (const group of updates.values()) {
       const names = Object.keys(group[0]!.cols).filter((c) => !(c === DERIVED_LATEST && stale.has(group[0]!))).sort();
       if (names.length === 0) continue;
       const types = this.typesOf(table, names, group, describe);
       if (!types) continue;
-      // Fast mode: the state's time goes along for latestGuard.
-      const guard = !this.tolerant && names.includes(DERIVED_LATEST);
+      // Replay-safe mode: the state's time goes along for latestGuard.
+      const guard = !this.tolerant && this.replaySafe && names.includes(DERIVED_LATEST);
       const rg: RowGroup = {
         names: [...keys, ...names, ...(guard ? [LATEST_TS] : [])], types: [...keyTypes, ...types, ...(guard ? ["DATETIME" as const] : [])],
         values: group.map((r) => [...(table === TRY ? [r.try_id, r.task_id] : [r.task_id]), ...names.map((c, j) => toPg(types[j]!, r.cols[c])),
