@@ -25,7 +25,7 @@ import type { Connection, Queryable } from "../connection.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, WORKFLOW, type ColumnType, type Table } from "../schema.js";
 import { ensureSchema } from "../schemaSetup.js";
 import { ident, join, raw, sql, type Sql } from "../sql.js";
-import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "../store.js";
+import { PermanentStoreError, StoreOpenError, type BatchOutcome, type PreparedBatch, type Store, type StoreNotices } from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { PostgresConnection } from "./connection.js";
 import { classifyPgError, pgCode, pgErrorText } from "./dialect.js";
@@ -62,24 +62,57 @@ function toPg(type: ColumnType, v: unknown): unknown {
   return v;
 }
 
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;
+
 /**
- * Column `j` of rows `from`..`to` as one PostgreSQL array literal (`{1,NULL,"a\"b"}`), still
+ * Items `from`..`to` of one column as a PostgreSQL array literal (`{1,NULL,"a\"b"}`), still
  * sent as a parameter. node-postgres builds the same text element by element through its
- * generic value preparation; doing it here costs a fraction of the writer's CPU per row.
+ * generic value preparation; doing it here costs a fraction of the writer's CPU per row. The
+ * items are joined once (appending them one by one would build a rope of thousands of pieces).
  */
-export function arrayLiteral(rows: readonly (readonly unknown[])[], j: number, from: number, to: number): string {
-  let out = "{";
-  for (let i = from; i < to; i++) {
-    if (i > from) out += ",";
-    const v = rows[i]![j];
-    if (v === null || v === undefined) out += "NULL";
-    else if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") out += String(v);
+export function arrayLiteral(column: readonly unknown[], from: number, to: number): string {
+  // The common columns take one join: all numbers, or all text that needs no escaping.
+  let numbers = true;
+  let plainText = true;
+  for (let i = from; i < to && (numbers || plainText); i++) {
+    const v = column[i];
+    if (typeof v === "number") plainText = false;
     else {
-      const text = typeof v === "string" ? v : JSON.stringify(v);
-      out += '"' + (/["\\]/.test(text) ? text.replace(/["\\]/g, "\\$&") : text) + '"';
+      numbers = false;
+      if (typeof v !== "string" || NEEDS_ESCAPE.test(v)) plainText = false;
     }
   }
-  return out + "}";
+  if (numbers || plainText) {
+    const items = from === 0 && to === column.length ? column : column.slice(from, to);
+    return numbers ? "{" + items.join(",") + "}" : '{"' + items.join('","') + '"}';
+  }
+  const parts = new Array<string>(to - from);
+  for (let i = from; i < to; i++) {
+    const v = column[i];
+    let item: string;
+    if (v === null || v === undefined) item = "NULL";
+    else if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") item = String(v);
+    else {
+      const text = typeof v === "string" ? v : JSON.stringify(v);
+      item = '"' + (NEEDS_ESCAPE.test(text) ? text.replace(ESCAPED, "\\$&") : text) + '"';
+    }
+    parts[i - from] = item;
+  }
+  return "{" + parts.join(",") + "}";
+}
+
+/** The key columns of task (task_id) or try (try_id, task_id) rows. */
+function keyColumns(table: Table, rows: readonly CoalescedRow[]): unknown[][] {
+  const taskIds = rows.map((r) => r.task_id);
+  return table === TRY ? [rows.map((r) => r.try_id), taskIds] : [taskIds];
+}
+
+/** One column of coalesced rows, as PostgreSQL takes it. */
+function columnOf(rows: readonly CoalescedRow[], name: string, type: ColumnType): unknown[] {
+  const out = new Array<unknown>(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = toPg(type, rows[i]!.cols[name]);
+  return out;
 }
 
 /** Column name → column, per table; throws a TypeError (a refused row) on a name that is not a column. */
@@ -93,11 +126,12 @@ function columnsOf(table: Table, names: Iterable<string>): ColumnType[] {
   return out;
 }
 
-/** Rows to write with one column list; `values[i]` is row i, in the order of `names`. */
+/** Rows to write with one column list, by column: `columns[j][i]` is column `names[j]` of row i. */
 interface RowGroup {
   names: string[];
   types: ColumnType[];
-  values: unknown[][];
+  columns: unknown[][];
+  length: number;
   /** For messages, per row. */
   describe: ((i: number) => string);
 }
@@ -188,7 +222,15 @@ export class PostgresStore implements Store {
   // ---------------------------------------------------------------- writes
 
   async applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome> {
-    const plan = planBatch(events);
+    return this.applyPrepared(this.prepare(events));
+  }
+
+  prepare(events: readonly MonitoringEvent[]): BatchPlan {
+    return planBatch(events);
+  }
+
+  async applyPrepared(batch: PreparedBatch): Promise<BatchOutcome> {
+    const plan = batch as BatchPlan;
     const outcome = await this.retrying("write to", async () => {
       this.tolerant = false;
       try {
@@ -243,7 +285,7 @@ export class PostgresStore implements Store {
   private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql, returning = false): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
     const out: Record<string, unknown>[] = [];
     let changed = 0;
-    const n = group.values.length;
+    const n = group.length;
     if (n === 0) return { rows: out, changed };
     const exec = async (from: number, to: number): Promise<void> => {
       const q = statement(this.source(group, from, to));
@@ -274,14 +316,13 @@ export class PostgresStore implements Store {
   private source(group: RowGroup, from: number, to: number): Sql {
     const names = join(group.names.map((c) => ident(c)));
     if (this.method === "unnest") {
-      const arrays = group.names.map((_, j) => sql`${arrayLiteral(group.values, j, from, to)}::${raw(PG_ARRAY_TYPE[group.types[j]!])}[]`);
+      const arrays = group.names.map((_, j) => sql`${arrayLiteral(group.columns[j]!, from, to)}::${raw(PG_ARRAY_TYPE[group.types[j]!])}[]`);
       return sql`UNNEST(${join(arrays)}) AS v(${names})`;
     }
     const tuples: Sql[] = [];
     for (let i = from; i < to; i++) {
-      const row = group.values[i]!;
       // Casts on every row: a VALUES list outside INSERT … VALUES does not take the target's types.
-      tuples.push(sql`(${join(row.map((v, j) => sql`${v}::${raw(PG_ARRAY_TYPE[group.types[j]!])}`))})`);
+      tuples.push(sql`(${join(group.columns.map((col, j) => sql`${col[i]}::${raw(PG_ARRAY_TYPE[group.types[j]!])}`))})`);
     }
     return sql`(VALUES ${join(tuples)}) AS v(${names})`;
   }
@@ -306,9 +347,18 @@ export class PostgresStore implements Store {
     const fresh = new Set<string>();
     if (plan.status.length > 0) {
       const st = plan.status;
+      const n = st.length;
+      const ids = new Array<number>(n), states = new Array<string>(n), times = new Array<string>(n), tries = new Array<number>(n);
+      for (let i = 0; i < n; i++) {
+        const s = st[i]!;
+        ids[i] = s.task_id;
+        states[i] = s.state;
+        times[i] = formatMicros(s.ts);
+        tries[i] = s.try_id;
+      }
       const group: RowGroup = {
         names: ["task_id", "task_status_name", "timestamp", "try_id"], types: ["INTEGER", "TEXT", "DATETIME", "INTEGER"],
-        values: st.map((s) => [s.task_id, s.state, formatMicros(s.ts), s.try_id]),
+        columns: [ids, states, times, tries], length: n,
         describe: (i) => `status ${st[i]!.state} of task ${st[i]!.task_id} try ${st[i]!.try_id}`,
       };
       const added = await this.grouped(tx, group, (v) => sql`INSERT INTO "status" ("task_id", "task_status_name", "timestamp", "run_id", "try_id")
@@ -363,9 +413,13 @@ export class PostgresStore implements Store {
     /** Rows whose state came from a status row already stored: it must not overwrite the stored state. */
     const stale = new Set<CoalescedRow>();
     for (const r of rows) {
-      if (DERIVED_LATEST in r.cols && !latestIsNew(r)) stale.add(r);
-      const names = Object.keys(r.cols).filter((c) => !(c === DERIVED_LATEST && stale.has(r) && !r.first)).sort();
-      const key = names.join(",") + (stale.has(r) ? "|stale" : "");
+      const isStale = DERIVED_LATEST in r.cols && !latestIsNew(r);
+      if (isStale) stale.add(r);
+      // Rows with the same columns in the same order (events of one kind add them in one order)
+      // share a statement; the column list itself is sorted once per group below.
+      let key = "";
+      for (const c in r.cols) if (!(isStale && c === DERIVED_LATEST && !r.first)) key += c + ",";
+      if (isStale) key += "|stale";
       const byKey = r.first ? inserts : updates;
       const g = byKey.get(key);
       if (g) g.push(r);
@@ -382,7 +436,7 @@ export class PostgresStore implements Store {
       if (!types) continue;
       const rg: RowGroup = {
         names: [...keys, ...names], types: [...keyTypes, ...types],
-        values: group.map((r) => [...(table === TRY ? [r.try_id, r.task_id] : [r.task_id]), ...names.map((c, j) => toPg(types[j]!, r.cols[c]))]),
+        columns: [...keyColumns(table, group), ...names.map((c, j) => columnOf(group, c, types[j]!))], length: group.length,
         describe: (i) => describe(group[i]!),
       };
       const set = names.filter((c) => updatable.has(c) && !(c === DERIVED_LATEST && stale0)).map((c) =>
@@ -403,8 +457,8 @@ export class PostgresStore implements Store {
       const guard = !this.tolerant && this.replaySafe && names.includes(DERIVED_LATEST);
       const rg: RowGroup = {
         names: [...keys, ...names, ...(guard ? [LATEST_TS] : [])], types: [...keyTypes, ...types, ...(guard ? ["DATETIME" as const] : [])],
-        values: group.map((r) => [...(table === TRY ? [r.try_id, r.task_id] : [r.task_id]), ...names.map((c, j) => toPg(types[j]!, r.cols[c])),
-          ...(guard ? [formatMicros(r.latestTs!)] : [])]),
+        columns: [...keyColumns(table, group), ...names.map((c, j) => columnOf(group, c, types[j]!)),
+          ...(guard ? [group.map((r) => formatMicros(r.latestTs!))] : [])], length: group.length,
         describe: (i) => describe(group[i]!),
       };
       const setCol = (c: string): Sql => c === DERIVED_LATEST && guard
@@ -460,7 +514,7 @@ export class PostgresStore implements Store {
         continue;
       }
       const rg: RowGroup = {
-        names, types, values: rows.map((r) => names.map((c, j) => toPg(types[j]!, r[c]))),
+        names, types, columns: names.map((c, j) => rows.map((r) => toPg(types[j]!, r[c]))), length: rows.length,
         describe: (i) => `resource sample of task ${String(rows[i]!["task_id"])} try ${String(rows[i]!["try_id"])}`,
       };
       await this.grouped(tx, rg, (v) => sql`INSERT INTO "resource" ("run_id", ${join(names.map((c) => ident(c)))})
