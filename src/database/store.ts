@@ -36,7 +36,7 @@ export interface Store {
    * writer can do it for the next batch while this one is on the server.
    * `applyBatch(events)` is `applyPrepared(prepare(events))`.
    */
-  prepare(events: readonly MonitoringEvent[]): PreparedBatch;
+  prepare(events: readonly MonitoringEvent[]): Promise<PreparedBatch>;
   /** Writes a prepared batch, as applyBatch. Calls must not overlap: the caller awaits one before the next. */
   applyPrepared(batch: PreparedBatch): Promise<BatchOutcome>;
   /** Refreshes `workflow.last_heartbeat` of a live run. Best effort: skipped while locked. */

@@ -257,7 +257,7 @@ class Writer {
           lastSeq = f.seq;
           end = f.end;
         }
-        const prepared = this.store.prepare(events);
+        const prepared = await this.store.prepare(events);
         const ended = events.some((e) => e.t === "workflow_end");
         events = [];
         if (inflight) {

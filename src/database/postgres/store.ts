@@ -28,7 +28,7 @@ import { ident, join, raw, sql, type Sql } from "../sql.js";
 import { PermanentStoreError, StoreOpenError, type BatchOutcome, type PreparedBatch, type Store, type StoreNotices } from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { PostgresConnection } from "./connection.js";
-import { classifyPgError, pgCode, pgErrorText } from "./dialect.js";
+import { classifyPgError, pgCode, pgErrorText, postgresDialect } from "./dialect.js";
 
 /**
  * How rows reach the server. `unnest`: one array parameter per column, `UNNEST(…) AS v(…)`: one
@@ -154,6 +154,49 @@ function latestGuard(runId: string, taskId: Sql, state: Sql, ts: Sql | null, val
 }
 const KEYS_TRY = ["try_id", "task_id"];
 
+/** A statement recorded by prepare(); `expect`: the row count it must report (updates), else null. */
+interface Recorded {
+  query: Sql;
+  expect: number | null;
+}
+
+/** A batch as prepare() leaves it: the plan, and the statements of the usual case built ahead. */
+interface PgPrepared extends BatchPlan {
+  recorded?: { statements: Recorded[]; rows: number };
+}
+
+/**
+ * Stands in for the transaction while prepare() builds a batch's statements: it records them and
+ * reports every row written, which is what the plain-insert mode expects (applyPrepared checks
+ * the counts that matter).
+ */
+class Recorder implements Queryable {
+  readonly dialect = postgresDialect;
+  readonly statements: Recorded[] = [];
+  /** Set by grouped() before each statement: the rows it carries, and whether the count is to be checked. */
+  expect = 0;
+  checked = false;
+
+  async run(query: Sql): Promise<number> {
+    this.statements.push({ query, expect: this.checked ? this.expect : null });
+    const n = this.expect;
+    this.expect = 0;
+    this.checked = false;
+    return n;
+  }
+
+  async all<T>(): Promise<T[]> {
+    throw new Error("internal: a read while recording a batch");
+  }
+
+  async first<T>(): Promise<T | undefined> {
+    throw new Error("internal: a read while recording a batch");
+  }
+}
+
+/** Thrown inside a recorded batch's transaction when an update changed fewer rows than it carries. */
+const MISMATCH = new Error("an update found fewer rows than it carries");
+
 /** unique_violation: a row of the batch is stored already. */
 const DUPLICATE_KEY = "23505";
 
@@ -222,19 +265,57 @@ export class PostgresStore implements Store {
   // ---------------------------------------------------------------- writes
 
   async applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome> {
-    return this.applyPrepared(this.prepare(events));
+    return this.applyPrepared(await this.prepare(events));
   }
 
-  prepare(events: readonly MonitoringEvent[]): BatchPlan {
-    return planBatch(events);
+  /**
+   * Plans the batch and builds the statements of the usual case (plain inserts, no refused row)
+   * ahead, so that the writer does this work while the previous batch is on the server. Built
+   * on a copy of the store's state: a batch in flight is not disturbed.
+   */
+  async prepare(events: readonly MonitoringEvent[]): Promise<PreparedBatch> {
+    const plan: PgPrepared = planBatch(events);
+    const recorder = new Recorder();
+    const copy: PostgresStore = Object.assign(Object.create(PostgresStore.prototype) as object, this);
+    copy.tolerant = false;
+    copy.replaySafe = false;
+    copy.rows = 0;
+    copy.rejected = [];
+    try {
+      await copy.writePlan(recorder, plan);
+      plan.recorded = { statements: recorder.statements, rows: copy.rows };
+    } catch {
+      // A row the usual case cannot write (a column that is no column): applyPrepared's own path reports it.
+    }
+    return plan;
+  }
+
+  /** The statements prepare() built, in one transaction; null when an update missed rows (the caller then takes the long way). */
+  private async writeRecorded(recorded: NonNullable<PgPrepared["recorded"]>): Promise<BatchOutcome | null> {
+    try {
+      await this.conn.transaction(async (tx) => {
+        for (const r of recorded.statements) {
+          const n = await tx.run(r.query);
+          if (r.expect !== null && n !== r.expect) throw MISMATCH;
+        }
+      });
+    } catch (err) {
+      if (err === MISMATCH) return null;
+      throw err;
+    }
+    return { rows: recorded.rows, rejected: [] };
   }
 
   async applyPrepared(batch: PreparedBatch): Promise<BatchOutcome> {
-    const plan = batch as BatchPlan;
+    const plan = batch as PgPrepared;
     const outcome = await this.retrying("write to", async () => {
       this.tolerant = false;
       try {
         try {
+          if (!this.replaySafe && plan.recorded) {
+            const done = await this.writeRecorded(plan.recorded);
+            if (done) return done;
+          }
           return await this.writeOnce(plan);
         } catch (err) {
           if (this.replaySafe || pgCode(err) !== DUPLICATE_KEY) throw err;
@@ -282,7 +363,8 @@ export class PostgresStore implements Store {
    * mode one row at a time. `statement` gets the row source `… AS v(…)`; returns the rows it
    * returned (`returning`) and how many rows it changed.
    */
-  private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql, returning = false): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
+  private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql, returning = false,
+    counted = false): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
     const out: Record<string, unknown>[] = [];
     let changed = 0;
     const n = group.length;
@@ -294,6 +376,10 @@ export class PostgresStore implements Store {
         for (const r of got) out.push(r);
         changed += got.length;
       } else {
+        if (tx instanceof Recorder) {
+          tx.expect = to - from;
+          tx.checked = counted;
+        }
         changed += await tx.run(q);
       }
     };
@@ -465,7 +551,7 @@ export class PostgresStore implements Store {
         ? sql`${q(c)} = ${latestGuard(run, sql`v."task_id"`, sql`v.${q(DERIVED_LATEST)}`, sql`v.${q(LATEST_TS)}`, sql`v.${q(DERIVED_LATEST)}`, sql`x.${q(DERIVED_LATEST)}`)}`
         : sql`${q(c)} = v.${q(c)}`;
       const where = (v: Sql): Sql => sql`${join(keys.map((k) => sql`x.${q(k)} = ${v}.${q(k)}`), " AND ")} AND x."run_id" = ${run}`;
-      const { changed } = await this.grouped(tx, rg, (v) => sql`UPDATE ${t} AS x SET ${join(names.map(setCol))} FROM ${v} WHERE ${where(raw("v"))}`);
+      const { changed } = await this.grouped(tx, rg, (v) => sql`UPDATE ${t} AS x SET ${join(names.map(setCol))} FROM ${v} WHERE ${where(raw("v"))}`, false, true);
       if (changed === group.length) continue;
       // Some row does not exist (its first event never arrived): name it. Rare, so a second look is fine.
       const keyCols = keys.map((_, j) => group.map((r) => (table === TRY ? [r.try_id, r.task_id] : [r.task_id])[j]));

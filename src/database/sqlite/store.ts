@@ -212,7 +212,7 @@ export class SqliteStore implements Store {
     return this.applyPrepared(planBatch(events));
   }
 
-  prepare(events: readonly MonitoringEvent[]): BatchPlan {
+  async prepare(events: readonly MonitoringEvent[]): Promise<BatchPlan> {
     return planBatch(events);
   }
 
