@@ -7,7 +7,11 @@
  * The server: PARSL_TS_TEST_PG (an admin URL), else scripts/postgres/start-server.sh starts a
  * private one on loopback. Each run writes a fresh database.
  *
- *   node dist/bench/postgres.js [--tasks 100000] [--rounds 3]
+ *   node dist/bench/postgres.js [--tasks 100000] [--rounds 3] [--targets none,sqlite,postgresql]
+ *
+ * Per round it also prints CPU µs per task of the kernel process, the writer process (from the
+ * line it logs on exit) and the server's processes (from /proc when the server is on this
+ * machine; every client of the server counts).
  */
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -44,7 +48,68 @@ function withDatabase(url: string, db: string): string {
 
 type Target = "none" | "sqlite" | "postgresql";
 
-async function once(n: number, target: Target, adminUrl: string): Promise<{ perSecond: number; rows: number }> {
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/**
+ * CPU seconds used so far by the PostgreSQL server's processes, when they run on this machine
+ * (Linux /proc, readable by us); else null. Counts every client of the server, so other users of
+ * it show up here too.
+ */
+function serverCpuSeconds(): number | null {
+  let ticks = 0;
+  let found = false;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync("/proc");
+  } catch {
+    return null;
+  }
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(")");
+    if (stat.slice(stat.indexOf("(") + 1, close) !== "postgres") continue;
+    const f = stat.slice(close + 2).split(" ");
+    // utime, stime, and cutime, cstime: a backend that has exited (the writer's, at its end) is
+    // counted in the postmaster's children's times once reaped.
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    found = true;
+  }
+  return found ? ticks / CLOCK_TICKS : null;
+}
+
+/** The writer's own CPU time, from the line it logs when it exits. */
+function writerCpuSeconds(runDir: string): number | null {
+  let text = "";
+  try {
+    for (const d of fs.readdirSync(runDir)) {
+      const f = path.join(runDir, d, "database_manager.log");
+      if (fs.existsSync(f)) text += fs.readFileSync(f, "utf8");
+    }
+  } catch {
+    return null;
+  }
+  const m = /CPU time ([\d.]+) s/.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+interface Once {
+  perSecond: number;
+  rows: number;
+  /** Seconds until every task's future resolved (the rest of the wait is the writer catching up). */
+  tasksDone: number;
+  /** CPU µs per task: the kernel process (all its threads), the writer process, the server's processes. */
+  kernelCpu: number;
+  writerCpu: number | null;
+  serverCpu: number | null;
+}
+
+async function once(n: number, target: Target, adminUrl: string): Promise<Once> {
   const runDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-bench-pg-")), "runinfo");
   let endpoint: string | undefined;
   let dbName = "";
@@ -59,12 +124,21 @@ async function once(n: number, target: Target, adminUrl: string): Promise<{ perS
     runDir, handleSignals: false, summary: false,
   }));
   await Promise.all(Array.from({ length: 2000 }, () => noop()));
+  const server0 = serverCpuSeconds();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const futures = new Array(n);
   for (let i = 0; i < n; i++) futures[i] = noop();
   await Promise.all(futures);
+  const tasksDone = (performance.now() - t0) / 1000;
   await dfk.cleanup();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const server1 = serverCpuSeconds();
+  const perTask = (s: number | null): number | null => (s === null ? null : (s * 1e6) / n);
+  // The writer's CPU includes its start-up and the 2,000 warm-up tasks: small next to n.
+  const writerCpu = target === "none" ? null : perTask(writerCpuSeconds(runDir));
+  const serverCpu = target === "postgresql" && server0 !== null && server1 !== null ? perTask(server1 - server0) : null;
   let rows = 0;
   if (target === "postgresql") {
     const r = await admin(endpoint!, `SELECT (SELECT COUNT(*) FROM task) + (SELECT COUNT(*) FROM try) + (SELECT COUNT(*) FROM status) AS n`);
@@ -79,22 +153,25 @@ async function once(n: number, target: Target, adminUrl: string): Promise<{ perS
   fs.rmSync(path.dirname(runDir), { recursive: true, force: true });
   const expected = (n + 2000) * 7; // task + try + 5 status rows per task
   if (target !== "none" && rows !== expected) throw new Error(`${target}: ${rows} rows committed, expected ${expected}`);
-  return { perSecond: n / seconds, rows };
+  return { perSecond: n / seconds, rows, tasksDone, kernelCpu: (cpu.user + cpu.system) / n, writerCpu, serverCpu };
 }
 
-export async function benchPostgres(opts: { tasks: number; rounds: number; print: (s: string) => void }): Promise<Record<string, unknown>> {
+export async function benchPostgres(opts: { tasks: number; rounds: number; print: (s: string) => void; targets?: readonly Target[] }): Promise<Record<string, unknown>> {
+  const targets = opts.targets ?? (["none", "sqlite", "postgresql"] as const);
   const adminUrl = benchPgAdminUrl();
   const version = (await admin(adminUrl, "SHOW server_version"))[0]!["server_version"];
   opts.print(`PostgreSQL ${String(version)} at ${new URL(adminUrl).host}; ${opts.tasks} no-op tasks, ThreadPoolExecutor(2), ${opts.rounds} alternated rounds`);
   const runs: Record<Target, number[]> = { none: [], sqlite: [], postgresql: [] };
   for (let r = 0; r < opts.rounds; r++) {
-    for (const target of ["none", "sqlite", "postgresql"] as const) {
-      const { perSecond } = await once(opts.tasks, target, adminUrl);
-      runs[target].push(perSecond);
-      opts.print(`  round ${r + 1} ${target.padEnd(10)} ${perSecond.toFixed(0)} tasks/s until every row is committed`);
+    for (const target of targets) {
+      const o = await once(opts.tasks, target, adminUrl);
+      runs[target].push(o.perSecond);
+      const us = (v: number | null): string => (v === null ? "-" : v.toFixed(0));
+      opts.print(`  round ${r + 1} ${target.padEnd(10)} ${o.perSecond.toFixed(0)} tasks/s until every row is committed ` +
+        `(tasks done at ${o.tasksDone.toFixed(1)} s; CPU µs/task: kernel ${us(o.kernelCpu)}, writer ${us(o.writerCpu)}, server ${us(o.serverCpu)})`);
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]): number => xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const out = {
     tasks: opts.tasks,
     unmonitoredPerSecond: median(runs.none),
@@ -113,5 +190,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     const i = process.argv.indexOf(name);
     return i >= 0 ? Number(process.argv[i + 1]) : dflt;
   };
-  await benchPostgres({ tasks: arg("--tasks", 100_000), rounds: arg("--rounds", 3), print: (s) => console.log(s) });
+  const i = process.argv.indexOf("--targets");
+  const targets = i >= 0 ? process.argv[i + 1]!.split(",") as Target[] : undefined;
+  for (const t of targets ?? []) if (!["none", "sqlite", "postgresql"].includes(t)) throw new Error(`--targets: unknown target ${t} (none, sqlite, postgresql)`);
+  await benchPostgres({ tasks: arg("--tasks", 100_000), rounds: arg("--rounds", 3), print: (s) => console.log(s), ...(targets ? { targets } : {}) });
 }

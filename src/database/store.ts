@@ -31,6 +31,14 @@ export interface Store {
    * it lasts; never drops the batch. Throws PermanentStoreError when waiting cannot help.
    */
   applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome>;
+  /**
+   * The part of applyBatch that needs no database (planning the rows, encoding them), so that the
+   * writer can do it for the next batch while this one is on the server.
+   * `applyBatch(events)` is `applyPrepared(prepare(events))`.
+   */
+  prepare(events: readonly MonitoringEvent[]): Promise<PreparedBatch>;
+  /** Writes a prepared batch, as applyBatch. Calls must not overlap: the caller awaits one before the next. */
+  applyPrepared(batch: PreparedBatch): Promise<BatchOutcome>;
   /** Refreshes `workflow.last_heartbeat` of a live run. Best effort: skipped while locked. */
   heartbeat(now: Micros): Promise<void>;
   /**
@@ -41,6 +49,12 @@ export interface Store {
   /** Folds the write-ahead log back into the database file, where the dialect has one (PostgreSQL: nothing to do). */
   checkpoint(): Promise<void>;
   close(): void;
+}
+
+/** A batch made ready to write by one store's `prepare`; only that store can write it. */
+export interface PreparedBatch {
+  /** Number of events it was made from. */
+  readonly events: number;
 }
 
 export class StoreOpenError extends Error {

@@ -18,7 +18,7 @@
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
-import { openStore, PermanentStoreError, type Store } from "../database/store.js";
+import { openStore, PermanentStoreError, type PreparedBatch, type Store } from "../database/store.js";
 import { nowMicros } from "../database/timeformat.js";
 import { decodeBatch, openPayload } from "./frames.js";
 import { JournalTail } from "./journal.js";
@@ -215,15 +215,29 @@ class Writer {
     this.queuedEvents += header.count;
   }
 
-  /** Writes queued batches, merging whatever has queued up into one transaction. */
+  /**
+   * Writes queued batches, merging whatever has queued up into one transaction. While a
+   * transaction is on the server and a full one's worth of events is queued (the writer lags),
+   * the next transaction is decoded and prepared meanwhile, so the writer's CPU work overlaps the
+   * server's; it is sent only once the previous one has committed (order and acks as before).
+   */
   private async pump(): Promise<void> {
     if (this.busy || this.finished) return;
     this.busy = true;
+    /** The transaction on the server: resolves to its error, if it failed. */
+    let inflight: Promise<unknown> | null = null;
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 || inflight) {
+        if (inflight && (this.queue.length === 0 || (!this.eof && this.queuedEvents < MAX_EVENTS_PER_TRANSACTION))) {
+          // Nothing to get ahead with: let the next transaction gather while this one commits.
+          const err = await inflight;
+          inflight = null;
+          if (err) throw err;
+          continue;
+        }
         // Bigger transactions are much cheaper per row (hot index pages go to the WAL once), so
         // while the kernel is streaming, give the next frames a few ms to arrive and join in.
-        if (!this.eof && this.queuedEvents < GATHER_EVENTS && performance.now() - this.queuedSince < GATHER_MS) {
+        if (!inflight && !this.eof && this.queuedEvents < GATHER_EVENTS && performance.now() - this.queuedSince < GATHER_MS) {
           await new Promise((r) => setTimeout(r, 1));
           continue;
         }
@@ -243,20 +257,15 @@ class Writer {
           lastSeq = f.seq;
           end = f.end;
         }
-        const t0 = performance.now();
-        const outcome = await this.store.applyBatch(events);
-        if (events.some((e) => e.t === "workflow_end")) this.workflowEnded = true;
-        for (const r of outcome.rejected) this.refused.add(r);
-        reply({ type: "ack", seq: lastSeq, offset: end });
-        this.lastCommitAt = Date.now();
-        this.committed = end;
-        if (this.log.debugging) {
-          this.log.log("DEBUG", `batches ${firstSeq}..${lastSeq}: ${events.length} events, ${outcome.rows} row writes in ${(performance.now() - t0).toFixed(1)} ms`);
+        const prepared = await this.store.prepare(events);
+        const ended = events.some((e) => e.t === "workflow_end");
+        events = [];
+        if (inflight) {
+          const err = await inflight;
+          inflight = null;
+          if (err) throw err;
         }
-        // Read what was appended during the transaction before forming the next one.
-        this.queuedSince = performance.now();
-        if (this.queuedEvents < READ_AHEAD_EVENTS / 2) this.poll();
-        await new Promise((r) => setImmediate(r));
+        inflight = this.commit(prepared, ended, firstSeq, lastSeq, end).then(() => null, (err: unknown) => err ?? new Error("write failed"));
       }
       if (this.eof) await this.finish();
     } catch (err) {
@@ -266,6 +275,24 @@ class Writer {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Writes one prepared transaction, then acknowledges everything up to `end`. */
+  private async commit(prepared: PreparedBatch, ended: boolean, firstSeq: number, lastSeq: number, end: number): Promise<void> {
+    const t0 = performance.now();
+    const outcome = await this.store.applyPrepared(prepared);
+    if (ended) this.workflowEnded = true;
+    for (const r of outcome.rejected) this.refused.add(r);
+    reply({ type: "ack", seq: lastSeq, offset: end });
+    this.lastCommitAt = Date.now();
+    this.committed = end;
+    if (this.log.debugging) {
+      this.log.log("DEBUG", `batches ${firstSeq}..${lastSeq}: ${prepared.events} events, ${outcome.rows} row writes in ${(performance.now() - t0).toFixed(1)} ms`);
+    }
+    // Read what was appended during the transaction before forming the next one.
+    this.queuedSince = performance.now();
+    if (this.queuedEvents < READ_AHEAD_EVENTS / 2) this.poll();
+    await new Promise((r) => setImmediate(r));
   }
 
   /** Stops on an error: the supervisor starts a new writer, unless the code says a restart cannot help. */

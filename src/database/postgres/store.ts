@@ -25,10 +25,10 @@ import type { Connection, Queryable } from "../connection.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, WORKFLOW, type ColumnType, type Table } from "../schema.js";
 import { ensureSchema } from "../schemaSetup.js";
 import { ident, join, raw, sql, type Sql } from "../sql.js";
-import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "../store.js";
+import { PermanentStoreError, StoreOpenError, type BatchOutcome, type PreparedBatch, type Store, type StoreNotices } from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { PostgresConnection } from "./connection.js";
-import { classifyPgError, pgErrorText } from "./dialect.js";
+import { classifyPgError, pgCode, pgErrorText, postgresDialect } from "./dialect.js";
 
 /**
  * How rows reach the server. `unnest`: one array parameter per column, `UNNEST(…) AS v(…)`: one
@@ -62,24 +62,57 @@ function toPg(type: ColumnType, v: unknown): unknown {
   return v;
 }
 
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;
+
 /**
- * Column `j` of rows `from`..`to` as one PostgreSQL array literal (`{1,NULL,"a\"b"}`), still
+ * Items `from`..`to` of one column as a PostgreSQL array literal (`{1,NULL,"a\"b"}`), still
  * sent as a parameter. node-postgres builds the same text element by element through its
- * generic value preparation; doing it here costs a fraction of the writer's CPU per row.
+ * generic value preparation; doing it here costs a fraction of the writer's CPU per row. The
+ * items are joined once (appending them one by one would build a rope of thousands of pieces).
  */
-export function arrayLiteral(rows: readonly (readonly unknown[])[], j: number, from: number, to: number): string {
-  let out = "{";
-  for (let i = from; i < to; i++) {
-    if (i > from) out += ",";
-    const v = rows[i]![j];
-    if (v === null || v === undefined) out += "NULL";
-    else if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") out += String(v);
+export function arrayLiteral(column: readonly unknown[], from: number, to: number): string {
+  // The common columns take one join: all numbers, or all text that needs no escaping.
+  let numbers = true;
+  let plainText = true;
+  for (let i = from; i < to && (numbers || plainText); i++) {
+    const v = column[i];
+    if (typeof v === "number") plainText = false;
     else {
-      const text = typeof v === "string" ? v : JSON.stringify(v);
-      out += '"' + (/["\\]/.test(text) ? text.replace(/["\\]/g, "\\$&") : text) + '"';
+      numbers = false;
+      if (typeof v !== "string" || NEEDS_ESCAPE.test(v)) plainText = false;
     }
   }
-  return out + "}";
+  if (numbers || plainText) {
+    const items = from === 0 && to === column.length ? column : column.slice(from, to);
+    return numbers ? "{" + items.join(",") + "}" : '{"' + items.join('","') + '"}';
+  }
+  const parts = new Array<string>(to - from);
+  for (let i = from; i < to; i++) {
+    const v = column[i];
+    let item: string;
+    if (v === null || v === undefined) item = "NULL";
+    else if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") item = String(v);
+    else {
+      const text = typeof v === "string" ? v : JSON.stringify(v);
+      item = '"' + (NEEDS_ESCAPE.test(text) ? text.replace(ESCAPED, "\\$&") : text) + '"';
+    }
+    parts[i - from] = item;
+  }
+  return "{" + parts.join(",") + "}";
+}
+
+/** The key columns of task (task_id) or try (try_id, task_id) rows. */
+function keyColumns(table: Table, rows: readonly CoalescedRow[]): unknown[][] {
+  const taskIds = rows.map((r) => r.task_id);
+  return table === TRY ? [rows.map((r) => r.try_id), taskIds] : [taskIds];
+}
+
+/** One column of coalesced rows, as PostgreSQL takes it. */
+function columnOf(rows: readonly CoalescedRow[], name: string, type: ColumnType): unknown[] {
+  const out = new Array<unknown>(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = toPg(type, rows[i]!.cols[name]);
+  return out;
 }
 
 /** Column name → column, per table; throws a TypeError (a refused row) on a name that is not a column. */
@@ -93,11 +126,12 @@ function columnsOf(table: Table, names: Iterable<string>): ColumnType[] {
   return out;
 }
 
-/** Rows to write with one column list; `values[i]` is row i, in the order of `names`. */
+/** Rows to write with one column list, by column: `columns[j][i]` is column `names[j]` of row i. */
 interface RowGroup {
   names: string[];
   types: ColumnType[];
-  values: unknown[][];
+  columns: unknown[][];
+  length: number;
   /** For messages, per row. */
   describe: ((i: number) => string);
 }
@@ -120,8 +154,63 @@ function latestGuard(runId: string, taskId: Sql, state: Sql, ts: Sql | null, val
 }
 const KEYS_TRY = ["try_id", "task_id"];
 
+/** A statement recorded by prepare(); `expect`: the row count it must report (updates), else null. */
+interface Recorded {
+  query: Sql;
+  expect: number | null;
+}
+
+/** A batch as prepare() leaves it: the plan, and the statements of the usual case built ahead. */
+interface PgPrepared extends BatchPlan {
+  recorded?: { statements: Recorded[]; rows: number };
+}
+
+/**
+ * Stands in for the transaction while prepare() builds a batch's statements: it records them and
+ * reports every row written, which is what the plain-insert mode expects (applyPrepared checks
+ * the counts that matter).
+ */
+class Recorder implements Queryable {
+  readonly dialect = postgresDialect;
+  readonly statements: Recorded[] = [];
+  /** Set by grouped() before each statement: the rows it carries, and whether the count is to be checked. */
+  expect = 0;
+  checked = false;
+
+  async run(query: Sql): Promise<number> {
+    this.statements.push({ query, expect: this.checked ? this.expect : null });
+    const n = this.expect;
+    this.expect = 0;
+    this.checked = false;
+    return n;
+  }
+
+  async all<T>(): Promise<T[]> {
+    throw new Error("internal: a read while recording a batch");
+  }
+
+  async first<T>(): Promise<T | undefined> {
+    throw new Error("internal: a read while recording a batch");
+  }
+}
+
+/** Thrown inside a recorded batch's transaction when an update changed fewer rows than it carries. */
+const MISMATCH = new Error("an update found fewer rows than it carries");
+
+/** unique_violation: a row of the batch is stored already. */
+const DUPLICATE_KEY = "23505";
+
 export class PostgresStore implements Store {
   private tolerant = false;
+  /**
+   * Write new rows as upserts (`ON CONFLICT`), for a batch that may be stored already: the first
+   * batch of a writer (a new writer resumes from the last acknowledged offset, and the batch it
+   * starts with may have committed just before the old one died), and a batch whose plain
+   * inserts met a stored row (a commit whose reply was lost). Otherwise new rows are plain
+   * inserts, which cost the server about a quarter less per row; a duplicate key then rolls the
+   * transaction back and the batch is written again as upserts, so the outcome is the same.
+   */
+  private replaySafe = true;
   private rejected: string[] = [];
   private rows = 0;
 
@@ -176,11 +265,63 @@ export class PostgresStore implements Store {
   // ---------------------------------------------------------------- writes
 
   async applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome> {
-    const plan = planBatch(events);
-    return this.retrying("write to", async () => {
+    return this.applyPrepared(await this.prepare(events));
+  }
+
+  /**
+   * Plans the batch and builds the statements of the usual case (plain inserts, no refused row)
+   * ahead, so that the writer does this work while the previous batch is on the server. Built
+   * on a copy of the store's state: a batch in flight is not disturbed.
+   */
+  async prepare(events: readonly MonitoringEvent[]): Promise<PreparedBatch> {
+    const plan: PgPrepared = planBatch(events);
+    const recorder = new Recorder();
+    const copy: PostgresStore = Object.assign(Object.create(PostgresStore.prototype) as object, this);
+    copy.tolerant = false;
+    copy.replaySafe = false;
+    copy.rows = 0;
+    copy.rejected = [];
+    try {
+      await copy.writePlan(recorder, plan);
+      plan.recorded = { statements: recorder.statements, rows: copy.rows };
+    } catch {
+      // A row the usual case cannot write (a column that is no column): applyPrepared's own path reports it.
+    }
+    return plan;
+  }
+
+  /** The statements prepare() built, in one transaction; null when an update missed rows (the caller then takes the long way). */
+  private async writeRecorded(recorded: NonNullable<PgPrepared["recorded"]>): Promise<BatchOutcome | null> {
+    try {
+      await this.conn.transaction(async (tx) => {
+        for (const r of recorded.statements) {
+          const n = await tx.run(r.query);
+          if (r.expect !== null && n !== r.expect) throw MISMATCH;
+        }
+      });
+    } catch (err) {
+      if (err === MISMATCH) return null;
+      throw err;
+    }
+    return { rows: recorded.rows, rejected: [] };
+  }
+
+  async applyPrepared(batch: PreparedBatch): Promise<BatchOutcome> {
+    const plan = batch as PgPrepared;
+    const outcome = await this.retrying("write to", async () => {
       this.tolerant = false;
       try {
-        return await this.writeOnce(plan);
+        try {
+          if (!this.replaySafe && plan.recorded) {
+            const done = await this.writeRecorded(plan.recorded);
+            if (done) return done;
+          }
+          return await this.writeOnce(plan);
+        } catch (err) {
+          if (this.replaySafe || pgCode(err) !== DUPLICATE_KEY) throw err;
+          this.replaySafe = true; // some of it is stored already: upserts from here on, for this batch
+          return await this.writeOnce(plan);
+        }
       } catch (err) {
         if (classifyPgError(err) !== "row") throw err;
         // A refused row: write the batch again, this time row by row.
@@ -188,6 +329,8 @@ export class PostgresStore implements Store {
         return await this.writeOnce(plan);
       }
     });
+    this.replaySafe = false;
+    return outcome;
   }
 
   private async writeOnce(plan: BatchPlan): Promise<BatchOutcome> {
@@ -220,10 +363,11 @@ export class PostgresStore implements Store {
    * mode one row at a time. `statement` gets the row source `… AS v(…)`; returns the rows it
    * returned (`returning`) and how many rows it changed.
    */
-  private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql, returning = false): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
+  private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql, returning = false,
+    counted = false): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
     const out: Record<string, unknown>[] = [];
     let changed = 0;
-    const n = group.values.length;
+    const n = group.length;
     if (n === 0) return { rows: out, changed };
     const exec = async (from: number, to: number): Promise<void> => {
       const q = statement(this.source(group, from, to));
@@ -232,6 +376,10 @@ export class PostgresStore implements Store {
         for (const r of got) out.push(r);
         changed += got.length;
       } else {
+        if (tx instanceof Recorder) {
+          tx.expect = to - from;
+          tx.checked = counted;
+        }
         changed += await tx.run(q);
       }
     };
@@ -254,14 +402,13 @@ export class PostgresStore implements Store {
   private source(group: RowGroup, from: number, to: number): Sql {
     const names = join(group.names.map((c) => ident(c)));
     if (this.method === "unnest") {
-      const arrays = group.names.map((_, j) => sql`${arrayLiteral(group.values, j, from, to)}::${raw(PG_ARRAY_TYPE[group.types[j]!])}[]`);
+      const arrays = group.names.map((_, j) => sql`${arrayLiteral(group.columns[j]!, from, to)}::${raw(PG_ARRAY_TYPE[group.types[j]!])}[]`);
       return sql`UNNEST(${join(arrays)}) AS v(${names})`;
     }
     const tuples: Sql[] = [];
     for (let i = from; i < to; i++) {
-      const row = group.values[i]!;
       // Casts on every row: a VALUES list outside INSERT … VALUES does not take the target's types.
-      tuples.push(sql`(${join(row.map((v, j) => sql`${v}::${raw(PG_ARRAY_TYPE[group.types[j]!])}`))})`);
+      tuples.push(sql`(${join(group.columns.map((col, j) => sql`${col[i]}::${raw(PG_ARRAY_TYPE[group.types[j]!])}`))})`);
     }
     return sql`(VALUES ${join(tuples)}) AS v(${names})`;
   }
@@ -279,19 +426,30 @@ export class PostgresStore implements Store {
           "heartbeat_period" = EXCLUDED."heartbeat_period"`).then(() => this.rows++), () => "workflow row");
     }
     // Status rows first: only a status row this transaction added may set task_latest_status.
-    // Fast mode asks the server (the row's xmin is this transaction: latestGuard); in tolerant
-    // mode rows go in savepoints, which have xids of their own, so RETURNING says which are new.
+    // Plain inserts: every status row of the batch is new (else the insert failed), so any state
+    // may be set. Replay-safe mode asks the server (the row's xmin is this transaction:
+    // latestGuard); in tolerant mode rows go in savepoints, which have xids of their own, so
+    // RETURNING says which are new.
     const fresh = new Set<string>();
     if (plan.status.length > 0) {
       const st = plan.status;
+      const n = st.length;
+      const ids = new Array<number>(n), states = new Array<string>(n), times = new Array<string>(n), tries = new Array<number>(n);
+      for (let i = 0; i < n; i++) {
+        const s = st[i]!;
+        ids[i] = s.task_id;
+        states[i] = s.state;
+        times[i] = formatMicros(s.ts);
+        tries[i] = s.try_id;
+      }
       const group: RowGroup = {
         names: ["task_id", "task_status_name", "timestamp", "try_id"], types: ["INTEGER", "TEXT", "DATETIME", "INTEGER"],
-        values: st.map((s) => [s.task_id, s.state, formatMicros(s.ts), s.try_id]),
+        columns: [ids, states, times, tries], length: n,
         describe: (i) => `status ${st[i]!.state} of task ${st[i]!.task_id} try ${st[i]!.try_id}`,
       };
       const added = await this.grouped(tx, group, (v) => sql`INSERT INTO "status" ("task_id", "task_status_name", "timestamp", "run_id", "try_id")
         SELECT v."task_id", v."task_status_name", v."timestamp", ${run}, v."try_id" FROM ${v}
-        ON CONFLICT DO NOTHING ${this.tolerant ? raw(`RETURNING "task_id", "task_status_name", "timestamp"`) : raw("")}`, this.tolerant);
+        ${this.tolerant ? raw(`ON CONFLICT DO NOTHING RETURNING "task_id", "task_status_name", "timestamp"`) : raw(this.replaySafe ? "ON CONFLICT DO NOTHING" : "")}`, this.tolerant);
       for (const r of added.rows) fresh.add(`${String(r["task_id"])}|${String(r["task_status_name"])}|${String(r["timestamp"])}`);
     }
     const latestIsNew = (r: CoalescedRow): boolean => !this.tolerant ||
@@ -341,9 +499,13 @@ export class PostgresStore implements Store {
     /** Rows whose state came from a status row already stored: it must not overwrite the stored state. */
     const stale = new Set<CoalescedRow>();
     for (const r of rows) {
-      if (DERIVED_LATEST in r.cols && !latestIsNew(r)) stale.add(r);
-      const names = Object.keys(r.cols).filter((c) => !(c === DERIVED_LATEST && stale.has(r) && !r.first)).sort();
-      const key = names.join(",") + (stale.has(r) ? "|stale" : "");
+      const isStale = DERIVED_LATEST in r.cols && !latestIsNew(r);
+      if (isStale) stale.add(r);
+      // Rows with the same columns in the same order (events of one kind add them in one order)
+      // share a statement; the column list itself is sorted once per group below.
+      let key = "";
+      for (const c in r.cols) if (!(isStale && c === DERIVED_LATEST && !r.first)) key += c + ",";
+      if (isStale) key += "|stale";
       const byKey = r.first ? inserts : updates;
       const g = byKey.get(key);
       if (g) g.push(r);
@@ -360,35 +522,36 @@ export class PostgresStore implements Store {
       if (!types) continue;
       const rg: RowGroup = {
         names: [...keys, ...names], types: [...keyTypes, ...types],
-        values: group.map((r) => [...(table === TRY ? [r.try_id, r.task_id] : [r.task_id]), ...names.map((c, j) => toPg(types[j]!, r.cols[c]))]),
+        columns: [...keyColumns(table, group), ...names.map((c, j) => columnOf(group, c, types[j]!))], length: group.length,
         describe: (i) => describe(group[i]!),
       };
       const set = names.filter((c) => updatable.has(c) && !(c === DERIVED_LATEST && stale0)).map((c) =>
         c === DERIVED_LATEST && !this.tolerant ? sql`${q(c)} = ${latestGuard(run, sql`EXCLUDED."task_id"`, sql`EXCLUDED."task_latest_status"`, null, sql`EXCLUDED."task_latest_status"`, sql`"task"."task_latest_status"`)}`
         : sql`${q(c)} = EXCLUDED.${q(c)}`);
       const pk = join(table.primaryKey.map(q));
+      const upsert = this.tolerant || this.replaySafe;
       await this.grouped(tx, rg, (v) => sql`INSERT INTO ${t} (${join([...keys, "run_id", ...names].map(q))})
         SELECT ${join([...keys.map((k) => sql`v.${q(k)}`), sql`${run}`, ...names.map((c) => sql`v.${q(c)}`)])}
-        FROM ${v} ON CONFLICT (${pk}) DO ${set.length > 0 ? sql`UPDATE SET ${join(set)}` : raw("NOTHING")}`);
+        FROM ${v}${!upsert ? raw("") : sql` ON CONFLICT (${pk}) DO ${set.length > 0 ? sql`UPDATE SET ${join(set)}` : raw("NOTHING")}`}`);
     }
     for (const group of updates.values()) {
       const names = Object.keys(group[0]!.cols).filter((c) => !(c === DERIVED_LATEST && stale.has(group[0]!))).sort();
       if (names.length === 0) continue;
       const types = this.typesOf(table, names, group, describe);
       if (!types) continue;
-      // Fast mode: the state's time goes along for latestGuard.
-      const guard = !this.tolerant && names.includes(DERIVED_LATEST);
+      // Replay-safe mode: the state's time goes along for latestGuard.
+      const guard = !this.tolerant && this.replaySafe && names.includes(DERIVED_LATEST);
       const rg: RowGroup = {
         names: [...keys, ...names, ...(guard ? [LATEST_TS] : [])], types: [...keyTypes, ...types, ...(guard ? ["DATETIME" as const] : [])],
-        values: group.map((r) => [...(table === TRY ? [r.try_id, r.task_id] : [r.task_id]), ...names.map((c, j) => toPg(types[j]!, r.cols[c])),
-          ...(guard ? [formatMicros(r.latestTs!)] : [])]),
+        columns: [...keyColumns(table, group), ...names.map((c, j) => columnOf(group, c, types[j]!)),
+          ...(guard ? [group.map((r) => formatMicros(r.latestTs!))] : [])], length: group.length,
         describe: (i) => describe(group[i]!),
       };
       const setCol = (c: string): Sql => c === DERIVED_LATEST && guard
         ? sql`${q(c)} = ${latestGuard(run, sql`v."task_id"`, sql`v.${q(DERIVED_LATEST)}`, sql`v.${q(LATEST_TS)}`, sql`v.${q(DERIVED_LATEST)}`, sql`x.${q(DERIVED_LATEST)}`)}`
         : sql`${q(c)} = v.${q(c)}`;
       const where = (v: Sql): Sql => sql`${join(keys.map((k) => sql`x.${q(k)} = ${v}.${q(k)}`), " AND ")} AND x."run_id" = ${run}`;
-      const { changed } = await this.grouped(tx, rg, (v) => sql`UPDATE ${t} AS x SET ${join(names.map(setCol))} FROM ${v} WHERE ${where(raw("v"))}`);
+      const { changed } = await this.grouped(tx, rg, (v) => sql`UPDATE ${t} AS x SET ${join(names.map(setCol))} FROM ${v} WHERE ${where(raw("v"))}`, false, true);
       if (changed === group.length) continue;
       // Some row does not exist (its first event never arrived): name it. Rare, so a second look is fine.
       const keyCols = keys.map((_, j) => group.map((r) => (table === TRY ? [r.try_id, r.task_id] : [r.task_id])[j]));
@@ -437,7 +600,7 @@ export class PostgresStore implements Store {
         continue;
       }
       const rg: RowGroup = {
-        names, types, values: rows.map((r) => names.map((c, j) => toPg(types[j]!, r[c]))),
+        names, types, columns: names.map((c, j) => rows.map((r) => toPg(types[j]!, r[c]))), length: rows.length,
         describe: (i) => `resource sample of task ${String(rows[i]!["task_id"])} try ${String(rows[i]!["try_id"])}`,
       };
       await this.grouped(tx, rg, (v) => sql`INSERT INTO "resource" ("run_id", ${join(names.map((c) => ident(c)))})

@@ -14,7 +14,7 @@ import type { Micros, MonitoringEvent, StatusEvent } from "../../monitoring/mess
 import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "../batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "../schema.js";
 import { ensureSchema } from "../schemaSetup.js";
-import { PermanentStoreError, StoreOpenError, type BatchOutcome, type Store, type StoreNotices } from "../store.js";
+import { PermanentStoreError, StoreOpenError, type BatchOutcome, type PreparedBatch, type Store, type StoreNotices } from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { SqliteConnection } from "./connection.js";
 import { isLockError, isPermanentError, isRowError, sqliteErrorText as errorText } from "./dialect.js";
@@ -209,7 +209,15 @@ export class SqliteStore implements Store {
   // ---------------------------------------------------------------- writes
 
   async applyBatch(events: readonly MonitoringEvent[]): Promise<BatchOutcome> {
-    const plan = planBatch(events);
+    return this.applyPrepared(planBatch(events));
+  }
+
+  async prepare(events: readonly MonitoringEvent[]): Promise<BatchPlan> {
+    return planBatch(events);
+  }
+
+  async applyPrepared(batch: PreparedBatch): Promise<BatchOutcome> {
+    const plan = batch as BatchPlan;
     this.tolerant = false;
     return this.retrying("write to", () => {
       this.rows = 0;
