@@ -9,12 +9,12 @@ import fs from "node:fs";
 import pg from "pg";
 import { PostgresStore } from "../src/database/postgres/store.js";
 import { formatMicros } from "../src/database/timeformat.js";
-import { pgAdminUrl } from "./pgWriter.js";
+import { benchPgAdminUrl } from "./pgServer.js";
 
 const per = Number(process.argv[2] ?? 6000);
 const reps = Number(process.argv[3] ?? 3);
 const only = process.argv[4];
-const base = pgAdminUrl();
+const base = benchPgAdminUrl();
 const name = `parsl_probe_${crypto.randomBytes(4).toString("hex")}`;
 const admin = new pg.Client({ connectionString: base });
 await admin.connect();

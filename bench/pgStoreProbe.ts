@@ -11,7 +11,7 @@ import pg from "pg";
 import { PostgresStore } from "../src/database/postgres/store.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
 import { noopTaskEvents } from "./writer.js";
-import { pgAdminUrl } from "./pgWriter.js";
+import { benchPgAdminUrl } from "./pgServer.js";
 
 function serverCpu(): number {
   let t = 0;
@@ -40,7 +40,7 @@ function backendCpu(pids: number[]): number {
 }
 const tasks = Number(process.argv[2] ?? 60000);
 const per = Number(process.argv[3] ?? 6000);
-const base = pgAdminUrl();
+const base = benchPgAdminUrl();
 const name = `parsl_probe_${crypto.randomBytes(4).toString("hex")}`;
 const admin = new pg.Client({ connectionString: base });
 await admin.connect();

@@ -6,6 +6,7 @@
  *
  *   node dist/bench/pgWriter.js [tasks=100000]
  */
+import { benchPgAdminUrl } from "./pgServer.js";
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -20,10 +21,6 @@ import { noopTaskEvents, ROWS_PER_TASK } from "./writer.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export function pgAdminUrl(): string {
-  return process.env["PARSL_TS_TEST_PG"] ??
-    execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-}
 
 async function admin(url: string, text: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
@@ -215,7 +212,7 @@ export async function benchEndToEnd(base: string, tasks: number): Promise<EndToE
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const tasks = Number(process.argv[2] ?? 100_000);
-  const base = pgAdminUrl();
+  const base = benchPgAdminUrl();
   for (const method of ["unnest", "values", "unnest", "values"] as const) {
     const r = await benchIngest(base, method, Math.min(tasks, 50_000));
     console.log(`ingest ${r.method.padEnd(6)}: ${r.tasks} tasks, ${r.rows} rows in ${r.seconds.toFixed(2)} s of writer time: ` +

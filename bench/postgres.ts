@@ -13,6 +13,7 @@
  * line it logs on exit) and the server's processes (from /proc when the server is on this
  * machine; every client of the server counts).
  */
+import { benchPgAdminUrl } from "./pgServer.js";
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -25,10 +26,6 @@ import { Config, MonitoringHub, ThreadPoolExecutor, load, tsApp } from "../src/i
 const noop = tsApp(function noop() { return 7; });
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export function benchPgAdminUrl(): string {
-  return process.env["PARSL_TS_TEST_PG"] ??
-    execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-}
 
 async function admin(url: string, text: string): Promise<Record<string, unknown>[]> {
   const c = new pg.Client({ connectionString: url });

@@ -16,7 +16,8 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { copyDatabase } from "../src/database/copy.js";
 import { openMonitoringDb } from "../src/query/index.js";
-import { createSyntheticDb, startPgServer } from "./visualizer.js";
+import { createSyntheticDb } from "./visualizer.js";
+import { benchPgAdminUrl } from "./pgServer.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
@@ -150,6 +151,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const args = process.argv.slice(2);
   const get = (n: string): string | undefined => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
   const tasks = Number(get("--tasks") ?? 1_000_000);
-  const pgUrl = args.includes("--pg") ? (get("--pg") ?? startPgServer()) : undefined;
+  const pgUrl = args.includes("--pg") ? (get("--pg") ?? benchPgAdminUrl()) : undefined;
   await benchQuery({ tasks, ...(get("--db") ? { db: get("--db")! } : {}), ...(pgUrl ? { pg: pgUrl } : {}) });
 }

@@ -12,10 +12,11 @@ import os from "node:os";
 import path from "node:path";
 import { benchCore } from "./core.js";
 import { benchWriter } from "./writer.js";
-import { benchVisualizer, startPgServer } from "./visualizer.js";
+import { benchVisualizer } from "./visualizer.js";
+import { benchPgAdminUrl } from "./pgServer.js";
 import { benchHtex } from "./htex.js";
 import { benchExport } from "./export.js";
-import { benchPgAdminUrl, benchPostgres } from "./postgres.js";
+import { benchPostgres } from "./postgres.js";
 import { benchIngest, benchStatusRows } from "./pgWriter.js";
 import { benchQuery } from "./query.js";
 import { benchProgress, benchReport } from "./watchReport.js";
@@ -65,7 +66,7 @@ if (want("visualizer") || want("visualizer-pg")) {
     if (want("visualizer")) results.visualizer = sqlite;
     if (want("visualizer-pg")) {
       print("== visualizer: API and pages over the same runs in PostgreSQL");
-      results.visualizerPg = await benchVisualizer({ tasks, reps, db: path.join(dir, "monitoring.db"), pg: startPgServer(), log: print });
+      results.visualizerPg = await benchVisualizer({ tasks, reps, db: path.join(dir, "monitoring.db"), pg: benchPgAdminUrl(), log: print });
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -77,7 +78,7 @@ if (want("export")) {
 }
 if (want("query")) {
   print("== query: parsl-ts runs / tasks and parsl-ts/query on a synthetic run (SQLite, then the same rows in PostgreSQL)");
-  results.query = await benchQuery({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 3 : 9, pg: startPgServer(), log: print });
+  results.query = await benchQuery({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 3 : 9, pg: benchPgAdminUrl(), log: print });
 }
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");

@@ -12,6 +12,7 @@
  *
  * `createSyntheticDb` is also used by the tests (with a few hundred tasks).
  */
+import { benchPgAdminUrl } from "./pgServer.js";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -317,11 +318,6 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
   return result;
 }
 
-/** The admin URL of the private server of scripts/postgres/start-server.sh (started if needed). */
-export function startPgServer(): string {
-  const script = new URL("../../scripts/postgres/start-server.sh", import.meta.url);
-  return execFileSync("bash", [script.pathname], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -335,7 +331,7 @@ async function main(): Promise<void> {
   if (db) opts.db = db;
   if (keep) opts.keepDir = keep;
   const pgArg = get("--pg");
-  if (pgArg) opts.pg = pgArg === "auto" ? startPgServer() : pgArg;
+  if (pgArg) opts.pg = pgArg === "auto" ? benchPgAdminUrl() : pgArg;
   if (args.includes("--no-pages")) opts.noPages = true;
   const res = await benchVisualizer(opts);
   console.log(JSON.stringify(res, null, 1));
