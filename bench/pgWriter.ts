@@ -7,19 +7,17 @@
  *   node dist/bench/pgWriter.js [tasks=100000]
  */
 import { benchPgAdminUrl } from "./pgServer.js";
-import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { PostgresStore, type IngestMethod } from "../src/database/postgres/store.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
 import { Config, load, MonitoringHub, ThreadPoolExecutor, tsApp } from "../src/index.js";
 import { noopTaskEvents, ROWS_PER_TASK } from "./writer.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 
 async function admin(url: string, text: string): Promise<void> {

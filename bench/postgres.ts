@@ -14,7 +14,6 @@
  * machine; every client of the server counts).
  */
 import { benchPgAdminUrl } from "./pgServer.js";
-import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -24,7 +23,6 @@ import pg from "pg";
 import { Config, MonitoringHub, ThreadPoolExecutor, load, tsApp } from "../src/index.js";
 
 const noop = tsApp(function noop() { return 7; });
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 
 async function admin(url: string, text: string): Promise<Record<string, unknown>[]> {

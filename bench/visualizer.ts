@@ -20,7 +20,6 @@ import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { INDEXES, TABLES, type Table } from "../src/database/schema.js";
 import { PAGE_SIZE } from "../src/database/sqlite/store.js";
-import { execFileSync } from "node:child_process";
 import pg from "pg";
 import { copyDatabase } from "../src/database/copy.js";
 import { describeEndpoint, parseEndpoint } from "../src/database/endpoint.js";
