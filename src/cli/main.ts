@@ -13,6 +13,8 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> 
   perf: { about: "measure task throughput of a config (like parsl-perf)", load: async () => (await import("./perf.js")).perfCommand },
   "worker-pool": { about: "run an HTEX worker pool (blocks start it on each node)", load: async () => (await import("../executors/htex/workerPoolCommand.js")).workerPoolCommand },
   db: { about: "upkeep of a monitoring database: upgrade, prune, check, roles", load: async () => (await import("./db.js")).dbCommand },
+  stats: { about: "statistics of a run: outcomes, run time, badput, per app/host/hour; --compare, --all", load: async () => (await import("./stats.js")).statsCommand },
+  analyze: { about: "what failed in a run: root failures, their tries, dep_fail cascades", load: async () => (await import("./analyze.js")).analyzeCommand },
   visualize: { about: "serve the web visualizer over a monitoring database", load: async () => (await import("../visualizer/index.js")).visualizeCommand },
 };
 

@@ -9,11 +9,14 @@
  */
 import { connect, type Connection } from "../connection.js";
 import type { Endpoint } from "../endpoint.js";
+import { analyzeRun, type AnalyzeOptions, type RunAnalysis } from "./analyze.js";
 import { ReadContext, type ReadOptions } from "./context.js";
 import { dagSummary, dagWindow } from "./graph.js";
 import { resources } from "./resources.js";
 import { appHistory, listRuns, runExists, runStatus, runSummary } from "./runs.js";
 import { appExists, listTasks, taskDetail, taskExists, type TaskFilter } from "./tasks.js";
+import { resolveRun, type ResolvedRun } from "./resolveRun.js";
+import { compareStats, runStats, statsOfRuns, type RunSelection, type RunStats, type StatsComparison, type StatsOptions } from "./stats.js";
 import { gantt, triesOverTime } from "./timeline.js";
 import type {
   AppHistory, DagData, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
@@ -22,6 +25,9 @@ import type {
 
 export type * from "./types.js";
 export { parseDepends, type TaskFilter } from "./tasks.js";
+export * from "./stats.js";
+export { LATEST, RunNotFoundError, type ResolvedRun } from "./resolveRun.js";
+export * from "./analyze.js";
 export { ReadContext, SAMPLE_TASKS, type ReadOptions } from "./context.js";
 
 export class MonitoringDb {
@@ -44,6 +50,11 @@ export class MonitoringDb {
   /** Equal tokens mean equal data (see Dialect.changeToken). */
   changeToken(): Promise<string> {
     return this.ctx.token();
+  }
+
+  /** RUN as a command takes it: an id, a unique prefix of one, or `latest`; `workflow` narrows (resolveRun.ts). */
+  resolveRun(spec?: string, workflow?: string): Promise<ResolvedRun> {
+    return resolveRun(this.ctx, spec, workflow);
   }
 
   workflowExists(runId: string): Promise<boolean> {
@@ -102,6 +113,27 @@ export class MonitoringDb {
 
   appHistory(runId: string): Promise<AppHistory> {
     return appHistory(this.ctx, runId);
+  }
+
+  /** The pegasus-statistics view of a run (stats.ts: rules, exactness and sampling). */
+  runStats(runId: string, options: StatsOptions = {}): Promise<RunStats> {
+    return runStats(this.ctx, runId, options);
+  }
+
+  /** Statistics of the newest runs (of one workflow name), newest first. */
+  statsOfRuns(selection: RunSelection = {}): Promise<RunStats[]> {
+    return statsOfRuns(this.ctx, selection);
+  }
+
+  /** Per-app changes from run `baseRunId` to `otherRunId`, regressions flagged (stats.ts REGRESSION_RULE). */
+  async compareRuns(baseRunId: string, otherRunId: string): Promise<StatsComparison> {
+    const [a, b] = await Promise.all([runStats(this.ctx, baseRunId, { by: "app" }), runStats(this.ctx, otherRunId, { by: "app" })]);
+    return compareStats(a, b);
+  }
+
+  /** The pegasus-analyzer view: root failures with their tries, dep_fail cascades grouped under them (analyze.ts). */
+  analyzeRun(runId: string, options: AnalyzeOptions = {}): Promise<RunAnalysis> {
+    return analyzeRun(this.ctx, runId, options);
   }
 
   async close(): Promise<void> {
