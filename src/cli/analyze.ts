@@ -99,7 +99,9 @@ export function renderAnalysis(a: RunAnalysis, format: Format): string {
       out.push(`    try ${t.try_id}  ${where}${t.failed ? "" : "  (did not fail)"}`);
       if (t.failed) {
         const err = (t.error ?? "").split("\n")[0]!.slice(0, 300);
-        out.push(`      ${t.error_type ?? "error"}${err && err !== t.error_type ? `: ${err}` : ""}`);
+        // parsl-ts errors start with their type already; Python Parsl's reprs do too (ValueError('…')).
+        const type = t.error_type ?? "error";
+        out.push(`      ${err.startsWith(type) ? err : `${type}${err ? `: ${err}` : ""}`}`);
       }
       if (t.stderr_tail !== null) {
         const lines = t.stderr_tail.trimEnd().split("\n");

@@ -265,14 +265,14 @@ async function rootDetails(ctx: ReadContext, runId: string, ids: number[]): Prom
 /** Failed tasks per (app, error type of the last try), most first: one grouped query, whatever the number of failures. */
 async function failureKinds(ctx: ReadContext, runId: string, failedCount: number): Promise<FailureKind[]> {
   if (failedCount === 0) return [];
-  const typeCol = ctx.has("try", "task_try_error_type") ? sql`y.task_try_error_type` : sql`NULL`;
   const isFailed = (await ctx.latestColComplete(runId)) ? sql`t.task_latest_status = 'failed'` : sql`${ctx.latestExpr("t")} = 'failed'`;
   // The last try of a failed task is try task_fail_count − 1 (every try failed). Without an error type
   // (Python Parsl) the history text is grouped and its class name parsed here.
-  const rows = await ctx.db.all(sql`SELECT t.task_func_name AS app, ${typeCol} AS et, CASE WHEN ${typeCol} IS NULL THEN y.task_fail_history END AS h,
-      COUNT(*) AS n
+  const hist = sql`CASE WHEN y.task_try_error_type IS NULL THEN y.task_fail_history END`;
+  const [et, h] = ctx.has("try", "task_try_error_type") ? [sql`y.task_try_error_type`, hist] : [null, sql`y.task_fail_history`];
+  const rows = await ctx.db.all(sql`SELECT t.task_func_name AS app, ${et ?? sql`NULL`} AS et, ${h} AS h, COUNT(*) AS n
     FROM task t ${ctx.d.orderedJoin()} try y ON y.run_id = t.run_id AND y.task_id = t.task_id AND y.try_id = t.task_fail_count - 1
-    WHERE t.run_id = ${runId} AND ${isFailed} GROUP BY t.task_func_name, ${typeCol}, CASE WHEN ${typeCol} IS NULL THEN y.task_fail_history END`);
+    WHERE t.run_id = ${runId} AND ${isFailed} GROUP BY t.task_func_name, ${et === null ? h : sql`${et}, ${h}`}`);
   const counts = new Map<string, FailureKind>();
   for (const r of rows) {
     const app = String(r["app"]);

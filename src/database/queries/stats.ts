@@ -7,8 +7,9 @@
  * - A try's run time is task_try_time_returned − task_try_time_running; tries without both
  *   (memo hits, tries cut off by a crash) have none.
  * - Try i of a task failed when i < task_fail_count (Parsl retries only after a failure and counts
- *   each one, memo-replayed failures included). The single bookkeeping try row Python Parsl writes
- *   for a dep_fail task is not a try.
+ *   each one, memo-replayed failures included). A try row counts once the try was launched
+ *   (task_try_time_launched set): Python Parsl also writes rows for pending tasks and a
+ *   bookkeeping row for each dep_fail task, neither of which ran anything.
  * - Task counts are exact (indexed). Try-level figures read every try of runs up to
  *   `ReadContext.sampleTasks` tasks (exact percentiles); bigger runs read every k-th task
  *   (ReadContext.taskSample) and scale counts and sums by k: `sample_step` says which.
@@ -35,7 +36,7 @@ export interface TaskOutcomeCounts {
   retried: number;
 }
 
-/** Tries by outcome (estimated from the sample when `sample_step` > 1). Python Parsl's try row of a dep_fail task is not a try. */
+/** Launched tries by outcome (estimated from the sample when `sample_step` > 1). */
 export interface TryOutcomeCounts {
   total: number;
   succeeded: number;
@@ -165,13 +166,13 @@ export async function retriedCount(ctx: ReadContext, runId: string): Promise<num
 async function readTries(ctx: ReadContext, runId: string): Promise<{ k: number; tasks: number; facts: TryFact[]; res: Map<string, { rss: number | null; cpu: number | null }> }> {
   const sample = await ctx.taskSample(runId, "try", "y", sql`${ctx.d.orderedJoin()} task t ON t.task_id = y.task_id AND ${ctx.runCol("t")} = y.run_id`, STATS_SHARE);
   const rows = await ctx.db.all(sql`SELECT y.task_id, y.try_id, y.hostname, y.block_id, y.task_executor, y.task_try_time_running AS r,
-      y.task_try_time_returned AS e, t.task_func_name AS app, t.task_fail_count AS fc, ${ctx.latestExpr("t")} AS st
+      y.task_try_time_returned AS e, y.task_try_time_launched AS l, t.task_func_name AS app, t.task_fail_count AS fc, ${ctx.latestExpr("t")} AS st
     FROM ${sample.from}`);
   const facts: TryFact[] = [];
   const tasks = new Set<number>();
   for (const r of rows) {
     const state = r["st"] === null ? null : String(r["st"]);
-    if (state === "dep_fail") continue; // Python Parsl's bookkeeping row, not a try
+    if (state === "dep_fail" || r["l"] === null) continue; // a bookkeeping row, or a try not launched yet
     const task = Number(r["task_id"]);
     const tryId = Number(r["try_id"]);
     tasks.add(task);
