@@ -5,7 +5,7 @@
  *
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
- *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, htex, postgres)
+ *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, stats, stats-pg, htex, postgres)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -16,6 +16,7 @@ import { benchVisualizer, startPgServer } from "./visualizer.js";
 import { benchHtex } from "./htex.js";
 import { benchPgAdminUrl, benchPostgres } from "./postgres.js";
 import { benchIngest, benchStatusRows } from "./pgWriter.js";
+import { benchStatsAnalyze } from "./statsAnalyze.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -63,6 +64,26 @@ if (want("visualizer") || want("visualizer-pg")) {
     if (want("visualizer-pg")) {
       print("== visualizer: API and pages over the same runs in PostgreSQL");
       results.visualizerPg = await benchVisualizer({ tasks, reps, db: path.join(dir, "monitoring.db"), pg: startPgServer(), log: print });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+if (want("stats") || want("stats-pg")) {
+  // One synthetic SQLite run for both dialects (the PostgreSQL copy is parsl_bench_queries_<tasks>, reused when present).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stats-bench-"));
+  try {
+    const tasks = quick ? 20_000 : 1_000_000;
+    const { createSyntheticDb } = await import("./visualizer.js");
+    const file = path.join(dir, "monitoring.db");
+    createSyntheticDb(file, { tasks });
+    if (want("stats")) {
+      print("== stats / analyze over a synthetic run (SQLite)");
+      results.stats = await benchStatsAnalyze({ tasks, db: file, reps: quick ? 3 : 7, log: print });
+    }
+    if (want("stats-pg")) {
+      print("== stats / analyze over the same run in PostgreSQL");
+      results.statsPg = await benchStatsAnalyze({ tasks, db: file, reps: quick ? 3 : 7, pg: startPgServer(), log: print });
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -97,7 +97,7 @@ export function renderStats(s: RunStats, format: Format): string {
   lines.push(`per ${s.by} (run time of tries: returned − running)`);
   lines.push(...renderRows(s.groups, groupColumns(s.by, true), "table").trimEnd().split("\n"));
   if (s.sample_step > 1) {
-    lines.push("", `sampled: try figures (≈) are estimated from every ${s.sample_step}th task (${s.sampled_tasks} tasks read) and scaled; task counts are exact`);
+    lines.push("", `sampled: try figures (≈) are estimated from ${s.sampled_tasks} tasks (1 in ${s.sample_step.toFixed(1)}, in runs of consecutive ids) and scaled; task counts are exact`);
   }
   return lines.join("\n") + "\n";
 }
@@ -164,7 +164,7 @@ export function renderAll(runs: RunStats[], format: Format): string {
     { key: "tries", value: (s) => s.tries.total, align: "right" },
     { key: "cumulative_run_s", header: "run time", value: (s) => (human ? approx(s) + seconds(s.cumulative_run_s) : round6(s.cumulative_run_s)), align: "right" },
     { key: "badput_s", header: "badput", value: (s) => (human ? approx(s) + seconds(s.badput_s) : round6(s.badput_s)), align: "right" },
-    { key: "sample_step", header: "sample", value: (s) => (human ? (s.sample_step > 1 ? `1/${s.sample_step}` : "") : s.sample_step) },
+    { key: "sample_step", header: "sample", value: (s) => (human ? (s.sample_step > 1 ? `1/${s.sample_step.toFixed(0)}` : "") : round6(s.sample_step)) },
   ], format);
   return human && runs.length === 0 ? "no runs\n" : rows;
 }
