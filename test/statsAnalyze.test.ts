@@ -276,3 +276,32 @@ test("compareStats flags regressions by the stated rule only", () => {
   assert.deepEqual(flags, { small: [], slow: ["p50 run time"], nearly: [], fat: ["peak memory"], flaky: ["failed tries"] });
   assert.equal(REGRESSION_RULE.timeRatio, 0.2);
 });
+
+for (const dialect of DIALECTS) test(`stats on a run past the sampling threshold: clustered sample close to the exact figures (${dialect})`, async () => {
+  const { createSyntheticDb } = await import("../bench/visualizer.js");
+  const file = path.join(tempDir(), "monitoring.db");
+  const runId = createSyntheticDb(file, { tasks: 30_000 });
+  const served = await servedDatabase(dialect, file);
+  const exactDb = await openMonitoringDb(served.endpoint, { sampleTasks: 100_000 });
+  const sampledDb = await openMonitoringDb(served.endpoint, { sampleTasks: 1_000 });
+  try {
+    const exact = await exactDb.runStats(runId);
+    const s = await sampledDb.runStats(runId);
+    assert.equal(exact.sample_step, 1);
+    // 20,000 ids read; tasks without a launched try (dep_fail) are not counted among them.
+    assert.ok(s.sample_step === 1.5 && s.sampled_tasks > 19_500 && s.sampled_tasks <= 20_000, `${s.sample_step} ${s.sampled_tasks}`);
+    assert.deepEqual(s.tasks.total, exact.tasks.total, "task counts stay exact");
+    assert.equal(s.tasks.failed, exact.tasks.failed);
+    const near = (a: number, b: number, tol: number, what: string): void => assert.ok(Math.abs(a - b) <= tol * b, `${what}: ${a} vs ${b}`);
+    near(s.tries.total, exact.tries.total, 0.02, "tries");
+    near(s.cumulative_run_s, exact.cumulative_run_s, 0.03, "cumulative run time");
+    for (const g of exact.groups) {
+      const x = s.groups.find((y) => y.key === g.key)!;
+      near(x.run_time.p50_s!, g.run_time.p50_s!, 0.05, `${g.key} p50`);
+      near(x.run_time.p95_s!, g.run_time.p95_s!, 0.05, `${g.key} p95`);
+    }
+  } finally {
+    await exactDb.close();
+    await sampledDb.close();
+  }
+});
