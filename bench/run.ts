@@ -5,7 +5,7 @@
  *
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
- *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, query, export, htex, postgres, report)
+ *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, query, export, stats, stats-pg, htex, postgres, report)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -20,6 +20,7 @@ import { benchPostgres } from "./postgres.js";
 import { benchIngest, benchStatusRows } from "./pgWriter.js";
 import { benchQuery } from "./query.js";
 import { benchProgress, benchReport } from "./watchReport.js";
+import { benchStatsAnalyze } from "./statsAnalyze.js";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
@@ -79,6 +80,26 @@ if (want("export")) {
 if (want("query")) {
   print("== query: parsl-ts runs / tasks and parsl-ts/query on a synthetic run (SQLite, then the same rows in PostgreSQL)");
   results.query = await benchQuery({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 3 : 9, pg: benchPgAdminUrl(), log: print });
+}
+if (want("stats") || want("stats-pg")) {
+  // One synthetic SQLite run for both dialects (the PostgreSQL copy is parsl_bench_queries_<tasks>, reused when present).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stats-bench-"));
+  try {
+    const tasks = quick ? 20_000 : 1_000_000;
+    const { createSyntheticDb } = await import("./visualizer.js");
+    const file = path.join(dir, "monitoring.db");
+    createSyntheticDb(file, { tasks });
+    if (want("stats")) {
+      print("== stats / analyze over a synthetic run (SQLite)");
+      results.stats = await benchStatsAnalyze({ tasks, db: file, reps: quick ? 3 : 7, log: print });
+    }
+    if (want("stats-pg")) {
+      print("== stats / analyze over the same run in PostgreSQL");
+      results.statsPg = await benchStatsAnalyze({ tasks, db: file, reps: quick ? 3 : 7, pg: benchPgAdminUrl(), log: print });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");

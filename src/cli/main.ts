@@ -18,6 +18,8 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> 
   tasks: { about: "list a run's tasks or tries: fields (-f), filter (-F), sort, across runs", load: async () => (await import("./tasks.js")).tasksCommand },
   watch: { about: "follow a run live: per-app progress, rate, ETA, failures", load: async () => (await import("./watch.js")).watchCommand },
   report: { about: "write a run's report as one self-contained HTML file", load: async () => (await import("./report.js")).reportCommand },
+  stats: { about: "statistics of a run: outcomes, run time, badput, per app/host/hour; --compare, --all", load: async () => (await import("./stats.js")).statsCommand },
+  analyze: { about: "what failed in a run: root failures, their tries, dep_fail cascades", load: async () => (await import("./analyze.js")).analyzeCommand },
   visualize: { about: "serve the web visualizer over a monitoring database", load: async () => (await import("../visualizer/index.js")).visualizeCommand },
 };
 

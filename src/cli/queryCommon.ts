@@ -6,23 +6,40 @@
  */
 import fs from "node:fs";
 import { describeEndpoint } from "../database/endpoint.js";
-import { openMonitoringDb, type MonitoringDb } from "../database/queries/index.js";
+import { ConnectionError } from "../database/connection.js";
+import { openMonitoringDb, type MonitoringDb, type ResolvedRun } from "../database/queries/index.js";
 import { FilterError } from "../database/queries/filter.js";
 import { RunNotFoundError } from "../database/queries/resolveRun.js";
 import type { FieldType } from "../database/queries/fields.js";
 import { CommandError, UsageError, type ParsedArgs } from "./args.js";
 import { chooseEndpoint } from "./database.js";
 
-export async function openForQuery(p: ParsedArgs): Promise<MonitoringDb> {
-  const endpoint = chooseEndpoint(p.options.get("db"), undefined);
+/** The database of `--db` (PARSL_TS_DB, or the default) opened read-only for the query commands. */
+export async function openQueryDb(dbOption: string | true | undefined, applicationName = "parsl-ts query"): Promise<MonitoringDb> {
+  const endpoint = chooseEndpoint(dbOption, undefined);
   if (endpoint.kind === "sqlite" && !fs.existsSync(endpoint.path)) {
     throw new CommandError(`monitoring database ${describeEndpoint(endpoint)} does not exist (give --db ENDPOINT or set PARSL_TS_DB)`);
   }
   try {
-    return await openMonitoringDb(endpoint, { poolSize: 2, applicationName: "parsl-ts query" });
+    return await openMonitoringDb(endpoint, { poolSize: 2, applicationName });
   } catch (e) {
-    if (e instanceof UsageError) throw e;
+    if (e instanceof UsageError || e instanceof ConnectionError) throw e;
     throw new CommandError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+export function openForQuery(p: ParsedArgs): Promise<MonitoringDb> {
+  return openQueryDb(p.options.get("db"));
+}
+
+/** The run a command means; an unknown or ambiguous RUN is a CommandError (exit 1). */
+export async function chooseRun(db: MonitoringDb, spec: string | undefined, workflow: string | true | undefined): Promise<ResolvedRun> {
+  if (workflow === true) throw new CommandError("--workflow needs a name");
+  try {
+    return await db.resolveRun(spec, workflow);
+  } catch (e) {
+    if (e instanceof RunNotFoundError) throw new CommandError(e.message);
+    throw e;
   }
 }
 

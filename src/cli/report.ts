@@ -4,12 +4,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { openMonitoringDb, type MonitoringDb } from "../database/queries/index.js";
-import { RunNotFoundError } from "../database/queries/resolveRun.js";
 import { gatherReport } from "../report/data.js";
 import { renderReport } from "../report/html.js";
+import { chooseRun, openQueryDb } from "./queryCommon.js";
 import { CommandError, EXIT, parseArgs, UsageError } from "./args.js";
-import { chooseEndpoint } from "./database.js";
 
 const USAGE = `usage: parsl-ts report [RUN] -o FILE [--db ENDPOINT] [--workflow NAME] [--verbose]
 
@@ -34,22 +32,9 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (output === undefined || output === true || output === "") throw new UsageError("-o FILE is required (where to write the report)");
   const workflow = p.options.get("workflow");
   if (workflow === true) throw new UsageError("--workflow needs a name");
-  const endpoint = chooseEndpoint(p.options.get("db"), undefined);
-  if (endpoint.kind === "sqlite" && !fs.existsSync(endpoint.path)) throw new CommandError(`monitoring database ${endpoint.path} does not exist`);
-  let db: MonitoringDb;
+  const db = await openQueryDb(p.options.get("db"), "parsl-ts report");
   try {
-    db = await openMonitoringDb(endpoint, { poolSize: 2, applicationName: "parsl-ts report" });
-  } catch (e) {
-    throw new CommandError(e instanceof Error ? e.message : String(e));
-  }
-  try {
-    let run;
-    try {
-      run = await db.resolveRun(p.positionals[0], workflow);
-    } catch (e) {
-      if (e instanceof RunNotFoundError) throw new CommandError(e.message);
-      throw e;
-    }
+    const run = await chooseRun(db, p.positionals[0], workflow);
     const t0 = performance.now();
     const data = await gatherReport(db, run.run_id);
     const html = renderReport(data);

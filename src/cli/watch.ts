@@ -6,12 +6,11 @@
  * printed per change. Exit status: 0 when the run completed, 1 when it ended any other way
  * (failed, interrupted, crashed, unknown), 2 on usage errors.
  */
-import { openMonitoringDb, type MonitoringDb } from "../database/queries/index.js";
-import { RunNotFoundError } from "../database/queries/resolveRun.js";
+import type { MonitoringDb } from "../database/queries/index.js";
 import { LiveView } from "../progress/live.js";
 import { bucketOf, RateMeter, type AppProgress, type ProgressSnapshot } from "../progress/render.js";
-import { CommandError, EXIT, numberOption, parseArgs, UsageError } from "./args.js";
-import { chooseEndpoint } from "./database.js";
+import { chooseRun, openQueryDb } from "./queryCommon.js";
+import { EXIT, numberOption, parseArgs, UsageError } from "./args.js";
 
 const USAGE = `usage: parsl-ts watch [RUN] [--db ENDPOINT] [--workflow NAME] [--interval SECONDS] [--plain]
 
@@ -51,31 +50,12 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const intervalMs = numberOption(p, "interval", 1, (n) => n >= 0.1 && n <= 1, "a number of seconds from 0.1 to 1") * 1000;
   const workflow = p.options.get("workflow");
   if (workflow === true) throw new UsageError("--workflow needs a name");
-  const endpoint = chooseEndpoint(p.options.get("db"), undefined);
-  const db = await openReader(endpoint);
+  const db = await openQueryDb(p.options.get("db"), "parsl-ts watch");
   try {
-    let run;
-    try {
-      run = await db.resolveRun(p.positionals[0], workflow);
-    } catch (e) {
-      if (e instanceof RunNotFoundError) throw new CommandError(e.message);
-      throw e;
-    }
+    const run = await chooseRun(db, p.positionals[0], workflow);
     return await follow(db, run.run_id, run.workflow_name, intervalMs, p.options.has("plain"));
   } finally {
     await db.close();
-  }
-}
-
-async function openReader(endpoint: ReturnType<typeof chooseEndpoint>): Promise<MonitoringDb> {
-  if (endpoint.kind === "sqlite") {
-    const fs = await import("node:fs");
-    if (!fs.existsSync(endpoint.path)) throw new CommandError(`monitoring database ${endpoint.path} does not exist`);
-  }
-  try {
-    return await openMonitoringDb(endpoint, { poolSize: 2, applicationName: "parsl-ts watch" });
-  } catch (e) {
-    throw new CommandError(e instanceof Error ? e.message : String(e));
   }
 }
 

@@ -9,18 +9,20 @@
  */
 import { connect, type Connection } from "../connection.js";
 import type { Endpoint } from "../endpoint.js";
+import { analyzeRun, type AnalyzeOptions, type RunAnalysis } from "./analyze.js";
 import { ReadContext, type ReadOptions } from "./context.js";
 import { dagSummary, dagWindow } from "./graph.js";
 import { resources } from "./resources.js";
 import { appHistory, listRuns, runExists, runStatus, runSummary } from "./runs.js";
 import { appExists, listTasks, taskDetail, taskExists, type TaskFilter } from "./tasks.js";
+import { resolveRun, type ResolvedRun } from "./resolveRun.js";
+import { compareStats, runStats, statsOfRuns, type RunSelection, type RunStats, type StatsComparison, type StatsOptions } from "./stats.js";
 import { gantt, triesOverTime } from "./timeline.js";
 import * as parsl from "./parslQueries.js";
 import { runList, type RunListQuery, type RunListRow } from "./runTable.js";
 import { checkTaskQuery, taskPages, taskRows, type FieldRow, type TaskQuery } from "./taskQuery.js";
 import { appStateCounts, latestFailures, type AppStateCount, type FailureBrief } from "./progress.js";
 import { appStats, failureDetails, type AppStats, type FailureDetail } from "./appStats.js";
-import { resolveRun, type ResolvedRun } from "./resolveRun.js";
 import type {
   AppHistory, DagData, Row, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
   WorkflowSummary,
@@ -28,6 +30,9 @@ import type {
 
 export type * from "./types.js";
 export { parseDepends, type TaskFilter } from "./tasks.js";
+export * from "./stats.js";
+export { LATEST, RunNotFoundError, type ResolvedRun } from "./resolveRun.js";
+export * from "./analyze.js";
 export { ReadContext, SAMPLE_TASKS, type ReadOptions } from "./context.js";
 export type { AppCount, CompletionTime, HashHistoryEntry, StatusRow, TaskHistory, TryTimes } from "./parslQueries.js";
 export type { RunListQuery, RunListRow, RunTaskCounts } from "./runTable.js";
@@ -170,6 +175,27 @@ export class MonitoringDb {
   /** Failed tasks with every try's evidence (error, exit code, stderr tail), at most `limit`. */
   failureDetails(runId: string, limit: number): Promise<{ total: number; dep_fail: number; tasks: FailureDetail[] }> {
     return failureDetails(this.ctx, runId, limit);
+  }
+
+  /** The pegasus-statistics view of a run (stats.ts: rules, exactness and sampling). */
+  runStats(runId: string, options: StatsOptions = {}): Promise<RunStats> {
+    return runStats(this.ctx, runId, options);
+  }
+
+  /** Statistics of the newest runs (of one workflow name), newest first. */
+  statsOfRuns(selection: RunSelection = {}): Promise<RunStats[]> {
+    return statsOfRuns(this.ctx, selection);
+  }
+
+  /** Per-app changes from run `baseRunId` to `otherRunId`, regressions flagged (stats.ts REGRESSION_RULE). */
+  async compareRuns(baseRunId: string, otherRunId: string): Promise<StatsComparison> {
+    const [a, b] = await Promise.all([runStats(this.ctx, baseRunId, { by: "app" }), runStats(this.ctx, otherRunId, { by: "app" })]);
+    return compareStats(a, b);
+  }
+
+  /** The pegasus-analyzer view: root failures with their tries, dep_fail cascades grouped under them (analyze.ts). */
+  analyzeRun(runId: string, options: AnalyzeOptions = {}): Promise<RunAnalysis> {
+    return analyzeRun(this.ctx, runId, options);
   }
 
   async close(): Promise<void> {
