@@ -23,7 +23,14 @@ const DIST_SRC = path.join(REPO, "dist", "src");
  * separate process or command), with where they stay. A new `extends Error` class must be
  * added here with its reason, or derive from ParslError and be exported.
  */
+/** Error classes of the `parsl-ts/query` entry point: a query API user catches them from there. */
+const QUERY_API: Record<string, string> = {
+  "database/queries/filter.ts FilterError": "a filter, field or sort that does not parse (position of the bad token)",
+  "database/queries/resolveRun.ts RunNotFoundError": "a RUN that matches no run, or several",
+};
+
 const INTERNAL: Record<string, string> = {
+  "export/files.ts ExportError": "parsl-ts export turns it into a CommandError (exit 1 with its message)",
   "database/endpoint.ts EndpointError": "MonitoringHub turns it into a ConfigurationError; otherwise only the writer process parses endpoints",
   "database/store.ts StoreOpenError": "writer process; load() reports its message",
   "database/connection.ts ConnectionError": "the writer process wraps it in a StoreOpenError (load() reports its message); readers and the commands print its message",
@@ -83,8 +90,18 @@ describe("error classes", () => {
     }
   });
 
+  test("the query API's error classes are exported from parsl-ts/query", async () => {
+    const api = (await import(pathToFileURL(path.join(DIST_SRC, "query", "index.js")).href)) as Record<string, unknown>;
+    for (const key of Object.keys(QUERY_API)) {
+      const [file, name] = key.split(" ") as [string, string];
+      const mod = (await import(pathToFileURL(path.join(DIST_SRC, file.replace(/\.ts$/, ".js"))).href)) as Record<string, unknown>;
+      assert.equal(typeof mod[name], "function", `${file} exports ${name}`);
+      assert.equal(api[name], mod[name], `${name} is exported from parsl-ts/query`);
+    }
+  });
+
   test("every other Error class is internal, with the reason it never reaches a user", () => {
-    const others = classes.filter((c) => !isParsl(c)).map((c) => `${c.file} ${c.name}`);
+    const others = classes.filter((c) => !isParsl(c) && !(`${c.file} ${c.name}` in QUERY_API)).map((c) => `${c.file} ${c.name}`);
     assert.deepEqual(others.filter((k) => !(k in INTERNAL)), [], "new Error classes: derive them from ParslError and export them, or list them in INTERNAL");
     assert.deepEqual(Object.keys(INTERNAL).filter((k) => !others.includes(k)), [], "INTERNAL lists classes that no longer exist");
   });
