@@ -7,6 +7,7 @@
 import type { Row } from "../connection.js";
 import { list, raw, sql } from "../sql.js";
 import type { ReadContext } from "./context.js";
+import { runTimeStats } from "./stats.js";
 import { naiveToMs } from "./time.js";
 
 export interface AppDurations {
@@ -30,12 +31,6 @@ export interface AppStats {
   /** 1, or k when every k-th task was read and counts scaled by k. */
   sample_step: number;
   apps: AppDurations[];
-}
-
-function quantile(sorted: readonly number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
 }
 
 export async function appStats(ctx: ReadContext, runId: string): Promise<AppStats> {
@@ -65,15 +60,12 @@ export async function appStats(ctx: ReadContext, runId: string): Promise<AppStat
   }
   const names = [...new Set([...durations.keys(), ...peaks.keys()])].sort((a, b) => a.localeCompare(b));
   const apps = names.map((app): AppDurations => {
-    const d = (durations.get(app) ?? []).sort((a, b) => a - b);
-    const sum = d.reduce((a, b) => a + b, 0);
+    const d = durations.get(app) ?? [];
     const p = peaks.get(app);
     const cpu = p?.cpu ?? [];
     return {
       app, tries: d.length * k,
-      min_s: d.length ? d[0]! : null, mean_s: d.length ? sum / d.length : null,
-      p50_s: quantile(d, 0.5), p95_s: quantile(d, 0.95), max_s: d.length ? d[d.length - 1]! : null,
-      total_s: sum * k,
+      ...runTimeStats(d, k), // the same nearest-rank percentiles as `parsl-ts stats`
       peak_rss: p?.rss ?? null,
       mean_cpu_s: cpu.length ? cpu.reduce((a, b) => a + b, 0) / cpu.length : null,
       max_cpu_s: cpu.length ? Math.max(...cpu) : null,
