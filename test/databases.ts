@@ -114,6 +114,20 @@ export function toDollarParams(sql: string): string {
   return out;
 }
 
+/**
+ * Rows of a query on a PostgreSQL URL (`?` placeholders), with values as our own connection gives
+ * them (timestamps as Parsl's text, BIGINT as numbers), so assertions compare alike on both dialects.
+ */
+export async function pgQuery<T = Record<string, unknown>>(url: string, sql: string, ...params: unknown[]): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url, types: typeParsers });
+  await client.connect();
+  try {
+    return (await client.query(toDollarParams(sql), params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
 export async function testDatabase(dialect: DialectName): Promise<TestDatabase> {
   if (dialect === "sqlite") {
     const dbPath = path.join(tempDir(), "monitoring.db");
@@ -130,16 +144,7 @@ export async function testDatabase(dialect: DialectName): Promise<TestDatabase> 
   }
   const name = await freshPgDatabase();
   const url = pgUrl(name);
-  const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
-    // Values as our own connection gives them (timestamps as Parsl's text, BIGINT as numbers), so assertions compare alike on both.
-    const client = new pg.Client({ connectionString: url, types: typeParsers });
-    await client.connect();
-    try {
-      return (await client.query(toDollarParams(sql), params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  };
+  const rows = <T>(sql: string, ...params: unknown[]): Promise<T[]> => pgQuery<T>(url, sql, ...params);
   return { dialect, endpoint: url, rows, count: async (sql, ...p) => firstNumber(await rows(sql, ...p)) };
 }
 

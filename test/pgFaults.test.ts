@@ -16,8 +16,7 @@ import pg from "pg";
 import { Config, load, MonitoringHub, ThreadPoolExecutor, tsApp } from "../src/index.js";
 import { openStore } from "../src/database/store.js";
 import { SCHEMA_VERSION } from "../src/database/schemaSetup.js";
-import { typeParsers } from "../src/database/postgres/connection.js";
-import { freshPgDatabase, pgAdmin, pgAdminUrl, pgUrl, toDollarParams } from "./databases.js";
+import { freshPgDatabase, pgAdmin, pgAdminUrl, pgQuery, pgUrl } from "./databases.js";
 import { tempDir } from "./helpers.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -26,15 +25,7 @@ const INDEX_URL = pathToFileURL(fileURLToPath(new URL("../src/index.js", import.
 const noop = tsApp(function noop(i: number) { return i; });
 const flaky = tsApp(function flaky(i: number) { if (i % 10 === 0) throw new Error(`task ${i} fails`); return i; });
 
-async function query<T = Record<string, unknown>>(url: string, sql: string, ...params: unknown[]): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url, types: typeParsers });
-  await client.connect();
-  try {
-    return (await client.query(toDollarParams(sql), params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = pgQuery;
 const count = async (url: string, sql: string, ...params: unknown[]): Promise<number> =>
   Number(Object.values((await query(url, sql, ...params))[0]!)[0]);
 
