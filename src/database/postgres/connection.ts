@@ -80,7 +80,9 @@ export class PostgresConnection extends PgQueryable implements Connection {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
       types: typeParsers,
-      ...(options.readonly ? { options: "-c default_transaction_read_only=on" } : {}),
+      // jit off: our statements are short inserts and aggregations that run in milliseconds to a few
+      // hundred; JIT compiling them (the server's default above a plan cost) added ~0.8 s to each.
+      options: options.readonly ? "-c jit=off -c default_transaction_read_only=on" : "-c jit=off",
     };
   }
 

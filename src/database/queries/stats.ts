@@ -115,26 +115,39 @@ interface ClusterSample {
   k: number;
   /** Goes before SELECT (a WITH clause of the cluster starts, or nothing). */
   with: Sql;
-  /** FROM clause: `table alias` (then `join`) restricted to the run and the sampled ids, ending in a WHERE condition. */
-  from: (table: "try" | "resource", alias: string, join?: Sql) => Sql;
+  /** FROM clause: `table alias` restricted to the run and the sampled ids, ending in a WHERE condition. */
+  from: (table: "task" | "try" | "resource", alias: string) => Sql;
 }
 
 async function clusterSample(ctx: ReadContext, runId: string): Promise<ClusterSample> {
   const range = await ctx.taskIdRange(runId);
   const span = range ? range[1] - range[0] + 1 : 0;
-  if (!range || span <= CLUSTERS * CLUSTER_IDS || span <= ctx.sampleTasks) return { k: 1, with: raw(""), from: (t, a, j = raw("")) => sql`${raw(t)} ${raw(a)} ${j} WHERE ${raw(a)}.run_id = ${runId}` };
+  // task's path is its primary key (task_id, run_id): on SQLite its run_id must not tempt the planner into ix_task_run_func.
+  const runOf = (t: string, a: string) => (t === "task" ? ctx.runCol(a) : raw(`${a}.run_id`));
+  if (!range || span <= CLUSTERS * CLUSTER_IDS || span <= ctx.sampleTasks) return { k: 1, with: raw(""), from: (t, a) => sql`${raw(t)} ${raw(a)} WHERE ${raw(a)}.run_id = ${runId}` };
   const stride = Math.floor(span / CLUSTERS);
   const starts: number[] = [];
-  for (let i = 0; i < CLUSTERS; i++) starts.push(range[0] + i * stride + ((i * 2654435761) % 1000003) % Math.max(1, stride - CLUSTER_IDS));
+  for (let i = 0; i < CLUSTERS; i++) starts.push(Math.trunc(range[0] + i * stride + ((i * 2654435761) % 1000003) % Math.max(1, stride - CLUSTER_IDS)));
   const k = span / (CLUSTERS * CLUSTER_IDS);
+  if (ctx.d.name === "postgresql") {
+    // PostgreSQL misjudges a join on ranges whatever its form (a plain join, or ids as an array:
+    // it scanned the whole run, 2–21 s at 1M tasks). A LATERAL subquery fenced by OFFSET 0 can only
+    // run once per start, as one index range scan: 0.1–0.3 s.
+    return {
+      k,
+      with: raw(""),
+      from: (t, a) => sql`unnest(${starts}::int4[]) AS c(s) CROSS JOIN LATERAL (SELECT * FROM ${raw(t)} ${raw(a)}
+        WHERE ${raw(a)}.run_id = ${runId} AND ${raw(a)}.task_id >= c.s AND ${raw(a)}.task_id < c.s + ${raw(String(CLUSTER_IDS))} OFFSET 0) ${raw(a)} WHERE 1 = 1`,
+    };
+  }
   // The starts are integers computed here, written as literals (an OR of 250 ranges would scan the run instead).
-  const values = raw(starts.map((a) => `(${Math.trunc(a)})`).join(", "));
+  const values = raw(starts.map((a) => `(${a})`).join(", "));
   return {
     k,
     // At the top level, not in a subquery: SQLite then keeps the written join order (a subquery made it scan all tasks: 87 s).
     with: sql`WITH c(s) AS (VALUES ${values}) `,
-    from: (t, a, j = raw("")) => sql`c ${ctx.d.orderedJoin()} ${raw(t)} ${raw(a)}
-        ON ${raw(a)}.run_id = ${runId} AND ${raw(a)}.task_id >= c.s AND ${raw(a)}.task_id < c.s + ${raw(String(CLUSTER_IDS))} ${j} WHERE 1 = 1`,
+    from: (t, a) => sql`c ${ctx.d.orderedJoin()} ${raw(t)} ${raw(a)}
+        ON ${runOf(t, a)} = ${runId} AND ${raw(a)}.task_id >= c.s AND ${raw(a)}.task_id < c.s + ${raw(String(CLUSTER_IDS))} WHERE 1 = 1`,
   };
 }
 
@@ -198,12 +211,22 @@ export async function retriedCount(ctx: ReadContext, runId: string): Promise<num
 /** Every (sampled) try with its task's app, outcome and run time; and per try the resource maxima. */
 async function readTries(ctx: ReadContext, runId: string): Promise<{ k: number; tasks: number; facts: TryFact[]; res: Map<string, { rss: number | null; cpu: number | null }> }> {
   const sample = await clusterSample(ctx, runId);
-  const rows = await ctx.db.all(sql`${sample.with}SELECT y.task_id, y.try_id, y.hostname, y.block_id, y.task_executor, y.task_try_time_running AS r,
-      y.task_try_time_returned AS e, y.task_try_time_launched AS l, t.task_func_name AS app, t.task_fail_count AS fc, ${ctx.latestExpr("t")} AS st
-    FROM ${sample.from("try", "y", sql`${ctx.d.orderedJoin()} task t ON t.task_id = y.task_id AND ${ctx.runCol("t")} = y.run_id`)}`);
+  // Tries and their tasks are read apart and joined here: each read is one index range per
+  // cluster on both dialects, where a join left PostgreSQL's planner free to scan the run.
+  const [rows, taskRows] = await Promise.all([
+    ctx.db.all(sql`${sample.with}SELECT y.task_id, y.try_id, y.hostname, y.block_id, y.task_executor, y.task_try_time_running AS r,
+      y.task_try_time_returned AS e, y.task_try_time_launched AS l FROM ${sample.from("try", "y")}`),
+    ctx.db.all(sql`${sample.with}SELECT t.task_id, t.task_func_name AS app, t.task_fail_count AS fc, ${ctx.latestExpr("t")} AS st
+      FROM ${sample.from("task", "t")}`),
+  ]);
+  const taskOf = new Map<number, Row>();
+  for (const t of taskRows) taskOf.set(Number(t["task_id"]), t);
   const facts: TryFact[] = [];
   const tasks = new Set<number>();
-  for (const r of rows) {
+  for (const y of rows) {
+    const t = taskOf.get(Number(y["task_id"]));
+    if (!t) continue; // a try whose task row is not stored (yet)
+    const r: Row = { ...y, app: t["app"], fc: t["fc"], st: t["st"] };
     const state = r["st"] === null ? null : String(r["st"]);
     if (state === "dep_fail" || r["l"] === null) continue; // a bookkeeping row, or a try not launched yet
     const task = Number(r["task_id"]);
