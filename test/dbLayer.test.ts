@@ -64,6 +64,35 @@ for (const dialect of DIALECTS) {
       await ro.close();
     }
   });
+
+  test(`connection (${dialect}): a snapshot reads one state while another session commits`, async () => {
+    const endpoint = dialect === "sqlite" ? path.join(tempDir(), "snap.db") : pgUrl(await freshPgDatabase());
+    const writer = await connect(endpoint);
+    const reader = await connect(endpoint, { readonly: true });
+    const count = async (q: { first<T>(s: ReturnType<typeof sql>): Promise<T | undefined> }) => Number((await q.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM t`))!.n);
+    try {
+      if (dialect === "sqlite") await writer.run(raw("PRAGMA journal_mode = WAL")); // as the writer's databases are
+      await writer.run(sql`CREATE TABLE t (n INTEGER)`);
+      await writer.run(sql`INSERT INTO t VALUES (${1})`);
+      const seen = await reader.snapshot(async (view) => {
+        const before = await count(view);
+        await writer.run(sql`INSERT INTO t VALUES (${2})`);
+        await writer.transaction(async (tx) => { await tx.run(sql`INSERT INTO t VALUES (${3})`); });
+        // Nested transactions and snapshots run inside the same view.
+        const inner = await view.snapshot((v) => count(v));
+        const tx = await view.transaction((v) => count(v));
+        return [before, await count(view), inner, tx];
+      });
+      assert.deepEqual(seen, [1, 1, 1, 1], "every read inside the snapshot saw the state of its first read");
+      assert.equal(await count(reader), 3, "after the snapshot the reader sees both commits");
+      await assert.rejects(reader.snapshot(async (view) => view.run(sql`INSERT INTO t VALUES (${4})`)),
+        (err: unknown) => reader.dialect.classify(err) === "fatal", "a snapshot is read-only");
+      assert.equal(await count(writer), 3);
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
 }
 
 test("connect: clear errors for what cannot be reached, password hidden", async () => {

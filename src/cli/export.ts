@@ -6,6 +6,7 @@
 import { createRequire } from "node:module";
 import { ReadContext } from "../database/queries/context.js";
 import { LATEST, RunNotFoundError, resolveRun } from "../database/queries/resolveRun.js";
+import type { Connection } from "../database/connection.js";
 import { sql } from "../database/sql.js";
 import { EXPORT_FORMATS, ExportError, exportRuns, type ExportFormat, type ExportRun, type Manifest } from "../export/index.js";
 import { CommandError, EXIT, UsageError, parseArgs } from "./args.js";
@@ -52,8 +53,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (workflow === true) throw new UsageError("--workflow needs a name");
   const endpoint = chooseEndpoint(p.options.get("db"), undefined);
 
-  const conn = await openDatabase(endpoint, { readonly: true, applicationName: "parsl-ts export" });
-  try {
+  const exportFrom = async (conn: Connection): Promise<number> => {
     const ctx = await ReadContext.open(conn).catch((e: unknown) => {
       // The driver's own errors ("file is not a database") do not say which database.
       const text = conn.dialect.describeError(e);
@@ -91,6 +91,13 @@ export async function exportCommand(argv: string[]): Promise<number> {
     }
     console.log(summary(manifest, dir));
     return EXIT.ok;
+  };
+
+  const conn = await openDatabase(endpoint, { readonly: true, applicationName: "parsl-ts export" });
+  try {
+    // One snapshot for the whole export: the files of a run that is still being written agree
+    // with each other (no try without its task, no status row newer than the manifest's runs).
+    return await conn.snapshot((view) => exportFrom(view));
   } finally {
     await conn.close();
   }

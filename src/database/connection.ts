@@ -31,7 +31,42 @@ export interface Connection extends Queryable {
    * Other callers of this connection wait until it ends.
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` over one consistent view: every read through `view` sees the same committed state,
+   * however long `fn` takes and whatever writers do meanwhile (PostgreSQL: a REPEATABLE READ,
+   * READ ONLY transaction; SQLite in WAL mode: one read transaction — in rollback-journal mode it
+   * would hold writers off, so there reads run as they come). For readers that must agree with
+   * themselves across many queries, such as an export of a live run.
+   */
+  snapshot<T>(fn: (view: Connection) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/**
+ * A Connection bound to one open transaction (what `snapshot` hands out): transactions and
+ * snapshots inside it simply run in it; closing it is its owner's business.
+ */
+export class BoundConnection implements Connection {
+  constructor(private readonly tx: Queryable, readonly location: string, readonly readonly: boolean) {}
+  get dialect(): Dialect {
+    return this.tx.dialect;
+  }
+  all<T = Row>(query: Sql): Promise<T[]> {
+    return this.tx.all<T>(query);
+  }
+  first<T = Row>(query: Sql): Promise<T | undefined> {
+    return this.tx.first<T>(query);
+  }
+  run(query: Sql): Promise<number> {
+    return this.tx.run(query);
+  }
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+  snapshot<T>(fn: (view: Connection) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+  async close(): Promise<void> {}
 }
 
 export interface ConnectOptions {

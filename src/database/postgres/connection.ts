@@ -5,7 +5,7 @@
  * a user's own pg code in the same process is unaffected.
  */
 import pg from "pg";
-import { ConnectionError, type ConnectOptions, type Connection, type Queryable, type Row } from "../connection.js";
+import { BoundConnection, ConnectionError, type ConnectOptions, type Connection, type Queryable, type Row } from "../connection.js";
 import type { Sql } from "../sql.js";
 import { pgCode, pgErrorText, postgresDialect } from "./dialect.js";
 
@@ -107,7 +107,15 @@ export class PostgresConnection extends PgQueryable implements Connection {
     return new PostgresConnection(pool, location, options.readonly ?? false);
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.begin(this.readonly ? "BEGIN READ ONLY" : "BEGIN", fn);
+  }
+
+  snapshot<T>(fn: (view: Connection) => Promise<T>): Promise<T> {
+    return this.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", (tx) => fn(new BoundConnection(tx, this.location, this.readonly)));
+  }
+
+  private async begin<T>(statement: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     // A checked-out client has no error listener of the pool's: without one, a server that goes
     // away between two statements would crash the process instead of failing the next statement.
@@ -115,7 +123,7 @@ export class PostgresConnection extends PgQueryable implements Connection {
     client.on("error", onError);
     let broken = false;
     try {
-      await client.query(this.readonly ? "BEGIN READ ONLY" : "BEGIN");
+      await client.query(statement);
       const value = await fn(new PgQueryable(client));
       await client.query("COMMIT");
       return value;

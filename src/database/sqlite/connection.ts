@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import Database from "better-sqlite3";
-import { ConnectionError, type ConnectOptions, type Connection, type Queryable, type Row } from "../connection.js";
+import { BoundConnection, ConnectionError, type ConnectOptions, type Connection, type Queryable, type Row } from "../connection.js";
 import type { Sql } from "../sql.js";
 import { sqliteDialect, sqliteErrorText } from "./dialect.js";
 
@@ -99,10 +99,30 @@ export class SqliteConnection extends SqliteQueryable implements Connection {
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.begin(this.readonly ? "BEGIN" : "BEGIN IMMEDIATE", fn);
+  }
+
+  /**
+   * A deferred transaction: its snapshot is taken at the first read and kept to the end. Only in
+   * WAL mode, where a reader never holds a writer off; in rollback-journal mode (Python Parsl's
+   * databases) a long read would block the workflow's writer, so reads then run as they come.
+   */
+  snapshot<T>(fn: (view: Connection) => Promise<T>): Promise<T> {
+    let mode = "";
+    try {
+      mode = String(this.db.pragma("journal_mode", { simple: true })).toLowerCase();
+    } catch {
+      // Not a database (or unreadable): fn's first read reports it, in the words of its caller.
+    }
+    if (mode !== "wal") return fn(this);
+    return this.begin("BEGIN", (tx) => fn(new BoundConnection(tx, this.location, this.readonly)));
+  }
+
+  private begin<T>(statement: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const result = this.queue.catch(() => undefined).then(async () => {
       this.inTransaction = true;
       const tx = new SqliteQueryable(this.db);
-      this.db.prepare(this.readonly ? "BEGIN" : "BEGIN IMMEDIATE").run();
+      this.db.prepare(statement).run();
       try {
         const value = await fn(tx);
         this.db.prepare("COMMIT").run();
