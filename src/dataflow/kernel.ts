@@ -8,10 +8,10 @@
  */
 import { randomUUID } from "node:crypto";
 import path from "node:path";
-import type { AppSpec, CallOptions, StreamSpec, Submitter } from "../apps/app.js";
+import type { AppSpec, CallOptions, Submitter } from "../apps/app.js";
 import { setCurrentKernel } from "../apps/current.js";
 import type { StreamTarget } from "../apps/definition.js";
-import { AUTO_LOGNAME, File } from "../apps/files.js";
+import { File } from "../apps/files.js";
 import { AppFuture, DataFuture, isKernelFuture, isThenable, rejectFuture, resolveFuture, whenDone } from "../apps/futures.js";
 import type { Config, TaskRecordView } from "../config.js";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
@@ -29,6 +29,7 @@ import type { RunStatus, StateName } from "../vocabulary/states.js";
 import { nowMicros, type Micros } from "../vocabulary/time.js";
 import { checkCallOptions, cleanupWaits, type CleanupOptions } from "./callOptions.js";
 import { callShape, hashsum, lineageHash } from "./hashing.js";
+import { joinDefinition, unboxJoinResult } from "./joinApps.js";
 import { RunLifecycle } from "./lifecycle.js";
 import { Memoizer, type MemoOutcome } from "./memoizer.js";
 import { KernelProgress, type Bucket } from "./progress.js";
@@ -36,6 +37,7 @@ import { reprValue } from "./repr.js";
 import { makeRunDir } from "./rundir.js";
 import { RunLog } from "./runLog.js";
 import { formatRunSummary } from "./runSummary.js";
+import { streamColumn, streamTarget } from "./streams.js";
 import { failureColumns, streamMark, type StreamMarks } from "./tryForensics.js";
 
 export type { CleanupOptions };
@@ -261,8 +263,8 @@ export class DataFlowKernel implements Submitter {
     const id = this.#nextId++;
     const executor = this.#chooseExecutor(app);
     const outputs = (call.outputs ?? []).map((o) => (o instanceof File ? o : new File(String(o))));
-    const stdout = this.#stream(call.stdout, id, app, "stdout");
-    const stderr = this.#stream(call.stderr, id, app, "stderr");
+    const stdout = streamTarget(call.stdout, this.runDir, id, app.name, "stdout");
+    const stderr = streamTarget(call.stderr, this.runDir, id, app.name, "stderr");
 
     const deps: unknown[] = [];
     for (const a of args) if (isThenable(a)) deps.push(a);
@@ -327,17 +329,6 @@ export class DataFlowKernel implements Submitter {
     const choices = app.executors === "all" ? this.#userLabels : app.executors;
     if (choices.length === 1) return choices[0]!;
     return choices[Math.floor(Math.random() * choices.length)] ?? this.#userLabels[0]!;
-  }
-
-  #stream(spec: StreamSpec, id: number, app: AppSpec, which: "stdout" | "stderr"): StreamTarget | null {
-    if (spec === undefined || spec === null) return null;
-    if (spec === AUTO_LOGNAME) {
-      const dir = path.join(this.runDir, "task_logs", String(Math.floor(id / 10000)).padStart(4, "0"));
-      return { path: path.join(dir, `task_${String(id).padStart(4, "0")}_${app.name}.${which}`), mode: "a" };
-    }
-    if (spec instanceof File) return { path: spec.filepath, mode: "a" };
-    if (typeof spec === "string") return { path: spec, mode: "a" };
-    return { path: spec[0], mode: spec[1] };
   }
 
   // ---------------------------------------------------------------- launching
@@ -479,7 +470,7 @@ export class DataFlowKernel implements Submitter {
       this.#tryFailed(rec, result.error, returned);
       return;
     }
-    if (rec.app.join) this.#joinBody(rec, (result.value as JoinBox)[JOIN_BOX], returned);
+    if (rec.app.join) this.#joinBody(rec, unboxJoinResult(result.value), returned);
     else this.#complete(rec, "exec_done", result.value, returned);
   }
 
@@ -715,37 +706,6 @@ export class DataFlowKernel implements Submitter {
   monitoringWriterPid(): number | null {
     return this.#sink?.pid ?? null;
   }
-}
-
-/**
- * Join bodies return futures, and anything awaited in JS unwraps thenables; the body's
- * result is boxed so the executor hands the futures back untouched.
- */
-const JOIN_BOX = Symbol("join result");
-type JoinBox = { [JOIN_BOX]: unknown };
-const joinDefinitions = new WeakMap<AppSpec, AppSpec>();
-
-function joinDefinition(app: AppSpec): AppSpec {
-  let def = joinDefinitions.get(app);
-  if (!def) {
-    const body = app.fn;
-    const box = (v: unknown): JoinBox => ({ [JOIN_BOX]: v });
-    def = {
-      ...app,
-      fn: function (this: unknown, ...args: unknown[]) {
-        const r = body.apply(this, args);
-        return r instanceof Promise ? r.then(box) : box(r);
-      },
-    };
-    joinDefinitions.set(app, def);
-  }
-  return def;
-}
-
-/** `task_stdout`/`task_stderr`: '' for none, the File's url, else the path. */
-function streamColumn(spec: StreamSpec, target: StreamTarget | null): string {
-  if (spec instanceof File) return spec.url;
-  return target?.path ?? "";
 }
 
 function viewOf(rec: TaskRecord): TaskRecordView {
