@@ -6,8 +6,8 @@ import type { Executor } from "./executors/base.js";
 import { INTERNAL_EXECUTOR_LABEL } from "./executors/base.js";
 import { ThreadPoolExecutor } from "./executors/threadPool.js";
 import { MonitoringHub } from "./monitoring/hub.js";
-import { CHECKPOINT_MODES, type CheckpointMode, parsePeriod } from "./dataflow/memoizer.js";
-import type { LogLevel } from "./dataflow/runLog.js";
+import type { LogLevel } from "./vocabulary/states.js";
+import { ConfigurationError } from "./errors.js";
 import { Options, type OptionsSpec } from "./validation.js";
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
@@ -112,4 +112,17 @@ export class Config {
     this.summary = o.boolean("summary", true);
     this.progress = o.boolean("progress", false);
   }
+}
+
+export type CheckpointMode = "task_exit" | "periodic" | "dfk_exit" | "manual";
+export const CHECKPOINT_MODES: readonly CheckpointMode[] = ["task_exit", "periodic", "dfk_exit", "manual"];
+
+/** "HH:MM:SS" → seconds. */
+export function parsePeriod(p: string | null): number {
+  if (p === null || p === undefined) throw new ConfigurationError("Config.checkpointPeriod", "is required when checkpointMode is 'periodic'");
+  const m = /^(\d+):([0-5]\d):([0-5]\d)$/.exec(String(p));
+  if (!m) throw new ConfigurationError("Config.checkpointPeriod", `must be HH:MM:SS, got ${JSON.stringify(p)}`);
+  const s = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+  if (s <= 0) throw new ConfigurationError("Config.checkpointPeriod", "must be longer than 00:00:00");
+  return s;
 }

@@ -2,15 +2,15 @@
  * parsl-ts: parallel scripting for TypeScript, with a Parsl-compatible monitoring database.
  */
 import { Config } from "./config.js";
-import { DataFlowKernel } from "./dataflow/kernel.js";
-import { hasCurrentKernel, setCurrentKernel } from "./dataflow/current.js";
+import { DataFlowKernel, startKernel } from "./dataflow/kernel.js";
+import { hasCurrentKernel, setCurrentKernel } from "./apps/current.js";
 import { ParslError } from "./errors.js";
 
 export { Config } from "./config.js";
 export type { ConfigOptions, RetryHandler, TaskRecordView } from "./config.js";
 export { DataFlowKernel } from "./dataflow/kernel.js";
 export type { CleanupOptions } from "./dataflow/kernel.js";
-export { AppFuture, DataFuture } from "./dataflow/futures.js";
+export { AppFuture, DataFuture } from "./apps/futures.js";
 export { tsApp, bashApp, joinApp } from "./apps/app.js";
 export type { App, AppOptions, Arg, Args, CallOptions, StreamSpec, TaskContext } from "./apps/app.js";
 export { File, AUTO_LOGNAME } from "./apps/files.js";
@@ -28,7 +28,7 @@ export type { Executor, ExecutorHost, TryHandle, TryResult, InvocationOptions } 
 export { MonitoringHub } from "./monitoring/hub.js";
 export type { MonitoringHubOptions } from "./monitoring/hub.js";
 export { getAllCheckpoints, getLastCheckpoint } from "./dataflow/memoizer.js";
-export type { CheckpointMode } from "./dataflow/memoizer.js";
+export type { CheckpointMode } from "./config.js";
 export * from "./errors.js";
 
 /**
@@ -41,7 +41,7 @@ export async function load(config: Config): Promise<DataFlowKernel> {
   const dfk = new DataFlowKernel(config);
   setCurrentKernel(dfk);
   try {
-    await dfk.start();
+    await startKernel(dfk);
   } catch (e) {
     setCurrentKernel(null);
     await dfk.cleanup({ wait: false }).catch(() => undefined);

@@ -7,6 +7,12 @@ import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
 import { appOf, ofType, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
 
+/** A preload (for NODE_OPTIONS) that makes a pool's processes run `us` µs ahead of this host. */
+function skewClockUrl(us: number): string {
+  const url = new URL("./fixtures/skewClock.js", import.meta.url);
+  return `${url.href}?us=${us}`;
+}
+
 function add(a: number, b: number): number {
   return a + b;
 }
@@ -113,7 +119,7 @@ test("worker times are corrected for the clock offset between the pool's host an
   const skew = 7_000_000; // the pool's clock runs 7 s ahead
   const ex = new HighThroughputExecutor({
     maxWorkersPerNode: 1, interchangePortRange: [0, 0],
-    provider: new LocalProvider({ initBlocks: 1, workerInit: `export PARSL_TS_HTEX_CLOCK_SKEW_US=${skew}` }),
+    provider: new LocalProvider({ initBlocks: 1, workerInit: `export NODE_OPTIONS="--import=${skewClockUrl(skew)}"` }),
   });
   await ex.start(host);
   try {

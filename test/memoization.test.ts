@@ -7,7 +7,7 @@ import {
   Config, File, InProcessExecutor, MemoizationError, getAllCheckpoints, getLastCheckpoint, load, tsApp, BadCheckpoint,
 } from "../src/index.js";
 import { hashsum, lineageHash } from "../src/dataflow/hashing.js";
-import { AppFuture } from "../src/dataflow/futures.js";
+import { AppFuture } from "../src/apps/futures.js";
 import { tempDir } from "./helpers.js";
 
 let calls = 0;

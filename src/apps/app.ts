@@ -6,9 +6,9 @@ import { createHash } from "node:crypto";
 import { definitionSite, sourceOrigin } from "./sourceOrigin.js";
 import { AppDefinitionError } from "../errors.js";
 import { Options } from "../validation.js";
-import type { AppDefinition, AppKind } from "../executors/base.js";
-import { currentKernel } from "../dataflow/current.js";
-import type { AppFuture, DataFuture } from "../dataflow/futures.js";
+import type { AppDefinition, AppKind } from "./definition.js";
+import { currentKernel } from "./current.js";
+import type { AppFuture, DataFuture } from "./futures.js";
 import type { AutoLogname, File } from "./files.js";
 
 /** A value, or a future of it: what an app accepts for each parameter. */

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BashExitFailure, ParslError, SerializationError, WalltimeExceeded } from "../errors.js";
-import type { AppKind, SourceOrigin, StreamTarget } from "../executors/base.js";
+import type { AppKind, SourceOrigin, StreamTarget } from "./definition.js";
 import { File } from "./files.js";
 import type { TaskContext } from "./app.js";
 

@@ -11,7 +11,7 @@
  */
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { SourceOrigin } from "../executors/base.js";
+import type { SourceOrigin } from "./definition.js";
 
 interface Site {
   file: string;

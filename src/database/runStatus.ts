@@ -7,7 +7,7 @@
  * have neither: a run with an end time completed (failed when tasks failed, as parsl-ts itself
  * records such a run); one without is running while it keeps writing rows, else unknown.
  */
-import type { Micros } from "../monitoring/messages.js";
+import type { Micros } from "../vocabulary/time.js";
 import { RUN_STATUSES, type RunStatus } from "./schema.js";
 
 /** 'unknown': a run that recorded no end and no recent sign of life (a Python Parsl run that died, or went quiet). */

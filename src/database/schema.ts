@@ -7,6 +7,8 @@
  * exactly (as emitted on SQLite), so `SELECT *` users and Parsl's own tools keep working.
  */
 
+import type { Micros } from "../vocabulary/time.js";
+
 export type ColumnType = "TEXT" | "INTEGER" | "BIGINT" | "FLOAT" | "DATETIME" | "BOOLEAN";
 
 export interface Column {
@@ -29,10 +31,17 @@ export interface Table {
 
 export type TableName = "workflow" | "task" | "try" | "status" | "resource" | "node" | "block";
 
-const c = (name: string, type: ColumnType, notNull = false): Column => ({ name, type, notNull });
-const extra = (name: string, type: ColumnType): Column => ({ name, type, notNull: false, extra: true });
+// Generic so each table keeps its column names and types as literal types: RowOf (below) derives
+// the TypeScript shape of a row from them, so code that builds rows never copies this list by hand.
+type Col<N extends string, T extends ColumnType, NN extends boolean> = Column & { readonly name: N; readonly type: T; readonly notNull: NN };
+function c<N extends string, T extends ColumnType>(name: N, type: T): Col<N, T, false>;
+function c<N extends string, T extends ColumnType>(name: N, type: T, notNull: true): Col<N, T, true>;
+function c(name: string, type: ColumnType, notNull = false): Column {
+  return { name, type, notNull };
+}
+const extra = <N extends string, T extends ColumnType>(name: N, type: T): Col<N, T, false> => ({ name, type, notNull: false, extra: true });
 
-export const WORKFLOW: Table = {
+export const WORKFLOW = {
   name: "workflow",
   columns: [
     c("run_id", "TEXT", true),
@@ -53,9 +62,9 @@ export const WORKFLOW: Table = {
     extra("heartbeat_period", "FLOAT"),
   ],
   primaryKey: ["run_id"],
-};
+} satisfies Table;
 
-export const TASK: Table = {
+export const TASK = {
   name: "task",
   columns: [
     c("task_id", "INTEGER", true),
@@ -81,9 +90,9 @@ export const TASK: Table = {
     extra("task_args", "TEXT"),
   ],
   primaryKey: ["task_id", "run_id"],
-};
+} satisfies Table;
 
-export const TRY: Table = {
+export const TRY = {
   name: "try",
   columns: [
     c("try_id", "INTEGER", true),
@@ -107,9 +116,9 @@ export const TRY: Table = {
     extra("task_try_stderr_tail", "TEXT"),
   ],
   primaryKey: ["try_id", "task_id", "run_id"],
-};
+} satisfies Table;
 
-export const NODE: Table = {
+export const NODE = {
   name: "node",
   columns: [
     c("id", "INTEGER", true),
@@ -127,9 +136,9 @@ export const NODE: Table = {
   ],
   primaryKey: ["id"],
   autoincrementKey: "id",
-};
+} satisfies Table;
 
-export const BLOCK: Table = {
+export const BLOCK = {
   name: "block",
   columns: [
     c("run_id", "TEXT", true),
@@ -140,9 +149,9 @@ export const BLOCK: Table = {
     c("status", "TEXT", true),
   ],
   primaryKey: ["run_id", "block_id", "executor_label", "timestamp"],
-};
+} satisfies Table;
 
-export const STATUS: Table = {
+export const STATUS = {
   name: "status",
   columns: [
     c("task_id", "INTEGER", true),
@@ -153,9 +162,9 @@ export const STATUS: Table = {
   ],
   primaryKey: ["task_id", "run_id", "task_status_name", "timestamp"],
   foreignKeyRunId: true,
-};
+} satisfies Table;
 
-export const RESOURCE: Table = {
+export const RESOURCE = {
   name: "resource",
   columns: [
     c("try_id", "INTEGER", true),
@@ -179,10 +188,22 @@ export const RESOURCE: Table = {
   ],
   primaryKey: ["try_id", "task_id", "run_id", "timestamp"],
   foreignKeyRunId: true,
-};
+} satisfies Table;
 
 /** In Parsl's creation order (the order `create_all` emits them). */
 export const TABLES: readonly Table[] = [WORKFLOW, TASK, TRY, NODE, BLOCK, STATUS, RESOURCE];
+
+/** A column's value as events and rows carry it: DATETIME as Micros, BOOLEAN as boolean. */
+export type ColumnValue<T extends ColumnType> = T extends "TEXT" ? string : T extends "BOOLEAN" ? boolean : T extends "DATETIME" ? Micros : number;
+
+/** A table's row as TypeScript sees it: column name → value type, `| null` for nullable columns. */
+export type RowOf<T extends { readonly columns: readonly Column[] }> = {
+  [C in T["columns"][number] as C["name"]]: ColumnValue<C["type"]> | (C["notNull"] extends true ? never : null);
+};
+
+/** The `resource` columns a process sample fills (Parsl's psutil names), in table order. */
+export type PsutilColumn = Extract<keyof RowOf<typeof RESOURCE>, `psutil_${string}`>;
+export const PSUTIL_COLUMNS: readonly Column[] = RESOURCE.columns.filter((col) => col.name.startsWith("psutil_"));
 
 export function table(name: TableName): Table {
   const t = TABLES.find((x) => x.name === name);
@@ -217,29 +238,8 @@ export const INDEXES: readonly IndexDef[] = [
   { name: "ix_block_run", table: "block", columns: ["run_id", "timestamp"] },
 ];
 
-/** Every task state name, with Parsl's numeric values (1 and 6 are unused). */
-export const STATES = {
-  pending: 0,
-  running: 2,
-  exec_done: 3,
-  failed: 4,
-  dep_fail: 5,
-  launched: 7,
-  fail_retryable: 8,
-  memo_done: 9,
-  joining: 10,
-  running_ended: 11,
-} as const;
-
-export type StateName = keyof typeof STATES;
-export const STATE_NAMES = Object.keys(STATES) as StateName[];
-export const FINAL_STATES: ReadonlySet<StateName> = new Set(["exec_done", "memo_done", "failed", "dep_fail"]);
-export const FINAL_FAILURE_STATES: ReadonlySet<StateName> = new Set(["failed", "dep_fail"]);
-
-/** Block (batch job) states, Parsl's `JobState` names. */
-export const BLOCK_STATES = [
-  "UNKNOWN", "PENDING", "RUNNING", "CANCELLED", "COMPLETED", "FAILED", "TIMEOUT", "HELD", "MISSING", "SCALED_IN",
-] as const;
-
-export type RunStatus = "running" | "completed" | "failed" | "interrupted" | "crashed";
-export const RUN_STATUSES: readonly RunStatus[] = ["running", "completed", "failed", "interrupted", "crashed"];
+// The state and status names live in the shared vocabulary (a leaf module); re-exported here
+// because readers of the schema look for them next to the tables.
+export {
+  STATES, STATE_NAMES, FINAL_STATES, FINAL_FAILURE_STATES, BLOCK_STATES, RUN_STATUSES, type StateName, type RunStatus,
+} from "../vocabulary/states.js";

@@ -4,7 +4,7 @@
  * `YYYY-MM-DD HH:MM:SS` prefix is cached per whole second: a batch's timestamps fall in a
  * handful of seconds, and the cache turns most conversions into one string concatenation.
  */
-import type { Micros } from "../monitoring/messages.js";
+import type { Micros } from "../vocabulary/time.js";
 
 const CACHE_SLOTS = 64; // direct-mapped by second; a few seconds are "live" at a time
 const cachedSecond = new Float64Array(CACHE_SLOTS).fill(Number.NaN);
@@ -49,7 +49,5 @@ export function parseDateTime(text: string): Micros {
   return date.getTime() * 1000 + micros;
 }
 
-/** The current time as Micros (millisecond clock, microsecond-precision arithmetic). */
-export function nowMicros(): Micros {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
+/** The one clock (vocabulary/time.ts), re-exported for the writer's callers of this module. */
+export { nowMicros } from "../vocabulary/time.js";

@@ -16,9 +16,10 @@
  * fails with a MemoizationError naming the value's type.
  */
 import { createHash } from "node:crypto";
-import { File } from "../apps/files.js";
+import type { AppSpec, CallOptions, StreamSpec } from "../apps/app.js";
+import { AUTO_LOGNAME, File } from "../apps/files.js";
 import { MemoizationError } from "../errors.js";
-import { AppFuture, DataFuture } from "./futures.js";
+import { AppFuture, DataFuture } from "../apps/futures.js";
 
 /** Strings at least this long are encoded by their digest (`S<md5>;`), computed once per string. */
 export const LONG_STRING = 1024;
@@ -152,4 +153,34 @@ export function lineageHash(call: CallShape): string | null {
   } catch {
     return null;
   }
+}
+
+/** What memoization and lineage hash of a call (spec §4.3): options minus ignored names, app, arguments. */
+export function callShape(app: AppSpec, args: readonly unknown[], call: CallOptions<readonly unknown[]>, outputs: File[]): CallShape {
+  const kwargs: Record<string, unknown> = {};
+  const ignore = new Set(app.ignoreForCache);
+  if (call.stdout === AUTO_LOGNAME) ignore.add("stdout");
+  if (call.stderr === AUTO_LOGNAME) ignore.add("stderr");
+  const put = (k: string, v: unknown) => {
+    if (v !== undefined && !ignore.has(k)) kwargs[k] = v;
+  };
+  put("inputs", call.inputs);
+  put("stdout", streamKey(call.stdout));
+  put("stderr", streamKey(call.stderr));
+  put("stdin", call.stdin ?? undefined);
+  put("walltime", call.walltime);
+  put("resourceSpecification", call.resourceSpecification);
+  const positional = ignore.size > 0 ? args.map((a, i) => (ignore.has(String(i)) ? null : a)) : args;
+  return {
+    appName: app.name,
+    args: positional,
+    kwargs,
+    outputs: call.outputs !== undefined && !ignore.has("outputs") ? outputs : undefined,
+  };
+}
+
+function streamKey(s: StreamSpec): unknown {
+  if (s === undefined || s === null || s === AUTO_LOGNAME) return undefined;
+  if (s instanceof File) return s;
+  return typeof s === "string" ? s : [s[0], s[1]];
 }

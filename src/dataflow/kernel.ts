@@ -7,34 +7,40 @@
  *   | fail_retryable → pending (next try) | failed | dep_fail | memo_done | joining → exec_done/failed
  */
 import { randomUUID } from "node:crypto";
-import os from "node:os";
 import path from "node:path";
-import type { AppSpec, CallOptions, StreamSpec, Submitter } from "../apps/app.js";
-import { AUTO_LOGNAME, File } from "../apps/files.js";
+import type { AppSpec, CallOptions, Submitter } from "../apps/app.js";
+import { setCurrentKernel } from "../apps/current.js";
+import type { StreamTarget } from "../apps/definition.js";
+import { File } from "../apps/files.js";
+import { AppFuture, DataFuture, isKernelFuture, isThenable, rejectFuture, resolveFuture, whenDone } from "../apps/futures.js";
 import type { Config, TaskRecordView } from "../config.js";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
-import type { StateName, RunStatus } from "../database/schema.js";
 import {
   DependencyError, JoinError, MemoizationError, ParslError, TaskCancelled, UnknownExecutorError, reprError,
 } from "../errors.js";
-import type { Executor, ExecutorHost, InvocationOptions, StreamTarget, TryHandle, TryResult, WhereRan } from "../executors/base.js";
+import type { Executor, ExecutorHost, InvocationOptions, TryHandle, TryResult, WhereRan } from "../executors/base.js";
 import { INTERNAL_EXECUTOR_LABEL } from "../executors/base.js";
 import { InProcessExecutor } from "../executors/inProcess.js";
-import type { Micros, MonitoringEvent, TaskColumns, TryColumns } from "../monitoring/messages.js";
+import type { MonitoringEvent, TryColumns } from "../monitoring/messages.js";
+import { Recorder, type FinalState } from "../monitoring/recorder.js";
 import { startMonitoringSink, type MonitoringSink } from "../monitoring/sink.js";
-import { nowMicros } from "./clock.js";
-import { setCurrentKernel } from "./current.js";
-import { AppFuture, DataFuture, isKernelFuture, isThenable } from "./futures.js";
-import { hashsum, lineageHash, type CallShape } from "./hashing.js";
+import type { AppProgress } from "../progress/render.js";
+import type { RunStatus, StateName } from "../vocabulary/states.js";
+import { nowMicros, type Micros } from "../vocabulary/time.js";
+import { checkCallOptions, cleanupWaits, type CleanupOptions } from "./callOptions.js";
+import { callShape, hashsum, lineageHash } from "./hashing.js";
+import { joinDefinition, unboxJoinResult } from "./joinApps.js";
+import { RunLifecycle } from "./lifecycle.js";
 import { Memoizer, type MemoOutcome } from "./memoizer.js";
+import { KernelProgress, type Bucket } from "./progress.js";
 import { reprValue } from "./repr.js";
 import { makeRunDir } from "./rundir.js";
-import { RunLog, type LogLevel } from "./runLog.js";
-import { Options, unknownOptionProblem } from "../validation.js";
-import { failureColumns, streamMark, type StreamMarks } from "./tryForensics.js";
+import { RunLog } from "./runLog.js";
 import { formatRunSummary } from "./runSummary.js";
-import { KernelProgress, type Bucket } from "./progress.js";
-import type { AppProgress } from "../progress/render.js";
+import { streamColumn, streamTarget } from "./streams.js";
+import { failureColumns, streamMark, type StreamMarks } from "./tryForensics.js";
+
+export type { CleanupOptions };
 
 /** A dependency that is not a kernel future (a plain promise): its outcome once settled. */
 interface ForeignDep {
@@ -79,10 +85,9 @@ interface TaskRecord {
   bucket: Bucket;
 }
 
-export interface CleanupOptions {
-  /** Wait for every submitted task to finish first (default true). */
-  wait?: boolean;
-}
+/** Starts a kernel made by `load()` (the kernel's private #start; src/index.ts does not export it). */
+// eslint-disable-next-line prefer-const -- assigned in DataFlowKernel's static block
+export let startKernel: (k: DataFlowKernel) => Promise<void>;
 
 export class DataFlowKernel implements Submitter {
   readonly runId = randomUUID();
@@ -91,8 +96,10 @@ export class DataFlowKernel implements Submitter {
   readonly runDir: string;
   readonly timeBegan: Micros;
   #log: RunLog;
-  #monitor: MonitoringSink | null = null;
-  #monitorRunning = false; // record running/running_ended and try host/block
+  #sink: MonitoringSink | null = null;
+  /** Turns this kernel's facts into monitoring events (null without monitoring). */
+  #recorder: Recorder | null = null;
+  #recordRunning = false; // record running/running_ended and try host/block
   #memo: Memoizer;
   #executors = new Map<string, Executor>();
   #userLabels: string[];
@@ -109,8 +116,11 @@ export class DataFlowKernel implements Submitter {
   #stopWaiting: (() => void) | null = null;
   #closing: Promise<void> | null = null;
   #runStatus: RunStatus | null = null;
-  #signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
-  #beforeExit: (() => void) | null = null;
+  #lifecycle = new RunLifecycle({
+    interrupt: (sig) => this.#interrupt(sig),
+    idle: () => void this.cleanup(),
+    exit: (code) => this.#atExit(code),
+  });
   /** The run's workflow_end event has been emitted (by cleanup or at process exit). */
   #endEmitted = false;
   /** The monitoring database's endpoint (null without monitoring), for the end-of-run line. */
@@ -137,8 +147,12 @@ export class DataFlowKernel implements Submitter {
     this.#userLabels = config.executors.map((e) => e.label);
   }
 
-  /** @internal Called by `load()`. */
-  async start(): Promise<void> {
+  static {
+    // load() (src/index.ts) starts a kernel; user code cannot (start is private).
+    startKernel = (k) => k.#start();
+  }
+
+  async #start(): Promise<void> {
     const c = this.config;
     this.#log.write("info", `parsl-ts run ${this.runId} starting in ${this.runDir}`);
     const hub = c.monitoring;
@@ -146,7 +160,7 @@ export class DataFlowKernel implements Submitter {
       const endpoint = hub.loggingEndpoint ?? path.resolve(c.runDir, "monitoring.db");
       const parsed = parseEndpoint(endpoint);
       this.#database = parsed.kind === "postgresql" ? describeEndpoint(parsed) : endpoint; // for the log and the end-of-run line: no password
-      this.#monitor = await startMonitoringSink({
+      this.#sink = await startMonitoringSink({
         endpoint,
         runId: this.runId,
         runDir: this.runDir,
@@ -154,17 +168,11 @@ export class DataFlowKernel implements Submitter {
         heartbeatSeconds: hub.heartbeatPeriod,
         onWarning: (msg) => this.#log.write("warning", `monitoring: ${msg}`),
       });
-      this.#monitorRunning = hub.resourceMonitoringEnabled;
-      const began = new Date(Math.floor(this.timeBegan / 1000));
-      this.#monitor.emit({
-        t: "workflow_start",
-        workflow_name: hub.workflowName ?? (path.basename(process.argv[1] ?? "") || "unnamed"),
-        workflow_version: hub.workflowVersion ?? formatSeconds(began),
-        time_began: this.timeBegan,
-        host: os.hostname(),
-        user: safeUser(),
-        rundir: this.runDir,
-        heartbeat_period: hub.heartbeatPeriod,
+      this.#recorder = new Recorder(this.#sink);
+      this.#recordRunning = hub.resourceMonitoringEnabled;
+      this.#recorder.runStarted({
+        workflowName: hub.workflowName, workflowVersion: hub.workflowVersion, timeBegan: this.timeBegan,
+        rundir: this.runDir, heartbeatPeriod: hub.heartbeatPeriod,
       });
       this.#log.write("info", `monitoring to ${this.#database}`);
     }
@@ -177,32 +185,36 @@ export class DataFlowKernel implements Submitter {
       this.#executors.set(ex.label, ex);
       this.#log.write("info", `executor ${ex.label} started`);
     }
-    if (c.handleSignals) this.#installSignalHandlers();
     if (c.progress) {
       this.#progress = new KernelProgress(`run ${this.runId.slice(0, 8)}`);
       this.#progress.start();
     }
-    // A script that forgets cleanup() still ends its run properly (Parsl does this at exit).
-    this.#beforeExit = () => void this.cleanup();
-    process.once("beforeExit", this.#beforeExit);
-    process.on("exit", this.#onExit);
+    this.#lifecycle.install(c.handleSignals);
   }
 
   /**
    * `process.exit()` before cleanup() has finished (a script's own exit, a second Ctrl-C): only
    * synchronous code runs from here on, so the run's end and every event not yet in the
-   * writer's pipe are written to it now; the writer, a process of its own, stores them after
-   * this one is gone. Tasks still outstanding make the run `interrupted`; a non-zero exit code
-   * (an uncaught error, `process.exit(1)`) with none outstanding makes it `failed`.
+   * journal are written now; the writer, a process of its own, stores them after this one is
+   * gone. Tasks still outstanding make the run `interrupted`; a non-zero exit code (an uncaught
+   * error, `process.exit(1)`) with none outstanding makes it `failed`.
    */
-  #onExit = (code: number): void => {
+  #atExit(code: number): void {
     const status = this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : code !== 0 ? "failed" : this.#endStatus());
     this.#printSummary(status);
-    const m = this.#monitor;
-    if (!m) return;
+    if (!this.#sink) return;
     if (!this.#endEmitted) this.#emitEnd(status);
-    m.flushAtExit();
-  };
+    this.#sink.flushAtExit();
+  }
+
+  /** SIGINT/SIGTERM: end the run without waiting for tasks. */
+  #interrupt(sig: NodeJS.Signals): Promise<void> {
+    this.#runStatus = "interrupted";
+    this.#log.write("warning", `received ${sig}: ending the run`);
+    process.stderr.write(`parsl-ts: received ${sig}, ending run ${this.runId} (again to exit at once)\n`);
+    this.#stopWaiting?.(); // cleanup() may already be waiting for tasks: stop waiting
+    return this.cleanup({ wait: false });
+  }
 
   /** The end-of-run line on stderr (Config.summary), once. */
   #printSummary(status: RunStatus): void {
@@ -225,13 +237,7 @@ export class DataFlowKernel implements Submitter {
   /** Emits the run's workflow_end (once: by cleanup, or at process exit). */
   #emitEnd(status: RunStatus): void {
     this.#endEmitted = true;
-    this.#monitor?.emit({
-      t: "workflow_end",
-      time_completed: nowMicros(),
-      tasks_completed_count: this.#counts.exec_done,
-      tasks_failed_count: this.#counts.failed,
-      run_status: status,
-    });
+    this.#recorder?.runEnded(status, nowMicros(), this.#counts.exec_done, this.#counts.failed);
   }
 
   #executorHost(): ExecutorHost {
@@ -244,7 +250,7 @@ export class DataFlowKernel implements Submitter {
         resourceMonitoringEnabled: hub?.resourceMonitoringEnabled ?? false,
         resourceMonitoringInterval: hub?.resourceMonitoringInterval ?? 0,
       },
-      emit: (e: MonitoringEvent) => this.#monitor?.emit(e),
+      emit: (e: MonitoringEvent) => this.#sink?.emit(e),
       log: (level, message) => this.#log.write(level, message),
     };
   }
@@ -257,14 +263,14 @@ export class DataFlowKernel implements Submitter {
     const id = this.#nextId++;
     const executor = this.#chooseExecutor(app);
     const outputs = (call.outputs ?? []).map((o) => (o instanceof File ? o : new File(String(o))));
-    const stdout = this.#stream(call.stdout, id, app, "stdout");
-    const stderr = this.#stream(call.stderr, id, app, "stderr");
+    const stdout = streamTarget(call.stdout, this.runDir, id, app.name, "stdout");
+    const stderr = streamTarget(call.stderr, this.runDir, id, app.name, "stderr");
 
     const deps: unknown[] = [];
     for (const a of args) if (isThenable(a)) deps.push(a);
     if (call.inputs) for (const a of call.inputs as unknown[]) if (isThenable(a)) deps.push(a);
 
-    const lineage = this.#monitor ? lineageHash(shapeOf(app, args, call, outputs)) : null;
+    const lineage = this.#recorder ? lineageHash(callShape(app, args, call, outputs)) : null;
     const future = new AppFuture<R>(id, app.name, lineage);
     for (const f of outputs) future.outputs.push(new DataFuture(future, f));
 
@@ -282,34 +288,29 @@ export class DataFlowKernel implements Submitter {
     this.#tasks.set(id, rec);
     this.#outstanding++;
 
-    if (this.#monitor) {
+    if (this.#recorder) {
       const dependsOn: number[] = [];
       for (const d of deps) if (isKernelFuture(d)) dependsOn.push(d.taskId);
-      // NULL columns are left out of first rows (the writer inserts NULL for them): less to encode and send.
-      const cols: Partial<TaskColumns> = {
-        task_depends: dependsOn.join(","),
-        task_func_name: app.name,
-        task_memoize: app.cache,
-        task_inputs: call.inputs === undefined ? "None" : reprValue(call.inputs),
-        task_args: reprValue(args),
-        task_outputs: call.outputs === undefined ? "None" : reprValue(outputs),
-        task_stdout: streamColumn(call.stdout, stdout),
-        task_stderr: streamColumn(call.stderr, stderr),
-        task_time_invoked: now,
-        task_fail_count: 0,
-        task_fail_cost: 0,
-      };
-      if (call.stdin != null) cols.task_stdin = call.stdin;
-      if (lineage !== null) cols.task_lineage_hash = lineage;
-      this.#monitor.emit({ t: "task", task_id: id, first: true, cols });
-      this.#emitNewTry(rec, now);
+      this.#recorder.submitted(rec, {
+        appName: app.name,
+        memoize: app.cache,
+        dependsOn,
+        inputs: call.inputs === undefined ? null : reprValue(call.inputs),
+        args: reprValue(args),
+        outputs: call.outputs === undefined ? null : reprValue(outputs),
+        stdin: call.stdin ?? null,
+        stdout: streamColumn(call.stdout, stdout),
+        stderr: streamColumn(call.stderr, stderr),
+        invoked: now,
+        lineageHash: lineage,
+      });
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${id} (${app.name}) submitted for executor ${executor}, ${deps.length} dependencies`);
 
     for (const d of deps) {
       rec.depsPending++;
       if (isKernelFuture(d)) {
-        d.onDone(() => this.#depDone(rec));
+        whenDone(d, () => this.#depDone(rec));
       } else {
         const slot: ForeignDep = { settled: false, ok: false, value: undefined, error: null };
         (rec.foreign ??= new Map()).set(d, slot);
@@ -328,17 +329,6 @@ export class DataFlowKernel implements Submitter {
     const choices = app.executors === "all" ? this.#userLabels : app.executors;
     if (choices.length === 1) return choices[0]!;
     return choices[Math.floor(Math.random() * choices.length)] ?? this.#userLabels[0]!;
-  }
-
-  #stream(spec: StreamSpec, id: number, app: AppSpec, which: "stdout" | "stderr"): StreamTarget | null {
-    if (spec === undefined || spec === null) return null;
-    if (spec === AUTO_LOGNAME) {
-      const dir = path.join(this.runDir, "task_logs", String(Math.floor(id / 10000)).padStart(4, "0"));
-      return { path: path.join(dir, `task_${String(id).padStart(4, "0")}_${app.name}.${which}`), mode: "a" };
-    }
-    if (spec instanceof File) return { path: spec.filepath, mode: "a" };
-    if (typeof spec === "string") return { path: spec, mode: "a" };
-    return { path: spec[0], mode: spec[1] };
   }
 
   // ---------------------------------------------------------------- launching
@@ -372,12 +362,12 @@ export class DataFlowKernel implements Submitter {
       isKernelFuture(v) ? v.resultNow() : isThenable(v) ? rec.foreign!.get(v)!.value : v;
     const args = rec.deps.length > 0 ? rec.args.map(resolve) : rec.args;
     const inputs = rec.call.inputs === undefined ? [] : (rec.call.inputs as unknown[]).map(resolve);
-    if (this.#monitor && rec.deps.length > 0) {
-      // As Parsl does for task_inputs: once resolved, the columns show values instead of futures.
-      const cols: Partial<TaskColumns> = {};
-      if (rec.call.inputs !== undefined) cols.task_inputs = reprValue(inputs);
-      if (rec.args.some(isThenable)) cols.task_args = reprValue(args);
-      if (cols.task_inputs !== undefined || cols.task_args !== undefined) this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols });
+    if (this.#recorder && rec.deps.length > 0) {
+      this.#recorder.argumentsResolved(
+        rec,
+        rec.call.inputs !== undefined ? reprValue(inputs) : null,
+        rec.args.some(isThenable) ? reprValue(args) : null,
+      );
     }
 
     const executor = this.#executors.get(rec.executor);
@@ -391,7 +381,7 @@ export class DataFlowKernel implements Submitter {
     // Memoization: hash the resolved call; reuse an earlier identical call's outcome.
     if (rec.app.cache && this.config.appCache) {
       try {
-        rec.hashsum = hashsum(shapeOf(rec.app, args, { ...rec.call, inputs }, rec.outputs));
+        rec.hashsum = hashsum(callShape(rec.app, args, { ...rec.call, inputs }, rec.outputs));
       } catch (e) {
         const err = e instanceof MemoizationError ? new MemoizationError(`app '${rec.app.name}' (task ${rec.id}): ${e.message}`) : (e as Error);
         this.#tryFailed(rec, err, nowMicros());
@@ -436,12 +426,9 @@ export class DataFlowKernel implements Submitter {
     rec.state = "launched";
     if (rec.prog) this.#move(rec, "launched");
     rec.tryHost = null;
-    if (this.#monitor) {
+    if (this.#recorder) {
       if (rec.stdout !== null || rec.stderr !== null) rec.marks = { stdout: streamMark(rec.stdout), stderr: streamMark(rec.stderr) };
-      this.#monitor.emit({ t: "status", task_id: rec.id, try_id: tryId, state: "launched", ts: launchedAt });
-      const cols: Partial<TryColumns> = { task_try_time_launched: launchedAt };
-      if (executor.hostname !== undefined) cols.hostname = executor.hostname;
-      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: tryId, first: false, cols });
+      this.#recorder.launched(rec, launchedAt, executor.hostname);
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} try ${tryId} launched on ${rec.executor}`);
     executor.submit(handle);
@@ -450,7 +437,7 @@ export class DataFlowKernel implements Submitter {
   #memoHit(rec: TaskRecord, hit: MemoOutcome): void {
     const at = this.#stamp(rec);
     rec.tryLaunched = at;
-    this.#monitor?.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: { task_try_time_launched: at } });
+    this.#recorder?.memoLaunched(rec, at);
     this.#log.write("info", `task ${rec.id} (${rec.app.name}) reuses the memoized ${hit.ok ? "result" : "failure"} of hashsum ${rec.hashsum}`);
     if (hit.ok) this.#complete(rec, "memo_done", hit.value, null);
     else this.#tryFailed(rec, hit.error, nowMicros());
@@ -460,20 +447,14 @@ export class DataFlowKernel implements Submitter {
 
   #running(rec: TaskRecord, at: Micros, where?: WhereRan): void {
     if (rec.prog) this.#move(rec, "running");
-    if (!this.#monitorRunning) {
+    if (!this.#recordRunning) {
       // No running rows, but every try still records its host (written with the try's outcome).
       if (where?.hostname != null) rec.tryHost = where.hostname;
       return;
     }
     const ts = this.#stamp(rec, Math.min(at, nowMicros()));
     rec.tryRunning = ts;
-    if (this.#monitor) {
-      this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "running", ts });
-      const cols: Partial<TryColumns> = { task_try_time_running: ts };
-      if (where?.hostname != null) cols.hostname = where.hostname;
-      if (where?.blockId != null) cols.block_id = where.blockId;
-      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols });
-    }
+    this.#recorder?.running(rec, ts, where?.hostname, where?.blockId);
   }
 
   #finished(rec: TaskRecord, result: TryResult): void {
@@ -481,23 +462,22 @@ export class DataFlowKernel implements Submitter {
       this.#cancel(rec, result.error);
       return;
     }
-    if (this.#monitorRunning && rec.tryRunning !== null && this.#monitor) {
-      const ended = this.#stamp(rec, Math.min(result.endedAt ?? nowMicros(), nowMicros()));
-      this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "running_ended", ts: ended });
+    if (this.#recordRunning && rec.tryRunning !== null && this.#recorder) {
+      this.#recorder.runningEnded(rec, this.#stamp(rec, Math.min(result.endedAt ?? nowMicros(), nowMicros())));
     }
     const returned = nowMicros();
     if (!result.ok) {
       this.#tryFailed(rec, result.error, returned);
       return;
     }
-    if (rec.app.join) this.#joinBody(rec, (result.value as JoinBox)[JOIN_BOX], returned);
+    if (rec.app.join) this.#joinBody(rec, unboxJoinResult(result.value), returned);
     else this.#complete(rec, "exec_done", result.value, returned);
   }
 
   /** Failure of one try: count it, price it, then retry, or fail the task. */
   #tryFailed(rec: TaskRecord, error: Error, returned: Micros): void {
     let err = error;
-    const forensics = this.#monitor ? failureColumns(error, rec.stdout, rec.stderr, rec.marks) : null;
+    const forensics = this.#recorder ? failureColumns(error, rec.stdout, rec.stderr, rec.marks) : null;
     rec.failHistory.push(reprError(error));
     rec.failCount++;
     const handler = this.config.retryHandler;
@@ -528,13 +508,7 @@ export class DataFlowKernel implements Submitter {
     }
     this.#log.write("info", `task ${rec.id} (${rec.app.name}) try ${rec.tryId} failed (cost so far ${rec.failCost} of ${this.config.retries}); retrying: ${error.message}`);
     const ts = this.#stamp(rec, returned);
-    if (this.#monitor) {
-      this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "fail_retryable", ts });
-      const tryCols: Partial<TryColumns> = { ...forensics, task_try_time_returned: returned, task_fail_history: rec.failHistory.join(",") };
-      if (rec.tryHost !== null) tryCols.hostname = rec.tryHost;
-      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: tryCols });
-      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: { task_fail_count: rec.failCount, task_fail_cost: rec.failCost } });
-    }
+    this.#recorder?.retrying(rec, ts, returned, forensics);
     rec.tryId++;
     rec.failHistory = [];
     rec.tryLaunched = null;
@@ -543,7 +517,7 @@ export class DataFlowKernel implements Submitter {
     rec.tryHost = null;
     rec.state = "pending";
     if (rec.prog) this.#move(rec, "pending");
-    if (this.#monitor) this.#emitNewTry(rec, this.#stamp(rec));
+    if (this.#recorder) this.#recorder.newTry(rec, this.#stamp(rec));
     this.#launch(rec);
   }
 
@@ -555,16 +529,13 @@ export class DataFlowKernel implements Submitter {
       const e = new TypeError(`join app '${rec.app.name}' must return a future or an array of futures, got ${reprValue(value)}`);
       rec.failCount++;
       rec.failHistory.push(reprError(e));
-      this.#complete(rec, "failed", e, returned, this.#monitor ? failureColumns(e, null, null, null) : null);
+      this.#complete(rec, "failed", e, returned, this.#recorder ? failureColumns(e, null, null, null) : null);
       return;
     }
     rec.state = "joining";
     if (rec.prog) this.#move(rec, "running");
     const ts = this.#stamp(rec);
-    if (this.#monitor) {
-      this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "joining", ts });
-      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: { task_joins: list.map((f) => f.taskId).join(",") } });
-    }
+    this.#recorder?.joining(rec, ts, list.map((f) => f.taskId));
     let waiting = list.length;
     const settle = () => {
       const failed: Array<readonly [Error, string]> = [];
@@ -579,19 +550,19 @@ export class DataFlowKernel implements Submitter {
         const e = new JoinError(failed, rec.id);
         rec.failCount++; // join failures count but cost nothing, and are never retried
         rec.failHistory.push(e.toRepr());
-        this.#complete(rec, "failed", e, nowMicros(), this.#monitor ? failureColumns(e, null, null, null) : null);
+        this.#complete(rec, "failed", e, nowMicros(), this.#recorder ? failureColumns(e, null, null, null) : null);
       } else {
         const values = list.map((f) => f.resultNow());
         this.#complete(rec, "exec_done", single ? values[0] : values, nowMicros());
       }
     };
     if (waiting === 0) settle();
-    else for (const f of list) f.onDone(() => { if (--waiting === 0) settle(); });
+    else for (const f of list) whenDone(f, () => { if (--waiting === 0) settle(); });
   }
 
   /** A final state: record it, memoize it, settle the future, forget the task. */
   #complete(
-    rec: TaskRecord, state: "exec_done" | "memo_done" | "failed" | "dep_fail", valueOrError: unknown, returned: Micros | null,
+    rec: TaskRecord, state: FinalState, valueOrError: unknown, returned: Micros | null,
     forensics: Partial<TryColumns> | null = null,
   ): void {
     const ok = state === "exec_done" || state === "memo_done";
@@ -605,24 +576,14 @@ export class DataFlowKernel implements Submitter {
       if (state === "failed") this.#progress?.failure(rec.id, rec.app.name, valueOrError instanceof Error ? `${valueOrError.name}: ${valueOrError.message}` : String(valueOrError));
     }
     const ts = this.#stamp(rec);
-    if (this.#monitor) {
-      const tryCols: Partial<TryColumns> = forensics === null
-        ? { task_try_time_returned: returned ?? ts, task_fail_history: rec.failHistory.join(",") }
-        : { ...forensics, task_try_time_returned: returned ?? ts, task_fail_history: rec.failHistory.join(",") };
-      if (rec.tryHost !== null) tryCols.hostname = rec.tryHost;
-      this.#monitor.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: false, cols: tryCols });
-      const taskCols: Partial<TaskColumns> = {
-        task_time_returned: ts, task_fail_count: rec.failCount, task_fail_cost: rec.failCost,
-      };
-      if (rec.hashsum) taskCols.task_hashsum = rec.hashsum;
-      this.#monitor.emit({ t: "task", task_id: rec.id, first: false, cols: taskCols });
-      this.#monitor.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state, ts });
-      if (state === "exec_done" || state === "failed") this.#monitor.setCounts(this.#counts.exec_done, this.#counts.failed);
+    if (this.#recorder) {
+      this.#recorder.final(rec, state, ts, returned, forensics);
+      if (state === "exec_done" || state === "failed") this.#recorder.counts(this.#counts.exec_done, this.#counts.failed);
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} ${state}`);
     this.#tasks.delete(rec.id);
-    if (ok) rec.future.setResult(valueOrError);
-    else rec.future.setException(valueOrError as Error);
+    if (ok) resolveFuture(rec.future, valueOrError);
+    else rejectFuture(rec.future, valueOrError as Error);
     this.#taskGone();
   }
 
@@ -639,7 +600,7 @@ export class DataFlowKernel implements Submitter {
       this.#progress?.touch();
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} cancelled in state ${rec.state}: ${err.message}`);
-    rec.future.setException(err);
+    rejectFuture(rec.future, err);
     this.#taskGone();
   }
 
@@ -649,12 +610,6 @@ export class DataFlowKernel implements Submitter {
       this.#idleWaiters = [];
       for (const w of ws) w();
     }
-  }
-
-  #emitNewTry(rec: TaskRecord, ts: Micros): void {
-    const m = this.#monitor!;
-    m.emit({ t: "try", task_id: rec.id, try_id: rec.tryId, first: true, cols: { task_executor: rec.executor } });
-    m.emit({ t: "status", task_id: rec.id, try_id: rec.tryId, state: "pending", ts });
   }
 
   /** Config.progress: count the task in another bucket. */
@@ -702,13 +657,13 @@ export class DataFlowKernel implements Submitter {
    * executors, record the workflow's end and run status, and flush monitoring.
    */
   cleanup(options: CleanupOptions = {}): Promise<void> {
-    const wait = new Options(CLEANUP_OPTIONS, options).boolean("wait", true);
+    const wait = cleanupWaits(options);
     this.#closing ??= this.#cleanup(wait);
     return this.#closing;
   }
 
   async #cleanup(wait: boolean): Promise<void> {
-    if (this.#beforeExit) process.off("beforeExit", this.#beforeExit);
+    this.#lifecycle.cleanupBegan();
     if (wait) {
       await new Promise<void>((resolve) => {
         this.#stopWaiting = resolve;
@@ -734,150 +689,27 @@ export class DataFlowKernel implements Submitter {
     }
     if (this.#cancelled > 0) this.#log.write("info", `cleanup: ${this.#cancelled} tasks were cancelled and keep their last state`);
     const status: RunStatus = this.#runStatus ?? (this.#cancelled > 0 ? "interrupted" : this.#endStatus());
-    if (this.#monitor) {
+    if (this.#sink) {
       this.#emitEnd(status);
-      await this.#monitor.close();
+      await this.#sink.close();
     }
-    process.off("exit", this.#onExit);
+    this.#lifecycle.endRecorded();
     const c = this.#counts;
     this.#log.write("info", `run ${this.runId} ended ${status}: ${c.exec_done} exec_done, ${c.memo_done} memo_done, ${c.failed} failed, ${c.dep_fail} dep_fail`);
     this.#printSummary(status);
     await this.#log.close();
-    for (const [sig, h] of this.#signalHandlers) process.off(sig, h);
-    this.#signalHandlers = [];
+    this.#lifecycle.uninstall();
     setCurrentKernel(null);
-  }
-
-  #installSignalHandlers(): void {
-    for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      const h = () => {
-        if (this.#runStatus === "interrupted") process.exit(sig === "SIGINT" ? 130 : 143); // second signal: leave now
-        this.#runStatus = "interrupted";
-        this.#log.write("warning", `received ${sig}: ending the run`);
-        process.stderr.write(`parsl-ts: received ${sig}, ending run ${this.runId} (again to exit at once)\n`);
-        this.#stopWaiting?.(); // cleanup() may already be waiting for tasks: stop waiting
-        void this.cleanup({ wait: false }).finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
-      };
-      process.on(sig, h);
-      this.#signalHandlers.push([sig, h]);
-    }
   }
 
   /** Pid of the monitoring database writer process (null without monitoring). */
   monitoringWriterPid(): number | null {
-    return this.#monitor?.pid ?? null;
+    return this.#sink?.pid ?? null;
   }
-
-  /** @internal for executors' and tests' diagnostics */
-  logLine(level: LogLevel, message: string): void {
-    this.#log.write(level, message);
-  }
-}
-
-/**
- * Join bodies return futures, and anything awaited in JS unwraps thenables; the body's
- * result is boxed so the executor hands the futures back untouched.
- */
-const JOIN_BOX = Symbol("join result");
-type JoinBox = { [JOIN_BOX]: unknown };
-const joinDefinitions = new WeakMap<AppSpec, AppSpec>();
-
-function joinDefinition(app: AppSpec): AppSpec {
-  let def = joinDefinitions.get(app);
-  if (!def) {
-    const body = app.fn;
-    const box = (v: unknown): JoinBox => ({ [JOIN_BOX]: v });
-    def = {
-      ...app,
-      fn: function (this: unknown, ...args: unknown[]) {
-        const r = body.apply(this, args);
-        return r instanceof Promise ? r.then(box) : box(r);
-      },
-    };
-    joinDefinitions.set(app, def);
-  }
-  return def;
-}
-
-/** What memoization and lineage hash of a call (spec §4.3): options minus ignored names, app, arguments. */
-function shapeOf(app: AppSpec, args: readonly unknown[], call: CallOptions<readonly unknown[]>, outputs: File[]): CallShape {
-  const kwargs: Record<string, unknown> = {};
-  const ignore = new Set(app.ignoreForCache);
-  if (call.stdout === AUTO_LOGNAME) ignore.add("stdout");
-  if (call.stderr === AUTO_LOGNAME) ignore.add("stderr");
-  const put = (k: string, v: unknown) => {
-    if (v !== undefined && !ignore.has(k)) kwargs[k] = v;
-  };
-  put("inputs", call.inputs);
-  put("stdout", streamKey(call.stdout));
-  put("stderr", streamKey(call.stderr));
-  put("stdin", call.stdin ?? undefined);
-  put("walltime", call.walltime);
-  put("resourceSpecification", call.resourceSpecification);
-  const positional = ignore.size > 0 ? args.map((a, i) => (ignore.has(String(i)) ? null : a)) : args;
-  return {
-    appName: app.name,
-    args: positional,
-    kwargs,
-    outputs: call.outputs !== undefined && !ignore.has("outputs") ? outputs : undefined,
-  };
-}
-
-function streamKey(s: StreamSpec): unknown {
-  if (s === undefined || s === null || s === AUTO_LOGNAME) return undefined;
-  if (s instanceof File) return s;
-  return typeof s === "string" ? s : [s[0], s[1]];
-}
-
-/** `task_stdout`/`task_stderr`: '' for none, the File's url, else the path. */
-function streamColumn(spec: StreamSpec, target: StreamTarget | null): string {
-  if (spec instanceof File) return spec.url;
-  return target?.path ?? "";
-}
-
-const CLEANUP_OPTIONS = { kind: "cleanup()", known: ["wait"], error: (field: string, problem: string) => new TypeError(`${field} ${problem}`) };
-
-const CALL_OPTIONS = {
-  kind: "app.with()",
-  known: ["inputs", "outputs", "stdout", "stderr", "stdin", "walltime", "resourceSpecification"],
-  aliases: { resources: "resourceSpecification" },
-};
-
-function checkCallOptions(appName: string, c: CallOptions<readonly unknown[]>): void {
-  const bad = (field: string, problem: string) => new TypeError(`app '${appName}': call option ${field} ${problem}`);
-  for (const k of Object.keys(c)) if (!CALL_OPTIONS.known.includes(k)) throw bad(k, unknownOptionProblem(k, CALL_OPTIONS));
-  if (c.inputs !== undefined && !Array.isArray(c.inputs)) throw bad("inputs", "must be an array");
-  if (c.outputs !== undefined && (!Array.isArray(c.outputs) || c.outputs.some((o) => !(o instanceof File) && typeof o !== "string"))) {
-    throw bad("outputs", "must be an array of File objects or paths");
-  }
-  for (const s of ["stdout", "stderr"] as const) {
-    const v = c[s];
-    if (v === undefined || v === null || v === AUTO_LOGNAME || v instanceof File || (typeof v === "string" && v !== "")) continue;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && (v[1] === "w" || v[1] === "a")) continue;
-    throw bad(s, "must be a path, [path, 'w' | 'a'], a File, AUTO_LOGNAME or null");
-  }
-  if (c.walltime !== undefined && (typeof c.walltime !== "number" || !(c.walltime > 0))) throw bad("walltime", "must be a positive number of seconds");
-  if (c.resourceSpecification !== undefined && (c.resourceSpecification === null || typeof c.resourceSpecification !== "object")) {
-    throw bad("resourceSpecification", "must be an object");
-  }
-  if (c.stdin !== undefined && c.stdin !== null && typeof c.stdin !== "string") throw bad("stdin", "must be a string");
 }
 
 function viewOf(rec: TaskRecord): TaskRecordView {
   return { id: rec.id, appName: rec.app.name, executor: rec.executor, tryId: rec.tryId, failCount: rec.failCount, failCost: rec.failCost, args: rec.args };
-}
-
-function formatSeconds(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
-function safeUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return process.env.USER ?? "unknown";
-  }
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -11,10 +11,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import v8 from "node:v8";
-import { BadCheckpoint, ConfigurationError } from "../errors.js";
+import { parsePeriod, type CheckpointMode } from "../config.js";
+import { BadCheckpoint } from "../errors.js";
 
-export type CheckpointMode = "task_exit" | "periodic" | "dfk_exit" | "manual";
-export const CHECKPOINT_MODES: readonly CheckpointMode[] = ["task_exit", "periodic", "dfk_exit", "manual"];
 export const CHECKPOINT_FILE = "tasks.jsonl";
 
 export type MemoOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
@@ -102,16 +101,6 @@ export class Memoizer {
     this.#timer = null;
     if (this.options.checkpointMode !== null) this.checkpoint();
   }
-}
-
-/** "HH:MM:SS" → seconds. */
-export function parsePeriod(p: string | null): number {
-  if (p === null || p === undefined) throw new ConfigurationError("Config.checkpointPeriod", "is required when checkpointMode is 'periodic'");
-  const m = /^(\d+):([0-5]\d):([0-5]\d)$/.exec(String(p));
-  if (!m) throw new ConfigurationError("Config.checkpointPeriod", `must be HH:MM:SS, got ${JSON.stringify(p)}`);
-  const s = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
-  if (s <= 0) throw new ConfigurationError("Config.checkpointPeriod", "must be longer than 00:00:00");
-  return s;
 }
 
 /** Read one checkpoint directory into `table`; a missing or unreadable file is a BadCheckpoint. */

@@ -3,7 +3,7 @@
  * (Parsl stores `str(value)`, so absent is `'None'` and lists look like `[1, 'a']`).
  */
 import { File } from "../apps/files.js";
-import { AppFuture, DataFuture } from "./futures.js";
+import { AppFuture, DataFuture } from "../apps/futures.js";
 
 const MAX = 2000;
 

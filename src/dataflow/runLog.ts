@@ -6,7 +6,9 @@
 import fs from "node:fs";
 import { logTimestamp } from "../logTime.js";
 
-export type LogLevel = "debug" | "info" | "warning" | "error";
+import type { LogLevel } from "../vocabulary/states.js";
+
+export type { LogLevel };
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40 };
 
 export class RunLog {

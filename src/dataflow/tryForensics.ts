@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import { errorTypeOf } from "../apps/errorWire.js";
-import type { StreamTarget } from "../executors/base.js";
+import type { StreamTarget } from "../apps/definition.js";
 import { ERROR_TEXT_MAX_BYTES, TAIL_BYTES, type TryColumns } from "../monitoring/messages.js";
 
 /** Byte offsets of a try's stream files when it was launched: where this try's output begins. */

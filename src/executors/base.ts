@@ -7,38 +7,12 @@
  * `finished()` exactly once when the try is over. Callbacks instead of promises keep the
  * per-task cost low on the hot path.
  */
-import type { Micros, MonitoringEvent } from "../monitoring/messages.js";
+import type { AppDefinition, StreamTarget } from "../apps/definition.js";
+import type { MonitoringEvent } from "../monitoring/messages.js";
+import type { Micros } from "../vocabulary/time.js";
 
-/** How an app body is turned into work on the executor. */
-export type AppKind = "ts" | "bash";
-
-/** What an executor needs to know about an app to run it anywhere. */
-export interface AppDefinition {
-  readonly name: string;
-  readonly kind: AppKind;
-  /** The body. In-process executors call it directly. */
-  readonly fn: (...args: any[]) => unknown;
-  /**
-   * The body's source, for executors that run it in another thread or process. Computed
-   * once per app. `null` when the function cannot be sent (bound or native functions):
-   * such executors must fail the try with an error naming the app.
-   */
-  readonly source: string | null;
-  /** A stable id for `source` (and `origin`), so remote workers compile each body once. */
-  readonly sourceId: string;
-  /**
-   * Where `source` begins in the user's file, so a body compiled from it elsewhere reports
-   * stack frames at the user's own file and line. Absent when unknown.
-   */
-  readonly origin?: SourceOrigin | null;
-}
-
-/** A position in a source file: `file` as V8 names it in stack traces (a path or file: URL), 1-based line and column. */
-export interface SourceOrigin {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-}
+// What an app is belongs to apps/ (below executors); re-exported for executors' modules.
+export type { AppDefinition, AppKind, SourceOrigin, StreamTarget } from "../apps/definition.js";
 
 /** Resolved invocation options (Parsl's special kwargs), as the body sees them. */
 export interface InvocationOptions {
@@ -52,11 +26,6 @@ export interface InvocationOptions {
   readonly resourceSpecification: Readonly<Record<string, unknown>>;
 }
 
-export interface StreamTarget {
-  readonly path: string;
-  /** 'w' truncates, 'a' appends (the default). */
-  readonly mode: "w" | "a";
-}
 
 export type TryResult =
   | { readonly ok: true; readonly value: unknown; readonly endedAt?: Micros }

@@ -4,7 +4,7 @@
  */
 import os from "node:os";
 import { makeContext, runBody } from "../apps/runtime.js";
-import { nowMicros } from "../dataflow/clock.js";
+import { nowMicros } from "../vocabulary/time.js";
 import { TaskCancelled } from "../errors.js";
 import { Options, type OptionsSpec } from "../validation.js";
 import type { Executor, ExecutorHost, TryHandle } from "./base.js";

@@ -12,7 +12,7 @@ import type { AppKind, SourceOrigin } from "./base.js";
 import { compileBody, explainRemoteError, makeContext, runBody, type WireOptions } from "../apps/runtime.js";
 import { errorToWire, type WireError } from "../apps/errorWire.js";
 import { SerializationError } from "../errors.js";
-import { nowMicros } from "../dataflow/clock.js";
+import { nowMicros } from "../vocabulary/time.js";
 
 /** [taskId, tryId, sourceId, args, options, urgentStart] */
 export type WireTask = [number, number, string, unknown[], WireOptions, boolean];

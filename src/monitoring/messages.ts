@@ -9,9 +9,10 @@
  * Events cross a process boundary (in the wire form of wire.ts), so the writer validates every
  * one of them and drops (and reports) anything malformed instead of failing the batch.
  */
-import type { RunStatus, StateName } from "../database/schema.js";
+import type { RunStatus, StateName } from "../vocabulary/states.js";
+import type { Micros } from "../vocabulary/time.js";
 
-export type Micros = number;
+export type { Micros };
 
 /** Columns of `task` a `task` event may carry. DATETIME columns are Micros. */
 export interface TaskColumns {

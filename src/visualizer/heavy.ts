@@ -11,6 +11,7 @@
  * computation; user requests jump ahead of background warm-up jobs.
  */
 import type { Worker } from "node:worker_threads";
+import { TokenCache } from "../database/queries/cache.js";
 import type { MonitoringDb } from "../database/queries/index.js";
 import { startWorkerThread } from "../workerThread.js";
 
@@ -24,17 +25,6 @@ interface Job {
   reject: (e: Error) => void;
 }
 
-interface CacheEntry {
-  token: string;
-  at: number;
-  costMs: number;
-  value: unknown;
-}
-
-/** A result that took longer than this may be reused for STALE_MS after the data changed (live runs). */
-const SLOW_MS = 150;
-const STALE_MS = 10_000;
-const MAX_CACHE = 256;
 /** PostgreSQL: aggregates computed at once (each holds a pooled connection while it runs). */
 const PG_CONCURRENCY = 2;
 
@@ -50,8 +40,8 @@ export class HeavyQueries {
   private readonly inline = new Set<Promise<unknown>>();
   private readonly concurrency: number;
   private nextId = 1;
-  private readonly inflight = new Map<string, Promise<unknown>>();
-  private readonly cache = new Map<string, CacheEntry>();
+  /** Results per change token (slow ones reused a while on live runs), in-flight ones shared. */
+  private readonly cache = new TokenCache();
   private closed = false;
 
   constructor(private readonly source: HeavySource) {
@@ -131,21 +121,7 @@ export class HeavyQueries {
 
   /** The result for (method, run) at database version `token`, computing it if needed. */
   get<T>(method: HeavyMethod, runId: string, token: string, urgent = true): Promise<T> {
-    const key = `${method}|${runId}`;
-    const hit = this.cache.get(key);
-    if (hit && (hit.token === token || (hit.costMs > SLOW_MS && Date.now() - hit.at < STALE_MS))) return Promise.resolve(hit.value as T);
-    const flightKey = `${key}|${token}`;
-    const running = this.inflight.get(flightKey);
-    if (running) return running as Promise<T>;
-    const t0 = performance.now();
-    const p = this.submit(method, runId, urgent).then((value) => {
-      this.cache.delete(key);
-      this.cache.set(key, { token, at: Date.now(), costMs: performance.now() - t0, value });
-      if (this.cache.size > MAX_CACHE) this.cache.delete(this.cache.keys().next().value!);
-      return value;
-    }).finally(() => this.inflight.delete(flightKey));
-    this.inflight.set(flightKey, p);
-    return p as Promise<T>;
+    return this.cache.get(`${method}|${runId}`, token, () => this.submit(method, runId, urgent) as Promise<T>);
   }
 
   /** Background warm-up: computes results nobody asked for yet, behind any user request. */

@@ -16,7 +16,8 @@ import type { TryHandle } from "../base.js";
 import { errorFromWire } from "../../apps/errorWire.js";
 import { WorkerLost } from "../threadPool.js";
 import { optionsToWire } from "../wire.js";
-import type { MonitoringEvent, Micros, NodeEvent } from "../../monitoring/messages.js";
+import type { MonitoringEvent, Micros } from "../../monitoring/messages.js";
+import { nodeRow, resourceRow } from "../../monitoring/recorder.js";
 import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, MAX_VALUE_BYTES, mebibytes,
@@ -478,39 +479,15 @@ export class Interchange {
   }
 
   private emitResource(h: TryHandle, s: ResourceSample, fix: (t: number) => Micros): void {
-    this.o.emit({
-      t: "resource",
-      // Only the known columns are copied: a pool cannot add keys of its own.
-      row: {
-        try_id: h.tryId, task_id: h.taskId, timestamp: fix(s.timestamp),
-        resource_monitoring_interval: this.o.resourceInterval,
-        psutil_process_pid: s.psutil_process_pid,
-        psutil_process_memory_percent: s.psutil_process_memory_percent,
-        psutil_process_children_count: s.psutil_process_children_count,
-        psutil_process_time_user: s.psutil_process_time_user,
-        psutil_process_time_system: s.psutil_process_time_system,
-        psutil_process_memory_virtual: s.psutil_process_memory_virtual,
-        psutil_process_memory_resident: s.psutil_process_memory_resident,
-        psutil_process_disk_read: s.psutil_process_disk_read,
-        psutil_process_disk_write: s.psutil_process_disk_write,
-        psutil_process_status: s.psutil_process_status,
-        psutil_cpu_num: s.psutil_cpu_num,
-        psutil_process_num_ctx_switches_voluntary: s.psutil_process_num_ctx_switches_voluntary,
-        psutil_process_num_ctx_switches_involuntary: s.psutil_process_num_ctx_switches_involuntary,
-      },
-    });
+    this.o.emit(resourceRow(h.taskId, h.tryId, fix(s.timestamp), this.o.resourceInterval, s));
   }
 
   private emitNode(p: PoolConn): void {
-    const ev: NodeEvent = {
-      t: "node",
-      row: {
-        hostname: p.reg.hostname, uid: p.uid, block_id: p.reg.blockId, cpu_count: p.reg.cpuCount,
-        total_memory: p.reg.totalMemory, active: p.active, worker_count: p.reg.workerCount,
-        python_v: p.reg.nodeVersion, timestamp: nowMicros(), last_heartbeat: p.lastHeartbeat,
-      },
-    };
-    this.o.emit(ev);
+    this.o.emit(nodeRow({
+      hostname: p.reg.hostname, uid: p.uid, block_id: p.reg.blockId, cpu_count: p.reg.cpuCount,
+      total_memory: p.reg.totalMemory, active: p.active, worker_count: p.reg.workerCount,
+      python_v: p.reg.nodeVersion, timestamp: nowMicros(), last_heartbeat: p.lastHeartbeat,
+    }));
   }
 
   private checkHeartbeats(): void {

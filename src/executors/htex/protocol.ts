@@ -15,7 +15,8 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { deserialize, serialize } from "node:v8";
 import type { WireOptions } from "../../apps/runtime.js";
 import type { WireError } from "../../apps/errorWire.js";
-import type { Micros } from "../../monitoring/messages.js";
+import { isResourceSample, type ResourceSample } from "../../monitoring/recorder.js";
+import type { Micros } from "../../vocabulary/time.js";
 import type { SourceOrigin } from "../base.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -134,23 +135,8 @@ export interface ResultItem {
   sample?: ResourceSample;
 }
 
-/** Resource columns of spec §2.5 (without run/task/try ids). */
-export interface ResourceSample {
-  timestamp: Micros;
-  psutil_process_pid: number;
-  psutil_process_memory_percent: number;
-  psutil_process_children_count: number;
-  psutil_process_time_user: number;
-  psutil_process_time_system: number;
-  psutil_process_memory_virtual: number;
-  psutil_process_memory_resident: number;
-  psutil_process_disk_read: number;
-  psutil_process_disk_write: number;
-  psutil_process_status: string;
-  psutil_cpu_num: string;
-  psutil_process_num_ctx_switches_voluntary: number;
-  psutil_process_num_ctx_switches_involuntary: number;
-}
+/** Resource columns of spec §2.5 (without run/task/try ids): derived from schema.ts by the recorder. */
+export type { ResourceSample };
 
 export interface StartedItem { id: number; at: Micros }
 export interface PeriodicSample { id: number; sample: ResourceSample }
@@ -221,18 +207,9 @@ export function parseRegister(m: Record<string, unknown>): RegisterMessage {
   return m as unknown as RegisterMessage;
 }
 
-const SAMPLE_NUMBERS = [
-  "timestamp", "psutil_process_pid", "psutil_process_memory_percent", "psutil_process_children_count",
-  "psutil_process_time_user", "psutil_process_time_system", "psutil_process_memory_virtual",
-  "psutil_process_memory_resident", "psutil_process_disk_read", "psutil_process_disk_write",
-  "psutil_process_num_ctx_switches_voluntary", "psutil_process_num_ctx_switches_involuntary",
-] as const;
-
 /** Every column present with the right type (extra keys are ignored: only these are copied). */
 function validSample(s: unknown): boolean {
-  if (!isRecord(s)) return false;
-  for (const k of SAMPLE_NUMBERS) if (!isNum(s[k])) return false;
-  return isStr(s.psutil_process_status, 64) && isStr(s.psutil_cpu_num, 64) && Number.isSafeInteger(s.psutil_process_pid);
+  return isResourceSample(s, 64);
 }
 
 function validError(e: unknown): boolean {
@@ -314,13 +291,5 @@ export function parseInterchangeMessage(m: Record<string, unknown>): Interchange
 
 // ---------------------------------------------------------------- small shared helpers
 
-/**
- * Lets tests play a worker host whose clock is off by this many µs (set in a pool's
- * environment); the interchange must correct for it like for any real offset.
- */
-const CLOCK_SKEW_MICROS = Number(process.env.PARSL_TS_HTEX_CLOCK_SKEW_US ?? 0) || 0;
-
-/** Integer microseconds since the epoch, with sub-millisecond resolution. */
-export function nowMicros(): Micros {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000) + CLOCK_SKEW_MICROS;
-}
+/** The one clock (vocabulary/time.ts); re-exported for the pool, worker and interchange modules. */
+export { nowMicros } from "../../vocabulary/time.js";

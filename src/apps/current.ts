@@ -3,7 +3,7 @@
  * import the kernel (and the kernel can import apps' types without a cycle).
  */
 import { NoDataFlowKernelError } from "../errors.js";
-import type { Submitter } from "../apps/app.js";
+import type { Submitter } from "./app.js";
 
 let current: Submitter | null = null;
 

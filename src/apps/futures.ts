@@ -5,9 +5,15 @@
  * can attach completion callbacks synchronously and a failed future that nobody awaits
  * never becomes an unhandled promise rejection.
  */
-import { File } from "../apps/files.js";
+import { File } from "./files.js";
 
 type Listener = () => void;
+
+// Set by SettableFuture's static block: the only way to settle a future or listen to it
+// synchronously. Exported below as plain functions for the kernel; not part of the public API
+// (src/index.ts exports the classes only), so user code cannot settle a task's future.
+let whenDoneImpl: (f: SettableFuture<unknown>, fn: Listener) => void;
+let settleImpl: (f: SettableFuture<unknown>, ok: boolean, valueOrError: unknown) => void;
 
 const PENDING = 0, SUCCEEDED = 1, FAILED = 2;
 
@@ -56,32 +62,29 @@ abstract class SettableFuture<T> implements PromiseLike<T> {
   asPromise(): Promise<T> {
     if (!this.#promise) {
       this.#promise = new Promise<T>((resolve, reject) => {
-        this.onDone(() => (this.#state === SUCCEEDED ? resolve(this.#value as T) : reject(this.#error)));
+        this.#onDone(() => (this.#state === SUCCEEDED ? resolve(this.#value as T) : reject(this.#error)));
       });
     }
     return this.#promise;
   }
 
-  /** @internal Run `fn` once the future is done (at once if it already is). */
-  onDone(fn: Listener): void {
+  #onDone(fn: Listener): void {
     if (this.#state !== PENDING) fn();
     else (this.#listeners ??= []).push(fn);
   }
 
-  /** @internal */
-  setResult(value: T): void {
+  #settle(state: typeof SUCCEEDED | typeof FAILED, value: T | undefined, error: Error | undefined): void {
     if (this.#state !== PENDING) return;
-    this.#state = SUCCEEDED;
+    this.#state = state;
     this.#value = value;
+    this.#error = error;
     this.#fire();
   }
 
-  /** @internal */
-  setException(error: Error): void {
-    if (this.#state !== PENDING) return;
-    this.#state = FAILED;
-    this.#error = error;
-    this.#fire();
+  static {
+    // The kernel's (friend) access to a future's private side; see whenDone/resolveFuture/rejectFuture below.
+    whenDoneImpl = (f, fn) => f.#onDone(fn);
+    settleImpl = (f, ok, valueOrError) => (ok ? f.#settle(SUCCEEDED, valueOrError, undefined) : f.#settle(FAILED, undefined, valueOrError as Error));
   }
 
   #fire(): void {
@@ -122,10 +125,10 @@ export class AppFuture<T> extends SettableFuture<T> {
 export class DataFuture extends SettableFuture<File> {
   constructor(readonly producer: AppFuture<unknown>, readonly file: File) {
     super();
-    producer.onDone(() => {
+    whenDone(producer, () => {
       const e = producer.exception();
-      if (e) this.setException(e);
-      else this.setResult(file);
+      if (e) rejectFuture(this, e);
+      else resolveFuture(this, file);
     });
   }
 
@@ -151,4 +154,19 @@ export function isKernelFuture(x: unknown): x is AppFuture<unknown> | DataFuture
 /** Any awaitable: kernel futures and plain promises/thenables. */
 export function isThenable(x: unknown): x is PromiseLike<unknown> {
   return x !== null && (typeof x === "object" || typeof x === "function") && typeof (x as { then?: unknown }).then === "function";
+}
+
+/** @internal Run `fn` once `f` is done (at once if it already is), synchronously. Kernel only. */
+export function whenDone(f: AppFuture<unknown> | DataFuture, fn: Listener): void {
+  whenDoneImpl(f as SettableFuture<unknown>, fn);
+}
+
+/** @internal Settle `f` with a value (no effect if it is already done). Kernel only. */
+export function resolveFuture(f: AppFuture<unknown> | DataFuture, value: unknown): void {
+  settleImpl(f as SettableFuture<unknown>, true, value);
+}
+
+/** @internal Settle `f` with an error (no effect if it is already done). Kernel only. */
+export function rejectFuture(f: AppFuture<unknown> | DataFuture, error: Error): void {
+  settleImpl(f as SettableFuture<unknown>, false, error);
 }
