@@ -208,6 +208,9 @@ const MISMATCH = new Error("an update found fewer rows than it carries");
  */
 const JOIN_BY_KEY = raw("SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)");
 
+/** Refresh the planner's statistics first once this writer has added this many task rows (then at every doubling). */
+const ANALYZE_FIRST = 1000;
+
 /** unique_violation: a row of the batch is stored already. */
 const DUPLICATE_KEY = "23505";
 
@@ -224,6 +227,9 @@ export class PostgresStore implements Store {
   private replaySafe = true;
   private rejected: string[] = [];
   private rows = 0;
+  /** Task rows this writer has added, and how many there were when it last refreshed the planner's statistics. */
+  private tasksWritten = 0;
+  private tasksAnalyzed = 0;
 
   private constructor(private readonly conn: Connection, readonly location: string, private readonly runId: string,
     private readonly notices: StoreNotices, private readonly method: IngestMethod) {}
@@ -342,7 +348,26 @@ export class PostgresStore implements Store {
       }
     });
     this.replaySafe = false;
+    for (const r of plan.tasks.values()) if (r.first) this.tasksWritten++;
+    if (this.tasksWritten >= Math.max(ANALYZE_FIRST, 2 * this.tasksAnalyzed)) await this.refreshStatistics();
     return outcome;
+  }
+
+  /**
+   * The planner judges the updates' joins by statistics that lag a table growing within the run
+   * (autovacuum analyzes it a minute or more later): believing the run small, it reads all of the
+   * run's rows per batch (see JOIN_BY_KEY). Each time this writer has doubled its task rows, it
+   * refreshes them, so a run's statistics are never more than half behind (a few analyses per
+   * run; each samples a bounded number of rows). A role that does not own the tables gets a
+   * warning from the server and nothing happens; any other failure only costs the refresh.
+   */
+  private async refreshStatistics(): Promise<void> {
+    this.tasksAnalyzed = this.tasksWritten;
+    try {
+      await this.conn.run(raw(`ANALYZE "task", "try"`));
+    } catch (err) {
+      this.notices.note(`monitoring database ${this.location}: statistics not refreshed (${pgErrorText(err)})`);
+    }
   }
 
   private async writeOnce(plan: BatchPlan): Promise<BatchOutcome> {
