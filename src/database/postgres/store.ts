@@ -203,8 +203,8 @@ const MISMATCH = new Error("an update found fewer rows than it carries");
  * chose a hash join that reads every row of the run once per batch (measured: 66,000 rows read to
  * update 6,000, and growing with the run). Without hash and merge joins it looks each row up in
  * the primary key, which costs the same whatever the run's size. Local to the transaction.
- * A hint, not a guarantee: believing the run small, the planner may still loop over the run's
- * rows (seen with 300-task batches in a 3,000-task run); BENCHMARKS.md has the measurements.
+ * Not enough alone: believing the run small, the planner may loop over the run's rows instead,
+ * so the writer also keeps the statistics fresh (refreshStatistics).
  */
 const JOIN_BY_KEY = raw("SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)");
 
