@@ -46,37 +46,56 @@ type Target = "none" | "sqlite" | "postgresql";
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /**
- * CPU seconds used so far by the PostgreSQL server's processes, when they run on this machine
- * (Linux /proc, readable by us); else null. Counts every client of the server, so other users of
- * it show up here too.
+ * CPU seconds of the server processes that serve one database (their command line names it:
+ * `postgres: user db host(port) …`), when the server runs on this machine (Linux /proc); else
+ * null. Sampled while the run goes on, so a backend that exits (the writer's, at its end) still
+ * counts with its last sample; other users of the same server are left out, as are the server's
+ * shared processes (WAL writer, checkpointer), which the writer makes busy too.
  */
-function serverCpuSeconds(): number | null {
-  let ticks = 0;
-  let found = false;
-  let entries: string[];
-  try {
-    entries = fs.readdirSync("/proc");
-  } catch {
-    return null;
+class BackendCpu {
+  private readonly last = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  private found = false;
+  constructor(private readonly db: string) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), SAMPLE_MS);
   }
-  for (const pid of entries) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat: string;
+  private sample(): void {
+    let entries: string[];
     try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      entries = fs.readdirSync("/proc");
     } catch {
-      continue;
+      return;
     }
-    const close = stat.lastIndexOf(")");
-    if (stat.slice(stat.indexOf("(") + 1, close) !== "postgres") continue;
-    const f = stat.slice(close + 2).split(" ");
-    // utime, stime, and cutime, cstime: a backend that has exited (the writer's, at its end) is
-    // counted in the postmaster's children's times once reaped.
-    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    found = true;
+    for (const pid of entries) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        if (!stat.includes("(postgres)")) continue;
+        if (!this.last.has(pid) && !fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(` ${this.db} `)) continue;
+      } catch {
+        continue;
+      }
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      this.last.set(pid, Number(f[11]) + Number(f[12]));
+      this.found = true;
+    }
   }
-  return found ? ticks / CLOCK_TICKS : null;
+  /** Stops sampling. */
+  stop(): void {
+    clearInterval(this.timer);
+  }
+  /** CPU seconds of the database's backends so far, or null when none was seen. */
+  total(): number | null {
+    this.sample();
+    if (!this.found) return null;
+    let ticks = 0;
+    for (const t of this.last.values()) ticks += t;
+    return ticks / CLOCK_TICKS;
+  }
 }
+const SAMPLE_MS = 200;
 
 /** The writer's own CPU time, from the line it logs when it exits. */
 function writerCpuSeconds(runDir: string): number | null {
@@ -98,7 +117,7 @@ interface Once {
   rows: number;
   /** Seconds until every task's future resolved (the rest of the wait is the writer catching up). */
   tasksDone: number;
-  /** CPU µs per task: the kernel process (all its threads), the writer process, the server's processes. */
+  /** CPU µs per task: the kernel process (all its threads), the writer process, the database's server backends. */
   kernelCpu: number;
   writerCpu: number | null;
   serverCpu: number | null;
@@ -119,7 +138,8 @@ async function once(n: number, target: Target, adminUrl: string): Promise<Once> 
     runDir, handleSignals: false, summary: false,
   }));
   await Promise.all(Array.from({ length: 2000 }, () => noop()));
-  const server0 = serverCpuSeconds();
+  const backends = target === "postgresql" ? new BackendCpu(dbName) : null;
+  const server0 = backends?.total() ?? null;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const futures = new Array(n);
@@ -129,7 +149,8 @@ async function once(n: number, target: Target, adminUrl: string): Promise<Once> 
   await dfk.cleanup();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const server1 = serverCpuSeconds();
+  const server1 = backends?.total() ?? null;
+  backends?.stop();
   const perTask = (s: number | null): number | null => (s === null ? null : (s * 1e6) / n);
   // The writer's CPU includes its start-up and the 2,000 warm-up tasks: small next to n.
   const writerCpu = target === "none" ? null : perTask(writerCpuSeconds(runDir));
@@ -157,26 +178,51 @@ export async function benchPostgres(opts: { tasks: number; rounds: number; print
   const version = (await admin(adminUrl, "SHOW server_version"))[0]!["server_version"];
   opts.print(`PostgreSQL ${String(version)} at ${new URL(adminUrl).host}; ${opts.tasks} no-op tasks, ThreadPoolExecutor(2), ${opts.rounds} alternated rounds`);
   const runs: Record<Target, number[]> = { none: [], sqlite: [], postgresql: [] };
+  const cpu: Record<Target, { kernel: number[]; writer: number[]; server: number[] }> = {
+    none: { kernel: [], writer: [], server: [] }, sqlite: { kernel: [], writer: [], server: [] }, postgresql: { kernel: [], writer: [], server: [] },
+  };
   for (let r = 0; r < opts.rounds; r++) {
     for (const target of targets) {
       const o = await once(opts.tasks, target, adminUrl);
       runs[target].push(o.perSecond);
+      cpu[target].kernel.push(o.kernelCpu);
+      if (o.writerCpu !== null) cpu[target].writer.push(o.writerCpu);
+      if (o.serverCpu !== null) cpu[target].server.push(o.serverCpu);
       const us = (v: number | null): string => (v === null ? "-" : v.toFixed(0));
       opts.print(`  round ${r + 1} ${target.padEnd(10)} ${o.perSecond.toFixed(0)} tasks/s until every row is committed ` +
         `(tasks done at ${o.tasksDone.toFixed(1)} s; CPU µs/task: kernel ${us(o.kernelCpu)}, writer ${us(o.writerCpu)}, server ${us(o.serverCpu)})`);
     }
   }
   const median = (xs: number[]): number => xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const none = median(runs.none);
+  const costOf = (t: Target): number => 1e6 / median(runs[t]) - 1e6 / none;
+  /** Median CPU µs per task of each process, and their sum: on a machine of `cores` cores no faster rate is possible. */
+  const budget = (t: Target): { kernel: number; writer: number; server: number | null; sum: number; boundPerSecond: number } => {
+    const kernel = median(cpu[t].kernel);
+    const writer = median(cpu[t].writer);
+    const server = cpu[t].server.length > 0 ? median(cpu[t].server) : null;
+    const sum = kernel + writer + (server ?? 0);
+    return { kernel, writer, server, sum, boundPerSecond: (os.availableParallelism() * 1e6) / sum };
+  };
   const out = {
     tasks: opts.tasks,
-    unmonitoredPerSecond: median(runs.none),
+    unmonitoredPerSecond: none,
     sqlitePerSecond: median(runs.sqlite),
     postgresPerSecond: median(runs.postgresql),
-    postgresCostMicrosPerTask: 1e6 / median(runs.postgresql) - 1e6 / median(runs.none),
-    sqliteCostMicrosPerTask: 1e6 / median(runs.sqlite) - 1e6 / median(runs.none),
+    sqliteCostMicrosPerTask: costOf("sqlite"),
+    postgresCostMicrosPerTask: costOf("postgresql"),
+    sqliteCpuMicrosPerTask: targets.includes("sqlite") ? budget("sqlite") : null,
+    postgresCpuMicrosPerTask: targets.includes("postgresql") ? budget("postgresql") : null,
   };
-  opts.print(`postgres: medians — unmonitored ${out.unmonitoredPerSecond.toFixed(0)}/s, SQLite ${out.sqlitePerSecond.toFixed(0)}/s, ` +
-    `PostgreSQL ${out.postgresPerSecond.toFixed(0)}/s end to end (monitoring cost ${out.sqliteCostMicrosPerTask.toFixed(1)} / ${out.postgresCostMicrosPerTask.toFixed(1)} µs/task)`);
+  const f = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : "-");
+  opts.print(`postgres: medians — unmonitored ${none.toFixed(0)}/s, SQLite ${out.sqlitePerSecond.toFixed(0)}/s, PostgreSQL ${out.postgresPerSecond.toFixed(0)}/s end to end`);
+  for (const t of ["sqlite", "postgresql"] as const) {
+    if (!targets.includes(t)) continue;
+    const b = budget(t);
+    opts.print(`  ${t === "sqlite" ? "SQLite" : "PostgreSQL"}: monitoring cost ${f(costOf(t))} µs/task end to end (against unmonitored in the same rounds); ` +
+      `CPU µs/task kernel ${f(b.kernel)} + writer ${f(b.writer)}${b.server === null ? "" : ` + server ${f(b.server)}`} = ${f(b.sum)}, ` +
+      `so at most ${b.boundPerSecond.toFixed(0)} tasks/s on ${os.availableParallelism()} cores`);
+  }
   return out;
 }
 

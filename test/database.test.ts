@@ -562,3 +562,40 @@ test("judgeRun, the one run-status rule: a heartbeat stale by the run's own peri
   assert.deepEqual(fixtureRuns.map((r) => judge({ timeCompleted: r["time_completed"] === null ? null : parseDateTime(r["time_completed"] as string), tasksFailed: r["tasks_failed_count"] as number })),
     ["failed", "failed", "unknown"]);
 });
+
+test("PostgreSQL: a batch's updates look their rows up by key; they do not read the whole run each batch", async () => {
+  // The planner's statistics lag a task table that grows within one run; left to itself it read
+  // every task row of the run to update one batch's (a cost growing with the run).
+  const db = await testDatabase("postgresql");
+  const runId = "run-update-plan";
+  const batches = 10;
+  const per = 300;
+  await withStore(db.endpoint, runId, notices(), async (s) => {
+    await s.applyBatch([workflowStart()]);
+    for (let b = 0; b < batches; b++) {
+      // As in a burst of submissions: the batch's launches, then (in a later transaction) its completions.
+      const launches: MonitoringEvent[] = [];
+      const completions: MonitoringEvent[] = [];
+      for (let i = b * per; i < (b + 1) * per; i++) {
+        const [task, status, tryFirst, ...rest] = taskLifecycle(i);
+        launches.push(task!, status!, tryFirst!);
+        completions.push(...rest);
+      }
+      assert.deepEqual((await s.applyBatch(launches)).rejected, []);
+      assert.deepEqual((await s.applyBatch(completions)).rejected, []);
+    }
+  });
+  const tasks = batches * per;
+  // The store's connections report their table counters when they end (closed above); wait for them.
+  let read = 0;
+  for (const deadline = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 50))) {
+    const rows = await db.rows<{ seq_tup_read: string; idx_tup_fetch: string; n: string }>(
+      "SELECT seq_tup_read, COALESCE(idx_tup_fetch, 0) AS idx_tup_fetch, seq_scan + COALESCE(idx_scan, 0) AS n FROM pg_stat_user_tables WHERE relname = 'task'");
+    read = Number(rows[0]!.seq_tup_read) + Number(rows[0]!.idx_tup_fetch);
+    if (Number(rows[0]!.n) > 0) break;
+    assert.ok(Date.now() < deadline, "the store's connections never reported their table statistics");
+  }
+  // By key: about one row read per row updated. The whole run per batch: the run's size summed over the batches (5.5 × tasks here).
+  assert.ok(read < 2 * tasks, `the updates read ${read} task rows to update ${tasks}`);
+  assert.equal(await db.count("SELECT COUNT(*) FROM task WHERE run_id = ? AND task_latest_status = 'exec_done'", runId), tasks);
+});
