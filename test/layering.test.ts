@@ -21,25 +21,10 @@ const distSrc = fileURLToPath(new URL("../src", import.meta.url));
 const script = path.resolve(distSrc, "..", "..", "scripts", "folderCycles.mjs");
 const load = async (): Promise<CycleScript> => (await import(pathToFileURL(script).href)) as CycleScript;
 
-/**
- * Imports known to close a cycle, each to be removed, never added to: the database stores and
- * batch plan take the monitoring event types from monitoring/messages.ts (type-only). They go
- * once those shapes move to the shared vocabulary (src/vocabulary/) — a change to files another
- * part of issue 12 is rewriting.
- */
-const KNOWN = new Set([
-  "database/batchPlan.d.ts → monitoring/messages.js",
-  "database/postgres/store.d.ts → monitoring/messages.js",
-  "database/sqlite/store.d.ts → monitoring/messages.js",
-  "database/store.d.ts → monitoring/messages.js",
-]);
-
-test("no folder-level import cycle in src/ besides the known imports being retired", async () => {
+test("no folder-level import cycle in src/", async () => {
   const { layerGraph, layerCycles, describeCycles } = await load();
   const graph = layerGraph(distSrc);
   assert.ok(graph.has("dataflow") && graph.has("apps") && graph.has("vocabulary"), "dist/src has the layers (built?)");
-  for (const edges of graph.values()) for (const [to, why] of edges) edges.set(to, why.filter((w) => !KNOWN.has(w)));
-  for (const edges of graph.values()) for (const [to, why] of [...edges]) if (why.length === 0) edges.delete(to);
   const cycles = layerCycles(graph);
   assert.deepEqual(cycles, [], describeCycles(graph, cycles));
 });

@@ -14,7 +14,7 @@
 import type {
   BlockEvent, CountsEvent, MonitoringEvent, NodeEvent, ResourceEvent, StatusEvent,
   WorkflowEndEvent, WorkflowStartEvent,
-} from "../monitoring/messages.js";
+} from "../vocabulary/events.js";
 
 export interface CoalescedRow {
   readonly task_id: number;

@@ -3,7 +3,7 @@
  * nothing more: sqlite/store.ts and postgres/store.ts implement it.
  * One Store writes one run (`runId`); several runs may share one database.
  */
-import type { Micros, MonitoringEvent } from "../monitoring/messages.js";
+import type { Micros, MonitoringEvent } from "../vocabulary/events.js";
 import { describeEndpoint, parseEndpoint, type Endpoint } from "./endpoint.js";
 
 /** How a store tells its owner about trouble it is handling itself. */

@@ -19,7 +19,7 @@
  * a refused row → the batch is written again row by row (each in a savepoint) and every refused
  * row is reported; anything else → PermanentStoreError.
  */
-import type { Micros, MonitoringEvent } from "../../monitoring/messages.js";
+import type { Micros, MonitoringEvent } from "../../vocabulary/events.js";
 import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "../batchPlan.js";
 import type { Connection, Queryable } from "../connection.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, WORKFLOW, type ColumnType, type Table } from "../schema.js";

@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { Micros, MonitoringEvent, StatusEvent } from "../../monitoring/messages.js";
+import type { Micros, MonitoringEvent, StatusEvent } from "../../vocabulary/events.js";
 import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "../batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "../schema.js";
 import { ensureSchema } from "../schemaSetup.js";
