@@ -9,7 +9,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import net from "node:net";
 import { serialize } from "node:v8";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
-import { encodeFrame, FrameDecoder } from "../src/executors/htex/frames.js";
+import { encodePoolFrame, PoolFrameDecoder } from "../src/executors/htex/poolFrames.js";
 import { proofFor, PROTOCOL_VERSION } from "../src/executors/htex/protocol.js";
 import { LocalProvider } from "../src/providers/local.js";
 import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
@@ -21,10 +21,10 @@ function triple(x: number): number {
 /** Random bytes framed correctly, random bytes unframed, or a random (but well-formed) object. */
 function randomFrame(kind: number): Buffer {
   switch (kind % 4) {
-    case 0: return encodeFrame(randomBytes(randomInt(0, 512)));
+    case 0: return encodePoolFrame(randomBytes(randomInt(0, 512)));
     case 1: return randomBytes(randomInt(1, 64));
-    case 2: return encodeFrame(Buffer.from(JSON.stringify({ t: "register", v: PROTOCOL_VERSION, proof: randomBytes(32).toString("hex"), challenge: randomBytes(16).toString("hex"), uid: "x", hostname: "h", blockId: "0", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: 1 })));
-    default: return encodeFrame(Buffer.from(JSON.stringify({ t: randomBytes(3).toString("hex"), n: randomInt(1000) })));
+    case 2: return encodePoolFrame(Buffer.from(JSON.stringify({ t: "register", v: PROTOCOL_VERSION, proof: randomBytes(32).toString("hex"), challenge: randomBytes(16).toString("hex"), uid: "x", hostname: "h", blockId: "0", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: 1 })));
+    default: return encodePoolFrame(Buffer.from(JSON.stringify({ t: randomBytes(3).toString("hex"), n: randomInt(1000) })));
   }
 }
 
@@ -34,14 +34,14 @@ function randomPostAuthFrame(i: number): Buffer {
     { t: "results", items: [{ id: 1, ok: true, startedAt: 1, endedAt: 2 }], started: [], samples: [] },
     { t: "pong" }, { t: 42 }, [1, 2, 3], "results", null, { t: "heartbeat", clock: "soon" },
   ];
-  return i % 2 === 0 ? encodeFrame(serialize(shapes[i % shapes.length])) : encodeFrame(randomBytes(randomInt(1, 256)));
+  return i % 2 === 0 ? encodePoolFrame(serialize(shapes[i % shapes.length])) : encodePoolFrame(randomBytes(randomInt(1, 256)));
 }
 
 /** Opens a connection, optionally authenticates as a pool, sends one frame, waits until the server closes it. */
 function oneShot(port: number, frame: Buffer, secret: string | null): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: "127.0.0.1", port });
-    const dec = new FrameDecoder(4096);
+    const dec = new PoolFrameDecoder(4096);
     let sent = false;
     const timer = setTimeout(() => { s.destroy(); resolve(false); }, 5000);
     s.on("data", (d: Buffer) => {
@@ -51,7 +51,7 @@ function oneShot(port: number, frame: Buffer, secret: string | null): Promise<bo
       sent = true;
       if (secret) {
         const { nonce } = JSON.parse(frames[0]!.toString()) as { nonce: string };
-        s.write(encodeFrame(Buffer.from(JSON.stringify({
+        s.write(encodePoolFrame(Buffer.from(JSON.stringify({
           t: "register", v: PROTOCOL_VERSION, proof: proofFor(secret, nonce), challenge: randomBytes(16).toString("hex"), uid: randomBytes(6).toString("hex"), hostname: "fuzz",
           blockId: "fuzz", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: Date.now() * 1000,
         }))));

@@ -17,7 +17,7 @@ import { errorFromWire } from "../../apps/errorWire.js";
 import { WorkerLost } from "../threadPool.js";
 import { optionsToWire } from "../wire.js";
 import type { MonitoringEvent, Micros, NodeEvent } from "../../monitoring/messages.js";
-import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
+import { encodePoolFrame, PoolFrameDecoder, writePoolFrame } from "./poolFrames.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, MAX_VALUE_BYTES, mebibytes,
   INTERCHANGE_PROOF_PREFIX, newNonce, nowMicros, parsePoolMessage, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION,
@@ -272,13 +272,13 @@ export class Interchange {
     socket.setNoDelay(true);
     if (!this.busy) socket.unref();
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+    const decoder = new PoolFrameDecoder(HANDSHAKE_MAX_FRAME);
     const nonce = newNonce();
     let pool: PoolConn | null = null;
     const authTimer = setTimeout(() => this.refuse(socket, peer, "no registration within 10 s"), 10_000);
     authTimer.unref();
 
-    socket.write(encodeFrame(encodeJson({ t: "challenge", nonce, v: PROTOCOL_VERSION })));
+    socket.write(encodePoolFrame(encodeJson({ t: "challenge", nonce, v: PROTOCOL_VERSION })));
     socket.on("data", (chunk: Buffer) => {
       if (socket.destroyed) return;
       let frames: Buffer[];
@@ -352,7 +352,7 @@ export class Interchange {
 
   private send(socket: net.Socket, msg: object): void {
     if (socket.destroyed) return;
-    writeFrame(socket, encodeMessage(msg));
+    writePoolFrame(socket, encodeMessage(msg));
   }
 
   /**
@@ -393,7 +393,7 @@ export class Interchange {
       t?.handle.finished({ ok: false, error: tooLarge(it.taskId, it.appName, payload.length, "") });
       return;
     }
-    if (!p.socket.destroyed) writeFrame(p.socket, payload);
+    if (!p.socket.destroyed) writePoolFrame(p.socket, payload);
   }
 
   private onPoolMessage(p: PoolConn, raw: Record<string, unknown>): void {
