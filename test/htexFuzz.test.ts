@@ -73,12 +73,14 @@ test("10,000 random frames are dropped and logged at a bounded rate; the executo
     for (const h of before) ex.submit(h);
     assert.deepEqual(await Promise.all(before.map(async (h) => ((await h.result) as { value: number }).value)), [3, 6]);
 
+    // The secret as a block receives it: in the environment of its worker-pool command.
+    const secret = /PARSL_TS_HTEX_SECRET=([0-9a-f]+)/.exec(ex.workerPoolCommand("x"))![1]!;
     const total = 10_000, postAuth = 1_000, concurrency = 64;
     let next = 0, closed = 0;
     const worker = async (): Promise<void> => {
       while (next < total) {
         const i = next++;
-        const ok = i < postAuth ? await oneShot(ex.port, randomPostAuthFrame(i), ex.runSecret) : await oneShot(ex.port, randomFrame(i), null);
+        const ok = i < postAuth ? await oneShot(ex.port, randomPostAuthFrame(i), secret) : await oneShot(ex.port, randomFrame(i), null);
         if (ok) closed++;
       }
     };
@@ -86,7 +88,7 @@ test("10,000 random frames are dropped and logged at a bounded rate; the executo
     assert.equal(closed, total, "the server closed every garbage connection");
     const ic = ex.interchangeForTests!;
     assert.equal(ic.rejected, total);
-    assert.deepEqual(ic.poolList().map((p) => p.reg.blockId), ["0"], "only the real pool remains");
+    assert.deepEqual(ic.poolViews().map((p) => p.blockId), ["0"], "only the real pool remains");
 
     const after = [tryHandle(appOf(triple), [3]), tryHandle(appOf(triple), [4])];
     for (const h of after) ex.submit(h);

@@ -226,7 +226,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       for (const t of slot.assigned) {
         outResults.push({
           id: t.id, ok: false, startedAt: now, endedAt: now,
-          error: { name: "WorkerLost", message: `worker lost: process ${slot.pid} on ${os.hostname()} (block ${opts.blockId}) died (${how}) while running task ${t.taskId} try ${t.tryId}`, ...(exitCode !== null ? { exitCode } : {}) },
+          lost: { message: `worker lost: process ${slot.pid} on ${os.hostname()} (block ${opts.blockId}) died (${how}) while running task ${t.taskId} try ${t.tryId}`, ...(exitCode !== null ? { exitCode } : {}) },
         });
       }
       slot.assigned = [];
