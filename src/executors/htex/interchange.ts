@@ -3,11 +3,11 @@
  * dispatch policy (dispatchPolicy.ts, a pure function over read-only pool views) which pools
  * get how many, sends them in batches, and turns results, start notices and resource samples
  * into TryHandle callbacks and monitoring rows. It declares pools lost when they fall silent.
- * The network — listening, TLS, the HMAC handshake, framing, refusing garbage — is
- * poolServer.ts; this module sees a registered pool only as a PoolLink and its messages.
- *
- * It runs in-process (Parsl uses a separate process) so a try costs no extra hop; the
- * per-connection work is frame decoding, which is cheap next to the pools' work.
+ * The network — listening, TLS, the HMAC handshake, framing, decoding, answering heartbeats —
+ * is poolServer.ts, run on a thread of its own (poolServerThread.ts, reached through
+ * threadedPoolServer.ts); this module sees a registered pool only as a PoolLink and its
+ * messages, and runs on the kernel's thread, where the TryHandles live (Parsl's interchange
+ * is a separate process; here a try's callbacks cost no extra hop).
  */
 import { deserialize } from "node:v8";
 import { SerializationError, TaskCancelled } from "../../errors.js";
@@ -17,7 +17,8 @@ import { WorkerLost } from "../threadPool.js";
 import { optionsToWire } from "../wire.js";
 import type { MonitoringEvent, Micros, NodeEvent } from "../../monitoring/messages.js";
 import { assignTries, type PoolView } from "./dispatchPolicy.js";
-import { PoolServer, type PoolHandler, type PoolLink } from "./poolServer.js";
+import type { PoolHandler, PoolLink } from "./poolServer.js";
+import { ThreadedPoolServer } from "./threadedPoolServer.js";
 import {
   encodeMessage, DEFAULT_MAX_FRAME, MAX_VALUE_BYTES, mebibytes, nowMicros,
   type PoolMessage, type RegisterMessage, type ResourceSample, type ResultsMessage, type TaskItem,
@@ -101,7 +102,7 @@ const MAX_FRAME_ARG_BYTES = 512 * 1024;
 const STALL_SLACK_MICROS = 100_000;
 
 export class Interchange {
-  private readonly server: PoolServer;
+  private readonly server: ThreadedPoolServer;
   private readonly pools = new Map<string, PoolConn>();
   /** The same pools as an array, for the dispatch policy (kept in step with `pools`). */
   private poolArray: PoolConn[] = [];
@@ -121,7 +122,7 @@ export class Interchange {
   onPoolChange: (() => void) | null = null;
 
   constructor(private readonly o: InterchangeOptions) {
-    this.server = new PoolServer({
+    this.server = new ThreadedPoolServer({
       label: o.label, secret: o.secret, address: o.address, portRange: o.portRange, ...(o.tls ? { tls: o.tls } : {}),
       welcome: {
         runId: o.runId, resourceInterval: o.resourceInterval, resourceMonitoring: o.resourceMonitoring,
@@ -129,7 +130,6 @@ export class Interchange {
       },
       log: (level, m) => o.log(level, m),
     }, {
-      admit: (reg) => (this.pools.has(reg.uid) ? `duplicate pool uid ${reg.uid}` : null),
       registered: (link, reg) => this.register(link, reg),
     });
   }
@@ -259,6 +259,8 @@ export class Interchange {
       }
       this.inflightTotal += a.count;
       this.sendTasks(p, items);
+      // As Parsl's interchange: a node row after each batch sent to a pool and each batch of results.
+      this.emitNode(p);
     }
     // Drop the dispatched head once it is large, so the array does not grow without end.
     if (this.queueHead === this.queue.length) {
@@ -287,16 +289,11 @@ export class Interchange {
     const p = new PoolConn(reg.uid, link, reg, capacity, !this.heldBlocks.has(reg.blockId), nowMicros(), this.stalledMicros);
     this.pools.set(reg.uid, p);
     this.poolArray.push(p);
-    this.ping(p);
     this.o.log("info", `htex ${this.o.label}: pool ${reg.uid} registered from ${reg.hostname}, block ${reg.blockId}, ${reg.workerCount} workers`);
     this.emitNode(p);
     this.onPoolChange?.();
     this.scheduleDispatch();
     return { message: (m) => this.onPoolMessage(p, m), closed: (why) => this.dropPool(p, why) };
-  }
-
-  private ping(p: PoolConn): void {
-    p.link.send({ t: "ping", t0: nowMicros() });
   }
 
   /**
@@ -355,11 +352,7 @@ export class Interchange {
         break;
       }
       case "heartbeat":
-        p.link.send({ t: "heartbeat", clock: now });
-        this.ping(p);
-        // The node row's last_heartbeat, once a heartbeat period per pool (not per result batch).
-        this.emitNode(p);
-        break;
+        break; // the pool server has answered it; hearing it is what counts (above)
     }
   }
 
@@ -403,6 +396,7 @@ export class Interchange {
     if (m.items.length > 0) {
       this.checkIdle();
       if (this.o.prefetchCapacity === "auto") this.adaptCapacity(p, m);
+      this.emitNode(p);
       this.scheduleDispatch();
     }
   }

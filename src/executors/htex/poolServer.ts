@@ -3,7 +3,10 @@
  * owns listening (within a port range), the HMAC handshake (challenge → register → welcome),
  * pool-protocol framing, refusing garbage with rate-limited log lines, and whether connections
  * keep Node alive. It knows nothing of tries: a registered connection becomes a `PoolLink`,
- * and every later message is handed to the interchange's callbacks.
+ * and every later message is handed to the interchange's callbacks. Liveness is answered here:
+ * a pool's heartbeat gets a heartbeat back (and a ping, whose pong the interchange uses for
+ * the clock offset) as soon as it is read, so when this server runs on its own thread
+ * (poolServerThread.ts) pools are answered even while the kernel's thread is busy.
  */
 import net from "node:net";
 import tls from "node:tls";
@@ -11,7 +14,7 @@ import { RateLimitedReporter } from "../../rateLimit.js";
 import { encodePoolFrame, PoolFrameDecoder, writePoolFrame } from "./poolFrames.js";
 import {
   decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, INTERCHANGE_PROOF_PREFIX,
-  newNonce, parsePoolMessage, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION,
+  newNonce, nowMicros, parsePoolMessage, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION,
   type PoolMessage, type RegisterMessage, type WelcomeMessage,
 } from "./protocol.js";
 
@@ -36,6 +39,8 @@ export interface PoolServerOptions {
   /** What the welcome says besides the proof. */
   welcome: Omit<WelcomeMessage, "t" | "proof">;
   log(level: "warning", message: string): void;
+  /** Called after each refused or dropped connection (the count is `rejected`). */
+  onReject?: () => void;
 }
 
 export interface PoolHandler {
@@ -82,6 +87,7 @@ export class PoolServer {
     // A failed TLS handshake is garbage too: log and keep serving.
     server.on("tlsClientError", (e: Error) => {
       this.rejected++;
+      this.o.onReject?.();
       this.droppedLog.tls.add(`TLS handshake failed: ${e.message}`);
     });
     this.server = server;
@@ -173,10 +179,15 @@ export class PoolServer {
             decoder.maxFrameBytes = DEFAULT_MAX_FRAME;
             who = ` (pool ${reg.uid}, block ${reg.blockId})`;
             link.send({ t: "welcome", proof: proofFor(this.o.secret, INTERCHANGE_PROOF_PREFIX + reg.challenge), ...this.o.welcome });
+            link.send({ t: "ping", t0: nowMicros() });
             handler = this.ev.registered(link, reg);
             continue;
           }
           msg = parsePoolMessage(decodeMessage(f));
+          if (msg.t === "heartbeat") {
+            link.send({ t: "heartbeat", clock: nowMicros() });
+            link.send({ t: "ping", t0: nowMicros() });
+          }
         } catch (e) {
           return fail((e as Error).message);
         }
@@ -189,6 +200,7 @@ export class PoolServer {
       this.sockets.delete(socket);
       if (!refused.has(socket) && (!handler || decoder.pendingBytes > 0)) {
         this.rejected++;
+        this.o.onReject?.();
         this.droppedLog[handler ? "pool" : "stranger"].add(`dropped connection from ${peer}: closed ${handler ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`);
       }
       handler?.closed("its connection closed");
@@ -199,6 +211,7 @@ export class PoolServer {
     if (refused.has(socket)) return;
     refused.add(socket);
     this.rejected++;
+    this.o.onReject?.();
     this.droppedLog[who ? "pool" : "stranger"].add(`dropped connection from ${peer}${who}: ${why}`);
     socket.destroy();
   }
