@@ -13,6 +13,7 @@
  *                                [--heartbeat S] [--rate R] [--prof DIR]
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -38,6 +39,9 @@ export interface HtexScalePoint {
   kernelCpuCores: number;
   /** CPU of all simulated pool processes during the whole run, in core-seconds. */
   poolCpuSeconds: number;
+  /** Rows in the database after cleanup: every try's, and the pools' node rows. */
+  tryRows: number;
+  nodeRows: number;
 }
 
 const SIM = fileURLToPath(new URL("./htexSimPools.js", import.meta.url));
@@ -140,6 +144,10 @@ export async function benchHtexScalePoint(o: {
     // Pool processes exit once their connections close; their last stats are on disk by then.
     await new Promise((r) => setTimeout(r, 1200));
     const st = readPoolStats();
+    const db = new Database(join(dir, "runinfo", "monitoring.db"), { readonly: true });
+    const tryRows = db.prepare("SELECT COUNT(*) FROM try").pluck().get() as number;
+    const nodeRows = db.prepare("SELECT COUNT(*) FROM node").pluck().get() as number;
+    db.close();
     const hb = st.reduce((n, s) => n + s.heartbeats, 0);
     const worst = (k: 0 | 1): number | null => {
       const v = st.map((s) => s.rtts[k]).filter((x): x is number => x !== null);
@@ -155,6 +163,7 @@ export async function benchHtexScalePoint(o: {
       heartbeatP50Ms: worst(0), heartbeatP99Ms: worst(1),
       kernelCpuCores: r2((cpu1.user + cpu1.system) / 1000 / (t1 - t0)),
       poolCpuSeconds: r2(st.reduce((n, s) => n + s.cpu, 0)),
+      tryRows, nodeRows,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -174,7 +183,7 @@ export async function benchHtexScale(o: { points?: { pools: number; workersPerPo
     const r = await benchHtexScalePoint({ ...p, ...(o.processes ? { processes: o.processes } : {}), ...(o.heartbeatPeriod ? { heartbeatPeriod: o.heartbeatPeriod } : {}) });
     print(`htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
       `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
-      `kernel+interchange CPU ${r.kernelCpuCores} cores, pool processes ${r.poolCpuSeconds} CPU-s`);
+      `kernel+interchange CPU ${r.kernelCpuCores} cores, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node`);
     out.push(r);
   }
   return out;

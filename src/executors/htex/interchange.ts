@@ -257,10 +257,12 @@ export class Interchange {
           bytes = 0;
         }
       }
+      const wasIdle = p.tries.size === a.count;
       this.inflightTotal += a.count;
       this.sendTasks(p, items);
-      // As Parsl's interchange: a node row after each batch sent to a pool and each batch of results.
-      this.emitNode(p);
+      // A node row when the pool goes from idle to busy (and back, in onResults): Parsl's one
+      // task gives its 4 rows, and a pool kept busy does not write a row per batch.
+      if (wasIdle) this.emitNode(p);
     }
     // Drop the dispatched head once it is large, so the array does not grow without end.
     if (this.queueHead === this.queue.length) {
@@ -396,7 +398,7 @@ export class Interchange {
     if (m.items.length > 0) {
       this.checkIdle();
       if (this.o.prefetchCapacity === "auto") this.adaptCapacity(p, m);
-      this.emitNode(p);
+      if (p.tries.size === 0) this.emitNode(p);
       this.scheduleDispatch();
     }
   }
