@@ -20,6 +20,11 @@ export interface PoolView {
   readonly active: boolean;
   /** When the interchange last heard from it (any message), our clock. */
   readonly lastHeartbeat: Micros;
+  /**
+   * `lastHeartbeat` moved later by the time the interchange's own thread stalled since then
+   * (its messages waited unread, so that time is not its silence). What silence is judged by.
+   */
+  readonly lastHeard: Micros;
 }
 
 export interface DispatchInput {
@@ -50,9 +55,10 @@ export interface DispatchDecision {
 }
 
 /**
- * Shares the pending tries evenly between the pools with room, each up to its free capacity,
- * starting after the pool the previous round ended on (so a trickle of tries spreads over the
- * pools rather than always landing on the first ones). One pass: O(pools).
+ * Shares the pending tries evenly between the pools with room, each up to its free capacity and
+ * at least up to its idle workers, starting after the pool the previous round ended on (so a
+ * trickle of tries spreads over the pools rather than always landing on the first ones). One
+ * pass: O(pools).
  */
 export function assignTries(i: DispatchInput): DispatchDecision {
   const n = i.pools.length;
@@ -62,13 +68,16 @@ export function assignTries(i: DispatchInput): DispatchDecision {
   for (let k = 0; k < n; k++) {
     const idx = (start + k) % n;
     const p = i.pools[idx]!;
-    if (p.active && p.inflight < p.capacity && i.now - p.lastHeartbeat <= i.silentAfter) eligible.push(idx);
+    if (p.active && p.inflight < p.capacity && i.now - p.lastHeard <= i.silentAfter) eligible.push(idx);
   }
   const assignments: Assignment[] = [];
   let left = i.pending, remaining = eligible.length, cursor = i.cursor;
   for (const idx of eligible) {
     const p = i.pools[idx]!;
-    const share = Math.min(p.capacity - p.inflight, Math.ceil(left / remaining--));
+    // An even share, but at least as many as the pool has idle workers: each try still starts at
+    // once, and a trickle travels as one batch to one pool instead of a frame per try per pool.
+    const idleWorkers = Math.max(0, p.workerCount - p.inflight);
+    const share = Math.min(p.capacity - p.inflight, Math.max(Math.ceil(left / remaining--), Math.min(idleWorkers, left)));
     if (share <= 0) continue;
     assignments.push({ pool: idx, count: share });
     left -= share;

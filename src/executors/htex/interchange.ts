@@ -69,15 +69,21 @@ class PoolConn implements PoolView {
   offset: number;
   bestRtt = Infinity;
   lastHeartbeat: Micros;
-  /** The loop-stall total (µs) when it was last heard from; see Interchange.checkHeartbeats. */
-  stallAtHeard: number;
-  constructor(readonly uid: string, readonly link: PoolLink, readonly reg: RegisterMessage, capacity: number, active: boolean, now: Micros, stall: number) {
+  /** The stall total (µs) when it was last heard from; see Interchange.checkHeartbeats. */
+  private stallAtHeard: number;
+  constructor(readonly uid: string, readonly link: PoolLink, readonly reg: RegisterMessage, capacity: number, active: boolean, now: Micros,
+    private readonly stall: { micros: number }) {
     this.capacity = capacity;
     this.active = active;
     this.offset = reg.clock - now;
     this.lastHeartbeat = now;
-    this.stallAtHeard = stall;
+    this.stallAtHeard = stall.micros;
   }
+  heard(now: Micros): void {
+    this.lastHeartbeat = now;
+    this.stallAtHeard = this.stall.micros;
+  }
+  get lastHeard(): Micros { return this.lastHeartbeat + (this.stall.micros - this.stallAtHeard); }
   get hostname(): string { return this.reg.hostname; }
   get blockId(): string { return this.reg.blockId; }
   get workerCount(): number { return this.reg.workerCount; }
@@ -86,7 +92,7 @@ class PoolConn implements PoolView {
   view(): PoolView {
     return Object.freeze({
       uid: this.uid, hostname: this.hostname, blockId: this.blockId, workerCount: this.workerCount, capacity: this.capacity,
-      inflight: this.inflight, active: this.active, lastHeartbeat: this.lastHeartbeat,
+      inflight: this.inflight, active: this.active, lastHeartbeat: this.lastHeartbeat, lastHeard: this.lastHeard,
     });
   }
 }
@@ -116,7 +122,7 @@ export class Interchange {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private lastCheck: Micros = 0;
   /** Total time (µs) this thread's event loop was stalled past the heartbeat check's period. */
-  private stalledMicros = 0;
+  private readonly stall = { micros: 0 };
   private closing = false;
   /** Called when a pool registers or goes away. */
   onPoolChange: (() => void) | null = null;
@@ -225,8 +231,7 @@ export class Interchange {
     if (pending === 0 || this.closing) return;
     const d = assignTries({
       pending, pools: this.poolArray, now: nowMicros(), cursor: this.cursor,
-      // Half the loss threshold, not counting time our own loop was stalled.
-      silentAfter: (this.o.heartbeatThreshold * 1e6) / 2 + this.stalledMicros,
+      silentAfter: (this.o.heartbeatThreshold * 1e6) / 2,
     });
     this.cursor = d.cursor;
     for (const a of d.assignments) {
@@ -288,7 +293,7 @@ export class Interchange {
 
   private register(link: PoolLink, reg: RegisterMessage): PoolHandler {
     const capacity = reg.workerCount + (this.o.prefetchCapacity === "auto" ? 0 : this.o.prefetchCapacity);
-    const p = new PoolConn(reg.uid, link, reg, capacity, !this.heldBlocks.has(reg.blockId), nowMicros(), this.stalledMicros);
+    const p = new PoolConn(reg.uid, link, reg, capacity, !this.heldBlocks.has(reg.blockId), nowMicros(), this.stall);
     this.pools.set(reg.uid, p);
     this.poolArray.push(p);
     this.o.log("info", `htex ${this.o.label}: pool ${reg.uid} registered from ${reg.hostname}, block ${reg.blockId}, ${reg.workerCount} workers`);
@@ -339,8 +344,7 @@ export class Interchange {
 
   private onPoolMessage(p: PoolConn, m: PoolMessage): void {
     const now = nowMicros();
-    p.lastHeartbeat = now;
-    p.stallAtHeard = this.stalledMicros;
+    p.heard(now);
     switch (m.t) {
       case "results":
         this.onResults(p, m);
@@ -460,10 +464,10 @@ export class Interchange {
     const now = nowMicros();
     const gap = now - this.lastCheck;
     this.lastCheck = now;
-    if (gap > periodMicros + STALL_SLACK_MICROS) this.stalledMicros += gap - periodMicros;
+    if (gap > periodMicros + STALL_SLACK_MICROS) this.stall.micros += gap - periodMicros;
     const threshold = this.o.heartbeatThreshold * 1e6;
     for (const p of this.poolArray) {
-      const silent = now - p.lastHeartbeat - (this.stalledMicros - p.stallAtHeard);
+      const silent = now - p.lastHeard;
       if (silent > threshold) {
         this.o.log("warning", `htex ${this.o.label}: pool ${p.uid} (block ${p.reg.blockId}) missed heartbeats for ${this.o.heartbeatThreshold} s`);
         p.link.destroy();

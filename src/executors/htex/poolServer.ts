@@ -27,6 +27,9 @@ export interface PoolLink {
   sendEncoded(payload: Uint8Array): void;
   /** Closes at once (the close callback follows). */
   destroy(): void;
+  /** Frames sent between cork() and uncork() leave in one write. */
+  cork(): void;
+  uncork(): void;
 }
 
 export interface PoolServerOptions {
@@ -151,6 +154,8 @@ export class PoolServer {
       send: (msg) => { if (!socket.destroyed) writePoolFrame(socket, encodeMessage(msg)); },
       sendEncoded: (payload) => { if (!socket.destroyed) writePoolFrame(socket, payload); },
       destroy: () => socket.destroy(),
+      cork: () => socket.cork(),
+      uncork: () => socket.uncork(),
     };
     const fail = (why: string): void => {
       this.refuse(socket, peer, why, who);
@@ -178,15 +183,19 @@ export class PoolServer {
             clearTimeout(authTimer);
             decoder.maxFrameBytes = DEFAULT_MAX_FRAME;
             who = ` (pool ${reg.uid}, block ${reg.blockId})`;
+            socket.cork();
             link.send({ t: "welcome", proof: proofFor(this.o.secret, INTERCHANGE_PROOF_PREFIX + reg.challenge), ...this.o.welcome });
             link.send({ t: "ping", t0: nowMicros() });
+            socket.uncork();
             handler = this.ev.registered(link, reg);
             continue;
           }
           msg = parsePoolMessage(decodeMessage(f));
           if (msg.t === "heartbeat") {
+            socket.cork();
             link.send({ t: "heartbeat", clock: nowMicros() });
             link.send({ t: "ping", t0: nowMicros() });
+            socket.uncork();
           }
         } catch (e) {
           return fail((e as Error).message);

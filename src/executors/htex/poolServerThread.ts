@@ -77,14 +77,25 @@ if (parentPort) {
   });
   // While waiting for the kernel's thread, this thread's loop is kept by the port and the server.
   server.setKeepAlive(true);
+  // A batch's frames for one pool leave in one write: each pool's socket is corked until the batch is done.
+  const corked = new Set<PoolLink>();
   port.on("message", (batch: ToThread[]) => {
     for (const m of batch) handle(m);
+    for (const l of corked) l.uncork();
+    corked.clear();
   });
   const handle = (m: ToThread): void => {
     switch (m.k) {
-      case "send":
-        links.get(m.id)?.sendEncoded(m.payload);
+      case "send": {
+        const l = links.get(m.id);
+        if (!l) break;
+        if (!corked.has(l)) {
+          corked.add(l);
+          l.cork();
+        }
+        l.sendEncoded(m.payload);
         break;
+      }
       case "destroy":
         links.get(m.id)?.destroy();
         break;

@@ -70,6 +70,9 @@ export class ThreadedPoolServer {
             state.closed = true;
             this.post({ k: "destroy", id: op.id });
           },
+          // Batches to the thread are corked per pool there already.
+          cork: () => {},
+          uncork: () => {},
         };
         this.handlers.set(op.id, this.ev.registered(link, op.reg));
         break;
