@@ -37,6 +37,8 @@ export interface HtexScalePoint {
   heartbeatP99Ms: number | null;
   /** CPU of the kernel + interchange process during the throughput phase, in cores (1 = one core busy). */
   kernelCpuCores: number;
+  /** The same CPU per task, µs: what the process costs a task, whatever share of the machine it got. */
+  kernelCpuMicrosPerTask: number;
   /** CPU of all simulated pool processes during the whole run, in core-seconds. */
   poolCpuSeconds: number;
   /** Rows in the database after cleanup: every try's, and the pools' node rows. */
@@ -162,6 +164,7 @@ export async function benchHtexScalePoint(o: {
       // Per process, the worst of the processes' own percentiles (a conservative summary).
       heartbeatP50Ms: worst(0), heartbeatP99Ms: worst(1),
       kernelCpuCores: r2((cpu1.user + cpu1.system) / 1000 / (t1 - t0)),
+      kernelCpuMicrosPerTask: r2((cpu1.user + cpu1.system) / o.tasks),
       poolCpuSeconds: r2(st.reduce((n, s) => n + s.cpu, 0)),
       tryRows, nodeRows,
     };
@@ -183,7 +186,7 @@ export async function benchHtexScale(o: { points?: { pools: number; workersPerPo
     const r = await benchHtexScalePoint({ ...p, ...(o.processes ? { processes: o.processes } : {}), ...(o.heartbeatPeriod ? { heartbeatPeriod: o.heartbeatPeriod } : {}) });
     print(`htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
       `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
-      `kernel+interchange CPU ${r.kernelCpuCores} cores, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node`);
+      `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node`);
     out.push(r);
   }
   return out;
