@@ -178,7 +178,7 @@ export class HighThroughputExecutor implements Executor {
     this.interchange.submit(handle);
   }
 
-  /** The command a block runs on each node. */
+  /** @internal The command a block runs on each node (it carries the run's secret); not part of the published types. */
   workerPoolCommand(blockId: string): string {
     const env = [`${SECRET_ENV}=${this.secret}`];
     if (this.certPem) env.push(`${CERT_ENV}=${Buffer.from(this.certPem).toString("base64")}`);
