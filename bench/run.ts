@@ -5,7 +5,7 @@
  *
  *   npm run bench                       # everything
  *   npm run bench -- --quick            # smaller sizes (a smoke run, not for reporting)
- *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, query, export, stats, stats-pg, htex, postgres, report)
+ *   npm run bench -- --only core,writer   (sections: core, writer, pgwriter, visualizer, visualizer-pg, query, export, stats, stats-pg, htex, htex-scale, postgres, report)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -15,6 +15,7 @@ import { benchWriter } from "./writer.js";
 import { benchVisualizer } from "./visualizer.js";
 import { benchPgAdminUrl } from "./pgServer.js";
 import { benchHtex } from "./htex.js";
+import { benchHtexScale } from "./htexScale.js";
 import { benchExport } from "./export.js";
 import { benchPostgres } from "./postgres.js";
 import { benchIngest, benchStatusRows } from "./pgWriter.js";
@@ -104,6 +105,13 @@ if (want("stats") || want("stats-pg")) {
 if (want("htex")) {
   print("== htex: HighThroughputExecutor, one local block of 2 workers, through the kernel");
   results.htex = await benchHtex({ tasks: quick ? 5_000 : 20_000, print });
+}
+if (want("htex-scale")) {
+  print("== htex-scale: N simulated pools (the real pool protocol, many per process) on one interchange, through the kernel, monitoring on");
+  results.htexScale = await benchHtexScale({
+    print,
+    ...(quick ? { points: [{ pools: 10, workersPerPool: 8, tasks: 10_000 }, { pools: 100, workersPerPool: 16, tasks: 20_000 }] } : {}),
+  });
 }
 
 if (want("postgres")) {

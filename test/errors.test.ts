@@ -38,7 +38,7 @@ const INTERNAL: Record<string, string> = {
   "monitoring/wire.ts TruncatedError": "writer process wire decoding",
   "monitoring/validate.ts InvalidEventError": "writer process event checks",
   "executors/htex/protocol.ts ProtocolError": "interchange and worker pools drop the connection",
-  "executors/htex/frames.ts FrameTooLargeError": "interchange and worker pools drop the connection",
+  "executors/htex/poolFrames.ts FrameTooLargeError": "interchange and worker pools drop the connection",
   "executors/htex/workerPoolCommand.ts UsageError": "parsl-ts worker-pool command line",
   "cli/args.ts UsageError": "parsl-ts command line",
   "cli/args.ts CommandError": "parsl-ts command line (exit status 1 with its message)",

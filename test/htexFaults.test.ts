@@ -104,7 +104,7 @@ test("a worker pool with the wrong secret is refused before it can send anything
     assert.match(stderr, /connection closed before registration/);
     assert.equal(ofType(host.events, "node").length, 0, "no node row for a refused pool");
     assert.ok(host.logs.some((l) => l.level === "warning" && /authentication failed/.test(l.message)));
-    assert.equal(ex.interchangeForTests!.poolList().length, 0);
+    assert.equal(ex.interchangeForTests!.poolViews().length, 0);
     // Missing secret: the command refuses to start and says why.
     const bare = spawn(process.execPath, [main, "--host", "127.0.0.1", "--port", String(ex.port)], { env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "ignore", "pipe"] });
     let bareErr = "";
@@ -187,7 +187,7 @@ test("arguments and results over the frame limit fail their own try with a clear
     const after = tryHandle(appOf(square), [7], {}, 0, 4);
     ex.submit(after);
     assert.equal(((await after.result) as { value: number }).value, 49);
-    assert.equal(ex.interchangeForTests!.poolList().length, 1, "the pool was never dropped");
+    assert.equal(ex.interchangeForTests!.poolViews().length, 1, "the pool was never dropped");
     assert.equal(ex.interchangeForTests!.rejected, 0);
   } finally {
     await ex.shutdown();

@@ -9,10 +9,10 @@ import { randomBytes, randomInt } from "node:crypto";
 import net from "node:net";
 import { serialize } from "node:v8";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
-import { encodeFrame, FrameDecoder } from "../src/executors/htex/frames.js";
+import { encodePoolFrame, PoolFrameDecoder } from "../src/executors/htex/poolFrames.js";
 import { proofFor, PROTOCOL_VERSION } from "../src/executors/htex/protocol.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
+import { appOf, ofType, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
 
 function triple(x: number): number {
   return 3 * x;
@@ -21,10 +21,10 @@ function triple(x: number): number {
 /** Random bytes framed correctly, random bytes unframed, or a random (but well-formed) object. */
 function randomFrame(kind: number): Buffer {
   switch (kind % 4) {
-    case 0: return encodeFrame(randomBytes(randomInt(0, 512)));
+    case 0: return encodePoolFrame(randomBytes(randomInt(0, 512)));
     case 1: return randomBytes(randomInt(1, 64));
-    case 2: return encodeFrame(Buffer.from(JSON.stringify({ t: "register", v: PROTOCOL_VERSION, proof: randomBytes(32).toString("hex"), challenge: randomBytes(16).toString("hex"), uid: "x", hostname: "h", blockId: "0", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: 1 })));
-    default: return encodeFrame(Buffer.from(JSON.stringify({ t: randomBytes(3).toString("hex"), n: randomInt(1000) })));
+    case 2: return encodePoolFrame(Buffer.from(JSON.stringify({ t: "register", v: PROTOCOL_VERSION, proof: randomBytes(32).toString("hex"), challenge: randomBytes(16).toString("hex"), uid: "x", hostname: "h", blockId: "0", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: 1 })));
+    default: return encodePoolFrame(Buffer.from(JSON.stringify({ t: randomBytes(3).toString("hex"), n: randomInt(1000) })));
   }
 }
 
@@ -34,14 +34,14 @@ function randomPostAuthFrame(i: number): Buffer {
     { t: "results", items: [{ id: 1, ok: true, startedAt: 1, endedAt: 2 }], started: [], samples: [] },
     { t: "pong" }, { t: 42 }, [1, 2, 3], "results", null, { t: "heartbeat", clock: "soon" },
   ];
-  return i % 2 === 0 ? encodeFrame(serialize(shapes[i % shapes.length])) : encodeFrame(randomBytes(randomInt(1, 256)));
+  return i % 2 === 0 ? encodePoolFrame(serialize(shapes[i % shapes.length])) : encodePoolFrame(randomBytes(randomInt(1, 256)));
 }
 
 /** Opens a connection, optionally authenticates as a pool, sends one frame, waits until the server closes it. */
 function oneShot(port: number, frame: Buffer, secret: string | null): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: "127.0.0.1", port });
-    const dec = new FrameDecoder(4096);
+    const dec = new PoolFrameDecoder(4096);
     let sent = false;
     const timer = setTimeout(() => { s.destroy(); resolve(false); }, 5000);
     s.on("data", (d: Buffer) => {
@@ -51,7 +51,7 @@ function oneShot(port: number, frame: Buffer, secret: string | null): Promise<bo
       sent = true;
       if (secret) {
         const { nonce } = JSON.parse(frames[0]!.toString()) as { nonce: string };
-        s.write(encodeFrame(Buffer.from(JSON.stringify({
+        s.write(encodePoolFrame(Buffer.from(JSON.stringify({
           t: "register", v: PROTOCOL_VERSION, proof: proofFor(secret, nonce), challenge: randomBytes(16).toString("hex"), uid: randomBytes(6).toString("hex"), hostname: "fuzz",
           blockId: "fuzz", workerCount: 1, cpuCount: 1, totalMemory: 1, nodeVersion: "20", clock: Date.now() * 1000,
         }))));
@@ -73,20 +73,24 @@ test("10,000 random frames are dropped and logged at a bounded rate; the executo
     for (const h of before) ex.submit(h);
     assert.deepEqual(await Promise.all(before.map(async (h) => ((await h.result) as { value: number }).value)), [3, 6]);
 
+    // The secret as a block receives it: in the environment of its worker-pool command.
+    const secret = /PARSL_TS_HTEX_SECRET=([0-9a-f]+)/.exec(ex.workerPoolCommand("x"))![1]!;
     const total = 10_000, postAuth = 1_000, concurrency = 64;
     let next = 0, closed = 0;
     const worker = async (): Promise<void> => {
       while (next < total) {
         const i = next++;
-        const ok = i < postAuth ? await oneShot(ex.port, randomPostAuthFrame(i), ex.runSecret) : await oneShot(ex.port, randomFrame(i), null);
+        const ok = i < postAuth ? await oneShot(ex.port, randomPostAuthFrame(i), secret) : await oneShot(ex.port, randomFrame(i), null);
         if (ok) closed++;
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     assert.equal(closed, total, "the server closed every garbage connection");
     const ic = ex.interchangeForTests!;
+    // The count is the pool server thread's, posted to the kernel's thread with its next batch.
+    await waitFor(() => ic.rejected >= total, 5000, "every refusal to be counted");
     assert.equal(ic.rejected, total);
-    assert.deepEqual(ic.poolList().map((p) => p.reg.blockId), ["0"], "only the real pool remains");
+    assert.deepEqual(ic.poolViews().map((p) => p.blockId), ["0"], "only the real pool remains");
 
     const after = [tryHandle(appOf(triple), [3]), tryHandle(appOf(triple), [4])];
     for (const h of after) ex.submit(h);

@@ -11,7 +11,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FrameDecoder, encodeFrame } from "../src/executors/htex/frames.js";
+import { PoolFrameDecoder, encodePoolFrame } from "../src/executors/htex/poolFrames.js";
 import { decodeJson, encodeJson, encodeMessage, INTERCHANGE_PROOF_PREFIX, newNonce, newSecret, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION, type RegisterMessage } from "../src/executors/htex/protocol.js";
 import { parseWorkerPoolArgs } from "../src/executors/htex/workerPoolCommand.js";
 
@@ -23,14 +23,14 @@ test("a pool registers with the right proof and exits (after stopping its worker
   let registered = null as RegisterMessage | null;
   let heartbeats = 0;
   const server = net.createServer((s) => {
-    const dec = new FrameDecoder(1 << 20);
-    s.write(encodeFrame(encodeJson({ t: "challenge", nonce, v: PROTOCOL_VERSION })));
+    const dec = new PoolFrameDecoder(1 << 20);
+    s.write(encodePoolFrame(encodeJson({ t: "challenge", nonce, v: PROTOCOL_VERSION })));
     s.on("data", (d: Buffer) => {
       for (const f of dec.push(d)) {
         if (!registered) {
           registered = parseRegister(decodeJson(f));
           assert.ok(proofMatches(secret, nonce, registered.proof));
-          s.write(encodeFrame(encodeMessage({ t: "welcome", proof: proofFor(secret, INTERCHANGE_PROOF_PREFIX + registered.challenge), runId: "r", resourceInterval: 0, resourceMonitoring: false, heartbeatPeriod: 0.2, heartbeatThreshold: 1 })));
+          s.write(encodePoolFrame(encodeMessage({ t: "welcome", proof: proofFor(secret, INTERCHANGE_PROOF_PREFIX + registered.challenge), runId: "r", resourceInterval: 0, resourceMonitoring: false, heartbeatPeriod: 0.2, heartbeatThreshold: 1 })));
         } else {
           heartbeats++; // and never answer
         }
@@ -77,15 +77,15 @@ test("a pool refuses an impostor interchange (wrong proof) and runs nothing it s
   const dir = mkdtempSync(join(tmpdir(), "htex-impostor-"));
   const marker = join(dir, "ran");
   const server = net.createServer((s) => {
-    const dec = new FrameDecoder(1 << 20);
-    s.write(encodeFrame(encodeJson({ t: "challenge", nonce: newNonce(), v: PROTOCOL_VERSION })));
+    const dec = new PoolFrameDecoder(1 << 20);
+    s.write(encodePoolFrame(encodeJson({ t: "challenge", nonce: newNonce(), v: PROTOCOL_VERSION })));
     s.on("data", (d: Buffer) => {
       for (const f of dec.push(d)) {
         const reg = parseRegister(decodeJson(f));
         // An impostor does not know the secret; it tries anyway and sends work right behind.
-        s.write(encodeFrame(encodeMessage({ t: "welcome", proof: proofFor("not the secret", INTERCHANGE_PROOF_PREFIX + reg.challenge), runId: "r", resourceInterval: 0, resourceMonitoring: false, heartbeatPeriod: 1, heartbeatThreshold: 5 })));
+        s.write(encodePoolFrame(encodeMessage({ t: "welcome", proof: proofFor("not the secret", INTERCHANGE_PROOF_PREFIX + reg.challenge), runId: "r", resourceInterval: 0, resourceMonitoring: false, heartbeatPeriod: 1, heartbeatThreshold: 5 })));
         const source = `function evil(p) { require("node:fs").writeFileSync(p, "x"); return 1; }`;
-        s.write(encodeFrame(encodeMessage({ t: "tasks", items: [{ id: 1, taskId: 0, tryId: 0, appName: "evil", kind: "ts", sourceId: "e", source, args: [marker], argBytes: 10,
+        s.write(encodePoolFrame(encodeMessage({ t: "tasks", items: [{ id: 1, taskId: 0, tryId: 0, appName: "evil", kind: "ts", sourceId: "e", source, args: [marker], argBytes: 10,
           options: { inputs: [], outputUrls: [], stdout: null, stderr: null, walltime: null, resourceSpecification: {} } }] })));
       }
     });

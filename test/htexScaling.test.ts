@@ -59,8 +59,8 @@ test("htex_auto_scale: an idle block is scaled in while another block still runs
     // if their pools were slow to start (a loaded machine), before the test could place the try.
     const long = tryHandle(appOf(napPid), [3000]);
     ex.submit(long);
-    await waitFor(() => long.runningAt !== null || ex.interchangeForTests!.poolList().some((p) => p.inflight.size > 0), 15_000, "the long try to be placed");
-    const busyBlock = ex.interchangeForTests!.poolList().find((p) => p.inflight.size > 0)!.reg.blockId;
+    await waitFor(() => long.runningAt !== null || ex.interchangeForTests!.poolViews().some((p) => p.inflight > 0), 15_000, "the long try to be placed");
+    const busyBlock = ex.interchangeForTests!.poolViews().find((p) => p.inflight > 0)!.blockId;
     await waitFor(() => ofType(host.events, "block").some((b) => b.row.status === "SCALED_IN"), 10_000, "the idle block to be scaled in");
     const scaled = ofType(host.events, "block").filter((b) => b.row.status === "SCALED_IN").map((b) => b.row.block_id);
     assert.equal(scaled.length, 1);

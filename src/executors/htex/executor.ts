@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Executor, ExecutorHost, TryHandle } from "../base.js";
+import { blockRow } from "../../monitoring/recorder.js";
 import { LocalProvider } from "../../providers/local.js";
 import { shellQuote } from "../../providers/launchers.js";
 import { TERMINAL_JOB_STATES, type ExecutionProvider, type JobState } from "../../providers/provider.js";
@@ -144,11 +145,6 @@ export class HighThroughputExecutor implements Executor {
     return [...this.blocks.values()].map((b) => ({ blockId: b.blockId, jobId: b.jobId, state: b.state }));
   }
 
-  /** The run's secret (for tests that connect like a pool would). */
-  get runSecret(): string {
-    return this.secret;
-  }
-
   async start(host: ExecutorHost): Promise<void> {
     this.host = host;
     this.dir = join(host.runDir, this.label);
@@ -183,7 +179,7 @@ export class HighThroughputExecutor implements Executor {
     this.interchange.submit(handle);
   }
 
-  /** The command a block runs on each node. */
+  /** @internal The command a block runs on each node (it carries the run's secret); not part of the published types. */
   workerPoolCommand(blockId: string): string {
     const env = [`${SECRET_ENV}=${this.secret}`];
     if (this.certPem) env.push(`${CERT_ENV}=${Buffer.from(this.certPem).toString("base64")}`);
@@ -198,7 +194,7 @@ export class HighThroughputExecutor implements Executor {
   }
 
   private emitBlock(b: Block, status: string): void {
-    this.host?.emit({ t: "block", row: { executor_label: this.label, block_id: b.blockId, job_id: b.jobId, timestamp: nowMicros(), status } });
+    this.host?.emit(blockRow(this.label, b.blockId, b.jobId, nowMicros(), status));
   }
 
   private async scaleOut(n: number): Promise<void> {
@@ -247,16 +243,15 @@ export class HighThroughputExecutor implements Executor {
     try {
       await this.pollProvider();
       const now = Date.now();
+      // The interchange's read-only view of its pools: what the strategy needs, nothing it could change.
+      const pools = this.interchange.poolViews();
       const busyByBlock = new Map<string, number>();
-      for (const p of this.interchange.poolList()) {
-        busyByBlock.set(p.reg.blockId, (busyByBlock.get(p.reg.blockId) ?? 0) + p.inflight.size);
-      }
+      for (const p of pools) busyByBlock.set(p.blockId, (busyByBlock.get(p.blockId) ?? 0) + p.inflight);
       for (const b of this.activeBlocks()) if ((busyByBlock.get(b.blockId) ?? 0) > 0) b.idleSince = now;
       const outstanding = this.interchange.outstanding();
       if (outstanding > 0) this.allIdleSince = null;
       else if (this.allIdleSince === null) this.allIdleSince = now;
-      const pools = this.interchange.poolList();
-      const workersPerNode = pools.length > 0 ? pools[0]!.reg.workerCount : Math.max(1, this.o.maxWorkersPerNode);
+      const workersPerNode = pools.length > 0 ? pools[0]!.workerCount : Math.max(1, this.o.maxWorkersPerNode);
       const d = decide({
         strategy: this.o.strategy, outstanding,
         blocks: this.activeBlocks().map((b) => ({ blockId: b.blockId, busy: busyByBlock.get(b.blockId) ?? 0, idleSince: b.idleSince })),

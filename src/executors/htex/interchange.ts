@@ -1,28 +1,28 @@
 /**
- * The interchange: a TCP (or TLS) server in the submit process that worker pools connect to.
- * It authenticates each connection (HMAC challenge over the run's secret) before reading
- * anything else, queues tries, sends them to pools with free capacity in batches, and turns
- * results, start notices and resource samples into TryHandle callbacks and monitoring rows.
- *
- * It runs in-process (Parsl uses a separate process) so a try costs no extra hop; the
- * per-connection work is frame decoding, which is cheap next to the pools' work.
+ * The interchange: the tries' side of HTEX in the submit process. It queues tries, asks the
+ * dispatch policy (dispatchPolicy.ts, a pure function over read-only pool views) which pools
+ * get how many, sends them in batches, and turns results, start notices and resource samples
+ * into TryHandle callbacks and monitoring rows. It declares pools lost when they fall silent.
+ * The network — listening, TLS, the HMAC handshake, framing, decoding, answering heartbeats —
+ * is poolServer.ts, run on a thread of its own (poolServerThread.ts, reached through
+ * threadedPoolServer.ts); this module sees a registered pool only as a PoolLink and its
+ * messages, and runs on the kernel's thread, where the TryHandles live (Parsl's interchange
+ * is a separate process; here a try's callbacks cost no extra hop).
  */
-import net from "node:net";
-import tls from "node:tls";
 import { deserialize } from "node:v8";
 import { SerializationError, TaskCancelled } from "../../errors.js";
-import { RateLimitedReporter } from "../../rateLimit.js";
 import type { TryHandle } from "../base.js";
 import { errorFromWire } from "../../apps/errorWire.js";
 import { WorkerLost } from "../threadPool.js";
 import { optionsToWire } from "../wire.js";
 import type { MonitoringEvent, Micros } from "../../monitoring/messages.js";
 import { nodeRow, resourceRow } from "../../monitoring/recorder.js";
-import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
+import { assignTries, type PoolView } from "./dispatchPolicy.js";
+import type { PoolHandler, PoolLink } from "./poolServer.js";
+import { ThreadedPoolServer } from "./threadedPoolServer.js";
 import {
-  decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, MAX_VALUE_BYTES, mebibytes,
-  INTERCHANGE_PROOF_PREFIX, newNonce, nowMicros, parsePoolMessage, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION,
-  type RegisterMessage, type ResourceSample, type ResultsMessage, type TaskItem,
+  encodeMessage, DEFAULT_MAX_FRAME, MAX_VALUE_BYTES, mebibytes, nowMicros,
+  type PoolMessage, type RegisterMessage, type ResourceSample, type ResultsMessage, type TaskItem,
 } from "./protocol.js";
 
 export interface InterchangeOptions {
@@ -51,27 +51,51 @@ interface Pending {
   handle: TryHandle;
   /** Rough size of the arguments in bytes (to keep frames small). */
   argBytes: number;
-  pool: PoolConn | null;
   runningSent: boolean;
 }
 
-export interface PoolConn {
-  uid: string;
-  socket: net.Socket;
-  reg: RegisterMessage;
+/**
+ * A registered pool, the interchange's own mutable record. Outside this module it is seen only
+ * through PoolView (its read-only getters), never changed.
+ */
+class PoolConn implements PoolView {
   /** Tries this pool may hold now (workers + prefetch). */
   capacity: number;
   /** Moving average of its tries' run time, µs (null until the first result). */
-  avgTryMicros: number | null;
-  inflight: Map<number, Pending>;
-  sources: Set<string>;
+  avgTryMicros: number | null = null;
+  readonly tries = new Map<number, Pending>();
+  readonly sources = new Set<string>();
   active: boolean;
   /** Pool clock minus our clock, in µs; from the lowest-RTT ping seen. */
   offset: number;
-  bestRtt: number;
-  registeredAt: Micros;
+  bestRtt = Infinity;
   lastHeartbeat: Micros;
-  lastBusy: number;
+  /** The stall total (µs) when it was last heard from; see Interchange.checkHeartbeats. */
+  private stallAtHeard: number;
+  constructor(readonly uid: string, readonly link: PoolLink, readonly reg: RegisterMessage, capacity: number, active: boolean, now: Micros,
+    private readonly stall: { micros: number }) {
+    this.capacity = capacity;
+    this.active = active;
+    this.offset = reg.clock - now;
+    this.lastHeartbeat = now;
+    this.stallAtHeard = stall.micros;
+  }
+  heard(now: Micros): void {
+    this.lastHeartbeat = now;
+    this.stallAtHeard = this.stall.micros;
+  }
+  get lastHeard(): Micros { return this.lastHeartbeat + (this.stall.micros - this.stallAtHeard); }
+  get hostname(): string { return this.reg.hostname; }
+  get blockId(): string { return this.reg.blockId; }
+  get workerCount(): number { return this.reg.workerCount; }
+  get inflight(): number { return this.tries.size; }
+  /** A detached copy, for callers outside the interchange. */
+  view(): PoolView {
+    return Object.freeze({
+      uid: this.uid, hostname: this.hostname, blockId: this.blockId, workerCount: this.workerCount, capacity: this.capacity,
+      inflight: this.inflight, active: this.active, lastHeartbeat: this.lastHeartbeat, lastHeard: this.lastHeard,
+    });
+  }
 }
 
 /** Auto prefetch: queue about this much work per worker on a pool, so it never waits for a round trip. */
@@ -81,71 +105,58 @@ const PREFETCH_AUTO_MAX = 1024;
 /** Argument bytes per tasks frame before a new frame is started. */
 const MAX_FRAME_ARG_BYTES = 512 * 1024;
 
-/** Sockets already refused (and logged), so closing them is not reported twice. */
-const refused = new WeakSet<net.Socket>();
-
+/** A gap this much longer than the check period between two heartbeat checks is our own loop stalling. */
+const STALL_SLACK_MICROS = 100_000;
 
 export class Interchange {
-  private server: net.Server | null = null;
+  private readonly server: ThreadedPoolServer;
   private readonly pools = new Map<string, PoolConn>();
+  /** The same pools as an array, for the dispatch policy (kept in step with `pools`). */
+  private poolArray: PoolConn[] = [];
+  private cursor = 0;
   private readonly queue: Pending[] = [];
+  /** Where the queue starts in `queue` (shifting an array per dispatch is O(n)). */
+  private queueHead = 0;
+  private inflightTotal = 0;
   private nextId = 1;
   private dispatchScheduled = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastCheck: Micros = 0;
+  /** Total time (µs) this thread's event loop was stalled past the heartbeat check's period. */
+  private readonly stall = { micros: 0 };
   private closing = false;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
-  /** Connections refused or dropped for bad data (for tests and logs). */
-  rejected = 0;
   /** Called when a pool registers or goes away. */
   onPoolChange: (() => void) | null = null;
-  /**
-   * Refused and dropped connections, by kind (failed TLS handshakes, strangers that never
-   * registered, registered pools that sent garbage): anyone can reach the port, so a flood is
-   * folded into a line a second per kind (with counts) instead of a line each.
-   */
-  private readonly droppedLog: Record<"tls" | "stranger" | "pool", RateLimitedReporter>;
 
   constructor(private readonly o: InterchangeOptions) {
-    const reporter = (): RateLimitedReporter => new RateLimitedReporter((m) => o.log("warning", `htex ${o.label}: ${m}`));
-    this.droppedLog = { tls: reporter(), stranger: reporter(), pool: reporter() };
+    this.server = new ThreadedPoolServer({
+      label: o.label, secret: o.secret, address: o.address, portRange: o.portRange, ...(o.tls ? { tls: o.tls } : {}),
+      welcome: {
+        runId: o.runId, resourceInterval: o.resourceInterval, resourceMonitoring: o.resourceMonitoring,
+        heartbeatPeriod: o.heartbeatPeriod, heartbeatThreshold: o.heartbeatThreshold,
+      },
+      log: (level, m) => o.log(level, m),
+    }, {
+      registered: (link, reg) => this.register(link, reg),
+    });
+  }
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  /** Connections refused or dropped for bad data (for tests and logs). */
+  get rejected(): number {
+    return this.server.rejected;
   }
 
   async start(): Promise<number> {
-    const onConn = (s: net.Socket): void => this.accept(s);
-    const server = this.o.tls
-      ? tls.createServer({ key: this.o.tls.key, cert: this.o.tls.cert }, onConn)
-      : net.createServer(onConn);
-    // A failed TLS handshake is garbage too: log and keep serving.
-    server.on("tlsClientError", (e: Error) => {
-      this.rejected++;
-      this.droppedLog.tls.add(`TLS handshake failed: ${e.message}`);
-    });
-    this.server = server;
-    const [lo, hi] = this.o.portRange;
-    const candidates: number[] = [];
-    if (lo === 0 && hi === 0) candidates.push(0);
-    else for (let i = 0; i < 50; i++) candidates.push(lo + Math.floor(Math.random() * (hi - lo + 1)));
-    let lastErr: Error | null = null;
-    for (const p of candidates) {
-      try {
-        await new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          server.listen(p, this.o.address, () => {
-            server.off("error", reject);
-            resolve();
-          });
-        });
-        this.port = (server.address() as net.AddressInfo).port;
-        if (!this.busy) server.unref(); // an idle executor does not keep Node alive (see setBusy)
-        this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), Math.max(50, this.o.heartbeatPeriod * 1000));
-        this.heartbeatTimer.unref();
-        return this.port;
-      } catch (e) {
-        lastErr = e as Error;
-      }
-    }
-    throw new Error(`htex ${this.o.label}: cannot listen on ${this.o.address} in port range ${lo}-${hi}: ${lastErr?.message}`);
+    const port = await this.server.listen();
+    const periodMs = Math.max(50, this.o.heartbeatPeriod * 1000);
+    this.lastCheck = nowMicros();
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(periodMs * 1000), periodMs);
+    this.heartbeatTimer.unref();
+    return port;
   }
 
   // ------------------------------------------------------------ submit side
@@ -165,20 +176,14 @@ export class Interchange {
       return;
     }
     if (!this.busy) this.setBusy(true);
-    this.queue.push({ id: this.nextId++, handle, argBytes, pool: null, runningSent: false });
+    this.queue.push({ id: this.nextId++, handle, argBytes, runningSent: false });
     this.scheduleDispatch();
   }
 
-  /**
-   * Connections keep Node alive only while tries are out, so a run that forgets cleanup()
-   * still ends (its pools then see the connection close and exit).
-   */
   private busy = false;
   private setBusy(b: boolean): void {
     this.busy = b;
-    // While tries are out, waiting for a pool to connect must keep Node alive too.
-    if (this.server) (b ? this.server.ref() : this.server.unref());
-    for (const s of this.sockets) (b ? s.ref() : s.unref());
+    this.server.setKeepAlive(b);
   }
 
   private checkIdle(): void {
@@ -201,13 +206,16 @@ export class Interchange {
 
   /** Tries queued or on pools. */
   outstanding(): number {
-    let n = this.queue.length;
-    for (const p of this.pools.values()) n += p.inflight.size;
-    return n;
+    return this.queue.length - this.queueHead + this.inflightTotal;
   }
 
-  poolList(): PoolConn[] {
-    return [...this.pools.values()];
+  /** The pools as they are now: detached read-only copies. */
+  poolViews(): PoolView[] {
+    return this.poolArray.map((p) => p.view());
+  }
+
+  poolCount(): number {
+    return this.poolArray.length;
   }
 
   private scheduleDispatch(): void {
@@ -220,22 +228,22 @@ export class Interchange {
   }
 
   private dispatch(): void {
-    if (this.queue.length === 0) return;
-    const pools = [...this.pools.values()].filter((p) => p.active && p.inflight.size < p.capacity);
-    if (pools.length === 0) return;
-    // Share the queue evenly between pools with room, up to each one's free capacity.
-    let remaining = pools.length;
-    for (const p of pools) {
-      const free = p.capacity - p.inflight.size;
-      const share = Math.min(free, Math.ceil(this.queue.length / remaining--));
-      if (share <= 0) continue;
-      const batch = this.queue.splice(0, share);
+    const pending = this.queue.length - this.queueHead;
+    if (pending === 0 || this.closing) return;
+    const d = assignTries({
+      pending, pools: this.poolArray, now: nowMicros(), cursor: this.cursor,
+      silentAfter: (this.o.heartbeatThreshold * 1e6) / 2,
+    });
+    this.cursor = d.cursor;
+    for (const a of d.assignments) {
+      const p = this.poolArray[a.pool]!;
+      const from = this.queueHead;
+      this.queueHead += a.count;
       let items: TaskItem[] = [];
       let bytes = 0;
-      for (let i = 0; i < batch.length; i++) {
-        const t = batch[i]!;
-        t.pool = p;
-        p.inflight.set(t.id, t);
+      for (let i = from; i < this.queueHead; i++) {
+        const t = this.queue[i]!;
+        p.tries.set(t.id, t);
         const h = t.handle;
         const item: TaskItem = {
           id: t.id, taskId: h.taskId, tryId: h.tryId, appName: h.app.name, kind: h.app.kind,
@@ -249,111 +257,51 @@ export class Interchange {
         items.push(item);
         bytes += t.argBytes;
         // Keep frames small enough that the pool can start on the first tries while the rest stream in.
-        if (bytes >= MAX_FRAME_ARG_BYTES && i < batch.length - 1) {
+        if (bytes >= MAX_FRAME_ARG_BYTES && i < this.queueHead - 1) {
           this.sendTasks(p, items);
           items = [];
           bytes = 0;
         }
       }
-      p.lastBusy = Date.now();
+      const wasIdle = p.tries.size === a.count;
+      this.inflightTotal += a.count;
       this.sendTasks(p, items);
-      this.emitNode(p);
-      if (this.queue.length === 0) break;
+      // A node row when the pool goes from idle to busy (and back, in onResults): Parsl's one
+      // task gives its 4 rows, and a pool kept busy does not write a row per batch.
+      if (wasIdle) this.emitNode(p);
+    }
+    // Drop the dispatched head once it is large, so the array does not grow without end.
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
     }
   }
 
-  // ------------------------------------------------------------ connections
-
-  private accept(socket: net.Socket): void {
-    if (this.closing) {
-      socket.destroy();
-      return;
+  /** A try leaves a pool (answered, refused, or lost). */
+  private takeTry(p: PoolConn, id: number): Pending | undefined {
+    const t = p.tries.get(id);
+    if (t) {
+      p.tries.delete(id);
+      this.inflightTotal--;
     }
-    this.sockets.add(socket);
-    socket.setNoDelay(true);
-    if (!this.busy) socket.unref();
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
-    const nonce = newNonce();
-    let pool: PoolConn | null = null;
-    const authTimer = setTimeout(() => this.refuse(socket, peer, "no registration within 10 s"), 10_000);
-    authTimer.unref();
-
-    socket.write(encodeFrame(encodeJson({ t: "challenge", nonce, v: PROTOCOL_VERSION })));
-    socket.on("data", (chunk: Buffer) => {
-      if (socket.destroyed) return;
-      let frames: Buffer[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (e) {
-        return this.refuse(socket, peer, (e as Error).message, pool);
-      }
-      for (const f of frames) {
-        if (socket.destroyed) return;
-        try {
-          if (!pool) {
-            const reg = parseRegister(decodeJson(f));
-            if (!proofMatches(this.o.secret, nonce, reg.proof)) return this.refuse(socket, peer, "wrong secret (authentication failed)");
-            if (this.pools.has(reg.uid)) return this.refuse(socket, peer, `duplicate pool uid ${reg.uid}`);
-            clearTimeout(authTimer);
-            decoder.maxFrameBytes = DEFAULT_MAX_FRAME;
-            pool = this.register(socket, reg);
-          } else {
-            this.onPoolMessage(pool, decodeMessage(f));
-          }
-        } catch (e) {
-          return this.refuse(socket, peer, (e as Error).message, pool);
-        }
-      }
-    });
-    socket.on("error", () => { /* reported through close */ });
-    socket.on("close", () => {
-      clearTimeout(authTimer);
-      this.sockets.delete(socket);
-      if (!refused.has(socket) && (!pool || decoder.pendingBytes > 0)) {
-        this.rejected++;
-        this.droppedLog[pool ? "pool" : "stranger"].add(`dropped connection from ${peer}: closed ${pool ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`);
-      }
-      if (pool) this.dropPool(pool, "its connection closed");
-    });
+    return t;
   }
 
-  private refuse(socket: net.Socket, peer: string, why: string, pool: PoolConn | null = null): void {
-    if (refused.has(socket)) return;
-    refused.add(socket);
-    this.rejected++;
-    this.droppedLog[pool ? "pool" : "stranger"].add(`dropped connection from ${peer}${pool ? ` (pool ${pool.uid}, block ${pool.reg.blockId})` : ""}: ${why}`);
-    socket.destroy();
-    if (pool) this.dropPool(pool, `it sent bad data (${why})`);
-  }
+  // ------------------------------------------------------------ pools
 
-  private register(socket: net.Socket, reg: RegisterMessage): PoolConn {
-    const now = nowMicros();
-    const p: PoolConn = {
-      uid: reg.uid, socket, reg, capacity: reg.workerCount + (this.o.prefetchCapacity === "auto" ? 0 : this.o.prefetchCapacity), avgTryMicros: null, inflight: new Map(),
-      sources: new Set(), active: !this.heldBlocks.has(reg.blockId), offset: reg.clock - now, bestRtt: Infinity,
-      registeredAt: now, lastHeartbeat: now, lastBusy: Date.now(),
-    };
+  private register(link: PoolLink, reg: RegisterMessage): PoolHandler {
+    const capacity = reg.workerCount + (this.o.prefetchCapacity === "auto" ? 0 : this.o.prefetchCapacity);
+    const p = new PoolConn(reg.uid, link, reg, capacity, !this.heldBlocks.has(reg.blockId), nowMicros(), this.stall);
     this.pools.set(reg.uid, p);
-    this.send(socket, {
-      t: "welcome", proof: proofFor(this.o.secret, INTERCHANGE_PROOF_PREFIX + reg.challenge), runId: this.o.runId, resourceInterval: this.o.resourceInterval, resourceMonitoring: this.o.resourceMonitoring,
-      heartbeatPeriod: this.o.heartbeatPeriod, heartbeatThreshold: this.o.heartbeatThreshold,
-    });
-    this.ping(p);
+    this.poolArray.push(p);
     this.o.log("info", `htex ${this.o.label}: pool ${reg.uid} registered from ${reg.hostname}, block ${reg.blockId}, ${reg.workerCount} workers`);
     this.emitNode(p);
     this.onPoolChange?.();
     this.scheduleDispatch();
-    return p;
-  }
-
-  private ping(p: PoolConn): void {
-    this.send(p.socket, { t: "ping", t0: nowMicros() });
-  }
-
-  private send(socket: net.Socket, msg: object): void {
-    if (socket.destroyed) return;
-    writeFrame(socket, encodeMessage(msg));
+    return { message: (m) => this.onPoolMessage(p, m), closed: (why) => this.dropPool(p, why) };
   }
 
   /**
@@ -371,8 +319,7 @@ export class Interchange {
           encodeMessage(it.args);
           good.push(it);
         } catch (e) {
-          const t = p.inflight.get(it.id);
-          p.inflight.delete(it.id);
+          const t = this.takeTry(p, it.id);
           t?.handle.finished({ ok: false, error: new SerializationError(`task ${it.taskId}: the arguments of app '${it.appName}' cannot be sent to a worker process (${(e as Error).message}); pass plain data`) });
         }
       }
@@ -389,18 +336,16 @@ export class Interchange {
         return;
       }
       const it = items[0]!;
-      const t = p.inflight.get(it.id);
-      p.inflight.delete(it.id);
+      const t = this.takeTry(p, it.id);
       t?.handle.finished({ ok: false, error: tooLarge(it.taskId, it.appName, payload.length, "") });
       return;
     }
-    if (!p.socket.destroyed) writeFrame(p.socket, payload);
+    p.link.sendEncoded(payload);
   }
 
-  private onPoolMessage(p: PoolConn, raw: Record<string, unknown>): void {
-    const m = parsePoolMessage(raw);
+  private onPoolMessage(p: PoolConn, m: PoolMessage): void {
     const now = nowMicros();
-    p.lastHeartbeat = now;
+    p.heard(now);
     switch (m.t) {
       case "results":
         this.onResults(p, m);
@@ -414,9 +359,7 @@ export class Interchange {
         break;
       }
       case "heartbeat":
-        this.send(p.socket, { t: "heartbeat", clock: now });
-        this.ping(p);
-        break;
+        break; // the pool server has answered it; hearing it is what counts (above)
     }
   }
 
@@ -424,20 +367,19 @@ export class Interchange {
     const where = { hostname: p.reg.hostname, blockId: p.reg.blockId };
     const fix = (t: number): Micros => Math.round(t - p.offset);
     for (const s of m.started) {
-      const t = p.inflight.get(s.id);
+      const t = p.tries.get(s.id);
       if (t && !t.runningSent) {
         t.runningSent = true;
         t.handle.running(fix(s.at), where);
       }
     }
     for (const s of m.samples) {
-      const t = p.inflight.get(s.id);
+      const t = p.tries.get(s.id);
       if (t) this.emitResource(t.handle, s.sample, fix);
     }
     for (const r of m.items) {
-      const t = p.inflight.get(r.id);
+      const t = this.takeTry(p, r.id);
       if (!t) continue; // already failed (e.g. pool declared lost) or a duplicate
-      p.inflight.delete(r.id);
       if (!t.runningSent) {
         t.runningSent = true;
         t.handle.running(fix(r.startedAt), where);
@@ -454,15 +396,14 @@ export class Interchange {
         }
         t.handle.finished({ ok: true, value, endedAt });
       } else {
-        const err = r.error!.name === "WorkerLost" ? new WorkerLost(r.error!.message, r.error!.exitCode ?? null) : errorFromWire(r.error!);
+        const err = r.lost ? new WorkerLost(r.lost.message, r.lost.exitCode ?? null) : errorFromWire(r.error!);
         t.handle.finished({ ok: false, error: err, endedAt });
       }
     }
     if (m.items.length > 0) {
       this.checkIdle();
       if (this.o.prefetchCapacity === "auto") this.adaptCapacity(p, m);
-      p.lastBusy = Date.now();
-      this.emitNode(p);
+      if (p.tries.size === 0) this.emitNode(p);
       this.scheduleDispatch();
     }
   }
@@ -490,12 +431,23 @@ export class Interchange {
     }));
   }
 
-  private checkHeartbeats(): void {
-    const limit = nowMicros() - this.o.heartbeatThreshold * 1e6;
-    for (const p of this.pools.values()) {
-      if (p.lastHeartbeat < limit) {
+  /**
+   * Declares pools lost that were silent past the threshold. Silence is counted only while this
+   * thread's event loop ran: if the loop was stalled (a user's long synchronous loop on the
+   * kernel's thread), pools' messages waited unread in socket buffers, and the stall is not
+   * theirs. A stall shows as a gap between two checks longer than the check's period.
+   */
+  private checkHeartbeats(periodMicros: number): void {
+    const now = nowMicros();
+    const gap = now - this.lastCheck;
+    this.lastCheck = now;
+    if (gap > periodMicros + STALL_SLACK_MICROS) this.stall.micros += gap - periodMicros;
+    const threshold = this.o.heartbeatThreshold * 1e6;
+    for (const p of this.poolArray) {
+      const silent = now - p.lastHeard;
+      if (silent > threshold) {
         this.o.log("warning", `htex ${this.o.label}: pool ${p.uid} (block ${p.reg.blockId}) missed heartbeats for ${this.o.heartbeatThreshold} s`);
-        p.socket.destroy();
+        p.link.destroy();
         this.dropPool(p, `no heartbeat for ${this.o.heartbeatThreshold} s`);
       }
     }
@@ -503,14 +455,16 @@ export class Interchange {
 
   /** Removes a pool: node row goes inactive, its unfinished tries fail with WorkerLost. */
   private dropPool(p: PoolConn, why: string): void {
-    if (!this.pools.has(p.uid)) return;
+    if (this.pools.get(p.uid) !== p) return;
     this.pools.delete(p.uid);
+    this.poolArray = this.poolArray.filter((q) => q !== p);
     if (p.active) {
       p.active = false;
       this.emitNode(p);
     }
-    const lost = [...p.inflight.values()];
-    p.inflight.clear();
+    const lost = [...p.tries.values()];
+    this.inflightTotal -= lost.length;
+    p.tries.clear();
     if (lost.length > 0 && !this.closing) {
       this.o.log("warning", `htex ${this.o.label}: pool ${p.uid} (block ${p.reg.blockId}) lost with ${lost.length} tries: ${why}`);
     }
@@ -532,15 +486,13 @@ export class Interchange {
     if (this.closing) return;
     this.closing = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    for (const p of this.pools.values()) this.send(p.socket, { t: "shutdown" });
-    const queued = this.queue.splice(0);
+    for (const p of this.poolArray) p.link.send({ t: "shutdown" });
+    const queued = this.queue.splice(this.queueHead);
+    this.queue.length = 0;
+    this.queueHead = 0;
     for (const t of queued) t.handle.finished({ ok: false, error: new TaskCancelled(`executor '${this.o.label}' shut down before task ${t.handle.taskId} started`) });
-    const deadline = Date.now() + graceMs;
-    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const s of this.sockets) s.destroy();
-    for (const p of [...this.pools.values()]) this.dropPool(p, "the executor shut down");
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    for (const r of Object.values(this.droppedLog)) r.flush(); // the count of what was folded since the last summary
+    await this.server.close(graceMs);
+    for (const p of [...this.poolArray]) this.dropPool(p, "the executor shut down");
   }
 }
 

@@ -122,13 +122,25 @@ export interface HeartbeatMessage { t: "heartbeat"; clock: Micros }
 export type InterchangeMessage = WelcomeMessage | TasksMessage | PingMessage | ShutdownMessage | HeartbeatMessage;
 
 
-/** One finished try. Times are the pool host's clock. */
+/**
+ * The worker process running a try died (killed, crashed, exited) before answering: not an
+ * error the body raised, so it is its own kind on the wire, never guessed from an error's name.
+ */
+export interface WorkerLostWire {
+  message: string;
+  /** Its exit code, or 128 + the signal that killed it. */
+  exitCode?: number;
+}
+
+/** One finished try. Times are the pool host's clock. When not ok, exactly one of `error` and `lost`. */
 export interface ResultItem {
   id: number;
   ok: boolean;
   /** v8-serialized value when ok. */
   value?: Uint8Array;
+  /** What the body threw. */
   error?: WireError;
+  lost?: WorkerLostWire;
   startedAt: Micros;
   endedAt: Micros;
   /** The try-end resource sample, when resource monitoring is on. */
@@ -218,6 +230,10 @@ function validError(e: unknown): boolean {
     && (e.appName === undefined || typeof e.appName === "string") && (e.type === undefined || isStr(e.type, 1024));
 }
 
+function validLost(l: unknown): boolean {
+  return isRecord(l) && typeof l.message === "string" && (l.exitCode === undefined || isInt(l.exitCode));
+}
+
 function validOrigin(o: unknown): boolean {
   return isRecord(o) && isStr(o.file, 4096) && isInt(o.line) && (o.line as number) >= 1 && (o.line as number) <= 10_000_000
     && isInt(o.column) && (o.column as number) >= 1 && (o.column as number) <= 100_000;
@@ -241,6 +257,7 @@ export function parsePoolMessage(m: Record<string, unknown>): PoolMessage {
         need(isRecord(r) && isInt(r.id) && typeof r.ok === "boolean" && isNum(r.startedAt) && isNum(r.endedAt), "result item");
         const it = r as Record<string, unknown>;
         if (it.ok) need(it.value instanceof Uint8Array, "result value");
+        else if (it.lost !== undefined) need(it.error === undefined && validLost(it.lost), "result worker-lost");
         else need(validError(it.error), "result error");
         need(it.sample === undefined || validSample(it.sample), "result sample");
       }

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import net from "node:net";
 import os from "node:os";
 import tls from "node:tls";
-import { encodeFrame, FrameDecoder, writeFrame } from "./frames.js";
+import { encodePoolFrame, PoolFrameDecoder, writePoolFrame } from "./poolFrames.js";
 import { childrenOf, ProcessTreeSampler, physicalCoreCount, sinceBaseline } from "./procStats.js";
 import { logTimestamp } from "../../logTime.js";
 import {
@@ -118,16 +118,16 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       ? tls.connect({ host: opts.host, port: opts.port, ca: opts.certPem, checkServerIdentity: () => undefined })
       : net.connect({ host: opts.host, port: opts.port });
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+    const decoder = new PoolFrameDecoder(HANDSHAKE_MAX_FRAME);
     const sendMsg = (m: object): void => {
-      if (!socket.destroyed) writeFrame(socket, encodeMessage(m));
+      if (!socket.destroyed) writePoolFrame(socket, encodeMessage(m));
     };
 
     /** Results in as few frames as fit: each result is under the value limit, so splitting always ends. */
     const sendResults = (items: ResultItem[], started: StartedItem[], samples: PeriodicSample[]): void => {
       const payload = encodeMessage({ t: "results", items, started, samples });
       if (payload.length <= DEFAULT_MAX_FRAME || items.length <= 1) {
-        if (!socket.destroyed) writeFrame(socket, payload);
+        if (!socket.destroyed) writePoolFrame(socket, payload);
         return;
       }
       const mid = items.length >> 1;
@@ -226,7 +226,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       for (const t of slot.assigned) {
         outResults.push({
           id: t.id, ok: false, startedAt: now, endedAt: now,
-          error: { name: "WorkerLost", message: `worker lost: process ${slot.pid} on ${os.hostname()} (block ${opts.blockId}) died (${how}) while running task ${t.taskId} try ${t.tryId}`, ...(exitCode !== null ? { exitCode } : {}) },
+          lost: { message: `worker lost: process ${slot.pid} on ${os.hostname()} (block ${opts.blockId}) died (${how}) while running task ${t.taskId} try ${t.tryId}`, ...(exitCode !== null ? { exitCode } : {}) },
         });
       }
       slot.assigned = [];
@@ -289,7 +289,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
           const m = decodeJson(frame);
           if (m.t !== "challenge" || typeof m.nonce !== "string") throw new Error("expected a challenge from the interchange");
           sentRegister = true;
-          socket.write(encodeFrame(encodeJson({
+          socket.write(encodePoolFrame(encodeJson({
             t: "register", v: PROTOCOL_VERSION, proof: proofFor(opts.secret, m.nonce), challenge: myNonce, uid, hostname: os.hostname(),
             blockId: opts.blockId, workerCount, cpuCount: physicalCoreCount(os.cpus().length), totalMemory: os.totalmem(),
             nodeVersion: process.versions.node, clock: nowMicros(),

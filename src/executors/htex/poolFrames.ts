@@ -1,5 +1,8 @@
 /**
- * Length-prefixed frames over a byte stream: a 4-byte big-endian length, then the payload.
+ * Frames of the pool protocol (interchange <-> worker pool, over TCP or TLS): a 4-byte
+ * unsigned length in BIG-endian (network) byte order, then the payload. Not the monitoring
+ * journal's framing (monitoring/frames.ts), which is little-endian and carries a marker: the
+ * two streams never meet, so each keeps the order natural to its medium.
  * The decoder refuses frames larger than its limit (a garbage length prefix must not make
  * us buffer gigabytes) by throwing; the caller closes the connection.
  */
@@ -11,7 +14,7 @@ export class FrameTooLargeError extends Error {
   }
 }
 
-export function encodeFrame(payload: Uint8Array): Buffer {
+export function encodePoolFrame(payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(4 + payload.length);
   out.writeUInt32BE(payload.length, 0);
   out.set(payload, 4);
@@ -19,7 +22,7 @@ export function encodeFrame(payload: Uint8Array): Buffer {
 }
 
 /** Writes header and payload without copying the payload into a new buffer. */
-export function writeFrame(socket: { cork(): void; uncork(): void; write(b: Uint8Array): boolean }, payload: Uint8Array): void {
+export function writePoolFrame(socket: { cork(): void; uncork(): void; write(b: Uint8Array): boolean }, payload: Uint8Array): void {
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32BE(payload.length, 0);
   socket.cork();
@@ -28,7 +31,7 @@ export function writeFrame(socket: { cork(): void; uncork(): void; write(b: Uint
   socket.uncork();
 }
 
-export class FrameDecoder {
+export class PoolFrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 

@@ -1,0 +1,222 @@
+/**
+ * HTEX at scale (issue 12): N simulated pools (bench/htexSimPools.ts: the real pool protocol,
+ * no worker processes, many pools per process) connected to one interchange, driven by a real
+ * DataFlowKernel with monitoring on (SQLite writer process). For each N it reports:
+ *  - dispatch throughput: no-op tasks/s from the first submit to the last result (and with
+ *    cleanup, i.e. until every row is in the database);
+ *  - task latency p50/p99 (submit → future settled) under a paced load below saturation;
+ *  - heartbeat round trips as the pools see them (pool heartbeat → interchange reply);
+ *  - CPU of the kernel's process, which holds the interchange (its own thread when it runs
+ *    in one), and of the pool processes, per second of the phase.
+ *
+ *   node dist/bench/htexScale.js [--pools 10,100,1000] [--workers 8|auto] [--tasks N] [--processes P]
+ *                                [--heartbeat S] [--rate R] [--prof DIR]
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import Database from "better-sqlite3";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
+import { Config, MonitoringHub, load, tsApp } from "../src/index.js";
+import { LocalProvider } from "../src/providers/local.js";
+
+export interface HtexScalePoint {
+  pools: number;
+  workersPerPool: number;
+  workers: number;
+  tasks: number;
+  tasksPerSecond: number;
+  withCleanupPerSecond: number;
+  /** Paced load: the rate offered, and submit → result latency. */
+  pacedRate: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  heartbeatsPerSecond: number;
+  heartbeatP50Ms: number | null;
+  heartbeatP99Ms: number | null;
+  /** CPU of the kernel + interchange process during the throughput phase, in cores (1 = one core busy). */
+  kernelCpuCores: number;
+  /** The same CPU per task, µs: what the process costs a task, whatever share of the machine it got. */
+  kernelCpuMicrosPerTask: number;
+  /** CPU of all simulated pool processes during the whole run, in core-seconds. */
+  poolCpuSeconds: number;
+  /** Rows in the database after cleanup: every try's, and the pools' node rows. */
+  tryRows: number;
+  nodeRows: number;
+}
+
+const SIM = fileURLToPath(new URL("./htexSimPools.js", import.meta.url));
+
+const noopApp = tsApp(function htexScaleNoop(x: number) {
+  return x;
+});
+
+function pct(sorted: number[], q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
+}
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+async function waitUntil(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`htex-scale: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function benchHtexScalePoint(o: {
+  pools: number; workersPerPool: number; tasks: number; processes?: number; heartbeatPeriod?: number; rate?: number;
+}): Promise<HtexScalePoint> {
+  const processes = Math.min(o.processes ?? 4, o.pools);
+  const perProcess = Math.ceil(o.pools / processes);
+  const pools = perProcess * processes;
+  const heartbeatPeriod = o.heartbeatPeriod ?? 1;
+  const dir = mkdtempSync(join(tmpdir(), "htex-scale-"));
+  const statsOf = (i: number): string => join(dir, `pools-${i}.json`);
+  // Each block is one process of simulated pools, writing its stats to DIR/pools-<block id>.json.
+  const launch = `${JSON.stringify(process.execPath)} ${JSON.stringify(SIM)} --pools ${perProcess} --stats-dir ${JSON.stringify(dir)}`;
+  const ex = new HighThroughputExecutor({
+    label: "htex", maxWorkersPerNode: o.workersPerPool, interchangePortRange: [0, 0], strategy: "none", heartbeatPeriod,
+    provider: new LocalProvider({ initBlocks: processes, minBlocks: 0, maxBlocks: processes, workerInit: "" }),
+    launchCommand: launch,
+  });
+  const dfk = await load(new Config({
+    executors: [ex],
+    monitoring: new MonitoringHub({ resourceMonitoringInterval: 0 }),
+    runDir: join(dir, "runinfo"),
+    handleSignals: false,
+    summary: false,
+  }));
+  const readPoolStats = (): { registered: number; heartbeats: number; rtts: [number | null, number | null]; cpu: number }[] => {
+    const out = [];
+    for (let i = 0; i < processes; i++) {
+      try {
+        const s = JSON.parse(readFileSync(statsOf(i), "utf8")) as { registered: number; heartbeats: number; hbP50Ms: number | null; hbP99Ms: number | null; cpuSeconds: number };
+        out.push({ registered: s.registered, heartbeats: s.heartbeats, rtts: [s.hbP50Ms, s.hbP99Ms] as [number | null, number | null], cpu: s.cpuSeconds });
+      } catch {
+        out.push({ registered: 0, heartbeats: 0, rtts: [null, null] as [number | null, number | null], cpu: 0 });
+      }
+    }
+    return out;
+  };
+  try {
+    await waitUntil(() => (ex.interchangeForTests?.poolCount() ?? 0) >= pools, 120_000, `${pools} pools to register`);
+    const workers = pools * o.workersPerPool;
+    // Warm-up: every pool gets tries, the kernel's and the writer's code paths are compiled.
+    await Promise.all(Array.from({ length: Math.max(2000, workers * 2) }, (_, i) => noopApp(i)));
+
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const fs_ = new Array<Promise<number>>(o.tasks);
+    for (let i = 0; i < o.tasks; i++) fs_[i] = noopApp(i);
+    await Promise.all(fs_);
+    const t1 = performance.now();
+    const cpu1 = process.cpuUsage(cpu0);
+    const tasksPerSecond = o.tasks / ((t1 - t0) / 1000);
+
+    // Paced load: a fixed rate below saturation, submitted every millisecond or so.
+    const rate = o.rate ?? Math.min(10_000, Math.round(tasksPerSecond / 2));
+    const pacedSeconds = 3;
+    const lat: number[] = [];
+    const hb0 = readPoolStats().reduce((n, s) => n + s.heartbeats, 0);
+    const hbT0 = performance.now();
+    await new Promise<void>((resolve) => {
+      const start = performance.now();
+      const total = rate * pacedSeconds;
+      let sent = 0, done = 0;
+      const tick = (): void => {
+        const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+        for (; sent < due; sent++) {
+          const s = performance.now();
+          void noopApp(sent).then(() => {
+            lat.push(performance.now() - s);
+            if (++done === total) resolve();
+          });
+        }
+        if (sent < total) setTimeout(tick, 1);
+      };
+      tick();
+    });
+    lat.sort((a, b) => a - b);
+    const t2 = performance.now();
+    await dfk.cleanup();
+    const t3 = performance.now();
+    await waitUntil(() => readPoolStats().every((s) => s.heartbeats >= 0), 1000, "pool stats");
+    // Pool processes exit once their connections close; their last stats are on disk by then.
+    await new Promise((r) => setTimeout(r, 1200));
+    const st = readPoolStats();
+    const db = new Database(join(dir, "runinfo", "monitoring.db"), { readonly: true });
+    const tryRows = db.prepare("SELECT COUNT(*) FROM try").pluck().get() as number;
+    const nodeRows = db.prepare("SELECT COUNT(*) FROM node").pluck().get() as number;
+    db.close();
+    const hb = st.reduce((n, s) => n + s.heartbeats, 0);
+    const worst = (k: 0 | 1): number | null => {
+      const v = st.map((s) => s.rtts[k]).filter((x): x is number => x !== null);
+      return v.length ? r2(Math.max(...v)) : null;
+    };
+    return {
+      pools, workersPerPool: o.workersPerPool, workers, tasks: o.tasks,
+      tasksPerSecond: Math.round(tasksPerSecond),
+      withCleanupPerSecond: Math.round(o.tasks / ((t1 - t0 + t3 - t2) / 1000)),
+      pacedRate: rate, latencyP50Ms: r2(pct(lat, 0.5)), latencyP99Ms: r2(pct(lat, 0.99)),
+      heartbeatsPerSecond: Math.round((hb - hb0) / ((t3 - hbT0) / 1000)),
+      // Per process, the worst of the processes' own percentiles (a conservative summary).
+      heartbeatP50Ms: worst(0), heartbeatP99Ms: worst(1),
+      kernelCpuCores: r2((cpu1.user + cpu1.system) / 1000 / (t1 - t0)),
+      kernelCpuMicrosPerTask: r2((cpu1.user + cpu1.system) / o.tasks),
+      poolCpuSeconds: r2(st.reduce((n, s) => n + s.cpu, 0)),
+      tryRows, nodeRows,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchHtexScale(o: { points?: { pools: number; workersPerPool: number; tasks: number; rate?: number }[]; print?: (l: string) => void; processes?: number; heartbeatPeriod?: number } = {}): Promise<HtexScalePoint[]> {
+  const print = o.print ?? (() => {});
+  const points = o.points ?? [
+    { pools: 10, workersPerPool: 8, tasks: 50_000 },
+    { pools: 100, workersPerPool: 16, tasks: 100_000 },
+    { pools: 1000, workersPerPool: 10, tasks: 100_000 },
+    { pools: 1000, workersPerPool: 64, tasks: 200_000 },
+  ];
+  const out: HtexScalePoint[] = [];
+  for (const p of points) {
+    const r = await benchHtexScalePoint({ ...p, ...(o.processes ? { processes: o.processes } : {}), ...(o.heartbeatPeriod ? { heartbeatPeriod: o.heartbeatPeriod } : {}) });
+    print(`htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
+      `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
+      `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node`);
+    out.push(r);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const a = process.argv.slice(2);
+  const get = (f: string): string | undefined => {
+    const i = a.indexOf(f);
+    return i >= 0 ? a[i + 1] : undefined;
+  };
+  const poolsList = (get("--pools") ?? "10,100,1000").split(",").map(Number);
+  const workers = get("--workers");
+  const tasks = get("--tasks");
+  const processes = get("--processes");
+  const rate = get("--rate");
+  const points = poolsList.map((n) => ({
+    pools: n,
+    workersPerPool: workers ? Number(workers) : n >= 1000 ? 10 : n >= 100 ? 16 : 8,
+    tasks: tasks ? Number(tasks) : n >= 100 ? 100_000 : 50_000,
+    ...(rate ? { rate: Number(rate) } : {}),
+  }));
+  const hb = get("--heartbeat");
+  const res = await benchHtexScale({ points, print: (l) => console.log(l), ...(processes ? { processes: Number(processes) } : {}), ...(hb ? { heartbeatPeriod: Number(hb) } : {}) });
+  console.log(JSON.stringify(res));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
