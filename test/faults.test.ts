@@ -108,8 +108,8 @@ async function runAs(user: string | null, args: string[]): Promise<{ code: numbe
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   // Waiting for 'close' (both pipes at EOF), not 'exit': a helper process that outlived the
   // script while holding its stderr would make this hang, which is one of the faults tested.
   const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { hostname } from "node:os";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, ofType, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
+import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
 
 function add(a: number, b: number): number {
   return a + b;

@@ -10,7 +10,6 @@ import { appOf, ofType, recordingHost, tryHandle, waitFor } from "./htexHarness.
 
 function pidFileApp(this: unknown, file: string, seconds: number): Promise<number> {
   // Runs in a worker: leave our pid and our pool's pid for the test, then wait.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return import("node:fs").then((fs) => {
     fs.writeFileSync(file, `${process.pid} ${process.ppid}`);
     return new Promise((r) => setTimeout(() => r(process.pid), seconds * 1000));
@@ -122,7 +121,6 @@ test("shutdown is bounded with busy workers (a spinning body, a long command) an
   await ex.start(host);
   const pidFile = join(host.runDir, "pids");
   const spin = tryHandle(appOf(function spin(file: string) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     (globalThis as unknown as { require: (m: string) => typeof import("node:fs") }).require("node:fs").writeFileSync(file, `${process.pid} ${process.ppid}`);
     for (;;) { /* never returns */ }
   }), [pidFile]);

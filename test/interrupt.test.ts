@@ -72,8 +72,8 @@ async function interruptRun(kind: Kind, how: How, duringCleanup = false): Promis
   const dir = tempDir();
   const child = spawn(process.execPath, [script(dir, kind)], { stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
   const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   try {
     await waitFor("the script to start", () => /READY (\S+)/.test(out) || child.exitCode !== null);
@@ -85,12 +85,12 @@ async function interruptRun(kind: Kind, how: How, duringCleanup = false): Promis
     await waitFor("two tasks running", () => running() >= 2);
 
     if (duringCleanup) {
-      child.stdin!.write("wait\n");
+      child.stdin.write("wait\n");
       await waitFor("cleanup() to be waiting", () => out.includes("CLEANING"));
       await sleep(300); // inside cleanup's wait for the tasks
     }
     const signalledAt = Date.now();
-    if (how === "cleanup") child.stdin!.write("cleanup\n");
+    if (how === "cleanup") child.stdin.write("cleanup\n");
     else child.kill(how);
     const code = await exit;
     if (duringCleanup) assert.ok(Date.now() - signalledAt < 10_000, `the process ended within seconds of ${how} (${Date.now() - signalledAt} ms)`);

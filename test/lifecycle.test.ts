@@ -37,8 +37,8 @@ await new Promise(() => setInterval(() => {}, 1000));
 async function startWorkflow(dir: string, ownGroup = false): Promise<{ child: ReturnType<typeof spawn>; runId: string }> {
   const child = spawn(process.execPath, [script(dir)], { stdio: ["ignore", "pipe", "pipe"], detached: ownGroup });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
   const t0 = Date.now();
   while (!/READY (\S+)/.test(out)) {
     if (Date.now() - t0 > 20_000 || child.exitCode !== null) throw new Error(`workflow did not start: ${out}`);
@@ -119,11 +119,11 @@ for (const f of fs_) await f;
 process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronous runs after this
 `);
   const child = spawn(process.execPath, [file], { stdio: ["pipe", "pipe", "inherit"] });
-  await new Promise<void>((resolve) => child.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("ready")) resolve(); }));
+  await new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => { if (d.toString().includes("ready")) resolve(); }));
   const Database = (await import("better-sqlite3")).default;
   const locker = new Database(db);
   locker.exec("BEGIN EXCLUSIVE"); // a slow database: nothing can be stored while the kernel runs
-  child.stdin!.write("go\n");
+  child.stdin.write("go\n");
   const r = await exited(child);
   assert.equal(r.signal, "SIGKILL");
   locker.exec("ROLLBACK");
@@ -196,7 +196,7 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
     const before = await Promise.all(Array.from({ length: 50 }, () => f()));
     const pid = (run.dfk as unknown as { monitoringWriterPid(): number | null }).monitoringWriterPid();
     assert.ok(pid, "the writer runs as its own process");
-    process.kill(pid!, sig);
+    process.kill(pid, sig);
     await sleep(300);
     const after = await Promise.all(Array.from({ length: 50 }, () => f()));
     await run.dfk.cleanup();
@@ -262,7 +262,7 @@ await dfk.cleanup();
 `;
   const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
+  child.stdout.on("data", (d) => (out += d));
   const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
   const r = await exited(child);
   clearTimeout(timer);
@@ -296,8 +296,8 @@ test("doubles on worker threads", async () => {
   delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, ["--test", "--test-reporter=tap", file], { stdio: ["ignore", "pipe", "pipe"], env, cwd: dir });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   const r = await exited(child);
   clearTimeout(timer);

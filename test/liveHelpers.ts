@@ -39,8 +39,8 @@ export function start(file: string, args: string[], options: { cwd?: string; env
   let err = "";
   const waiters: Array<() => void> = [];
   const notify = (): void => { for (const w of [...waiters]) w(); };
-  child.stdout!.on("data", (d: Buffer) => { out += d.toString(); notify(); });
-  child.stderr!.on("data", (d: Buffer) => { err += d.toString(); notify(); });
+  child.stdout.on("data", (d: Buffer) => { out += d.toString(); notify(); });
+  child.stderr.on("data", (d: Buffer) => { err += d.toString(); notify(); });
   let done = false;
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => { done = true; notify(); resolve(code); }));
   const waitFor = (re: RegExp, stream: "out" | "err" = "out", timeoutMs = 60_000): Promise<RegExpMatchArray> =>

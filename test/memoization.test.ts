@@ -30,7 +30,7 @@ describe("hashing", () => {
   });
 
   test("values with no canonical encoding are refused with a clear error", () => {
-    assert.throws(() => hashsum(shape([new Map()])), (e: unknown) => e instanceof MemoizationError && /unknown type for memoization: Map/.test((e as Error).message));
+    assert.throws(() => hashsum(shape([new Map()])), (e: unknown) => e instanceof MemoizationError && /unknown type for memoization: Map/.test(e.message));
     class Thing {}
     assert.throws(() => hashsum(shape([new Thing()])), /unknown type for memoization: Thing/);
   });
@@ -178,7 +178,7 @@ describe("checkpoints", () => {
     const runDir = path.join(tempDir(), "runinfo");
     await assert.rejects(
       load(new Config({ executors: local(), runDir, handleSignals: false, checkpointFiles: [path.join(runDir, "nope")] })),
-      (e: unknown) => e instanceof BadCheckpoint && /nope.*tasks\.jsonl/.test((e as Error).message),
+      (e: unknown) => e instanceof BadCheckpoint && /nope.*tasks\.jsonl/.test(e.message),
     );
     const bad = path.join(tempDir(), "checkpoint");
     fs.mkdirSync(bad);

@@ -1,5 +1,5 @@
 /** What the kernel records in the monitoring database (spec §2, §3.2, §9), on real SQLite files. */
-import { test, describe, before, after } from "node:test";
+import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -30,7 +30,7 @@ for (const dialect of DIALECTS) describe(`status sequences on a thread pool (ret
     const failing = boom(); ids.failing = failing.taskId; await settle(failing);
     const once = failOnce(); ids.once = once.taskId; await once;
     const root = boom(); ids.root = root.taskId;
-    const child = inc(root as unknown as AppFuture<number>); ids.child = child.taskId; await settle(child);
+    const child = inc(root); ids.child = child.taskId; await settle(child);
     const first = cached(4); ids.memoFirst = first.taskId; await first;
     const hit = cached(4); ids.memoHit = hit.taskId; await hit;
     const j1 = joinApp(function joinSingle() { return ok5(); })(); ids.joinSingle = j1.taskId; await j1;
@@ -266,7 +266,7 @@ for (const dialect of DIALECTS) describe(`Parsl's monitoring tests, translated (
       for (const [spec, expected] of cases) {
         const run = await loadMonitored({}, undefined, dialect);
         const app = bashApp(function stdapp() { return "echo hi"; });
-        await settle(app.with({ [which]: spec } as never)());
+        await settle(app.with({ [which]: spec })());
         await run.dfk.cleanup();
         const got = String((await dbRows(run.db, `SELECT task_${which} AS v FROM task`))[0]!.v);
         if (expected instanceof RegExp) {
@@ -296,8 +296,8 @@ for (const dialect of DIALECTS) describe(`Parsl's monitoring tests, translated (
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const waitFor = tsApp(async function waitForGate(_g: unknown) { return 1; });
-    const a = inc(waitFor(gate) as unknown as AppFuture<number>);
-    const b = inc(waitFor(gate) as unknown as AppFuture<number>);
+    const a = inc(waitFor(gate));
+    const b = inc(waitFor(gate));
     const c = inc(41);
     assert.equal(a.done(), false);
     release();

@@ -4,6 +4,7 @@
  * is not a terminal, the redrawn view in a pseudo-terminal (`script`), Ctrl-C, exit statuses.
  * Plus the rendering module's rules.
  */
+/* eslint-disable no-control-regex -- the assertions match the terminal escape codes the view writes */
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -126,7 +127,7 @@ test("Config.progress on a terminal: live bars per app, the latest failure, the 
   const screen = plain(out);
   assert.match(screen, /broken\s+x+ 0\/1 1 failed/);
   assert.match(screen, /after_broken\s+x+ 0\/1 1 failed/);
-  assert.match(screen, /latest failures:\n  task 5 \(broken\): BashExitFailure/);
+  assert.match(screen, /latest failures:\n {2}task 5 \(broken\): BashExitFailure/);
   assert.ok(out.indexOf("\x1b[?25h") < out.indexOf("parsl-ts: run "), "cursor shown before the summary line");
 });
 

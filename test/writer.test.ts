@@ -369,7 +369,7 @@ process.stdout.write("writer " + w.pid + "\\n", () => process.kill(process.pid, 
     env: { ...process.env, EVENTS: JSON.stringify(events) }, stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
-  kernel.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  kernel.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const signal = await new Promise<NodeJS.Signals | null>((r) => kernel.on("exit", (_c, s) => r(s)));
   assert.equal(signal, "SIGKILL");
   const writerPid = Number(/writer (\d+)/.exec(out)?.[1]);
@@ -400,7 +400,7 @@ console.log("writer " + w.pid);
     env: { ...process.env, EVENTS: JSON.stringify(events) }, stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
-  kernel.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  kernel.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => kernel.on("exit", (c) => r(c)));
   assert.equal(code, 0);
   assert.ok(Date.now() - started < 10_000, "the writer did not keep the kernel alive");
