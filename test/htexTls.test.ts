@@ -6,7 +6,8 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
+import { appOf, recordingHost, tryHandle } from "./htexHarness.js";
+import { waitFor } from "./helpers.js";
 
 function hello(name: string): string {
   return `hello ${name}`;
@@ -38,7 +39,7 @@ test("encrypted: true runs tries over TLS with a per-run certificate; plain TCP 
       s.on("error", () => resolve());
       s.on("close", () => resolve());
     });
-    await waitFor(() => ex.interchangeForTests!.rejected > before, 5000, "the plain connection to be refused");
+    await waitFor(() => ex.interchangeForTests!.rejected > before, { timeoutMs: 5000, what: "the plain connection to be refused" });
     assert.ok(host.logs.some((l) => /TLS handshake failed/.test(l.message)));
     const again = tryHandle(appOf(hello), ["again"]);
     ex.submit(again);

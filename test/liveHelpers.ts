@@ -57,15 +57,6 @@ export function start(file: string, args: string[], options: { cwd?: string; env
   return { child, out: () => out, err: () => err, waitFor, exited };
 }
 
-/** Waits for `check()` to be true, polling every 50 ms (a condition, not a fixed sleep). */
-export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Text with ANSI escapes removed and carriage returns dropped. */
 export function plain(text: string): string {
   // eslint-disable-next-line no-control-regex

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { DIALECTS, testDatabase, type TestDatabase } from "./databases.js";
-import { tempDir } from "./helpers.js";
-import { CLI, GATED, plain, start, stopAll, until } from "./liveHelpers.js";
+import { tempDir, waitFor } from "./helpers.js";
+import { CLI, GATED, plain, start, stopAll } from "./liveHelpers.js";
 
 // A failed test leaves no process behind: its gated tasks are let go, its processes ended.
 const goFiles: string[] = [];
@@ -23,13 +23,13 @@ import { bar, bucketOf, RateMeter, renderBlock, renderLine, type ProgressSnapsho
 import { RUN1, copyFixture } from "./visualizer-helpers.js";
 
 async function runStarted(db: TestDatabase, tasks: number): Promise<void> {
-  await until(async () => {
+  await waitFor(async () => {
     try {
       return (await db.count("SELECT COUNT(*) FROM task")) >= tasks && (await db.count("SELECT COUNT(*) FROM workflow")) === 1;
     } catch {
       return false; // not created yet
     }
-  }, `${tasks} tasks in ${db.endpoint}`);
+  }, { timeoutMs: 60_000, what: `${tasks} tasks in ${db.endpoint}` });
 }
 
 function gated(dir: string, endpoint: string, opts: { tasks: number; fail: boolean; progress?: boolean; tty?: boolean }) {
