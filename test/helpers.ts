@@ -109,11 +109,11 @@ export function sleep(ms: number): Promise<void> {
 export async function waitFor<T>(
   condition: () => T | Promise<T>,
   { timeoutMs = 20_000, what, intervalMs = 20 }: { timeoutMs?: number; what: string; intervalMs?: number },
-): Promise<T> {
+): Promise<Exclude<T, null | undefined | false | 0 | "">> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await condition();
-    if (value) return value;
+    if (value) return value as Exclude<T, null | undefined | false | 0 | "">;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }

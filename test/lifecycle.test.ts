@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { count, loadMonitored, rows, sleep, tempDir } from "./helpers.js";
+import { count, loadMonitored, rows, sleep, tempDir, waitFor } from "./helpers.js";
 import { tsApp } from "../src/index.js";
 
 const INDEX = fileURLToPath(new URL("../src/index.js", import.meta.url));
@@ -39,21 +39,20 @@ async function startWorkflow(dir: string, ownGroup = false): Promise<{ child: Re
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
-  const t0 = Date.now();
-  while (!/READY (\S+)/.test(out)) {
-    if (Date.now() - t0 > 20_000 || child.exitCode !== null) throw new Error(`workflow did not start: ${out}`);
-    await sleep(50);
-  }
-  await sleep(400); // let the 20 quick tasks' rows be flushed
+  await waitFor(() => /READY (\S+)/.test(out) || child.exitCode !== null, { what: "the workflow to start" });
+  if (child.exitCode !== null) throw new Error(`workflow did not start: ${out}`);
+  // The 20 quick tasks' rows and the 2 long ones' launches are in the database.
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  const flushed = (): boolean => {
+    try {
+      return count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'") === 20 &&
+        count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'") === 22;
+    } catch {
+      return false; // the writer has not created the file or its tables yet
+    }
+  };
+  await waitFor(flushed, { what: `the first rows in ${db}` });
   return { child, runId: /READY (\S+)/.exec(out)![1]! };
-}
-
-async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await sleep(20);
-  }
 }
 
 function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -141,7 +140,7 @@ process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronou
   assert.ok(done >= n + 1 - 1000, `${done} of ${n + 1} finished tasks recorded`);
   assert.equal(count(db, "SELECT COUNT(*) FROM task"), n + 1);
   // The run is marked crashed just before the writer checkpoints and removes the journal.
-  await waitUntil(() => !fs.existsSync(path.join(runDir, "000", "monitoring.journal")));
+  await waitFor(() => !fs.existsSync(path.join(runDir, "000", "monitoring.journal")), { timeoutMs: 10_000, what: "the journal to be stored and removed" });
 });
 
 test("kernel and writer both SIGKILLed: the run reads as running until its heartbeat is three of its own periods old, then crashed", async () => {
@@ -171,7 +170,7 @@ test("kernel and writer both SIGKILLed: the run reads as running until its heart
   });
   const beat = parseDateTime(w.last_heartbeat as string);
   assert.equal(judge(beat + 500_000).status, "running", "within three periods (0.6 s)");
-  await waitUntil(() => nowMicros() > beat + 700_000);
+  await waitFor(() => nowMicros() > beat + 700_000, { what: "three heartbeat periods to pass" });
   const verdict = judge(nowMicros());
   assert.equal(verdict.status, "crashed");
   assert.match(verdict.reason, /it beats every 0.2 s/);
@@ -183,8 +182,7 @@ test("the heartbeat advances while the run lives", async () => {
   const db = path.join(dir, "runinfo", "monitoring.db");
   const hb = () => String(rows(db, "SELECT last_heartbeat FROM workflow WHERE run_id = ?", runId)[0]!.last_heartbeat);
   const first = hb();
-  await sleep(800);
-  assert.ok(hb() > first, "last_heartbeat moved forward");
+  await waitFor(() => hb() > first, { timeoutMs: 10_000, what: "last_heartbeat to move forward" });
   child.kill("SIGTERM");
   await exited(child);
 });
