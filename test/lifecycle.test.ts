@@ -87,14 +87,12 @@ for (const target of ["the kernel", "the script's whole process group"] as const
     else process.kill(-child.pid!, "SIGKILL"); // as a terminal's kill -9 -PGID, or a batch system, would
     await exited(child);
     const db = path.join(dir, "runinfo", "monitoring.db");
-    let w: Record<string, unknown> | undefined;
-    const t0 = Date.now();
-    do {
-      await sleep(200);
-      w = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
-    } while (w?.run_status === "running" && Date.now() - t0 < 15_000);
-    assert.equal(w!.run_status, "crashed", "the writer outlives the kernel and marks the run");
-    assert.notEqual(w!.time_completed, null);
+    const w = await waitFor(() => {
+      const r = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
+      return r?.run_status !== "running" && r;
+    }, { timeoutMs: 15_000, what: "the run to be marked ended" });
+    assert.equal(w.run_status, "crashed", "the writer outlives the kernel and marks the run");
+    assert.notEqual(w.time_completed, null);
     assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), 20);
     assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'"), 22);
   });
@@ -127,13 +125,8 @@ process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronou
   assert.equal(r.signal, "SIGKILL");
   locker.exec("ROLLBACK");
   locker.close();
-  let w: Record<string, unknown> | undefined;
-  const t0 = Date.now();
-  do {
-    await sleep(100);
-    w = rows(db, "SELECT * FROM workflow")[0];
-  } while (w?.run_status !== "crashed" && Date.now() - t0 < 30_000);
-  assert.equal(w!.run_status, "crashed", "the writer outlives the kernel, stores the journal and marks the run");
+  await waitFor(() => rows(db, "SELECT * FROM workflow")[0]?.run_status === "crashed",
+    { timeoutMs: 30_000, what: "the writer, outliving the kernel, to store the journal and mark the run crashed" });
   const done = count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'");
   // What the kernel had not yet flushed to the journal (at most 4096 events, or 20 ms) is lost;
   // everything before it is stored even though the database was locked the whole time.
@@ -195,7 +188,15 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
     const pid = (run.dfk as unknown as { monitoringWriterPid(): number | null }).monitoringWriterPid();
     assert.ok(pid, "the writer runs as its own process");
     process.kill(pid, sig);
-    await sleep(300);
+    const gone = (): boolean => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z"; // dead, not yet reaped
+      } catch {
+        return true;
+      }
+    };
+    await waitFor(gone, { what: `the writer (${pid}) to die of ${sig}` });
     const after = await Promise.all(Array.from({ length: 50 }, () => f()));
     await run.dfk.cleanup();
     assert.equal(before.length + after.length, 100);

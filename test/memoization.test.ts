@@ -8,7 +8,7 @@ import {
 } from "../src/index.js";
 import { hashsum, lineageHash } from "../src/dataflow/hashing.js";
 import { AppFuture } from "../src/dataflow/futures.js";
-import { tempDir } from "./helpers.js";
+import { tempDir, waitFor } from "./helpers.js";
 
 let calls = 0;
 const square = tsApp(function square(x: number) { calls++; return x * x; }, { cache: true });
@@ -144,9 +144,7 @@ describe("checkpoints", () => {
     try {
       await square(7);
       const file = path.join(dfk.runDir, "checkpoint", "tasks.jsonl");
-      const t0 = Date.now();
-      while (!fs.existsSync(file) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(fs.existsSync(file), "written within a period or so, before cleanup");
+      await waitFor(() => fs.existsSync(file), { timeoutMs: 5000, what: `${file}, written within a period or so, before cleanup` });
     } finally {
       await dfk.cleanup();
     }

@@ -67,8 +67,7 @@ test("LocalProvider: a block is a process group; status follows it; cancel stops
       return false;
     }
   };
-  for (let i = 0; i < 40 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(groupAlive(), false, "no process of the group is left");
+  await waitFor(() => !groupAlive(), { timeoutMs: 2000, what: "no process of the group to be left" });
 });
 
 test("provider options are validated with errors naming the option", () => {
