@@ -1,9 +1,10 @@
 // ESLint flat config: typescript-eslint's type-aware rules over everything tsconfig.json compiles
 // (src/, test/, bench/, examples/). Formatting is Prettier's job (.prettierrc.json), not ESLint's.
 import js from "@eslint/js";
+import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ["dist/", "node_modules/", ".ci/cache/", "coverage/"] },
   {
     // TEMPORARY (issue 12): these paths are being rewritten by other helpers right now; the
@@ -20,7 +21,7 @@ export default tseslint.config(
     ],
   },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
+  tseslint.configs.recommendedTypeChecked,
   {
     files: ["**/*.ts"],
     languageOptions: {
@@ -68,6 +69,6 @@ export default tseslint.config(
   {
     // This file itself is plain JS outside tsconfig.json: lint it without type information.
     files: ["eslint.config.js"],
-    ...tseslint.configs.disableTypeChecked,
+    extends: [tseslint.configs.disableTypeChecked],
   },
 );
