@@ -30,7 +30,7 @@ for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
     const plan = planBatch(events);
     await s.writePlan(fakeTx, plan);
-    acc[k] += performance.now() - t0;
+    acc[k] = (acc[k] ?? 0) + performance.now() - t0;
   }
 }
 for (const [k, ms] of Object.entries(acc)) console.log(`${k}: ${(ms * 1000 / (rounds * per)).toFixed(2)} µs/task (plan + encode, no server)`);

@@ -47,11 +47,12 @@ await admin.connect();
 await admin.query(`CREATE DATABASE "${name}"`);
 const u = new URL(base); u.pathname = "/" + name;
 const stmt = new Map<string, { n: number; ms: number }>();
+// eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped below and called with the client as `this`
 const orig = pg.Client.prototype.query;
 (pg.Client.prototype as any).query = function (this: any, ...args: any[]) {
   const t0 = performance.now();
   const text = typeof args[0] === "string" ? args[0] : args[0]?.text ?? "?";
-  const key = (this as any).connectionParameters?.application_name?.slice(0, 0) + text.replace(/\s+/g, " ").slice(0, 60);
+  const key = this.connectionParameters?.application_name?.slice(0, 0) + text.replace(/\s+/g, " ").slice(0, 60);
   const p = (orig as any).apply(this, args);
   if (p && typeof p.then === "function") p.then(() => { const e = stmt.get(key) ?? { n: 0, ms: 0 }; e.n++; e.ms += performance.now() - t0; stmt.set(key, e); }, () => undefined);
   return p;
@@ -69,7 +70,6 @@ try {
   const pids = (await admin.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'parsl-ts writer'`, [name])).rows.map((r) => Number(r.pid));
   stmt.clear();
   // Events as the writer sees them: batch boundaries split tasks (a task's life spans ~1/3 of a batch here).
-  const all: MonitoringEvent[] = [];
   const acc: Record<string, { wall: number; cpu: number; server: number; all: number }> = {};
   for (let from = 0; from < tasks; from += per) {
     for (const [mode, store] of Object.entries(stores)) {

@@ -111,7 +111,7 @@ export async function benchStatsAnalyze(opts: StatsBenchOptions = {}): Promise<S
         const t0 = performance.now();
         const r = args === null ? spawnSync(process.execPath, ["-e", ""]) : spawnSync(process.execPath, [CLI, ...args, "--db", endpoint], { encoding: "utf8" });
         times.push(performance.now() - t0);
-        if (r.status !== 0 && !(args?.[0] === "analyze" && r.status === 1)) throw new Error(`${name} exited ${r.status}: ${r.stderr}`);
+        if (r.status !== 0 && !(args?.[0] === "analyze" && r.status === 1)) throw new Error(`${name} exited ${r.status}: ${String(r.stderr)}`);
       }
       cli.push({ name, p50Ms: median(times) });
       log(`CLI ${name.padEnd(34)} p50 ${median(times).toFixed(0).padStart(6)} ms`);

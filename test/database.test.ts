@@ -56,7 +56,7 @@ function taskFirst(taskId: number, extra: Record<string, unknown> = {}): Monitor
       task_outputs: "None", task_stdin: null, task_stdout: "", task_stderr: "", task_time_invoked: T0 + taskId,
       task_fail_count: 0, task_fail_cost: 0, ...extra,
     },
-  } as MonitoringEvent;
+  };
 }
 
 function workflowStart(): MonitoringEvent {
@@ -184,7 +184,7 @@ test("a fresh database has Parsl's exact columns, then ours, and every index", a
   const fks = all(file, "PRAGMA foreign_key_list(status)").concat(all(file, "PRAGMA foreign_key_list(resource)"));
   assert.deepEqual(fks.map((f) => [f["table"], f["from"], f["to"]]), [["workflow", "run_id", "run_id"], ["workflow", "run_id", "run_id"]]);
   const indexes = all(file, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'");
-  assert.deepEqual(indexes.map((i) => `${i["tbl_name"]}.${i["name"]}`).sort(), INDEXES.map((i) => `${i.table}.${i.name}`).sort());
+  assert.deepEqual(indexes.map((i) => `${String(i["tbl_name"])}.${String(i["name"])}`).sort(), INDEXES.map((i) => `${i.table}.${i.name}`).sort());
   assert.equal(all(file, "PRAGMA journal_mode")[0]!["journal_mode"], "wal");
   assert.equal(all(file, "PRAGMA page_size")[0]!["page_size"], 65536, "databases we create use 64 KiB pages");
   assert.ok(!indexes.some((i) => i["name"] === "ix_task_lineage_hash"), "lineage hashes are not indexed by default");

@@ -115,7 +115,7 @@ describe("the library throws the exported classes", () => {
   const threads = { executors: ["threads"] };
 
   /** Every exported error class, and how a user meets it; the last column runs with a loaded kernel. */
-  const cases: Array<[Function, string, () => unknown]> = [
+  const cases: Array<[abstract new (...args: never[]) => Error, string, () => unknown]> = [
     [ParslError, "load() without a Config", () => load({} as never)],
     [ConfigurationError, "a bad option", () => new ThreadPoolExecutor({ maxThread: 2 } as never)],
     [ConfigurationError, "an unsupported endpoint", () => new parsl.MonitoringHub({ loggingEndpoint: "mysql://h/db" })],
@@ -139,7 +139,7 @@ describe("the library throws the exported classes", () => {
 
   for (const [cls, what, make] of cases) {
     test(`${cls.name}: ${what}`, async () => {
-      const check = (e: unknown) => e instanceof cls && (e as Error).name === cls.name && e instanceof ParslError;
+      const check = (e: unknown) => e instanceof cls && e.name === cls.name && e instanceof ParslError;
       let result: unknown;
       try {
         result = make();

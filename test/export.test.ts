@@ -390,7 +390,7 @@ await dfk.cleanup();
   const wf = await new Promise<number | null>((resolve) => spawn(process.execPath, [script], { cwd: dir, stdio: "inherit" }).on("close", resolve));
   assert.equal(wf, 0);
   const file = path.join(dir, "runinfo", "monitoring.db");
-  const { db, ctx } = await openCtx(file);
+  const { db } = await openCtx(file);
   try {
     const [run] = await db.all<{ run_id: string }>(sql`SELECT run_id FROM workflow`);
     for (const format of ["csv", "parquet"] as const) {

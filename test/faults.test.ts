@@ -16,19 +16,11 @@ import { nowMicros } from "../src/database/timeformat.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
 import { MonitoringWriter } from "../src/monitoring/writerClient.js";
 import { noopTaskEvents } from "../bench/writer.js";
-import { count, rows, tempDir } from "./helpers.js";
+import { count, rows, tempDir, waitFor } from "./helpers.js";
 
 const INDEX = fileURLToPath(new URL("../src/index.js", import.meta.url));
 const isRoot = process.getuid?.() === 0;
 const needsRoot = isRoot ? {} : { skip: "needs root (tmpfs mounts, setpriv); CI runs as root" };
-
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const sha = (file: string): string => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
@@ -108,8 +100,8 @@ async function runAs(user: string | null, args: string[]): Promise<{ code: numbe
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   // Waiting for 'close' (both pipes at EOF), not 'exit': a helper process that outlived the
   // script while holding its stderr would make this hang, which is one of the faults tested.
   const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
@@ -237,13 +229,13 @@ test("a disk that fills mid-run: the workflow goes on, one warning names the jou
   w.emit(start);
   emitTasks(w, 0, 100);
   w.flush();
-  await waitFor("the first batch stored", () => w.unacknowledged === 0);
+  await waitFor(() => w.unacknowledged === 0, { what: "the first batch stored" });
   const filler = fill(disk);
   for (let i = 1; i < 20; i++) {
     emitTasks(w, i * 100, (i + 1) * 100); // the kernel carries on: emit() never throws or blocks
     w.flush();
   }
-  await waitFor("the journal's warning", () => warnings.some((m) => m.includes("cannot append to the monitoring journal")));
+  await waitFor(() => warnings.some((m) => m.includes("cannot append to the monitoring journal")), { what: "the journal's warning" });
   const journalWarnings = warnings.filter((m) => m.includes("cannot append to the monitoring journal"));
   assert.equal(journalWarnings.length, 1, JSON.stringify(warnings));
   assert.match(journalWarnings[0]!, new RegExp(`${w.journalPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(ENOSPC\\); the workflow continues and its monitoring data waits in memory \\([\\d.]+ [KM]iB so far`));
@@ -261,7 +253,7 @@ test("a disk still full when the run ends: the user is told exactly what was not
   const { w, warnings } = await writerIn(disk, "run-disk-stays-full", { closeTimeoutMs: 1000 });
   w.emit(start);
   w.flush();
-  await waitFor("the first batch stored", () => w.unacknowledged === 0);
+  await waitFor(() => w.unacknowledged === 0, { what: "the first batch stored" });
   fill(disk);
   emitTasks(w, 0, 500);
   w.emit(end(500));
@@ -280,13 +272,13 @@ test("a table dropped under the writer is reported once; no endless restarts; th
   w.emit(start);
   emitTasks(w, 0, 10);
   w.flush();
-  await waitFor("the first batches stored", () => w.unacknowledged === 0);
+  await waitFor(() => w.unacknowledged === 0, { what: "the first batches stored" });
   const other = new Database(db);
   other.exec("DROP TABLE status");
   other.close();
   emitTasks(w, 10, 20);
   w.flush();
-  await waitFor("monitoring to stop", () => warnings.some((m) => m.includes("a restart would meet again")));
+  await waitFor(() => warnings.some((m) => m.includes("a restart would meet again")), { what: "monitoring to stop" });
   assert.equal(w.pid, undefined, "no writer is running or restarting");
   assert.equal(warnings.filter((m) => /no such table: status/.test(m)).length, 1, JSON.stringify(warnings));
   assert.ok(!warnings.some((m) => m.includes("exited unexpectedly")), "not restarted");

@@ -103,6 +103,23 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
+ * Waits until `condition` returns a truthy value (it may be async) and returns that value; fails
+ * naming `what` after `timeoutMs`. Tests wait for conditions like this, never for a fixed time.
+ */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  { timeoutMs = 20_000, what, intervalMs = 20 }: { timeoutMs?: number; what: string; intervalMs?: number },
+): Promise<Exclude<T, null | undefined | false | 0 | "">> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value as Exclude<T, null | undefined | false | 0 | "">;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/**
  * The database written by Python Parsl, kept in the repository at
  * `test/fixtures/parsl-mixed/monitoring.db` (its README says how it was made and what it holds).
  * Tests copy it before use; it is never modified. Tests run from dist/test/, two levels below the root.

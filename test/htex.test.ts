@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { hostname } from "node:os";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, ofType, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
+import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
 
 /** A preload (for NODE_OPTIONS) that makes a pool's processes run `us` µs ahead of this host. */
 function skewClockUrl(us: number): string {

@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, ofType, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
+import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
+import { waitFor } from "./helpers.js";
 
 function pidFileApp(this: unknown, file: string, seconds: number): Promise<number> {
   // Runs in a worker: leave our pid and our pool's pid for the test, then wait.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return import("node:fs").then((fs) => {
     fs.writeFileSync(file, `${process.pid} ${process.ppid}`);
     return new Promise((r) => setTimeout(() => r(process.pid), seconds * 1000));
@@ -29,7 +29,7 @@ test("a worker killed mid-try fails that try with 'worker lost'; the pool replac
     const pidFile = join(host.runDir, "pids");
     const victim = tryHandle(appOf(pidFileApp), [pidFile, 30]);
     ex.submit(victim);
-    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), 10_000, "the try to start");
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), { timeoutMs: 10_000, what: "the try to start" });
     const workerPid = Number(readFileSync(pidFile, "utf8").split(" ")[0]);
     process.kill(workerPid, "SIGKILL");
     const r = await victim.result;
@@ -63,7 +63,7 @@ test("a pool that stops sending heartbeats is dropped, its tries fail, and the s
     const pidFile = join(host.runDir, "pids");
     const stuck = tryHandle(appOf(pidFileApp), [pidFile, 30]);
     ex.submit(stuck);
-    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), 10_000, "the try to start");
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), { timeoutMs: 10_000, what: "the try to start" });
     poolPid = Number(readFileSync(pidFile, "utf8").split(" ")[1]);
     const t0 = Date.now();
     process.kill(poolPid, "SIGSTOP"); // alive but silent
@@ -122,7 +122,6 @@ test("shutdown is bounded with busy workers (a spinning body, a long command) an
   await ex.start(host);
   const pidFile = join(host.runDir, "pids");
   const spin = tryHandle(appOf(function spin(file: string) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     (globalThis as unknown as { require: (m: string) => typeof import("node:fs") }).require("node:fs").writeFileSync(file, `${process.pid} ${process.ppid}`);
     for (;;) { /* never returns */ }
   }), [pidFile]);
@@ -130,8 +129,8 @@ test("shutdown is bounded with busy workers (a spinning body, a long command) an
   const long = tryHandle(appOf(function longCommand(m: string) { return m; }, "bash"), [marker]);
   ex.submit(spin);
   ex.submit(long);
-  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), 10_000, "the spinning try to start");
-  await waitFor(() => long.runningAt !== null, 10_000, "the command to start");
+  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), { timeoutMs: 10_000, what: "the spinning try to start" });
+  await waitFor(() => long.runningAt !== null, { timeoutMs: 10_000, what: "the command to start" });
   const [workerPid, poolPid] = readFileSync(pidFile, "utf8").split(" ").map(Number) as [number, number];
   const t0 = Date.now();
   await ex.shutdown();
@@ -144,11 +143,11 @@ test("shutdown is bounded with busy workers (a spinning body, a long command) an
   const alive = (pid: number): boolean => {
     try { process.kill(pid, 0); return true; } catch { return false; }
   };
-  await waitFor(() => !alive(workerPid) && !alive(poolPid), 5000, "the pool and its workers to be gone");
+  await waitFor(() => !alive(workerPid) && !alive(poolPid), { timeoutMs: 5000, what: "the pool and its workers to be gone" });
   const leftovers = (): string[] => readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
     try { return readFileSync(`/proc/${d}/cmdline`, "utf8").replace(/\0/g, " ").includes(marker); } catch { return false; }
   });
-  await waitFor(() => leftovers().length === 0, 5000, `the bash command (${marker}) to be gone`);
+  await waitFor(() => leftovers().length === 0, { timeoutMs: 5000, what: `the bash command (${marker}) to be gone` });
   const blocks = ofType(host.events, "block").map((b) => b.row.status);
   assert.equal(blocks.at(-1), "SCALED_IN");
 });

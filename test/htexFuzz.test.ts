@@ -12,7 +12,8 @@ import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { encodePoolFrame, PoolFrameDecoder } from "../src/executors/htex/poolFrames.js";
 import { proofFor, PROTOCOL_VERSION } from "../src/executors/htex/protocol.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, ofType, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
+import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
+import { waitFor } from "./helpers.js";
 
 function triple(x: number): number {
   return 3 * x;
@@ -88,7 +89,7 @@ test("10,000 random frames are dropped and logged at a bounded rate; the executo
     assert.equal(closed, total, "the server closed every garbage connection");
     const ic = ex.interchangeForTests!;
     // The count is the pool server thread's, posted to the kernel's thread with its next batch.
-    await waitFor(() => ic.rejected >= total, 5000, "every refusal to be counted");
+    await waitFor(() => ic.rejected >= total, { timeoutMs: 5000, what: "every refusal to be counted" });
     assert.equal(ic.rejected, total);
     assert.deepEqual(ic.poolViews().map((p) => p.blockId), ["0"], "only the real pool remains");
 

@@ -83,14 +83,6 @@ export function tryHandle(app: AppDefinition, args: unknown[], options: Partial<
   return h;
 }
 
-export async function waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export function ofType<T extends MonitoringEvent["t"]>(events: MonitoringEvent[], t: T): Extract<MonitoringEvent, { t: T }>[] {
   return events.filter((e) => e.t === t) as Extract<MonitoringEvent, { t: T }>[];
 }

@@ -9,7 +9,8 @@ import { WorkerLost } from "../src/executors/threadPool.js";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { nowMicros, parsePoolMessage } from "../src/executors/htex/protocol.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
+import { appOf, recordingHost, tryHandle } from "./htexHarness.js";
+import { waitFor } from "./helpers.js";
 
 function throwsNamedWorkerLost(): never {
   const e = new Error("my own error, which happens to be called WorkerLost");
@@ -84,7 +85,7 @@ test("a user's 5 s synchronous loop on the kernel's thread does not get a health
     const stallEnd = nowMicros();
 
     // Wait until the pool has been heard from well after the stall: several loss checks have run by then.
-    await waitFor(() => (ex.interchangeForTests!.poolViews()[0]?.lastHeartbeat ?? 0) > stallEnd + 2_000_000, 15_000, "heartbeats after the stall");
+    await waitFor(() => (ex.interchangeForTests!.poolViews()[0]?.lastHeartbeat ?? 0) > stallEnd + 2_000_000, { timeoutMs: 15_000, what: "heartbeats after the stall" });
     const views = ex.interchangeForTests!.poolViews();
     assert.deepEqual(views.map((p) => p.uid), [pool.uid], "the same pool, never dropped or replaced");
     assert.ok(!host.logs.some((l) => /missed heartbeats|lost with|went away/.test(l.message)), host.logs.map((l) => l.message).join("\n"));

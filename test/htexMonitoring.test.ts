@@ -90,7 +90,7 @@ test("test_stdouterr (HTEX): stream specs run on the pool and are stored as the 
     try {
       for (const c of cases) {
         for (const which of ["stdout", "stderr"] as const) {
-          const f = stdapp.with({ [which]: c.spec(which) } as never)();
+          const f = stdapp.with({ [which]: c.spec(which) })();
           ids.push({ id: f.taskId, which, c });
           assert.equal(await f, 0);
         }

@@ -52,7 +52,7 @@ test("a pool registers with the right proof and exits (after stopping its worker
   assert.equal(code, 1);
   assert.match(stderr, /interchange silent beyond the heartbeat threshold/);
   assert.ok(took >= 1000 && took < 5000, `exited after ${took} ms`);
-  const reg = registered as RegisterMessage | null;
+  const reg = registered;
   assert.ok(reg, "it registered first");
   assert.equal(reg.blockId, "7");
   assert.equal(reg.workerCount, 2);

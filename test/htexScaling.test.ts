@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, ofType, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
+import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
+import { waitFor } from "./helpers.js";
 
 function napPid(ms: number): Promise<number> {
   return new Promise((r) => setTimeout(() => r(process.ppid), ms));
@@ -32,7 +33,7 @@ test("simple strategy: scales out to multi-node blocks for the load (capped by m
     }
     assert.deepEqual([...registered.entries()].map(([b, u]) => [b, u.size]).sort(), [["0", 2], ["1", 2]]);
     // Idle for maxIdletime: both blocks are scaled in while the executor keeps running.
-    await waitFor(() => ofType(host.events, "block").filter((b) => b.row.status === "SCALED_IN").length === 2, 5000, "idle scale-in");
+    await waitFor(() => ofType(host.events, "block").filter((b) => b.row.status === "SCALED_IN").length === 2, { timeoutMs: 5000, what: "idle scale-in" });
     assert.equal(ex.blockTable().filter((b) => b.state === "SCALED_IN").length, 2);
     // New work brings a new block.
     const again = tryHandle(appOf(napPid), [10]);
@@ -59,9 +60,9 @@ test("htex_auto_scale: an idle block is scaled in while another block still runs
     // if their pools were slow to start (a loaded machine), before the test could place the try.
     const long = tryHandle(appOf(napPid), [3000]);
     ex.submit(long);
-    await waitFor(() => long.runningAt !== null || ex.interchangeForTests!.poolViews().some((p) => p.inflight > 0), 15_000, "the long try to be placed");
+    await waitFor(() => long.runningAt !== null || ex.interchangeForTests!.poolViews().some((p) => p.inflight > 0), { timeoutMs: 15_000, what: "the long try to be placed" });
     const busyBlock = ex.interchangeForTests!.poolViews().find((p) => p.inflight > 0)!.blockId;
-    await waitFor(() => ofType(host.events, "block").some((b) => b.row.status === "SCALED_IN"), 10_000, "the idle block to be scaled in");
+    await waitFor(() => ofType(host.events, "block").some((b) => b.row.status === "SCALED_IN"), { timeoutMs: 10_000, what: "the idle block to be scaled in" });
     const scaled = ofType(host.events, "block").filter((b) => b.row.status === "SCALED_IN").map((b) => b.row.block_id);
     assert.equal(scaled.length, 1);
     assert.notEqual(scaled[0], busyBlock, "the busy block is kept");

@@ -6,7 +6,8 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, recordingHost, tryHandle, waitFor } from "./htexHarness.js";
+import { appOf, recordingHost, tryHandle } from "./htexHarness.js";
+import { waitFor } from "./helpers.js";
 
 function hello(name: string): string {
   return `hello ${name}`;
@@ -39,7 +40,7 @@ test("encrypted: true runs tries over TLS with a per-run certificate; plain TCP 
       s.on("close", () => resolve());
     });
     // Counts and log lines come from the pool server's thread: wait for the refusal's own line.
-    await waitFor(() => host.logs.some((l) => /TLS handshake failed/.test(l.message)), 5000, "the plain connection's refusal to be logged");
+    await waitFor(() => host.logs.some((l) => /TLS handshake failed/.test(l.message)), { timeoutMs: 5000, what: "the plain connection's refusal to be logged" });
     assert.ok(ex.interchangeForTests!.rejected > before);
     const again = tryHandle(appOf(hello), ["again"]);
     ex.submit(again);

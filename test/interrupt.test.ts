@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { InProcessExecutor, TaskCancelled, tsApp } from "../src/index.js";
-import { loadMonitored, rows, sleep, tempDir } from "./helpers.js";
+import { loadMonitored, rows, sleep, tempDir, waitFor } from "./helpers.js";
 
 const INDEX = fileURLToPath(new URL("../src/index.js", import.meta.url));
 
@@ -58,39 +58,31 @@ process.stdin.on("data", async (d) => {
   return file;
 }
 
-async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 type How = "SIGINT" | "SIGTERM" | "cleanup";
 
 async function interruptRun(kind: Kind, how: How, duringCleanup = false): Promise<void> {
   const dir = tempDir();
   const child = spawn(process.execPath, [script(dir, kind)], { stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
   const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   try {
-    await waitFor("the script to start", () => /READY (\S+)/.test(out) || child.exitCode !== null);
+    await waitFor(() => /READY (\S+)/.test(out) || child.exitCode !== null, { timeoutMs: 30_000, what: "the script to start" });
     const runId = /READY (\S+)/.exec(out)?.[1];
     assert.ok(runId, out);
     const db = path.join(dir, "runinfo", "monitoring.db");
     const running = (): number => fs.existsSync(db)
       ? rows<{ n: number }>(db, "SELECT COUNT(*) AS n FROM status WHERE run_id = ? AND task_status_name = 'running'", runId)[0]!.n : 0;
-    await waitFor("two tasks running", () => running() >= 2);
+    await waitFor(() => running() >= 2, { timeoutMs: 30_000, what: "two tasks running" });
 
     if (duringCleanup) {
-      child.stdin!.write("wait\n");
-      await waitFor("cleanup() to be waiting", () => out.includes("CLEANING"));
+      child.stdin.write("wait\n");
+      await waitFor(() => out.includes("CLEANING"), { timeoutMs: 30_000, what: "cleanup() to be waiting" });
       await sleep(300); // inside cleanup's wait for the tasks
     }
     const signalledAt = Date.now();
-    if (how === "cleanup") child.stdin!.write("cleanup\n");
+    if (how === "cleanup") child.stdin.write("cleanup\n");
     else child.kill(how);
     const code = await exit;
     if (duringCleanup) assert.ok(Date.now() - signalledAt < 10_000, `the process ended within seconds of ${how} (${Date.now() - signalledAt} ms)`);
@@ -139,7 +131,7 @@ test("cleanup({ wait: false }) on an InProcessExecutor: the running body's task 
   const { dfk, dbPath } = await loadMonitored({ executors: [new InProcessExecutor({ label: "here" })] }, { resourceMonitoringInterval: 1 });
   assert.equal(await quick(), 1);
   const f = never();
-  await waitFor("the body to start", () => rows(dbPath, "SELECT 1 FROM status WHERE task_id = 1 AND task_status_name = 'running'").length === 1);
+  await waitFor(() => rows(dbPath, "SELECT 1 FROM status WHERE task_id = 1 AND task_status_name = 'running'").length === 1, { timeoutMs: 30_000, what: "the body to start" });
   await dfk.cleanup({ wait: false });
   await assert.rejects(f, (e: Error) => e instanceof TaskCancelled && /still running when executor 'here' shut down/.test(e.message));
   assert.deepEqual(rows(dbPath, "SELECT run_status, tasks_completed_count, tasks_failed_count FROM workflow")[0],

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import {
-  AppDefinitionError, AUTO_LOGNAME, BashExitFailure, Config, ConfigurationError, DependencyError, File,
+  AppDefinitionError, AUTO_LOGNAME, BashExitFailure, Config, ConfigurationError, DependencyError, type File,
   InProcessExecutor, JoinError, load, NoDataFlowKernelError, SerializationError, ThreadPoolExecutor,
   UnknownExecutorError, WalltimeExceeded, bashApp, joinApp, tsApp, type DataFlowKernel,
 } from "../src/index.js";
@@ -16,7 +16,7 @@ const boom = tsApp(function boom(): number { throw new Error("boom"); });
 
 describe("apps before load", () => {
   test("calling an app with no kernel loaded names the app and says what to do", () => {
-    assert.throws(() => double(1), (e: unknown) => e instanceof NoDataFlowKernelError && /app 'double'.*load\(config\)/.test((e as Error).message));
+    assert.throws(() => double(1), (e: unknown) => e instanceof NoDataFlowKernelError && /app 'double'.*load\(config\)/.test(e.message));
   });
 
   test("an app needs a name", () => {
@@ -92,26 +92,27 @@ describe("kernel on threads", () => {
 
   test("an app naming an unknown executor fails with an error that names the label and the known ones", async () => {
     const lost = tsApp(function lost() { return 1; }, { executors: ["nope"] });
-    await assert.rejects(lost(), (e: unknown) => e instanceof UnknownExecutorError && /'nope'.*threads, local/.test((e as Error).message));
+    await assert.rejects(lost(), (e: unknown) => e instanceof UnknownExecutorError && /'nope'.*threads, local/.test(e.message));
   });
 
   test("closures are refused on worker threads with an error naming the app; they run in-process", async () => {
     const captured = 5;
     const closure = tsApp(function usesClosure() { return captured + 1; }, { executors: ["threads"] });
-    await assert.rejects(closure(), (e: unknown) => e instanceof SerializationError && /app 'usesClosure'.*self-contained/.test((e as Error).message));
+    await assert.rejects(closure(), (e: unknown) => e instanceof SerializationError && /app 'usesClosure'.*self-contained/.test(e.message));
     const inProc = tsApp(function usesClosureLocally() { return captured + 1; }, { executors: ["local"] });
     assert.equal(await inProc(), 6);
   });
 
   test("arguments a worker thread cannot receive fail the task with an error naming the app and argument", async () => {
     const take = tsApp(function takesAnything(_x: unknown, _y: unknown) { return 1; }, { executors: ["threads"] });
-    await assert.rejects(take(1, () => 2), (e: unknown) => e instanceof SerializationError && /takesAnything.*argument 1 \(a function\)/.test((e as Error).message));
+    await assert.rejects(take(1, () => 2), (e: unknown) => e instanceof SerializationError && /takesAnything.*argument 1 \(a function\)/.test(e.message));
     const giveBack = tsApp(function returnsFunction() { return () => 1; }, { executors: ["threads"] });
-    await assert.rejects(giveBack(), (e: unknown) => e instanceof SerializationError && /cannot be sent back/.test((e as Error).message));
+    await assert.rejects(giveBack(), (e: unknown) => e instanceof SerializationError && /cannot be sent back/.test(e.message));
   });
 
   test("worker threads can load modules with require and import()", async () => {
     const useModules = tsApp(async function useModules() {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- require in a worker is what this test checks
       const os = require("node:os") as typeof import("node:os");
       const p = await import("node:path");
       return `${typeof os.cpus}-${p.basename("/a/b.txt")}`;
@@ -122,6 +123,7 @@ describe("kernel on threads", () => {
   test("retries: a try that fails twice then succeeds is retried within the budget", async () => {
     const marker = path.join(runDir, "flaky-count");
     const flaky = tsApp(function flaky(file: string) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous app body runs in a worker: no top-level import
       const fs = require("node:fs") as typeof import("node:fs");
       const n = fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8")) : 0;
       fs.writeFileSync(file, String(n + 1));
@@ -148,7 +150,7 @@ describe("kernel on threads", () => {
     const inner = joinApp(function joinInnerFails() { return boom(); });
     await assert.rejects(inner(), (e: unknown) => e instanceof JoinError && /inner tasks failed: task \d+/.test((e as Error).message));
     const wrong = joinApp(function joinReturnsNumber() { return 3 as never; });
-    await assert.rejects(wrong(), (e: unknown) => e instanceof TypeError && /must return a future or an array of futures, got 3/.test((e as Error).message));
+    await assert.rejects(wrong(), (e: unknown) => e instanceof TypeError && /must return a future or an array of futures, got 3/.test(e.message));
   });
 
   test("bash apps run in bash with stdout/stderr files; AUTO_LOGNAME puts them in the run dir", async () => {
@@ -185,6 +187,7 @@ describe("kernel on threads", () => {
     const dir = tempDir();
     const write = bashApp(function writeFile(this: { outputs: readonly File[] }) { return `echo 1 > ${this.outputs[0]!.filepath}; echo 2 >> ${this.outputs[0]!.filepath}`; });
     const countLines = tsApp(function countLines(this: { inputs: File[] }) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous app body runs in a worker: no top-level import
       const fs = require("node:fs") as typeof import("node:fs");
       return fs.readFileSync(this.inputs[0]!.filepath, "utf8").trim().split("\n").length;
     }, { executors: ["threads"] });

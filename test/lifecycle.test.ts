@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { count, loadMonitored, rows, sleep, tempDir } from "./helpers.js";
+import { count, loadMonitored, rows, sleep, tempDir, waitFor } from "./helpers.js";
 import { tsApp } from "../src/index.js";
 
 const INDEX = fileURLToPath(new URL("../src/index.js", import.meta.url));
@@ -37,23 +37,22 @@ await new Promise(() => setInterval(() => {}, 1000));
 async function startWorkflow(dir: string, ownGroup = false): Promise<{ child: ReturnType<typeof spawn>; runId: string }> {
   const child = spawn(process.execPath, [script(dir)], { stdio: ["ignore", "pipe", "pipe"], detached: ownGroup });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const t0 = Date.now();
-  while (!/READY (\S+)/.test(out)) {
-    if (Date.now() - t0 > 20_000 || child.exitCode !== null) throw new Error(`workflow did not start: ${out}`);
-    await sleep(50);
-  }
-  await sleep(400); // let the 20 quick tasks' rows be flushed
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  await waitFor(() => /READY (\S+)/.test(out) || child.exitCode !== null, { what: "the workflow to start" });
+  if (child.exitCode !== null) throw new Error(`workflow did not start: ${out}`);
+  // The 20 quick tasks' rows and the 2 long ones' launches are in the database.
+  const db = path.join(dir, "runinfo", "monitoring.db");
+  const flushed = (): boolean => {
+    try {
+      return count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'") === 20 &&
+        count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'") === 22;
+    } catch {
+      return false; // the writer has not created the file or its tables yet
+    }
+  };
+  await waitFor(flushed, { what: `the first rows in ${db}` });
   return { child, runId: /READY (\S+)/.exec(out)![1]! };
-}
-
-async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await sleep(20);
-  }
 }
 
 function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -88,14 +87,12 @@ for (const target of ["the kernel", "the script's whole process group"] as const
     else process.kill(-child.pid!, "SIGKILL"); // as a terminal's kill -9 -PGID, or a batch system, would
     await exited(child);
     const db = path.join(dir, "runinfo", "monitoring.db");
-    let w: Record<string, unknown> | undefined;
-    const t0 = Date.now();
-    do {
-      await sleep(200);
-      w = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
-    } while (w?.run_status === "running" && Date.now() - t0 < 15_000);
-    assert.equal(w!.run_status, "crashed", "the writer outlives the kernel and marks the run");
-    assert.notEqual(w!.time_completed, null);
+    const w = await waitFor(() => {
+      const r = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
+      return r?.run_status !== "running" && r;
+    }, { timeoutMs: 15_000, what: "the run to be marked ended" });
+    assert.equal(w.run_status, "crashed", "the writer outlives the kernel and marks the run");
+    assert.notEqual(w.time_completed, null);
     assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), 20);
     assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'"), 22);
   });
@@ -119,29 +116,24 @@ for (const f of fs_) await f;
 process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronous runs after this
 `);
   const child = spawn(process.execPath, [file], { stdio: ["pipe", "pipe", "inherit"] });
-  await new Promise<void>((resolve) => child.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("ready")) resolve(); }));
+  await new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => { if (d.toString().includes("ready")) resolve(); }));
   const Database = (await import("better-sqlite3")).default;
   const locker = new Database(db);
   locker.exec("BEGIN EXCLUSIVE"); // a slow database: nothing can be stored while the kernel runs
-  child.stdin!.write("go\n");
+  child.stdin.write("go\n");
   const r = await exited(child);
   assert.equal(r.signal, "SIGKILL");
   locker.exec("ROLLBACK");
   locker.close();
-  let w: Record<string, unknown> | undefined;
-  const t0 = Date.now();
-  do {
-    await sleep(100);
-    w = rows(db, "SELECT * FROM workflow")[0];
-  } while (w?.run_status !== "crashed" && Date.now() - t0 < 30_000);
-  assert.equal(w!.run_status, "crashed", "the writer outlives the kernel, stores the journal and marks the run");
+  await waitFor(() => rows(db, "SELECT * FROM workflow")[0]?.run_status === "crashed",
+    { timeoutMs: 30_000, what: "the writer, outliving the kernel, to store the journal and mark the run crashed" });
   const done = count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'");
   // What the kernel had not yet flushed to the journal (at most 4096 events, or 20 ms) is lost;
   // everything before it is stored even though the database was locked the whole time.
   assert.ok(done >= n + 1 - 1000, `${done} of ${n + 1} finished tasks recorded`);
   assert.equal(count(db, "SELECT COUNT(*) FROM task"), n + 1);
   // The run is marked crashed just before the writer checkpoints and removes the journal.
-  await waitUntil(() => !fs.existsSync(path.join(runDir, "000", "monitoring.journal")));
+  await waitFor(() => !fs.existsSync(path.join(runDir, "000", "monitoring.journal")), { timeoutMs: 10_000, what: "the journal to be stored and removed" });
 });
 
 test("kernel and writer both SIGKILLed: the run reads as running until its heartbeat is three of its own periods old, then crashed", async () => {
@@ -171,7 +163,7 @@ test("kernel and writer both SIGKILLed: the run reads as running until its heart
   });
   const beat = parseDateTime(w.last_heartbeat as string);
   assert.equal(judge(beat + 500_000).status, "running", "within three periods (0.6 s)");
-  await waitUntil(() => nowMicros() > beat + 700_000);
+  await waitFor(() => nowMicros() > beat + 700_000, { what: "three heartbeat periods to pass" });
   const verdict = judge(nowMicros());
   assert.equal(verdict.status, "crashed");
   assert.match(verdict.reason, /it beats every 0.2 s/);
@@ -183,8 +175,7 @@ test("the heartbeat advances while the run lives", async () => {
   const db = path.join(dir, "runinfo", "monitoring.db");
   const hb = () => String(rows(db, "SELECT last_heartbeat FROM workflow WHERE run_id = ?", runId)[0]!.last_heartbeat);
   const first = hb();
-  await sleep(800);
-  assert.ok(hb() > first, "last_heartbeat moved forward");
+  await waitFor(() => hb() > first, { timeoutMs: 10_000, what: "last_heartbeat to move forward" });
   child.kill("SIGTERM");
   await exited(child);
 });
@@ -196,8 +187,16 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
     const before = await Promise.all(Array.from({ length: 50 }, () => f()));
     const pid = (run.dfk as unknown as { monitoringWriterPid(): number | null }).monitoringWriterPid();
     assert.ok(pid, "the writer runs as its own process");
-    process.kill(pid!, sig);
-    await sleep(300);
+    process.kill(pid, sig);
+    const gone = (): boolean => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z"; // dead, not yet reaped
+      } catch {
+        return true;
+      }
+    };
+    await waitFor(gone, { what: `the writer (${pid}) to die of ${sig}` });
     const after = await Promise.all(Array.from({ length: 50 }, () => f()));
     await run.dfk.cleanup();
     assert.equal(before.length + after.length, 100);
@@ -262,7 +261,7 @@ await dfk.cleanup();
 `;
   const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
+  child.stdout.on("data", (d) => (out += d));
   const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
   const r = await exited(child);
   clearTimeout(timer);
@@ -296,8 +295,8 @@ test("doubles on worker threads", async () => {
   delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, ["--test", "--test-reporter=tap", file], { stdio: ["ignore", "pipe", "pipe"], env, cwd: dir });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   const r = await exited(child);
   clearTimeout(timer);

@@ -39,8 +39,8 @@ export function start(file: string, args: string[], options: { cwd?: string; env
   let err = "";
   const waiters: Array<() => void> = [];
   const notify = (): void => { for (const w of [...waiters]) w(); };
-  child.stdout!.on("data", (d: Buffer) => { out += d.toString(); notify(); });
-  child.stderr!.on("data", (d: Buffer) => { err += d.toString(); notify(); });
+  child.stdout.on("data", (d: Buffer) => { out += d.toString(); notify(); });
+  child.stderr.on("data", (d: Buffer) => { err += d.toString(); notify(); });
   let done = false;
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => { done = true; notify(); resolve(code); }));
   const waitFor = (re: RegExp, stream: "out" | "err" = "out", timeoutMs = 60_000): Promise<RegExpMatchArray> =>
@@ -55,15 +55,6 @@ export function start(file: string, args: string[], options: { cwd?: string; env
       check();
     });
   return { child, out: () => out, err: () => err, waitFor, exited };
-}
-
-/** Waits for `check()` to be true, polling every 50 ms (a condition, not a fixed sleep). */
-export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Text with ANSI escapes removed and carriage returns dropped. */

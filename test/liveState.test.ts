@@ -35,7 +35,7 @@ async function sampleRun(executor: Executor): Promise<{ samples: number; mismatc
     for (let i = 0; i < 24; i++) {
       // Every fourth task waits on the one before (and is a dep_fail if that one fails).
       const ms: number | AppFuture<number> = i % 4 === 3 ? futures[i - 1]! : 40 + (i % 5) * 30;
-      futures.push(slow(ms as number, i % 7 === 5));
+      futures.push(slow(ms, i % 7 === 5));
     }
     const all = Promise.allSettled(futures).then(() => { done = true; });
     const db = openDb(dbPath);

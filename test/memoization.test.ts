@@ -8,7 +8,7 @@ import {
 } from "../src/index.js";
 import { hashsum, lineageHash } from "../src/dataflow/hashing.js";
 import { AppFuture } from "../src/apps/futures.js";
-import { tempDir } from "./helpers.js";
+import { tempDir, waitFor } from "./helpers.js";
 
 let calls = 0;
 const square = tsApp(function square(x: number) { calls++; return x * x; }, { cache: true });
@@ -30,7 +30,7 @@ describe("hashing", () => {
   });
 
   test("values with no canonical encoding are refused with a clear error", () => {
-    assert.throws(() => hashsum(shape([new Map()])), (e: unknown) => e instanceof MemoizationError && /unknown type for memoization: Map/.test((e as Error).message));
+    assert.throws(() => hashsum(shape([new Map()])), (e: unknown) => e instanceof MemoizationError && /unknown type for memoization: Map/.test(e.message));
     class Thing {}
     assert.throws(() => hashsum(shape([new Thing()])), /unknown type for memoization: Thing/);
   });
@@ -144,9 +144,7 @@ describe("checkpoints", () => {
     try {
       await square(7);
       const file = path.join(dfk.runDir, "checkpoint", "tasks.jsonl");
-      const t0 = Date.now();
-      while (!fs.existsSync(file) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(fs.existsSync(file), "written within a period or so, before cleanup");
+      await waitFor(() => fs.existsSync(file), { timeoutMs: 5000, what: `${file}, written within a period or so, before cleanup` });
     } finally {
       await dfk.cleanup();
     }
@@ -178,7 +176,7 @@ describe("checkpoints", () => {
     const runDir = path.join(tempDir(), "runinfo");
     await assert.rejects(
       load(new Config({ executors: local(), runDir, handleSignals: false, checkpointFiles: [path.join(runDir, "nope")] })),
-      (e: unknown) => e instanceof BadCheckpoint && /nope.*tasks\.jsonl/.test((e as Error).message),
+      (e: unknown) => e instanceof BadCheckpoint && /nope.*tasks\.jsonl/.test(e.message),
     );
     const bad = path.join(tempDir(), "checkpoint");
     fs.mkdirSync(bad);

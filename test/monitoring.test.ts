@@ -1,5 +1,5 @@
 /** What the kernel records in the monitoring database (spec §2, §3.2, §9), on real SQLite files. */
-import { test, describe, before, after } from "node:test";
+import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -8,7 +8,7 @@ import {
   AUTO_LOGNAME, File, InProcessExecutor, bashApp, joinApp, tsApp, type AppFuture,
 } from "../src/index.js";
 import { DIALECTS } from "./databases.js";
-import { PARSL_TIME, count, dbCount, dbRows, dbStatusSequence, loadMonitored, sleep, tempDir, type MonitoredRun } from "./helpers.js";
+import { PARSL_TIME, count, dbCount, dbRows, dbStatusSequence, loadMonitored, sleep, tempDir, waitFor, type MonitoredRun } from "./helpers.js";
 
 const ok5 = tsApp(function thisApp() { return 5; });
 const boom = tsApp(function boom(): number { throw new Error("boom"); });
@@ -30,7 +30,7 @@ for (const dialect of DIALECTS) describe(`status sequences on a thread pool (ret
     const failing = boom(); ids.failing = failing.taskId; await settle(failing);
     const once = failOnce(); ids.once = once.taskId; await once;
     const root = boom(); ids.root = root.taskId;
-    const child = inc(root as unknown as AppFuture<number>); ids.child = child.taskId; await settle(child);
+    const child = inc(root); ids.child = child.taskId; await settle(child);
     const first = cached(4); ids.memoFirst = first.taskId; await first;
     const hit = cached(4); ids.memoHit = hit.taskId; await hit;
     const j1 = joinApp(function joinSingle() { return ok5(); })(); ids.joinSingle = j1.taskId; await j1;
@@ -203,11 +203,15 @@ for (const dialect of DIALECTS) describe(`Parsl's monitoring tests, translated (
   // SQLite's locks: the file's own behaviour.
   if (dialect === "sqlite") test("test_db_locks: a reader holding a transaction open does not lose anything", async () => {
     const run = await loadMonitored({}, undefined, dialect);
+    await waitFor(() => count(run.dbPath, "SELECT COUNT(*) FROM workflow") === 1, { what: "the workflow row" });
     const reader = new Database(run.dbPath);
     reader.exec("BEGIN TRANSACTION");
-    assert.equal((reader.prepare("SELECT COUNT(*) AS n FROM workflow").get() as { n: number }).n >= 0, true);
+    // The read takes the reader's snapshot (and its lock) until COMMIT below.
+    assert.equal((reader.prepare("SELECT COUNT(*) AS n FROM workflow").get() as { n: number }).n, 1);
     assert.equal(await ok5(), 5);
-    await sleep(1500);
+    // The writer commits the task's rows while the reader's transaction is open (WAL), not after it.
+    await waitFor(() => count(run.dbPath, "SELECT COUNT(*) FROM try") === 1, { what: "the try row, committed past the open reader" });
+    assert.equal((reader.prepare("SELECT COUNT(*) AS n FROM try").get() as { n: number }).n, 0, "the reader still sees its snapshot");
     await run.dfk.cleanup();
     reader.exec("COMMIT");
     reader.close();
@@ -235,7 +239,9 @@ for (const dialect of DIALECTS) describe(`Parsl's monitoring tests, translated (
     let release!: (v: string) => void;
     const token = `tok-${process.pid}`;
     const f = tsApp(function takesInputs(this: { inputs: string[] }) { return this.inputs[0]; }).with({ inputs: [new Promise<string>((r) => (release = r))] })();
-    await sleep(100);
+    // The task's first row (inputs unresolved) is stored before the input resolves.
+    await waitFor(async () => (await dbCount(run.db, "SELECT COUNT(*) FROM task")) === 1, { what: "the task's first row" });
+    assert.equal(f.done(), false);
     release(token);
     assert.equal(await f, token);
     await run.dfk.cleanup();
@@ -266,7 +272,7 @@ for (const dialect of DIALECTS) describe(`Parsl's monitoring tests, translated (
       for (const [spec, expected] of cases) {
         const run = await loadMonitored({}, undefined, dialect);
         const app = bashApp(function stdapp() { return "echo hi"; });
-        await settle(app.with({ [which]: spec } as never)());
+        await settle(app.with({ [which]: spec })());
         await run.dfk.cleanup();
         const got = String((await dbRows(run.db, `SELECT task_${which} AS v FROM task`))[0]!.v);
         if (expected instanceof RegExp) {
@@ -296,8 +302,8 @@ for (const dialect of DIALECTS) describe(`Parsl's monitoring tests, translated (
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const waitFor = tsApp(async function waitForGate(_g: unknown) { return 1; });
-    const a = inc(waitFor(gate) as unknown as AppFuture<number>);
-    const b = inc(waitFor(gate) as unknown as AppFuture<number>);
+    const a = inc(waitFor(gate));
+    const b = inc(waitFor(gate));
     const c = inc(41);
     assert.equal(a.done(), false);
     release();

@@ -227,7 +227,7 @@ for (const writers of [2, 4]) {
       const child = spawn(process.execPath, [script, url, name, path.join(dir, `runinfo-${k}`), String(period), String(tasks)],
         { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
-      child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
       child.on("exit", (code) => code === 0 ? resolve({ runId: out.trim(), name, period }) : reject(new Error(`workflow ${k} exited ${code}`)));
     })));
     assert.equal(new Set(runs.map((r) => r.runId)).size, writers);

@@ -7,6 +7,7 @@ import { LocalProvider } from "../src/providers/local.js";
 import { SingleNodeLauncher, SrunLauncher } from "../src/providers/launchers.js";
 import { SlurmProvider, slurmStateToJobState } from "../src/providers/slurm.js";
 import { decide, type StrategyInput } from "../src/providers/strategy.js";
+import { waitFor } from "./helpers.js";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 
 const base: StrategyInput = {
@@ -46,8 +47,10 @@ test("LocalProvider: a block is a process group; status follows it; cancel stops
   const ok = await p.submit("echo started; exit 0", "block-ok", dir);
   const bad = await p.submit("exit 4", "block-bad", dir);
   const long = await p.submit("sleep 30 & sleep 30; wait", "block-long", dir);
-  await new Promise((r) => setTimeout(r, 300));
-  const st = await p.status([ok, bad, long, "999999999"]);
+  const st = await waitFor(async () => {
+    const s = await p.status([ok, bad, long, "999999999"]);
+    return s.get(ok)?.state !== "RUNNING" && s.get(bad)?.state !== "RUNNING" ? s : null;
+  }, { what: "the two short blocks to end" });
   assert.deepEqual(st.get(ok), { state: "COMPLETED", exitCode: 0 });
   assert.deepEqual(st.get(bad), { state: "FAILED", exitCode: 4 });
   assert.equal(st.get(long)!.state, "RUNNING");
@@ -64,8 +67,7 @@ test("LocalProvider: a block is a process group; status follows it; cancel stops
       return false;
     }
   };
-  for (let i = 0; i < 40 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(groupAlive(), false, "no process of the group is left");
+  await waitFor(() => !groupAlive(), { timeoutMs: 2000, what: "no process of the group to be left" });
 });
 
 test("provider options are validated with errors naming the option", () => {

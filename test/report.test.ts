@@ -73,7 +73,7 @@ for (const dialect of DIALECTS) describe(`report in Chromium (${dialect})`, { sk
 
     // Summary: the README's counts for run 1 (154 exec_done, 2 memo_done, 12 failed, 5 dep_fail of 173).
     const counts = Object.fromEntries(await page.locator("#summary .count").evaluateAll((els) =>
-      els.map((e) => [e.getAttribute("data-state"), Number(e.querySelector("b")!.textContent!.replace(/,/g, ""))])));
+      els.map((e) => [e.getAttribute("data-state"), Number(e.querySelector("b")!.textContent.replace(/,/g, ""))])));
     assert.deepEqual(counts, { exec_done: 154, memo_done: 2, failed: 12, dep_fail: 5, "not finished": 0 });
     assert.match(await page.locator("#summary .status").innerText(), /^failed$/);
     assert.match(await page.locator("#summary").innerText(), /completed\s+2026-11-24 21:52:23\.819959/);
@@ -81,7 +81,7 @@ for (const dialect of DIALECTS) describe(`report in Chromium (${dialect})`, { sk
     // Apps: one row per app; a row's counts add up; a click on "tasks" sorts by count, largest first after two clicks.
     const appRows = page.locator("table.apps tbody tr");
     assert.equal(await appRows.count(), RUN1_APPS);
-    const shown = Object.fromEntries((await appRows.evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent!))))
+    const shown = Object.fromEntries((await appRows.evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent))))
       .map((cells) => [cells[0]!, Number(cells[1]!.replace(/,/g, ""))]));
     assert.deepEqual(shown, RUN1_APP_COUNTS);
     // square_htex: tasks 54-103, all exec_done (README); its columns tasks, exec_done, memo_done, failed, dep_fail, other.

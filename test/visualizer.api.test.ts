@@ -14,7 +14,7 @@ import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
 import { copyDatabase } from "../src/database/copy.js";
 import { DIALECTS, freshPgDatabase, pgAdmin, pgReadOnlyUrl, pgUrl } from "./databases.js";
 import { parslFixture } from "./helpers.js";
-import { ROOT, RUN1, RUN2, RUN3, copyFixture, getJson, servedDatabase, sha256, tempDir, type ServedDatabase } from "./visualizer-helpers.js";
+import { ROOT, RUN1, RUN2, RUN3, copyFixture, getJson, servedDatabase, tempDir, type ServedDatabase } from "./visualizer-helpers.js";
 
 
 /** An API error answer: JSON with the status and a message, whatever refused the request. */
@@ -344,16 +344,20 @@ describe("visualizer CLI", () => {
       let out = "";
       let err = "";
       let url: string | undefined;
-      child.stdout.on("data", async (d) => {
+      const fetchBoth = async (base: string) => {
+        // A cheap endpoint and one computed in the aggregate worker thread.
+        const res = await fetch(`${base}api/workflows`);
+        const heavy = await fetch(`${base}api/workflows/${RUN1}/resources`);
+        out += `\nfetched:${res.status},${heavy.status}`;
+        child.kill("SIGTERM");
+      };
+      child.stdout.on("data", (d) => {
         out += d.toString();
         const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
         if (untilUrl && m && !url) {
-          url = m[1];
-          // A cheap endpoint and one computed in the aggregate worker thread.
-          const res = await fetch(`${url}api/workflows`);
-          const heavy = await fetch(`${url}api/workflows/${RUN1}/resources`);
-          out += `\nfetched:${res.status},${heavy.status}`;
-          child.kill("SIGTERM");
+          url = m[1]!;
+          // A failed fetch fails the test (it used to be an unhandled rejection), and the server is stopped.
+          fetchBoth(url).catch((e: unknown) => { child.kill("SIGTERM"); reject(e instanceof Error ? e : new Error(String(e))); });
         }
       });
       child.stderr.on("data", (d) => (err += d.toString()));

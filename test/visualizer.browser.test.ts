@@ -66,7 +66,7 @@ for (const dialect of DIALECTS) describe(`visualizer in Chromium (${dialect})`, 
     assert.equal(rows.length, 3);
     const crashed = rows.find((r) => r.includes("crashed_run.py"));
     assert.ok(crashed, "crashed run listed");
-    assert.match(crashed!, /unknown/);
+    assert.match(crashed, /unknown/);
     assert.equal(rows.filter((r) => /failed/.test(r)).length, 2);
     // Completed, memo hits and failed, in that order (run 2 of the fixture: 9, 5, 2).
     const run2 = page.locator("table.workflows tbody tr", { hasText: "2026-11-24 21:52:25" }).locator(".task-counts .task");

@@ -4,13 +4,14 @@
  * is not a terminal, the redrawn view in a pseudo-terminal (`script`), Ctrl-C, exit statuses.
  * Plus the rendering module's rules.
  */
+/* eslint-disable no-control-regex -- the assertions match the terminal escape codes the view writes */
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { DIALECTS, testDatabase, type TestDatabase } from "./databases.js";
-import { tempDir } from "./helpers.js";
-import { CLI, GATED, plain, start, stopAll, until } from "./liveHelpers.js";
+import { tempDir, waitFor } from "./helpers.js";
+import { CLI, GATED, plain, start, stopAll } from "./liveHelpers.js";
 
 // A failed test leaves no process behind: its gated tasks are let go, its processes ended.
 const goFiles: string[] = [];
@@ -22,13 +23,13 @@ import { bar, bucketOf, RateMeter, renderBlock, renderLine, type ProgressSnapsho
 import { RUN1, copyFixture } from "./visualizer-helpers.js";
 
 async function runStarted(db: TestDatabase, tasks: number): Promise<void> {
-  await until(async () => {
+  await waitFor(async () => {
     try {
       return (await db.count("SELECT COUNT(*) FROM task")) >= tasks && (await db.count("SELECT COUNT(*) FROM workflow")) === 1;
     } catch {
       return false; // not created yet
     }
-  }, `${tasks} tasks in ${db.endpoint}`);
+  }, { timeoutMs: 60_000, what: `${tasks} tasks in ${db.endpoint}` });
 }
 
 function gated(dir: string, endpoint: string, opts: { tasks: number; fail: boolean; progress?: boolean; tty?: boolean }) {
@@ -126,7 +127,7 @@ test("Config.progress on a terminal: live bars per app, the latest failure, the 
   const screen = plain(out);
   assert.match(screen, /broken\s+x+ 0\/1 1 failed/);
   assert.match(screen, /after_broken\s+x+ 0\/1 1 failed/);
-  assert.match(screen, /latest failures:\n  task 5 \(broken\): BashExitFailure/);
+  assert.match(screen, /latest failures:\n {2}task 5 \(broken\): BashExitFailure/);
   assert.ok(out.indexOf("\x1b[?25h") < out.indexOf("parsl-ts: run "), "cursor shown before the summary line");
 });
 

@@ -18,7 +18,7 @@ import type { MonitoringEvent, WriterReply } from "../src/monitoring/messages.js
 import { MonitoringWriter } from "../src/monitoring/writerClient.js";
 import type { DialectName } from "../src/database/dialect.js";
 import { DIALECTS, sqliteAt, testDatabase, type TestDatabase } from "./databases.js";
-import { tempDir as sharedTempDir } from "./helpers.js";
+import { tempDir as sharedTempDir, waitFor } from "./helpers.js";
 import { noopTaskEvents } from "../bench/writer.js";
 
 const WRITER_PROCESS = fileURLToPath(new URL("../src/monitoring/writerProcess.js", import.meta.url));
@@ -31,22 +31,6 @@ const count = (db: TestDatabase, table: string, runId: string): Promise<number> 
   db.count(`SELECT COUNT(*) AS n FROM "${table}" WHERE run_id = ?`, runId);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function waitForAsync(what: string, predicate: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Alive and not a zombie (an orphaned writer may linger as a zombie until init reaps it). */
 function isAlive(pid: number): boolean {
@@ -171,7 +155,7 @@ test("another connection holding BEGIN EXCLUSIVE for 3 s delays writes but loses
   const { w, db, file, warnings } = await startWriter(runId);
   w.emit(workflowStart());
   w.flush();
-  await waitFor("workflow row", () => w.unacknowledged === 0);
+  await waitFor(() => w.unacknowledged === 0, { what: "workflow row" });
   const other = new Database(file);
   other.exec("BEGIN EXCLUSIVE");
   const lockedAt = Date.now();
@@ -211,7 +195,7 @@ test("close() never hangs and loses nothing: a writer stuck behind a lock finish
     other.exec("ROLLBACK");
     other.close();
   }
-  await waitFor("the writer to finish and exit", () => !isAlive(pid));
+  await waitFor(() => !isAlive(pid), { what: "the writer to finish and exit" });
   await assertAllTasks(db, runId, 10);
   assert.ok(warnings.some((m) => /made no progress for 0.8 s .*on its own after this process exits/.test(m)), JSON.stringify(warnings));
 });
@@ -235,7 +219,7 @@ for (const dialect of DIALECTS) test(`close() returns while the writer is frozen
   } finally {
     process.kill(pid, "SIGCONT");
   }
-  await waitFor("the writer to finish and exit", () => !isAlive(pid));
+  await waitFor(() => !isAlive(pid), { what: "the writer to finish and exit" });
   await assertAllTasks(db, runId, 3000);
   assert.equal((await query(db, "SELECT run_status FROM workflow WHERE run_id = ?", runId))[0]!["run_status"], "completed");
   assert.equal(fs.existsSync(w.journalPath), false);
@@ -272,13 +256,13 @@ test("a read transaction held open during the run (Parsl's test_db_locks) loses 
   const { w, db, file } = await startWriter(runId);
   w.emit(workflowStart());
   w.flush();
-  await waitFor("workflow row", () => w.unacknowledged === 0);
+  await waitFor(() => w.unacknowledged === 0, { what: "workflow row" });
   const reader = new Database(file);
   reader.exec("BEGIN TRANSACTION");
   assert.equal((reader.prepare("SELECT COUNT(*) AS n FROM workflow").get() as { n: number }).n, 1);
   emitTasks(w, 0, 200);
   w.flush();
-  await waitFor("the batch to commit despite the reader", () => w.unacknowledged === 0);
+  await waitFor(() => w.unacknowledged === 0, { what: "the batch to commit despite the reader" });
   reader.exec("COMMIT");
   reader.close();
   w.emit(workflowEnd(200));
@@ -299,7 +283,7 @@ for (const dialect of DIALECTS) test(`garbage in the journal is dropped and repo
     { stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const replies: WriterReply[] = [];
   child.on("message", (m: WriterReply) => replies.push(m));
-  await waitFor("ready", () => replies.some((r) => r.type === "ready"));
+  await waitFor(() => replies.some((r) => r.type === "ready"), { what: "ready" });
   const write = (b: Buffer): void => fs.appendFileSync(journal, b);
   const rawFrame = (text: string | Buffer): Buffer => {
     const body = Buffer.from(text);
@@ -324,8 +308,8 @@ for (const dialect of DIALECTS) test(`garbage in the journal is dropped and repo
   ];
   write(encodeFrame({ seq: 4, events: [...lifecycle(1).slice(0, 2), ...(badEvents as MonitoringEvent[]), ...lifecycle(1).slice(2)] }));
   write(encodeFrame({ seq: 5, events: lifecycle(2) }));
-  await waitFor("ack of the last valid batch", () => replies.some((r) => r.type === "ack" && r.seq === 5));
-  await waitFor("the folded warning summary", () => replies.some((r) => r.type === "warning" && /more like this/.test(r.message)), 5000);
+  await waitFor(() => replies.some((r) => r.type === "ack" && r.seq === 5), { what: "ack of the last valid batch" });
+  await waitFor(() => replies.some((r) => r.type === "warning" && /more like this/.test(r.message)), { timeoutMs: 5000, what: "the folded warning summary" });
 
   assert.equal(child.exitCode, null, "writer still running");
   const warnings = replies.filter((r): r is { type: "warning"; message: string } => r.type === "warning").map((r) => r.message);
@@ -369,12 +353,12 @@ process.stdout.write("writer " + w.pid + "\\n", () => process.kill(process.pid, 
     env: { ...process.env, EVENTS: JSON.stringify(events) }, stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
-  kernel.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  kernel.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const signal = await new Promise<NodeJS.Signals | null>((r) => kernel.on("exit", (_c, s) => r(s)));
   assert.equal(signal, "SIGKILL");
   const writerPid = Number(/writer (\d+)/.exec(out)?.[1]);
   assert.ok(writerPid > 0, `kernel printed the writer pid: ${out}`);
-  await waitFor("the orphaned writer to finish", () => !isAlive(writerPid));
+  await waitFor(() => !isAlive(writerPid), { what: "the orphaned writer to finish" });
   await assertAllTasks(db, runId, 60);
   const wf = (await query(db, "SELECT run_status, time_completed FROM workflow WHERE run_id = ?", runId))[0]!;
   assert.equal(wf["run_status"], "crashed");
@@ -400,12 +384,12 @@ console.log("writer " + w.pid);
     env: { ...process.env, EVENTS: JSON.stringify(events) }, stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
-  kernel.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  kernel.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => kernel.on("exit", (c) => r(c)));
   assert.equal(code, 0);
   assert.ok(Date.now() - started < 10_000, "the writer did not keep the kernel alive");
   const writerPid = Number(/writer (\d+)/.exec(out)?.[1]);
-  await waitFor("the writer to finish", () => !isAlive(writerPid));
+  await waitFor(() => !isAlive(writerPid), { what: "the writer to finish" });
   await assertAllTasks(db, runId, 20);
   assert.equal((await query(db, "SELECT run_status FROM workflow WHERE run_id = ?", runId))[0]!["run_status"], "crashed");
 });
@@ -423,7 +407,7 @@ for (const dialect of DIALECTS) for (const signal of ["SIGKILL", "SIGTERM", "SIG
     assert.ok(w.unacknowledged > 0, "the kill lands before the writer could acknowledge");
     process.kill(first, signal);
     emitTasks(w, 300, 400);
-    await waitFor("a new writer", () => w.pid !== undefined && w.pid !== first);
+    await waitFor(() => w.pid !== undefined && w.pid !== first, { what: "a new writer" });
     emitTasks(w, 400, 500);
     w.emit(workflowEnd(500));
     await w.close();
@@ -441,8 +425,8 @@ test("a writer that keeps dying is given up after 5 restarts a minute; the kerne
   for (let i = 0; i < 6; i++) {
     const pid = w.pid!;
     process.kill(pid, "SIGKILL");
-    await waitFor(`writer ${pid} replaced or given up`, () => w.pid !== pid);
-    if (i < 5) await waitFor("a new writer", () => w.pid !== undefined);
+    await waitFor(() => w.pid !== pid, { what: `writer ${pid} replaced or given up` });
+    if (i < 5) await waitFor(() => w.pid !== undefined, { what: "a new writer" });
   }
   assert.equal(w.pid, undefined);
   assert.ok(warnings.some((m) => /died 6 times within a minute .*the workflow continues\. What the database has not stored stays in .*monitoring\.journal/.test(m)), JSON.stringify(warnings));
@@ -459,15 +443,15 @@ for (const dialect of DIALECTS) test(`the heartbeat advances while the run lives
   const { w, db } = await startWriter(runId, { heartbeatSeconds: 0.2 }, dialect);
   w.emit(workflowStart());
   w.flush();
-  await waitFor("workflow row", () => w.unacknowledged === 0);
+  await waitFor(() => w.unacknowledged === 0, { what: "workflow row" });
   const beat = async (): Promise<number> =>
     parseDateTime((await query(db, "SELECT last_heartbeat FROM workflow WHERE run_id = ?", runId))[0]!["last_heartbeat"] as string);
   // The start sets the heartbeat to the start time; on a loaded machine a beat (every 0.2 s) may
   // already have landed by the time we read, so the first value is the start time or later.
   assert.ok((await beat()) >= T0, "the start wrote a heartbeat");
-  await waitForAsync("a heartbeat", async () => (await beat()) > T0, 3000);
+  await waitFor(async () => (await beat()) > T0, { timeoutMs: 3000, what: "a heartbeat" });
   const h1 = await beat();
-  await waitForAsync("a later heartbeat", async () => (await beat()) > h1, 3000);
+  await waitFor(async () => (await beat()) > h1, { timeoutMs: 3000, what: "a later heartbeat" });
   w.emit(workflowEnd(0));
   await w.close();
   assert.ok((await beat()) > T0);

@@ -56,8 +56,8 @@ export async function runPerf(config: Config, opts: { time: number; argsize: num
       print(`Will run ${n} tasks`);
       const t0 = performance.now();
       const call = Object.keys(opts.resources).length > 0 ? perfApp.with({ resourceSpecification: opts.resources }) : perfApp;
-      const futures = new Array(n);
-      for (let i = 0; i < n; i++) futures[i] = call(extra);
+      const futures: Array<ReturnType<typeof call>> = [];
+      for (let i = 0; i < n; i++) futures.push(call(extra));
       const t1 = performance.now();
       const submit = (t1 - t0) / 1000;
       print(`Submission took ${submit.toFixed(3)} seconds = ${(n / submit).toFixed(3)} tasks/second`);

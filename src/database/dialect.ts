@@ -20,8 +20,8 @@ export type ErrorClass = "transient" | "row" | "fatal";
 
 export interface Dialect {
   readonly name: DialectName;
-  /** The placeholder for parameter `index` (0-based): `?` or `$1`. */
-  placeholder(index: number): string;
+  /** The placeholder for parameter `index` (0-based): `?` or `$1`. A function property: drivers pass it around unbound. */
+  readonly placeholder: (index: number) => string;
   /** The column type used in DDL for a schema type. */
   columnType(type: ColumnType): string;
   /** Seconds since the epoch (a float) of a DATETIME expression, read as the same naive local time on both. */

@@ -129,7 +129,7 @@ export class ParquetSink implements TableSink {
   private async flush(): Promise<void> {
     if (this.count === 0) return;
     const columnData = this.columns.map((c, i) => ({ name: c.name, data: this.buffered[i]! }));
-    await this.writer.write({ columnData: columnData as never, rowGroupSize: this.count });
+    await this.writer.write({ columnData: columnData, rowGroupSize: this.count });
     this.buffered = this.columns.map(() => []);
     this.count = 0;
   }

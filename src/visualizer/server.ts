@@ -43,11 +43,6 @@ function loadClientAssets(): Map<string, Buffer> {
   return assets;
 }
 
-interface Handler {
-  html: boolean;
-  run: (url: URL, parts: string[]) => void;
-}
-
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 export class VisualizerServer {
@@ -213,6 +208,7 @@ export class VisualizerServer {
         case "dag_summary": return this.heavyJson(res, "dagSummary", run);
         case "resources": return this.heavyJson(res, "resources", run);
         case "history": return this.heavyJson(res, "appHistory", run);
+        default: break; // other names: the 404 below
       }
     }
     if (p.length === 4 && c === "tasks" && d !== undefined) {

@@ -6,7 +6,7 @@ import { quoted, raw, Sql, sql } from "../sql.js";
 
 /** SQLSTATE of a server error, or the Node error code (ECONNREFUSED, …), or "". */
 export function pgCode(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err && typeof (err as { code: unknown }).code === "string") {
+  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") {
     return (err as { code: string }).code;
   }
   return "";

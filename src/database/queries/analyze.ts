@@ -215,7 +215,7 @@ async function rootDetails(ctx: ReadContext, runId: string, ids: number[]): Prom
   const taskArgs = ctx.has("task", "task_args") ? sql`t.task_args` : sql`NULL`;
   const jobs = new Map<string, string>();
   for (const b of await ctx.db.all(sql`SELECT executor_label, block_id, job_id FROM block WHERE run_id = ${runId} AND job_id IS NOT NULL`)) {
-    jobs.set(`${b["executor_label"]}|${b["block_id"]}`, String(b["job_id"]));
+    jobs.set(`${String(b["executor_label"])}|${String(b["block_id"])}`, String(b["job_id"]));
   }
   for (const r of await ctx.db.all(sql`SELECT t.task_id, ${taskArgs} AS args, t.task_inputs, t.task_stdout, t.task_stderr, t.task_fail_count
       FROM task t WHERE ${ctx.runCol("t")} = ${runId} AND t.task_id IN ${list(ids)}`)) {

@@ -33,7 +33,7 @@ export async function toListItem(ctx: ReadContext, r: Row): Promise<WorkflowList
   const runId = String(r["run_id"]);
   const began = naiveToMs(r["time_began"]);
   const completed = naiveToMs(r["time_completed"]);
-  const runStatus = typeof r["run_status"] === "string" ? (r["run_status"] as string) : null;
+  const runStatus = typeof r["run_status"] === "string" ? r["run_status"] : null;
   const needActivity = completed === null && (runStatus === null || runStatus === "running");
   const activity = needActivity ? await ctx.lastActivityMs(runId) : null;
   const now = naiveNowMs();

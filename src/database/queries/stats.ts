@@ -250,7 +250,7 @@ async function readTries(ctx: ReadContext, runId: string): Promise<{ k: number; 
   for (const r of await ctx.db.all(sql`${sample.with}SELECT x.task_id, x.try_id, MAX(x.psutil_process_memory_resident) AS rss,
       MAX(${raw("COALESCE(x.psutil_process_time_user, 0) + COALESCE(x.psutil_process_time_system, 0)")}) AS cpu
     FROM ${sample.from("resource", "x")} GROUP BY x.task_id, x.try_id`)) {
-    res.set(`${r["task_id"]}|${r["try_id"]}`, { rss: r["rss"] === null ? null : Number(r["rss"]), cpu: r["cpu"] === null ? null : Number(r["cpu"]) });
+    res.set(`${String(r["task_id"])}|${String(r["try_id"])}`, { rss: r["rss"] === null ? null : Number(r["rss"]), cpu: r["cpu"] === null ? null : Number(r["cpu"]) });
   }
   return { k: sample.k, tasks: tasks.size, facts, res };
 }
