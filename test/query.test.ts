@@ -175,6 +175,30 @@ for (const kind of ["sqlite", "postgresql", "postgresql-parsl"] as ServedKind[])
       for (const f of hostile) assert.equal(await count(f), 0, f);
       const refused = [`app = x; DROP TABLE task`, `app = 1 OR 1=1`, `task_id = 1 UNION SELECT 1`, `app = x) OR (1 = 1`, `"app" = x`, `task_id = 0x10`];
       for (const f of refused) await assert.rejects(count(f), (e: Error) => e instanceof PublicFilterError, f);
+
+      // The commands' views through the same API: stats, compare, analyze, progress, report, export.
+      const st = await db.stats("1184");
+      assert.deepEqual([st.run.run_id, st.tasks.total, st.tasks.succeeded, st.tasks.failed, st.tasks.dep_fail, st.tasks.memo], [RUN1, 173, 154, 12, 5, 2]);
+      assert.equal(st.by, "app");
+      assert.deepEqual((await db.stats(RUN1, { by: "executor" })).groups.map((g) => g.key), ["htex", "threads", "_parsl_internal"]);
+      assert.deepEqual((await db.statsOfRuns({ workflow: "fixture-mixed" })).map((r) => r.run.run_id), [RUN2, RUN1]);
+      assert.equal((await db.compareStats(RUN1, RUN2)).apps.length, 22);
+      const an = await db.analyze(RUN1, { limit: 2 });
+      assert.deepEqual([an.roots_total, an.failures.map((f) => f.task_id)], [12, [125, 130]]);
+      const pr = await db.progress("latest", { workflow: "fixture-mixed", failures: 3 });
+      assert.equal(pr.run_id, RUN2);
+      assert.equal(pr.apps.reduce((n, a) => n + a.n, 0), 16);
+      assert.ok(pr.failures.length > 0 && pr.failures.length <= 3);
+      const html = await db.report(RUN1);
+      assert.match(html, /^<!doctype html>/i);
+      assert.ok(html.includes(RUN1) && html.includes("bash_fail"));
+      const dir = tempDir();
+      const manifest = await db.export({ format: "jsonl", dir, runs: ["1184", "ee78"] });
+      assert.deepEqual(manifest.runs.map((r) => r.run_id), [RUN1, RUN2]);
+      assert.equal(manifest.tables!.find((t) => t.name === "task")!.rows, 173 + 16);
+      const all = await db.export({ format: "csv", dir: tempDir(), runs: "all" });
+      assert.deepEqual(all.runs.map((r) => r.run_id), [RUN1, RUN2, RUN3], "oldest first, as the CLI writes them");
+      await assert.rejects(db.export({ format: "csv", dir, runs: ["1184"] }), /exist|overwrite|already/i, "an earlier export is not overwritten unasked");
       assert.equal(await served.fingerprint(), before, "the database is unchanged");
     } finally {
       await db.close();

@@ -3,7 +3,7 @@
  * root failures with every try's evidence, dep_fail cascades as one entry per root. Exit status 1
  * when the run failed (a task ended failed or dep_fail, or the run's status is failed), else 0.
  */
-import { DEFAULT_FAILURES_SHOWN, type FailedTry, type RootFailure, type RunAnalysis } from "../database/queries/index.js";
+import { DEFAULT_FAILURES_SHOWN, type FailedTry, type RootFailure, type RunAnalysis } from "../database/queries/analyze.js";
 import { EXIT, numberOption, parseArgs, UsageError } from "./args.js";
 import { parseFormat, renderRows, type Format } from "./output.js";
 import { chooseRun, openQueryDb } from "./queryCommon.js";

@@ -2,7 +2,7 @@
  * `parsl-ts stats [RUN]`: the pegasus-statistics view of a run (database/queries/stats.ts);
  * `--compare RUN2` per-app changes with regressions flagged; `--all` a line per run.
  */
-import { REGRESSION_RULE, STATS_GROUPINGS, type RunStats, type StatsComparison, type StatsGroup, type StatsGrouping } from "../database/queries/index.js";
+import { REGRESSION_RULE, STATS_GROUPINGS, type RunStats, type StatsComparison, type StatsGroup, type StatsGrouping } from "../database/queries/stats.js";
 import { EXIT, numberOption, parseArgs, UsageError } from "./args.js";
 import { parseFormat, renderRows, type ColumnSpec, type Format } from "./output.js";
 import { chooseRun, openQueryDb } from "./queryCommon.js";

@@ -11,19 +11,48 @@
  * Every value reaches the database as a parameter; a filter that does not parse throws a
  * FilterError whose message points at the offending token.
  */
+import { createRequire } from "node:module";
+import type { Connection } from "../database/connection.js";
 import { FIELDS, type FieldType } from "../database/queries/fields.js";
-import { openMonitoringDb as openReader, type MonitoringDb } from "../database/queries/index.js";
+import { openMonitoringDb as openReader, ReadContext, type MonitoringDb } from "../database/queries/index.js";
 import type {
-  AppCount, CompletionTime, FieldRow, RunListQuery, RunListRow, StatusRow, TaskHistory, TaskQuery, TryTimes,
+  AnalyzeOptions, AppCount, AppStateCount, CompletionTime, FailureBrief, FieldRow, RunAnalysis, RunListQuery, RunListRow, RunSelection,
+  RunStats, StatsComparison, StatsOptions, StatusRow, TaskHistory, TaskQuery, TryTimes,
 } from "../database/queries/index.js";
+import type { ExportFormat, Manifest } from "../export/index.js";
 
 export { FilterError } from "../database/queries/filter.js";
 export { RunNotFoundError } from "../database/queries/resolveRun.js";
 export type {
   AppCount, CompletionTime, FieldRow, HashHistoryEntry, RunListQuery, RunListRow, RunTaskCounts, StatusRow, TaskHistory, TaskQuery, TryTimes,
 } from "../database/queries/index.js";
+export type {
+  AnalyzeOptions, AppStateCount, FailedTry, FailureBrief, RootFailure, RunAnalysis, RunSelection, RunStats, StatsComparison, StatsGroup,
+  StatsGrouping, StatsOptions,
+} from "../database/queries/index.js";
+export type { ExportFormat, Manifest } from "../export/index.js";
 export type { FieldType } from "../database/queries/fields.js";
 export type { ObservedRunStatus } from "../database/runStatus.js";
+
+/** What `progress()` returns: tasks per app and state, and the newest failures. */
+export interface RunProgress {
+  readonly run_id: string;
+  readonly apps: AppStateCount[];
+  readonly failures: FailureBrief[];
+}
+
+export interface ExportRequest {
+  readonly format: ExportFormat;
+  /** The directory to write into (created if missing; files of an earlier export are refused unless `overwrite`). */
+  readonly dir: string;
+  readonly runs?: readonly string[] | "all";
+  readonly workflow?: string;
+  readonly overwrite?: boolean;
+}
+
+function packageVersion(): string {
+  return (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
+}
 
 /** A row of a table, as the database returned it (DATETIME as Parsl's text, integers as numbers). */
 export type DbRow = Record<string, unknown>;
@@ -93,6 +122,72 @@ export class QueryDb {
 
   close(): Promise<void> {
     return this.db.close();
+  }
+
+  // ---------------------------------------------------------------- the commands' views
+
+  /** `parsl-ts stats`: outcomes of tasks and tries, run time, badput, and groups (by app, host, block, executor or hour). */
+  async stats(run = "latest", options: StatsOptions & { readonly workflow?: string } = {}): Promise<RunStats> {
+    const { workflow, ...rest } = options;
+    return this.db.runStats(await this.runId(run, workflow), rest);
+  }
+
+  /** `parsl-ts stats --compare`: per-app changes from one run to another, regressions flagged. */
+  async compareStats(baseRun: string, otherRun: string): Promise<StatsComparison> {
+    return this.db.compareRuns(await this.runId(baseRun), await this.runId(otherRun));
+  }
+
+  /** `parsl-ts stats --all`: statistics of the newest runs (of one workflow name), newest first. */
+  statsOfRuns(selection: RunSelection = {}): Promise<RunStats[]> {
+    return this.db.statsOfRuns(selection);
+  }
+
+  /** `parsl-ts analyze`: root failures with every try's evidence, dep_fail cascades grouped under them. */
+  async analyze(run = "latest", options: AnalyzeOptions & { readonly workflow?: string } = {}): Promise<RunAnalysis> {
+    const { workflow, ...rest } = options;
+    return this.db.analyzeRun(await this.runId(run, workflow), rest);
+  }
+
+  /** `parsl-ts watch`'s data: tasks per app and state, and the newest failures (at most `failures`, default 5). */
+  async progress(run = "latest", options: { readonly workflow?: string; readonly failures?: number } = {}): Promise<RunProgress> {
+    const runId = await this.runId(run, options.workflow);
+    const [apps, failures] = await Promise.all([this.db.appStateCounts(runId), this.db.latestFailures(runId, options.failures ?? 5)]);
+    return { run_id: runId, apps, failures };
+  }
+
+  /** `parsl-ts report`: the run's report as one self-contained HTML document (write it where you like). */
+  async report(run = "latest", options: { readonly workflow?: string } = {}): Promise<string> {
+    const runId = await this.runId(run, options.workflow);
+    const [{ gatherReport }, { renderReport }] = await Promise.all([import("../report/data.js"), import("../report/html.js")]);
+    return renderReport(await gatherReport(this.db, runId));
+  }
+
+  /**
+   * `parsl-ts export`: the runs' seven tables as csv, jsonl or parquet files (or an OTLP trace) in
+   * `dir`, with a manifest; read from one snapshot of the database. `runs`: run ids or prefixes
+   * (default: the latest run), or "all" (with `workflow`: every run of that workflow).
+   */
+  async export(options: ExportRequest): Promise<Manifest> {
+    const { exportRuns } = await import("../export/index.js");
+    return this.db.connection.snapshot(async (view) => {
+      const ctx = await ReadContext.open(view);
+      const reader = await this.reading(view);
+      let runs: { run_id: string; workflow_name: string | null }[];
+      if (options.runs === "all") {
+        runs = (await reader.runList(options.workflow === undefined ? {} : { workflow: options.workflow }))
+          .map((r) => ({ run_id: r.run_id, workflow_name: r.workflow_name })).reverse();
+      } else {
+        runs = [];
+        for (const spec of options.runs ?? ["latest"]) runs.push(await reader.resolveRun(spec, options.workflow));
+      }
+      return exportRuns(ctx, { format: options.format, dir: options.dir, runs, overwrite: options.overwrite ?? false, version: packageVersion() });
+    });
+  }
+
+  /** A reader over one snapshot's connection (export's runs must come from the snapshot they are exported from). */
+  private async reading(view: Connection): Promise<MonitoringDb> {
+    const { MonitoringDb: Reader } = await import("../database/queries/index.js");
+    return Reader.on(view);
   }
 
   private async taskQuery(o: TasksOptions): Promise<TaskQuery> {

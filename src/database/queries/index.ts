@@ -9,20 +9,17 @@
  */
 import { connect, type Connection } from "../connection.js";
 import type { Endpoint } from "../endpoint.js";
-import { analyzeRun, type AnalyzeOptions, type RunAnalysis } from "./analyze.js";
+import type { AnalyzeOptions, RunAnalysis } from "./analyze.js";
 import { ReadContext, type ReadOptions } from "./context.js";
-import { dagSummary, dagWindow } from "./graph.js";
-import { resources } from "./resources.js";
 import { appHistory, listRuns, runExists, runStatus, runSummary } from "./runs.js";
 import { appExists, listTasks, taskDetail, taskExists, type TaskFilter } from "./tasks.js";
 import { resolveRun, type ResolvedRun } from "./resolveRun.js";
-import { compareStats, runStats, statsOfRuns, type RunSelection, type RunStats, type StatsComparison, type StatsOptions } from "./stats.js";
-import { gantt, triesOverTime } from "./timeline.js";
-import * as parsl from "./parslQueries.js";
+import type { RunSelection, RunStats, StatsComparison, StatsOptions } from "./stats.js";
+import type * as parsl from "./parslQueries.js";
 import { runList, type RunListQuery, type RunListRow } from "./runTable.js";
 import { checkTaskQuery, taskPages, taskRows, type FieldRow, type TaskQuery } from "./taskQuery.js";
-import { appStateCounts, latestFailures, type AppStateCount, type FailureBrief } from "./progress.js";
-import { appStats, failureDetails, type AppStats, type FailureDetail } from "./appStats.js";
+import type { AppStateCount, FailureBrief } from "./progress.js";
+import type { AppStats, FailureDetail } from "./appStats.js";
 import type {
   AppHistory, DagData, Row, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
   WorkflowSummary,
@@ -30,9 +27,9 @@ import type {
 
 export type * from "./types.js";
 export { parseDepends, type TaskFilter } from "./tasks.js";
-export * from "./stats.js";
+export type * from "./stats.js";
 export { LATEST, RunNotFoundError, type ResolvedRun } from "./resolveRun.js";
-export * from "./analyze.js";
+export type * from "./analyze.js";
 export { ReadContext, SAMPLE_TASKS, type ReadOptions } from "./context.js";
 export type { AppCount, CompletionTime, HashHistoryEntry, StatusRow, TaskHistory, TryTimes } from "./parslQueries.js";
 export type { RunListQuery, RunListRow, RunTaskCounts } from "./runTable.js";
@@ -95,25 +92,25 @@ export class MonitoringDb {
     return taskDetail(this.ctx, runId, taskId);
   }
 
-  gantt(runId: string, from: number | null, to: number | null, maxRows: number): Promise<GanttData> {
-    return gantt(this.ctx, runId, from, to, maxRows);
+  async gantt(runId: string, from: number | null, to: number | null, maxRows: number): Promise<GanttData> {
+    return (await import("./timeline.js")).gantt(this.ctx, runId, from, to, maxRows);
   }
 
   /** Cached: the resource page's busy-workers chart is this chart's "All" series. */
   triesOverTime(runId: string): Promise<TimeSeries> {
-    return this.ctx.cached(`tries|${runId}`, () => triesOverTime(this.ctx, runId));
+    return this.ctx.cached(`tries|${runId}`, async () => (await import("./timeline.js")).triesOverTime(this.ctx, runId));
   }
 
-  dagSummary(runId: string): Promise<DagSummary> {
-    return dagSummary(this.ctx, runId);
+  async dagSummary(runId: string): Promise<DagSummary> {
+    return (await import("./graph.js")).dagSummary(this.ctx, runId);
   }
 
-  dagWindow(runId: string, from: number, limit: number): Promise<DagData["window"]> {
-    return dagWindow(this.ctx, runId, from, limit);
+  async dagWindow(runId: string, from: number, limit: number): Promise<DagData["window"]> {
+    return (await import("./graph.js")).dagWindow(this.ctx, runId, from, limit);
   }
 
   async resources(runId: string): Promise<ResourceData> {
-    return resources(this.ctx, runId, await this.triesOverTime(runId));
+    return (await import("./resources.js")).resources(this.ctx, runId, await this.triesOverTime(runId));
   }
 
   appHistory(runId: string): Promise<AppHistory> {
@@ -144,58 +141,59 @@ export class MonitoringDb {
     return taskRows(this.ctx, query);
   }
 
-  taskHistory(runId: string, taskId: number, limit?: number): Promise<parsl.TaskHistory> {
-    return parsl.taskHistory(this.ctx, runId, taskId, limit);
+  async taskHistory(runId: string, taskId: number, limit?: number): Promise<parsl.TaskHistory> {
+    return (await import("./parslQueries.js")).taskHistory(this.ctx, runId, taskId, limit);
   }
 
-  appCountsForWorkflow(runId: string): Promise<parsl.AppCount[]> { return parsl.appCountsForWorkflow(this.ctx, runId); }
-  nodesForWorkflow(runId: string): Promise<Row[]> { return parsl.nodesForWorkflow(this.ctx, runId); }
-  resourcesForWorkflow(runId: string): Promise<Row[]> { return parsl.resourcesForWorkflow(this.ctx, runId); }
-  resourcesForTask(runId: string, taskId: number): Promise<Row[]> { return parsl.resourcesForTask(this.ctx, runId, taskId); }
-  statusForWorkflow(runId: string): Promise<parsl.StatusRow[]> { return parsl.statusForWorkflow(this.ctx, runId); }
-  completionTimesForWorkflow(runId: string): Promise<parsl.CompletionTime[]> { return parsl.completionTimesForWorkflow(this.ctx, runId); }
-  tasksForWorkflow(runId: string): Promise<Row[]> { return parsl.tasksForWorkflow(this.ctx, runId); }
-  triesForWorkflow(runId: string): Promise<parsl.TryTimes[]> { return parsl.triesForWorkflow(this.ctx, runId); }
+  async appCountsForWorkflow(runId: string): Promise<parsl.AppCount[]> { return (await import("./parslQueries.js")).appCountsForWorkflow(this.ctx, runId); }
+  async nodesForWorkflow(runId: string): Promise<Row[]> { return (await import("./parslQueries.js")).nodesForWorkflow(this.ctx, runId); }
+  async resourcesForWorkflow(runId: string): Promise<Row[]> { return (await import("./parslQueries.js")).resourcesForWorkflow(this.ctx, runId); }
+  async resourcesForTask(runId: string, taskId: number): Promise<Row[]> { return (await import("./parslQueries.js")).resourcesForTask(this.ctx, runId, taskId); }
+  async statusForWorkflow(runId: string): Promise<parsl.StatusRow[]> { return (await import("./parslQueries.js")).statusForWorkflow(this.ctx, runId); }
+  async completionTimesForWorkflow(runId: string): Promise<parsl.CompletionTime[]> { return (await import("./parslQueries.js")).completionTimesForWorkflow(this.ctx, runId); }
+  async tasksForWorkflow(runId: string): Promise<Row[]> { return (await import("./parslQueries.js")).tasksForWorkflow(this.ctx, runId); }
+  async triesForWorkflow(runId: string): Promise<parsl.TryTimes[]> { return (await import("./parslQueries.js")).triesForWorkflow(this.ctx, runId); }
 
   /** Tasks per app and latest state (exact). */
-  appStateCounts(runId: string): Promise<AppStateCount[]> {
-    return appStateCounts(this.ctx, runId);
+  async appStateCounts(runId: string): Promise<AppStateCount[]> {
+    return (await import("./progress.js")).appStateCounts(this.ctx, runId);
   }
 
   /** The newest failed tasks with their last error. */
-  latestFailures(runId: string, limit: number, withDepFail = false): Promise<FailureBrief[]> {
-    return latestFailures(this.ctx, runId, limit, withDepFail);
+  async latestFailures(runId: string, limit: number, withDepFail = false): Promise<FailureBrief[]> {
+    return (await import("./progress.js")).latestFailures(this.ctx, runId, limit, withDepFail);
   }
 
   /** Per-app duration statistics and resource peaks (sampled on huge runs). */
-  appStats(runId: string): Promise<AppStats> {
-    return appStats(this.ctx, runId);
+  async appStats(runId: string): Promise<AppStats> {
+    return (await import("./appStats.js")).appStats(this.ctx, runId);
   }
 
   /** Failed tasks with every try's evidence (error, exit code, stderr tail), at most `limit`. */
-  failureDetails(runId: string, limit: number): Promise<{ total: number; dep_fail: number; tasks: FailureDetail[] }> {
-    return failureDetails(this.ctx, runId, limit);
+  async failureDetails(runId: string, limit: number): Promise<{ total: number; dep_fail: number; tasks: FailureDetail[] }> {
+    return (await import("./appStats.js")).failureDetails(this.ctx, runId, limit);
   }
 
   /** The pegasus-statistics view of a run (stats.ts: rules, exactness and sampling). */
-  runStats(runId: string, options: StatsOptions = {}): Promise<RunStats> {
-    return runStats(this.ctx, runId, options);
+  async runStats(runId: string, options: StatsOptions = {}): Promise<RunStats> {
+    return (await import("./stats.js")).runStats(this.ctx, runId, options);
   }
 
   /** Statistics of the newest runs (of one workflow name), newest first. */
-  statsOfRuns(selection: RunSelection = {}): Promise<RunStats[]> {
-    return statsOfRuns(this.ctx, selection);
+  async statsOfRuns(selection: RunSelection = {}): Promise<RunStats[]> {
+    return (await import("./stats.js")).statsOfRuns(this.ctx, selection);
   }
 
   /** Per-app changes from run `baseRunId` to `otherRunId`, regressions flagged (stats.ts REGRESSION_RULE). */
   async compareRuns(baseRunId: string, otherRunId: string): Promise<StatsComparison> {
+    const { runStats, compareStats } = await import("./stats.js");
     const [a, b] = await Promise.all([runStats(this.ctx, baseRunId, { by: "app" }), runStats(this.ctx, otherRunId, { by: "app" })]);
     return compareStats(a, b);
   }
 
   /** The pegasus-analyzer view: root failures with their tries, dep_fail cascades grouped under them (analyze.ts). */
-  analyzeRun(runId: string, options: AnalyzeOptions = {}): Promise<RunAnalysis> {
-    return analyzeRun(this.ctx, runId, options);
+  async analyzeRun(runId: string, options: AnalyzeOptions = {}): Promise<RunAnalysis> {
+    return (await import("./analyze.js")).analyzeRun(this.ctx, runId, options);
   }
 
   async close(): Promise<void> {
