@@ -5,7 +5,7 @@
  * can attach completion callbacks synchronously and a failed future that nobody awaits
  * never becomes an unhandled promise rejection.
  */
-import { File } from "./files.js";
+import type { File } from "./files.js";
 
 type Listener = () => void;
 
@@ -158,15 +158,15 @@ export function isThenable(x: unknown): x is PromiseLike<unknown> {
 
 /** @internal Run `fn` once `f` is done (at once if it already is), synchronously. Kernel only. */
 export function whenDone(f: AppFuture<unknown> | DataFuture, fn: Listener): void {
-  whenDoneImpl(f as SettableFuture<unknown>, fn);
+  whenDoneImpl(f, fn);
 }
 
 /** @internal Settle `f` with a value (no effect if it is already done). Kernel only. */
 export function resolveFuture(f: AppFuture<unknown> | DataFuture, value: unknown): void {
-  settleImpl(f as SettableFuture<unknown>, true, value);
+  settleImpl(f, true, value);
 }
 
 /** @internal Settle `f` with an error (no effect if it is already done). Kernel only. */
 export function rejectFuture(f: AppFuture<unknown> | DataFuture, error: Error): void {
-  settleImpl(f as SettableFuture<unknown>, false, error);
+  settleImpl(f, false, error);
 }

@@ -183,7 +183,7 @@ export class ThreadPoolExecutor implements Executor {
     const dones = events.filter((e) => e[0] === "d") as Extract<OutEvent, ["d", ...unknown[]]>[];
     if (dones.length > 0) {
       const starts = events.filter((e) => e[0] === "s");
-      const first = starts.length > 0 ? (starts[0]![3] as number) : dones[0]![5] - slot.avgMicros;
+      const first = starts.length > 0 ? starts[0]![3] : dones[0]![5] - slot.avgMicros;
       const per = Math.max(1, (dones[dones.length - 1]![5] - first) / dones.length);
       slot.avgMicros = slot.avgMicros * 0.5 + per * 0.5;
     }

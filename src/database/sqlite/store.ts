@@ -165,7 +165,7 @@ export class SqliteStore implements Store {
 
   private constructor(private readonly db: Database.Database, readonly location: string,
     private readonly runId: string, private readonly notices: StoreNotices) {
-    this.writeTxn = db.transaction((plan: BatchPlan) => this.writePlan(plan)).immediate as (plan: BatchPlan) => void;
+    this.writeTxn = db.transaction((plan: BatchPlan) => this.writePlan(plan)).immediate;
   }
 
   static open(file: string, runId: string, notices: StoreNotices): SqliteStore {
@@ -268,7 +268,7 @@ export class SqliteStore implements Store {
     }
     // Status rows before task rows: task_latest_status is set only from status rows this batch added.
     if (plan.status.length > 0) {
-      this.statusBefore = Number(this.stmt("status-max", () => "SELECT COALESCE(MAX(rowid), 0) FROM status").pluck().get() as number | bigint);
+      this.statusBefore = Number(this.stmt("status-max", () => "SELECT COALESCE(MAX(rowid), 0) FROM status").pluck().get());
       this.writeStatus(plan.status);
     }
     this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
@@ -481,7 +481,7 @@ export class SqliteStore implements Store {
   private stmt(key: string, sql: () => string): Statement {
     let s = this.stmtCache.get(key);
     if (!s) {
-      s = this.db.prepare(sql()) as Statement;
+      s = this.db.prepare(sql());
       this.stmtCache.set(key, s);
     }
     return s;
