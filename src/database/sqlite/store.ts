@@ -165,7 +165,8 @@ export class SqliteStore implements Store {
 
   private constructor(private readonly db: Database.Database, readonly location: string,
     private readonly runId: string, private readonly notices: StoreNotices) {
-    this.writeTxn = db.transaction((plan: BatchPlan) => this.writePlan(plan)).immediate;
+    const txn = db.transaction((plan: BatchPlan) => this.writePlan(plan));
+    this.writeTxn = (plan) => txn.immediate(plan);
   }
 
   static open(file: string, runId: string, notices: StoreNotices): SqliteStore {
@@ -194,7 +195,7 @@ export class SqliteStore implements Store {
       const mode = this.db.pragma("journal_mode = WAL", { simple: true });
       const pageSize = Number(this.db.pragma("page_size", { simple: true }));
       this.db.pragma(`wal_autocheckpoint = ${Math.max(100, Math.round(WAL_CHECKPOINT_BYTES / pageSize))}`);
-      if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${mode}, not WAL`);
+      if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${String(mode)}, not WAL`);
       this.db.pragma("synchronous = NORMAL");
       // better-sqlite3 enables FK enforcement by default; Parsl (SQLAlchemy on SQLite) runs without it,
       // and a status row must never be refused just because it arrived before its workflow row.
