@@ -37,7 +37,7 @@ abstract class SettableFuture<T> implements PromiseLike<T> {
   /** The value if the future succeeded; throws the error if it failed, or if it is not done yet. */
   resultNow(): T {
     if (this.#state === SUCCEEDED) return this.#value as T;
-    if (this.#state === FAILED) throw this.#error;
+    if (this.#state === FAILED) throw this.#error!;
     throw new Error(`${this.describe()} has not finished yet`);
   }
 
@@ -62,7 +62,7 @@ abstract class SettableFuture<T> implements PromiseLike<T> {
   asPromise(): Promise<T> {
     if (!this.#promise) {
       this.#promise = new Promise<T>((resolve, reject) => {
-        this.#onDone(() => (this.#state === SUCCEEDED ? resolve(this.#value as T) : reject(this.#error)));
+        this.#onDone(() => (this.#state === SUCCEEDED ? resolve(this.#value as T) : reject(this.#error!)));
       });
     }
     return this.#promise;
