@@ -102,6 +102,8 @@ function simPool(index: number): void {
         case "shutdown":
           socket.end();
           break;
+        case "welcome":
+          throw new Error("a second welcome");
       }
     }
   });

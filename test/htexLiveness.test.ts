@@ -52,7 +52,7 @@ test("a body's error named WorkerLost stays the body's error; a worker that dies
     ex.submit(dies);
     const r2 = await dies.result;
     assert.ok(!r2.ok && r2.error instanceof WorkerLost, !r2.ok ? String(r2.error) : "ok");
-    assert.equal((r2.error as WorkerLost).exitCode, 128 + os.constants.signals.SIGKILL);
+    assert.equal(r2.error.exitCode, 128 + os.constants.signals.SIGKILL);
   } finally {
     await ex.shutdown();
   }

@@ -12,9 +12,9 @@ import { tempDir } from "./helpers.js";
 
 type Graph = Map<string, Map<string, string[]>>;
 interface CycleScript {
-  layerGraph(root: string): Graph;
-  layerCycles(graph: Graph): string[][];
-  describeCycles(graph: Graph, groups: string[][]): string;
+  layerGraph: (root: string) => Graph;
+  layerCycles: (graph: Graph) => string[][];
+  describeCycles: (graph: Graph, groups: string[][]) => string;
 }
 
 const distSrc = fileURLToPath(new URL("../src", import.meta.url));

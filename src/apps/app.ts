@@ -87,7 +87,8 @@ const APP_OPTIONS = {
   error: (field: string, problem: string) => new AppDefinitionError(`${field} ${problem}`),
 } as const;
 
-type AnyBody = (this: any, ...args: any[]) => unknown;
+/** Any function at all (`never` parameters accept every signature); F keeps the user's own types. */
+type AnyBody = (this: never, ...args: never[]) => unknown;
 type InputsOf<F> = ThisParameterType<F> extends TaskContext<infer I> ? I : unknown[];
 type JoinResult<T> = T extends AppFuture<infer X> ? X : T extends readonly AppFuture<infer X>[] ? X[] : never;
 
@@ -100,7 +101,7 @@ export function tsApp<F extends AnyBody>(fn: F, options?: AppOptions): App<Param
  * A bash app: the body returns a command line, which runs in `/bin/bash -c` with the
  * call's `stdout`/`stderr`. The future resolves to the exit code 0; a non-zero exit fails the try.
  */
-export function bashApp<F extends (this: any, ...args: any[]) => string | Promise<string>>(
+export function bashApp<F extends (this: never, ...args: never[]) => string | Promise<string>>(
   fn: F,
   options?: AppOptions,
 ): App<Parameters<F>, number, InputsOf<F>> {
@@ -115,7 +116,9 @@ export function joinApp<F extends AnyBody>(fn: F, options?: AppOptions): App<Par
   return makeApp(fn, "ts", true, options);
 }
 
-function makeApp(fn: unknown, kind: AppKind, join: boolean, options: AppOptions | undefined): App<any, any, any> {
+function makeApp<A extends readonly unknown[], R, I extends readonly unknown[]>(
+  fn: unknown, kind: AppKind, join: boolean, options: AppOptions | undefined,
+): App<A, R, I> {
   const what = join ? "joinApp" : kind === "bash" ? "bashApp" : "tsApp";
   if (typeof fn !== "function") {
     throw new AppDefinitionError(`${what} needs a function, got ${fn === null ? "null" : typeof fn}`);
@@ -138,7 +141,7 @@ function makeApp(fn: unknown, kind: AppKind, join: boolean, options: AppOptions 
   const spec: AppSpec = Object.freeze({
     name,
     kind,
-    fn: fn as (...args: any[]) => unknown,
+    fn: fn as (...args: unknown[]) => unknown,
     source,
     sourceId: createHash("md5").update(idText).digest("hex").slice(0, 16),
     origin,
@@ -148,7 +151,7 @@ function makeApp(fn: unknown, kind: AppKind, join: boolean, options: AppOptions 
     join,
   });
   const call = (options: CallOptions<readonly unknown[]>, args: unknown[]) => currentKernel(name).submit(spec, args, options);
-  const app = ((...args: unknown[]) => call({}, args)) as App<any, any, any>;
+  const app = ((...args: unknown[]) => call({}, args)) as App<A, R, I>;
   Object.defineProperty(app, "name", { value: name });
   Object.defineProperties(app, {
     spec: { value: spec },

@@ -11,7 +11,7 @@ export interface AppDefinition {
   readonly name: string;
   readonly kind: AppKind;
   /** The body. In-process executors call it directly. */
-  readonly fn: (...args: any[]) => unknown;
+  readonly fn: (...args: unknown[]) => unknown;
   /**
    * The body's source, for executors that run it in another thread or process. Computed
    * once per app. `null` when the function cannot be sent (bound or native functions):

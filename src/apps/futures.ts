@@ -5,7 +5,7 @@
  * can attach completion callbacks synchronously and a failed future that nobody awaits
  * never becomes an unhandled promise rejection.
  */
-import { File } from "./files.js";
+import type { File } from "./files.js";
 
 type Listener = () => void;
 
@@ -37,7 +37,7 @@ abstract class SettableFuture<T> implements PromiseLike<T> {
   /** The value if the future succeeded; throws the error if it failed, or if it is not done yet. */
   resultNow(): T {
     if (this.#state === SUCCEEDED) return this.#value as T;
-    if (this.#state === FAILED) throw this.#error;
+    if (this.#state === FAILED) throw this.#error!;
     throw new Error(`${this.describe()} has not finished yet`);
   }
 
@@ -62,7 +62,7 @@ abstract class SettableFuture<T> implements PromiseLike<T> {
   asPromise(): Promise<T> {
     if (!this.#promise) {
       this.#promise = new Promise<T>((resolve, reject) => {
-        this.#onDone(() => (this.#state === SUCCEEDED ? resolve(this.#value as T) : reject(this.#error)));
+        this.#onDone(() => (this.#state === SUCCEEDED ? resolve(this.#value as T) : reject(this.#error!)));
       });
     }
     return this.#promise;
@@ -158,15 +158,15 @@ export function isThenable(x: unknown): x is PromiseLike<unknown> {
 
 /** @internal Run `fn` once `f` is done (at once if it already is), synchronously. Kernel only. */
 export function whenDone(f: AppFuture<unknown> | DataFuture, fn: Listener): void {
-  whenDoneImpl(f as SettableFuture<unknown>, fn);
+  whenDoneImpl(f, fn);
 }
 
 /** @internal Settle `f` with a value (no effect if it is already done). Kernel only. */
 export function resolveFuture(f: AppFuture<unknown> | DataFuture, value: unknown): void {
-  settleImpl(f as SettableFuture<unknown>, true, value);
+  settleImpl(f, true, value);
 }
 
 /** @internal Settle `f` with an error (no effect if it is already done). Kernel only. */
 export function rejectFuture(f: AppFuture<unknown> | DataFuture, error: Error): void {
-  settleImpl(f as SettableFuture<unknown>, false, error);
+  settleImpl(f, false, error);
 }

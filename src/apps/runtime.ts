@@ -64,7 +64,11 @@ export function compileBody(source: string, appName: string, origin?: SourceOrig
 
 /** Evaluates `open + source + close` in strict mode at the global scope, placed at `origin`. */
 function evaluateAt(source: string, open: string, close: string, origin: SourceOrigin | null | undefined): unknown {
-  if (!origin) return new Function(`"use strict"; return ${open}${source}${close};`)();
+  if (!origin) {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiling an app's shipped source is this module's job
+    const compiled = new Function(`"use strict"; return ${open}${source}${close};`) as () => unknown;
+    return compiled();
+  }
   const strict = '"use strict";';
   // `open` goes on the line before the body when there is one, so the body keeps its column.
   const lead = origin.line >= 2
@@ -147,7 +151,7 @@ export function runBash(
       child = spawn("/bin/bash", ["-c", command], { stdio: ["ignore", out, err], detached: true });
     } catch (e) {
       for (const fd of fds) fs.closeSync(fd);
-      reject(e);
+      reject(e instanceof Error ? e : new Error(String(e)));
       return;
     }
     for (const fd of fds) fs.closeSync(fd);

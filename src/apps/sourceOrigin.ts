@@ -25,6 +25,7 @@ const MAX_FRAMES = 4;
 
 /** The user's frames (file, line, column) below `below` on the current stack, nearest first. */
 export function definitionSite(below: (...args: never[]) => unknown): Site[] {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- saved only to be put back as it was
   const savedPrepare = Error.prepareStackTrace;
   const savedLimit = Error.stackTraceLimit;
   let sites: NodeJS.CallSite[] = [];

@@ -59,6 +59,8 @@ export function encodeValue(v: unknown, out: string[], futures?: (f: AppFuture<u
       return;
     case "symbol":
       throw new MemoizationError(`unknown type for memoization: symbol (${String(v)})`);
+    case "object":
+      break; // null, futures, arrays, files, dates, bytes and plain objects: below
   }
   if (v === null) {
     out.push("N");
@@ -86,9 +88,9 @@ export function encodeValue(v: unknown, out: string[], futures?: (f: AppFuture<u
     out.push(`B${v.length}:${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")}`);
     return;
   }
-  const proto = Object.getPrototypeOf(v);
+  const proto = Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null;
   if (proto === Object.prototype || proto === null) {
-    const keys = Object.keys(v as object).sort();
+    const keys = Object.keys(v).sort();
     out.push(`d${keys.length}{`);
     for (const k of keys) {
       out.push(`s${k.length}:`, k);
@@ -97,7 +99,7 @@ export function encodeValue(v: unknown, out: string[], futures?: (f: AppFuture<u
     out.push("}");
     return;
   }
-  const name = (proto?.constructor?.name as string | undefined) ?? "object";
+  const name = proto.constructor?.name ?? "object";
   throw new MemoizationError(`unknown type for memoization: ${name}`);
 }
 

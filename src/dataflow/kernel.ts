@@ -85,8 +85,7 @@ interface TaskRecord {
   bucket: Bucket;
 }
 
-/** Starts a kernel made by `load()` (the kernel's private #start; src/index.ts does not export it). */
-// eslint-disable-next-line prefer-const -- assigned in DataFlowKernel's static block
+/** Starts a kernel made by `load()` (the kernel's private #start; src/index.ts does not export it); assigned in its static block. */
 export let startKernel: (k: DataFlowKernel) => Promise<void>;
 
 export class DataFlowKernel implements Submitter {
@@ -276,7 +275,7 @@ export class DataFlowKernel implements Submitter {
 
     const now = nowMicros();
     const rec: TaskRecord = {
-      id, app, future: future as AppFuture<unknown>, args, call, executor, outputs, stdout, stderr, deps,
+      id, app, future, args, call, executor, outputs, stdout, stderr, deps,
       foreign: null, depsPending: 0, state: "pending", tryId: 0, failCount: 0, failCost: 0, failHistory: [],
       hashsum: null, tryLaunched: null, tryRunning: null, lastTs: now, handle: null, marks: null, tryHost: null,
       prog: null, bucket: "pending",
@@ -524,7 +523,7 @@ export class DataFlowKernel implements Submitter {
   /** The join body returned: wait on the futures it returned. */
   #joinBody(rec: TaskRecord, value: unknown, returned: Micros): void {
     const single = isKernelFuture(value);
-    const list = single ? [value] : Array.isArray(value) && value.every(isKernelFuture) ? (value as Array<AppFuture<unknown> | DataFuture>) : null;
+    const list = single ? [value] : Array.isArray(value) && value.every(isKernelFuture) ? value : null;
     if (!list) {
       const e = new TypeError(`join app '${rec.app.name}' must return a future or an array of futures, got ${reprValue(value)}`);
       rec.failCount++;
@@ -545,7 +544,7 @@ export class DataFlowKernel implements Submitter {
       }
       const cancelled = failed.find(([e]) => e instanceof TaskCancelled);
       if (cancelled) {
-        this.#cancel(rec, cancelled[0] as TaskCancelled);
+        this.#cancel(rec, cancelled[0]);
       } else if (failed.length > 0) {
         const e = new JoinError(failed, rec.id);
         rec.failCount++; // join failures count but cost nothing, and are never retried

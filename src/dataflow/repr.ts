@@ -20,7 +20,7 @@ export function reprValue(v: unknown, depth = 0): string {
   if (depth > 4) return "…";
   if (Array.isArray(v)) return joined("[", "]", v.length, (i) => reprValue(v[i], depth + 1));
   if (typeof v === "object") {
-    const proto = Object.getPrototypeOf(v);
+    const proto = Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null;
     if (proto !== Object.prototype && proto !== null) return `<${proto?.constructor?.name ?? "object"}>`;
     const keys: string[] = [];
     for (const k in v) {

@@ -32,20 +32,24 @@ export class InProcessExecutor implements Executor {
 
   submit(h: TryHandle): void {
     this.#outstanding.add(h);
-    queueMicrotask(() => this.#run(h));
+    queueMicrotask(() => {
+      void this.#run(h).then(
+        (value) => this.#finish(h, { ok: true, value, endedAt: nowMicros() }),
+        (e: unknown) => this.#finish(h, { ok: false, error: e instanceof Error ? e : new Error(String(e)), endedAt: nowMicros() }),
+      );
+    });
   }
 
-  async #run(h: TryHandle): Promise<void> {
+  /** The body's value. Anything thrown on the way (options, context, the body itself) fails the try. */
+  async #run(h: TryHandle): Promise<unknown> {
     const wire = optionsToWire(h.options);
     const ctx = makeContext(h.taskId, h.tryId, wire);
     if (this.#host?.monitoring.resourceMonitoringEnabled) h.running(nowMicros());
-    let result: Parameters<TryHandle["finished"]>[0];
-    try {
-      const value = await runBody(h.app.kind, h.app.fn, h.app.name, ctx, h.args, wire);
-      result = { ok: true, value, endedAt: nowMicros() };
-    } catch (e) {
-      result = { ok: false, error: e instanceof Error ? e : new Error(String(e)), endedAt: nowMicros() };
-    }
+    return runBody(h.app.kind, h.app.fn, h.app.name, ctx, h.args, wire);
+  }
+
+  /** Reports the try's result unless shutdown() already failed it. */
+  #finish(h: TryHandle, result: Parameters<TryHandle["finished"]>[0]): void {
     if (this.#outstanding.delete(h)) h.finished(result);
   }
 

@@ -180,10 +180,10 @@ export class ThreadPoolExecutor implements Executor {
       }
     }
     // Learn how long this thread's tasks take: total time of the batch / tasks done.
-    const dones = events.filter((e) => e[0] === "d") as Extract<OutEvent, ["d", ...unknown[]]>[];
+    const dones = events.filter((e): e is Extract<OutEvent, ["d", ...unknown[]]> => e[0] === "d");
     if (dones.length > 0) {
       const starts = events.filter((e) => e[0] === "s");
-      const first = starts.length > 0 ? (starts[0]![3] as number) : dones[0]![5] - slot.avgMicros;
+      const first = starts.length > 0 ? starts[0]![3] : dones[0]![5] - slot.avgMicros;
       const per = Math.max(1, (dones[dones.length - 1]![5] - first) / dones.length);
       slot.avgMicros = slot.avgMicros * 0.5 + per * 0.5;
     }

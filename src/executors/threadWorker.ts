@@ -63,7 +63,7 @@ async function runOne([taskId, tryId, sourceId, args, options, urgent]: WireTask
   let payload: unknown;
   try {
     if (!body) throw new SerializationError(`worker thread has no body for task ${taskId} (internal error)`);
-    if (!body.fn) throw body.error;
+    if (!body.fn) throw body.error!;
     const out = runBody(body.kind, body.fn, body.name, makeContext(taskId, tryId, options), args, options);
     payload = await out;
   } catch (e) {

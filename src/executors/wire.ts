@@ -10,6 +10,6 @@ export function optionsToWire(o: InvocationOptions): WireOptions {
     stdout: o.stdout,
     stderr: o.stderr,
     walltime: o.walltime,
-    resourceSpecification: o.resourceSpecification as Record<string, unknown>,
+    resourceSpecification: o.resourceSpecification,
   };
 }

@@ -225,7 +225,7 @@ class Writer {
     if (this.busy || this.finished) return;
     this.busy = true;
     /** The transaction on the server: resolves to its error, if it failed. */
-    let inflight: Promise<unknown> | null = null;
+    let inflight: Promise<Error | null> | null = null;
     try {
       while (this.queue.length > 0 || inflight) {
         if (inflight && (this.queue.length === 0 || (!this.eof && this.queuedEvents < MAX_EVENTS_PER_TRANSACTION))) {
@@ -265,7 +265,7 @@ class Writer {
           inflight = null;
           if (err) throw err;
         }
-        inflight = this.commit(prepared, ended, firstSeq, lastSeq, end).then(() => null, (err: unknown) => err ?? new Error("write failed"));
+        inflight = this.commit(prepared, ended, firstSeq, lastSeq, end).then(() => null, (err: unknown) => (err instanceof Error ? err : new Error(`write failed: ${String(err)}`)));
       }
       if (this.eof) await this.finish();
     } catch (err) {

@@ -165,7 +165,8 @@ export class SqliteStore implements Store {
 
   private constructor(private readonly db: Database.Database, readonly location: string,
     private readonly runId: string, private readonly notices: StoreNotices) {
-    this.writeTxn = db.transaction((plan: BatchPlan) => this.writePlan(plan)).immediate as (plan: BatchPlan) => void;
+    const txn = db.transaction((plan: BatchPlan) => this.writePlan(plan));
+    this.writeTxn = (plan) => txn.immediate(plan);
   }
 
   static open(file: string, runId: string, notices: StoreNotices): SqliteStore {
@@ -194,7 +195,7 @@ export class SqliteStore implements Store {
       const mode = this.db.pragma("journal_mode = WAL", { simple: true });
       const pageSize = Number(this.db.pragma("page_size", { simple: true }));
       this.db.pragma(`wal_autocheckpoint = ${Math.max(100, Math.round(WAL_CHECKPOINT_BYTES / pageSize))}`);
-      if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${mode}, not WAL`);
+      if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${String(mode)}, not WAL`);
       this.db.pragma("synchronous = NORMAL");
       // better-sqlite3 enables FK enforcement by default; Parsl (SQLAlchemy on SQLite) runs without it,
       // and a status row must never be refused just because it arrived before its workflow row.
@@ -268,7 +269,7 @@ export class SqliteStore implements Store {
     }
     // Status rows before task rows: task_latest_status is set only from status rows this batch added.
     if (plan.status.length > 0) {
-      this.statusBefore = Number(this.stmt("status-max", () => "SELECT COALESCE(MAX(rowid), 0) FROM status").pluck().get() as number | bigint);
+      this.statusBefore = Number(this.stmt("status-max", () => "SELECT COALESCE(MAX(rowid), 0) FROM status").pluck().get());
       this.writeStatus(plan.status);
     }
     this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
@@ -481,7 +482,7 @@ export class SqliteStore implements Store {
   private stmt(key: string, sql: () => string): Statement {
     let s = this.stmtCache.get(key);
     if (!s) {
-      s = this.db.prepare(sql()) as Statement;
+      s = this.db.prepare(sql());
       this.stmtCache.set(key, s);
     }
     return s;

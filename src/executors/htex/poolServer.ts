@@ -41,7 +41,7 @@ export interface PoolServerOptions {
   tls?: { key: string; cert: string };
   /** What the welcome says besides the proof. */
   welcome: Omit<WelcomeMessage, "t" | "proof">;
-  log(level: "warning", message: string): void;
+  log: (level: "warning", message: string) => void;
   /** Called after each refused or dropped connection (the count is `rejected`). */
   onReject?: () => void;
 }
@@ -125,8 +125,14 @@ export class PoolServer {
    */
   setKeepAlive(b: boolean): void {
     this.keepAlive = b;
-    if (this.server) (b ? this.server.ref() : this.server.unref());
-    for (const s of this.sockets) (b ? s.ref() : s.unref());
+    if (this.server) {
+      if (b) this.server.ref();
+      else this.server.unref();
+    }
+    for (const s of this.sockets) {
+      if (b) s.ref();
+      else s.unref();
+    }
   }
 
   get openConnections(): number {

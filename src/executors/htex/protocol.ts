@@ -235,8 +235,8 @@ function validLost(l: unknown): boolean {
 }
 
 function validOrigin(o: unknown): boolean {
-  return isRecord(o) && isStr(o.file, 4096) && isInt(o.line) && (o.line as number) >= 1 && (o.line as number) <= 10_000_000
-    && isInt(o.column) && (o.column as number) >= 1 && (o.column as number) <= 100_000;
+  return isRecord(o) && isStr(o.file, 4096) && isInt(o.line) && o.line >= 1 && o.line <= 10_000_000
+    && isInt(o.column) && o.column >= 1 && o.column <= 100_000;
 }
 
 function validStream(x: unknown): boolean {

@@ -111,7 +111,9 @@ export class ThreadedPoolServer {
 
   /** While tries are out, the thread (and its connections) keeps Node alive; otherwise not. */
   setKeepAlive(b: boolean): void {
-    if (this.worker) (b ? this.worker.ref() : this.worker.unref());
+    if (!this.worker) return;
+    if (b) this.worker.ref();
+    else this.worker.unref();
   }
 
   async close(graceMs: number): Promise<void> {

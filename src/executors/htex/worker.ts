@@ -41,15 +41,17 @@ function bodyFor(item: TaskItem): Body {
   return fn;
 }
 
-function withWalltime(p: PromiseLike<unknown>, appName: string, walltime: number | null): Promise<unknown> {
-  if (walltime === null) return Promise.resolve(p);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new WalltimeExceeded(appName, walltime)), walltime * 1000);
-    Promise.resolve(p).then(
-      (v) => { clearTimeout(timer); resolve(v); },
-      (e: unknown) => { clearTimeout(timer); reject(e); },
-    );
+async function withWalltime(p: PromiseLike<unknown>, appName: string, walltime: number | null): Promise<unknown> {
+  if (walltime === null) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WalltimeExceeded(appName, walltime)), walltime * 1000);
   });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function finish(item: TaskItem, startedAt: number, base: ResourceSample | null, ok: boolean, valueOrError: unknown, fresh = true): ResultItem {
