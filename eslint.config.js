@@ -19,7 +19,9 @@ export default defineConfig(
         "error",
         {
           // node:test's test()/describe() return promises that the runner itself awaits.
-          allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "it", "describe", "suite"] }],
+          allowForKnownSafeCalls: [
+            { from: "package", package: "node:test", name: ["test", "it", "describe", "suite"] },
+          ],
         },
       ],
       "@typescript-eslint/no-unused-vars": [

@@ -20,9 +20,22 @@ const n = Number(process.argv[3] ?? 60_000);
 const endpoint = process.argv[4];
 const per = 6000;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-coalesce-"));
-const store = await openStore(parseEndpoint(endpoint ?? path.join(dir, "monitoring.db")), `probe-${process.pid}`, { warning: console.error, note: () => undefined });
+const store = await openStore(parseEndpoint(endpoint ?? path.join(dir, "monitoring.db")), `probe-${process.pid}`, {
+  warning: console.error,
+  note: () => undefined,
+});
 const t = Date.now() * 1000;
-await store.applyBatch([{ t: "workflow_start", workflow_name: "probe", workflow_version: "1", time_began: t, host: "h", user: "u", rundir: dir }]);
+await store.applyBatch([
+  {
+    t: "workflow_start",
+    workflow_name: "probe",
+    workflow_version: "1",
+    time_began: t,
+    host: "h",
+    user: "u",
+    rundir: dir,
+  },
+]);
 const c0 = process.cpuUsage();
 for (let s = 0; s < n; s += per) {
   const launch: MonitoringEvent[] = [];
@@ -43,7 +56,9 @@ let server = "";
 if (endpoint) {
   const cl = new pg.Client({ connectionString: endpoint });
   await cl.connect();
-  const pids = (await cl.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")).rows.map((r) => Number(r.pid));
+  const pids = (
+    await cl.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+  ).rows.map((r) => Number(r.pid));
   let ticks = 0;
   for (const p of pids) {
     const st = fs.readFileSync(`/proc/${p}/stat`, "utf8");

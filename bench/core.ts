@@ -14,8 +14,9 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { Config, MonitoringHub, ThreadPoolExecutor, load, tsApp } from "../src/index.js";
 
-const noop = tsApp(function noop() { return 7; });
-
+const noop = tsApp(function noop() {
+  return 7;
+});
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-bench-"));
@@ -31,7 +32,10 @@ function config(runDir: string, monitored: boolean): Config {
 }
 
 /** Tasks/s for n no-op tasks (first submit → all futures done), and the time until cleanup has flushed everything. */
-export async function throughput(n: number, monitored: boolean): Promise<{ tasksPerSecond: number; withCleanupPerSecond: number; steadyPerSecond: number }> {
+export async function throughput(
+  n: number,
+  monitored: boolean,
+): Promise<{ tasksPerSecond: number; withCleanupPerSecond: number; steadyPerSecond: number }> {
   const dfk = await load(config(path.join(tmp(), "runinfo"), monitored));
   // Warm up threads and compiled code.
   await Promise.all(Array.from({ length: 2000 }, () => noop()));
@@ -51,7 +55,11 @@ export async function throughput(n: number, monitored: boolean): Promise<{ tasks
   const t1 = performance.now();
   await dfk.cleanup();
   const t2 = performance.now();
-  return { tasksPerSecond: n / ((t1 - t0) / 1000), withCleanupPerSecond: n / ((t2 - t0) / 1000), steadyPerSecond: (to - from) / ((tTo - tFrom) / 1000) };
+  return {
+    tasksPerSecond: n / ((t1 - t0) / 1000),
+    withCleanupPerSecond: n / ((t2 - t0) / 1000),
+    steadyPerSecond: (to - from) / ((tTo - tFrom) / 1000),
+  };
 }
 
 export async function latency(samples: number): Promise<{ p50Ms: number; p99Ms: number }> {
@@ -86,17 +94,22 @@ async function inWaves(n: number): Promise<number> {
  * every future is done (the workflow's own pace: monitoring must not hold it), how long until
  * cleanup has stored everything, and the kernel's peak heap meanwhile.
  */
-export async function underLock(n: number, lockSeconds: number): Promise<{ workflowSeconds: number; untilStoredSeconds: number; peakHeapMiB: number }> {
+export async function underLock(
+  n: number,
+  lockSeconds: number,
+): Promise<{ workflowSeconds: number; untilStoredSeconds: number; peakHeapMiB: number }> {
   const runDir = path.join(tmp(), "runinfo");
   const dfk = await load(config(runDir, true));
   await noop(); // the database exists
   const locker = new Database(path.join(runDir, "monitoring.db"));
   locker.exec("BEGIN EXCLUSIVE");
-  const released = new Promise<void>((r) => setTimeout(() => {
-    locker.exec("ROLLBACK");
-    locker.close();
-    r();
-  }, lockSeconds * 1000));
+  const released = new Promise<void>((r) =>
+    setTimeout(() => {
+      locker.exec("ROLLBACK");
+      locker.close();
+      r();
+    }, lockSeconds * 1000),
+  );
   const t0 = performance.now();
   const peakHeap = await inWaves(n);
   const t1 = performance.now();
@@ -109,7 +122,9 @@ export async function underLock(n: number, lockSeconds: number): Promise<{ workf
 /** The million-task run happens in a child process so its peak RSS is its own. */
 export async function million(n: number): Promise<Record<string, number>> {
   const dir = tmp();
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--child-million", String(n), dir], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--child-million", String(n), dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   const code = await new Promise<number>((r) => child.on("exit", (c) => r(c ?? 1)));
@@ -135,7 +150,15 @@ async function childMillion(n: number, dir: string): Promise<void> {
   await dfk.cleanup();
   const t2 = performance.now();
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ tasks: n, tasksPerSecond: n / ((t1 - t0) / 1000), secondsIncludingFlush: (t2 - t0) / 1000, kernelPeakRssMiB: maxRssMiB, kernelPeakHeapMiB: peakHeap / 1048576 }));
+  console.log(
+    JSON.stringify({
+      tasks: n,
+      tasksPerSecond: n / ((t1 - t0) / 1000),
+      secondsIncludingFlush: (t2 - t0) / 1000,
+      kernelPeakRssMiB: maxRssMiB,
+      kernelPeakHeapMiB: peakHeap / 1048576,
+    }),
+  );
 }
 
 function arg(name: string, dflt: number): number {
@@ -143,15 +166,22 @@ function arg(name: string, dflt: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
-export async function benchCore(opts: { tasks: number; million: number; lockedTasks: number; print: (s: string) => void }): Promise<Record<string, unknown>> {
+export async function benchCore(opts: {
+  tasks: number;
+  million: number;
+  lockedTasks: number;
+  print: (s: string) => void;
+}): Promise<Record<string, unknown>> {
   const { tasks, print } = opts;
   const runs: Array<{ mon: number; unmon: number; monFlush: number }> = [];
   for (let rep = 0; rep < 3; rep++) {
     const u = await throughput(tasks, false);
     const m = await throughput(tasks, true);
     runs.push({ mon: m.tasksPerSecond, unmon: u.tasksPerSecond, monFlush: m.withCleanupPerSecond });
-    print(`  rep ${rep + 1}: unmonitored ${u.tasksPerSecond.toFixed(0)} tasks/s; monitored ${m.withCleanupPerSecond.toFixed(0)} tasks/s ` +
-      `until every row is committed (futures done at ${m.tasksPerSecond.toFixed(0)}/s)`);
+    print(
+      `  rep ${rep + 1}: unmonitored ${u.tasksPerSecond.toFixed(0)} tasks/s; monitored ${m.withCleanupPerSecond.toFixed(0)} tasks/s ` +
+        `until every row is committed (futures done at ${m.tasksPerSecond.toFixed(0)}/s)`,
+    );
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const mon = median(runs.map((r) => r.mon));
@@ -161,27 +191,47 @@ export async function benchCore(opts: { tasks: number; million: number; lockedTa
   // unmonitored run of the same rep (ratios within one rep survive a noisy machine).
   const endToEndCostUs = median(runs.map((r) => (1 / r.monFlush - 1 / r.unmon) * 1e6));
   const kernelCostUs = median(runs.map((r) => (1 / r.mon - 1 / r.unmon) * 1e6));
-  print(`threads, no-op, ${tasks} tasks: monitored ${monFlush.toFixed(0)} tasks/s end to end (every row committed), unmonitored ${unmon.toFixed(0)} tasks/s: ` +
-    `monitoring costs ${endToEndCostUs.toFixed(1)} µs/task end to end; the workflow itself (futures done) ${mon.toFixed(0)} tasks/s, ${kernelCostUs.toFixed(1)} µs/task`);
+  print(
+    `threads, no-op, ${tasks} tasks: monitored ${monFlush.toFixed(0)} tasks/s end to end (every row committed), unmonitored ${unmon.toFixed(0)} tasks/s: ` +
+      `monitoring costs ${endToEndCostUs.toFixed(1)} µs/task end to end; the workflow itself (futures done) ${mon.toFixed(0)} tasks/s, ${kernelCostUs.toFixed(1)} µs/task`,
+  );
   const locked = opts.lockedTasks > 0 ? await underLock(opts.lockedTasks, 12) : null;
   if (locked) {
-    print(`${opts.lockedTasks} tasks while another program holds the database locked for 12 s: workflow done in ${locked.workflowSeconds.toFixed(1)} s, ` +
-      `everything stored ${locked.untilStoredSeconds.toFixed(1)} s after the start; kernel peak heap ${locked.peakHeapMiB.toFixed(0)} MiB`);
+    print(
+      `${opts.lockedTasks} tasks while another program holds the database locked for 12 s: workflow done in ${locked.workflowSeconds.toFixed(1)} s, ` +
+        `everything stored ${locked.untilStoredSeconds.toFixed(1)} s after the start; kernel peak heap ${locked.peakHeapMiB.toFixed(0)} MiB`,
+    );
   }
   const lat = await latency(1000);
   print(`single-task latency (threads, monitored): p50 ${lat.p50Ms.toFixed(3)} ms, p99 ${lat.p99Ms.toFixed(3)} ms`);
   let m: Record<string, number> | null = null;
   if (opts.million > 0) {
     m = await million(opts.million);
-    print(`${opts.million} monitored tasks: ${m.tasksPerSecond!.toFixed(0)} tasks/s, ${m.secondsIncludingFlush!.toFixed(1)} s including flush; rows task=${m.taskRows} try=${m.tryRows} status=${m.statusRows}; kernel peak RSS ${m.kernelPeakRssMiB!.toFixed(0)} MiB (heap ${m.kernelPeakHeapMiB!.toFixed(0)} MiB); db ${m.dbMiB!.toFixed(0)} MiB`);
+    print(
+      `${opts.million} monitored tasks: ${m.tasksPerSecond!.toFixed(0)} tasks/s, ${m.secondsIncludingFlush!.toFixed(1)} s including flush; rows task=${m.taskRows} try=${m.tryRows} status=${m.statusRows}; kernel peak RSS ${m.kernelPeakRssMiB!.toFixed(0)} MiB (heap ${m.kernelPeakHeapMiB!.toFixed(0)} MiB); db ${m.dbMiB!.toFixed(0)} MiB`,
+    );
   }
-  return { monitoredEndToEndTasksPerSecond: monFlush, monitoringCostEndToEndMicros: endToEndCostUs, monitoredTasksPerSecond: mon, kernelMonitoringCostMicros: kernelCostUs, unmonitoredTasksPerSecond: unmon, underLock: locked, latency: lat, million: m };
+  return {
+    monitoredEndToEndTasksPerSecond: monFlush,
+    monitoringCostEndToEndMicros: endToEndCostUs,
+    monitoredTasksPerSecond: mon,
+    kernelMonitoringCostMicros: kernelCostUs,
+    unmonitoredTasksPerSecond: unmon,
+    underLock: locked,
+    latency: lat,
+    million: m,
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === "--child-million") {
     await childMillion(Number(process.argv[3]), process.argv[4]!);
   } else {
-    await benchCore({ tasks: arg("--tasks", 100_000), million: arg("--million", 1_000_000), lockedTasks: arg("--locked", 300_000), print: console.log });
+    await benchCore({
+      tasks: arg("--tasks", 100_000),
+      million: arg("--million", 1_000_000),
+      lockedTasks: arg("--locked", 300_000),
+      print: console.log,
+    });
   }
 }

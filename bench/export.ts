@@ -33,7 +33,11 @@ export interface ExportBenchResult {
   formats: ExportBenchRow[];
 }
 
-export async function benchExport(opts: { tasks: number; dir?: string; print?: (s: string) => void }): Promise<ExportBenchResult> {
+export async function benchExport(opts: {
+  tasks: number;
+  dir?: string;
+  print?: (s: string) => void;
+}): Promise<ExportBenchResult> {
   const print = opts.print ?? console.log;
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "export-bench-"));
   const own = opts.dir === undefined;
@@ -43,24 +47,37 @@ export async function benchExport(opts: { tasks: number; dir?: string; print?: (
     createSyntheticDb(db, { tasks: opts.tasks });
     const generateSeconds = (performance.now() - t0) / 1000;
     const hook = path.join(dir, "maxrss.cjs");
-    fs.writeFileSync(hook, `process.on("exit", () => process.stderr.write("MAXRSS_KB " + process.resourceUsage().maxRSS + "\\n"));\n`);
+    fs.writeFileSync(
+      hook,
+      `process.on("exit", () => process.stderr.write("MAXRSS_KB " + process.resourceUsage().maxRSS + "\\n"));\n`,
+    );
     const formats: ExportBenchRow[] = [];
     let dbRows = 0;
     for (const format of FORMATS) {
       const out = path.join(dir, `out-${format}`);
       const start = performance.now();
-      const r = spawnSync(process.execPath, ["--require", hook, CLI, "export", "--db", db, "--format", format, "-o", out], { encoding: "utf8" });
+      const r = spawnSync(
+        process.execPath,
+        ["--require", hook, CLI, "export", "--db", db, "--format", format, "-o", out],
+        { encoding: "utf8" },
+      );
       const seconds = (performance.now() - start) / 1000;
       if (r.status !== 0) throw new Error(`export --format ${format} failed (${r.status}): ${r.stderr}`);
       const kb = Number(/MAXRSS_KB (\d+)/.exec(r.stderr)?.[1] ?? NaN);
       const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8"));
-      const rows = manifest.tables ? manifest.tables.reduce((a: number, t: { rows: number }) => a + t.rows, 0) : manifest.traces.spans;
-      const bytes = manifest.tables ? manifest.tables.reduce((a: number, t: { bytes: number }) => a + t.bytes, 0) : manifest.traces.bytes;
+      const rows = manifest.tables
+        ? manifest.tables.reduce((a: number, t: { rows: number }) => a + t.rows, 0)
+        : manifest.traces.spans;
+      const bytes = manifest.tables
+        ? manifest.tables.reduce((a: number, t: { bytes: number }) => a + t.bytes, 0)
+        : manifest.traces.bytes;
       if (manifest.tables) dbRows = rows;
       const row = { format, seconds, peakRssMiB: kb / 1024, rows, bytes, rowsPerSecond: rows / seconds };
       formats.push(row);
-      print(`export ${format.padEnd(7)} ${seconds.toFixed(1).padStart(6)} s  peak RSS ${row.peakRssMiB.toFixed(0).padStart(4)} MiB  ` +
-        `${rows.toLocaleString("en-US")} ${manifest.tables ? "rows" : "spans"}  ${(bytes / 2 ** 20).toFixed(0)} MiB  ${Math.round(row.rowsPerSecond).toLocaleString("en-US")}/s`);
+      print(
+        `export ${format.padEnd(7)} ${seconds.toFixed(1).padStart(6)} s  peak RSS ${row.peakRssMiB.toFixed(0).padStart(4)} MiB  ` +
+          `${rows.toLocaleString("en-US")} ${manifest.tables ? "rows" : "spans"}  ${(bytes / 2 ** 20).toFixed(0)} MiB  ${Math.round(row.rowsPerSecond).toLocaleString("en-US")}/s`,
+      );
       fs.rmSync(out, { recursive: true, force: true });
     }
     return { tasks: opts.tasks, dbRows, dbBytes: fs.statSync(db).size, generateSeconds, formats };
@@ -72,5 +89,7 @@ export async function benchExport(opts: { tasks: number; dir?: string; print?: (
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const tasks = Number(process.argv[2] ?? 1_000_000);
   const r = await benchExport({ tasks });
-  console.log(`database: ${r.dbRows.toLocaleString("en-US")} rows, ${(r.dbBytes / 2 ** 20).toFixed(0)} MiB (generated in ${r.generateSeconds.toFixed(0)} s)`);
+  console.log(
+    `database: ${r.dbRows.toLocaleString("en-US")} rows, ${(r.dbBytes / 2 ** 20).toFixed(0)} MiB (generated in ${r.generateSeconds.toFixed(0)} s)`,
+  );
 }

@@ -44,44 +44,70 @@ const noop = function noop(x: unknown): unknown {
 
 const app: AppDefinition = (() => {
   const source = noop.toString();
-  return { name: "noop", kind: "ts", fn: noop, source, sourceId: createHash("sha1").update(source).digest("hex").slice(0, 16) };
+  return {
+    name: "noop",
+    kind: "ts",
+    fn: noop,
+    source,
+    sourceId: createHash("sha1").update(source).digest("hex").slice(0, 16),
+  };
 })();
 
-const options: InvocationOptions = { inputs: [], outputs: [], stdout: null, stderr: null, walltime: null, resourceSpecification: {} };
+const options: InvocationOptions = {
+  inputs: [],
+  outputs: [],
+  stdout: null,
+  stderr: null,
+  walltime: null,
+  resourceSpecification: {},
+};
 
 function handle(taskId: number, arg: unknown, done: (r: TryResult) => void): TryHandle {
   return { taskId, tryId: 0, app, args: [arg], options, running() {}, finished: done };
 }
 
 export async function benchHtexExecutor(o: HtexExecutorBenchOptions = {}): Promise<HtexExecutorBenchResult> {
-  const tasks = o.tasks ?? 20_000, workers = o.workers ?? 2, argBytes = o.argBytes ?? 0, interval = o.interval ?? 1;
+  const tasks = o.tasks ?? 20_000,
+    workers = o.workers ?? 2,
+    argBytes = o.argBytes ?? 0,
+    interval = o.interval ?? 1;
   const runDir = mkdtempSync(join(tmpdir(), "htex-bench-"));
   const events: Record<string, number> = {};
   const host: ExecutorHost = {
-    runId: "bench", runDir,
+    runId: "bench",
+    runDir,
     monitoring: { enabled: true, resourceMonitoringEnabled: interval > 0, resourceMonitoringInterval: interval },
-    emit: (e) => { events[e.t] = (events[e.t] ?? 0) + 1; },
+    emit: (e) => {
+      events[e.t] = (events[e.t] ?? 0) + 1;
+    },
     log: () => {},
   };
   const ex = new HighThroughputExecutor({
-    maxWorkersPerNode: workers, provider: new LocalProvider({ initBlocks: 1, maxBlocks: 1 }), interchangePortRange: [0, 0],
-    strategy: "none", ...(o.prefetch !== undefined ? { prefetchCapacity: o.prefetch } : {}),
+    maxWorkersPerNode: workers,
+    provider: new LocalProvider({ initBlocks: 1, maxBlocks: 1 }),
+    interchangePortRange: [0, 0],
+    strategy: "none",
+    ...(o.prefetch !== undefined ? { prefetchCapacity: o.prefetch } : {}),
   });
   await ex.start(host);
   try {
     // Wait for the pool, and warm the workers up.
     await new Promise<void>((r) => ex.submit(handle(-1, 0, () => r())));
-    await Promise.all(Array.from({ length: workers * 4 }, (_, i) => new Promise<void>((r) => ex.submit(handle(-2 - i, 0, () => r())))));
+    await Promise.all(
+      Array.from({ length: workers * 4 }, (_, i) => new Promise<void>((r) => ex.submit(handle(-2 - i, 0, () => r())))),
+    );
     const arg = argBytes > 0 ? "x".repeat(argBytes) : 1;
     const t0 = performance.now();
     let failed = 0;
     await new Promise<void>((resolve) => {
       let left = tasks;
       for (let i = 0; i < tasks; i++) {
-        ex.submit(handle(i, arg, (r) => {
-          if (!r.ok) failed++;
-          if (--left === 0) resolve();
-        }));
+        ex.submit(
+          handle(i, arg, (r) => {
+            if (!r.ok) failed++;
+            if (--left === 0) resolve();
+          }),
+        );
       }
     });
     const secs = (performance.now() - t0) / 1000;
@@ -94,8 +120,14 @@ export async function benchHtexExecutor(o: HtexExecutorBenchOptions = {}): Promi
     }
     lat.sort((a, b) => a - b);
     return {
-      tasks, workers, argBytes, interval, tasksPerSecond: Math.round(tasks / secs),
-      latencyP50Ms: round(lat[Math.floor(lat.length * 0.5)]!), latencyP99Ms: round(lat[Math.floor(lat.length * 0.99)]!), events,
+      tasks,
+      workers,
+      argBytes,
+      interval,
+      tasksPerSecond: Math.round(tasks / secs),
+      latencyP50Ms: round(lat[Math.floor(lat.length * 0.5)]!),
+      latencyP99Ms: round(lat[Math.floor(lat.length * 0.99)]!),
+      events,
     };
   } finally {
     await ex.shutdown();
@@ -121,15 +153,29 @@ const kernelNoop = tsApp(function htexNoop(x: unknown) {
  * The issue's figures: through the kernel (load → apps → futures), local HTEX with one block of
  * 2 workers, with full monitoring (database writer, resource sampling every second) or none.
  */
-export async function benchHtexKernel(o: { tasks?: number; argBytes?: number; monitored?: boolean; latencySamples?: number } = {}): Promise<HtexKernelBenchResult> {
-  const tasks = o.tasks ?? 20_000, argBytes = o.argBytes ?? 0, monitored = o.monitored ?? true;
+export async function benchHtexKernel(
+  o: { tasks?: number; argBytes?: number; monitored?: boolean; latencySamples?: number } = {},
+): Promise<HtexKernelBenchResult> {
+  const tasks = o.tasks ?? 20_000,
+    argBytes = o.argBytes ?? 0,
+    monitored = o.monitored ?? true;
   const dir = mkdtempSync(join(tmpdir(), "htex-kbench-"));
-  const dfk = await load(new Config({
-    executors: [new HighThroughputExecutor({ label: "htex", maxWorkersPerNode: 2, interchangePortRange: [0, 0], strategy: "none", provider: new LocalProvider({ initBlocks: 1, maxBlocks: 1 }) })],
-    monitoring: monitored ? new MonitoringHub({ resourceMonitoringInterval: 1 }) : null,
-    runDir: join(dir, "runinfo"),
-    handleSignals: false,
-  }));
+  const dfk = await load(
+    new Config({
+      executors: [
+        new HighThroughputExecutor({
+          label: "htex",
+          maxWorkersPerNode: 2,
+          interchangePortRange: [0, 0],
+          strategy: "none",
+          provider: new LocalProvider({ initBlocks: 1, maxBlocks: 1 }),
+        }),
+      ],
+      monitoring: monitored ? new MonitoringHub({ resourceMonitoringInterval: 1 }) : null,
+      runDir: join(dir, "runinfo"),
+      handleSignals: false,
+    }),
+  );
   try {
     const arg = argBytes > 0 ? "x".repeat(argBytes) : 1;
     await Promise.all(Array.from({ length: 500 }, () => kernelNoop(1)));
@@ -149,10 +195,13 @@ export async function benchHtexKernel(o: { tasks?: number; argBytes?: number; mo
     await dfk.cleanup();
     const t3 = performance.now();
     return {
-      tasks, argBytes, monitoring: monitored ? "full" : "off",
+      tasks,
+      argBytes,
+      monitoring: monitored ? "full" : "off",
       tasksPerSecond: Math.round(tasks / ((t1 - t0) / 1000)),
       withCleanupPerSecond: Math.round(tasks / ((t1 - t0 + t3 - t2) / 1000)),
-      latencyP50Ms: round(lat[Math.floor(lat.length * 0.5)]!), latencyP99Ms: round(lat[Math.floor(lat.length * 0.99)]!),
+      latencyP50Ms: round(lat[Math.floor(lat.length * 0.5)]!),
+      latencyP99Ms: round(lat[Math.floor(lat.length * 0.99)]!),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -174,12 +223,18 @@ export async function benchHtex(o: { tasks?: number; print?: (line: string) => v
   const tasks = o.tasks ?? 20_000;
   const print = o.print ?? (() => {});
   const show = (name: string, r: HtexKernelBenchResult): void =>
-    print(`htex ${name}: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), latency p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms`);
+    print(
+      `htex ${name}: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), latency p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms`,
+    );
   const fullMonitoring = await benchHtexKernel({ tasks, monitored: true });
   show("no-op, full monitoring", fullMonitoring);
   const noMonitoring = await benchHtexKernel({ tasks, monitored: false });
   show("no-op, no monitoring", noMonitoring);
-  const fullMonitoring100KB = await benchHtexKernel({ tasks: Math.min(tasks, 5000), argBytes: 100_000, monitored: true });
+  const fullMonitoring100KB = await benchHtexKernel({
+    tasks: Math.min(tasks, 5000),
+    argBytes: 100_000,
+    monitored: true,
+  });
   show("100 KB argument, full monitoring", fullMonitoring100KB);
   return { fullMonitoring, noMonitoring, fullMonitoring100KB };
 }
@@ -195,13 +250,21 @@ async function main(): Promise<void> {
     return i >= 0 ? Number(args[i + 1]) : undefined;
   };
   const base: HtexExecutorBenchOptions = {};
-  for (const [flag, key] of [["--tasks", "tasks"], ["--workers", "workers"], ["--interval", "interval"], ["--prefetch", "prefetch"]] as const) {
+  for (const [flag, key] of [
+    ["--tasks", "tasks"],
+    ["--workers", "workers"],
+    ["--interval", "interval"],
+    ["--prefetch", "prefetch"],
+  ] as const) {
     const v = num(flag);
     if (v !== undefined) base[key] = v;
   }
   const argBytes = num("--arg-bytes");
   if (args.includes("--executor-only")) {
-    const runs = argBytes !== undefined ? [{ ...base, argBytes }] : [{ ...base }, { ...base, argBytes: 100_000, tasks: Math.min(base.tasks ?? 5000, 5000) }];
+    const runs =
+      argBytes !== undefined
+        ? [{ ...base, argBytes }]
+        : [{ ...base }, { ...base, argBytes: 100_000, tasks: Math.min(base.tasks ?? 5000, 5000) }];
     for (const r of runs) console.log(JSON.stringify({ mode: "executor", ...(await benchHtexExecutor(r)) }));
     return;
   }

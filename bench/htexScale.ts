@@ -66,7 +66,12 @@ async function waitUntil(pred: () => boolean, ms: number, what: string): Promise
 }
 
 export async function benchHtexScalePoint(o: {
-  pools: number; workersPerPool: number; tasks: number; processes?: number; heartbeatPeriod?: number; rate?: number;
+  pools: number;
+  workersPerPool: number;
+  tasks: number;
+  processes?: number;
+  heartbeatPeriod?: number;
+  rate?: number;
 }): Promise<HtexScalePoint> {
   const processes = Math.min(o.processes ?? 4, o.pools);
   const perProcess = Math.ceil(o.pools / processes);
@@ -77,23 +82,45 @@ export async function benchHtexScalePoint(o: {
   // Each block is one process of simulated pools, writing its stats to DIR/pools-<block id>.json.
   const launch = `${JSON.stringify(process.execPath)} ${JSON.stringify(SIM)} --pools ${perProcess} --stats-dir ${JSON.stringify(dir)}`;
   const ex = new HighThroughputExecutor({
-    label: "htex", maxWorkersPerNode: o.workersPerPool, interchangePortRange: [0, 0], strategy: "none", heartbeatPeriod,
+    label: "htex",
+    maxWorkersPerNode: o.workersPerPool,
+    interchangePortRange: [0, 0],
+    strategy: "none",
+    heartbeatPeriod,
     provider: new LocalProvider({ initBlocks: processes, minBlocks: 0, maxBlocks: processes, workerInit: "" }),
     launchCommand: launch,
   });
-  const dfk = await load(new Config({
-    executors: [ex],
-    monitoring: new MonitoringHub({ resourceMonitoringInterval: 0 }),
-    runDir: join(dir, "runinfo"),
-    handleSignals: false,
-    summary: false,
-  }));
-  const readPoolStats = (): { registered: number; heartbeats: number; rtts: [number | null, number | null]; cpu: number }[] => {
+  const dfk = await load(
+    new Config({
+      executors: [ex],
+      monitoring: new MonitoringHub({ resourceMonitoringInterval: 0 }),
+      runDir: join(dir, "runinfo"),
+      handleSignals: false,
+      summary: false,
+    }),
+  );
+  const readPoolStats = (): {
+    registered: number;
+    heartbeats: number;
+    rtts: [number | null, number | null];
+    cpu: number;
+  }[] => {
     const out = [];
     for (let i = 0; i < processes; i++) {
       try {
-        const s = JSON.parse(readFileSync(statsOf(i), "utf8")) as { registered: number; heartbeats: number; hbP50Ms: number | null; hbP99Ms: number | null; cpuSeconds: number };
-        out.push({ registered: s.registered, heartbeats: s.heartbeats, rtts: [s.hbP50Ms, s.hbP99Ms] as [number | null, number | null], cpu: s.cpuSeconds });
+        const s = JSON.parse(readFileSync(statsOf(i), "utf8")) as {
+          registered: number;
+          heartbeats: number;
+          hbP50Ms: number | null;
+          hbP99Ms: number | null;
+          cpuSeconds: number;
+        };
+        out.push({
+          registered: s.registered,
+          heartbeats: s.heartbeats,
+          rtts: [s.hbP50Ms, s.hbP99Ms] as [number | null, number | null],
+          cpu: s.cpuSeconds,
+        });
       } catch {
         out.push({ registered: 0, heartbeats: 0, rtts: [null, null] as [number | null, number | null], cpu: 0 });
       }
@@ -124,7 +151,8 @@ export async function benchHtexScalePoint(o: {
     await new Promise<void>((resolve) => {
       const start = performance.now();
       const total = rate * pacedSeconds;
-      let sent = 0, done = 0;
+      let sent = 0,
+        done = 0;
       const tick = (): void => {
         const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
         for (; sent < due; sent++) {
@@ -156,24 +184,38 @@ export async function benchHtexScalePoint(o: {
       return v.length ? r2(Math.max(...v)) : null;
     };
     return {
-      pools, workersPerPool: o.workersPerPool, workers, tasks: o.tasks,
+      pools,
+      workersPerPool: o.workersPerPool,
+      workers,
+      tasks: o.tasks,
       tasksPerSecond: Math.round(tasksPerSecond),
       withCleanupPerSecond: Math.round(o.tasks / ((t1 - t0 + t3 - t2) / 1000)),
-      pacedRate: rate, latencyP50Ms: r2(pct(lat, 0.5)), latencyP99Ms: r2(pct(lat, 0.99)),
+      pacedRate: rate,
+      latencyP50Ms: r2(pct(lat, 0.5)),
+      latencyP99Ms: r2(pct(lat, 0.99)),
       heartbeatsPerSecond: Math.round((hb - hb0) / ((t3 - hbT0) / 1000)),
       // Per process, the worst of the processes' own percentiles (a conservative summary).
-      heartbeatP50Ms: worst(0), heartbeatP99Ms: worst(1),
+      heartbeatP50Ms: worst(0),
+      heartbeatP99Ms: worst(1),
       kernelCpuCores: r2((cpu1.user + cpu1.system) / 1000 / (t1 - t0)),
       kernelCpuMicrosPerTask: r2((cpu1.user + cpu1.system) / o.tasks),
       poolCpuSeconds: r2(st.reduce((n, s) => n + s.cpu, 0)),
-      tryRows, nodeRows,
+      tryRows,
+      nodeRows,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function benchHtexScale(o: { points?: { pools: number; workersPerPool: number; tasks: number; rate?: number }[]; print?: (l: string) => void; processes?: number; heartbeatPeriod?: number } = {}): Promise<HtexScalePoint[]> {
+export async function benchHtexScale(
+  o: {
+    points?: { pools: number; workersPerPool: number; tasks: number; rate?: number }[];
+    print?: (l: string) => void;
+    processes?: number;
+    heartbeatPeriod?: number;
+  } = {},
+): Promise<HtexScalePoint[]> {
   const print = o.print ?? (() => {});
   const points = o.points ?? [
     { pools: 10, workersPerPool: 8, tasks: 50_000 },
@@ -183,10 +225,16 @@ export async function benchHtexScale(o: { points?: { pools: number; workersPerPo
   ];
   const out: HtexScalePoint[] = [];
   for (const p of points) {
-    const r = await benchHtexScalePoint({ ...p, ...(o.processes ? { processes: o.processes } : {}), ...(o.heartbeatPeriod ? { heartbeatPeriod: o.heartbeatPeriod } : {}) });
-    print(`htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
-      `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
-      `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node`);
+    const r = await benchHtexScalePoint({
+      ...p,
+      ...(o.processes ? { processes: o.processes } : {}),
+      ...(o.heartbeatPeriod ? { heartbeatPeriod: o.heartbeatPeriod } : {}),
+    });
+    print(
+      `htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
+        `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
+        `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node`,
+    );
     out.push(r);
   }
   return out;
@@ -210,7 +258,12 @@ async function main(): Promise<void> {
     ...(rate ? { rate: Number(rate) } : {}),
   }));
   const hb = get("--heartbeat");
-  const res = await benchHtexScale({ points, print: (l) => console.log(l), ...(processes ? { processes: Number(processes) } : {}), ...(hb ? { heartbeatPeriod: Number(hb) } : {}) });
+  const res = await benchHtexScale({
+    points,
+    print: (l) => console.log(l),
+    ...(processes ? { processes: Number(processes) } : {}),
+    ...(hb ? { heartbeatPeriod: Number(hb) } : {}),
+  });
   console.log(JSON.stringify(res));
 }
 

@@ -14,15 +14,30 @@ import net from "node:net";
 import { serialize } from "node:v8";
 import { PoolFrameDecoder, encodePoolFrame, writePoolFrame } from "../src/executors/htex/poolFrames.js";
 import {
-  DEFAULT_MAX_FRAME, HANDSHAKE_MAX_FRAME, INTERCHANGE_PROOF_PREFIX, PROTOCOL_VERSION, decodeJson, decodeMessage, encodeJson, encodeMessage,
-  newNonce, nowMicros, parseInterchangeMessage, proofFor, proofMatches, type ResultItem,
+  DEFAULT_MAX_FRAME,
+  HANDSHAKE_MAX_FRAME,
+  INTERCHANGE_PROOF_PREFIX,
+  PROTOCOL_VERSION,
+  decodeJson,
+  decodeMessage,
+  encodeJson,
+  encodeMessage,
+  newNonce,
+  nowMicros,
+  parseInterchangeMessage,
+  proofFor,
+  proofMatches,
+  type ResultItem,
 } from "../src/executors/htex/protocol.js";
 import { SECRET_ENV } from "../src/executors/htex/workerPoolCommand.js";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1]!);
-const host = args.get("host")!, port = Number(args.get("port")), blockId = args.get("block-id")!;
-const workers = Number(args.get("max-workers")), pools = Number(args.get("pools") ?? 1);
+const host = args.get("host")!,
+  port = Number(args.get("port")),
+  blockId = args.get("block-id")!;
+const workers = Number(args.get("max-workers")),
+  pools = Number(args.get("pools") ?? 1);
 const statsDir = args.get("stats-dir");
 const statsFile = statsDir ? `${statsDir}/pools-${blockId}.json` : null;
 const secret = process.env[SECRET_ENV] ?? "";
@@ -33,7 +48,9 @@ if (!secret || !port || !(workers > 0)) {
 
 const NOOP_VALUE = serialize(1);
 const hbRtts: number[] = [];
-let open = 0, registered = 0, tries = 0;
+let open = 0,
+  registered = 0,
+  tries = 0;
 
 function simPool(index: number): void {
   const socket = net.connect({ host, port });
@@ -56,17 +73,31 @@ function simPool(index: number): void {
     for (const f of decoder.push(chunk)) {
       if (state === "challenge") {
         const m = decodeJson(f);
-        socket.write(encodePoolFrame(encodeJson({
-          t: "register", v: PROTOCOL_VERSION, proof: proofFor(secret, String(m.nonce)), challenge: myNonce,
-          uid: `${blockId}-${index}-${randomBytes(3).toString("hex")}`, hostname: `sim${blockId}-${index}`, blockId,
-          workerCount: workers, cpuCount: workers, totalMemory: 2 ** 34, nodeVersion: process.versions.node, clock: nowMicros(),
-        })));
+        socket.write(
+          encodePoolFrame(
+            encodeJson({
+              t: "register",
+              v: PROTOCOL_VERSION,
+              proof: proofFor(secret, String(m.nonce)),
+              challenge: myNonce,
+              uid: `${blockId}-${index}-${randomBytes(3).toString("hex")}`,
+              hostname: `sim${blockId}-${index}`,
+              blockId,
+              workerCount: workers,
+              cpuCount: workers,
+              totalMemory: 2 ** 34,
+              nodeVersion: process.versions.node,
+              clock: nowMicros(),
+            }),
+          ),
+        );
         state = "welcome";
         continue;
       }
       const m = parseInterchangeMessage(decodeMessage(f));
       if (state === "welcome") {
-        if (m.t !== "welcome" || !proofMatches(secret, INTERCHANGE_PROOF_PREFIX + myNonce, m.proof)) throw new Error("bad welcome");
+        if (m.t !== "welcome" || !proofMatches(secret, INTERCHANGE_PROOF_PREFIX + myNonce, m.proof))
+          throw new Error("bad welcome");
         decoder.maxFrameBytes = DEFAULT_MAX_FRAME;
         state = "ready";
         registered++;
@@ -120,12 +151,22 @@ function simPool(index: number): void {
 function writeStats(): void {
   if (!statsFile) return;
   const sorted = [...hbRtts].sort((a, b) => a - b);
-  const pick = (q: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]! : null);
+  const pick = (q: number): number | null =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]! : null;
   const cpu = process.cpuUsage();
-  writeFileSync(statsFile, JSON.stringify({
-    pools, registered, tries, heartbeats: sorted.length, hbP50Ms: pick(0.5), hbP99Ms: pick(0.99), hbMaxMs: pick(1),
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-  }));
+  writeFileSync(
+    statsFile,
+    JSON.stringify({
+      pools,
+      registered,
+      tries,
+      heartbeats: sorted.length,
+      hbP50Ms: pick(0.5),
+      hbP99Ms: pick(0.99),
+      hbMaxMs: pick(1),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    }),
+  );
 }
 
 // Connect gradually: a thousand simultaneous handshakes is a thundering herd no real site makes.

@@ -11,15 +11,37 @@ import type { MonitoringEvent } from "../src/monitoring/messages.js";
 import { noopTaskEvents } from "./writer.js";
 
 const other = process.env["PROBE_BASE"];
-const Base = other ? (await import(other)).PostgresStore as typeof PostgresStore : PostgresStore;
-const per = 6500, rounds = Number(process.argv[2] ?? 20);
+const Base = other ? ((await import(other)).PostgresStore as typeof PostgresStore) : PostgresStore;
+const per = 6500,
+  rounds = Number(process.argv[2] ?? 20);
 const fakeTx = {
   dialect: postgresDialect,
-  async run(q: any) { const { text, values } = q.compile(postgresDialect.placeholder); void text; void values; return 1e9; },
-  async all(q: any) { q.compile(postgresDialect.placeholder); return []; },
-  async first() { return undefined; },
+  async run(q: any) {
+    const { text, values } = q.compile(postgresDialect.placeholder);
+    void text;
+    void values;
+    return 1e9;
+  },
+  async all(q: any) {
+    q.compile(postgresDialect.placeholder);
+    return [];
+  },
+  async first() {
+    return undefined;
+  },
 };
-function mk(C: any) { const s = Object.create(C.prototype); Object.assign(s, { tolerant: false, replaySafe: false, rejected: [], rows: 0, runId: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", method: "unnest" }); return s; }
+function mk(C: any) {
+  const s = Object.create(C.prototype);
+  Object.assign(s, {
+    tolerant: false,
+    replaySafe: false,
+    rejected: [],
+    rows: 0,
+    runId: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    method: "unnest",
+  });
+  return s;
+}
 const stores: Record<string, any> = { new: mk(PostgresStore), base: mk(Base) };
 const acc: Record<string, number> = { new: 0, base: 0 };
 const began = Date.now() * 1000;
@@ -33,4 +55,5 @@ for (let r = 0; r < rounds; r++) {
     acc[k] = (acc[k] ?? 0) + performance.now() - t0;
   }
 }
-for (const [k, ms] of Object.entries(acc)) console.log(`${k}: ${(ms * 1000 / (rounds * per)).toFixed(2)} µs/task (plan + encode, no server)`);
+for (const [k, ms] of Object.entries(acc))
+  console.log(`${k}: ${((ms * 1000) / (rounds * per)).toFixed(2)} µs/task (plan + encode, no server)`);

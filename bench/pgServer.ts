@@ -9,6 +9,11 @@ import { fileURLToPath } from "node:url";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export function benchPgAdminUrl(): string {
-  return process.env["PARSL_TS_TEST_PG"] ??
-    execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  return (
+    process.env["PARSL_TS_TEST_PG"] ??
+    execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim()
+  );
 }

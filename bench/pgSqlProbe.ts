@@ -19,7 +19,8 @@ const name = `parsl_probe_${crypto.randomBytes(4).toString("hex")}`;
 const admin = new pg.Client({ connectionString: base });
 await admin.connect();
 await admin.query(`CREATE DATABASE "${name}"`);
-const u = new URL(base); u.pathname = "/" + name;
+const u = new URL(base);
+u.pathname = "/" + name;
 const RUN = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 function cpuOf(pid: number): number {
   const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -33,40 +34,90 @@ try {
   const c = new pg.Client({ connectionString: u.toString() });
   await c.connect();
   const pid = Number((await c.query("SELECT pg_backend_pid() AS p")).rows[0].p);
-  await c.query(`INSERT INTO workflow (run_id, time_began, host, "user", rundir, tasks_failed_count, tasks_completed_count) VALUES ('${RUN}', now(), 'h', 'u', '/', 0, 0)`);
+  await c.query(
+    `INSERT INTO workflow (run_id, time_began, host, "user", rundir, tasks_failed_count, tasks_completed_count) VALUES ('${RUN}', now(), 'h', 'u', '/', 0, 0)`,
+  );
   await c.query(`CREATE TABLE status_nofk (LIKE status INCLUDING ALL)`);
   let next = 0;
   const began = Date.now() * 1000;
   const states = ["pending", "launched", "running", "running_ended", "exec_done"];
-  const arr = (xs: unknown[]) => "{" + xs.map((x) => typeof x === "string" ? `"${x}"` : String(x)).join(",") + "}";
+  const arr = (xs: unknown[]) => "{" + xs.map((x) => (typeof x === "string" ? `"${x}"` : String(x))).join(",") + "}";
   function statusArrays(from: number) {
-    const ids: number[] = [], names: string[] = [], ts: string[] = [], tries: number[] = [];
-    for (let i = from; i < from + per; i++) states.forEach((st, k) => { ids.push(i); names.push(st); ts.push(formatMicros(began + i * 20 + k)); tries.push(0); });
+    const ids: number[] = [],
+      names: string[] = [],
+      ts: string[] = [],
+      tries: number[] = [];
+    for (let i = from; i < from + per; i++)
+      states.forEach((st, k) => {
+        ids.push(i);
+        names.push(st);
+        ts.push(formatMicros(began + i * 20 + k));
+        tries.push(0);
+      });
     return [arr(ids), arr(names), arr(ts), arr(tries)];
   }
   const SRC = `UNNEST($1::int4[], $2::text[], $3::timestamp[], $4::int4[]) AS v(a, b, c, d)`;
   const variants: Record<string, (from: number) => Promise<void>> = {
-    "status on-conflict": async (f) => { await c.query(`INSERT INTO status (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC} ON CONFLICT DO NOTHING`, statusArrays(f)); },
-    "status plain": async (f) => { await c.query(`INSERT INTO status (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC}`, statusArrays(f)); },
-    "status not-exists": async (f) => { await c.query(`INSERT INTO status (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC} WHERE NOT EXISTS (SELECT 1 FROM status s WHERE s.task_id = v.a AND s.run_id = '${RUN}' AND s.task_status_name = v.b AND s."timestamp" = v.c)`, statusArrays(f)); },
-    "status nofk on-conflict": async (f) => { await c.query(`INSERT INTO status_nofk (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC} ON CONFLICT DO NOTHING`, statusArrays(f)); },
-    "status nofk plain": async (f) => { await c.query(`INSERT INTO status_nofk (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC}`, statusArrays(f)); },
+    "status on-conflict": async (f) => {
+      await c.query(
+        `INSERT INTO status (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC} ON CONFLICT DO NOTHING`,
+        statusArrays(f),
+      );
+    },
+    "status plain": async (f) => {
+      await c.query(
+        `INSERT INTO status (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC}`,
+        statusArrays(f),
+      );
+    },
+    "status not-exists": async (f) => {
+      await c.query(
+        `INSERT INTO status (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC} WHERE NOT EXISTS (SELECT 1 FROM status s WHERE s.task_id = v.a AND s.run_id = '${RUN}' AND s.task_status_name = v.b AND s."timestamp" = v.c)`,
+        statusArrays(f),
+      );
+    },
+    "status nofk on-conflict": async (f) => {
+      await c.query(
+        `INSERT INTO status_nofk (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC} ON CONFLICT DO NOTHING`,
+        statusArrays(f),
+      );
+    },
+    "status nofk plain": async (f) => {
+      await c.query(
+        `INSERT INTO status_nofk (task_id, task_status_name, "timestamp", run_id, try_id) SELECT v.a, v.b, v.c, '${RUN}', v.d FROM ${SRC}`,
+        statusArrays(f),
+      );
+    },
   };
   const results = new Map<string, { cpu: number; wal: number; ms: number }>();
   for (let r = 0; r < reps; r++) {
     for (const [k, fn] of Object.entries(variants)) {
       if (only && !k.includes(only)) continue;
-      const from = next; next += per;
+      const from = next;
+      next += per;
       const lsn0 = (await c.query("SELECT pg_current_wal_insert_lsn() AS l")).rows[0].l;
-      const c0 = cpuOf(pid); const t0 = performance.now();
-      await c.query("BEGIN"); await fn(from); await c.query("COMMIT");
-      const ms = performance.now() - t0; const cpu = cpuOf(pid) - c0;
-      const wal = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '${lsn0}') AS d`)).rows[0].d);
-      const e = results.get(k) ?? { cpu: 0, wal: 0, ms: 0 }; e.cpu += cpu; e.wal += wal; e.ms += ms; results.set(k, e);
+      const c0 = cpuOf(pid);
+      const t0 = performance.now();
+      await c.query("BEGIN");
+      await fn(from);
+      await c.query("COMMIT");
+      const ms = performance.now() - t0;
+      const cpu = cpuOf(pid) - c0;
+      const wal = Number(
+        (await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '${lsn0}') AS d`)).rows[0].d,
+      );
+      const e = results.get(k) ?? { cpu: 0, wal: 0, ms: 0 };
+      e.cpu += cpu;
+      e.wal += wal;
+      e.ms += ms;
+      results.set(k, e);
     }
   }
   const rows = per * 5 * reps;
-  for (const [k, e] of results) console.log(`${k.padEnd(26)} backend CPU ${(e.cpu * 1e6 / rows).toFixed(2)} µs/row, wall ${(e.ms * 1000 / rows).toFixed(2)} µs/row, WAL ${(e.wal / rows).toFixed(0)} B/row`);
+  for (const [k, e] of results)
+    console.log(
+      `${k.padEnd(26)} backend CPU ${((e.cpu * 1e6) / rows).toFixed(2)} µs/row, wall ${((e.ms * 1000) / rows).toFixed(2)} µs/row, WAL ${(e.wal / rows).toFixed(0)} B/row`,
+    );
   await c.end();
 } finally {
   await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);

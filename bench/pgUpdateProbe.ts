@@ -26,7 +26,17 @@ try {
   const store = await PostgresStore.open(u.toString(), "probe", RUN, { warning: console.warn, note: () => undefined });
   await store.ensureSchema();
   const t = Date.now() * 1000;
-  await store.applyBatch([{ t: "workflow_start", workflow_name: "probe", workflow_version: "1", time_began: t, host: "h", user: "u", rundir: "/" }]);
+  await store.applyBatch([
+    {
+      t: "workflow_start",
+      workflow_name: "probe",
+      workflow_version: "1",
+      time_began: t,
+      host: "h",
+      user: "u",
+      rundir: "/",
+    },
+  ]);
   // The run as the writer leaves it in a burst: each task's launch, then its completion, a batch of 6,000 at a time.
   for (let s = 0; s < tasks; s += per) {
     const launch = [];
@@ -46,10 +56,15 @@ try {
   const params = ["{" + ids.join(",") + "}", RUN, "{" + ids.map(() => `"2026-12-02 03:00:00.000001"`).join(",") + "}"];
   const update = `UPDATE task AS x SET task_time_returned = v.t FROM UNNEST($1::int4[], $3::timestamp[]) AS v(task_id, t)
     WHERE x.task_id = v.task_id AND x.run_id = $2`;
-  for (const [label, settings] of [["planner defaults", []], ["hash and merge joins off", ["enable_hashjoin", "enable_mergejoin"]]] as const) {
+  for (const [label, settings] of [
+    ["planner defaults", []],
+    ["hash and merge joins off", ["enable_hashjoin", "enable_mergejoin"]],
+  ] as const) {
     await c.query("BEGIN");
     for (const s of settings) await c.query(`SELECT set_config('${s}', 'off', true)`);
-    const plan = (await c.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${update}`, params)).rows[0]["QUERY PLAN"][0];
+    const plan = (await c.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${update}`, params)).rows[0][
+      "QUERY PLAN"
+    ][0];
     await c.query("ROLLBACK");
     let read = 0;
     const walk = (n: Record<string, unknown>): void => {
@@ -63,8 +78,10 @@ try {
       for (const k of (n["Plans"] as Record<string, unknown>[] | undefined) ?? []) kinds(k);
     };
     kinds(plan["Plan"]);
-    console.log(`${tasks} tasks in the run, updating ${per}: ${label.padEnd(24)} ${String(plan["Execution Time"]).padStart(8)} ms, ` +
-      `${read} task rows read (${joins.join(" > ")})`);
+    console.log(
+      `${tasks} tasks in the run, updating ${per}: ${label.padEnd(24)} ${String(plan["Execution Time"]).padStart(8)} ms, ` +
+        `${read} task rows read (${joins.join(" > ")})`,
+    );
   }
   await c.end();
 } finally {

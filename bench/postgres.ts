@@ -22,8 +22,9 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Config, MonitoringHub, ThreadPoolExecutor, load, tsApp } from "../src/index.js";
 
-const noop = tsApp(function noop() { return 7; });
-
+const noop = tsApp(function noop() {
+  return 7;
+});
 
 async function admin(url: string, text: string): Promise<Record<string, unknown>[]> {
   const c = new pg.Client({ connectionString: url });
@@ -132,11 +133,18 @@ async function once(n: number, target: Target, adminUrl: string): Promise<Once> 
     await admin(adminUrl, `CREATE DATABASE "${dbName}"`);
     endpoint = withDatabase(adminUrl, dbName);
   }
-  const dfk = await load(new Config({
-    executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
-    monitoring: target === "none" ? null : new MonitoringHub({ resourceMonitoringInterval: 0, ...(endpoint ? { loggingEndpoint: endpoint } : {}) }),
-    runDir, handleSignals: false, summary: false,
-  }));
+  const dfk = await load(
+    new Config({
+      executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
+      monitoring:
+        target === "none"
+          ? null
+          : new MonitoringHub({ resourceMonitoringInterval: 0, ...(endpoint ? { loggingEndpoint: endpoint } : {}) }),
+      runDir,
+      handleSignals: false,
+      summary: false,
+    }),
+  );
   await Promise.all(Array.from({ length: 2000 }, () => noop()));
   const backends = target === "postgresql" ? new BackendCpu(dbName) : null;
   const server0 = backends?.total() ?? null;
@@ -157,29 +165,46 @@ async function once(n: number, target: Target, adminUrl: string): Promise<Once> 
   const serverCpu = target === "postgresql" && server0 !== null && server1 !== null ? perTask(server1 - server0) : null;
   let rows = 0;
   if (target === "postgresql") {
-    const r = await admin(endpoint!, `SELECT (SELECT COUNT(*) FROM task) + (SELECT COUNT(*) FROM try) + (SELECT COUNT(*) FROM status) AS n`);
+    const r = await admin(
+      endpoint!,
+      `SELECT (SELECT COUNT(*) FROM task) + (SELECT COUNT(*) FROM try) + (SELECT COUNT(*) FROM status) AS n`,
+    );
     rows = Number(r[0]!["n"]);
     await admin(adminUrl, `DROP DATABASE "${dbName}" WITH (FORCE)`);
   } else if (target === "sqlite") {
     const Database = (await import("better-sqlite3")).default;
     const db = new Database(path.join(runDir, "monitoring.db"), { readonly: true });
-    rows = (db.prepare("SELECT (SELECT COUNT(*) FROM task) + (SELECT COUNT(*) FROM try) + (SELECT COUNT(*) FROM status) AS n").get() as { n: number }).n;
+    rows = (
+      db
+        .prepare("SELECT (SELECT COUNT(*) FROM task) + (SELECT COUNT(*) FROM try) + (SELECT COUNT(*) FROM status) AS n")
+        .get() as { n: number }
+    ).n;
     db.close();
   }
   fs.rmSync(path.dirname(runDir), { recursive: true, force: true });
   const expected = (n + 2000) * 7; // task + try + 5 status rows per task
-  if (target !== "none" && rows !== expected) throw new Error(`${target}: ${rows} rows committed, expected ${expected}`);
+  if (target !== "none" && rows !== expected)
+    throw new Error(`${target}: ${rows} rows committed, expected ${expected}`);
   return { perSecond: n / seconds, rows, tasksDone, kernelCpu: (cpu.user + cpu.system) / n, writerCpu, serverCpu };
 }
 
-export async function benchPostgres(opts: { tasks: number; rounds: number; print: (s: string) => void; targets?: readonly Target[] }): Promise<Record<string, unknown>> {
+export async function benchPostgres(opts: {
+  tasks: number;
+  rounds: number;
+  print: (s: string) => void;
+  targets?: readonly Target[];
+}): Promise<Record<string, unknown>> {
   const targets = opts.targets ?? (["none", "sqlite", "postgresql"] as const);
   const adminUrl = benchPgAdminUrl();
   const version = (await admin(adminUrl, "SHOW server_version"))[0]!["server_version"];
-  opts.print(`PostgreSQL ${String(version)} at ${new URL(adminUrl).host}; ${opts.tasks} no-op tasks, ThreadPoolExecutor(2), ${opts.rounds} alternated rounds`);
+  opts.print(
+    `PostgreSQL ${String(version)} at ${new URL(adminUrl).host}; ${opts.tasks} no-op tasks, ThreadPoolExecutor(2), ${opts.rounds} alternated rounds`,
+  );
   const runs: Record<Target, number[]> = { none: [], sqlite: [], postgresql: [] };
   const cpu: Record<Target, { kernel: number[]; writer: number[]; server: number[] }> = {
-    none: { kernel: [], writer: [], server: [] }, sqlite: { kernel: [], writer: [], server: [] }, postgresql: { kernel: [], writer: [], server: [] },
+    none: { kernel: [], writer: [], server: [] },
+    sqlite: { kernel: [], writer: [], server: [] },
+    postgresql: { kernel: [], writer: [], server: [] },
   };
   for (let r = 0; r < opts.rounds; r++) {
     for (const target of targets) {
@@ -189,15 +214,20 @@ export async function benchPostgres(opts: { tasks: number; rounds: number; print
       if (o.writerCpu !== null) cpu[target].writer.push(o.writerCpu);
       if (o.serverCpu !== null) cpu[target].server.push(o.serverCpu);
       const us = (v: number | null): string => (v === null ? "-" : v.toFixed(0));
-      opts.print(`  round ${r + 1} ${target.padEnd(10)} ${o.perSecond.toFixed(0)} tasks/s until every row is committed ` +
-        `(tasks done at ${o.tasksDone.toFixed(1)} s; CPU µs/task: kernel ${us(o.kernelCpu)}, writer ${us(o.writerCpu)}, server ${us(o.serverCpu)})`);
+      opts.print(
+        `  round ${r + 1} ${target.padEnd(10)} ${o.perSecond.toFixed(0)} tasks/s until every row is committed ` +
+          `(tasks done at ${o.tasksDone.toFixed(1)} s; CPU µs/task: kernel ${us(o.kernelCpu)}, writer ${us(o.writerCpu)}, server ${us(o.serverCpu)})`,
+      );
     }
   }
-  const median = (xs: number[]): number => xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]): number =>
+    xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const none = median(runs.none);
   const costOf = (t: Target): number => 1e6 / median(runs[t]) - 1e6 / none;
   /** Median CPU µs per task of each process, and their sum: on a machine of `cores` cores no faster rate is possible. */
-  const budget = (t: Target): { kernel: number; writer: number; server: number | null; sum: number; boundPerSecond: number } => {
+  const budget = (
+    t: Target,
+  ): { kernel: number; writer: number; server: number | null; sum: number; boundPerSecond: number } => {
     const kernel = median(cpu[t].kernel);
     const writer = median(cpu[t].writer);
     const server = cpu[t].server.length > 0 ? median(cpu[t].server) : null;
@@ -215,13 +245,17 @@ export async function benchPostgres(opts: { tasks: number; rounds: number; print
     postgresCpuMicrosPerTask: targets.includes("postgresql") ? budget("postgresql") : null,
   };
   const f = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : "-");
-  opts.print(`postgres: medians — unmonitored ${none.toFixed(0)}/s, SQLite ${out.sqlitePerSecond.toFixed(0)}/s, PostgreSQL ${out.postgresPerSecond.toFixed(0)}/s end to end`);
+  opts.print(
+    `postgres: medians — unmonitored ${none.toFixed(0)}/s, SQLite ${out.sqlitePerSecond.toFixed(0)}/s, PostgreSQL ${out.postgresPerSecond.toFixed(0)}/s end to end`,
+  );
   for (const t of ["sqlite", "postgresql"] as const) {
     if (!targets.includes(t)) continue;
     const b = budget(t);
-    opts.print(`  ${t === "sqlite" ? "SQLite" : "PostgreSQL"}: monitoring cost ${f(costOf(t))} µs/task end to end (against unmonitored in the same rounds); ` +
-      `CPU µs/task kernel ${f(b.kernel)} + writer ${f(b.writer)}${b.server === null ? "" : ` + server ${f(b.server)}`} = ${f(b.sum)}, ` +
-      `so at most ${b.boundPerSecond.toFixed(0)} tasks/s on ${os.availableParallelism()} cores`);
+    opts.print(
+      `  ${t === "sqlite" ? "SQLite" : "PostgreSQL"}: monitoring cost ${f(costOf(t))} µs/task end to end (against unmonitored in the same rounds); ` +
+        `CPU µs/task kernel ${f(b.kernel)} + writer ${f(b.writer)}${b.server === null ? "" : ` + server ${f(b.server)}`} = ${f(b.sum)}, ` +
+        `so at most ${b.boundPerSecond.toFixed(0)} tasks/s on ${os.availableParallelism()} cores`,
+    );
   }
   return out;
 }
@@ -232,7 +266,14 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     return i >= 0 ? Number(process.argv[i + 1]) : dflt;
   };
   const i = process.argv.indexOf("--targets");
-  const targets = i >= 0 ? process.argv[i + 1]!.split(",") as Target[] : undefined;
-  for (const t of targets ?? []) if (!["none", "sqlite", "postgresql"].includes(t)) throw new Error(`--targets: unknown target ${t} (none, sqlite, postgresql)`);
-  await benchPostgres({ tasks: arg("--tasks", 100_000), rounds: arg("--rounds", 3), print: (s) => console.log(s), ...(targets ? { targets } : {}) });
+  const targets = i >= 0 ? (process.argv[i + 1]!.split(",") as Target[]) : undefined;
+  for (const t of targets ?? [])
+    if (!["none", "sqlite", "postgresql"].includes(t))
+      throw new Error(`--targets: unknown target ${t} (none, sqlite, postgresql)`);
+  await benchPostgres({
+    tasks: arg("--tasks", 100_000),
+    rounds: arg("--rounds", 3),
+    print: (s) => console.log(s),
+    ...(targets ? { targets } : {}),
+  });
 }

@@ -31,7 +31,11 @@ export interface QueryBenchOptions {
   log?: (line: string) => void;
 }
 
-export interface QueryTiming { name: string; median_ms: number; max_ms: number }
+export interface QueryTiming {
+  name: string;
+  median_ms: number;
+  max_ms: number;
+}
 
 async function time(name: string, reps: number, fn: () => Promise<unknown>): Promise<QueryTiming> {
   const ms: number[] = [];
@@ -51,9 +55,15 @@ function cliTime(args: string[], firstByte = false): Promise<number> {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     let done = false;
-    child.stderr.on("data", (d: Buffer) => { err += String(d); });
+    child.stderr.on("data", (d: Buffer) => {
+      err += String(d);
+    });
     child.stdout.on("data", () => {
-      if (firstByte && !done) { done = true; resolve(performance.now() - t0); child.kill(); }
+      if (firstByte && !done) {
+        done = true;
+        resolve(performance.now() - t0);
+        child.kill();
+      }
     });
     child.on("error", reject);
     child.on("close", (code) => {
@@ -64,7 +74,12 @@ function cliTime(args: string[], firstByte = false): Promise<number> {
   });
 }
 
-async function measure(endpoint: string, label: string, reps: number, log: (l: string) => void): Promise<QueryTiming[]> {
+async function measure(
+  endpoint: string,
+  label: string,
+  reps: number,
+  log: (l: string) => void,
+): Promise<QueryTiming[]> {
   const out: QueryTiming[] = [];
   const db = await openMonitoringDb(endpoint);
   const runId = (await db.runs({ workflow: "synthetic" })).sort((a, b) => b.tasks.total - a.tasks.total)[0]!.run_id;
@@ -75,11 +90,29 @@ async function measure(endpoint: string, label: string, reps: number, log: (l: s
   };
   const cases: [string, () => Promise<unknown>][] = [
     ["api runs (all runs, statuses, tasks per state)", () => db.runs()],
-    ["api tasks: first page (default fields)", first({ run: runId, fields: ["task_id", "app", "state", "tries", "executor", "host", "invoked", "run_s", "total_s"] })],
-    ["api tasks: first page, -F \"state = failed\"", first({ run: runId, fields: ["task_id", "app", "state", "error"], filter: "state = failed" })],
-    ["api tasks: first page, -F \"app = simulate and run_s > 20\"", first({ run: runId, fields: ["task_id", "run_s"], filter: "app = simulate and run_s > 20" })],
-    ["api tasks: first page, --tries with mem_peak, cpu_s, job_id", first({ run: runId, tries: true, fields: ["task_id", "try_id", "mem_peak", "cpu_s", "job_id"] })],
-    ["api tasks --all-runs -F \"hashsum = H\"", first({ allRuns: true, fields: ["run_id", "task_id", "state", "memo"], filter: "hashsum = 0123456789abcdef" })],
+    [
+      "api tasks: first page (default fields)",
+      first({
+        run: runId,
+        fields: ["task_id", "app", "state", "tries", "executor", "host", "invoked", "run_s", "total_s"],
+      }),
+    ],
+    [
+      'api tasks: first page, -F "state = failed"',
+      first({ run: runId, fields: ["task_id", "app", "state", "error"], filter: "state = failed" }),
+    ],
+    [
+      'api tasks: first page, -F "app = simulate and run_s > 20"',
+      first({ run: runId, fields: ["task_id", "run_s"], filter: "app = simulate and run_s > 20" }),
+    ],
+    [
+      "api tasks: first page, --tries with mem_peak, cpu_s, job_id",
+      first({ run: runId, tries: true, fields: ["task_id", "try_id", "mem_peak", "cpu_s", "job_id"] }),
+    ],
+    [
+      'api tasks --all-runs -F "hashsum = H"',
+      first({ allRuns: true, fields: ["run_id", "task_id", "state", "memo"], filter: "hashsum = 0123456789abcdef" }),
+    ],
   ];
   for (const [name, fn] of cases) {
     await fn(); // warm: the first call reads the schema facts and file pages
@@ -92,7 +125,11 @@ async function measure(endpoint: string, label: string, reps: number, log: (l: s
     ["cli parsl-ts runs (process wall time)", ["runs", "--db", endpoint], false],
     ["cli parsl-ts tasks --limit 100 (process wall time)", ["tasks", runId, "--db", endpoint, "--limit", "100"], false],
     ["cli parsl-ts tasks (unlimited: time to first output)", ["tasks", runId, "--db", endpoint], true],
-    ["cli parsl-ts tasks -F \"state = failed\" (time to first output)", ["tasks", runId, "--db", endpoint, "-F", "state = failed"], true],
+    [
+      'cli parsl-ts tasks -F "state = failed" (time to first output)',
+      ["tasks", runId, "--db", endpoint, "-F", "state = failed"],
+      true,
+    ],
   ];
   for (const [name, args, fb] of procs) {
     await cliTime(args, fb);
@@ -100,13 +137,19 @@ async function measure(endpoint: string, label: string, reps: number, log: (l: s
     out.push(t);
     log(`${t.name}: median ${t.median_ms.toFixed(1)} ms, max ${t.max_ms.toFixed(1)} ms`);
   }
-  const node = await time(`${label} node startup alone (node -e 0)`, 3, () => new Promise((res) => spawn(process.execPath, ["-e", "0"]).on("close", res)));
+  const node = await time(
+    `${label} node startup alone (node -e 0)`,
+    3,
+    () => new Promise((res) => spawn(process.execPath, ["-e", "0"]).on("close", res)),
+  );
   log(`${node.name}: median ${node.median_ms.toFixed(1)} ms`);
   out.push(node);
   return out;
 }
 
-export async function benchQuery(opts: QueryBenchOptions = {}): Promise<{ sqlite: QueryTiming[]; postgresql: QueryTiming[] | null }> {
+export async function benchQuery(
+  opts: QueryBenchOptions = {},
+): Promise<{ sqlite: QueryTiming[]; postgresql: QueryTiming[] | null }> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const tasks = opts.tasks ?? 1_000_000;
   const reps = opts.reps ?? 9;
@@ -149,7 +192,10 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<{ sqlite
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const args = process.argv.slice(2);
-  const get = (n: string): string | undefined => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+  const get = (n: string): string | undefined => {
+    const i = args.indexOf(n);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const tasks = Number(get("--tasks") ?? 1_000_000);
   const pgUrl = args.includes("--pg") ? (get("--pg") ?? benchPgAdminUrl()) : undefined;
   await benchQuery({ tasks, ...(get("--db") ? { db: get("--db")! } : {}), ...(pgUrl ? { pg: pgUrl } : {}) });

@@ -33,26 +33,39 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 
 if (want("core")) {
   print("== core: ThreadPoolExecutor, no-op tasks");
-  results.core = await benchCore({ tasks: quick ? 20_000 : 100_000, million: quick ? 0 : 1_000_000, lockedTasks: quick ? 20_000 : 300_000, print });
+  results.core = await benchCore({
+    tasks: quick ? 20_000 : 100_000,
+    million: quick ? 0 : 1_000_000,
+    lockedTasks: quick ? 20_000 : 300_000,
+    print,
+  });
 }
 if (want("writer")) {
   print("== writer: monitoring events → SQLite");
   const w = await benchWriter(quick ? 20_000 : 200_000);
-  print(`writer: ${w.tasks} no-op tasks = ${w.rows} rows in ${w.seconds.toFixed(2)} s: ${w.rowsPerSecond.toFixed(0)} rows/s (${(w.rowsPerSecond / 7).toFixed(0)} tasks/s)`);
+  print(
+    `writer: ${w.tasks} no-op tasks = ${w.rows} rows in ${w.seconds.toFixed(2)} s: ${w.rowsPerSecond.toFixed(0)} rows/s (${(w.rowsPerSecond / 7).toFixed(0)} tasks/s)`,
+  );
   results.writer = w;
 }
 if (want("pgwriter")) {
-  print("== pgwriter: monitoring into PostgreSQL (the server of scripts/postgres/start-server.sh, or PARSL_TS_TEST_PG)");
+  print(
+    "== pgwriter: monitoring into PostgreSQL (the server of scripts/postgres/start-server.sh, or PARSL_TS_TEST_PG)",
+  );
   const base = benchPgAdminUrl();
   const ingestTasks = quick ? 10_000 : 50_000;
   const ingest = [];
   for (const method of ["unnest", "values"] as const) {
     const r = await benchIngest(base, method, ingestTasks);
-    print(`pgwriter ingest ${r.method}: ${Math.round(r.rowsPerSecond)} rows/s, ${r.microsPerTask.toFixed(1)} µs/task of writer time`);
+    print(
+      `pgwriter ingest ${r.method}: ${Math.round(r.rowsPerSecond)} rows/s, ${r.microsPerTask.toFixed(1)} µs/task of writer time`,
+    );
     ingest.push(r);
   }
   const statusRows = await benchStatusRows(base, ingestTasks);
-  print(`pgwriter status rows, µs/row: UNNEST ${statusRows.unnest.toFixed(1)}, VALUES ${statusRows.values.toFixed(1)}, COPY ${statusRows.copy.toFixed(1)}`);
+  print(
+    `pgwriter status rows, µs/row: UNNEST ${statusRows.unnest.toFixed(1)}, VALUES ${statusRows.values.toFixed(1)}, COPY ${statusRows.copy.toFixed(1)}`,
+  );
   results.pgwriter = { ingest, statusRows }; // the end-to-end figure is the "postgres" section
 }
 
@@ -64,11 +77,23 @@ if (want("visualizer") || want("visualizer-pg")) {
     const tasks = quick ? 20_000 : 1_000_000;
     const reps = quick ? 5 : 20;
     print("== visualizer: API and pages over a synthetic run (SQLite)");
-    const sqlite = await benchVisualizer({ tasks, reps, keepDir: dir, log: print, ...(want("visualizer") ? {} : { noPages: true }) });
+    const sqlite = await benchVisualizer({
+      tasks,
+      reps,
+      keepDir: dir,
+      log: print,
+      ...(want("visualizer") ? {} : { noPages: true }),
+    });
     if (want("visualizer")) results.visualizer = sqlite;
     if (want("visualizer-pg")) {
       print("== visualizer: API and pages over the same runs in PostgreSQL");
-      results.visualizerPg = await benchVisualizer({ tasks, reps, db: path.join(dir, "monitoring.db"), pg: benchPgAdminUrl(), log: print });
+      results.visualizerPg = await benchVisualizer({
+        tasks,
+        reps,
+        db: path.join(dir, "monitoring.db"),
+        pg: benchPgAdminUrl(),
+        log: print,
+      });
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -79,8 +104,15 @@ if (want("export")) {
   results.export = await benchExport({ tasks: quick ? 20_000 : 1_000_000, print });
 }
 if (want("query")) {
-  print("== query: parsl-ts runs / tasks and parsl-ts/query on a synthetic run (SQLite, then the same rows in PostgreSQL)");
-  results.query = await benchQuery({ tasks: quick ? 20_000 : 1_000_000, reps: quick ? 3 : 9, pg: benchPgAdminUrl(), log: print });
+  print(
+    "== query: parsl-ts runs / tasks and parsl-ts/query on a synthetic run (SQLite, then the same rows in PostgreSQL)",
+  );
+  results.query = await benchQuery({
+    tasks: quick ? 20_000 : 1_000_000,
+    reps: quick ? 3 : 9,
+    pg: benchPgAdminUrl(),
+    log: print,
+  });
 }
 if (want("stats") || want("stats-pg")) {
   // One synthetic SQLite run for both dialects (the PostgreSQL copy is parsl_bench_queries_<tasks>, reused when present).
@@ -96,7 +128,13 @@ if (want("stats") || want("stats-pg")) {
     }
     if (want("stats-pg")) {
       print("== stats / analyze over the same run in PostgreSQL");
-      results.statsPg = await benchStatsAnalyze({ tasks, db: file, reps: quick ? 3 : 7, pg: benchPgAdminUrl(), log: print });
+      results.statsPg = await benchStatsAnalyze({
+        tasks,
+        db: file,
+        reps: quick ? 3 : 7,
+        pg: benchPgAdminUrl(),
+        log: print,
+      });
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -107,10 +145,19 @@ if (want("htex")) {
   results.htex = await benchHtex({ tasks: quick ? 5_000 : 20_000, print });
 }
 if (want("htex-scale")) {
-  print("== htex-scale: N simulated pools (the real pool protocol, many per process) on one interchange, through the kernel, monitoring on");
+  print(
+    "== htex-scale: N simulated pools (the real pool protocol, many per process) on one interchange, through the kernel, monitoring on",
+  );
   results.htexScale = await benchHtexScale({
     print,
-    ...(quick ? { points: [{ pools: 10, workersPerPool: 8, tasks: 10_000 }, { pools: 100, workersPerPool: 16, tasks: 20_000 }] } : {}),
+    ...(quick
+      ? {
+          points: [
+            { pools: 10, workersPerPool: 8, tasks: 10_000 },
+            { pools: 100, workersPerPool: 16, tasks: 20_000 },
+          ],
+        }
+      : {}),
   });
 }
 

@@ -46,7 +46,8 @@ async function pgCopy(file: string, adminUrl: string, tasks: number, log: (l: st
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    if ((await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+    if ((await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 0)
+      await client.query(`CREATE DATABASE "${name}"`);
   } finally {
     await client.end();
   }
@@ -102,16 +103,26 @@ export async function benchStatsAnalyze(opts: StatsBenchOptions = {}): Promise<S
       }
       const q = { name, firstMs: times[0]!, p50Ms: median(times), maxMs: Math.max(...times) };
       queries.push(q);
-      log(`${name.padEnd(38)} first ${q.firstMs.toFixed(0).padStart(6)} ms   p50 ${q.p50Ms.toFixed(0).padStart(6)} ms   max ${q.maxMs.toFixed(0).padStart(6)} ms`);
+      log(
+        `${name.padEnd(38)} first ${q.firstMs.toFixed(0).padStart(6)} ms   p50 ${q.p50Ms.toFixed(0).padStart(6)} ms   max ${q.maxMs.toFixed(0).padStart(6)} ms`,
+      );
     }
     const cli: StatsBenchResult["cli"] = [];
-    for (const [name, args] of [["node --version (start-up only)", null], ["parsl-ts stats", ["stats"]], ["parsl-ts analyze", ["analyze"]]] as const) {
+    for (const [name, args] of [
+      ["node --version (start-up only)", null],
+      ["parsl-ts stats", ["stats"]],
+      ["parsl-ts analyze", ["analyze"]],
+    ] as const) {
       const times: number[] = [];
       for (let i = 0; i < Math.min(reps, 5); i++) {
         const t0 = performance.now();
-        const r = args === null ? spawnSync(process.execPath, ["-e", ""]) : spawnSync(process.execPath, [CLI, ...args, "--db", endpoint], { encoding: "utf8" });
+        const r =
+          args === null
+            ? spawnSync(process.execPath, ["-e", ""])
+            : spawnSync(process.execPath, [CLI, ...args, "--db", endpoint], { encoding: "utf8" });
         times.push(performance.now() - t0);
-        if (r.status !== 0 && !(args?.[0] === "analyze" && r.status === 1)) throw new Error(`${name} exited ${r.status}: ${String(r.stderr)}`);
+        if (r.status !== 0 && !(args?.[0] === "analyze" && r.status === 1))
+          throw new Error(`${name} exited ${r.status}: ${String(r.stderr)}`);
       }
       cli.push({ name, p50Ms: median(times) });
       log(`CLI ${name.padEnd(34)} p50 ${median(times).toFixed(0).padStart(6)} ms`);

@@ -27,7 +27,9 @@ import { startVisualizer } from "../src/visualizer/index.js";
 import { msToNaive, naiveNowMs } from "../src/visualizer/timefmt.js";
 
 function tableDdl(t: Table): string {
-  const cols = t.columns.map((c) => `\t${c.name === "user" ? '"user"' : c.name} ${c.type}${c.notNull ? " NOT NULL" : ""}`);
+  const cols = t.columns.map(
+    (c) => `\t${c.name === "user" ? '"user"' : c.name} ${c.type}${c.notNull ? " NOT NULL" : ""}`,
+  );
   cols.push(`\tPRIMARY KEY (${t.primaryKey.join(", ")})`);
   if (t.foreignKeyRunId) cols.push("\tFOREIGN KEY(run_id) REFERENCES workflow (run_id)");
   return `CREATE TABLE "${t.name}" (\n${cols.join(", \n")}\n)`;
@@ -39,7 +41,8 @@ export function createSchema(db: Database.Database, withIndexes = true): void {
 }
 
 export function createIndexes(db: Database.Database): void {
-  for (const ix of INDEXES) db.exec(`CREATE INDEX IF NOT EXISTS ${ix.name} ON "${ix.table}" (${ix.columns.join(", ")})`);
+  for (const ix of INDEXES)
+    db.exec(`CREATE INDEX IF NOT EXISTS ${ix.name} ON "${ix.table}" (${ix.columns.join(", ")})`);
 }
 
 export interface SyntheticOptions {
@@ -57,7 +60,11 @@ export interface SyntheticOptions {
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 4294967296;
   };
 }
@@ -75,7 +82,8 @@ export function createSyntheticDb(file: string, opts: SyntheticOptions): string 
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = OFF");
   db.pragma("foreign_keys = OFF"); // the workflow row is written last, once its counts are known
-  const fresh = (db.prepare(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'workflow'`).pluck().get() as number) === 0;
+  const fresh =
+    (db.prepare(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'workflow'`).pluck().get() as number) === 0;
   if (fresh) createSchema(db, false);
   const rand = rng(opts.tasks + 17);
   const runId = opts.runId ?? `bench-${opts.tasks}-${Math.floor(rand() * 1e9).toString(16)}`;
@@ -84,10 +92,12 @@ export function createSyntheticDb(file: string, opts: SyntheticOptions): string 
   const start = opts.startMs ?? naiveNowMs() - spanMs - 60_000;
   const ts = (ms: number): string => msToNaive(Math.round(ms * 1000) / 1000);
   // Columns named: the tables have more nullable extras than these synthetic rows fill.
-  const insTask = db.prepare(`INSERT INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, task_hashsum, task_inputs,
+  const insTask =
+    db.prepare(`INSERT INTO task (task_id, run_id, task_depends, task_func_name, task_memoize, task_hashsum, task_inputs,
     task_outputs, task_stdin, task_stdout, task_stderr, task_time_invoked, task_time_returned, task_fail_count, task_fail_cost,
     task_lineage_hash, task_latest_status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
-  const insTry = db.prepare(`INSERT INTO try (try_id, task_id, run_id, block_id, hostname, task_executor, task_try_time_launched,
+  const insTry =
+    db.prepare(`INSERT INTO try (try_id, task_id, run_id, block_id, hostname, task_executor, task_try_time_launched,
     task_try_time_running, task_try_time_returned, task_fail_history, task_joins) VALUES (?,?,?,?,?,?,?,?,?,?,?)`);
   const insStatus = db.prepare(`INSERT INTO status VALUES (?,?,?,?,?)`);
   const insRes = db.prepare(`INSERT INTO resource VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
@@ -98,7 +108,7 @@ export function createSyntheticDb(file: string, opts: SyntheticOptions): string 
     for (let id = 0; id < opts.tasks; id++) {
       const app = APPS[id % APPS.length]!;
       const executor = id % 2 === 0 ? "htex" : "threads";
-      const invoked = start + id / perSec * 1000;
+      const invoked = start + (id / perSec) * 1000;
       const deps: number[] = [];
       if (id >= 8 && id % 4 !== 0) deps.push(id - 1 - (id % 7));
       if (id >= 100 && id % 10 === 3) deps.push(id - 50);
@@ -110,7 +120,10 @@ export function createSyntheticDb(file: string, opts: SyntheticOptions): string 
       insStatus.run(id, "pending", ts(t), runId, 0);
       let failCount = 0;
       for (let k = 0; k < tries && !depFail; k++) {
-        if (k > 0) { t += 5; insStatus.run(id, "pending", ts(t), runId, k); }
+        if (k > 0) {
+          t += 5;
+          insStatus.run(id, "pending", ts(t), runId, k);
+        }
         const launched = t + 2 + rand() * 50;
         const running = launched + 5 + rand() * 500;
         const runFor = 1000 + rand() * 30_000;
@@ -122,28 +135,91 @@ export function createSyntheticDb(file: string, opts: SyntheticOptions): string 
         insStatus.run(id, "running_ended", ts(ended), runId, k);
         insStatus.run(id, ok ? "exec_done" : k === tries - 1 ? "failed" : "fail_retryable", ts(returned), runId, k);
         if (!ok) failCount++;
-        insTry.run(k, id, runId, executor === "htex" ? String(id % 10) : null, executor === "htex" ? `node${id % 50}` : null, executor,
-          ts(launched), ts(running), ts(returned), ok ? "" : `ValueError('synthetic failure ${k}')`, null);
+        insTry.run(
+          k,
+          id,
+          runId,
+          executor === "htex" ? String(id % 10) : null,
+          executor === "htex" ? `node${id % 50}` : null,
+          executor,
+          ts(launched),
+          ts(running),
+          ts(returned),
+          ok ? "" : `ValueError('synthetic failure ${k}')`,
+          null,
+        );
         if (executor === "htex") {
           const rss = 5e7 + rand() * 4e8;
-          insRes.run(k, id, runId, ts(running + runFor / 2), 1.0, 10_000 + (id % 50_000), 0.5, 1, runFor / 2000 * rand(), 0.05, rss * 2, rss,
-            1e6 * rand(), 1e5 * rand(), "running", String(id % 8), 10, 5);
+          insRes.run(
+            k,
+            id,
+            runId,
+            ts(running + runFor / 2),
+            1.0,
+            10_000 + (id % 50_000),
+            0.5,
+            1,
+            (runFor / 2000) * rand(),
+            0.05,
+            rss * 2,
+            rss,
+            1e6 * rand(),
+            1e5 * rand(),
+            "running",
+            String(id % 8),
+            10,
+            5,
+          );
         }
         t = returned;
       }
-      if (depFail) { t += 1; insStatus.run(id, "dep_fail", ts(t), runId, 0); }
+      if (depFail) {
+        t += 1;
+        insStatus.run(id, "dep_fail", ts(t), runId, 0);
+      }
       const final = depFail ? "dep_fail" : finalFail ? "failed" : "exec_done";
-      if (final === "exec_done") completed++; else if (final === "failed") failed++;
+      if (final === "exec_done") completed++;
+      else if (final === "failed") failed++;
       if (t > lastMs) lastMs = t;
-      insTask.run(id, runId, deps.join(","), app, "0", null, "None", "None", null, "", "", ts(invoked), ts(t), failCount, failCount,
-        null, final);
+      insTask.run(
+        id,
+        runId,
+        deps.join(","),
+        app,
+        "0",
+        null,
+        "None",
+        "None",
+        null,
+        "",
+        "",
+        ts(invoked),
+        ts(t),
+        failCount,
+        failCount,
+        null,
+        final,
+      );
     }
-    const insNode = db.prepare(`INSERT INTO node (run_id, hostname, uid, block_id, cpu_count, total_memory, active, worker_count, python_v, timestamp, last_heartbeat)
+    const insNode =
+      db.prepare(`INSERT INTO node (run_id, hostname, uid, block_id, cpu_count, total_memory, active, worker_count, python_v, timestamp, last_heartbeat)
       VALUES (?,?,?,?,?,?,?,?,?,?,?)`);
     for (let n = 0; n < 50; n++) {
       for (let e = 0; e < 20; e++) {
         const at = start + (e / 20) * (lastMs - start);
-        insNode.run(runId, `node${n}`, `uid${n.toString(16).padStart(10, "0")}`, String(n % 10), 8, 32 * 1024 ** 3, e === 19 ? 0 : 1, 8, "3.11.2", ts(at), ts(at));
+        insNode.run(
+          runId,
+          `node${n}`,
+          `uid${n.toString(16).padStart(10, "0")}`,
+          String(n % 10),
+          8,
+          32 * 1024 ** 3,
+          e === 19 ? 0 : 1,
+          8,
+          "3.11.2",
+          ts(at),
+          ts(at),
+        );
       }
     }
     const insBlock = db.prepare(`INSERT INTO block VALUES (?,?,?,?,?,?)`);
@@ -152,10 +228,23 @@ export function createSyntheticDb(file: string, opts: SyntheticOptions): string 
       insBlock.run(runId, "htex", String(b), String(1000 + b), ts(start + b * 10 + 5000), "RUNNING");
       if (!opts.unfinished) insBlock.run(runId, "htex", String(b), String(1000 + b), ts(lastMs), "SCALED_IN");
     }
-    db.prepare(`INSERT INTO workflow (run_id, workflow_name, workflow_version, time_began, time_completed, host, "user", rundir,
-      tasks_failed_count, tasks_completed_count, run_status, last_heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`).run(runId, opts.workflowName ?? "synthetic", ts(start).slice(0, 19), ts(start),
-      opts.unfinished ? null : ts(lastMs + 100), "benchhost", "bench", `/tmp/runinfo/${runId}`, failed, completed,
-      opts.runStatus === undefined ? (opts.unfinished ? "running" : "completed") : opts.runStatus, ts(opts.unfinished ? naiveNowMs() : lastMs + 100));
+    db.prepare(
+      `INSERT INTO workflow (run_id, workflow_name, workflow_version, time_began, time_completed, host, "user", rundir,
+      tasks_failed_count, tasks_completed_count, run_status, last_heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+    ).run(
+      runId,
+      opts.workflowName ?? "synthetic",
+      ts(start).slice(0, 19),
+      ts(start),
+      opts.unfinished ? null : ts(lastMs + 100),
+      "benchhost",
+      "bench",
+      `/tmp/runinfo/${runId}`,
+      failed,
+      completed,
+      opts.runStatus === undefined ? (opts.unfinished ? "running" : "completed") : opts.runStatus,
+      ts(opts.unfinished ? naiveNowMs() : lastMs + 100),
+    );
   });
   write();
   createIndexes(db);
@@ -208,7 +297,11 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
     const t0 = performance.now();
     try {
       createSyntheticDb(file, { tasks, workflowName: "synthetic" });
-      createSyntheticDb(file, { tasks: Math.min(2000, tasks), workflowName: "synthetic", runId: "bench-small-previous" });
+      createSyntheticDb(file, {
+        tasks: Math.min(2000, tasks),
+        workflowName: "synthetic",
+        runId: "bench-small-previous",
+      });
     } catch (e) {
       if (!opts.keepDir) fs.rmSync(dir, { recursive: true, force: true });
       throw e;
@@ -218,7 +311,12 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
   }
   const dbBytes = fs.statSync(file).size;
   const probe = new Database(file, { readonly: true });
-  const runId = probe.prepare(`SELECT w.run_id FROM workflow w ORDER BY (SELECT COUNT(*) FROM task t WHERE t.run_id = w.run_id) DESC LIMIT 1`).pluck().get() as string;
+  const runId = probe
+    .prepare(
+      `SELECT w.run_id FROM workflow w ORDER BY (SELECT COUNT(*) FROM task t WHERE t.run_id = w.run_id) DESC LIMIT 1`,
+    )
+    .pluck()
+    .get() as string;
   const taskCount = probe.prepare(`SELECT COUNT(*) FROM task WHERE run_id = ?`).pluck().get(runId) as number;
   const app = probe.prepare(`SELECT task_func_name FROM task WHERE run_id = ? LIMIT 1`).pluck().get(runId) as string;
   probe.close();
@@ -231,7 +329,8 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
     const client = new pg.Client({ connectionString: admin.toString() });
     await client.connect();
     try {
-      if ((await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+      if ((await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 0)
+        await client.query(`CREATE DATABASE "${name}"`);
     } finally {
       await client.end();
     }
@@ -242,7 +341,9 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
     if (copied.copied.length > 0) {
       copyS = (performance.now() - t0) / 1000;
       const rows = Object.values(copied.rows).reduce((a, b) => a + b, 0);
-      log(`copied ${copied.copied.length} run(s), ${rows.toLocaleString("en-US")} rows, into ${describeEndpoint(parseEndpoint(served))} in ${copyS.toFixed(1)} s`);
+      log(
+        `copied ${copied.copied.length} run(s), ${rows.toLocaleString("en-US")} rows, into ${describeEndpoint(parseEndpoint(served))} in ${copyS.toFixed(1)} s`,
+      );
       const c2 = new pg.Client({ connectionString: served });
       await c2.connect();
       await c2.query("VACUUM ANALYZE"); // fresh statistics and visibility map, as autovacuum would leave them
@@ -255,12 +356,34 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
   let base = viz.url.replace(/\/$/, "");
   const r = `/api/workflows/${encodeURIComponent(runId)}`;
   const endpoints = [
-    "/api/workflows", "/api/changes", r, `${r}/changes`, `${r}/dag_window?from=${mid}&limit=300`, `${r}/dag_summary`, `${r}/tasks?limit=100`, `${r}/tasks?limit=100&offset=${mid}`,
-    `${r}/tasks?app=${app}&limit=100&offset=${Math.floor(mid / 8)}`, `${r}/tasks?state=failed&limit=100`, `${r}/tasks/${mid}`,
-    `${r}/gantt?rows=300`, `${r}/gantt?from=${mid}&to=${mid + 299}`, `${r}/tries`, `${r}/dag?from=0&limit=300`,
-    `${r}/dag?from=${mid}&limit=300`, `${r}/resources`, `${r}/history`,
+    "/api/workflows",
+    "/api/changes",
+    r,
+    `${r}/changes`,
+    `${r}/dag_window?from=${mid}&limit=300`,
+    `${r}/dag_summary`,
+    `${r}/tasks?limit=100`,
+    `${r}/tasks?limit=100&offset=${mid}`,
+    `${r}/tasks?app=${app}&limit=100&offset=${Math.floor(mid / 8)}`,
+    `${r}/tasks?state=failed&limit=100`,
+    `${r}/tasks/${mid}`,
+    `${r}/gantt?rows=300`,
+    `${r}/gantt?from=${mid}&to=${mid + 299}`,
+    `${r}/tries`,
+    `${r}/dag?from=0&limit=300`,
+    `${r}/dag?from=${mid}&limit=300`,
+    `${r}/resources`,
+    `${r}/history`,
   ];
-  const result: BenchResult = { dialect: opts.pg ? "postgresql" : "sqlite", copyS, tasks: taskCount, dbBytes, generateS, api: [], pages: [] };
+  const result: BenchResult = {
+    dialect: opts.pg ? "postgresql" : "sqlite",
+    copyS,
+    tasks: taskCount,
+    dbBytes,
+    generateS,
+    api: [],
+    pages: [],
+  };
   try {
     for (const ep of endpoints) {
       const times: number[] = [];
@@ -273,12 +396,21 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
         const dt = performance.now() - t0;
         if (!res.ok) throw new Error(`${ep}: HTTP ${res.status} ${Buffer.from(body).toString().slice(0, 200)}`);
         size = body.byteLength;
-        if (i === 0) cold = dt; else times.push(dt);
+        if (i === 0) cold = dt;
+        else times.push(dt);
       }
       times.sort((a, b) => a - b);
-      const row = { endpoint: ep.replace(runId, "<run>"), coldMs: cold, p50Ms: quantile(times, 0.5), p95Ms: quantile(times, 0.95), bytes: size };
+      const row = {
+        endpoint: ep.replace(runId, "<run>"),
+        coldMs: cold,
+        p50Ms: quantile(times, 0.5),
+        p95Ms: quantile(times, 0.95),
+        bytes: size,
+      };
       result.api.push(row);
-      log(`api  ${row.endpoint.padEnd(60)} cold ${cold.toFixed(0).padStart(6)} ms  p50 ${row.p50Ms.toFixed(1).padStart(7)} ms  p95 ${row.p95Ms.toFixed(1).padStart(7)} ms  ${(size / 1024).toFixed(1)} KiB`);
+      log(
+        `api  ${row.endpoint.padEnd(60)} cold ${cold.toFixed(0).padStart(6)} ms  p50 ${row.p50Ms.toFixed(1).padStart(7)} ms  p95 ${row.p95Ms.toFixed(1).padStart(7)} ms  ${(size / 1024).toFixed(1)} KiB`,
+      );
     }
     if (opts.noPages) return result;
     // Pages are measured on a freshly started server, so first visits see cold caches (except the OS page cache).
@@ -286,11 +418,30 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
     viz = await startVisualizer({ db: served, port: 0 });
     base = viz.url.replace(/\/$/, "");
     const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+    const browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
       const w = `/workflow/${encodeURIComponent(runId)}`;
-      const pages = ["/", `${w}/`, `${w}/task/`, `${w}/app/${app}`, `${w}/task/${mid}`, `${w}/dag_group_by_apps`, `${w}/dag_group_by_states`, `${w}/resource_usage`];
+      const pages = [
+        "/",
+        `${w}/`,
+        `${w}/task/`,
+        `${w}/app/${app}`,
+        `${w}/task/${mid}`,
+        `${w}/dag_group_by_apps`,
+        `${w}/dag_group_by_states`,
+        `${w}/resource_usage`,
+      ];
       for (const p of pages) {
         // "usable": the page's main content is drawn (body[data-ready]); "complete": whole-run charts too.
         const usable: number[] = [];
@@ -303,9 +454,16 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
           await page.waitForSelector("body[data-complete='1']", { timeout: 120_000 });
           complete.push(performance.now() - t0);
         }
-        const row = { page: p.replace(runId, "<run>"), usableMs: Math.max(...usable.slice(1)), completeMs: Math.max(...complete.slice(1)), firstVisitUsableMs: usable[0]! };
+        const row = {
+          page: p.replace(runId, "<run>"),
+          usableMs: Math.max(...usable.slice(1)),
+          completeMs: Math.max(...complete.slice(1)),
+          firstVisitUsableMs: usable[0]!,
+        };
         result.pages.push(row);
-        log(`page ${row.page.padEnd(60)} usable ${row.usableMs.toFixed(0).padStart(5)} ms  complete ${row.completeMs.toFixed(0).padStart(5)} ms  (first visit: usable ${usable[0]!.toFixed(0)} ms, complete ${complete[0]!.toFixed(0)} ms)`);
+        log(
+          `page ${row.page.padEnd(60)} usable ${row.usableMs.toFixed(0).padStart(5)} ms  complete ${row.completeMs.toFixed(0).padStart(5)} ms  (first visit: usable ${usable[0]!.toFixed(0)} ms, complete ${complete[0]!.toFixed(0)} ms)`,
+        );
       }
     } finally {
       await browser.close();
@@ -316,7 +474,6 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
   }
   return result;
 }
-
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

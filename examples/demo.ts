@@ -8,12 +8,27 @@
 import Database from "better-sqlite3";
 import path from "node:path";
 import {
-  AUTO_LOGNAME, Config, MonitoringHub, ThreadPoolExecutor, bashApp, joinApp, load, tsApp, type TaskContext,
+  AUTO_LOGNAME,
+  Config,
+  MonitoringHub,
+  ThreadPoolExecutor,
+  bashApp,
+  joinApp,
+  load,
+  tsApp,
+  type TaskContext,
 } from "../src/index.js";
 
 // Apps. Bodies sent to worker threads are self-contained: they use only their arguments.
-const square = tsApp(function square(x: number) { return x * x; }, { cache: true });
-const sum = tsApp(function sum(this: { inputs: number[] }) { return this.inputs.reduce((a, b) => a + b, 0); });
+const square = tsApp(
+  function square(x: number) {
+    return x * x;
+  },
+  { cache: true },
+);
+const sum = tsApp(function sum(this: { inputs: number[] }) {
+  return this.inputs.reduce((a, b) => a + b, 0);
+});
 const slow = tsApp(async function slowStep(ms: number, x: number) {
   await new Promise((r) => setTimeout(r, ms));
   return x + 1;
@@ -23,8 +38,12 @@ const flaky = tsApp(function flaky(this: TaskContext, tryOk: number) {
   if (this.tryId < tryOk) throw new Error(`transient failure on try ${this.tryId}`);
   return "recovered";
 });
-const broken = tsApp(function broken(): number { throw new Error("this app always fails"); });
-const uname = bashApp(function uname() { return "uname -a; echo 'hello from bash'"; });
+const broken = tsApp(function broken(): number {
+  throw new Error("this app always fails");
+});
+const uname = bashApp(function uname() {
+  return "uname -a; echo 'hello from bash'";
+});
 const fanOut = joinApp(function fanOut(n: number) {
   const parts = [];
   for (let i = 0; i < n; i++) parts.push(square(i));
@@ -55,18 +74,41 @@ console.log("slow chain           =", await chain);
 console.log("join of 5 squares    =", await joined);
 console.log("bash exit code       =", await shell);
 console.log("flaky after retry    =", await recovered);
-console.log("broken               =", await failed.then(() => "ok", (e: Error) => `failed: ${e.message}`));
-console.log("depends on broken    =", await skipped.then(() => "ok", (e: Error) => `${e.name}`));
+console.log(
+  "broken               =",
+  await failed.then(
+    () => "ok",
+    (e: Error) => `failed: ${e.message}`,
+  ),
+);
+console.log(
+  "depends on broken    =",
+  await skipped.then(
+    () => "ok",
+    (e: Error) => `${e.name}`,
+  ),
+);
 
 await dfk.cleanup();
 
 const dbPath = path.resolve(config.runDir, "monitoring.db");
 const db = new Database(dbPath, { readonly: true });
-const wf = db.prepare("SELECT workflow_name, run_status, tasks_completed_count, tasks_failed_count, time_began, time_completed FROM workflow WHERE run_id = ?").get(dfk.runId);
+const wf = db
+  .prepare(
+    "SELECT workflow_name, run_status, tasks_completed_count, tasks_failed_count, time_began, time_completed FROM workflow WHERE run_id = ?",
+  )
+  .get(dfk.runId);
 console.log("\nworkflow row:", wf);
 console.log("tasks by latest status:");
-for (const r of db.prepare("SELECT task_latest_status AS status, COUNT(*) AS n FROM task WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC").all(dfk.runId)) console.log("  ", r);
-const rowsPerTable = ["task", "try", "status"].map((t) => `${t}=${(db.prepare(`SELECT COUNT(*) AS n FROM "${t}" WHERE run_id = ?`).get(dfk.runId) as { n: number }).n}`);
+for (const r of db
+  .prepare("SELECT task_latest_status AS status, COUNT(*) AS n FROM task WHERE run_id = ? GROUP BY 1 ORDER BY 2 DESC")
+  .all(dfk.runId))
+  console.log("  ", r);
+const rowsPerTable = ["task", "try", "status"].map(
+  (t) => `${t}=${(db.prepare(`SELECT COUNT(*) AS n FROM "${t}" WHERE run_id = ?`).get(dfk.runId) as { n: number }).n}`,
+);
 console.log("rows:", rowsPerTable.join(" "));
 db.close();
-console.log(`\nexplore it: sqlite3 ${path.relative(process.cwd(), dbPath)} "SELECT task_id, task_status_name, timestamp FROM status ORDER BY timestamp"`);
+console.log(
+  `\nexplore it: sqlite3 ${path.relative(process.cwd(), dbPath)} "SELECT task_id, task_status_name, timestamp FROM status ORDER BY timestamp"`,
+);

@@ -10,9 +10,21 @@
  *
  * Worker threads get no `execArgv` from us at all: see workerThread.ts.
  */
-const WITH_VALUE = new Set(["-e", "--eval", "-p", "--print", "--input-type", "--watch-path", "--test-name-pattern",
-  "--test-reporter", "--test-reporter-destination", "--test-shard", "--test-concurrency", "--test-timeout",
-  "--test-skip-pattern"]);
+const WITH_VALUE = new Set([
+  "-e",
+  "--eval",
+  "-p",
+  "--print",
+  "--input-type",
+  "--watch-path",
+  "--test-name-pattern",
+  "--test-reporter",
+  "--test-reporter-destination",
+  "--test-shard",
+  "--test-concurrency",
+  "--test-timeout",
+  "--test-skip-pattern",
+]);
 const DROPPED = [/^-(e|p|i|c|pe|ep)$/, /^--(eval|print|interactive|check|input-type|test|watch|inspect|debug)(-|=|$)/];
 
 export function inheritableExecArgv(argv: readonly string[] = process.execArgv): string[] {

@@ -15,7 +15,21 @@ const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
 /** The options `Config` takes; Parsl's Config options that live elsewhere in parsl-ts say where. */
 const CONFIG_OPTIONS: OptionsSpec = {
   kind: "Config",
-  known: ["executors", "monitoring", "runDir", "retries", "retryHandler", "appCache", "checkpointMode", "checkpointPeriod", "checkpointFiles", "logLevel", "handleSignals", "summary", "progress"],
+  known: [
+    "executors",
+    "monitoring",
+    "runDir",
+    "retries",
+    "retryHandler",
+    "appCache",
+    "checkpointMode",
+    "checkpointPeriod",
+    "checkpointFiles",
+    "logLevel",
+    "handleSignals",
+    "summary",
+    "progress",
+  ],
   elsewhere: {
     strategy: "in parsl-ts it is an option of HighThroughputExecutor",
     strategyPeriod: "in parsl-ts it is an option of HighThroughputExecutor",
@@ -84,29 +98,62 @@ export class Config {
     const o: Options = new Options(CONFIG_OPTIONS, options);
 
     const executors = o.raw("executors") ?? [new ThreadPoolExecutor()];
-    if (!Array.isArray(executors) || executors.length === 0) o.fail("executors", "must be a non-empty array of executors");
+    if (!Array.isArray(executors) || executors.length === 0)
+      o.fail("executors", "must be a non-empty array of executors");
     const labels = new Set<string>();
     (executors as unknown[]).forEach((e, i) => {
       const x = e as Partial<Executor> | null;
-      if (!x || typeof x !== "object" || typeof x.submit !== "function" || typeof x.start !== "function" || typeof x.shutdown !== "function") {
+      if (
+        !x ||
+        typeof x !== "object" ||
+        typeof x.submit !== "function" ||
+        typeof x.start !== "function" ||
+        typeof x.shutdown !== "function"
+      ) {
         o.fail(`executors[${i}]`, "is not an executor (needs label, start, submit, shutdown)");
       }
       if (typeof x.label !== "string" || x.label === "") o.fail(`executors[${i}].label`, "must be a non-empty string");
-      if (x.label === INTERNAL_EXECUTOR_LABEL) o.fail(`executors[${i}].label`, `'${INTERNAL_EXECUTOR_LABEL}' is reserved for the kernel`);
+      if (x.label === INTERNAL_EXECUTOR_LABEL)
+        o.fail(`executors[${i}].label`, `'${INTERNAL_EXECUTOR_LABEL}' is reserved for the kernel`);
       if (labels.has(x.label)) o.fail(`executors[${i}].label`, `'${x.label}' is used by two executors`);
       labels.add(x.label);
     });
     this.executors = executors as Executor[];
 
-    this.monitoring = o.check<MonitoringHub | null>("monitoring", null, (m) => m === null || m instanceof MonitoringHub, "a MonitoringHub (new MonitoringHub({...})) or null");
+    this.monitoring = o.check<MonitoringHub | null>(
+      "monitoring",
+      null,
+      (m) => m === null || m instanceof MonitoringHub,
+      "a MonitoringHub (new MonitoringHub({...})) or null",
+    );
     this.runDir = o.check("runDir", "runinfo", (d) => typeof d === "string" && d !== "", "a non-empty path");
     this.retries = o.number("retries", 0, { min: 0 });
-    this.retryHandler = o.check<RetryHandler | null>("retryHandler", null, (f) => f === null || typeof f === "function", "a function (error, task) => cost, or null");
+    this.retryHandler = o.check<RetryHandler | null>(
+      "retryHandler",
+      null,
+      (f) => f === null || typeof f === "function",
+      "a function (error, task) => cost, or null",
+    );
     this.appCache = o.boolean("appCache", true);
-    this.checkpointMode = o.check<CheckpointMode | null>("checkpointMode", null, (m) => m === null || CHECKPOINT_MODES.includes(m as CheckpointMode), `one of ${CHECKPOINT_MODES.join(", ")}, or null`);
-    this.checkpointPeriod = o.check<string | null>("checkpointPeriod", null, (p) => p === null || typeof p === "string", "an \"HH:MM:SS\" string or null");
+    this.checkpointMode = o.check<CheckpointMode | null>(
+      "checkpointMode",
+      null,
+      (m) => m === null || CHECKPOINT_MODES.includes(m as CheckpointMode),
+      `one of ${CHECKPOINT_MODES.join(", ")}, or null`,
+    );
+    this.checkpointPeriod = o.check<string | null>(
+      "checkpointPeriod",
+      null,
+      (p) => p === null || typeof p === "string",
+      'an "HH:MM:SS" string or null',
+    );
     if (this.checkpointMode === "periodic" || this.checkpointPeriod !== null) parsePeriod(this.checkpointPeriod);
-    this.checkpointFiles = o.check<string[] | null>("checkpointFiles", null, (f) => f === null || (Array.isArray(f) && f.every((x) => typeof x === "string")), "an array of checkpoint directory paths, or null");
+    this.checkpointFiles = o.check<string[] | null>(
+      "checkpointFiles",
+      null,
+      (f) => f === null || (Array.isArray(f) && f.every((x) => typeof x === "string")),
+      "an array of checkpoint directory paths, or null",
+    );
     this.logLevel = o.oneOf<LogLevel>("logLevel", "info", LOG_LEVELS);
     this.handleSignals = o.boolean("handleSignals", true);
     this.summary = o.boolean("summary", true);
@@ -119,7 +166,8 @@ export const CHECKPOINT_MODES: readonly CheckpointMode[] = ["task_exit", "period
 
 /** "HH:MM:SS" → seconds. */
 export function parsePeriod(p: string | null): number {
-  if (p === null || p === undefined) throw new ConfigurationError("Config.checkpointPeriod", "is required when checkpointMode is 'periodic'");
+  if (p === null || p === undefined)
+    throw new ConfigurationError("Config.checkpointPeriod", "is required when checkpointMode is 'periodic'");
   const m = /^(\d+):([0-5]\d):([0-5]\d)$/.exec(String(p));
   if (!m) throw new ConfigurationError("Config.checkpointPeriod", `must be HH:MM:SS, got ${JSON.stringify(p)}`);
   const s = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);

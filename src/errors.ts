@@ -12,7 +12,10 @@ export class ParslError extends Error {
 
 /** A `Config`, executor or monitoring option is invalid. `field` names it (e.g. `executors[0].maxThreads`). */
 export class ConfigurationError extends ParslError {
-  constructor(readonly field: string, problem: string) {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
     super(`invalid configuration: ${field} ${problem}`);
   }
 }
@@ -28,7 +31,10 @@ export class UnknownExecutorError extends ParslError {}
 
 /** One or more dependencies of a task failed, so it never ran. */
 export class DependencyError extends ParslError {
-  constructor(readonly dependentExceptions: ReadonlyArray<readonly [Error, string]>, readonly taskId: number) {
+  constructor(
+    readonly dependentExceptions: ReadonlyArray<readonly [Error, string]>,
+    readonly taskId: number,
+  ) {
     super(`task ${taskId} not run: dependencies failed: ${dependentExceptions.map(([, t]) => t).join(", ")}`);
   }
   /** Parsl's repr, as stored in `try.task_fail_history`. */
@@ -39,7 +45,10 @@ export class DependencyError extends ParslError {
 
 /** A join app's inner task(s) failed. */
 export class JoinError extends ParslError {
-  constructor(readonly dependentExceptions: ReadonlyArray<readonly [Error, string]>, readonly taskId: number) {
+  constructor(
+    readonly dependentExceptions: ReadonlyArray<readonly [Error, string]>,
+    readonly taskId: number,
+  ) {
     super(`join app task ${taskId} failed: inner tasks failed: ${dependentExceptions.map(([, t]) => t).join(", ")}`);
   }
   toRepr(): string {
@@ -49,14 +58,20 @@ export class JoinError extends ParslError {
 
 /** A bash app's command exited with a non-zero code. */
 export class BashExitFailure extends ParslError {
-  constructor(readonly appName: string, readonly exitCode: number) {
+  constructor(
+    readonly appName: string,
+    readonly exitCode: number,
+  ) {
     super(`bash app '${appName}' failed: command exited with code ${exitCode}`);
   }
 }
 
 /** A try ran longer than its `walltime`. */
 export class WalltimeExceeded extends ParslError {
-  constructor(readonly appName: string, readonly walltime: number) {
+  constructor(
+    readonly appName: string,
+    readonly walltime: number,
+  ) {
     super(`app '${appName}' exceeded its walltime of ${walltime} s and was stopped`);
   }
 }
@@ -84,7 +99,9 @@ export function reprError(e: unknown): string {
 const REPR_MESSAGE_CHARS = 4096;
 
 function bounded(message: string): string {
-  return message.length <= REPR_MESSAGE_CHARS ? message : `${message.slice(0, REPR_MESSAGE_CHARS)}… [${message.length} characters in all]`;
+  return message.length <= REPR_MESSAGE_CHARS
+    ? message
+    : `${message.slice(0, REPR_MESSAGE_CHARS)}… [${message.length} characters in all]`;
 }
 
 function pyStr(s: string): string {

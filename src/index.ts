@@ -37,7 +37,8 @@ export * from "./errors.js";
  */
 export async function load(config: Config): Promise<DataFlowKernel> {
   if (!(config instanceof Config)) throw new ParslError("load() needs a Config (new Config({...}))");
-  if (hasCurrentKernel()) throw new ParslError("a DataFlowKernel is already loaded: await its cleanup() before loading another");
+  if (hasCurrentKernel())
+    throw new ParslError("a DataFlowKernel is already loaded: await its cleanup() before loading another");
   const dfk = new DataFlowKernel(config);
   setCurrentKernel(dfk);
   try {

@@ -14,7 +14,10 @@ export class RateLimitedReporter {
   private windowOpen = false;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly report: (message: string) => void, private readonly windowMs = 1000) {}
+  constructor(
+    private readonly report: (message: string) => void,
+    private readonly windowMs = 1000,
+  ) {}
 
   add(message: string): void {
     if (!this.windowOpen) {

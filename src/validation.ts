@@ -71,14 +71,24 @@ export class Options {
   }
 
   string(key: string, dflt: string, pattern?: { re: RegExp; expected: string }): string {
-    return this.check(key, dflt, (v) => typeof v === "string" && v !== "" && (pattern === undefined || pattern.re.test(v)), pattern?.expected ?? "a non-empty string");
+    return this.check(
+      key,
+      dflt,
+      (v) => typeof v === "string" && v !== "" && (pattern === undefined || pattern.re.test(v)),
+      pattern?.expected ?? "a non-empty string",
+    );
   }
 
   /** A string or null (the default); `undefined` and null both give null. */
   optionalString(key: string, pattern?: { re: RegExp; expected: string }): string | null {
     if (this.values[key] === null) return null;
     const expected = `${pattern?.expected ?? "a non-empty string"} or null`;
-    return this.check<string | null>(key, null, (v) => typeof v === "string" && v !== "" && (pattern === undefined || pattern.re.test(v)), expected);
+    return this.check<string | null>(
+      key,
+      null,
+      (v) => typeof v === "string" && v !== "" && (pattern === undefined || pattern.re.test(v)),
+      expected,
+    );
   }
 
   /** Any string, including "" (e.g. lines of shell). */
@@ -93,7 +103,12 @@ export class Options {
   /** An integer in [min, max] (max optional). */
   integer(key: string, dflt: number, min: number, max?: number): number {
     const expected = max === undefined ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
-    return this.check(key, dflt, (v) => Number.isInteger(v) && (v as number) >= min && (max === undefined || (v as number) <= max), expected);
+    return this.check(
+      key,
+      dflt,
+      (v) => Number.isInteger(v) && (v as number) >= min && (max === undefined || (v as number) <= max),
+      expected,
+    );
   }
 
   /** A finite number ≥ min, or > min when `above` is set; ≤ max when given. */
@@ -101,7 +116,13 @@ export class Options {
     const { min, above = false, max, unit } = range;
     const lower = above ? (min === 0 ? "a positive number" : `a number > ${min}`) : `a number ≥ ${min}`;
     const expected = (max === undefined ? lower : `a number from ${min} to ${max}`) + (unit ? ` (${unit})` : "");
-    return this.check(key, dflt, (v) => typeof v === "number" && Number.isFinite(v) && (above ? v > min : v >= min) && (max === undefined || v <= max), expected);
+    return this.check(
+      key,
+      dflt,
+      (v) =>
+        typeof v === "number" && Number.isFinite(v) && (above ? v > min : v >= min) && (max === undefined || v <= max),
+      expected,
+    );
   }
 
   /** A number (as `number` checks it) or null (the default). */
@@ -109,11 +130,21 @@ export class Options {
     if (this.values[key] === null || this.values[key] === undefined) return null;
     const { min, above = false } = range;
     const expected = `${above ? (min === 0 ? "a positive number" : `a number > ${min}`) : `a number ≥ ${min}`} or null`;
-    return this.check<number | null>(key, null, (v) => typeof v === "number" && Number.isFinite(v) && (above ? v > min : v >= min), expected);
+    return this.check<number | null>(
+      key,
+      null,
+      (v) => typeof v === "number" && Number.isFinite(v) && (above ? v > min : v >= min),
+      expected,
+    );
   }
 
   oneOf<T extends string>(key: string, dflt: T, allowed: readonly T[]): T {
-    return this.check(key, dflt, (v) => typeof v === "string" && (allowed as readonly string[]).includes(v), `one of ${allowed.join(", ")}`);
+    return this.check(
+      key,
+      dflt,
+      (v) => typeof v === "string" && (allowed as readonly string[]).includes(v),
+      `one of ${allowed.join(", ")}`,
+    );
   }
 }
 
@@ -121,7 +152,10 @@ export class Options {
  * The problem text for an unknown option name: `is not an option; did you mean initBlocks?
  * Known options: …`. Exported for hot paths that check names without an `Options` object.
  */
-export function unknownOptionProblem(key: string, spec: Pick<OptionsSpec, "kind" | "known" | "aliases" | "elsewhere">): string {
+export function unknownOptionProblem(
+  key: string,
+  spec: Pick<OptionsSpec, "kind" | "known" | "aliases" | "elsewhere">,
+): string {
   if (spec.known.length === 0) return `is not an option: ${spec.kind} takes no options`;
   const known = `Known options: ${spec.known.join(", ")}`;
   const where = findByName(key, Object.keys(spec.elsewhere ?? {}));
@@ -144,7 +178,11 @@ function findByName(key: string, names: readonly string[]): string | undefined {
  * The known option a user probably meant by `key`, or null: an alias (Parsl's old name), the
  * same name in another spelling, a close typo, or the unique option it is the start of.
  */
-export function suggestOption(key: string, known: readonly string[], aliases: Readonly<Record<string, string>> = {}): string | null {
+export function suggestOption(
+  key: string,
+  known: readonly string[],
+  aliases: Readonly<Record<string, string>> = {},
+): string | null {
   const alias = findByName(key, Object.keys(aliases));
   if (alias !== undefined) return aliases[alias]!;
   const same = findByName(key, known);
@@ -194,7 +232,8 @@ export function describeValue(v: unknown): string {
   if (typeof v === "number") return String(v); // NaN and Infinity, which JSON would print as null
   if (v !== null && typeof v === "object" && !Array.isArray(v)) {
     const proto: unknown = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) return `a ${(v as { constructor?: { name?: string } }).constructor?.name || "object"}`;
+    if (proto !== Object.prototype && proto !== null)
+      return `a ${(v as { constructor?: { name?: string } }).constructor?.name || "object"}`;
   }
   try {
     const s = JSON.stringify(v);

@@ -12,10 +12,16 @@ test("options that are the user's program (eval, print, test runner, watch, insp
     [["--print", "1", "--cpu-prof"], ["--cpu-prof"]],
     [["-pe", "1"], []],
     [["--test", "--test-concurrency", "1", "--test-reporter=spec"], []],
-    [["--watch", "--watch-path", "src", "--import", "tsx"], ["--import", "tsx"]],
+    [
+      ["--watch", "--watch-path", "src", "--import", "tsx"],
+      ["--import", "tsx"],
+    ],
     [["--inspect-brk=9229", "--expose-gc"], ["--expose-gc"]],
     [["-i"], []],
-    [["--require", "./setup.cjs", "--stack-size=2000"], ["--require", "./setup.cjs", "--stack-size=2000"]],
+    [
+      ["--require", "./setup.cjs", "--stack-size=2000"],
+      ["--require", "./setup.cjs", "--stack-size=2000"],
+    ],
     [[], []],
   ];
   for (const [argv, expected] of cases) assert.deepEqual(inheritableExecArgv(argv), expected, argv.join(" "));

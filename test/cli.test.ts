@@ -18,17 +18,29 @@ function run(args: string[], cwd: string) {
 test("parsl-ts perf runs the given batch sizes on the config module and records them when monitored", () => {
   const dir = tempDir();
   const cfg = path.join(dir, "config.mjs");
-  fs.writeFileSync(cfg, `
+  fs.writeFileSync(
+    cfg,
+    `
 import { Config, MonitoringHub, ThreadPoolExecutor } from ${JSON.stringify(INDEX)};
 export function freshConfig() {
   return new Config({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], monitoring: new MonitoringHub(), runDir: ${JSON.stringify(path.join(dir, "runinfo"))} });
-}`);
+}`,
+  );
   const r = run(["perf", "--config", cfg, "--iterate", "10,50", "--argsize", "100"], dir);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /==== Iteration 1 ====\nWill run 10 tasks\nSubmission took [\d.]+ seconds = [\d.]+ tasks\/second\nRuntime: actual [\d.]+s vs target 120s\nTasks per second: [\d.]+/);
+  assert.match(
+    r.out,
+    /==== Iteration 1 ====\nWill run 10 tasks\nSubmission took [\d.]+ seconds = [\d.]+ tasks\/second\nRuntime: actual [\d.]+s vs target 120s\nTasks per second: [\d.]+/,
+  );
   assert.match(r.out, /==== Iteration 2 ====\nWill run 50 tasks/);
   assert.match(r.out, /Tests complete - leaving DFK block\nThe end\n$/);
-  assert.equal(count(path.join(dir, "runinfo", "monitoring.db"), "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), 60);
+  assert.equal(
+    count(
+      path.join(dir, "runinfo", "monitoring.db"),
+      "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'",
+    ),
+    60,
+  );
 });
 
 test("parsl-ts perf: bad arguments get a clear error and exit code 2", () => {

@@ -19,8 +19,15 @@ function snapshot(file: string, only?: Map<string, string[]>): Map<string, strin
   try {
     const out = new Map<string, string[]>();
     for (const t of TABLES) {
-      const cols = only?.get(t.name) ?? (db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(t.name) as string[]).filter((c) => c !== "id" || t.name !== "node");
-      const rows = db.prepare(`SELECT ${cols.map((c) => `"${c}"`).join(", ")} FROM "${t.name}"`).raw().all() as unknown[][];
+      const cols =
+        only?.get(t.name) ??
+        (db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(t.name) as string[]).filter(
+          (c) => c !== "id" || t.name !== "node",
+        );
+      const rows = db
+        .prepare(`SELECT ${cols.map((c) => `"${c}"`).join(", ")} FROM "${t.name}"`)
+        .raw()
+        .all() as unknown[][];
       out.set(t.name, rows.map((r) => JSON.stringify(r)).sort());
     }
     return out;
@@ -32,8 +39,14 @@ function snapshot(file: string, only?: Map<string, string[]>): Map<string, strin
 function columnsOf(file: string): Map<string, string[]> {
   const db = new Database(file, { readonly: true });
   try {
-    return new Map(TABLES.map((t) => [t.name, (db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(t.name) as string[])
-      .filter((c) => c !== "id" || t.name !== "node")]));
+    return new Map(
+      TABLES.map((t) => [
+        t.name,
+        (db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(t.name) as string[]).filter(
+          (c) => c !== "id" || t.name !== "node",
+        ),
+      ]),
+    );
   } finally {
     db.close();
   }
@@ -41,12 +54,15 @@ function columnsOf(file: string): Map<string, string[]> {
 
 for (const [what, make] of [
   ["the Python Parsl fixture", (): string => parslFixture()],
-  ["a parsl-ts database", (): string => {
-    const file = path.join(tempDir(), "monitoring.db");
-    createSyntheticDb(file, { tasks: 700, runId: "run-a" });
-    createSyntheticDb(file, { tasks: 50, runId: "run-b", unfinished: true });
-    return file;
-  }],
+  [
+    "a parsl-ts database",
+    (): string => {
+      const file = path.join(tempDir(), "monitoring.db");
+      createSyntheticDb(file, { tasks: 700, runId: "run-a" });
+      createSyntheticDb(file, { tasks: 50, runId: "run-b", unfinished: true });
+      return file;
+    },
+  ],
 ] as const) {
   test(`${what}: SQLite → PostgreSQL → SQLite keeps every row`, async () => {
     const source = make();
@@ -58,7 +74,10 @@ for (const [what, make] of [
     // Booleans arrive as booleans, node ids are the target's own.
     const nodes = await pgAdmin<{ active: unknown; id: number }>(`SELECT active, id FROM node ORDER BY id`, [], pgName);
     assert.ok(nodes.length > 0 && nodes.every((n) => typeof n.active === "boolean"));
-    assert.deepEqual(nodes.map((n) => n.id), nodes.map((_, i) => i + 1));
+    assert.deepEqual(
+      nodes.map((n) => n.id),
+      nodes.map((_, i) => i + 1),
+    );
 
     const back = path.join(tempDir(), "back.db");
     const home = await copyDatabase(pgUrl(pgName), back, { chunkRows: 100 });
@@ -69,13 +88,19 @@ for (const [what, make] of [
     const again = await copyDatabase(source, pgUrl(pgName));
     assert.deepEqual(again.copied, []);
     assert.deepEqual(again.skipped, there.copied, "runs the target has are skipped");
-    assert.equal(Number((await pgAdmin<{ n: string }>(`SELECT COUNT(*) AS n FROM task`, [], pgName))[0]!.n), original.get("task")!.length);
+    assert.equal(
+      Number((await pgAdmin<{ n: string }>(`SELECT COUNT(*) AS n FROM task`, [], pgName))[0]!.n),
+      original.get("task")!.length,
+    );
   });
 }
 
 test("a run the source does not have is a clear error", async () => {
   const pgName = await freshPgDatabase("parsl_copy");
-  await assert.rejects(copyDatabase(parslFixture(), pgUrl(pgName), { runIds: ["no-such-run"] }), /run no-such-run is not in .*monitoring\.db/);
+  await assert.rejects(
+    copyDatabase(parslFixture(), pgUrl(pgName), { runIds: ["no-such-run"] }),
+    /run no-such-run is not in .*monitoring\.db/,
+  );
 });
 
 test("a file that is not a monitoring database is refused before anything is written", async () => {
@@ -84,6 +109,12 @@ test("a file that is not a monitoring database is refused before anything is wri
   d.exec("CREATE TABLE t (x)");
   d.close();
   const pgName = await freshPgDatabase("parsl_copy");
-  await assert.rejects(copyDatabase(file, pgUrl(pgName)), /is not a Parsl monitoring database: table "workflow" is missing/);
-  assert.equal((await pgAdmin(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'public'`, [], pgName)).length, 0);
+  await assert.rejects(
+    copyDatabase(file, pgUrl(pgName)),
+    /is not a Parsl monitoring database: table "workflow" is missing/,
+  );
+  assert.equal(
+    (await pgAdmin(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'public'`, [], pgName)).length,
+    0,
+  );
 });

@@ -30,11 +30,15 @@ export function pgAdminUrl(): string {
   if (fromEnv) return (adminUrl = fromEnv);
   try {
     adminUrl = execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], {
-      encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 120_000,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 120_000,
     }).trim();
   } catch (err) {
-    throw new Error("PostgreSQL tests need a server: set PARSL_TS_TEST_PG to an admin URL, or install Debian's " +
-      `postgresql so that scripts/postgres/start-server.sh can start one (${(err as Error).message})`);
+    throw new Error(
+      "PostgreSQL tests need a server: set PARSL_TS_TEST_PG to an admin URL, or install Debian's " +
+        `postgresql so that scripts/postgres/start-server.sh can start one (${(err as Error).message})`,
+    );
   }
   return adminUrl;
 }
@@ -51,7 +55,11 @@ export function pgUrl(database: string, user?: { name: string; password: string 
 }
 
 /** Runs SQL as the admin on a database of the test server (default: `postgres`). */
-export async function pgAdmin<T = Record<string, unknown>>(text: string, params: unknown[] = [], database = "postgres"): Promise<T[]> {
+export async function pgAdmin<T = Record<string, unknown>>(
+  text: string,
+  params: unknown[] = [],
+  database = "postgres",
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: pgUrl(database) });
   await client.connect();
   try {
@@ -74,11 +82,18 @@ export async function freshPgDatabase(prefix = "parsl_test"): Promise<string> {
     // A test file's process ends after its tests: drop what it created, in a child (exit handlers cannot wait).
     process.once("exit", () => {
       if (created.length === 0) return;
-      const script = `const pg=require("pg");(async()=>{const c=new pg.Client({connectionString:process.argv[1]});await c.connect();` +
+      const script =
+        `const pg=require("pg");(async()=>{const c=new pg.Client({connectionString:process.argv[1]});await c.connect();` +
         `for(const d of process.argv.slice(2)){await c.query('DROP DATABASE IF EXISTS "'+d+'" WITH (FORCE)').catch(()=>{});}await c.end();})()`;
       try {
-        execFileSync(process.execPath, ["-e", script, pgUrl("postgres"), ...created], { cwd: ROOT, stdio: "ignore", timeout: 30_000 });
-      } catch { /* the server may be gone already */ }
+        execFileSync(process.execPath, ["-e", script, pgUrl("postgres"), ...created], {
+          cwd: ROOT,
+          stdio: "ignore",
+          timeout: 30_000,
+        });
+      } catch {
+        /* the server may be gone already */
+      }
     });
   }
   return name;
@@ -118,7 +133,11 @@ export function toDollarParams(sql: string): string {
  * Rows of a query on a PostgreSQL URL (`?` placeholders), with values as our own connection gives
  * them (timestamps as Parsl's text, BIGINT as numbers), so assertions compare alike on both dialects.
  */
-export async function pgQuery<T = Record<string, unknown>>(url: string, sql: string, ...params: unknown[]): Promise<T[]> {
+export async function pgQuery<T = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  ...params: unknown[]
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, types: typeParsers });
   await client.connect();
   try {
@@ -163,8 +182,14 @@ export async function pgReadOnlyUrl(database: string): Promise<string> {
   const name = `parsl_reader_${crypto.randomBytes(4).toString("hex")}`;
   const password = crypto.randomBytes(9).toString("hex");
   await pgAdmin(`CREATE ROLE "${name}" LOGIN PASSWORD '${password}'`);
-  await pgAdmin(`REVOKE ALL ON DATABASE "${database}" FROM PUBLIC; GRANT CONNECT ON DATABASE "${database}" TO "${name}"`);
-  await pgAdmin(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO "${name}"; GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${name}"`, [], database);
+  await pgAdmin(
+    `REVOKE ALL ON DATABASE "${database}" FROM PUBLIC; GRANT CONNECT ON DATABASE "${database}" TO "${name}"`,
+  );
+  await pgAdmin(
+    `REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO "${name}"; GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${name}"`,
+    [],
+    database,
+  );
   if (roles.length === 0) process.once("exit", dropRoles); // registered after the databases' handler: runs after it
   roles.push(name);
   return pgUrl(database, { name, password });
@@ -173,11 +198,18 @@ export async function pgReadOnlyUrl(database: string): Promise<string> {
 const roles: string[] = [];
 function dropRoles(): void {
   // A role with privileges cannot be dropped; the databases holding them are gone by now.
-  const script = `const pg=require("pg");(async()=>{const c=new pg.Client({connectionString:process.argv[1]});await c.connect();` +
+  const script =
+    `const pg=require("pg");(async()=>{const c=new pg.Client({connectionString:process.argv[1]});await c.connect();` +
     `for(const r of process.argv.slice(2)){await c.query('DROP ROLE IF EXISTS "'+r+'"').catch(()=>{});}await c.end();})()`;
   try {
-    execFileSync(process.execPath, ["-e", script, pgUrl("postgres"), ...roles], { cwd: ROOT, stdio: "ignore", timeout: 30_000 });
-  } catch { /* the server may be gone already */ }
+    execFileSync(process.execPath, ["-e", script, pgUrl("postgres"), ...roles], {
+      cwd: ROOT,
+      stdio: "ignore",
+      timeout: 30_000,
+    });
+  } catch {
+    /* the server may be gone already */
+  }
 }
 
 /** A SQLite file the test names itself (a run directory's monitoring.db), read like any test database. */

@@ -19,7 +19,10 @@ const execFileAsync = promisify(execFile);
 test("sql: values are parameters, fragments are spliced, identifiers are quoted", () => {
   const run = "r'; DROP TABLE task; --";
   const q = sql`SELECT ${ident("user")} FROM workflow WHERE run_id = ${run} AND x IN ${list([1, 2])} ${raw("ORDER BY 1")}`;
-  assert.equal(q.compile((i) => `$${i + 1}`).text, `SELECT "user" FROM workflow WHERE run_id = $1 AND x IN ($2, $3) ORDER BY 1`);
+  assert.equal(
+    q.compile((i) => `$${i + 1}`).text,
+    `SELECT "user" FROM workflow WHERE run_id = $1 AND x IN ($2, $3) ORDER BY 1`,
+  );
   assert.deepEqual(q.values, [run, 1, 2]);
   assert.equal(join([sql`a = ${1}`, sql`b = ${2}`], " AND ").toString(), "a = ? AND b = ?");
   assert.throws(() => ident("x; drop"), /bad SQL identifier/);
@@ -39,27 +42,38 @@ for (const dialect of DIALECTS) {
     const db = await connect(endpoint);
     try {
       assert.equal(db.dialect.name, dialect);
-      await db.run(sql`CREATE TABLE ${ident("t")} (${ident("user")} TEXT, n BIGINT, at ${raw(db.dialect.columnType("DATETIME"))})`);
+      await db.run(
+        sql`CREATE TABLE ${ident("t")} (${ident("user")} TEXT, n BIGINT, at ${raw(db.dialect.columnType("DATETIME"))})`,
+      );
       assert.equal(await db.run(sql`INSERT INTO t VALUES (${"ann"}, ${2 ** 40}, ${"2026-12-01 10:00:00.250000"})`), 1);
       const row = await db.first<{ user: string; n: number; at: string; c: number }>(
-        sql`SELECT ${ident("user")}, n, at, COUNT(*) AS c FROM t GROUP BY ${ident("user")}, n, at`);
+        sql`SELECT ${ident("user")}, n, at, COUNT(*) AS c FROM t GROUP BY ${ident("user")}, n, at`,
+      );
       assert.deepEqual({ ...row }, { user: "ann", n: 2 ** 40, at: "2026-12-01 10:00:00.250000", c: 1 });
       const secs = await db.first<{ s: number }>(sql`SELECT ${db.dialect.epochSeconds(sql`at`)} AS s FROM t`);
       // julianday is a double: within a millisecond is what SQLite can give.
       assert.ok(Math.abs(secs!.s - Date.UTC(2026, 11, 1, 10, 0, 0, 250) / 1000) < 1e-3, `epoch seconds ${secs!.s}`);
-      await assert.rejects(db.transaction(async (tx) => {
-        await tx.run(sql`INSERT INTO t VALUES (${"bob"}, ${1}, ${null})`);
-        throw new Error("roll back");
-      }), /roll back/);
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.run(sql`INSERT INTO t VALUES (${"bob"}, ${1}, ${null})`);
+          throw new Error("roll back");
+        }),
+        /roll back/,
+      );
       assert.equal((await db.all(sql`SELECT * FROM t`)).length, 1, "the failed transaction left nothing");
-      await db.transaction(async (tx) => { await tx.run(sql`INSERT INTO t VALUES (${"cy"}, ${1}, ${null})`); });
+      await db.transaction(async (tx) => {
+        await tx.run(sql`INSERT INTO t VALUES (${"cy"}, ${1}, ${null})`);
+      });
       assert.equal((await db.all(sql`SELECT * FROM t`)).length, 2);
     } finally {
       await db.close();
     }
     const ro = await connect(endpoint, { readonly: true });
     try {
-      await assert.rejects(ro.run(sql`INSERT INTO t VALUES (${"x"}, ${1}, ${null})`), (err: unknown) => ro.dialect.classify(err) === "fatal");
+      await assert.rejects(
+        ro.run(sql`INSERT INTO t VALUES (${"x"}, ${1}, ${null})`),
+        (err: unknown) => ro.dialect.classify(err) === "fatal",
+      );
     } finally {
       await ro.close();
     }
@@ -69,7 +83,8 @@ for (const dialect of DIALECTS) {
     const endpoint = dialect === "sqlite" ? path.join(tempDir(), "snap.db") : pgUrl(await freshPgDatabase());
     const writer = await connect(endpoint);
     const reader = await connect(endpoint, { readonly: true });
-    const count = async (q: { first<T>(s: ReturnType<typeof sql>): Promise<T | undefined> }) => Number((await q.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM t`))!.n);
+    const count = async (q: { first<T>(s: ReturnType<typeof sql>): Promise<T | undefined> }) =>
+      Number((await q.first<{ n: number }>(sql`SELECT COUNT(*) AS n FROM t`))!.n);
     try {
       if (dialect === "sqlite") await writer.run(raw("PRAGMA journal_mode = WAL")); // as the writer's databases are
       await writer.run(sql`CREATE TABLE t (n INTEGER)`);
@@ -77,7 +92,9 @@ for (const dialect of DIALECTS) {
       const seen = await reader.snapshot(async (view) => {
         const before = await count(view);
         await writer.run(sql`INSERT INTO t VALUES (${2})`);
-        await writer.transaction(async (tx) => { await tx.run(sql`INSERT INTO t VALUES (${3})`); });
+        await writer.transaction(async (tx) => {
+          await tx.run(sql`INSERT INTO t VALUES (${3})`);
+        });
         // Nested transactions and snapshots run inside the same view.
         const inner = await view.snapshot((v) => count(v));
         const tx = await view.transaction((v) => count(v));
@@ -85,8 +102,11 @@ for (const dialect of DIALECTS) {
       });
       assert.deepEqual(seen, [1, 1, 1, 1], "every read inside the snapshot saw the state of its first read");
       assert.equal(await count(reader), 3, "after the snapshot the reader sees both commits");
-      await assert.rejects(reader.snapshot(async (view) => view.run(sql`INSERT INTO t VALUES (${4})`)),
-        (err: unknown) => reader.dialect.classify(err) === "fatal", "a snapshot is read-only");
+      await assert.rejects(
+        reader.snapshot(async (view) => view.run(sql`INSERT INTO t VALUES (${4})`)),
+        (err: unknown) => reader.dialect.classify(err) === "fatal",
+        "a snapshot is read-only",
+      );
       assert.equal(await count(writer), 3);
     } finally {
       await reader.close();
@@ -97,11 +117,20 @@ for (const dialect of DIALECTS) {
 
 test("connect: clear errors for what cannot be reached, password hidden", async () => {
   await assert.rejects(connect(path.join(tempDir(), "missing.db"), { readonly: true }), ConnectionError);
-  await assert.rejects(connect("postgresql://nobody:s3cret@127.0.0.1:1/x"),
-    (err: Error) => err instanceof ConnectionError && /connection refused/.test(err.message) && !err.message.includes("s3cret") && err.message.includes("***"));
+  await assert.rejects(
+    connect("postgresql://nobody:s3cret@127.0.0.1:1/x"),
+    (err: Error) =>
+      err instanceof ConnectionError &&
+      /connection refused/.test(err.message) &&
+      !err.message.includes("s3cret") &&
+      err.message.includes("***"),
+  );
   const bad = new URL(pgUrl("postgres"));
   bad.password = "wrong-password";
-  await assert.rejects(connect(bad.toString()), (err: Error) => /wrong password/.test(err.message) && !err.message.includes("wrong-password"));
+  await assert.rejects(
+    connect(bad.toString()),
+    (err: Error) => /wrong password/.test(err.message) && !err.message.includes("wrong-password"),
+  );
   await assert.rejects(connect(pgUrl("no_such_database_here")), /does not exist/);
 });
 
@@ -123,13 +152,21 @@ test("ensureSchema (postgresql): the schema we create matches what Python Parsl 
     const again = await ensureSchema(theirs);
     assert.deepEqual([again.createdTables, again.addedColumns, again.versionBefore], [[], [], SCHEMA_VERSION]);
     // Same columns (name, type, nullability) in both, Parsl's and our extras alike.
-    const describe = (db: string) => pgAdmin<{ t: string; c: string; type: string; nullable: string; dflt: string | null }>(
-      `SELECT table_name AS t, column_name AS c, data_type AS type, is_nullable AS nullable, column_default AS dflt
-         FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2`, [], db);
+    const describe = (db: string) =>
+      pgAdmin<{ t: string; c: string; type: string; nullable: string; dflt: string | null }>(
+        `SELECT table_name AS t, column_name AS c, data_type AS type, is_nullable AS nullable, column_default AS dflt
+         FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2`,
+        [],
+        db,
+      );
     assert.deepEqual(await describe(oursDb), await describe(parslDb));
-    const keys = (db: string) => pgAdmin<{ t: string; kind: string; def: string }>(
-      `SELECT conrelid::regclass::text AS t, contype AS kind, pg_get_constraintdef(oid) AS def FROM pg_constraint
-         WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2, 3`, [], db);
+    const keys = (db: string) =>
+      pgAdmin<{ t: string; kind: string; def: string }>(
+        `SELECT conrelid::regclass::text AS t, contype AS kind, pg_get_constraintdef(oid) AS def FROM pg_constraint
+         WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2, 3`,
+        [],
+        db,
+      );
     assert.deepEqual(await keys(oursDb), await keys(parslDb));
   } finally {
     await ours.close();
@@ -145,9 +182,18 @@ for (const dialect of DIALECTS) {
     const connection = pathToFileURL(path.join(ROOT, "dist/src/database/connection.js")).href;
     const script = `const { ensureSchema } = await import(${JSON.stringify(module)}); const { connect } = await import(${JSON.stringify(connection)});
       const db = await connect(process.argv[1]); const r = await ensureSchema(db); await db.close(); console.log(r.createdTables.length);`;
-    const outs = await Promise.all([1, 2, 3, 4].map(() =>
-      execFileAsync(process.execPath, ["--input-type=module", "-e", script, endpoint]).then((r) => Number(r.stdout.trim()))));
-    assert.deepEqual(outs.filter((n) => n > 0), [7], "exactly one process created the seven tables");
+    const outs = await Promise.all(
+      [1, 2, 3, 4].map(() =>
+        execFileAsync(process.execPath, ["--input-type=module", "-e", script, endpoint]).then((r) =>
+          Number(r.stdout.trim()),
+        ),
+      ),
+    );
+    assert.deepEqual(
+      outs.filter((n) => n > 0),
+      [7],
+      "exactly one process created the seven tables",
+    );
     const db = await connect(endpoint, { readonly: true });
     try {
       assert.equal((await readSchema(db)).version, SCHEMA_VERSION);

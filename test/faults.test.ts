@@ -75,7 +75,9 @@ function fill(dir: string): string {
 /** A script that loads a monitored run with the given endpoint and run dir and runs `tasks` quick tasks. */
 function workflowScript(dir: string): string {
   const file = path.join(dir, "wf.mjs");
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
 const [endpoint, runDir] = process.argv.slice(2);
 const one = tsApp(function one() { return 1; });
@@ -88,15 +90,29 @@ try {
   console.log(JSON.stringify({ error: err.message, ms: Date.now() - t0 }));
   process.exitCode = 1;
 }
-`);
+`,
+  );
   fs.chmodSync(dir, fs.statSync(dir).mode | 0o755); // an ordinary user must reach it
   fs.chmodSync(file, 0o644);
   return file;
 }
 
-async function runAs(user: string | null, args: string[]): Promise<{ code: number | null; out: string; err: string; ms: number }> {
+async function runAs(
+  user: string | null,
+  args: string[],
+): Promise<{ code: number | null; out: string; err: string; ms: number }> {
   const started = Date.now();
-  const argv = user === null ? [process.execPath, ...args] : ["setpriv", `--reuid=${user}`, `--regid=${user === "nobody" ? "nogroup" : user}`, "--clear-groups", process.execPath, ...args];
+  const argv =
+    user === null
+      ? [process.execPath, ...args]
+      : [
+          "setpriv",
+          `--reuid=${user}`,
+          `--regid=${user === "nobody" ? "nogroup" : user}`,
+          "--clear-groups",
+          process.execPath,
+          ...args,
+        ];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
@@ -125,24 +141,33 @@ async function parslTsDatabase(dir: string): Promise<string> {
 
 // ---------------------------------------------------------------------------- the user may not write
 
-test("a read-only database file fails load() at once, naming the path; no writer is left behind (as an ordinary user)", needsRoot, async () => {
-  const dir = tempDir("parsl-ts-ro-");
-  fs.chmodSync(dir, 0o777);
-  const db = await parslTsDatabase(dir);
-  fs.chmodSync(db, 0o444);
-  const before = sha(db);
-  const runDir = path.join(dir, "rw", "runinfo");
-  fs.mkdirSync(runDir, { recursive: true });
-  fs.chmodSync(path.join(dir, "rw"), 0o777);
-  fs.chmodSync(runDir, 0o777);
-  const r = await runAs("nobody", [workflowScript(dir), db, runDir]);
-  const f = failure(r.out);
-  assert.match(f.error, new RegExp(`cannot open monitoring database ${db.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: the file is not writable by this user`));
-  assert.ok(f.ms < 10_000, `failed at once (${f.ms} ms)`);
-  assert.ok(r.ms < 15_000, "the script's pipes closed promptly: nothing holds its stderr");
-  assert.deepEqual(writersMentioning(db), []);
-  assert.equal(sha(db), before, "the file is unchanged");
-});
+test(
+  "a read-only database file fails load() at once, naming the path; no writer is left behind (as an ordinary user)",
+  needsRoot,
+  async () => {
+    const dir = tempDir("parsl-ts-ro-");
+    fs.chmodSync(dir, 0o777);
+    const db = await parslTsDatabase(dir);
+    fs.chmodSync(db, 0o444);
+    const before = sha(db);
+    const runDir = path.join(dir, "rw", "runinfo");
+    fs.mkdirSync(runDir, { recursive: true });
+    fs.chmodSync(path.join(dir, "rw"), 0o777);
+    fs.chmodSync(runDir, 0o777);
+    const r = await runAs("nobody", [workflowScript(dir), db, runDir]);
+    const f = failure(r.out);
+    assert.match(
+      f.error,
+      new RegExp(
+        `cannot open monitoring database ${db.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: the file is not writable by this user`,
+      ),
+    );
+    assert.ok(f.ms < 10_000, `failed at once (${f.ms} ms)`);
+    assert.ok(r.ms < 15_000, "the script's pipes closed promptly: nothing holds its stderr");
+    assert.deepEqual(writersMentioning(db), []);
+    assert.equal(sha(db), before, "the file is unchanged");
+  },
+);
 
 test("a database in a read-only directory fails load() at once, naming the directory", needsRoot, async () => {
   const dir = tempDir("parsl-ts-rodir-");
@@ -168,8 +193,10 @@ test("a file that is not a monitoring database is refused before anything in it 
   other.close();
   const text = path.join(dir, "notes.txt");
   fs.writeFileSync(text, "not a database at all\n".repeat(500));
-  for (const [file, expected] of [[foreign, /is not a Parsl monitoring database \(its tables: users\); nothing was changed/],
-    [text, /SQLITE_NOTADB|file is not a database/]] as const) {
+  for (const [file, expected] of [
+    [foreign, /is not a Parsl monitoring database \(its tables: users\); nothing was changed/],
+    [text, /SQLITE_NOTADB|file is not a database/],
+  ] as const) {
     const before = sha(file);
     const r = await runAs(null, [script, file, path.join(dir, "runinfo")]);
     assert.match(failure(r.out).error, expected);
@@ -192,7 +219,12 @@ test("a corrupt monitoring database is caught by quick_check at open and left as
   fs.closeSync(fd);
   const before = sha(db);
   const r = await runAs(null, [workflowScript(dir), db, path.join(dir, "runinfo")]);
-  assert.match(failure(r.out).error, new RegExp(`monitoring database ${db.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is corrupt \\(PRAGMA quick_check: [^]+\\); nothing was changed|SQLITE_CORRUPT`));
+  assert.match(
+    failure(r.out).error,
+    new RegExp(
+      `monitoring database ${db.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is corrupt \\(PRAGMA quick_check: [^]+\\); nothing was changed|SQLITE_CORRUPT`,
+    ),
+  );
   assert.equal(sha(db), before);
 });
 
@@ -208,13 +240,37 @@ test("a full disk at start fails load() at once, naming the path", needsRoot, as
 });
 
 const T0 = nowMicros();
-const start: MonitoringEvent = { t: "workflow_start", workflow_name: "wf", workflow_version: "v1", time_began: T0, host: "h", user: "u", rundir: "/r" };
-const end = (n: number): MonitoringEvent => ({ t: "workflow_end", time_completed: nowMicros(), tasks_completed_count: n, tasks_failed_count: 0, run_status: "completed" });
+const start: MonitoringEvent = {
+  t: "workflow_start",
+  workflow_name: "wf",
+  workflow_version: "v1",
+  time_began: T0,
+  host: "h",
+  user: "u",
+  rundir: "/r",
+};
+const end = (n: number): MonitoringEvent => ({
+  t: "workflow_end",
+  time_completed: nowMicros(),
+  tasks_completed_count: n,
+  tasks_failed_count: 0,
+  run_status: "completed",
+});
 /** A writer for run `runId` with its database and run directory in `dir`, collecting its warnings. */
-async function writerIn(dir: string, runId: string, opts: { closeTimeoutMs?: number } = {}): Promise<{ w: MonitoringWriter; db: string; warnings: string[] }> {
+async function writerIn(
+  dir: string,
+  runId: string,
+  opts: { closeTimeoutMs?: number } = {},
+): Promise<{ w: MonitoringWriter; db: string; warnings: string[] }> {
   const db = path.join(dir, "m.db");
   const warnings: string[] = [];
-  const w = await MonitoringWriter.start({ endpoint: db, runId, runDir: path.join(dir, "000"), onWarning: (m) => warnings.push(m), ...opts });
+  const w = await MonitoringWriter.start({
+    endpoint: db,
+    runId,
+    runDir: path.join(dir, "000"),
+    onWarning: (m) => warnings.push(m),
+    ...opts,
+  });
   return { w, db, warnings };
 }
 
@@ -222,48 +278,68 @@ function emitTasks(w: MonitoringWriter, from: number, to: number): void {
   for (let i = from; i < to; i++) for (const e of noopTaskEvents(i, T0 + i * 20)) w.emit(e);
 }
 
-test("a disk that fills mid-run: the workflow goes on, one warning names the journal, recording resumes when space returns", needsRoot, async (t) => {
-  const disk = smallDisk(t, 8 * 1024);
-  const runId = "run-disk-fills";
-  const { w, db, warnings } = await writerIn(disk, runId);
-  w.emit(start);
-  emitTasks(w, 0, 100);
-  w.flush();
-  await waitFor(() => w.unacknowledged === 0, { what: "the first batch stored" });
-  const filler = fill(disk);
-  for (let i = 1; i < 20; i++) {
-    emitTasks(w, i * 100, (i + 1) * 100); // the kernel carries on: emit() never throws or blocks
+test(
+  "a disk that fills mid-run: the workflow goes on, one warning names the journal, recording resumes when space returns",
+  needsRoot,
+  async (t) => {
+    const disk = smallDisk(t, 8 * 1024);
+    const runId = "run-disk-fills";
+    const { w, db, warnings } = await writerIn(disk, runId);
+    w.emit(start);
+    emitTasks(w, 0, 100);
     w.flush();
-  }
-  await waitFor(() => warnings.some((m) => m.includes("cannot append to the monitoring journal")), { what: "the journal's warning" });
-  const journalWarnings = warnings.filter((m) => m.includes("cannot append to the monitoring journal"));
-  assert.equal(journalWarnings.length, 1, JSON.stringify(warnings));
-  assert.match(journalWarnings[0]!, new RegExp(`${w.journalPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(ENOSPC\\); the workflow continues and its monitoring data waits in memory \\([\\d.]+ [KM]iB so far`));
-  fs.rmSync(filler);
-  w.emit(end(2000));
-  await w.close();
-  assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE run_id = ?", runId), 2000);
-  assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE run_id = ?", runId), 2000 * 5);
-  assert.equal(rows(db, "SELECT run_status FROM workflow WHERE run_id = ?", runId)[0]!["run_status"], "completed");
-  assert.equal(fs.existsSync(w.journalPath), false);
-});
+    await waitFor(() => w.unacknowledged === 0, { what: "the first batch stored" });
+    const filler = fill(disk);
+    for (let i = 1; i < 20; i++) {
+      emitTasks(w, i * 100, (i + 1) * 100); // the kernel carries on: emit() never throws or blocks
+      w.flush();
+    }
+    await waitFor(() => warnings.some((m) => m.includes("cannot append to the monitoring journal")), {
+      what: "the journal's warning",
+    });
+    const journalWarnings = warnings.filter((m) => m.includes("cannot append to the monitoring journal"));
+    assert.equal(journalWarnings.length, 1, JSON.stringify(warnings));
+    assert.match(
+      journalWarnings[0]!,
+      new RegExp(
+        `${w.journalPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(ENOSPC\\); the workflow continues and its monitoring data waits in memory \\([\\d.]+ [KM]iB so far`,
+      ),
+    );
+    fs.rmSync(filler);
+    w.emit(end(2000));
+    await w.close();
+    assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE run_id = ?", runId), 2000);
+    assert.equal(count(db, "SELECT COUNT(*) FROM status WHERE run_id = ?", runId), 2000 * 5);
+    assert.equal(rows(db, "SELECT run_status FROM workflow WHERE run_id = ?", runId)[0]!["run_status"], "completed");
+    assert.equal(fs.existsSync(w.journalPath), false);
+  },
+);
 
-test("a disk still full when the run ends: the user is told exactly what was not recorded and where the rest waits", needsRoot, async (t) => {
-  const disk = smallDisk(t, 8 * 1024);
-  const { w, warnings } = await writerIn(disk, "run-disk-stays-full", { closeTimeoutMs: 1000 });
-  w.emit(start);
-  w.flush();
-  await waitFor(() => w.unacknowledged === 0, { what: "the first batch stored" });
-  fill(disk);
-  emitTasks(w, 0, 500);
-  w.emit(end(500));
-  const pid = w.pid!;
-  await w.close();
-  const lost = warnings.find((m) => m.startsWith("ERROR: ") && m.includes("could not be written to the journal"));
-  assert.ok(lost, JSON.stringify(warnings));
-  assert.match(lost, new RegExp(`ERROR: \\d+ batches \\([\\d.]+ [KM]iB\\) of monitoring data could not be written to the journal ${w.journalPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(ENOSPC\\).*: they are not recorded`));
-  process.kill(pid, "SIGKILL"); // the detached writer would otherwise wait for space for a long time
-});
+test(
+  "a disk still full when the run ends: the user is told exactly what was not recorded and where the rest waits",
+  needsRoot,
+  async (t) => {
+    const disk = smallDisk(t, 8 * 1024);
+    const { w, warnings } = await writerIn(disk, "run-disk-stays-full", { closeTimeoutMs: 1000 });
+    w.emit(start);
+    w.flush();
+    await waitFor(() => w.unacknowledged === 0, { what: "the first batch stored" });
+    fill(disk);
+    emitTasks(w, 0, 500);
+    w.emit(end(500));
+    const pid = w.pid!;
+    await w.close();
+    const lost = warnings.find((m) => m.startsWith("ERROR: ") && m.includes("could not be written to the journal"));
+    assert.ok(lost, JSON.stringify(warnings));
+    assert.match(
+      lost,
+      new RegExp(
+        `ERROR: \\d+ batches \\([\\d.]+ [KM]iB\\) of monitoring data could not be written to the journal ${w.journalPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(ENOSPC\\).*: they are not recorded`,
+      ),
+    );
+    process.kill(pid, "SIGKILL"); // the detached writer would otherwise wait for space for a long time
+  },
+);
 
 // ---------------------------------------------------------------------------- errors waiting cannot fix
 
@@ -287,5 +363,12 @@ test("a table dropped under the writer is reported once; no endless restarts; th
   await w.close();
   assert.ok(Date.now() - started < 2000, "close() returns at once");
   assert.ok(fs.statSync(w.journalPath).size > 0, "the journal is kept");
-  assert.ok(warnings.some((m) => /ERROR: [\d.]+ [KM]iB of this run's monitoring data was not stored in the database; it waits in .*monitoring\.journal/.test(m)), JSON.stringify(warnings));
+  assert.ok(
+    warnings.some((m) =>
+      /ERROR: [\d.]+ [KM]iB of this run's monitoring data was not stored in the database; it waits in .*monitoring\.journal/.test(
+        m,
+      ),
+    ),
+    JSON.stringify(warnings),
+  );
 });

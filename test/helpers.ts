@@ -6,7 +6,15 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import type { DialectName } from "../src/database/dialect.js";
 import { sqliteAt, testDatabase, type TestDatabase } from "./databases.js";
-import { Config, load, MonitoringHub, ThreadPoolExecutor, type ConfigOptions, type DataFlowKernel, type MonitoringHubOptions } from "../src/index.js";
+import {
+  Config,
+  load,
+  MonitoringHub,
+  ThreadPoolExecutor,
+  type ConfigOptions,
+  type DataFlowKernel,
+  type MonitoringHubOptions,
+} from "../src/index.js";
 
 const createdDirs: string[] = [];
 process.once("exit", () => {
@@ -38,14 +46,16 @@ export async function loadMonitored(
   const runDir = options.runDir ?? path.join(tempDir(), "runinfo");
   const dbPath = path.join(runDir, "monitoring.db");
   const db = dialect === "sqlite" ? sqliteAt(dbPath) : await testDatabase(dialect);
-  const dfk = await load(new Config({
-    executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
-    monitoring: new MonitoringHub(dialect === "sqlite" ? hub : { ...hub, loggingEndpoint: db.endpoint }),
-    handleSignals: false,
-    summary: false, // tests that check the end-of-run line ask for it
-    ...options,
-    runDir,
-  }));
+  const dfk = await load(
+    new Config({
+      executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
+      monitoring: new MonitoringHub(dialect === "sqlite" ? hub : { ...hub, loggingEndpoint: db.endpoint }),
+      handleSignals: false,
+      summary: false, // tests that check the end-of-run line ask for it
+      ...options,
+      runDir,
+    }),
+  );
   return { dfk, runDir, dbPath, db };
 }
 
@@ -64,9 +74,13 @@ export function dbCount(db: TestDatabase, sql: string, ...params: unknown[]): Pr
  */
 export async function dbStatusSequence(db: TestDatabase, runId: string, taskId: number): Promise<string[]> {
   const order = db.dialect === "sqlite" ? "timestamp, rowid" : "timestamp";
-  return (await db.rows<{ task_status_name: string; try_id: number }>(
-    `SELECT task_status_name, try_id FROM status WHERE run_id = ? AND task_id = ? ORDER BY ${order}`, runId, taskId,
-  )).map((r) => `${r.task_status_name}(${r.try_id})`);
+  return (
+    await db.rows<{ task_status_name: string; try_id: number }>(
+      `SELECT task_status_name, try_id FROM status WHERE run_id = ? AND task_id = ? ORDER BY ${order}`,
+      runId,
+      taskId,
+    )
+  ).map((r) => `${r.task_status_name}(${r.try_id})`);
 }
 
 export function openDb(dbPath: string): Database.Database {
@@ -92,7 +106,8 @@ export function statusSequence(dbPath: string, runId: string, taskId: number): s
   return rows<{ task_status_name: string; try_id: number }>(
     dbPath,
     "SELECT task_status_name, try_id FROM status WHERE run_id = ? AND task_id = ? ORDER BY timestamp, rowid",
-    runId, taskId,
+    runId,
+    taskId,
   ).map((r) => `${r.task_status_name}(${r.try_id})`);
 }
 

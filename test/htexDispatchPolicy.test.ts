@@ -5,16 +5,35 @@ import { assignTries, type PoolView } from "../src/executors/htex/dispatchPolicy
 
 const NOW = 1_000_000_000;
 function pool(uid: string, capacity: number, inflight = 0, extra: Partial<PoolView> = {}): PoolView {
-  return { uid, hostname: `h-${uid}`, blockId: "0", workerCount: capacity, capacity, inflight, active: true, lastHeartbeat: NOW, lastHeard: NOW, ...extra };
+  return {
+    uid,
+    hostname: `h-${uid}`,
+    blockId: "0",
+    workerCount: capacity,
+    capacity,
+    inflight,
+    active: true,
+    lastHeartbeat: NOW,
+    lastHeard: NOW,
+    ...extra,
+  };
 }
 const run = (pending: number, pools: PoolView[], cursor = 0, silentAfter = 60e6) =>
   assignTries({ pending, pools, now: NOW, silentAfter, cursor });
 
 test("shares the queue evenly, each pool up to its free capacity, never more than is pending", () => {
   // Capacity 16 = 8 workers + 8 prefetched: an even share once every idle worker has a try.
-  const pools = [pool("a", 16, 0, { workerCount: 8 }), pool("b", 16, 14, { workerCount: 8 }), pool("c", 16, 0, { workerCount: 8 })];
+  const pools = [
+    pool("a", 16, 0, { workerCount: 8 }),
+    pool("b", 16, 14, { workerCount: 8 }),
+    pool("c", 16, 0, { workerCount: 8 }),
+  ];
   const d = run(30, pools);
-  assert.deepEqual(d.assignments, [{ pool: 0, count: 10 }, { pool: 1, count: 2 }, { pool: 2, count: 16 }]);
+  assert.deepEqual(d.assignments, [
+    { pool: 0, count: 10 },
+    { pool: 1, count: 2 },
+    { pool: 2, count: 16 },
+  ]);
   const total = d.assignments.reduce((n, a) => n + a.count, 0);
   assert.equal(total, 28, "every pool full, two tries left queued");
 });
@@ -22,19 +41,34 @@ test("shares the queue evenly, each pool up to its free capacity, never more tha
 test("a few tries go together to one pool's idle workers, not one frame per pool", () => {
   const pools = [pool("a", 8), pool("b", 8, 6), pool("c", 8)];
   const d = run(10, pools);
-  assert.deepEqual(d.assignments, [{ pool: 0, count: 8 }, { pool: 1, count: 2 }]);
+  assert.deepEqual(d.assignments, [
+    { pool: 0, count: 8 },
+    { pool: 1, count: 2 },
+  ]);
   const total = d.assignments.reduce((n, a) => n + a.count, 0);
   assert.equal(total, 10);
   // More work than room: every pool filled exactly.
   const full = run(1000, pools);
-  assert.deepEqual(full.assignments.map((a) => a.count), [8, 2, 8]);
+  assert.deepEqual(
+    full.assignments.map((a) => a.count),
+    [8, 2, 8],
+  );
 });
 
 test("held (inactive), full and silent pools get nothing; silence is judged by lastHeard", () => {
-  const pools = [pool("held", 8, 0, { active: false }), pool("full", 4, 4), pool("silent", 8, 0, { lastHeartbeat: NOW - 61e6, lastHeard: NOW - 61e6 }), pool("stalled", 8, 0, { lastHeartbeat: NOW - 61e6, lastHeard: NOW - 1e6 }), pool("ok", 8)];
+  const pools = [
+    pool("held", 8, 0, { active: false }),
+    pool("full", 4, 4),
+    pool("silent", 8, 0, { lastHeartbeat: NOW - 61e6, lastHeard: NOW - 61e6 }),
+    pool("stalled", 8, 0, { lastHeartbeat: NOW - 61e6, lastHeard: NOW - 1e6 }),
+    pool("ok", 8),
+  ];
   const d = run(20, pools);
   // "stalled" was last heard 61 s ago, but 60 s of that was the interchange's own stall: not silent.
-  assert.deepEqual(d.assignments, [{ pool: 3, count: 8 }, { pool: 4, count: 8 }]);
+  assert.deepEqual(d.assignments, [
+    { pool: 3, count: 8 },
+    { pool: 4, count: 8 },
+  ]);
   assert.deepEqual(run(5, pools.slice(0, 3)).assignments, [], "no pool with room: nothing assigned");
   assert.deepEqual(run(0, pools).assignments, []);
   assert.deepEqual(run(5, []).assignments, []);
@@ -60,7 +94,10 @@ test("pure: the views are not changed, and the same input gives the same output"
   const d2 = run(7, pools, 1);
   assert.deepEqual(d1, d2);
   assert.equal(JSON.stringify(pools), before);
-  assert.deepEqual(d1.assignments, [{ pool: 1, count: 2 }, { pool: 0, count: 5 }]);
+  assert.deepEqual(d1.assignments, [
+    { pool: 1, count: 2 },
+    { pool: 0, count: 5 },
+  ]);
   assert.equal(d1.cursor, 1, "the round ended on pool 0: the next starts at pool 1");
 });
 

@@ -7,7 +7,14 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AppDefinition, ExecutorHost, InvocationOptions, TryHandle, TryResult, WhereRan } from "../src/executors/base.js";
+import type {
+  AppDefinition,
+  ExecutorHost,
+  InvocationOptions,
+  TryHandle,
+  TryResult,
+  WhereRan,
+} from "../src/executors/base.js";
 import type { Micros, MonitoringEvent } from "../src/monitoring/messages.js";
 
 export interface RecordingHost extends ExecutorHost {
@@ -41,13 +48,22 @@ export function recordingHost(opts: { interval?: number; monitoring?: boolean } 
   };
 }
 
-export function appOf(fn: (...a: any[]) => unknown, kind: "ts" | "bash" = "ts", name = fn.name || "anonymous"): AppDefinition {
+export function appOf(
+  fn: (...a: any[]) => unknown,
+  kind: "ts" | "bash" = "ts",
+  name = fn.name || "anonymous",
+): AppDefinition {
   const source = fn.toString();
   return { name, kind, fn, source, sourceId: createHash("sha1").update(source).digest("hex").slice(0, 16) };
 }
 
 export const noOptions: InvocationOptions = {
-  inputs: [], outputs: [], stdout: null, stderr: null, walltime: null, resourceSpecification: {},
+  inputs: [],
+  outputs: [],
+  stdout: null,
+  stderr: null,
+  walltime: null,
+  resourceSpecification: {},
 };
 
 export interface Tracked extends TryHandle {
@@ -58,7 +74,13 @@ export interface Tracked extends TryHandle {
 }
 
 let nextTask = 0;
-export function tryHandle(app: AppDefinition, args: unknown[], options: Partial<InvocationOptions> = {}, tryId = 0, taskId?: number): Tracked {
+export function tryHandle(
+  app: AppDefinition,
+  args: unknown[],
+  options: Partial<InvocationOptions> = {},
+  tryId = 0,
+  taskId?: number,
+): Tracked {
   let resolve!: (r: TryResult) => void;
   const result = new Promise<TryResult>((r) => (resolve = r));
   const h: Tracked = {
@@ -83,6 +105,9 @@ export function tryHandle(app: AppDefinition, args: unknown[], options: Partial<
   return h;
 }
 
-export function ofType<T extends MonitoringEvent["t"]>(events: MonitoringEvent[], t: T): Extract<MonitoringEvent, { t: T }>[] {
+export function ofType<T extends MonitoringEvent["t"]>(
+  events: MonitoringEvent[],
+  t: T,
+): Extract<MonitoringEvent, { t: T }>[] {
   return events.filter((e) => e.t === t) as Extract<MonitoringEvent, { t: T }>[];
 }

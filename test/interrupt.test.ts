@@ -25,11 +25,14 @@ type Kind = "threads" | "htex";
  */
 function script(dir: string, kind: Kind): string {
   const file = path.join(dir, "wf.mjs");
-  const executor = kind === "threads"
-    ? `new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })`
-    : `new HighThroughputExecutor({ label: "htex", maxWorkersPerNode: 2, interchangePortRange: [0, 0], prefetchCapacity: 0,
+  const executor =
+    kind === "threads"
+      ? `new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })`
+      : `new HighThroughputExecutor({ label: "htex", maxWorkersPerNode: 2, interchangePortRange: [0, 0], prefetchCapacity: 0,
         provider: new LocalProvider({ initBlocks: 1, minBlocks: 0, maxBlocks: 1 }) })`;
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 import { load, Config, MonitoringHub, ThreadPoolExecutor, HighThroughputExecutor, LocalProvider, TaskCancelled, tsApp } from ${JSON.stringify(INDEX)};
 const slow = tsApp(async function slow() { await new Promise((r) => setTimeout(r, 60000)); return 1; });
 const after = tsApp(function after(x) { return x; });
@@ -54,7 +57,8 @@ process.stdin.on("data", async (d) => {
   console.log("OUTCOMES " + JSON.stringify(outcomes.map((o) => o.status === "rejected" && o.reason instanceof TaskCancelled ? "TaskCancelled" : String(o.reason))));
   process.exit(0);
 });
-`);
+`,
+  );
   return file;
 }
 
@@ -68,12 +72,21 @@ async function interruptRun(kind: Kind, how: How, duringCleanup = false): Promis
   child.stderr.on("data", (d) => (out += d));
   const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   try {
-    await waitFor(() => /READY (\S+)/.test(out) || child.exitCode !== null, { timeoutMs: 30_000, what: "the script to start" });
+    await waitFor(() => /READY (\S+)/.test(out) || child.exitCode !== null, {
+      timeoutMs: 30_000,
+      what: "the script to start",
+    });
     const runId = /READY (\S+)/.exec(out)?.[1];
     assert.ok(runId, out);
     const db = path.join(dir, "runinfo", "monitoring.db");
-    const running = (): number => fs.existsSync(db)
-      ? rows<{ n: number }>(db, "SELECT COUNT(*) AS n FROM status WHERE run_id = ? AND task_status_name = 'running'", runId)[0]!.n : 0;
+    const running = (): number =>
+      fs.existsSync(db)
+        ? rows<{ n: number }>(
+            db,
+            "SELECT COUNT(*) AS n FROM status WHERE run_id = ? AND task_status_name = 'running'",
+            runId,
+          )[0]!.n
+        : 0;
     await waitFor(() => running() >= 2, { timeoutMs: 30_000, what: "two tasks running" });
 
     if (duringCleanup) {
@@ -85,29 +98,78 @@ async function interruptRun(kind: Kind, how: How, duringCleanup = false): Promis
     if (how === "cleanup") child.stdin.write("cleanup\n");
     else child.kill(how);
     const code = await exit;
-    if (duringCleanup) assert.ok(Date.now() - signalledAt < 10_000, `the process ended within seconds of ${how} (${Date.now() - signalledAt} ms)`);
+    if (duringCleanup)
+      assert.ok(
+        Date.now() - signalledAt < 10_000,
+        `the process ended within seconds of ${how} (${Date.now() - signalledAt} ms)`,
+      );
     assert.equal(code, how === "SIGINT" ? 130 : how === "SIGTERM" ? 143 : 0, out);
     if (how === "cleanup") {
-      assert.match(out, /OUTCOMES \["TaskCancelled","TaskCancelled","TaskCancelled","TaskCancelled"\]/, "every future fails with TaskCancelled");
+      assert.match(
+        out,
+        /OUTCOMES \["TaskCancelled","TaskCancelled","TaskCancelled","TaskCancelled"\]/,
+        "every future fails with TaskCancelled",
+      );
     }
 
-    assert.match(out, /^parsl-ts: run \S+ interrupted in [^:]+: 4 cancelled · .*monitoring\.db$/m, "the end-of-run line");
-    const wf = rows(db, "SELECT run_status, tasks_completed_count, tasks_failed_count FROM workflow WHERE run_id = ?", runId)[0];
+    assert.match(
+      out,
+      /^parsl-ts: run \S+ interrupted in [^:]+: 4 cancelled · .*monitoring\.db$/m,
+      "the end-of-run line",
+    );
+    const wf = rows(
+      db,
+      "SELECT run_status, tasks_completed_count, tasks_failed_count FROM workflow WHERE run_id = ?",
+      runId,
+    )[0];
     assert.deepEqual(wf, { run_status: "interrupted", tasks_completed_count: 0, tasks_failed_count: 0 });
-    const bad = rows(db, `SELECT task_id, task_status_name FROM status WHERE run_id = ?
-      AND task_status_name IN ('failed', 'dep_fail', 'fail_retryable', 'running_ended', 'exec_done')`, runId);
+    const bad = rows(
+      db,
+      `SELECT task_id, task_status_name FROM status WHERE run_id = ?
+      AND task_status_name IN ('failed', 'dep_fail', 'fail_retryable', 'running_ended', 'exec_done')`,
+      runId,
+    );
     assert.deepEqual(bad, [], "no try was recorded as ended or failed");
-    const tasks = rows<{ task_id: number; task_latest_status: string; task_fail_count: number; task_time_returned: string | null }>(db,
-      "SELECT task_id, task_latest_status, task_fail_count, task_time_returned FROM task WHERE run_id = ? ORDER BY task_id", runId);
+    const tasks = rows<{
+      task_id: number;
+      task_latest_status: string;
+      task_fail_count: number;
+      task_time_returned: string | null;
+    }>(
+      db,
+      "SELECT task_id, task_latest_status, task_fail_count, task_time_returned FROM task WHERE run_id = ? ORDER BY task_id",
+      runId,
+    );
     const states = tasks.map((t) => t.task_latest_status);
     // Two of tasks 0-2 run, the other is launched (queued in the executor) or running too; task 3 waits on task 0.
-    assert.ok(states.slice(0, 3).every((s) => s === "launched" || s === "running"), `tasks 0-2 keep their last state, got ${states.join(", ")}`);
-    assert.ok(states.slice(0, 3).filter((s) => s === "running").length >= 2, `two tasks were running, got ${states.join(", ")}`);
+    assert.ok(
+      states.slice(0, 3).every((s) => s === "launched" || s === "running"),
+      `tasks 0-2 keep their last state, got ${states.join(", ")}`,
+    );
+    assert.ok(
+      states.slice(0, 3).filter((s) => s === "running").length >= 2,
+      `two tasks were running, got ${states.join(", ")}`,
+    );
     assert.equal(states[3], "pending", "the dependent task keeps pending, not dep_fail");
-    assert.ok(tasks.every((t) => t.task_fail_count === 0 && t.task_time_returned === null), JSON.stringify(tasks));
-    const tries = rows(db, "SELECT task_id, try_id, task_try_time_returned, task_fail_history FROM try WHERE run_id = ? ORDER BY task_id", runId);
-    assert.deepEqual(tries.map((t) => [t["task_id"], t["try_id"], t["task_try_time_returned"], t["task_fail_history"]]),
-      [[0, 0, null, null], [1, 0, null, null], [2, 0, null, null], [3, 0, null, null]], "one try each, none recorded as returned");
+    assert.ok(
+      tasks.every((t) => t.task_fail_count === 0 && t.task_time_returned === null),
+      JSON.stringify(tasks),
+    );
+    const tries = rows(
+      db,
+      "SELECT task_id, try_id, task_try_time_returned, task_fail_history FROM try WHERE run_id = ? ORDER BY task_id",
+      runId,
+    );
+    assert.deepEqual(
+      tries.map((t) => [t["task_id"], t["try_id"], t["task_try_time_returned"], t["task_fail_history"]]),
+      [
+        [0, 0, null, null],
+        [1, 0, null, null],
+        [2, 0, null, null],
+        [3, 0, null, null],
+      ],
+      "one try each, none recorded as returned",
+    );
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
   }
@@ -115,32 +177,64 @@ async function interruptRun(kind: Kind, how: How, duringCleanup = false): Promis
 
 for (const kind of ["threads", "htex"] as const) {
   for (const how of ["cleanup", "SIGINT", "SIGTERM"] as const) {
-    test(`${how === "cleanup" ? "cleanup({ wait: false })" : how} on ${kind}: tasks keep their last state, nothing counts as failed, the run is interrupted`,
-      { timeout: 90_000 }, () => interruptRun(kind, how));
+    test(
+      `${how === "cleanup" ? "cleanup({ wait: false })" : how} on ${kind}: tasks keep their last state, nothing counts as failed, the run is interrupted`,
+      { timeout: 90_000 },
+      () => interruptRun(kind, how),
+    );
   }
   // The first signal while cleanup() waits for tasks (as under Slurm's scancel) ends the run, not a later SIGKILL.
   for (const how of ["SIGTERM", "SIGINT"] as const) {
-    test(`${how} while cleanup() waits on ${kind}: the run is interrupted and the process ends within seconds`,
-      { timeout: 90_000 }, () => interruptRun(kind, how, true));
+    test(
+      `${how} while cleanup() waits on ${kind}: the run is interrupted and the process ends within seconds`,
+      { timeout: 90_000 },
+      () => interruptRun(kind, how, true),
+    );
   }
 }
 
-test("cleanup({ wait: false }) on an InProcessExecutor: the running body's task is cancelled, not failed; with nothing outstanding the run completes", { timeout: 30_000 }, async () => {
-  const never = tsApp(async function never() { await new Promise((r) => setTimeout(r, 60_000)); });
-  const quick = tsApp(function quick() { return 1; });
-  const { dfk, dbPath } = await loadMonitored({ executors: [new InProcessExecutor({ label: "here" })] }, { resourceMonitoringInterval: 1 });
-  assert.equal(await quick(), 1);
-  const f = never();
-  await waitFor(() => rows(dbPath, "SELECT 1 FROM status WHERE task_id = 1 AND task_status_name = 'running'").length === 1, { timeoutMs: 30_000, what: "the body to start" });
-  await dfk.cleanup({ wait: false });
-  await assert.rejects(f, (e: Error) => e instanceof TaskCancelled && /still running when executor 'here' shut down/.test(e.message));
-  assert.deepEqual(rows(dbPath, "SELECT run_status, tasks_completed_count, tasks_failed_count FROM workflow")[0],
-    { run_status: "interrupted", tasks_completed_count: 1, tasks_failed_count: 0 });
-  assert.deepEqual(rows(dbPath, "SELECT task_id, task_latest_status, task_fail_count FROM task ORDER BY task_id"),
-    [{ task_id: 0, task_latest_status: "exec_done", task_fail_count: 0 }, { task_id: 1, task_latest_status: "running", task_fail_count: 0 }]);
+test(
+  "cleanup({ wait: false }) on an InProcessExecutor: the running body's task is cancelled, not failed; with nothing outstanding the run completes",
+  { timeout: 30_000 },
+  async () => {
+    const never = tsApp(async function never() {
+      await new Promise((r) => setTimeout(r, 60_000));
+    });
+    const quick = tsApp(function quick() {
+      return 1;
+    });
+    const { dfk, dbPath } = await loadMonitored(
+      { executors: [new InProcessExecutor({ label: "here" })] },
+      { resourceMonitoringInterval: 1 },
+    );
+    assert.equal(await quick(), 1);
+    const f = never();
+    await waitFor(
+      () => rows(dbPath, "SELECT 1 FROM status WHERE task_id = 1 AND task_status_name = 'running'").length === 1,
+      { timeoutMs: 30_000, what: "the body to start" },
+    );
+    await dfk.cleanup({ wait: false });
+    await assert.rejects(
+      f,
+      (e: Error) => e instanceof TaskCancelled && /still running when executor 'here' shut down/.test(e.message),
+    );
+    assert.deepEqual(rows(dbPath, "SELECT run_status, tasks_completed_count, tasks_failed_count FROM workflow")[0], {
+      run_status: "interrupted",
+      tasks_completed_count: 1,
+      tasks_failed_count: 0,
+    });
+    assert.deepEqual(rows(dbPath, "SELECT task_id, task_latest_status, task_fail_count FROM task ORDER BY task_id"), [
+      { task_id: 0, task_latest_status: "exec_done", task_fail_count: 0 },
+      { task_id: 1, task_latest_status: "running", task_fail_count: 0 },
+    ]);
 
-  const second = await loadMonitored({ executors: [new InProcessExecutor({ label: "here" })] });
-  assert.equal(await quick(), 1);
-  await second.dfk.cleanup({ wait: false });
-  assert.equal(rows(second.dbPath, "SELECT run_status FROM workflow")[0]!["run_status"], "completed", "nothing was interrupted");
-});
+    const second = await loadMonitored({ executors: [new InProcessExecutor({ label: "here" })] });
+    assert.equal(await quick(), 1);
+    await second.dfk.cleanup({ wait: false });
+    assert.equal(
+      rows(second.dbPath, "SELECT run_status FROM workflow")[0]!["run_status"],
+      "completed",
+      "nothing was interrupted",
+    );
+  },
+);

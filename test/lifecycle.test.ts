@@ -17,7 +17,9 @@ const INDEX = fileURLToPath(new URL("../src/index.js", import.meta.url));
 /** A workflow script run as its own process: 20 quick tasks, then 2 long ones, then it waits. */
 function script(dir: string): string {
   const file = path.join(dir, "wf.mjs");
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
 const quick = tsApp(function quick(x) { return x; });
 const slow = tsApp(async function slow() { await new Promise((r) => setTimeout(r, 60000)); return 1; });
@@ -30,11 +32,15 @@ await Promise.all(Array.from({ length: 20 }, (_, i) => quick(i)));
 slow(); slow();
 console.log("READY " + dfk.runId);
 await new Promise(() => setInterval(() => {}, 1000));
-`);
+`,
+  );
   return file;
 }
 
-async function startWorkflow(dir: string, ownGroup = false): Promise<{ child: ReturnType<typeof spawn>; runId: string }> {
+async function startWorkflow(
+  dir: string,
+  ownGroup = false,
+): Promise<{ child: ReturnType<typeof spawn>; runId: string }> {
   const child = spawn(process.execPath, [script(dir)], { stdio: ["ignore", "pipe", "pipe"], detached: ownGroup });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
@@ -45,8 +51,10 @@ async function startWorkflow(dir: string, ownGroup = false): Promise<{ child: Re
   const db = path.join(dir, "runinfo", "monitoring.db");
   const flushed = (): boolean => {
     try {
-      return count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'") === 20 &&
-        count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'") === 22;
+      return (
+        count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'") === 20 &&
+        count(db, "SELECT COUNT(*) FROM status WHERE task_status_name = 'launched'") === 22
+      );
     } catch {
       return false; // the writer has not created the file or its tables yet
     }
@@ -62,7 +70,10 @@ function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null;
   });
 }
 
-for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+for (const [sig, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const) {
   test(`${sig} ends the run cleanly: status interrupted, time_completed set, every row flushed`, async () => {
     const dir = tempDir();
     const { child, runId } = await startWorkflow(dir);
@@ -87,10 +98,13 @@ for (const target of ["the kernel", "the script's whole process group"] as const
     else process.kill(-child.pid!, "SIGKILL"); // as a terminal's kill -9 -PGID, or a batch system, would
     await exited(child);
     const db = path.join(dir, "runinfo", "monitoring.db");
-    const w = await waitFor(() => {
-      const r = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
-      return r?.run_status !== "running" && r;
-    }, { timeoutMs: 15_000, what: "the run to be marked ended" });
+    const w = await waitFor(
+      () => {
+        const r = rows(db, "SELECT * FROM workflow WHERE run_id = ?", runId)[0];
+        return r?.run_status !== "running" && r;
+      },
+      { timeoutMs: 15_000, what: "the run to be marked ended" },
+    );
     assert.equal(w.run_status, "crashed", "the writer outlives the kernel and marks the run");
     assert.notEqual(w.time_completed, null);
     assert.equal(count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'"), 20);
@@ -104,7 +118,9 @@ test("a kernel SIGKILLed while the database is locked loses at most its last flu
   const db = path.join(runDir, "monitoring.db");
   const file = path.join(dir, "dies.mjs");
   const n = 30_000;
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
 const noop = tsApp(function noop() { return 1; });
 const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], monitoring: new MonitoringHub({ resourceMonitoringInterval: 0 }), runDir: ${JSON.stringify(runDir)} }));
@@ -114,9 +130,14 @@ await new Promise((r) => process.stdin.once("data", r)); // the test locks the d
 const fs_ = Array.from({ length: ${n} }, () => noop());
 for (const f of fs_) await f;
 process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronous runs after this
-`);
+`,
+  );
   const child = spawn(process.execPath, [file], { stdio: ["pipe", "pipe", "inherit"] });
-  await new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => { if (d.toString().includes("ready")) resolve(); }));
+  await new Promise<void>((resolve) =>
+    child.stdout.on("data", (d: Buffer) => {
+      if (d.toString().includes("ready")) resolve();
+    }),
+  );
   const Database = (await import("better-sqlite3")).default;
   const locker = new Database(db);
   locker.exec("BEGIN EXCLUSIVE"); // a slow database: nothing can be stored while the kernel runs
@@ -125,28 +146,37 @@ process.kill(process.pid, "SIGKILL"); // every result is in; nothing asynchronou
   assert.equal(r.signal, "SIGKILL");
   locker.exec("ROLLBACK");
   locker.close();
-  await waitFor(() => rows(db, "SELECT * FROM workflow")[0]?.run_status === "crashed",
-    { timeoutMs: 30_000, what: "the writer, outliving the kernel, to store the journal and mark the run crashed" });
+  await waitFor(() => rows(db, "SELECT * FROM workflow")[0]?.run_status === "crashed", {
+    timeoutMs: 30_000,
+    what: "the writer, outliving the kernel, to store the journal and mark the run crashed",
+  });
   const done = count(db, "SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done'");
   // What the kernel had not yet flushed to the journal (at most 4096 events, or 20 ms) is lost;
   // everything before it is stored even though the database was locked the whole time.
   assert.ok(done >= n + 1 - 1000, `${done} of ${n + 1} finished tasks recorded`);
   assert.equal(count(db, "SELECT COUNT(*) FROM task"), n + 1);
   // The run is marked crashed just before the writer checkpoints and removes the journal.
-  await waitFor(() => !fs.existsSync(path.join(runDir, "000", "monitoring.journal")), { timeoutMs: 10_000, what: "the journal to be stored and removed" });
+  await waitFor(() => !fs.existsSync(path.join(runDir, "000", "monitoring.journal")), {
+    timeoutMs: 10_000,
+    what: "the journal to be stored and removed",
+  });
 });
 
 test("kernel and writer both SIGKILLed: the run reads as running until its heartbeat is three of its own periods old, then crashed", async () => {
   const dir = tempDir();
   const { child, runId } = await startWorkflow(dir); // heartbeatPeriod 0.2 s
   const db = path.join(dir, "runinfo", "monitoring.db");
-  const writers = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(runId);
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  const writers = fs
+    .readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(runId);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
   assert.equal(writers.length, 1, "the writer is found by its run id");
   // Both at once, as a machine going down would: nothing is left to mark the run.
   process.kill(writers[0]!, "SIGKILL");
@@ -154,13 +184,23 @@ test("kernel and writer both SIGKILLed: the run reads as running until its heart
   await exited(child);
   const { judgeRun } = await import("../src/database/runStatus.js");
   const { parseDateTime, nowMicros } = await import("../src/database/timeformat.js");
-  const w = rows(db, "SELECT run_status, last_heartbeat, heartbeat_period, time_completed, tasks_failed_count FROM workflow WHERE run_id = ?", runId)[0]!;
+  const w = rows(
+    db,
+    "SELECT run_status, last_heartbeat, heartbeat_period, time_completed, tasks_failed_count FROM workflow WHERE run_id = ?",
+    runId,
+  )[0]!;
   assert.equal(w.run_status, "running", "nobody recorded the end");
   assert.equal(w.heartbeat_period, 0.2, "the run's own period is recorded");
-  const judge = (now: number) => judgeRun({
-    runStatus: w.run_status as string, lastHeartbeat: parseDateTime(w.last_heartbeat as string), heartbeatPeriod: w.heartbeat_period as number,
-    timeCompleted: null, lastActivity: null, tasksFailed: 0, now,
-  });
+  const judge = (now: number) =>
+    judgeRun({
+      runStatus: w.run_status as string,
+      lastHeartbeat: parseDateTime(w.last_heartbeat as string),
+      heartbeatPeriod: w.heartbeat_period as number,
+      timeCompleted: null,
+      lastActivity: null,
+      tasksFailed: 0,
+      now,
+    });
   const beat = parseDateTime(w.last_heartbeat as string);
   assert.equal(judge(beat + 500_000).status, "running", "within three periods (0.6 s)");
   await waitFor(() => nowMicros() > beat + 700_000, { what: "three heartbeat periods to pass" });
@@ -183,7 +223,9 @@ test("the heartbeat advances while the run lives", async () => {
 for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
   test(`test_kill_monitoring: the writer killed with ${sig} does not stop tasks or cleanup, and nothing is lost`, async () => {
     const run = await loadMonitored();
-    const f = tsApp(function seven() { return 7; });
+    const f = tsApp(function seven() {
+      return 7;
+    });
     const before = await Promise.all(Array.from({ length: 50 }, () => f()));
     const pid = (run.dfk as unknown as { monitoringWriterPid(): number | null }).monitoringWriterPid();
     assert.ok(pid, "the writer runs as its own process");
@@ -211,13 +253,22 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGKILL", "SIGQUIT"] as const) {
 for (const delayMs of [0, 5, 30, 150, 400]) {
   test(`the writer SIGKILLed ${delayMs} ms into cleanup(): the run is completed and nothing is lost`, async () => {
     const run = await loadMonitored();
-    const f = tsApp(function seven() { return 7; });
+    const f = tsApp(function seven() {
+      return 7;
+    });
     const n = 3000;
     await Promise.all(Array.from({ length: n }, () => f()));
     const pid = (run.dfk as unknown as { monitoringWriterPid(): number | null }).monitoringWriterPid()!;
     const closing = run.dfk.cleanup();
     if (delayMs === 0) process.kill(pid, "SIGKILL");
-    else setTimeout(() => { try { process.kill(pid, "SIGKILL"); } catch { /* already finished */ } }, delayMs);
+    else
+      setTimeout(() => {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* already finished */
+        }
+      }, delayMs);
     await closing;
     const w = rows(run.dbPath, "SELECT run_status, tasks_completed_count FROM workflow")[0]!;
     assert.equal(w.run_status, "completed");
@@ -231,12 +282,15 @@ for (const delayMs of [0, 5, 30, 150, 400]) {
 test("a script that never calls cleanup() still ends its run when Node exits", async () => {
   const dir = tempDir();
   const file = path.join(dir, "forgetful.mjs");
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
 const one = tsApp(function one() { return 1; });
 await load(new Config({ executors: [new ThreadPoolExecutor()], monitoring: new MonitoringHub(), runDir: ${JSON.stringify(path.join(dir, "runinfo"))} }));
 console.log(await one());
-`);
+`,
+  );
   const child = spawn(process.execPath, [file], { stdio: ["ignore", "pipe", "inherit"] });
   const r = await exited(child);
   assert.equal(r.code, 0);
@@ -267,7 +321,11 @@ await dfk.cleanup();
   clearTimeout(timer);
   assert.equal(r.code, 0);
   assert.equal(out.trim(), "42");
-  assert.deepEqual(fs.readdirSync(path.join(dir, "runinfo")).filter((n) => /^\d+$/.test(n)), ["000"], "exactly one run directory");
+  assert.deepEqual(
+    fs.readdirSync(path.join(dir, "runinfo")).filter((n) => /^\d+$/.test(n)),
+    ["000"],
+    "exactly one run directory",
+  );
   const db = path.join(dir, "runinfo", "monitoring.db");
   assert.equal(count(db, "SELECT COUNT(*) AS n FROM workflow"), 1);
   assert.equal(count(db, "SELECT COUNT(*) AS n FROM status"), 5);
@@ -278,7 +336,9 @@ test("a user's test file that runs a monitored ThreadPoolExecutor workflow passe
   // value, per-process ones included); worker threads and the forked writer must start anyway.
   const dir = tempDir();
   const file = path.join(dir, "user.test.mjs");
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
@@ -289,11 +349,16 @@ test("doubles on worker threads", async () => {
   assert.deepEqual(await Promise.all([double(1), double(double(2))]), [2, 8]);
   await dfk.cleanup();
 });
-`);
+`,
+  );
   // Our own runner's NODE_TEST_CONTEXT would make the inner `node --test` report to us instead.
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ["--test", "--test-reporter=tap", file], { stdio: ["ignore", "pipe", "pipe"], env, cwd: dir });
+  const child = spawn(process.execPath, ["--test", "--test-reporter=tap", file], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+    cwd: dir,
+  });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
@@ -303,52 +368,74 @@ test("doubles on worker threads", async () => {
   assert.equal(r.code, 0, out);
   assert.match(out, /^# pass 1$/m, out);
   const db = path.join(dir, "runinfo", "monitoring.db");
-  assert.deepEqual(rows(db, "SELECT run_status, tasks_completed_count FROM workflow"), [{ run_status: "completed", tasks_completed_count: 3 }]);
+  assert.deepEqual(rows(db, "SELECT run_status, tasks_completed_count FROM workflow"), [
+    { run_status: "completed", tasks_completed_count: 3 },
+  ]);
 });
 
 /** Runs `body` (a module using `load`, `tsApp`, …) as its own process; returns its exit code and the database path. */
 async function runScript(dir: string, body: string): Promise<{ code: number | null; db: string }> {
   const file = path.join(dir, "exiting.mjs");
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(INDEX)};
 const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], monitoring: new MonitoringHub(),
   runDir: ${JSON.stringify(path.join(dir, "runinfo"))} }));
 ${body}
-`);
+`,
+  );
   const child = spawn(process.execPath, [file], { stdio: ["ignore", "ignore", "inherit"] });
   const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
   const r = await exited(child);
   clearTimeout(timer);
   const db = path.join(dir, "runinfo", "monitoring.db");
   // The writer outlives the script: wait for it to record the run's end.
-  for (let i = 0; i < 200 && count(db, "SELECT COUNT(*) AS n FROM workflow WHERE time_completed IS NOT NULL") === 0; i++) await sleep(50);
+  for (
+    let i = 0;
+    i < 200 && count(db, "SELECT COUNT(*) AS n FROM workflow WHERE time_completed IS NOT NULL") === 0;
+    i++
+  )
+    await sleep(50);
   await sleep(200);
   return { code: r.code, db };
 }
 
 test("process.exit() right after the last task: every row is written and the run is completed", async () => {
-  const { code, db } = await runScript(tempDir(), `
+  const { code, db } = await runScript(
+    tempDir(),
+    `
 const double = tsApp(function double(x) { return x * 2; });
 const fs = Array.from({ length: 3000 }, (_, i) => double(i));
 for (const f of fs) await f;
 process.exit(0);
-`);
+`,
+  );
   assert.equal(code, 0);
   const w = rows(db, "SELECT run_status, tasks_completed_count FROM workflow")[0]!;
   assert.deepEqual(w, { run_status: "completed", tasks_completed_count: 3000 });
   assert.equal(count(db, "SELECT COUNT(*) AS n FROM status"), 5 * 3000);
-  assert.equal(count(db, "SELECT COUNT(*) AS n FROM task WHERE task_latest_status = 'exec_done' AND task_time_returned IS NOT NULL"), 3000);
+  assert.equal(
+    count(
+      db,
+      "SELECT COUNT(*) AS n FROM task WHERE task_latest_status = 'exec_done' AND task_time_returned IS NOT NULL",
+    ),
+    3000,
+  );
 });
 
 test("process.exit() with tasks still running: the run is interrupted and what happened before is all there", async () => {
-  const { code, db } = await runScript(tempDir(), `
+  const { code, db } = await runScript(
+    tempDir(),
+    `
 const quick = tsApp(function quick(x) { return x; });
 const slow = tsApp(async function slow() { await new Promise((r) => setTimeout(r, 60000)); });
 await Promise.all(Array.from({ length: 100 }, (_, i) => quick(i)));
 slow(); slow();
 await new Promise((r) => setTimeout(r, 300));
 process.exit(3);
-`);
+`,
+  );
   assert.equal(code, 3);
   const w = rows(db, "SELECT run_status, tasks_completed_count FROM workflow")[0]!;
   assert.deepEqual(w, { run_status: "interrupted", tasks_completed_count: 100 });
@@ -357,12 +444,18 @@ process.exit(3);
 });
 
 test("an uncaught error after the tasks: every row is written and the run is failed", async () => {
-  const { code, db } = await runScript(tempDir(), `
+  const { code, db } = await runScript(
+    tempDir(),
+    `
 const double = tsApp(function double(x) { return x * 2; });
 await Promise.all(Array.from({ length: 500 }, (_, i) => double(i)));
 throw new Error("the script's own bug");
-`);
+`,
+  );
   assert.equal(code, 1);
-  assert.deepEqual(rows(db, "SELECT run_status, tasks_completed_count FROM workflow")[0], { run_status: "failed", tasks_completed_count: 500 });
+  assert.deepEqual(rows(db, "SELECT run_status, tasks_completed_count FROM workflow")[0], {
+    run_status: "failed",
+    tasks_completed_count: 500,
+  });
   assert.equal(count(db, "SELECT COUNT(*) AS n FROM status"), 5 * 500);
 });

@@ -26,31 +26,68 @@ export function stopAll(): void {
   running.clear();
 }
 
-export function start(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; tty?: boolean } = {}): Proc {
+export function start(
+  file: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; tty?: boolean } = {},
+): Proc {
   const env = { ...process.env, ...options.env };
   // In a pseudo-terminal: `script -qec CMD /dev/null` runs CMD with a TTY as stdin/stdout/stderr and exits with its status.
   const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   const child = options.tty
-    ? spawn("script", ["-qec", [process.execPath, file, ...args].map(quote).join(" "), "/dev/null"], { cwd: options.cwd, env: { ...env, COLUMNS: "100", LINES: "40" }, stdio: ["pipe", "pipe", "pipe"] })
+    ? spawn("script", ["-qec", [process.execPath, file, ...args].map(quote).join(" "), "/dev/null"], {
+        cwd: options.cwd,
+        env: { ...env, COLUMNS: "100", LINES: "40" },
+        stdio: ["pipe", "pipe", "pipe"],
+      })
     : spawn(process.execPath, [file, ...args], { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   child.on("close", () => running.delete(child));
   let out = "";
   let err = "";
   const waiters: Array<() => void> = [];
-  const notify = (): void => { for (const w of [...waiters]) w(); };
-  child.stdout.on("data", (d: Buffer) => { out += d.toString(); notify(); });
-  child.stderr.on("data", (d: Buffer) => { err += d.toString(); notify(); });
+  const notify = (): void => {
+    for (const w of [...waiters]) w();
+  };
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+    notify();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+    notify();
+  });
   let done = false;
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => { done = true; notify(); resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("close", (code) => {
+      done = true;
+      notify();
+      resolve(code);
+    }),
+  );
   const waitFor = (re: RegExp, stream: "out" | "err" = "out", timeoutMs = 60_000): Promise<RegExpMatchArray> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { cleanup(); reject(new Error(`timed out waiting for ${re} on ${stream}:\n${stream === "out" ? out : err}\n--- stderr:\n${err}`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(`timed out waiting for ${re} on ${stream}:\n${stream === "out" ? out : err}\n--- stderr:\n${err}`),
+        );
+      }, timeoutMs);
       const check = (): void => {
         const m = (stream === "out" ? out : err).match(re);
-        if (m) { cleanup(); resolve(m); } else if (done) { cleanup(); reject(new Error(`exited before ${re} appeared on ${stream}:\n${out}\n--- stderr:\n${err}`)); }
+        if (m) {
+          cleanup();
+          resolve(m);
+        } else if (done) {
+          cleanup();
+          reject(new Error(`exited before ${re} appeared on ${stream}:\n${out}\n--- stderr:\n${err}`));
+        }
       };
-      const cleanup = (): void => { clearTimeout(timer); const i = waiters.indexOf(check); if (i >= 0) waiters.splice(i, 1); };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        const i = waiters.indexOf(check);
+        if (i >= 0) waiters.splice(i, 1);
+      };
       waiters.push(check);
       check();
     });

@@ -18,7 +18,11 @@ const slow = tsApp(async function slow(ms: number, fail: boolean) {
   return ms;
 });
 
-interface Mismatch { task_id: number; col: string | null; newest: string | null }
+interface Mismatch {
+  task_id: number;
+  col: string | null;
+  newest: string | null;
+}
 
 /**
  * Runs 24 slow tasks (some chained, some failing with a retry) and samples the database until
@@ -37,7 +41,9 @@ async function sampleRun(executor: Executor): Promise<{ samples: number; mismatc
       const ms: number | AppFuture<number> = i % 4 === 3 ? futures[i - 1]! : 40 + (i % 5) * 30;
       futures.push(slow(ms, i % 7 === 5));
     }
-    const all = Promise.allSettled(futures).then(() => { done = true; });
+    const all = Promise.allSettled(futures).then(() => {
+      done = true;
+    });
     const db = openDb(dbPath);
     try {
       // One SELECT is one snapshot: the column and the status rows are read together.
@@ -65,18 +71,37 @@ async function sampleRun(executor: Executor): Promise<{ samples: number; mismatc
 
 function check(result: { samples: number; mismatches: Mismatch[]; seen: Set<string> }): void {
   assert.ok(result.samples >= 10, `sampled ${result.samples} times`);
-  assert.deepEqual(result.mismatches.slice(0, 5), [], `${result.mismatches.length} samples disagreed with the status table`);
+  assert.deepEqual(
+    result.mismatches.slice(0, 5),
+    [],
+    `${result.mismatches.length} samples disagreed with the status table`,
+  );
   // The column moved through the non-final states, not just the ones the kernel used to send.
-  for (const state of ["pending", "launched", "running"]) assert.ok(result.seen.has(state), `task_latest_status was seen as ${state} (saw ${[...result.seen].join(", ")})`);
+  for (const state of ["pending", "launched", "running"])
+    assert.ok(result.seen.has(state), `task_latest_status was seen as ${state} (saw ${[...result.seen].join(", ")})`);
 }
 
-test("task_latest_status equals each task's newest status row at every sample (threads)", { timeout: 60_000 }, async () => {
-  check(await sampleRun(new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })));
-});
+test(
+  "task_latest_status equals each task's newest status row at every sample (threads)",
+  { timeout: 60_000 },
+  async () => {
+    check(await sampleRun(new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })));
+  },
+);
 
-test("task_latest_status equals each task's newest status row at every sample (HTEX, local provider)", { timeout: 90_000 }, async () => {
-  check(await sampleRun(new HighThroughputExecutor({
-    label: "htex", maxWorkersPerNode: 2, interchangePortRange: [0, 0],
-    provider: new LocalProvider({ initBlocks: 1, minBlocks: 0, maxBlocks: 1 }),
-  })));
-});
+test(
+  "task_latest_status equals each task's newest status row at every sample (HTEX, local provider)",
+  { timeout: 90_000 },
+  async () => {
+    check(
+      await sampleRun(
+        new HighThroughputExecutor({
+          label: "htex",
+          maxWorkersPerNode: 2,
+          interchangePortRange: [0, 0],
+          provider: new LocalProvider({ initBlocks: 1, minBlocks: 0, maxBlocks: 1 }),
+        }),
+      ),
+    );
+  },
+);

@@ -4,19 +4,44 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import {
-  Config, File, InProcessExecutor, MemoizationError, getAllCheckpoints, getLastCheckpoint, load, tsApp, BadCheckpoint,
+  Config,
+  File,
+  InProcessExecutor,
+  MemoizationError,
+  getAllCheckpoints,
+  getLastCheckpoint,
+  load,
+  tsApp,
+  BadCheckpoint,
 } from "../src/index.js";
 import { hashsum, lineageHash } from "../src/dataflow/hashing.js";
 import { AppFuture } from "../src/apps/futures.js";
 import { tempDir, waitFor } from "./helpers.js";
 
 let calls = 0;
-const square = tsApp(function square(x: number) { calls++; return x * x; }, { cache: true });
-const failing = tsApp(function cachedFail(_x: number): number { calls++; throw new Error("always"); }, { cache: true });
+const square = tsApp(
+  function square(x: number) {
+    calls++;
+    return x * x;
+  },
+  { cache: true },
+);
+const failing = tsApp(
+  function cachedFail(_x: number): number {
+    calls++;
+    throw new Error("always");
+  },
+  { cache: true },
+);
 const local = () => [new InProcessExecutor({ label: "local" })];
 
 describe("hashing", () => {
-  const shape = (args: unknown[], kwargs: Record<string, unknown> = {}, appName = "f") => ({ appName, args, kwargs, outputs: undefined });
+  const shape = (args: unknown[], kwargs: Record<string, unknown> = {}, appName = "f") => ({
+    appName,
+    args,
+    kwargs,
+    outputs: undefined,
+  });
 
   test("hashsum is 32 lowercase hex, equal for equal calls, different otherwise", () => {
     const h = hashsum(shape([4]));
@@ -25,12 +50,19 @@ describe("hashing", () => {
     assert.notEqual(hashsum(shape([17])), h);
     assert.notEqual(hashsum(shape(["4"])), h, "types are part of the encoding");
     assert.notEqual(hashsum(shape([4], {}, "g")), h, "the app is part of the hash");
-    assert.equal(hashsum(shape([{ a: 1, b: [2, "x"] }])), hashsum(shape([{ b: [2, "x"], a: 1 }])), "object key order does not matter");
+    assert.equal(
+      hashsum(shape([{ a: 1, b: [2, "x"] }])),
+      hashsum(shape([{ b: [2, "x"], a: 1 }])),
+      "object key order does not matter",
+    );
     assert.equal(hashsum(shape([new File("file:///tmp/a")])), hashsum(shape([new File("file:///tmp/a")])));
   });
 
   test("values with no canonical encoding are refused with a clear error", () => {
-    assert.throws(() => hashsum(shape([new Map()])), (e: unknown) => e instanceof MemoizationError && /unknown type for memoization: Map/.test(e.message));
+    assert.throws(
+      () => hashsum(shape([new Map()])),
+      (e: unknown) => e instanceof MemoizationError && /unknown type for memoization: Map/.test(e.message),
+    );
     class Thing {}
     assert.throws(() => hashsum(shape([new Thing()])), /unknown type for memoization: Thing/);
   });
@@ -39,7 +71,11 @@ describe("hashing", () => {
     const a = new AppFuture<number>(1, "p", "aaaa");
     const b = new AppFuture<number>(2, "p", "aaaa");
     const c = new AppFuture<number>(3, "p", "bbbb");
-    assert.equal(lineageHash(shape([a])), lineageHash(shape([b])), "same producer lineage → same lineage while waiting");
+    assert.equal(
+      lineageHash(shape([a])),
+      lineageHash(shape([b])),
+      "same producer lineage → same lineage while waiting",
+    );
     assert.notEqual(lineageHash(shape([a])), lineageHash(shape([c])));
     assert.equal(lineageHash(shape([new AppFuture(4, "p", null)])), null, "unknown producer lineage → unknown");
     assert.equal(lineageHash(shape([Promise.resolve(1)])), null, "a plain promise has no lineage");
@@ -48,7 +84,9 @@ describe("hashing", () => {
 
 describe("memoization in a run", () => {
   test("a repeated call is a memo hit; failures are memoized too and replayed without running", async () => {
-    const dfk = await load(new Config({ executors: local(), runDir: path.join(tempDir(), "runinfo"), retries: 1, handleSignals: false }));
+    const dfk = await load(
+      new Config({ executors: local(), runDir: path.join(tempDir(), "runinfo"), retries: 1, handleSignals: false }),
+    );
     try {
       calls = 0;
       assert.equal(await square(4), 16);
@@ -69,8 +107,16 @@ describe("memoization in a run", () => {
 
   test("ignoreForCache leaves named options and positions out of the hash", async () => {
     let n = 0;
-    const f = tsApp(function ignoring(x: number, _noise: number) { n++; return x; }, { cache: true, ignoreForCache: ["1", "walltime"] });
-    const dfk = await load(new Config({ executors: local(), runDir: path.join(tempDir(), "runinfo"), handleSignals: false }));
+    const f = tsApp(
+      function ignoring(x: number, _noise: number) {
+        n++;
+        return x;
+      },
+      { cache: true, ignoreForCache: ["1", "walltime"] },
+    );
+    const dfk = await load(
+      new Config({ executors: local(), runDir: path.join(tempDir(), "runinfo"), handleSignals: false }),
+    );
     try {
       await f(1, 100);
       await f(1, 200);
@@ -84,7 +130,14 @@ describe("memoization in a run", () => {
   });
 
   test("appCache: false turns memoization off", async () => {
-    const dfk = await load(new Config({ executors: local(), runDir: path.join(tempDir(), "runinfo"), appCache: false, handleSignals: false }));
+    const dfk = await load(
+      new Config({
+        executors: local(),
+        runDir: path.join(tempDir(), "runinfo"),
+        appCache: false,
+        handleSignals: false,
+      }),
+    );
     try {
       calls = 0;
       await square(3);
@@ -97,7 +150,11 @@ describe("memoization in a run", () => {
 });
 
 describe("checkpoints", () => {
-  async function runOnce(runDir: string, extra: Partial<ConstructorParameters<typeof Config>[0]> = {}, body?: () => Promise<void>) {
+  async function runOnce(
+    runDir: string,
+    extra: Partial<ConstructorParameters<typeof Config>[0]> = {},
+    body?: () => Promise<void>,
+  ) {
     const dfk = await load(new Config({ executors: local(), runDir, handleSignals: false, ...extra }));
     try {
       if (body) await body();
@@ -129,7 +186,9 @@ describe("checkpoints", () => {
     await square(5);
     assert.ok(fs.existsSync(path.join(dfk.runDir, "checkpoint", "tasks.jsonl")));
     await dfk.cleanup();
-    dfk = await load(new Config({ executors: local(), runDir, handleSignals: false, checkpointMode: "manual", checkpointFiles: [] }));
+    dfk = await load(
+      new Config({ executors: local(), runDir, handleSignals: false, checkpointMode: "manual", checkpointFiles: [] }),
+    );
     await square(6);
     const file = path.join(dfk.runDir, "checkpoint", "tasks.jsonl");
     assert.equal(fs.existsSync(file), false);
@@ -140,11 +199,22 @@ describe("checkpoints", () => {
 
   test("periodic checkpoints are written on the timer", async () => {
     const runDir = path.join(tempDir(), "runinfo");
-    const dfk = await load(new Config({ executors: local(), runDir, handleSignals: false, checkpointMode: "periodic", checkpointPeriod: "00:00:01" }));
+    const dfk = await load(
+      new Config({
+        executors: local(),
+        runDir,
+        handleSignals: false,
+        checkpointMode: "periodic",
+        checkpointPeriod: "00:00:01",
+      }),
+    );
     try {
       await square(7);
       const file = path.join(dfk.runDir, "checkpoint", "tasks.jsonl");
-      await waitFor(() => fs.existsSync(file), { timeoutMs: 5000, what: `${file}, written within a period or so, before cleanup` });
+      await waitFor(() => fs.existsSync(file), {
+        timeoutMs: 5000,
+        what: `${file}, written within a period or so, before cleanup`,
+      });
     } finally {
       await dfk.cleanup();
     }
@@ -152,10 +222,17 @@ describe("checkpoints", () => {
 
   test("with a checkpoint mode and no files, every earlier checkpoint of the run dir is loaded", async () => {
     const runDir = path.join(tempDir(), "runinfo");
-    await runOnce(runDir, { checkpointMode: "task_exit" }, async () => { await square(8); });
-    await runOnce(runDir, { checkpointMode: "task_exit" }, async () => { await square(9); });
+    await runOnce(runDir, { checkpointMode: "task_exit" }, async () => {
+      await square(8);
+    });
+    await runOnce(runDir, { checkpointMode: "task_exit" }, async () => {
+      await square(9);
+    });
     calls = 0;
-    await runOnce(runDir, { checkpointMode: "task_exit" }, async () => { await square(8); await square(9); });
+    await runOnce(runDir, { checkpointMode: "task_exit" }, async () => {
+      await square(8);
+      await square(9);
+    });
     assert.equal(calls, 0);
   });
 
@@ -167,7 +244,10 @@ describe("checkpoints", () => {
     }
     fs.writeFileSync(path.join(runDir, "monitoring.db"), "");
     fs.mkdirSync(path.join(runDir, "notarun", "checkpoint"), { recursive: true });
-    assert.deepEqual(getAllCheckpoints(runDir), ["000", "001", "010"].map((d) => path.join(runDir, d, "checkpoint")));
+    assert.deepEqual(
+      getAllCheckpoints(runDir),
+      ["000", "001", "010"].map((d) => path.join(runDir, d, "checkpoint")),
+    );
     assert.deepEqual(getLastCheckpoint(runDir), [path.join(runDir, "010", "checkpoint")]);
     assert.deepEqual(getLastCheckpoint(path.join(runDir, "missing")), []);
   });
@@ -175,13 +255,18 @@ describe("checkpoints", () => {
   test("a missing or corrupt checkpoint is a BadCheckpoint naming the file", async () => {
     const runDir = path.join(tempDir(), "runinfo");
     await assert.rejects(
-      load(new Config({ executors: local(), runDir, handleSignals: false, checkpointFiles: [path.join(runDir, "nope")] })),
+      load(
+        new Config({ executors: local(), runDir, handleSignals: false, checkpointFiles: [path.join(runDir, "nope")] }),
+      ),
       (e: unknown) => e instanceof BadCheckpoint && /nope.*tasks\.jsonl/.test(e.message),
     );
     const bad = path.join(tempDir(), "checkpoint");
     fs.mkdirSync(bad);
-    fs.writeFileSync(path.join(bad, "tasks.jsonl"), "garbage\n{\"hash\":\"x\",\"result\":\"AA==\"}\n");
-    await assert.rejects(load(new Config({ executors: local(), runDir, handleSignals: false, checkpointFiles: [bad] })), /line 1 is corrupt/);
+    fs.writeFileSync(path.join(bad, "tasks.jsonl"), 'garbage\n{"hash":"x","result":"AA=="}\n');
+    await assert.rejects(
+      load(new Config({ executors: local(), runDir, handleSignals: false, checkpointFiles: [bad] })),
+      /line 1 is corrupt/,
+    );
   });
 });
 

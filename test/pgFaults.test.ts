@@ -22,8 +22,13 @@ import { tempDir } from "./helpers.js";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const INDEX_URL = pathToFileURL(fileURLToPath(new URL("../src/index.js", import.meta.url))).href;
 
-const noop = tsApp(function noop(i: number) { return i; });
-const flaky = tsApp(function flaky(i: number) { if (i % 10 === 0) throw new Error(`task ${i} fails`); return i; });
+const noop = tsApp(function noop(i: number) {
+  return i;
+});
+const flaky = tsApp(function flaky(i: number) {
+  if (i % 10 === 0) throw new Error(`task ${i} fails`);
+  return i;
+});
 
 const query = pgQuery;
 const count = async (url: string, sql: string, ...params: unknown[]): Promise<number> =>
@@ -44,8 +49,14 @@ async function assertRun(url: string, runId: string, tasks: number, failed: numb
   assert.equal(await count(url, "SELECT COUNT(*) FROM task WHERE run_id = ?", runId), tasks, "task rows");
   assert.equal(await count(url, "SELECT COUNT(*) FROM try WHERE run_id = ?", runId), tasks, "try rows");
   assert.equal(await count(url, "SELECT COUNT(*) FROM status WHERE run_id = ?", runId), tasks * 5, "status rows");
-  assert.equal(await count(url, "SELECT COUNT(*) FROM task WHERE run_id = ? AND task_latest_status = 'exec_done'", runId), tasks - failed);
-  assert.equal(await count(url, "SELECT COUNT(*) FROM task WHERE run_id = ? AND task_latest_status = 'failed'", runId), failed);
+  assert.equal(
+    await count(url, "SELECT COUNT(*) FROM task WHERE run_id = ? AND task_latest_status = 'exec_done'", runId),
+    tasks - failed,
+  );
+  assert.equal(
+    await count(url, "SELECT COUNT(*) FROM task WHERE run_id = ? AND task_latest_status = 'failed'", runId),
+    failed,
+  );
   const [wf] = await query(url, "SELECT * FROM workflow WHERE run_id = ?", runId);
   assert.equal(wf!["tasks_completed_count"], tasks - failed);
   assert.equal(wf!["tasks_failed_count"], failed);
@@ -59,8 +70,11 @@ test("a database Python Parsl created on PostgreSQL is used as it is: a monitore
   const db = await freshPgDatabase();
   await pgAdmin(fixture.replace(/^SELECT pg_catalog\.set_config.*$/m, ""), [], db);
   const url = pgUrl(db);
-  const typesOf = (): Promise<Record<string, unknown>[]> => query(url,
-    "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name");
+  const typesOf = (): Promise<Record<string, unknown>[]> =>
+    query(
+      url,
+      "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name",
+    );
   const before = await typesOf();
   const dfk = await load(monitoredConfig(url));
   const futures = Array.from({ length: 50 }, (_, i) => flaky(i));
@@ -72,15 +86,25 @@ test("a database Python Parsl created on PostgreSQL is used as it is: a monitore
   const afterByKey = new Map(after.map((r) => [key(r), r]));
   for (const col of before) assert.deepEqual(afterByKey.get(key(col)), col, `Parsl's column ${key(col)} is unchanged`);
   assert.ok(after.length > before.length, "our nullable extra columns were added");
-  assert.deepEqual(await query(url, `SELECT "value" FROM parsl_ts_meta WHERE "key" = 'schema_version'`), [{ value: String(SCHEMA_VERSION) }]);
+  assert.deepEqual(await query(url, `SELECT "value" FROM parsl_ts_meta WHERE "key" = 'schema_version'`), [
+    { value: String(SCHEMA_VERSION) },
+  ]);
   // Parsl's foreign keys stay enforced, and our rows satisfy them.
-  assert.equal(await count(url, "SELECT COUNT(*) FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY'"), 2);
+  assert.equal(
+    await count(url, "SELECT COUNT(*) FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY'"),
+    2,
+  );
 });
 
 test("libpq's PG* variables fill what the URL leaves out (host, port, user, password)", async () => {
   const db = await freshPgDatabase();
   const admin = new URL(pgAdminUrl());
-  const vars = { PGHOST: admin.hostname, PGPORT: admin.port, PGUSER: decodeURIComponent(admin.username), PGPASSWORD: decodeURIComponent(admin.password) };
+  const vars = {
+    PGHOST: admin.hostname,
+    PGPORT: admin.port,
+    PGUSER: decodeURIComponent(admin.username),
+    PGPASSWORD: decodeURIComponent(admin.password),
+  };
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars); // the writer process inherits them
   try {
@@ -106,13 +130,27 @@ test("load() fails fast and names the endpoint (password hidden): refused, wrong
       assert.ok(!err.message.includes(secret), `the password is not shown: ${err.message}`);
       return true;
     });
-    assert.ok(Date.now() - started < 15_000, `${endpoint.replace(secret, "***")} failed within seconds, not by a timeout`);
+    assert.ok(
+      Date.now() - started < 15_000,
+      `${endpoint.replace(secret, "***")} failed within seconds, not by a timeout`,
+    );
   };
-  await expectFailure("postgres://me:s3cret@127.0.0.1:1/parsl", /cannot connect to PostgreSQL at postgres:\/\/me:\*\*\*@127\.0\.0\.1:1\/parsl: connection refused/, "s3cret");
+  await expectFailure(
+    "postgres://me:s3cret@127.0.0.1:1/parsl",
+    /cannot connect to PostgreSQL at postgres:\/\/me:\*\*\*@127\.0\.0\.1:1\/parsl: connection refused/,
+    "s3cret",
+  );
   const admin = new URL(pgAdminUrl());
-  await expectFailure(pgUrl("postgres", { name: decodeURIComponent(admin.username), password: "wrong-pw" }),
-    /cannot log in to PostgreSQL at postgresql:\/\/.*:\*\*\*@.*password authentication failed/, "wrong-pw");
-  await expectFailure(pgUrl("parsl_missing_db_x"), /PostgreSQL database at .*\/parsl_missing_db_x does not exist/, decodeURIComponent(admin.password));
+  await expectFailure(
+    pgUrl("postgres", { name: decodeURIComponent(admin.username), password: "wrong-pw" }),
+    /cannot log in to PostgreSQL at postgresql:\/\/.*:\*\*\*@.*password authentication failed/,
+    "wrong-pw",
+  );
+  await expectFailure(
+    pgUrl("parsl_missing_db_x"),
+    /PostgreSQL database at .*\/parsl_missing_db_x does not exist/,
+    decodeURIComponent(admin.password),
+  );
 
   // A role that may read the monitoring tables but not write them.
   const db = await freshPgDatabase();
@@ -123,8 +161,13 @@ test("load() fails fast and names the endpoint (password hidden): refused, wrong
   await pgAdmin(`CREATE ROLE ${role} LOGIN PASSWORD 'reader-pw'`);
   try {
     await pgAdmin(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`, [], db);
-    await expectFailure(pgUrl(db, { name: role, password: "reader-pw" }),
-      new RegExp(`the role ${role} lacks the privileges the writer needs: INSERT on workflow, UPDATE on workflow, INSERT on task`), "reader-pw");
+    await expectFailure(
+      pgUrl(db, { name: role, password: "reader-pw" }),
+      new RegExp(
+        `the role ${role} lacks the privileges the writer needs: INSERT on workflow, UPDATE on workflow, INSERT on task`,
+      ),
+      "reader-pw",
+    );
   } finally {
     await pgAdmin(`DROP OWNED BY ${role}`, [], db).catch(() => undefined);
     await pgAdmin(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
@@ -146,9 +189,12 @@ async function freePort(): Promise<number> {
 
 /** Runs pg_ctl on a private cluster, as the postgres user when we are root (PostgreSQL refuses root). */
 function pgCtl(dataDir: string, ...args: string[]): void {
-  const bin = execFileSync("bash", ["-c", "ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1"], { encoding: "utf8" }).trim();
+  const bin = execFileSync("bash", ["-c", "ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1"], {
+    encoding: "utf8",
+  }).trim();
   const cmd = [path.join(bin, "pg_ctl"), "-D", dataDir, ...args];
-  if (process.getuid?.() === 0) execFileSync("runuser", ["-u", "postgres", "--", ...cmd], { stdio: "ignore", timeout: 60_000 });
+  if (process.getuid?.() === 0)
+    execFileSync("runuser", ["-u", "postgres", "--", ...cmd], { stdio: "ignore", timeout: 60_000 });
   else execFileSync(cmd[0]!, cmd.slice(1), { stdio: "ignore", timeout: 60_000 });
 }
 
@@ -156,7 +202,11 @@ test("the server restarted mid-run: the writer waits it out, one warning, and no
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsl-ts-pg-restart-"));
   const port = await freePort();
   const env = { ...process.env, PARSL_TS_PG_DIR: dir, PARSL_TS_PG_PORT: String(port) };
-  const admin = execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], { env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  const admin = execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], {
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
   try {
     const adminClient = new pg.Client({ connectionString: admin });
     await adminClient.connect();
@@ -187,10 +237,15 @@ test("the server restarted mid-run: the writer waits it out, one warning, and no
     assert.ok(restarted);
     await assertRun(url, runId, tasks, 0);
     const log = fs.readFileSync(path.join(dfk.runDir, "parsl.log"), "utf8");
-    const warnings = log.split("\n").filter((l) => /monitoring: cannot write to monitoring database .*retrying, nothing is lost/.test(l));
+    const warnings = log
+      .split("\n")
+      .filter((l) => /monitoring: cannot write to monitoring database .*retrying, nothing is lost/.test(l));
     assert.ok(warnings.length >= 1, "the outage was reported");
     assert.ok(!log.includes(u.password), "the password is never logged");
-    assert.match(fs.readFileSync(path.join(dfk.runDir, "database_manager.log"), "utf8"), /writable again after .* s; nothing was lost/);
+    assert.match(
+      fs.readFileSync(path.join(dfk.runDir, "database_manager.log"), "utf8"),
+      /writable again after .* s; nothing was lost/,
+    );
   } finally {
     execFileSync("bash", [path.join(ROOT, "scripts/postgres/stop-server.sh")], { env, stdio: "ignore" });
     fs.rmSync(dir, { recursive: true, force: true });
@@ -221,20 +276,37 @@ for (const writers of [2, 4]) {
     const script = path.join(dir, "kernel.mjs");
     fs.writeFileSync(script, KERNEL);
     const tasks = 400;
-    const runs = await Promise.all(Array.from({ length: writers }, (_, k) => new Promise<{ runId: string; name: string; period: number }>((resolve, reject) => {
-      const name = `wf-${k}`;
-      const period = 0.1 * (k + 1);
-      const child = spawn(process.execPath, [script, url, name, path.join(dir, `runinfo-${k}`), String(period), String(tasks)],
-        { stdio: ["ignore", "pipe", "inherit"] });
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      child.on("exit", (code) => code === 0 ? resolve({ runId: out.trim(), name, period }) : reject(new Error(`workflow ${k} exited ${code}`)));
-    })));
+    const runs = await Promise.all(
+      Array.from(
+        { length: writers },
+        (_, k) =>
+          new Promise<{ runId: string; name: string; period: number }>((resolve, reject) => {
+            const name = `wf-${k}`;
+            const period = 0.1 * (k + 1);
+            const child = spawn(
+              process.execPath,
+              [script, url, name, path.join(dir, `runinfo-${k}`), String(period), String(tasks)],
+              { stdio: ["ignore", "pipe", "inherit"] },
+            );
+            let out = "";
+            child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+            child.on("exit", (code) =>
+              code === 0
+                ? resolve({ runId: out.trim(), name, period })
+                : reject(new Error(`workflow ${k} exited ${code}`)),
+            );
+          }),
+      ),
+    );
     assert.equal(new Set(runs.map((r) => r.runId)).size, writers);
     assert.equal(await count(url, "SELECT COUNT(*) FROM workflow"), writers);
     for (const r of runs) {
       await assertRun(url, r.runId, tasks, tasks / 10);
-      const [wf] = await query(url, "SELECT workflow_name, heartbeat_period, time_began, last_heartbeat FROM workflow WHERE run_id = ?", r.runId);
+      const [wf] = await query(
+        url,
+        "SELECT workflow_name, heartbeat_period, time_began, last_heartbeat FROM workflow WHERE run_id = ?",
+        r.runId,
+      );
       assert.equal(wf!["workflow_name"], r.name);
       assert.equal(wf!["heartbeat_period"], r.period);
       assert.ok(String(wf!["last_heartbeat"]) > String(wf!["time_began"]), `run ${r.name}'s own heartbeat advanced`);

@@ -10,7 +10,17 @@ import * as api from "../src/index.js";
 import { AppFuture, Config, DataFuture, File, InProcessExecutor, load, tsApp } from "../src/index.js";
 import { tempDir } from "./helpers.js";
 
-const INTERNAL = ["setResult", "setException", "onDone", "start", "logLine", "startKernel", "resolveFuture", "rejectFuture", "whenDone"];
+const INTERNAL = [
+  "setResult",
+  "setException",
+  "onDone",
+  "start",
+  "logLine",
+  "startKernel",
+  "resolveFuture",
+  "rejectFuture",
+  "whenDone",
+];
 
 function members(o: object): string[] {
   const names = new Set<string>();
@@ -31,15 +41,25 @@ test("futures carry no way to settle them or to listen synchronously", async () 
 });
 
 test("a loaded kernel has no start() or logLine(), and the package exports none of the kernel's friends", async () => {
-  const dfk = await load(new Config({ executors: [new InProcessExecutor()], runDir: path.join(tempDir(), "runinfo"), summary: false }));
+  const dfk = await load(
+    new Config({ executors: [new InProcessExecutor()], runDir: path.join(tempDir(), "runinfo"), summary: false }),
+  );
   try {
-    assert.deepEqual(members(dfk).filter((k) => INTERNAL.includes(k)), []);
-    const ok = tsApp(function surfaceOk() { return 7; });
+    assert.deepEqual(
+      members(dfk).filter((k) => INTERNAL.includes(k)),
+      [],
+    );
+    const ok = tsApp(function surfaceOk() {
+      return 7;
+    });
     assert.equal(await ok(), 7, "the kernel still runs tasks and settles their futures");
   } finally {
     await dfk.cleanup();
   }
-  assert.deepEqual(Object.keys(api).filter((k) => INTERNAL.includes(k)), []);
+  assert.deepEqual(
+    Object.keys(api).filter((k) => INTERNAL.includes(k)),
+    [],
+  );
 });
 
 test("the production code reads no test hook from the environment", async () => {
@@ -50,7 +70,10 @@ test("the production code reads no test hook from the environment", async () => 
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.isDirectory()) walk(new URL(`${e.name}/`, dir));
       else if (e.name.endsWith(".ts")) {
-        for (const m of readFileSync(new URL(e.name, dir), "utf8").matchAll(/process\.env\.(PARSL_TS_[A-Z0-9_]*TEST[A-Z0-9_]*|PARSL_TS_[A-Z0-9_]*SKEW[A-Z0-9_]*)/g)) hooks.push(`${e.name}: ${m[1]}`);
+        for (const m of readFileSync(new URL(e.name, dir), "utf8").matchAll(
+          /process\.env\.(PARSL_TS_[A-Z0-9_]*TEST[A-Z0-9_]*|PARSL_TS_[A-Z0-9_]*SKEW[A-Z0-9_]*)/g,
+        ))
+          hooks.push(`${e.name}: ${m[1]}`);
       }
     }
   };

@@ -19,11 +19,14 @@ for (const dialect of DIALECTS) {
     try {
       const before = await reader.changeToken();
       assert.match(before, /^v\S+$/);
-      await writer.run(sql`INSERT INTO workflow (run_id, time_began, host, ${raw("\"user\"")}, rundir, tasks_failed_count, tasks_completed_count)
+      await writer.run(sql`INSERT INTO workflow (run_id, time_began, host, ${raw('"user"')}, rundir, tasks_failed_count, tasks_completed_count)
         VALUES (${"r1"}, ${"2026-12-01 10:00:00.000000"}, ${"h"}, ${"u"}, ${"/d"}, ${0}, ${0})`);
       assert.notEqual(await reader.changeToken(), before, "a commit elsewhere moves the token");
       assert.equal((await reader.listWorkflows(0, 10)).total, 1);
-      await assert.rejects(reader.connection.run(sql`DELETE FROM workflow`), dialect === "sqlite" ? /readonly/i : /read-only transaction/);
+      await assert.rejects(
+        reader.connection.run(sql`DELETE FROM workflow`),
+        dialect === "sqlite" ? /readonly/i : /read-only transaction/,
+      );
       assert.equal(await tdb.count(`SELECT COUNT(*) FROM workflow`), 1);
     } finally {
       await reader.close();

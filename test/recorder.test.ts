@@ -7,17 +7,28 @@ import { validateEvent } from "../src/monitoring/validate.js";
 
 const sample: ResourceSample = {
   timestamp: 1_700_000_000_000_000,
-  psutil_process_pid: 42, psutil_process_memory_percent: 1.5, psutil_process_children_count: 0,
-  psutil_process_time_user: 0.25, psutil_process_time_system: 0.125, psutil_process_memory_virtual: 1e9,
-  psutil_process_memory_resident: 5e7, psutil_process_disk_read: 10, psutil_process_disk_write: 20,
-  psutil_process_status: "running", psutil_cpu_num: "3",
-  psutil_process_num_ctx_switches_voluntary: 7, psutil_process_num_ctx_switches_involuntary: 1,
+  psutil_process_pid: 42,
+  psutil_process_memory_percent: 1.5,
+  psutil_process_children_count: 0,
+  psutil_process_time_user: 0.25,
+  psutil_process_time_system: 0.125,
+  psutil_process_memory_virtual: 1e9,
+  psutil_process_memory_resident: 5e7,
+  psutil_process_disk_read: 10,
+  psutil_process_disk_write: 20,
+  psutil_process_status: "running",
+  psutil_cpu_num: "3",
+  psutil_process_num_ctx_switches_voluntary: 7,
+  psutil_process_num_ctx_switches_involuntary: 1,
 };
 
 test("a resource row has exactly the resource table's columns (run_id aside), whatever the sample carried", () => {
   const tainted = { ...sample, evil: "DROP TABLE", run_id: "other-run" } as ResourceSample;
   const ev = resourceRow(5, 1, 1_700_000_000_000_001, 0.5, tainted);
-  const expected = RESOURCE.columns.map((c) => c.name).filter((n) => n !== "run_id").sort();
+  const expected = RESOURCE.columns
+    .map((c) => c.name)
+    .filter((n) => n !== "run_id")
+    .sort();
   assert.deepEqual(Object.keys(ev.row).sort(), expected);
   assert.equal(ev.row.task_id, 5);
   assert.equal(ev.row.try_id, 1);
@@ -40,11 +51,25 @@ test("isResourceSample: every psutil column with its schema type, text bounded",
 
 test("node and block rows pass the writer's validation", () => {
   const node = nodeRow({
-    hostname: "h", uid: "u", block_id: "0", cpu_count: 4, total_memory: 8e9, active: true, worker_count: 2,
-    python_v: "v20", timestamp: 1_700_000_000_000_000, last_heartbeat: 1_700_000_000_000_000,
+    hostname: "h",
+    uid: "u",
+    block_id: "0",
+    cpu_count: 4,
+    total_memory: 8e9,
+    active: true,
+    worker_count: 2,
+    python_v: "v20",
+    timestamp: 1_700_000_000_000_000,
+    last_heartbeat: 1_700_000_000_000_000,
   });
   assert.doesNotThrow(() => validateEvent(node));
   const block = blockRow("htex", "0", null, 1_700_000_000_000_000, "PENDING");
-  assert.deepEqual(block.row, { executor_label: "htex", block_id: "0", job_id: null, timestamp: 1_700_000_000_000_000, status: "PENDING" });
+  assert.deepEqual(block.row, {
+    executor_label: "htex",
+    block_id: "0",
+    job_id: null,
+    timestamp: 1_700_000_000_000_000,
+    status: "PENDING",
+  });
   assert.doesNotThrow(() => validateEvent(block));
 });

@@ -18,15 +18,32 @@ for (const dialect of DIALECTS) {
       assert.equal((await resolveRun(ctx, "latest", "fixture-mixed")).run_id, RUN2, "run 3 has another workflow name");
       assert.equal((await resolveRun(ctx, RUN1)).run_id, RUN1);
       assert.equal((await resolveRun(ctx, RUN1.slice(0, 6))).run_id, RUN1);
-      await assert.rejects(resolveRun(ctx, "zzz"), (e: Error) => e instanceof RunNotFoundError && /no run has an id starting with "zzz"/.test(e.message));
-      await assert.rejects(resolveRun(ctx, "%"), /no run has an id starting with "%"/, "LIKE wildcards are matched literally");
-      await assert.rejects(resolveRun(ctx, "latest", "no-such-workflow"), /holds no run of workflow "no-such-workflow"/);
+      await assert.rejects(
+        resolveRun(ctx, "zzz"),
+        (e: Error) => e instanceof RunNotFoundError && /no run has an id starting with "zzz"/.test(e.message),
+      );
+      await assert.rejects(
+        resolveRun(ctx, "%"),
+        /no run has an id starting with "%"/,
+        "LIKE wildcards are matched literally",
+      );
+      await assert.rejects(
+        resolveRun(ctx, "latest", "no-such-workflow"),
+        /holds no run of workflow "no-such-workflow"/,
+      );
       await assert.rejects(resolveRun(ctx, RUN3, "fixture-mixed"), /no run of workflow "fixture-mixed"/);
       // "" and a prefix shared by several runs are refused with the candidates named.
       await assert.rejects(resolveRun(ctx, ""), /empty/);
-      await served.exec(`INSERT INTO workflow (run_id, workflow_name, time_began, host, "user", rundir, tasks_failed_count, tasks_completed_count)
-        VALUES (?, 'twin', ?, 'h', 'u', '/r', 0, 0)`, RUN1.slice(0, 8) + "-twin", "2026-11-20 10:00:00.000000");
-      await assert.rejects(resolveRun(ctx, RUN1.slice(0, 8)), (e: Error) => /matches several runs/.test(e.message) && e.message.includes(RUN1) && e.message.includes("-twin"));
+      await served.exec(
+        `INSERT INTO workflow (run_id, workflow_name, time_began, host, "user", rundir, tasks_failed_count, tasks_completed_count)
+        VALUES (?, 'twin', ?, 'h', 'u', '/r', 0, 0)`,
+        RUN1.slice(0, 8) + "-twin",
+        "2026-11-20 10:00:00.000000",
+      );
+      await assert.rejects(
+        resolveRun(ctx, RUN1.slice(0, 8)),
+        (e: Error) => /matches several runs/.test(e.message) && e.message.includes(RUN1) && e.message.includes("-twin"),
+      );
     } finally {
       await db.close();
     }

@@ -5,15 +5,36 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { Config, InProcessExecutor, bashApp, joinApp, load, tsApp, type AppFuture, type TaskContext } from "../src/index.js";
+import {
+  Config,
+  InProcessExecutor,
+  bashApp,
+  joinApp,
+  load,
+  tsApp,
+  type AppFuture,
+  type TaskContext,
+} from "../src/index.js";
 import { tempDir } from "./helpers.js";
 
-const double = tsApp(function double(x: number) { return x * 2; });
-const greet = tsApp(async function greet(name: string) { return `hello ${name}`; });
-const sum = tsApp(function sum(this: TaskContext<number[]>) { return this.inputs.reduce((a, b) => a + b, 0); });
-const both = joinApp(function both(x: number) { return [double(x), double(x + 1)]; });
-const one = joinApp(function one(x: number) { return double(x); });
-const echo = bashApp(function echo(word: string) { return `echo ${word}`; });
+const double = tsApp(function double(x: number) {
+  return x * 2;
+});
+const greet = tsApp(async function greet(name: string) {
+  return `hello ${name}`;
+});
+const sum = tsApp(function sum(this: TaskContext<number[]>) {
+  return this.inputs.reduce((a, b) => a + b, 0);
+});
+const both = joinApp(function both(x: number) {
+  return [double(x), double(x + 1)];
+});
+const one = joinApp(function one(x: number) {
+  return double(x);
+});
+const echo = bashApp(function echo(word: string) {
+  return `echo ${word}`;
+});
 
 function typeChecks(): void {
   const a: AppFuture<number> = double(1);
@@ -38,7 +59,13 @@ function typeChecks(): void {
 
 test("typed apps run and resolve to typed values", async () => {
   assert.equal(typeof typeChecks, "function");
-  const dfk = await load(new Config({ executors: [new InProcessExecutor({ label: "local" })], runDir: path.join(tempDir(), "runinfo"), handleSignals: false }));
+  const dfk = await load(
+    new Config({
+      executors: [new InProcessExecutor({ label: "local" })],
+      runDir: path.join(tempDir(), "runinfo"),
+      handleSignals: false,
+    }),
+  );
   try {
     const n: number = await double(double(2));
     const s: string = await greet("ts");

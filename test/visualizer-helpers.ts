@@ -38,11 +38,22 @@ export async function getJson(url: string): Promise<{ status: number; body: any 
   const res = await fetch(url);
   const text = await res.text();
   let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* keep text */ }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* keep text */
+  }
   return { status: res.status, body };
 }
 
-export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 
 /**
  * A monitoring database for the visualizer tests in either dialect, with the rows of the SQLite
@@ -74,14 +85,20 @@ export async function servedDatabase(dialect: ServedKind, source: string): Promi
       fingerprint: async () => sha256(source),
       taskRows: async () => {
         const db = new Database(source, { readonly: true });
-        try { return db.prepare(`SELECT COUNT(*) FROM task`).pluck().get() as number; } finally { db.close(); }
+        try {
+          return db.prepare(`SELECT COUNT(*) FROM task`).pluck().get() as number;
+        } finally {
+          db.close();
+        }
       },
       exec: async (sql, ...params) => {
         const db = new Database(source);
         try {
           const st = db.prepare(sql);
           return st.reader ? (st.all(...params) as Record<string, unknown>[]) : (st.run(...params), []);
-        } finally { db.close(); }
+        } finally {
+          db.close();
+        }
       },
     };
   }
@@ -93,12 +110,24 @@ export async function servedDatabase(dialect: ServedKind, source: string): Promi
   await copyDatabase(source, pgUrl(name), { schema: dialect === "postgresql-parsl" ? "existing" : "ensure" });
   const endpoint = await pgReadOnlyUrl(name);
   const fingerprint = async (): Promise<string> => {
-    const [schema] = await pgAdmin<{ s: string }>(`SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY table_name, column_name) AS s
-      FROM information_schema.columns WHERE table_schema = 'public'`, [], name);
-    const [ix] = await pgAdmin<{ s: string }>(`SELECT string_agg(indexname, ',' ORDER BY indexname) AS s FROM pg_indexes WHERE schemaname = 'public'`, [], name);
+    const [schema] = await pgAdmin<{ s: string }>(
+      `SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY table_name, column_name) AS s
+      FROM information_schema.columns WHERE table_schema = 'public'`,
+      [],
+      name,
+    );
+    const [ix] = await pgAdmin<{ s: string }>(
+      `SELECT string_agg(indexname, ',' ORDER BY indexname) AS s FROM pg_indexes WHERE schemaname = 'public'`,
+      [],
+      name,
+    );
     const counts: string[] = [];
     for (const t of ["workflow", "task", "try", "status", "resource", "node", "block"]) {
-      const [r] = await pgAdmin<{ n: string; h: string }>(`SELECT COUNT(*) AS n, md5(COALESCE(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM "${t}" x`, [], name);
+      const [r] = await pgAdmin<{ n: string; h: string }>(
+        `SELECT COUNT(*) AS n, md5(COALESCE(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM "${t}" x`,
+        [],
+        name,
+      );
       counts.push(`${t}=${r!.n}:${r!.h}`);
     }
     return `${schema!.s}|${ix!.s}|${counts.join(",")}`;

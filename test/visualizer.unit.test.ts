@@ -27,8 +27,18 @@ test("database argument: paths and SQLAlchemy-style URLs", () => {
 });
 
 test("CLI arguments", () => {
-  assert.deepEqual(parseVisualizeArgs([]), { db: "runinfo/monitoring.db", port: 8080, listen: "127.0.0.1", help: false });
-  assert.deepEqual(parseVisualizeArgs(["x.db", "--port", "0", "--listen=0.0.0.0"]), { db: "x.db", port: 0, listen: "0.0.0.0", help: false });
+  assert.deepEqual(parseVisualizeArgs([]), {
+    db: "runinfo/monitoring.db",
+    port: 8080,
+    listen: "127.0.0.1",
+    help: false,
+  });
+  assert.deepEqual(parseVisualizeArgs(["x.db", "--port", "0", "--listen=0.0.0.0"]), {
+    db: "x.db",
+    port: 0,
+    listen: "0.0.0.0",
+    help: false,
+  });
   assert.equal(parseVisualizeArgs(["-p", "9000"]).port, 9000);
   assert.throws(() => parseVisualizeArgs(["--port", "99999"]), /--port must be an integer from 0 to 65535/);
   assert.throws(() => parseVisualizeArgs(["--port"]), /needs a value/);
@@ -47,7 +57,9 @@ test("naive timestamps round-trip at microsecond precision", () => {
 
 test("an aggregate worker that cannot start fails each request at once instead of stalling the queue", () => {
   // Node's permission model without --allow-worker makes `new Worker` throw synchronously.
-  const permission = process.allowedNodeEnvironmentFlags.has("--permission") ? "--permission" : "--experimental-permission";
+  const permission = process.allowedNodeEnvironmentFlags.has("--permission")
+    ? "--permission"
+    : "--experimental-permission";
   const heavy = fileURLToPath(new URL("../src/visualizer/heavy.js", import.meta.url));
   const script = `
 import { HeavyQueries } from ${JSON.stringify(heavy)};
@@ -57,9 +69,16 @@ for (const m of ["dagSummary", "resources", "triesOverTime"]) {
 }
 await q.close();
 `;
-  const r = spawnSync(process.execPath, [permission, "--allow-fs-read=*", "--no-warnings", "--input-type=module", "-e", script],
-    { encoding: "utf8", timeout: 20_000 });
+  const r = spawnSync(
+    process.execPath,
+    [permission, "--allow-fs-read=*", "--no-warnings", "--input-type=module", "-e", script],
+    { encoding: "utf8", timeout: 20_000 },
+  );
   assert.equal(r.signal, null, `timed out: ${r.stdout}${r.stderr}`);
-  assert.equal(r.stdout.trim(), ["dagSummary", "resources", "triesOverTime"].map((m) => `${m} rejected ERR_ACCESS_DENIED`).join("\n"), r.stderr);
+  assert.equal(
+    r.stdout.trim(),
+    ["dagSummary", "resources", "triesOverTime"].map((m) => `${m} rejected ERR_ACCESS_DENIED`).join("\n"),
+    r.stderr,
+  );
   assert.match(r.stderr, /aggregate worker failed to start/);
 });

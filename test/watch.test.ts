@@ -23,19 +23,33 @@ import { bar, bucketOf, RateMeter, renderBlock, renderLine, type ProgressSnapsho
 import { RUN1, copyFixture } from "./visualizer-helpers.js";
 
 async function runStarted(db: TestDatabase, tasks: number): Promise<void> {
-  await waitFor(async () => {
-    try {
-      return (await db.count("SELECT COUNT(*) FROM task")) >= tasks && (await db.count("SELECT COUNT(*) FROM workflow")) === 1;
-    } catch {
-      return false; // not created yet
-    }
-  }, { timeoutMs: 60_000, what: `${tasks} tasks in ${db.endpoint}` });
+  await waitFor(
+    async () => {
+      try {
+        return (
+          (await db.count("SELECT COUNT(*) FROM task")) >= tasks &&
+          (await db.count("SELECT COUNT(*) FROM workflow")) === 1
+        );
+      } catch {
+        return false; // not created yet
+      }
+    },
+    { timeoutMs: 60_000, what: `${tasks} tasks in ${db.endpoint}` },
+  );
 }
 
-function gated(dir: string, endpoint: string, opts: { tasks: number; fail: boolean; progress?: boolean; tty?: boolean }) {
+function gated(
+  dir: string,
+  endpoint: string,
+  opts: { tasks: number; fail: boolean; progress?: boolean; tty?: boolean },
+) {
   const go = path.join(dir, "go");
   goFiles.push(go);
-  const proc = start(GATED, [path.join(dir, "runinfo"), endpoint, go, String(opts.tasks), opts.fail ? "1" : "0", opts.progress ? "1" : "0"], { cwd: dir, tty: opts.tty ?? false });
+  const proc = start(
+    GATED,
+    [path.join(dir, "runinfo"), endpoint, go, String(opts.tasks), opts.fail ? "1" : "0", opts.progress ? "1" : "0"],
+    { cwd: dir, tty: opts.tty ?? false },
+  );
   return { proc, go: () => fs.writeFileSync(go, "") };
 }
 
@@ -53,7 +67,10 @@ for (const dialect of DIALECTS) {
     assert.equal(code, 1, watch.err());
     const lines = watch.out().trimEnd().split("\n");
     assert.ok(lines.length >= 2, watch.out());
-    assert.match(lines[lines.length - 1]!, /^run [0-9a-f]{8} \(gated\) failed \d+\S*: 6\/8 done, 2 failed, 0 running, 0 launched, 0 pending$/);
+    assert.match(
+      lines[lines.length - 1]!,
+      /^run [0-9a-f]{8} \(gated\) failed \d+\S*: 6\/8 done, 2 failed, 0 running, 0 launched, 0 pending$/,
+    );
     // One line per change of counts or status (not of the clock or the rate): never the same twice in a row.
     const key = (l: string): string => l.replace(/^(run \S+ \(gated\) \S+) .*?: /, "$1: ").replace(/ · .*$/, "");
     for (let i = 1; i < lines.length; i++) assert.notEqual(key(lines[i]!), key(lines[i - 1]!), watch.out());
@@ -91,7 +108,10 @@ test("watch on the Python Parsl fixture: counts as the fixture's README gives th
   const r = start(CLI, ["watch", RUN1.slice(0, 6), "--db", db], { cwd: dir });
   assert.equal(await r.exited, 1); // run 1 finished with failed tasks
   // 154 exec_done + 2 memo_done; 12 failed + 5 dep_fail.
-  assert.equal(r.out(), "run 1184f076 (fixture-mixed) failed 16s: 156/173 done, 17 failed, 0 running, 0 launched, 0 pending\n");
+  assert.equal(
+    r.out(),
+    "run 1184f076 (fixture-mixed) failed 16s: 156/173 done, 17 failed, 0 running, 0 launched, 0 pending\n",
+  );
   const bad = start(CLI, ["watch", "--interval", "5", "--db", db], { cwd: dir });
   assert.equal(await bad.exited, 2);
   assert.match(bad.err(), /--interval must be a number of seconds from 0.1 to 1, got "5"/);
@@ -110,7 +130,10 @@ test("Config.progress without a terminal: the final line on stderr, before the r
   wf.go();
   assert.equal(await wf.proc.exited, 0, wf.proc.err());
   const err = wf.proc.err().trimEnd().split("\n");
-  assert.match(err[err.length - 2]!, /^run [0-9a-f]{8} failed \d+\S*: 5\/7 done, 2 failed, 0 running, 0 launched, 0 pending$/);
+  assert.match(
+    err[err.length - 2]!,
+    /^run [0-9a-f]{8} failed \d+\S*: 5\/7 done, 2 failed, 0 running, 0 launched, 0 pending$/,
+  );
   assert.match(err[err.length - 1]!, /^parsl-ts: run [0-9a-f-]{36} failed in /);
 });
 
@@ -132,18 +155,39 @@ test("Config.progress on a terminal: live bars per app, the latest failure, the 
 });
 
 test("rendering: buckets, bars that add up, the plain line, the rate", () => {
-  assert.deepEqual(["pending", "fail_retryable", "launched", "running", "running_ended", "joining", "exec_done", "memo_done", "failed", "dep_fail", null]
-    .map(bucketOf), ["pending", "pending", "launched", "running", "running", "running", "done", "done", "failed", "failed", "pending"]);
+  assert.deepEqual(
+    [
+      "pending",
+      "fail_retryable",
+      "launched",
+      "running",
+      "running_ended",
+      "joining",
+      "exec_done",
+      "memo_done",
+      "failed",
+      "dep_fail",
+      null,
+    ].map(bucketOf),
+    ["pending", "pending", "launched", "running", "running", "running", "done", "done", "failed", "failed", "pending"],
+  );
   const counts = { pending: 1, launched: 0, running: 3, done: 996, failed: 0 };
   const b = bar(counts, 20, false);
   assert.equal([...b].length, 20);
   assert.match(b, /^█+▓░$/, "small non-zero buckets still get a cell");
   assert.equal(bar({ pending: 0, launched: 0, running: 0, done: 0, failed: 0 }, 5, false), "     ");
   const snap: ProgressSnapshot = {
-    title: "run abc", status: "running", elapsed_s: 75, rate: 2,
-    apps: [{ name: "a", pending: 4, launched: 1, running: 1, done: 3, failed: 1 }], failures: [{ task_id: 9, app: "a", error: "boom\nline 2" }],
+    title: "run abc",
+    status: "running",
+    elapsed_s: 75,
+    rate: 2,
+    apps: [{ name: "a", pending: 4, launched: 1, running: 1, done: 3, failed: 1 }],
+    failures: [{ task_id: 9, app: "a", error: "boom\nline 2" }],
   };
-  assert.equal(renderLine(snap), "run abc running 1m 15s: 3/10 done, 1 failed, 1 running, 1 launched, 4 pending · 2.0 tasks/s · ETA 3s");
+  assert.equal(
+    renderLine(snap),
+    "run abc running 1m 15s: 3/10 done, 1 failed, 1 running, 1 launched, 4 pending · 2.0 tasks/s · ETA 3s",
+  );
   const block = renderBlock(snap, { width: 80, color: false });
   assert.equal(block[0], "run abc  running  1m 15s  2.0 tasks/s  ETA 3s");
   assert.match(block[1]!, /^a x?/);

@@ -20,7 +20,10 @@ test("--input-type is recognised in both spellings and nothing else", () => {
 test("a worker thread starts and answers under a script file, -e code (ESM and CommonJS), stdin, node --test and V8 options", () => {
   const dir = tempDir();
   const thread = path.join(dir, "thread.mjs");
-  fs.writeFileSync(thread, `import { parentPort, workerData } from "node:worker_threads";\nparentPort.postMessage("hello " + workerData);\n`);
+  fs.writeFileSync(
+    thread,
+    `import { parentPort, workerData } from "node:worker_threads";\nparentPort.postMessage("hello " + workerData);\n`,
+  );
   const esm = `import { startWorkerThread } from ${JSON.stringify(MODULE)};
 const w = startWorkerThread(new URL(${JSON.stringify(`file://${thread}`)}), { workerData: "thread" });
 w.on("message", (m) => { console.log(m); w.terminate(); });
@@ -34,7 +37,10 @@ w.on("error", (e) => { console.log("error: " + e.message); process.exitCode = 1;
   const script = path.join(dir, "main.mjs");
   fs.writeFileSync(script, esm);
   const testFile = path.join(dir, "main.test.mjs");
-  fs.writeFileSync(testFile, `import { test } from "node:test";\ntest("starts a thread", () => import(${JSON.stringify(script)}));\n`);
+  fs.writeFileSync(
+    testFile,
+    `import { test } from "node:test";\ntest("starts a thread", () => import(${JSON.stringify(script)}));\n`,
+  );
   // Our own runner's NODE_TEST_CONTEXT would make an inner `node --test` report to us instead.
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
@@ -44,11 +50,20 @@ w.on("error", (e) => { console.log("error: " + e.message); process.exitCode = 1;
     ["-e, CommonJS", ["-e", cjs]],
     ["-e, explicit CommonJS", ["--input-type", "commonjs", "-e", cjs]],
     ["stdin, ESM", ["--input-type=module"], esm],
-    ["V8 and per-process options with -e", ["--stack-size=2000", "--max-old-space-size=512", "--input-type=module", "-e", esm]],
+    [
+      "V8 and per-process options with -e",
+      ["--stack-size=2000", "--max-old-space-size=512", "--input-type=module", "-e", esm],
+    ],
     ["node --test", ["--test", "--test-reporter=tap", testFile]],
   ];
   for (const [name, argv, stdin] of cases) {
-    const r = spawnSync(process.execPath, argv, { encoding: "utf8", input: stdin ?? "", env, cwd: dir, timeout: 30_000 });
+    const r = spawnSync(process.execPath, argv, {
+      encoding: "utf8",
+      input: stdin ?? "",
+      env,
+      cwd: dir,
+      timeout: 30_000,
+    });
     assert.equal(r.status, 0, `${name}: exit ${r.status} ${r.signal ?? ""}\n${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /^(# )?hello thread$/m, `${name}: ${r.stdout}${r.stderr}`);
   }

@@ -93,7 +93,10 @@ type InputsOf<F> = ThisParameterType<F> extends TaskContext<infer I> ? I : unkno
 type JoinResult<T> = T extends AppFuture<infer X> ? X : T extends readonly AppFuture<infer X>[] ? X[] : never;
 
 /** A TypeScript/JavaScript app. The future resolves to what the body returns (awaited). */
-export function tsApp<F extends AnyBody>(fn: F, options?: AppOptions): App<Parameters<F>, Awaited<ReturnType<F>>, InputsOf<F>> {
+export function tsApp<F extends AnyBody>(
+  fn: F,
+  options?: AppOptions,
+): App<Parameters<F>, Awaited<ReturnType<F>>, InputsOf<F>> {
   return makeApp(fn, "ts", false, options);
 }
 
@@ -112,12 +115,18 @@ export function bashApp<F extends (this: never, ...args: never[]) => string | Pr
  * A join app: the body runs in the kernel's process and returns a future (or an array of
  * futures) of other apps; the join app's future resolves when those do.
  */
-export function joinApp<F extends AnyBody>(fn: F, options?: AppOptions): App<Parameters<F>, JoinResult<Awaited<ReturnType<F>>>, InputsOf<F>> {
+export function joinApp<F extends AnyBody>(
+  fn: F,
+  options?: AppOptions,
+): App<Parameters<F>, JoinResult<Awaited<ReturnType<F>>>, InputsOf<F>> {
   return makeApp(fn, "ts", true, options);
 }
 
 function makeApp<A extends readonly unknown[], R, I extends readonly unknown[]>(
-  fn: unknown, kind: AppKind, join: boolean, options: AppOptions | undefined,
+  fn: unknown,
+  kind: AppKind,
+  join: boolean,
+  options: AppOptions | undefined,
 ): App<A, R, I> {
   const what = join ? "joinApp" : kind === "bash" ? "bashApp" : "tsApp";
   if (typeof fn !== "function") {
@@ -132,9 +141,19 @@ function makeApp<A extends readonly unknown[], R, I extends readonly unknown[]>(
       `${what}: the app has no name: give the function a name (\`function myApp() {…}\`) or pass { name: "myApp" }`,
     );
   }
-  const executors = o.check<readonly string[] | "all">("executors", "all", (e) => e === "all" || (Array.isArray(e) && e.every((l) => typeof l === "string")), "\"all\" or an array of executor labels");
+  const executors = o.check<readonly string[] | "all">(
+    "executors",
+    "all",
+    (e) => e === "all" || (Array.isArray(e) && e.every((l) => typeof l === "string")),
+    '"all" or an array of executor labels',
+  );
   const cache = o.boolean("cache", false);
-  const ignoreForCache = o.check<readonly string[]>("ignoreForCache", [], (x) => Array.isArray(x) && x.every((n) => typeof n === "string"), "an array of names");
+  const ignoreForCache = o.check<readonly string[]>(
+    "ignoreForCache",
+    [],
+    (x) => Array.isArray(x) && x.every((n) => typeof n === "string"),
+    "an array of names",
+  );
   const source = functionSource(fn as (...a: unknown[]) => unknown);
   const origin = source === null ? null : sourceOrigin(source, definitionSite(makeApp));
   const idText = (source ?? `native:${name}`) + (origin ? `\0${origin.file}:${origin.line}:${origin.column}` : "");
@@ -150,7 +169,8 @@ function makeApp<A extends readonly unknown[], R, I extends readonly unknown[]>(
     ignoreForCache,
     join,
   });
-  const call = (options: CallOptions<readonly unknown[]>, args: unknown[]) => currentKernel(name).submit(spec, args, options);
+  const call = (options: CallOptions<readonly unknown[]>, args: unknown[]) =>
+    currentKernel(name).submit(spec, args, options);
   const app = ((...args: unknown[]) => call({}, args)) as App<A, R, I>;
   Object.defineProperty(app, "name", { value: name });
   Object.defineProperties(app, {
@@ -158,7 +178,8 @@ function makeApp<A extends readonly unknown[], R, I extends readonly unknown[]>(
     appName: { value: name },
     with: {
       value: (opts: CallOptions<readonly unknown[]>) => {
-        if (opts === null || typeof opts !== "object") throw new TypeError(`app '${name}': .with() needs an options object`);
+        if (opts === null || typeof opts !== "object")
+          throw new TypeError(`app '${name}': .with() needs an options object`);
         return (...args: unknown[]) => call(opts, args);
       },
     },

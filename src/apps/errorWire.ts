@@ -33,8 +33,10 @@ export function errorFromWire(w: unknown): Error {
   }
   const x = w as WireError;
   let e: Error;
-  if (x.name === "BashExitFailure" && typeof x.exitCode === "number") e = new BashExitFailure(String(x.appName), x.exitCode);
-  else if (x.name === "WalltimeExceeded" && typeof x.walltime === "number") e = new WalltimeExceeded(String(x.appName), x.walltime);
+  if (x.name === "BashExitFailure" && typeof x.exitCode === "number")
+    e = new BashExitFailure(String(x.appName), x.exitCode);
+  else if (x.name === "WalltimeExceeded" && typeof x.walltime === "number")
+    e = new WalltimeExceeded(String(x.appName), x.walltime);
   else if (x.name === "SerializationError") e = new SerializationError(x.message);
   else {
     e = new Error(x.message);
@@ -61,7 +63,7 @@ export function errorTypeOf(e: Error): string {
 
 function safeString(v: unknown): string {
   try {
-    return typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+    return typeof v === "string" ? v : (JSON.stringify(v) ?? String(v));
   } catch {
     return String(v);
   }

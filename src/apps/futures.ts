@@ -15,7 +15,9 @@ type Listener = () => void;
 let whenDoneImpl: (f: SettableFuture<unknown>, fn: Listener) => void;
 let settleImpl: (f: SettableFuture<unknown>, ok: boolean, valueOrError: unknown) => void;
 
-const PENDING = 0, SUCCEEDED = 1, FAILED = 2;
+const PENDING = 0,
+  SUCCEEDED = 1,
+  FAILED = 2;
 
 abstract class SettableFuture<T> implements PromiseLike<T> {
   #state: 0 | 1 | 2 = PENDING;
@@ -84,7 +86,8 @@ abstract class SettableFuture<T> implements PromiseLike<T> {
   static {
     // The kernel's (friend) access to a future's private side; see whenDone/resolveFuture/rejectFuture below.
     whenDoneImpl = (f, fn) => f.#onDone(fn);
-    settleImpl = (f, ok, valueOrError) => (ok ? f.#settle(SUCCEEDED, valueOrError, undefined) : f.#settle(FAILED, undefined, valueOrError as Error));
+    settleImpl = (f, ok, valueOrError) =>
+      ok ? f.#settle(SUCCEEDED, valueOrError, undefined) : f.#settle(FAILED, undefined, valueOrError as Error);
   }
 
   #fire(): void {
@@ -123,7 +126,10 @@ export class AppFuture<T> extends SettableFuture<T> {
 
 /** The future of a file an app writes: resolves to the `File` when the producing task succeeds. */
 export class DataFuture extends SettableFuture<File> {
-  constructor(readonly producer: AppFuture<unknown>, readonly file: File) {
+  constructor(
+    readonly producer: AppFuture<unknown>,
+    readonly file: File,
+  ) {
     super();
     whenDone(producer, () => {
       const e = producer.exception();
@@ -153,7 +159,11 @@ export function isKernelFuture(x: unknown): x is AppFuture<unknown> | DataFuture
 
 /** Any awaitable: kernel futures and plain promises/thenables. */
 export function isThenable(x: unknown): x is PromiseLike<unknown> {
-  return x !== null && (typeof x === "object" || typeof x === "function") && typeof (x as { then?: unknown }).then === "function";
+  return (
+    x !== null &&
+    (typeof x === "object" || typeof x === "function") &&
+    typeof (x as { then?: unknown }).then === "function"
+  );
 }
 
 /** @internal Run `fn` once `f` is done (at once if it already is), synchronously. Kernel only. */

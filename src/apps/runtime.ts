@@ -41,7 +41,11 @@ export function makeContext(taskId: number, tryId: number, o: WireOptions): Task
  * it there, and `sourceURL` names the file), so stack frames inside the body point at the
  * user's own file and line.
  */
-export function compileBody(source: string, appName: string, origin?: SourceOrigin | null): (...args: unknown[]) => unknown {
+export function compileBody(
+  source: string,
+  appName: string,
+  origin?: SourceOrigin | null,
+): (...args: unknown[]) => unknown {
   let fn: unknown;
   try {
     fn = evaluateAt(source, "(", ")", origin);
@@ -71,9 +75,10 @@ function evaluateAt(source: string, open: string, close: string, origin: SourceO
   }
   const strict = '"use strict";';
   // `open` goes on the line before the body when there is one, so the body keeps its column.
-  const lead = origin.line >= 2
-    ? strict + "\n".repeat(origin.line - 2) + open + "\n" + " ".repeat(Math.max(0, origin.column - 1))
-    : strict + open + " ".repeat(Math.max(0, origin.column - 1 - strict.length - open.length));
+  const lead =
+    origin.line >= 2
+      ? strict + "\n".repeat(origin.line - 2) + open + "\n" + " ".repeat(Math.max(0, origin.column - 1))
+      : strict + open + " ".repeat(Math.max(0, origin.column - 1 - strict.length - open.length));
   const url = origin.file.replace(/[\r\n]/g, " ");
   // Indirect eval: global scope, like new Function, and `import()` inside bodies still works.
   return (0, eval)(`${lead}${source}\n${close}\n//# sourceURL=${url}`);
@@ -156,14 +161,17 @@ export function runBash(
     }
     for (const fd of fds) fs.closeSync(fd);
     let timedOut = false;
-    const timer = walltime === null ? undefined : setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, "SIGKILL"); // the whole process group: the command's children too
-      } catch {
-        child.kill("SIGKILL");
-      }
-    }, walltime * 1000);
+    const timer =
+      walltime === null
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            try {
+              process.kill(-child.pid!, "SIGKILL"); // the whole process group: the command's children too
+            } catch {
+              child.kill("SIGKILL");
+            }
+          }, walltime * 1000);
     child.once("error", (e) => {
       clearTimeout(timer);
       reject(e);

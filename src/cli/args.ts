@@ -13,7 +13,11 @@ export interface ParsedArgs {
 }
 
 /** `spec` maps option names to whether they take a value. Unknown options are a UsageError. */
-export function parseArgs(argv: readonly string[], spec: Record<string, "value" | "flag">, aliases: Record<string, string> = {}): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  spec: Record<string, "value" | "flag">,
+  aliases: Record<string, string> = {},
+): ParsedArgs {
   const options = new Map<string, string | true>();
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -50,10 +54,17 @@ export function parseArgs(argv: readonly string[], spec: Record<string, "value" 
   return { options, positionals };
 }
 
-export function numberOption(p: ParsedArgs, name: string, dflt: number, check: (n: number) => boolean, what: string): number {
+export function numberOption(
+  p: ParsedArgs,
+  name: string,
+  dflt: number,
+  check: (n: number) => boolean,
+  what: string,
+): number {
   const v = p.options.get(name);
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n) || !check(n))
+    throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(v)}`);
   return n;
 }

@@ -38,5 +38,9 @@ export async function openDatabase(endpoint: Endpoint, options: OpenOptions): Pr
   if (endpoint.kind === "sqlite" && !options.create && !fs.existsSync(endpoint.path)) {
     throw new CommandError(`monitoring database ${describeEndpoint(endpoint)} does not exist`);
   }
-  return connect(endpoint, { readonly: options.readonly, poolSize: 2, applicationName: options.applicationName ?? "parsl-ts db" });
+  return connect(endpoint, {
+    readonly: options.readonly,
+    poolSize: 2,
+    applicationName: options.applicationName ?? "parsl-ts db",
+  });
 }

@@ -8,17 +8,34 @@ import { UsageError } from "./args.js";
 type Sub = (argv: string[]) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, { about: string; load: () => Promise<Sub> }> = {
-  upgrade: { about: "bring an older parsl-ts or a Python Parsl database up to this schema", load: async () => (await import("./db/upgrade.js")).upgradeCommand },
-  prune: { about: "delete whole runs (by start time, or all but the newest N)", load: async () => (await import("./db/prune.js")).pruneCommand },
-  check: { about: "report schema drift and integrity problems (exit 1 when any)", load: async () => (await import("./db/check.js")).checkCommand },
-  copy: { about: "copy whole runs to another database (SQLite ⇄ PostgreSQL)", load: async () => (await import("./db/copy.js")).copyCommand },
-  roles: { about: "print SQL for PostgreSQL writer and read-only roles", load: async () => (await import("./db/roles.js")).rolesCommand },
+  upgrade: {
+    about: "bring an older parsl-ts or a Python Parsl database up to this schema",
+    load: async () => (await import("./db/upgrade.js")).upgradeCommand,
+  },
+  prune: {
+    about: "delete whole runs (by start time, or all but the newest N)",
+    load: async () => (await import("./db/prune.js")).pruneCommand,
+  },
+  check: {
+    about: "report schema drift and integrity problems (exit 1 when any)",
+    load: async () => (await import("./db/check.js")).checkCommand,
+  },
+  copy: {
+    about: "copy whole runs to another database (SQLite ⇄ PostgreSQL)",
+    load: async () => (await import("./db/copy.js")).copyCommand,
+  },
+  roles: {
+    about: "print SQL for PostgreSQL writer and read-only roles",
+    load: async () => (await import("./db/roles.js")).rolesCommand,
+  },
 };
 
 export const DB_USAGE = `usage: parsl-ts db <subcommand> [ENDPOINT] [options]
 
 subcommands:
-${Object.entries(SUBCOMMANDS).map(([n, s]) => `  ${n.padEnd(10)}${s.about}`).join("\n")}
+${Object.entries(SUBCOMMANDS)
+  .map(([n, s]) => `  ${n.padEnd(10)}${s.about}`)
+  .join("\n")}
 
 ENDPOINT (or --db ENDPOINT): an SQLite file, sqlite:///path or postgresql://user@host/db
 (default $PARSL_TS_DB, else runinfo/monitoring.db). 'parsl-ts db <subcommand> --help' for options.`;

@@ -8,7 +8,14 @@ import { ReadContext } from "../database/queries/context.js";
 import { LATEST, RunNotFoundError, resolveRun } from "../database/queries/resolveRun.js";
 import type { Connection } from "../database/connection.js";
 import { sql } from "../database/sql.js";
-import { EXPORT_FORMATS, ExportError, exportRuns, type ExportFormat, type ExportRun, type Manifest } from "../export/index.js";
+import {
+  EXPORT_FORMATS,
+  ExportError,
+  exportRuns,
+  type ExportFormat,
+  type ExportRun,
+  type Manifest,
+} from "../export/index.js";
 import { CommandError, EXIT, UsageError, parseArgs } from "./args.js";
 import { chooseEndpoint, openDatabase } from "./database.js";
 
@@ -32,13 +39,17 @@ function version(): string {
 }
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { all: "flag", workflow: "value", format: "value", output: "value", force: "flag", db: "value", help: "flag" },
-    { o: "output", h: "help" });
+  const p = parseArgs(
+    argv,
+    { all: "flag", workflow: "value", format: "value", output: "value", force: "flag", db: "value", help: "flag" },
+    { o: "output", h: "help" },
+  );
   if (p.options.has("help")) {
     console.log(EXPORT_USAGE);
     return EXIT.ok;
   }
-  if (p.positionals.length > 1) throw new UsageError(`give at most one RUN, got ${p.positionals.map((x) => JSON.stringify(x)).join(" ")}`);
+  if (p.positionals.length > 1)
+    throw new UsageError(`give at most one RUN, got ${p.positionals.map((x) => JSON.stringify(x)).join(" ")}`);
   const all = p.options.get("all") === true;
   const spec = p.positionals[0];
   if (all && spec !== undefined) throw new UsageError("give a RUN or --all, not both");
@@ -57,7 +68,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
     const ctx = await ReadContext.open(conn).catch((e: unknown) => {
       // The driver's own errors ("file is not a database") do not say which database.
       const text = conn.dialect.describeError(e);
-      throw new CommandError(text.includes(conn.location) ? text : `cannot read ${conn.location} as a monitoring database: ${text}`);
+      throw new CommandError(
+        text.includes(conn.location) ? text : `cannot read ${conn.location} as a monitoring database: ${text}`,
+      );
     });
     let runs: ExportRun[];
     try {
@@ -66,7 +79,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
       if (e instanceof RunNotFoundError) throw new CommandError(e.message);
       throw e;
     }
-    if (runs.length === 0) throw new CommandError(`${conn.location} holds no run${workflow === undefined ? "" : ` of workflow ${JSON.stringify(workflow)}`}`);
+    if (runs.length === 0)
+      throw new CommandError(
+        `${conn.location} holds no run${workflow === undefined ? "" : ` of workflow ${JSON.stringify(workflow)}`}`,
+      );
     const tty = process.stderr.isTTY === true;
     let lastDraw = 0;
     const progress = tty
@@ -79,7 +95,14 @@ export async function exportCommand(argv: string[]): Promise<number> {
       : undefined;
     let manifest: Manifest;
     try {
-      manifest = await exportRuns(ctx, { format: format as ExportFormat, dir, runs, overwrite: p.options.get("force") === true, version: version(), ...(progress ? { progress } : {}) });
+      manifest = await exportRuns(ctx, {
+        format: format as ExportFormat,
+        dir,
+        runs,
+        overwrite: p.options.get("force") === true,
+        version: version(),
+        ...(progress ? { progress } : {}),
+      });
     } catch (e) {
       if (e instanceof ExportError) throw new CommandError(e.message);
       if ((e as NodeJS.ErrnoException).code !== undefined && (e as NodeJS.ErrnoException).syscall !== undefined) {
@@ -113,11 +136,14 @@ function summary(m: Manifest, dir: string): string {
   const lines = [`exported ${runs} from ${m.source} as ${m.format} into ${dir} in ${m.seconds.toFixed(2)} s`];
   if (m.tables) {
     const w = Math.max(...m.tables.map((t) => t.file.length));
-    for (const t of m.tables) lines.push(`  ${t.file.padEnd(w)}  ${String(t.rows).padStart(9)} rows  ${String(t.bytes).padStart(11)} bytes`);
+    for (const t of m.tables)
+      lines.push(`  ${t.file.padEnd(w)}  ${String(t.rows).padStart(9)} rows  ${String(t.bytes).padStart(11)} bytes`);
   }
   if (m.traces) {
     const t = m.traces;
-    lines.push(`  ${t.file}  ${t.traces} traces, ${t.spans} spans, ${t.events} events in ${t.lines} lines, ${t.bytes} bytes`);
+    lines.push(
+      `  ${t.file}  ${t.traces} traces, ${t.spans} spans, ${t.events} events in ${t.lines} lines, ${t.bytes} bytes`,
+    );
   }
   lines.push("  manifest.json");
   return lines.join("\n");

@@ -14,17 +14,50 @@ import { CommandError, EXIT, UsageError } from "./args.js";
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> = {
-  perf: { about: "measure task throughput of a config (like parsl-perf)", load: async () => (await import("./perf.js")).perfCommand },
-  "worker-pool": { about: "run an HTEX worker pool (blocks start it on each node)", load: async () => (await import("../executors/htex/workerPoolCommand.js")).workerPoolCommand },
-  db: { about: "upkeep of a monitoring database: upgrade, prune, check, roles", load: async () => (await import("./db.js")).dbCommand },
-  export: { about: "write runs' tables as csv, jsonl or parquet, or their traces as OTLP", load: async () => (await import("./export.js")).exportCommand },
-  runs: { about: "list the runs with their status and tasks per final state", load: async () => (await import("./runs.js")).runsCommand },
-  tasks: { about: "list a run's tasks or tries: fields (-f), filter (-F), sort, across runs", load: async () => (await import("./tasks.js")).tasksCommand },
-  watch: { about: "follow a run live: per-app progress, rate, ETA, failures", load: async () => (await import("./watch.js")).watchCommand },
-  report: { about: "write a run's report as one self-contained HTML file", load: async () => (await import("./report.js")).reportCommand },
-  stats: { about: "statistics of a run: outcomes, run time, badput, per app/host/hour; --compare, --all", load: async () => (await import("./stats.js")).statsCommand },
-  analyze: { about: "what failed in a run: root failures, their tries, dep_fail cascades", load: async () => (await import("./analyze.js")).analyzeCommand },
-  visualize: { about: "serve the web visualizer over a monitoring database", load: async () => (await import("../visualizer/index.js")).visualizeCommand },
+  perf: {
+    about: "measure task throughput of a config (like parsl-perf)",
+    load: async () => (await import("./perf.js")).perfCommand,
+  },
+  "worker-pool": {
+    about: "run an HTEX worker pool (blocks start it on each node)",
+    load: async () => (await import("../executors/htex/workerPoolCommand.js")).workerPoolCommand,
+  },
+  db: {
+    about: "upkeep of a monitoring database: upgrade, prune, check, roles",
+    load: async () => (await import("./db.js")).dbCommand,
+  },
+  export: {
+    about: "write runs' tables as csv, jsonl or parquet, or their traces as OTLP",
+    load: async () => (await import("./export.js")).exportCommand,
+  },
+  runs: {
+    about: "list the runs with their status and tasks per final state",
+    load: async () => (await import("./runs.js")).runsCommand,
+  },
+  tasks: {
+    about: "list a run's tasks or tries: fields (-f), filter (-F), sort, across runs",
+    load: async () => (await import("./tasks.js")).tasksCommand,
+  },
+  watch: {
+    about: "follow a run live: per-app progress, rate, ETA, failures",
+    load: async () => (await import("./watch.js")).watchCommand,
+  },
+  report: {
+    about: "write a run's report as one self-contained HTML file",
+    load: async () => (await import("./report.js")).reportCommand,
+  },
+  stats: {
+    about: "statistics of a run: outcomes, run time, badput, per app/host/hour; --compare, --all",
+    load: async () => (await import("./stats.js")).statsCommand,
+  },
+  analyze: {
+    about: "what failed in a run: root failures, their tries, dep_fail cascades",
+    load: async () => (await import("./analyze.js")).analyzeCommand,
+  },
+  visualize: {
+    about: "serve the web visualizer over a monitoring database",
+    load: async () => (await import("../visualizer/index.js")).visualizeCommand,
+  },
 };
 
 function usage(): string {
@@ -49,7 +82,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await (await cmd.load())(rest);
+    return await (
+      await cmd.load()
+    )(rest);
   } catch (e) {
     if (e instanceof UsageError || e instanceof EndpointError) {
       console.error(`parsl-ts ${name}: ${e.message}`);
@@ -68,7 +103,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    console.error(`parsl-ts: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    console.error(`parsl-ts: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     process.exitCode = 1;
   },
 );

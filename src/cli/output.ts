@@ -12,7 +12,9 @@ export type Format = (typeof FORMATS)[number];
 export function parseFormat(value: string | true | undefined, fallback: Format = "table"): Format {
   if (value === undefined) return fallback;
   if (value === true || !(FORMATS as readonly string[]).includes(value)) {
-    throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got ${JSON.stringify(value === true ? "" : value)}`);
+    throw new UsageError(
+      `--format must be one of ${FORMATS.join(", ")}, got ${JSON.stringify(value === true ? "" : value)}`,
+    );
   }
   return value as Format;
 }
@@ -41,19 +43,34 @@ function tsvCell(v: string | number | boolean | null): string {
 export function renderRows<R>(rows: readonly R[], columns: readonly ColumnSpec<R>[], format: Format): string {
   switch (format) {
     case "json":
-      return JSON.stringify(rows.map((r) => Object.fromEntries(columns.map((c) => [c.key, c.value(r)]))), null, 2) + "\n";
+      return (
+        JSON.stringify(
+          rows.map((r) => Object.fromEntries(columns.map((c) => [c.key, c.value(r)]))),
+          null,
+          2,
+        ) + "\n"
+      );
     case "csv":
-      return [columns.map((c) => csvCell(c.key)), ...rows.map((r) => columns.map((c) => csvCell(c.value(r))))]
-        .map((line) => line.join(",")).join("\r\n") + "\r\n";
+      return (
+        [columns.map((c) => csvCell(c.key)), ...rows.map((r) => columns.map((c) => csvCell(c.value(r))))]
+          .map((line) => line.join(","))
+          .join("\r\n") + "\r\n"
+      );
     case "tsv":
-      return [columns.map((c) => c.key), ...rows.map((r) => columns.map((c) => tsvCell(c.value(r))))]
-        .map((line) => line.join("\t")).join("\n") + "\n";
+      return (
+        [columns.map((c) => c.key), ...rows.map((r) => columns.map((c) => tsvCell(c.value(r))))]
+          .map((line) => line.join("\t"))
+          .join("\n") + "\n"
+      );
     case "table": {
       const texts = rows.map((r) => columns.map((c) => cell(c.value(r)).replace(/\s+/g, " ")));
       const headers = columns.map((c) => c.header ?? c.key);
       const widths = headers.map((h, i) => Math.max(h.length, ...texts.map((t) => t[i]!.length)));
       const line = (cells: string[]): string =>
-        cells.map((s, i) => (columns[i]!.align === "right" ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join("  ").trimEnd();
+        cells
+          .map((s, i) => (columns[i]!.align === "right" ? s.padStart(widths[i]!) : s.padEnd(widths[i]!)))
+          .join("  ")
+          .trimEnd();
       return [line(headers), ...texts.map(line)].join("\n") + "\n";
     }
   }
@@ -67,14 +84,21 @@ export class RowStream<R> {
   private widths: number[] | null = null;
   private count = 0;
 
-  constructor(private readonly columns: readonly ColumnSpec<R>[], private readonly format: Format, private readonly write: (text: string) => void) {}
+  constructor(
+    private readonly columns: readonly ColumnSpec<R>[],
+    private readonly format: Format,
+    private readonly write: (text: string) => void,
+  ) {}
 
   add(rows: readonly R[]): void {
     const cols = this.columns;
     switch (this.format) {
       case "json":
         for (const r of rows) {
-          this.write((this.count++ === 0 ? "[\n  " : ",\n  ") + JSON.stringify(Object.fromEntries(cols.map((c) => [c.key, c.value(r)]))));
+          this.write(
+            (this.count++ === 0 ? "[\n  " : ",\n  ") +
+              JSON.stringify(Object.fromEntries(cols.map((c) => [c.key, c.value(r)]))),
+          );
         }
         return;
       case "csv":
@@ -97,7 +121,9 @@ export class RowStream<R> {
           text += this.line(headers) + "\n";
         }
         for (const t of texts) {
-          t.forEach((s, i) => { this.widths![i] = Math.max(this.widths![i]!, s.length); });
+          t.forEach((s, i) => {
+            this.widths![i] = Math.max(this.widths![i]!, s.length);
+          });
           text += this.line(t) + "\n";
         }
         this.count += rows.length;
@@ -114,6 +140,9 @@ export class RowStream<R> {
   }
 
   private line(cells: readonly string[]): string {
-    return cells.map((s, i) => (this.columns[i]!.align === "right" ? s.padStart(this.widths![i]!) : s.padEnd(this.widths![i]!))).join("  ").trimEnd();
+    return cells
+      .map((s, i) => (this.columns[i]!.align === "right" ? s.padStart(this.widths![i]!) : s.padEnd(this.widths![i]!)))
+      .join("  ")
+      .trimEnd();
   }
 }

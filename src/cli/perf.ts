@@ -36,8 +36,9 @@ export async function loadConfigModule(file: string): Promise<Config> {
   } catch (e) {
     throw new UsageError(`cannot load config module ${file}: ${(e as Error).message}`);
   }
-  const c = typeof mod.freshConfig === "function" ? (mod.freshConfig as () => unknown)() : mod.config ?? mod.default;
-  if (!(c instanceof Config)) throw new UsageError(`config module ${file} must export \`config\` (a Config) or \`freshConfig()\` returning one`);
+  const c = typeof mod.freshConfig === "function" ? (mod.freshConfig as () => unknown)() : (mod.config ?? mod.default);
+  if (!(c instanceof Config))
+    throw new UsageError(`config module ${file} must export \`config\` (a Config) or \`freshConfig()\` returning one`);
   return c;
 }
 
@@ -45,7 +46,11 @@ export interface PerfResult {
   iterations: Array<{ tasks: number; submitSeconds: number; seconds: number; tasksPerSecond: number }>;
 }
 
-export async function runPerf(config: Config, opts: { time: number; argsize: number; iterate: IterateMode; resources: Record<string, unknown> }, print: (line: string) => void = console.log): Promise<PerfResult> {
+export async function runPerf(
+  config: Config,
+  opts: { time: number; argsize: number; iterate: IterateMode; resources: Record<string, unknown> },
+  print: (line: string) => void = console.log,
+): Promise<PerfResult> {
   const dfk = await load(config);
   const extra = "x".repeat(opts.argsize);
   const result: PerfResult = { iterations: [] };
@@ -55,7 +60,8 @@ export async function runPerf(config: Config, opts: { time: number; argsize: num
       print(`==== Iteration ${iteration} ====`);
       print(`Will run ${n} tasks`);
       const t0 = performance.now();
-      const call = Object.keys(opts.resources).length > 0 ? perfApp.with({ resourceSpecification: opts.resources }) : perfApp;
+      const call =
+        Object.keys(opts.resources).length > 0 ? perfApp.with({ resourceSpecification: opts.resources }) : perfApp;
       const futures: Array<ReturnType<typeof call>> = [];
       for (let i = 0; i < n; i++) futures.push(call(extra));
       const t1 = performance.now();
@@ -90,14 +96,21 @@ export async function runPerf(config: Config, opts: { time: number; argsize: num
 }
 
 export async function perfCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { config: "value", time: "value", argsize: "value", iterate: "value", resources: "value", help: "flag" }, { h: "help" });
+  const p = parseArgs(
+    argv,
+    { config: "value", time: "value", argsize: "value", iterate: "value", resources: "value", help: "flag" },
+    { h: "help" },
+  );
   if (p.options.has("help")) {
-    console.log("usage: parsl-ts perf --config FILE [--time SECONDS] [--argsize BYTES] [--iterate estimate|exponential|N,N,...] [--resources JSON]");
+    console.log(
+      "usage: parsl-ts perf --config FILE [--time SECONDS] [--argsize BYTES] [--iterate estimate|exponential|N,N,...] [--resources JSON]",
+    );
     return 0;
   }
   if (p.positionals.length > 0) throw new UsageError(`unexpected argument ${p.positionals[0]}`);
   const file = p.options.get("config");
-  if (typeof file !== "string") throw new UsageError("--config FILE is required (a module exporting `config` or `freshConfig()`)");
+  if (typeof file !== "string")
+    throw new UsageError("--config FILE is required (a module exporting `config` or `freshConfig()`)");
   const time = numberOption(p, "time", 120, (n) => n > 0, "a positive number of seconds");
   const argsize = numberOption(p, "argsize", 0, (n) => Number.isInteger(n) && n >= 0, "a whole number of bytes ≥ 0");
   const iterate = parseIterate(String(p.options.get("iterate") ?? "estimate"));
@@ -109,7 +122,8 @@ export async function perfCommand(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(`--resources must be a JSON object: ${(e as Error).message}`);
     }
-    if (resources === null || typeof resources !== "object" || Array.isArray(resources)) throw new UsageError("--resources must be a JSON object");
+    if (resources === null || typeof resources !== "object" || Array.isArray(resources))
+      throw new UsageError("--resources must be a JSON object");
   }
   const config = await loadConfigModule(file);
   await runPerf(config, { time, argsize, iterate, resources });

@@ -15,10 +15,15 @@ import { CommandError, UsageError, type ParsedArgs } from "./args.js";
 import { chooseEndpoint } from "./database.js";
 
 /** The database of `--db` (PARSL_TS_DB, or the default) opened read-only for the query commands. */
-export async function openQueryDb(dbOption: string | true | undefined, applicationName = "parsl-ts query"): Promise<MonitoringDb> {
+export async function openQueryDb(
+  dbOption: string | true | undefined,
+  applicationName = "parsl-ts query",
+): Promise<MonitoringDb> {
   const endpoint = chooseEndpoint(dbOption, undefined);
   if (endpoint.kind === "sqlite" && !fs.existsSync(endpoint.path)) {
-    throw new CommandError(`monitoring database ${describeEndpoint(endpoint)} does not exist (give --db ENDPOINT or set PARSL_TS_DB)`);
+    throw new CommandError(
+      `monitoring database ${describeEndpoint(endpoint)} does not exist (give --db ENDPOINT or set PARSL_TS_DB)`,
+    );
   }
   try {
     return await openMonitoringDb(endpoint, { poolSize: 2, applicationName });
@@ -33,7 +38,11 @@ export function openForQuery(p: ParsedArgs): Promise<MonitoringDb> {
 }
 
 /** The run a command means; an unknown or ambiguous RUN is a CommandError (exit 1). */
-export async function chooseRun(db: MonitoringDb, spec: string | undefined, workflow: string | true | undefined): Promise<ResolvedRun> {
+export async function chooseRun(
+  db: MonitoringDb,
+  spec: string | undefined,
+  workflow: string | true | undefined,
+): Promise<ResolvedRun> {
   if (workflow === true) throw new CommandError("--workflow needs a name");
   try {
     return await db.resolveRun(spec, workflow);
@@ -67,7 +76,10 @@ export function formatBytes(b: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = b;
   let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
@@ -77,12 +89,20 @@ const MAX_TABLE_TEXT = 60;
 export function tableCell(type: FieldType, v: string | number | boolean | null): string | number | boolean | null {
   if (v === null) return null;
   switch (type) {
-    case "duration": return formatSeconds(Number(v));
-    case "bytes": return formatBytes(Number(v));
-    case "bool": return v ? "yes" : "no";
-    case "time": return String(v).replace(/(\.\d{3})\d*$/, "$1"); // milliseconds are enough to read
-    case "text": { const s = String(v).replace(/\s+/g, " "); return s.length > MAX_TABLE_TEXT ? s.slice(0, MAX_TABLE_TEXT - 1) + "…" : s; }
-    default: return v;
+    case "duration":
+      return formatSeconds(Number(v));
+    case "bytes":
+      return formatBytes(Number(v));
+    case "bool":
+      return v ? "yes" : "no";
+    case "time":
+      return String(v).replace(/(\.\d{3})\d*$/, "$1"); // milliseconds are enough to read
+    case "text": {
+      const s = String(v).replace(/\s+/g, " ");
+      return s.length > MAX_TABLE_TEXT ? s.slice(0, MAX_TABLE_TEXT - 1) + "…" : s;
+    }
+    default:
+      return v;
   }
 }
 

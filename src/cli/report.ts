@@ -22,14 +22,20 @@ and charts; counts stay exact). RUN is a run id, a unique prefix of one, or 'lat
   --verbose           say how long each part took to read`;
 
 export async function reportCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { db: "value", workflow: "value", output: "value", verbose: "flag", help: "flag" }, { o: "output", h: "help" });
+  const p = parseArgs(
+    argv,
+    { db: "value", workflow: "value", output: "value", verbose: "flag", help: "flag" },
+    { o: "output", h: "help" },
+  );
   if (p.options.has("help")) {
     console.log(USAGE);
     return EXIT.ok;
   }
-  if (p.positionals.length > 1) throw new UsageError(`report takes one RUN, got ${p.positionals.length}: ${p.positionals.join(" ")}`);
+  if (p.positionals.length > 1)
+    throw new UsageError(`report takes one RUN, got ${p.positionals.length}: ${p.positionals.join(" ")}`);
   const output = p.options.get("output");
-  if (output === undefined || output === true || output === "") throw new UsageError("-o FILE is required (where to write the report)");
+  if (output === undefined || output === true || output === "")
+    throw new UsageError("-o FILE is required (where to write the report)");
   const workflow = p.options.get("workflow");
   if (workflow === true) throw new UsageError("--workflow needs a name");
   const db = await openQueryDb(p.options.get("db"), "parsl-ts report");
@@ -52,9 +58,16 @@ export async function reportCommand(argv: string[]): Promise<number> {
         throw new CommandError(`cannot write ${output}: ${(e as Error).message}`);
       }
       const kb = Buffer.byteLength(html) / 1024;
-      console.error(`parsl-ts report: run ${run.run_id} (${data.summary.workflow.status}, ${data.summary.task_count.toLocaleString("en-US")} tasks) → ${output} (${kb < 1024 ? `${kb.toFixed(0)} KiB` : `${(kb / 1024).toFixed(1)} MiB`}, ${secs} s)`);
+      console.error(
+        `parsl-ts report: run ${run.run_id} (${data.summary.workflow.status}, ${data.summary.task_count.toLocaleString("en-US")} tasks) → ${output} (${kb < 1024 ? `${kb.toFixed(0)} KiB` : `${(kb / 1024).toFixed(1)} MiB`}, ${secs} s)`,
+      );
     }
-    if (p.options.has("verbose")) console.error(`parsl-ts report: read times (ms): ${Object.entries(data.timings).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+    if (p.options.has("verbose"))
+      console.error(
+        `parsl-ts report: read times (ms): ${Object.entries(data.timings)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}`,
+      );
     return EXIT.ok;
   } finally {
     await db.close();

@@ -25,22 +25,30 @@ options:
   --format FMT        table (default), json, csv or tsv`;
 
 export async function runsCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { db: "value", workflow: "value", status: "value", since: "value", limit: "value", format: "value", help: "flag" }, { h: "help" });
+  const p = parseArgs(
+    argv,
+    { db: "value", workflow: "value", status: "value", since: "value", limit: "value", format: "value", help: "flag" },
+    { h: "help" },
+  );
   if (p.options.has("help")) {
     console.log(HELP);
     return EXIT.ok;
   }
-  if (p.positionals.length > 0) throw new UsageError(`runs takes no positional argument, got ${JSON.stringify(p.positionals[0])}`);
+  if (p.positionals.length > 0)
+    throw new UsageError(`runs takes no positional argument, got ${JSON.stringify(p.positionals[0])}`);
   const format = parseFormat(p.options.get("format"));
   const status = listOption(p, "status");
   for (const s of status ?? []) {
-    if (!(OBSERVED_RUN_STATUSES as readonly string[]).includes(s)) throw new UsageError(`--status: unknown status ${JSON.stringify(s)}; one of ${OBSERVED_RUN_STATUSES.join(", ")}`);
+    if (!(OBSERVED_RUN_STATUSES as readonly string[]).includes(s))
+      throw new UsageError(`--status: unknown status ${JSON.stringify(s)}; one of ${OBSERVED_RUN_STATUSES.join(", ")}`);
   }
   const since = p.options.get("since");
   if (since === true) throw new UsageError("--since needs a date or an age");
   const workflow = p.options.get("workflow");
   if (workflow === true) throw new UsageError("--workflow needs a name");
-  const limit = p.options.has("limit") ? numberOption(p, "limit", 0, (n) => Number.isInteger(n) && n > 0, "a positive whole number") : undefined;
+  const limit = p.options.has("limit")
+    ? numberOption(p, "limit", 0, (n) => Number.isInteger(n) && n > 0, "a positive whole number")
+    : undefined;
   const query = {
     ...(workflow !== undefined ? { workflow } : {}),
     ...(since !== undefined ? { since: parseWhen(since, "--since") } : {}),
@@ -51,13 +59,24 @@ export async function runsCommand(argv: string[]): Promise<number> {
   try {
     const rows = await db.runList(query);
     const table = format === "table";
-    const n = (key: string, header: string, get: (r: RunListRow) => number): ColumnSpec<RunListRow> => ({ key, header, value: get, align: "right" });
+    const n = (key: string, header: string, get: (r: RunListRow) => number): ColumnSpec<RunListRow> => ({
+      key,
+      header,
+      value: get,
+      align: "right",
+    });
     const cols: ColumnSpec<RunListRow>[] = [
       { key: "workflow_name", header: "workflow", value: (r) => r.workflow_name },
       { key: "run_id", value: (r) => r.run_id },
       { key: "status", value: (r) => r.status },
       { key: "time_began", header: "started", value: (r) => (table ? tableCell("time", r.time_began) : r.time_began) },
-      { key: "runtime_s", header: "duration", value: (r) => (table ? formatSeconds(r.runtime_s) : r.runtime_s === null ? null : Math.round(r.runtime_s * 1000) / 1000), align: "right" },
+      {
+        key: "runtime_s",
+        header: "duration",
+        value: (r) =>
+          table ? formatSeconds(r.runtime_s) : r.runtime_s === null ? null : Math.round(r.runtime_s * 1000) / 1000,
+        align: "right",
+      },
       n("tasks", "tasks", (r) => r.tasks.total),
       n("exec_done", "done", (r) => r.tasks.exec_done),
       n("memo_done", "memo", (r) => r.tasks.memo_done),
@@ -66,11 +85,13 @@ export async function runsCommand(argv: string[]): Promise<number> {
       n("not_run", "not_run", (r) => r.tasks.not_run),
       { key: "host", value: (r) => r.host },
       { key: "user", value: (r) => r.user },
-      ...(table ? [] : [
-        { key: "time_completed", value: (r: RunListRow) => r.time_completed },
-        { key: "status_reason", value: (r: RunListRow) => r.status_reason },
-        { key: "workflow_version", value: (r: RunListRow) => r.workflow_version },
-      ]),
+      ...(table
+        ? []
+        : [
+            { key: "time_completed", value: (r: RunListRow) => r.time_completed },
+            { key: "status_reason", value: (r: RunListRow) => r.status_reason },
+            { key: "workflow_version", value: (r: RunListRow) => r.workflow_version },
+          ]),
     ];
     process.stdout.write(renderRows(rows, cols, format));
     return EXIT.ok;

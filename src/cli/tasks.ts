@@ -4,7 +4,13 @@
  * (database/queries/fields.ts, filter.ts). Rows are streamed: the first page prints before the
  * rest of a huge run is read.
  */
-import { FIELDS, DEFAULT_ALL_RUNS_FIELDS, DEFAULT_TASK_FIELDS, DEFAULT_TRY_FIELDS, field } from "../database/queries/fields.js";
+import {
+  FIELDS,
+  DEFAULT_ALL_RUNS_FIELDS,
+  DEFAULT_TASK_FIELDS,
+  DEFAULT_TRY_FIELDS,
+  field,
+} from "../database/queries/fields.js";
 import type { FieldRow } from "../database/queries/taskQuery.js";
 import { EXIT, numberOption, parseArgs, UsageError } from "./args.js";
 import { parseFormat, renderRows, RowStream, type ColumnSpec } from "./output.js";
@@ -31,10 +37,23 @@ filter: FIELD OP VALUE terms joined by and, or, not and parentheses; OP is = != 
 bare words, "quoted strings" or null.`;
 
 export async function tasksCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, {
-    db: "value", workflow: "value", fields: "value", filter: "value", sort: "value", limit: "value",
-    tries: "flag", "all-runs": "flag", format: "value", "list-fields": "flag", help: "flag",
-  }, { f: "fields", F: "filter", l: "list-fields", h: "help" });
+  const p = parseArgs(
+    argv,
+    {
+      db: "value",
+      workflow: "value",
+      fields: "value",
+      filter: "value",
+      sort: "value",
+      limit: "value",
+      tries: "flag",
+      "all-runs": "flag",
+      format: "value",
+      "list-fields": "flag",
+      help: "flag",
+    },
+    { f: "fields", F: "filter", l: "list-fields", h: "help" },
+  );
   if (p.options.has("help")) {
     console.log(HELP);
     return EXIT.ok;
@@ -42,17 +61,24 @@ export async function tasksCommand(argv: string[]): Promise<number> {
   const format = parseFormat(p.options.get("format"));
   if (p.options.has("list-fields")) {
     const cols: ColumnSpec<(typeof FIELDS)[number]>[] = [
-      { key: "name", value: (f) => f.name }, { key: "type", value: (f) => f.type }, { key: "description", value: (f) => f.description },
+      { key: "name", value: (f) => f.name },
+      { key: "type", value: (f) => f.type },
+      { key: "description", value: (f) => f.description },
     ];
     process.stdout.write(renderRows(FIELDS, cols, format));
     return EXIT.ok;
   }
-  if (p.positionals.length > 1) throw new UsageError(`give at most one RUN, got ${p.positionals.length}: ${p.positionals.join(" ")}`);
+  if (p.positionals.length > 1)
+    throw new UsageError(`give at most one RUN, got ${p.positionals.length}: ${p.positionals.join(" ")}`);
   const allRuns = p.options.has("all-runs");
   const tries = p.options.has("tries");
-  if (allRuns && (p.positionals.length > 0 || p.options.has("workflow"))) throw new UsageError("--all-runs reads every run: give no RUN or --workflow");
-  const limit = p.options.has("limit") ? numberOption(p, "limit", 0, (n) => Number.isInteger(n) && n > 0, "a positive whole number") : undefined;
-  const fields = listOption(p, "fields") ?? (allRuns ? DEFAULT_ALL_RUNS_FIELDS : tries ? DEFAULT_TRY_FIELDS : DEFAULT_TASK_FIELDS);
+  if (allRuns && (p.positionals.length > 0 || p.options.has("workflow")))
+    throw new UsageError("--all-runs reads every run: give no RUN or --workflow");
+  const limit = p.options.has("limit")
+    ? numberOption(p, "limit", 0, (n) => Number.isInteger(n) && n > 0, "a positive whole number")
+    : undefined;
+  const fields =
+    listOption(p, "fields") ?? (allRuns ? DEFAULT_ALL_RUNS_FIELDS : tries ? DEFAULT_TRY_FIELDS : DEFAULT_TASK_FIELDS);
   const sort = listOption(p, "sort");
   const filter = p.options.get("filter");
   if (filter === true) throw new UsageError("--filter needs an expression");
@@ -61,21 +87,42 @@ export async function tasksCommand(argv: string[]): Promise<number> {
 
   const db = await openForQuery(p);
   try {
-    const base = { fields, ...(filter !== undefined ? { filter } : {}), ...(sort ? { sort } : {}), ...(limit !== undefined ? { limit } : {}), tries };
+    const base = {
+      fields,
+      ...(filter !== undefined ? { filter } : {}),
+      ...(sort ? { sort } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+      tries,
+    };
     // Fields, sort and filter are checked before the run is looked up, so a typo is a usage error whatever the database.
-    for (const [option, q] of [["--fields", { fields }], ["--sort", { fields, ...(sort ? { sort } : {}) }], ["--filter", { fields, ...(filter !== undefined ? { filter } : {}) }]] as const) {
-      try { db.checkTaskQuery(q); } catch (e) { throw queryError(e, option); }
+    for (const [option, q] of [
+      ["--fields", { fields }],
+      ["--sort", { fields, ...(sort ? { sort } : {}) }],
+      ["--filter", { fields, ...(filter !== undefined ? { filter } : {}) }],
+    ] as const) {
+      try {
+        db.checkTaskQuery(q);
+      } catch (e) {
+        throw queryError(e, option);
+      }
     }
     let runId: string | undefined;
     if (!allRuns) {
-      try { runId = (await db.resolveRun(p.positionals[0], workflow)).run_id; } catch (e) { throw queryError(e, "RUN"); }
+      try {
+        runId = (await db.resolveRun(p.positionals[0], workflow)).run_id;
+      } catch (e) {
+        throw queryError(e, "RUN");
+      }
     }
     const cols: ColumnSpec<FieldRow>[] = fields.map((name) => {
       const f = field(name)!;
       const numeric = f.type === "number" || f.type === "duration" || f.type === "bytes";
       return {
         key: f.name,
-        value: format === "table" ? (r: FieldRow) => tableCell(f.type, r[f.name] ?? null) : (r: FieldRow) => r[f.name] ?? null,
+        value:
+          format === "table"
+            ? (r: FieldRow) => tableCell(f.type, r[f.name] ?? null)
+            : (r: FieldRow) => r[f.name] ?? null,
         ...(numeric ? { align: "right" as const } : {}),
       };
     });

@@ -41,13 +41,19 @@ export function toAppProgress(rows: readonly { app: string; state: string | null
 }
 
 export async function watchCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { db: "value", workflow: "value", interval: "value", plain: "flag", help: "flag" }, { h: "help" });
+  const p = parseArgs(
+    argv,
+    { db: "value", workflow: "value", interval: "value", plain: "flag", help: "flag" },
+    { h: "help" },
+  );
   if (p.options.has("help")) {
     console.log(USAGE);
     return EXIT.ok;
   }
-  if (p.positionals.length > 1) throw new UsageError(`watch takes one RUN, got ${p.positionals.length}: ${p.positionals.join(" ")}`);
-  const intervalMs = numberOption(p, "interval", 1, (n) => n >= 0.1 && n <= 1, "a number of seconds from 0.1 to 1") * 1000;
+  if (p.positionals.length > 1)
+    throw new UsageError(`watch takes one RUN, got ${p.positionals.length}: ${p.positionals.join(" ")}`);
+  const intervalMs =
+    numberOption(p, "interval", 1, (n) => n >= 0.1 && n <= 1, "a number of seconds from 0.1 to 1") * 1000;
   const workflow = p.options.get("workflow");
   if (workflow === true) throw new UsageError("--workflow needs a name");
   const db = await openQueryDb(p.options.get("db"), "parsl-ts watch");
@@ -59,7 +65,13 @@ export async function watchCommand(argv: string[]): Promise<number> {
   }
 }
 
-async function follow(db: MonitoringDb, runId: string, name: string | null, intervalMs: number, plain: boolean): Promise<number> {
+async function follow(
+  db: MonitoringDb,
+  runId: string,
+  name: string | null,
+  intervalMs: number,
+  plain: boolean,
+): Promise<number> {
   const view = new LiveView(process.stdout, plain ? { tty: false } : {});
   const title = `run ${runId.slice(0, 8)}${name ? ` (${name})` : ""}`;
   // Ctrl-C: the cursor back and the prompt on a fresh line.
@@ -87,12 +99,23 @@ async function follow(db: MonitoringDb, runId: string, name: string | null, inte
         const status = await db.runStatus(runId);
         if (changed) {
           apps = toAppProgress(await db.appStateCounts(runId));
-          failures = (await db.latestFailures(runId, FAILURES)).map((f) => ({ task_id: f.task_id, app: f.app, error: f.error }));
+          failures = (await db.latestFailures(runId, FAILURES)).map((f) => ({
+            task_id: f.task_id,
+            app: f.app,
+            error: f.error,
+          }));
         }
         let finished = 0;
         for (const a of apps) finished += a.done + a.failed;
         meter.add(now, finished);
-        view.update({ title, status: status.status, elapsed_s: status.runtime_s ?? 0, apps, failures, rate: meter.rate() });
+        view.update({
+          title,
+          status: status.status,
+          elapsed_s: status.runtime_s ?? 0,
+          apps,
+          failures,
+          rate: meter.rate(),
+        });
         if (status.status !== "running") return status.status === "completed" ? EXIT.ok : EXIT.failed;
       }
       await sleep(POLL_MS);

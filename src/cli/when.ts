@@ -19,8 +19,10 @@ export function parseWhen(text: string, option: string, now: Date = new Date()):
   if (age) return formatMicros((now.getTime() - Number(age[1]) * UNIT_SECONDS[age[2]!.toLowerCase()]! * 1000) * 1000);
   const m = ISO.exec(t);
   if (!m) {
-    throw new UsageError(`${option} takes a date or time such as 2026-11-24, "2026-11-24 21:52" or 2026-11-24T21:52:07 ` +
-      `(local time), or an age such as 30d, 12h, 2w; got ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `${option} takes a date or time such as 2026-11-24, "2026-11-24 21:52" or 2026-11-24T21:52:07 ` +
+        `(local time), or an age such as 30d, 12h, 2w; got ${JSON.stringify(text)}`,
+    );
   }
   const [, y, mo, d, h = "0", mi = "0", s = "0", frac = "", zone] = m;
   const micros = Number(frac.padEnd(6, "0") || 0);
@@ -32,7 +34,10 @@ export function parseWhen(text: string, option: string, now: Date = new Date()):
     const date = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
     date.setFullYear(Number(y));
     // Reject dates that Date silently rolls over (2026-02-30 → March 2).
-    ms = date.getMonth() === Number(mo) - 1 && date.getDate() === Number(d) && date.getHours() === Number(h) ? date.getTime() : Number.NaN;
+    ms =
+      date.getMonth() === Number(mo) - 1 && date.getDate() === Number(d) && date.getHours() === Number(h)
+        ? date.getTime()
+        : Number.NaN;
   }
   if (!Number.isFinite(ms)) throw new UsageError(`${option}: ${JSON.stringify(text)} is not a valid date or time`);
   return formatMicros(ms * 1000 + micros);

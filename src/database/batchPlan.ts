@@ -12,8 +12,14 @@
  * replayed older batch). So the column changes with every state change at no extra event.
  */
 import type {
-  BlockEvent, CountsEvent, MonitoringEvent, NodeEvent, ResourceEvent, StatusEvent,
-  WorkflowEndEvent, WorkflowStartEvent,
+  BlockEvent,
+  CountsEvent,
+  MonitoringEvent,
+  NodeEvent,
+  ResourceEvent,
+  StatusEvent,
+  WorkflowEndEvent,
+  WorkflowStartEvent,
 } from "../vocabulary/events.js";
 
 export interface CoalescedRow {
@@ -42,16 +48,32 @@ export interface BatchPlan {
 
 /** Columns Parsl updates after a task's first message, plus our task columns. */
 export const TASK_UPDATABLE: ReadonlySet<string> = new Set([
-  "task_time_invoked", "task_time_returned", "task_fail_count", "task_fail_cost", "task_hashsum", "task_inputs",
-  "task_lineage_hash", "task_latest_status", "task_args",
+  "task_time_invoked",
+  "task_time_returned",
+  "task_fail_count",
+  "task_fail_cost",
+  "task_hashsum",
+  "task_inputs",
+  "task_lineage_hash",
+  "task_latest_status",
+  "task_args",
 ]);
 /** The task column the writer derives from status events (events may not set it). */
 export const DERIVED_LATEST = "task_latest_status";
 /** Columns Parsl updates after a try's first message (DFK updates plus the worker's first message). */
 export const TRY_UPDATABLE: ReadonlySet<string> = new Set([
-  "task_fail_history", "task_try_time_launched", "task_try_time_returned", "task_joins",
-  "block_id", "hostname", "task_try_time_running",
-  "task_try_error_type", "task_try_error", "task_try_exit_code", "task_try_stdout_tail", "task_try_stderr_tail",
+  "task_fail_history",
+  "task_try_time_launched",
+  "task_try_time_returned",
+  "task_joins",
+  "block_id",
+  "hostname",
+  "task_try_time_running",
+  "task_try_error_type",
+  "task_try_error",
+  "task_try_exit_code",
+  "task_try_stdout_tail",
+  "task_try_stderr_tail",
 ]);
 
 function pick(first: boolean, cols: Record<string, unknown>, updatable: ReadonlySet<string>): Record<string, unknown> {
@@ -60,15 +82,28 @@ function pick(first: boolean, cols: Record<string, unknown>, updatable: Readonly
   return out;
 }
 
-function merge(into: CoalescedRow, first: boolean, cols: Record<string, unknown>, updatable: ReadonlySet<string>): void {
+function merge(
+  into: CoalescedRow,
+  first: boolean,
+  cols: Record<string, unknown>,
+  updatable: ReadonlySet<string>,
+): void {
   if (first) into.first = true;
   for (const k in cols) if (first || updatable.has(k)) into.cols[k] = cols[k];
 }
 
 export function planBatch(events: readonly MonitoringEvent[]): BatchPlan {
   const plan: BatchPlan = {
-    workflowStart: null, tasks: new Map(), tries: new Map(), status: [], resources: [], nodes: [], blocks: [],
-    counts: null, workflowEnd: null, events: events.length,
+    workflowStart: null,
+    tasks: new Map(),
+    tries: new Map(),
+    status: [],
+    resources: [],
+    nodes: [],
+    blocks: [],
+    counts: null,
+    workflowEnd: null,
+    events: events.length,
   };
   const latest = new Map<number, StatusEvent>();
   for (const e of events) {
@@ -76,14 +111,26 @@ export function planBatch(events: readonly MonitoringEvent[]): BatchPlan {
       case "task": {
         const row = plan.tasks.get(e.task_id);
         if (row) merge(row, e.first, e.cols, TASK_UPDATABLE);
-        else plan.tasks.set(e.task_id, { task_id: e.task_id, try_id: -1, first: e.first, cols: pick(e.first, e.cols, TASK_UPDATABLE) });
+        else
+          plan.tasks.set(e.task_id, {
+            task_id: e.task_id,
+            try_id: -1,
+            first: e.first,
+            cols: pick(e.first, e.cols, TASK_UPDATABLE),
+          });
         break;
       }
       case "try": {
         const key = e.task_id + "." + e.try_id;
         const row = plan.tries.get(key);
         if (row) merge(row, e.first, e.cols, TRY_UPDATABLE);
-        else plan.tries.set(key, { task_id: e.task_id, try_id: e.try_id, first: e.first, cols: pick(e.first, e.cols, TRY_UPDATABLE) });
+        else
+          plan.tries.set(key, {
+            task_id: e.task_id,
+            try_id: e.try_id,
+            first: e.first,
+            cols: pick(e.first, e.cols, TRY_UPDATABLE),
+          });
         break;
       }
       case "status": {
@@ -92,12 +139,24 @@ export function planBatch(events: readonly MonitoringEvent[]): BatchPlan {
         if (seen === undefined || e.ts >= seen.ts) latest.set(e.task_id, e);
         break;
       }
-      case "resource": plan.resources.push(e); break;
-      case "node": plan.nodes.push(e); break;
-      case "block": plan.blocks.push(e); break;
-      case "counts": plan.counts = e; break;
-      case "workflow_start": plan.workflowStart = e; break;
-      case "workflow_end": plan.workflowEnd = e; break;
+      case "resource":
+        plan.resources.push(e);
+        break;
+      case "node":
+        plan.nodes.push(e);
+        break;
+      case "block":
+        plan.blocks.push(e);
+        break;
+      case "counts":
+        plan.counts = e;
+        break;
+      case "workflow_start":
+        plan.workflowStart = e;
+        break;
+      case "workflow_end":
+        plan.workflowEnd = e;
+        break;
       default: {
         const never: never = e;
         throw new TypeError(`unknown monitoring event type ${JSON.stringify((never as { t?: unknown }).t)}`);
@@ -107,7 +166,7 @@ export function planBatch(events: readonly MonitoringEvent[]): BatchPlan {
   for (const row of plan.tasks.values()) if (DERIVED_LATEST in row.cols) delete row.cols[DERIVED_LATEST]; // only status events set it
   for (const s of latest.values()) {
     let row = plan.tasks.get(s.task_id);
-    if (!row) plan.tasks.set(s.task_id, row = { task_id: s.task_id, try_id: -1, first: false, cols: {} });
+    if (!row) plan.tasks.set(s.task_id, (row = { task_id: s.task_id, try_id: -1, first: false, cols: {} }));
     row.cols[DERIVED_LATEST] = s.state;
     row.latestTs = s.ts;
   }

@@ -47,7 +47,11 @@ export interface Connection extends Queryable {
  * snapshots inside it simply run in it; closing it is its owner's business.
  */
 export class BoundConnection implements Connection {
-  constructor(private readonly tx: Queryable, readonly location: string, readonly readonly: boolean) {}
+  constructor(
+    private readonly tx: Queryable,
+    readonly location: string,
+    readonly readonly: boolean,
+  ) {}
   get dialect(): Dialect {
     return this.tx.dialect;
   }

@@ -48,12 +48,14 @@ export async function copyRuns(source: Connection, target: Connection, options: 
   const chunkRows = Math.max(100, options.chunkRows ?? 20_000);
   const sourceSchema = await readSchema(source);
   for (const name of ORDER) {
-    if (!sourceSchema.tables.has(name)) throw new Error(`${source.location} is not a Parsl monitoring database: table "${name}" is missing`);
+    if (!sourceSchema.tables.has(name))
+      throw new Error(`${source.location} is not a Parsl monitoring database: table "${name}" is missing`);
   }
   if (options.schema !== "existing") await ensureSchema(target);
   const targetSchema = await readSchema(target);
   for (const name of ORDER) {
-    if (!targetSchema.tables.has(name)) throw new Error(`${target.location} has no table "${name}" (copy with schema "ensure" to create it)`);
+    if (!targetSchema.tables.has(name))
+      throw new Error(`${target.location} has no table "${name}" (copy with schema "ensure" to create it)`);
   }
   // The columns both sides have (a Python Parsl source lacks our extras), node.id left to the target.
   const columns = new Map<TableName, string[]>();
@@ -61,10 +63,21 @@ export async function copyRuns(source: Connection, target: Connection, options: 
     const t = tableDef(name);
     const src = sourceSchema.tables.get(name)!;
     const dst = targetSchema.tables.get(name)!;
-    columns.set(name, t.columns.map((c) => c.name).filter((c) => src.has(c) && dst.has(c) && c !== t.autoincrementKey));
+    columns.set(
+      name,
+      t.columns.map((c) => c.name).filter((c) => src.has(c) && dst.has(c) && c !== t.autoincrementKey),
+    );
   }
-  const runIds = options.runIds ?? (await source.all<{ run_id: string }>(sql`SELECT run_id FROM workflow ORDER BY time_began, run_id`)).map((r) => r.run_id);
-  const result: CopyResult = { copied: [], skipped: [], rows: { workflow: 0, task: 0, try: 0, status: 0, resource: 0, node: 0, block: 0 } };
+  const runIds =
+    options.runIds ??
+    (await source.all<{ run_id: string }>(sql`SELECT run_id FROM workflow ORDER BY time_began, run_id`)).map(
+      (r) => r.run_id,
+    );
+  const result: CopyResult = {
+    copied: [],
+    skipped: [],
+    rows: { workflow: 0, task: 0, try: 0, status: 0, resource: 0, node: 0, block: 0 },
+  };
   for (const runId of runIds) {
     if (!(await source.first(sql`SELECT 1 AS x FROM workflow WHERE run_id = ${runId}`))) {
       throw new Error(`run ${runId} is not in ${source.location}`);
@@ -89,7 +102,11 @@ export async function copyRuns(source: Connection, target: Connection, options: 
 }
 
 /** Opens both endpoints (the source read-only), copies, and closes them. */
-export async function copyDatabase(from: string | Endpoint, to: string | Endpoint, options: CopyOptions = {}): Promise<CopyResult> {
+export async function copyDatabase(
+  from: string | Endpoint,
+  to: string | Endpoint,
+  options: CopyOptions = {},
+): Promise<CopyResult> {
   const source = await connect(from, { readonly: true, applicationName: "parsl-ts db copy (source)" });
   try {
     const target = await connect(to, { applicationName: "parsl-ts db copy" });
@@ -108,7 +125,13 @@ export async function copyDatabase(from: string | Endpoint, to: string | Endpoin
  * `chunkRows` rows, skipping gaps; within a range, rows come in insertion order where the source
  * keeps one (SQLite's rowid), so timestamp ties stay in the order they were written.
  */
-async function* readChunks(db: Connection, name: TableName, cols: string[], runId: string, chunkRows: number): AsyncGenerator<Row[]> {
+async function* readChunks(
+  db: Connection,
+  name: TableName,
+  cols: string[],
+  runId: string,
+  chunkRows: number,
+): AsyncGenerator<Row[]> {
   const list = join(cols.map((c) => ident(c)));
   const t = ident(name);
   if (name === "workflow") {
@@ -119,7 +142,9 @@ async function* readChunks(db: Connection, name: TableName, cols: string[], runI
     // Per-run tables without task ids (a few rows per worker or block): pages in key order.
     const order = name === "node" ? raw("id") : raw(`timestamp, block_id, executor_label`);
     for (let offset = 0; ; offset += chunkRows) {
-      const rows = await db.all(sql`SELECT ${list} FROM ${t} WHERE run_id = ${runId} ORDER BY ${order} LIMIT ${chunkRows} OFFSET ${offset}`);
+      const rows = await db.all(
+        sql`SELECT ${list} FROM ${t} WHERE run_id = ${runId} ORDER BY ${order} LIMIT ${chunkRows} OFFSET ${offset}`,
+      );
       if (rows.length > 0) yield rows;
       if (rows.length < chunkRows) return;
     }
@@ -131,9 +156,12 @@ async function* readChunks(db: Connection, name: TableName, cols: string[], runI
     const v = (await db.first<Row>(sql`SELECT MIN(task_id) AS x FROM ${t} WHERE run_id = ${runId}${after}`))?.["x"];
     return v === null || v === undefined ? null : Number(v);
   };
-  const order: Sql = db.dialect.insertionOrder(name) ?? raw(name === "status" || name === "resource" ? "task_id, timestamp" : "task_id");
+  const order: Sql =
+    db.dialect.insertionOrder(name) ?? raw(name === "status" || name === "resource" ? "task_id, timestamp" : "task_id");
   for (let lo = await next(null); lo !== null; lo = await next(lo + step)) {
-    const rows = await db.all(sql`SELECT ${list} FROM ${t} WHERE run_id = ${runId} AND task_id >= ${lo} AND task_id < ${lo + step} ORDER BY ${order}`);
+    const rows = await db.all(
+      sql`SELECT ${list} FROM ${t} WHERE run_id = ${runId} AND task_id >= ${lo} AND task_id < ${lo + step} ORDER BY ${order}`,
+    );
     if (rows.length > 0) yield rows;
   }
 }
@@ -141,5 +169,10 @@ async function* readChunks(db: Connection, name: TableName, cols: string[], runI
 /** The rows as the dialect's bulk INSERTs (see Dialect.insertMany). */
 async function insertRows(tx: Queryable, name: TableName, cols: string[], rows: Row[]): Promise<void> {
   const defs = cols.map((c) => tableDef(name).columns.find((x) => x.name === c)!);
-  for (const stmt of tx.dialect.insertMany(name, defs, rows.map((r) => cols.map((c) => r[c])))) await tx.run(stmt);
+  for (const stmt of tx.dialect.insertMany(
+    name,
+    defs,
+    rows.map((r) => cols.map((c) => r[c])),
+  ))
+    await tx.run(stmt);
 }

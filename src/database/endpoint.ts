@@ -7,8 +7,7 @@
 import path from "node:path";
 
 export type Endpoint =
-  | { readonly kind: "sqlite"; readonly path: string }
-  | { readonly kind: "postgresql"; readonly url: string };
+  { readonly kind: "sqlite"; readonly path: string } | { readonly kind: "postgresql"; readonly url: string };
 
 /** A malformed or unsupported endpoint. `problem` completes a sentence about the endpoint option. */
 export class EndpointError extends Error {
@@ -40,7 +39,9 @@ export function parseEndpoint(endpoint: string, cwd: string = process.cwd()): En
   const scheme = ANY_SCHEME.exec(endpoint);
   if (scheme) {
     if (scheme[1]!.toLowerCase() !== "sqlite") {
-      throw new EndpointError(`${JSON.stringify(endpoint)} has an unsupported scheme '${scheme[1]}': give ${ALL_FORMS}`);
+      throw new EndpointError(
+        `${JSON.stringify(endpoint)} has an unsupported scheme '${scheme[1]}': give ${ALL_FORMS}`,
+      );
     }
     return { kind: "sqlite", path: sqliteUrlPath(endpoint, cwd) };
   }
@@ -51,13 +52,20 @@ export function parseEndpoint(endpoint: string, cwd: string = process.cwd()): En
 function sqliteUrlPath(url: string, cwd: string): string {
   // sqlite:// + <empty host> + / + path; an absolute path therefore starts with a 4th slash.
   const rest = url.slice("sqlite://".length);
-  if (rest === "" || rest === "/") throw new EndpointError(`${JSON.stringify(url)} has no file path: use sqlite:///relative/path.db or sqlite:////absolute/path.db`);
+  if (rest === "" || rest === "/")
+    throw new EndpointError(
+      `${JSON.stringify(url)} has no file path: use sqlite:///relative/path.db or sqlite:////absolute/path.db`,
+    );
   if (!rest.startsWith("/")) {
-    throw new EndpointError(`${JSON.stringify(url)} names a host, which SQLite URLs cannot: use sqlite:///relative/path.db or sqlite:////absolute/path.db`);
+    throw new EndpointError(
+      `${JSON.stringify(url)} names a host, which SQLite URLs cannot: use sqlite:///relative/path.db or sqlite:////absolute/path.db`,
+    );
   }
   const file = rest.slice(1);
   if (file === ":memory:") {
-    throw new EndpointError(`${JSON.stringify(url)} is an in-memory database, which cannot be shared with the writer process: give a file path`);
+    throw new EndpointError(
+      `${JSON.stringify(url)} is an in-memory database, which cannot be shared with the writer process: give a file path`,
+    );
   }
   if (file.includes("?")) {
     throw new EndpointError(`${JSON.stringify(url)} has query parameters, which are not supported`);
@@ -68,7 +76,5 @@ function sqliteUrlPath(url: string, cwd: string): string {
 /** For messages: the endpoint as the user should recognise it, with any password hidden. */
 export function describeEndpoint(e: Endpoint): string {
   if (e.kind === "sqlite") return e.path;
-  return e.url
-    .replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
-    .replace(/([?&]password=)[^&]*/i, "$1***");
+  return e.url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@").replace(/([?&]password=)[^&]*/i, "$1***");
 }

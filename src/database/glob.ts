@@ -15,9 +15,13 @@ export function globParts(pattern: string): GlobPart[] {
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
     if (c === "\\" && i + 1 < pattern.length) text += pattern[++i]!;
-    else if (c === "*") { flush(); out.push({ any: true }); }
-    else if (c === "?") { flush(); out.push({ one: true }); }
-    else text += c;
+    else if (c === "*") {
+      flush();
+      out.push({ any: true });
+    } else if (c === "?") {
+      flush();
+      out.push({ one: true });
+    } else text += c;
   }
   flush();
   return out;

@@ -45,7 +45,9 @@ const micros = (text: string | null): number | null => {
 async function lastActivity(db: Queryable, runId: string): Promise<number | null> {
   let newest: number | null = null;
   for (const t of ["status", "resource"]) {
-    const row = await db.first<{ t: string | null }>(sql`SELECT MAX(${ident("timestamp")}) AS t FROM ${ident(t)} WHERE ${ident("run_id")} = ${runId}`);
+    const row = await db.first<{ t: string | null }>(
+      sql`SELECT MAX(${ident("timestamp")}) AS t FROM ${ident(t)} WHERE ${ident("run_id")} = ${runId}`,
+    );
     const m = micros(row?.t ?? null);
     if (m !== null && (newest === null || m > newest)) newest = m;
   }

@@ -50,14 +50,21 @@ function ago(micros: number): string {
 export function judgeRun(f: RunFacts): RunVerdict {
   if (f.runStatus !== null) {
     if (!(RUN_STATUSES as readonly string[]).includes(f.runStatus)) {
-      return { status: "unknown", reason: `workflow.run_status has an unknown value ${JSON.stringify(f.runStatus.slice(0, 40))}` };
+      return {
+        status: "unknown",
+        reason: `workflow.run_status has an unknown value ${JSON.stringify(f.runStatus.slice(0, 40))}`,
+      };
     }
     if (f.runStatus !== "running") return { status: f.runStatus as RunStatus, reason: "recorded by parsl-ts" };
-    if (f.lastHeartbeat === null) return { status: "unknown", reason: "marked running, but no heartbeat was ever recorded" };
+    if (f.lastHeartbeat === null)
+      return { status: "unknown", reason: "marked running, but no heartbeat was ever recorded" };
     const period = f.heartbeatPeriod !== null && f.heartbeatPeriod > 0 ? f.heartbeatPeriod : DEFAULT_HEARTBEAT_SECONDS;
     const age = f.now - f.lastHeartbeat;
     if (age > MISSED_HEARTBEATS * period * 1e6) {
-      return { status: "crashed", reason: `marked running, but its last heartbeat was ${ago(age)} ago (it beats every ${period} s)` };
+      return {
+        status: "crashed",
+        reason: `marked running, but its last heartbeat was ${ago(age)} ago (it beats every ${period} s)`,
+      };
     }
     return { status: "running", reason: `heartbeat ${ago(age)} ago` };
   }
@@ -69,6 +76,10 @@ export function judgeRun(f: RunFacts): RunVerdict {
   if (f.lastActivity !== null && f.now - f.lastActivity <= ACTIVITY_STALE_SECONDS * 1e6) {
     return { status: "running", reason: `no end recorded; last activity ${ago(f.now - f.lastActivity)} ago` };
   }
-  const since = f.lastActivity === null ? "never recorded any activity" : `no activity for ${ago(f.now - f.lastActivity)}`;
-  return { status: "unknown", reason: `no end recorded and ${since}: crashed or killed, or still running without writing` };
+  const since =
+    f.lastActivity === null ? "never recorded any activity" : `no activity for ${ago(f.now - f.lastActivity)}`;
+  return {
+    status: "unknown",
+    reason: `no end recorded and ${since}: crashed or killed, or still running without writing`,
+  };
 }

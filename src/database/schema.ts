@@ -33,13 +33,22 @@ export type TableName = "workflow" | "task" | "try" | "status" | "resource" | "n
 
 // Generic so each table keeps its column names and types as literal types: RowOf (below) derives
 // the TypeScript shape of a row from them, so code that builds rows never copies this list by hand.
-type Col<N extends string, T extends ColumnType, NN extends boolean> = Column & { readonly name: N; readonly type: T; readonly notNull: NN };
+type Col<N extends string, T extends ColumnType, NN extends boolean> = Column & {
+  readonly name: N;
+  readonly type: T;
+  readonly notNull: NN;
+};
 function c<N extends string, T extends ColumnType>(name: N, type: T): Col<N, T, false>;
 function c<N extends string, T extends ColumnType>(name: N, type: T, notNull: true): Col<N, T, true>;
 function c(name: string, type: ColumnType, notNull = false): Column {
   return { name, type, notNull };
 }
-const extra = <N extends string, T extends ColumnType>(name: N, type: T): Col<N, T, false> => ({ name, type, notNull: false, extra: true });
+const extra = <N extends string, T extends ColumnType>(name: N, type: T): Col<N, T, false> => ({
+  name,
+  type,
+  notNull: false,
+  extra: true,
+});
 
 export const WORKFLOW = {
   name: "workflow",
@@ -194,7 +203,13 @@ export const RESOURCE = {
 export const TABLES: readonly Table[] = [WORKFLOW, TASK, TRY, NODE, BLOCK, STATUS, RESOURCE];
 
 /** A column's value as events and rows carry it: DATETIME as Micros, BOOLEAN as boolean. */
-export type ColumnValue<T extends ColumnType> = T extends "TEXT" ? string : T extends "BOOLEAN" ? boolean : T extends "DATETIME" ? Micros : number;
+export type ColumnValue<T extends ColumnType> = T extends "TEXT"
+  ? string
+  : T extends "BOOLEAN"
+    ? boolean
+    : T extends "DATETIME"
+      ? Micros
+      : number;
 
 /** A table's row as TypeScript sees it: column name → value type, `| null` for nullable columns. */
 export type RowOf<T extends { readonly columns: readonly Column[] }> = {
@@ -241,5 +256,12 @@ export const INDEXES: readonly IndexDef[] = [
 // The state and status names live in the shared vocabulary (a leaf module); re-exported here
 // because readers of the schema look for them next to the tables.
 export {
-  STATES, STATE_NAMES, FINAL_STATES, FINAL_FAILURE_STATES, BLOCK_STATES, RUN_STATUSES, type StateName, type RunStatus,
+  STATES,
+  STATE_NAMES,
+  FINAL_STATES,
+  FINAL_FAILURE_STATES,
+  BLOCK_STATES,
+  RUN_STATUSES,
+  type StateName,
+  type RunStatus,
 } from "../vocabulary/states.js";

@@ -46,7 +46,9 @@ export async function readSchema(db: Queryable): Promise<SchemaState> {
   const indexes = new Set((await db.all<{ name: string }>(db.dialect.listIndexes())).map((r) => r.name));
   let version: number | null = null;
   if (tables.has(META_TABLE)) {
-    const row = await db.first<{ value: string }>(sql`SELECT ${ident("value")} FROM ${ident(META_TABLE)} WHERE ${ident("key")} = ${"schema_version"}`);
+    const row = await db.first<{ value: string }>(
+      sql`SELECT ${ident("value")} FROM ${ident(META_TABLE)} WHERE ${ident("key")} = ${"schema_version"}`,
+    );
     if (row) version = Number(row.value);
   }
   return { tables, indexes, version };
@@ -75,13 +77,21 @@ export function planSchema(before: SchemaState): SchemaChanges {
     for (const c of t.columns) {
       if (present.has(c.name)) continue;
       if (c.notNull) {
-        throw new Error(`table ${t.name} lacks the NOT NULL column ${c.name}: the database was written by an incompatible Parsl version`);
+        throw new Error(
+          `table ${t.name} lacks the NOT NULL column ${c.name}: the database was written by an incompatible Parsl version`,
+        );
       }
       addedColumns.push(`${t.name}.${c.name}`);
     }
   }
   const createdIndexes = INDEXES.filter((ix) => !before.indexes.has(ix.name)).map((ix) => ix.name);
-  return { createdTables, addedColumns, createdIndexes, versionBefore: before.version, versionAfter: Math.max(SCHEMA_VERSION, before.version ?? 0) };
+  return {
+    createdTables,
+    addedColumns,
+    createdIndexes,
+    versionBefore: before.version,
+    versionAfter: Math.max(SCHEMA_VERSION, before.version ?? 0),
+  };
 }
 
 /**
@@ -104,7 +114,15 @@ export async function ensureSchema(db: Connection): Promise<SchemaChanges> {
     for (const col of plan.addedColumns) {
       const [tableName, columnName] = col.split(".") as [string, string];
       const t = TABLES.find((x) => x.name === tableName)!;
-      await tx.run(raw(addColumnSql(tx.dialect, t, t.columns.find((c) => c.name === columnName)!)));
+      await tx.run(
+        raw(
+          addColumnSql(
+            tx.dialect,
+            t,
+            t.columns.find((c) => c.name === columnName)!,
+          ),
+        ),
+      );
     }
     for (const ix of INDEXES) if (plan.createdIndexes.includes(ix.name)) await tx.run(raw(createIndexSql(ix)));
     if (!before.tables.has(META_TABLE)) await tx.run(CREATE_META_TABLE);

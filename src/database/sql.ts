@@ -9,7 +9,10 @@
 
 export class Sql {
   /** `texts.length === values.length + 1`: text, value, text, value, …, text. */
-  constructor(readonly texts: readonly string[], readonly values: readonly unknown[]) {}
+  constructor(
+    readonly texts: readonly string[],
+    readonly values: readonly unknown[],
+  ) {}
 
   /** The text with `placeholder(i)` (0-based) for each parameter. */
   compile(placeholder: (index: number) => string): { text: string; values: unknown[] } {

@@ -19,8 +19,17 @@ function secondPrefix(second: number): string {
   const year = d.getFullYear();
   if (year < 0 || year > 9999) throw new RangeError(`timestamp ${second * 1e6} µs is outside years 0000-9999`);
   const prefix =
-    String(year).padStart(4, "0") + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + " " +
-    pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds());
+    String(year).padStart(4, "0") +
+    "-" +
+    pad2(d.getMonth() + 1) +
+    "-" +
+    pad2(d.getDate()) +
+    " " +
+    pad2(d.getHours()) +
+    ":" +
+    pad2(d.getMinutes()) +
+    ":" +
+    pad2(d.getSeconds());
   cachedSecond[slot] = second;
   cachedPrefix[slot] = prefix;
   return prefix;

@@ -158,7 +158,12 @@ export function lineageHash(call: CallShape): string | null {
 }
 
 /** What memoization and lineage hash of a call (spec §4.3): options minus ignored names, app, arguments. */
-export function callShape(app: AppSpec, args: readonly unknown[], call: CallOptions<readonly unknown[]>, outputs: File[]): CallShape {
+export function callShape(
+  app: AppSpec,
+  args: readonly unknown[],
+  call: CallOptions<readonly unknown[]>,
+  outputs: File[],
+): CallShape {
   const kwargs: Record<string, unknown> = {};
   const ignore = new Set(app.ignoreForCache);
   if (call.stdout === AUTO_LOGNAME) ignore.add("stdout");

@@ -12,11 +12,25 @@ import type { AppSpec, CallOptions, Submitter } from "../apps/app.js";
 import { setCurrentKernel } from "../apps/current.js";
 import type { StreamTarget } from "../apps/definition.js";
 import { File } from "../apps/files.js";
-import { AppFuture, DataFuture, isKernelFuture, isThenable, rejectFuture, resolveFuture, whenDone } from "../apps/futures.js";
+import {
+  AppFuture,
+  DataFuture,
+  isKernelFuture,
+  isThenable,
+  rejectFuture,
+  resolveFuture,
+  whenDone,
+} from "../apps/futures.js";
 import type { Config, TaskRecordView } from "../config.js";
 import { describeEndpoint, parseEndpoint } from "../database/endpoint.js";
 import {
-  DependencyError, JoinError, MemoizationError, ParslError, TaskCancelled, UnknownExecutorError, reprError,
+  DependencyError,
+  JoinError,
+  MemoizationError,
+  ParslError,
+  TaskCancelled,
+  UnknownExecutorError,
+  reprError,
 } from "../errors.js";
 import type { Executor, ExecutorHost, InvocationOptions, TryHandle, TryResult, WhereRan } from "../executors/base.js";
 import { INTERNAL_EXECUTOR_LABEL } from "../executors/base.js";
@@ -170,8 +184,11 @@ export class DataFlowKernel implements Submitter {
       this.#recorder = new Recorder(this.#sink);
       this.#recordRunning = hub.resourceMonitoringEnabled;
       this.#recorder.runStarted({
-        workflowName: hub.workflowName, workflowVersion: hub.workflowVersion, timeBegan: this.timeBegan,
-        rundir: this.runDir, heartbeatPeriod: hub.heartbeatPeriod,
+        workflowName: hub.workflowName,
+        workflowVersion: hub.workflowVersion,
+        timeBegan: this.timeBegan,
+        rundir: this.runDir,
+        heartbeatPeriod: hub.heartbeatPeriod,
       });
       this.#log.write("info", `monitoring to ${this.#database}`);
     }
@@ -199,7 +216,8 @@ export class DataFlowKernel implements Submitter {
    * error, `process.exit(1)`) with none outstanding makes it `failed`.
    */
   #atExit(code: number): void {
-    const status = this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : code !== 0 ? "failed" : this.#endStatus());
+    const status =
+      this.#runStatus ?? (this.#outstanding > 0 ? "interrupted" : code !== 0 ? "failed" : this.#endStatus());
     this.#printSummary(status);
     if (!this.#sink) return;
     if (!this.#endEmitted) this.#emitEnd(status);
@@ -222,8 +240,12 @@ export class DataFlowKernel implements Submitter {
     if (this.#summaryPrinted || !this.config.summary) return;
     this.#summaryPrinted = true;
     const line = formatRunSummary({
-      runId: this.runId, status, seconds: (nowMicros() - this.timeBegan) / 1e6, counts: this.#counts,
-      cancelled: this.#cancelled + this.#outstanding, database: this.#database, // outstanding: at a process.exit() before cleanup
+      runId: this.runId,
+      status,
+      seconds: (nowMicros() - this.timeBegan) / 1e6,
+      counts: this.#counts,
+      cancelled: this.#cancelled + this.#outstanding,
+      database: this.#database, // outstanding: at a process.exit() before cleanup
     });
     process.stderr.write(line + "\n");
   }
@@ -275,10 +297,32 @@ export class DataFlowKernel implements Submitter {
 
     const now = nowMicros();
     const rec: TaskRecord = {
-      id, app, future, args, call, executor, outputs, stdout, stderr, deps,
-      foreign: null, depsPending: 0, state: "pending", tryId: 0, failCount: 0, failCost: 0, failHistory: [],
-      hashsum: null, tryLaunched: null, tryRunning: null, lastTs: now, handle: null, marks: null, tryHost: null,
-      prog: null, bucket: "pending",
+      id,
+      app,
+      future,
+      args,
+      call,
+      executor,
+      outputs,
+      stdout,
+      stderr,
+      deps,
+      foreign: null,
+      depsPending: 0,
+      state: "pending",
+      tryId: 0,
+      failCount: 0,
+      failCost: 0,
+      failHistory: [],
+      hashsum: null,
+      tryLaunched: null,
+      tryRunning: null,
+      lastTs: now,
+      handle: null,
+      marks: null,
+      tryHost: null,
+      prog: null,
+      bucket: "pending",
     };
     if (this.#progress) {
       rec.prog = this.#progress.app(app.name);
@@ -304,7 +348,11 @@ export class DataFlowKernel implements Submitter {
         lineageHash: lineage,
       });
     }
-    if (this.#log.enabled("debug")) this.#log.write("debug", `task ${id} (${app.name}) submitted for executor ${executor}, ${deps.length} dependencies`);
+    if (this.#log.enabled("debug"))
+      this.#log.write(
+        "debug",
+        `task ${id} (${app.name}) submitted for executor ${executor}, ${deps.length} dependencies`,
+      );
 
     for (const d of deps) {
       rec.depsPending++;
@@ -313,10 +361,13 @@ export class DataFlowKernel implements Submitter {
       } else {
         const slot: ForeignDep = { settled: false, ok: false, value: undefined, error: null };
         (rec.foreign ??= new Map()).set(d, slot);
-        (d as PromiseLike<unknown>).then(
-          (v) => Object.assign(slot, { settled: true, ok: true, value: v }),
-          (e) => Object.assign(slot, { settled: true, ok: false, error: e instanceof Error ? e : new Error(String(e)) }),
-        ).then(() => this.#depDone(rec));
+        (d as PromiseLike<unknown>)
+          .then(
+            (v) => Object.assign(slot, { settled: true, ok: true, value: v }),
+            (e) =>
+              Object.assign(slot, { settled: true, ok: false, error: e instanceof Error ? e : new Error(String(e)) }),
+          )
+          .then(() => this.#depDone(rec));
       }
     }
     if (rec.depsPending === 0) this.#launch(rec);
@@ -371,9 +422,13 @@ export class DataFlowKernel implements Submitter {
 
     const executor = this.#executors.get(rec.executor);
     if (!executor) {
-      this.#tryFailed(rec, new UnknownExecutorError(
-        `app '${rec.app.name}' (task ${rec.id}) names executor '${rec.executor}', but the loaded config has only: ${this.#userLabels.join(", ")}`,
-      ), nowMicros());
+      this.#tryFailed(
+        rec,
+        new UnknownExecutorError(
+          `app '${rec.app.name}' (task ${rec.id}) names executor '${rec.executor}', but the loaded config has only: ${this.#userLabels.join(", ")}`,
+        ),
+        nowMicros(),
+      );
       return;
     }
 
@@ -382,7 +437,10 @@ export class DataFlowKernel implements Submitter {
       try {
         rec.hashsum = hashsum(callShape(rec.app, args, { ...rec.call, inputs }, rec.outputs));
       } catch (e) {
-        const err = e instanceof MemoizationError ? new MemoizationError(`app '${rec.app.name}' (task ${rec.id}): ${e.message}`) : (e as Error);
+        const err =
+          e instanceof MemoizationError
+            ? new MemoizationError(`app '${rec.app.name}' (task ${rec.id}): ${e.message}`)
+            : (e as Error);
         this.#tryFailed(rec, err, nowMicros());
         return;
       }
@@ -426,7 +484,8 @@ export class DataFlowKernel implements Submitter {
     if (rec.prog) this.#move(rec, "launched");
     rec.tryHost = null;
     if (this.#recorder) {
-      if (rec.stdout !== null || rec.stderr !== null) rec.marks = { stdout: streamMark(rec.stdout), stderr: streamMark(rec.stderr) };
+      if (rec.stdout !== null || rec.stderr !== null)
+        rec.marks = { stdout: streamMark(rec.stdout), stderr: streamMark(rec.stderr) };
       this.#recorder.launched(rec, launchedAt, executor.hostname);
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} try ${tryId} launched on ${rec.executor}`);
@@ -437,7 +496,10 @@ export class DataFlowKernel implements Submitter {
     const at = this.#stamp(rec);
     rec.tryLaunched = at;
     this.#recorder?.memoLaunched(rec, at);
-    this.#log.write("info", `task ${rec.id} (${rec.app.name}) reuses the memoized ${hit.ok ? "result" : "failure"} of hashsum ${rec.hashsum}`);
+    this.#log.write(
+      "info",
+      `task ${rec.id} (${rec.app.name}) reuses the memoized ${hit.ok ? "result" : "failure"} of hashsum ${rec.hashsum}`,
+    );
     if (hit.ok) this.#complete(rec, "memo_done", hit.value, null);
     else this.#tryFailed(rec, hit.error, nowMicros());
   }
@@ -483,10 +545,14 @@ export class DataFlowKernel implements Submitter {
     if (handler) {
       try {
         const cost = handler(error, viewOf(rec));
-        if (typeof cost !== "number" || !Number.isFinite(cost)) throw new TypeError(`retryHandler returned ${String(cost)}, not a finite number`);
+        if (typeof cost !== "number" || !Number.isFinite(cost))
+          throw new TypeError(`retryHandler returned ${String(cost)}, not a finite number`);
         rec.failCost += cost;
       } catch (e) {
-        this.#log.write("error", `task ${rec.id}: retryHandler raised an exception - will not retry: ${(e as Error)?.message ?? e}`);
+        this.#log.write(
+          "error",
+          `task ${rec.id}: retryHandler raised an exception - will not retry: ${(e as Error)?.message ?? e}`,
+        );
         rec.failCost = this.config.retries + 1;
         err = e instanceof Error ? e : new Error(String(e));
       }
@@ -505,7 +571,10 @@ export class DataFlowKernel implements Submitter {
       this.#complete(rec, "failed", err, returned, forensics);
       return;
     }
-    this.#log.write("info", `task ${rec.id} (${rec.app.name}) try ${rec.tryId} failed (cost so far ${rec.failCost} of ${this.config.retries}); retrying: ${error.message}`);
+    this.#log.write(
+      "info",
+      `task ${rec.id} (${rec.app.name}) try ${rec.tryId} failed (cost so far ${rec.failCost} of ${this.config.retries}); retrying: ${error.message}`,
+    );
     const ts = this.#stamp(rec, returned);
     this.#recorder?.retrying(rec, ts, returned, forensics);
     rec.tryId++;
@@ -525,7 +594,9 @@ export class DataFlowKernel implements Submitter {
     const single = isKernelFuture(value);
     const list = single ? [value] : Array.isArray(value) && value.every(isKernelFuture) ? value : null;
     if (!list) {
-      const e = new TypeError(`join app '${rec.app.name}' must return a future or an array of futures, got ${reprValue(value)}`);
+      const e = new TypeError(
+        `join app '${rec.app.name}' must return a future or an array of futures, got ${reprValue(value)}`,
+      );
       rec.failCount++;
       rec.failHistory.push(reprError(e));
       this.#complete(rec, "failed", e, returned, this.#recorder ? failureColumns(e, null, null, null) : null);
@@ -534,7 +605,11 @@ export class DataFlowKernel implements Submitter {
     rec.state = "joining";
     if (rec.prog) this.#move(rec, "running");
     const ts = this.#stamp(rec);
-    this.#recorder?.joining(rec, ts, list.map((f) => f.taskId));
+    this.#recorder?.joining(
+      rec,
+      ts,
+      list.map((f) => f.taskId),
+    );
     let waiting = list.length;
     const settle = () => {
       const failed: Array<readonly [Error, string]> = [];
@@ -556,28 +631,44 @@ export class DataFlowKernel implements Submitter {
       }
     };
     if (waiting === 0) settle();
-    else for (const f of list) whenDone(f, () => { if (--waiting === 0) settle(); });
+    else
+      for (const f of list)
+        whenDone(f, () => {
+          if (--waiting === 0) settle();
+        });
   }
 
   /** A final state: record it, memoize it, settle the future, forget the task. */
   #complete(
-    rec: TaskRecord, state: FinalState, valueOrError: unknown, returned: Micros | null,
+    rec: TaskRecord,
+    state: FinalState,
+    valueOrError: unknown,
+    returned: Micros | null,
     forensics: Partial<TryColumns> | null = null,
   ): void {
     const ok = state === "exec_done" || state === "memo_done";
     if (rec.hashsum && state !== "dep_fail") {
-      this.#memo.record(rec.hashsum, ok ? { ok: true, value: valueOrError } : { ok: false, error: valueOrError as Error });
+      this.#memo.record(
+        rec.hashsum,
+        ok ? { ok: true, value: valueOrError } : { ok: false, error: valueOrError as Error },
+      );
     }
     rec.state = state;
     this.#counts[state]++;
     if (rec.prog) {
       this.#move(rec, ok ? "done" : "failed");
-      if (state === "failed") this.#progress?.failure(rec.id, rec.app.name, valueOrError instanceof Error ? `${valueOrError.name}: ${valueOrError.message}` : String(valueOrError));
+      if (state === "failed")
+        this.#progress?.failure(
+          rec.id,
+          rec.app.name,
+          valueOrError instanceof Error ? `${valueOrError.name}: ${valueOrError.message}` : String(valueOrError),
+        );
     }
     const ts = this.#stamp(rec);
     if (this.#recorder) {
       this.#recorder.final(rec, state, ts, returned, forensics);
-      if (state === "exec_done" || state === "failed") this.#recorder.counts(this.#counts.exec_done, this.#counts.failed);
+      if (state === "exec_done" || state === "failed")
+        this.#recorder.counts(this.#counts.exec_done, this.#counts.failed);
     }
     if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} ${state}`);
     this.#tasks.delete(rec.id);
@@ -598,7 +689,8 @@ export class DataFlowKernel implements Submitter {
       rec.prog[rec.bucket]--; // no longer counted: it will not run
       this.#progress?.touch();
     }
-    if (this.#log.enabled("debug")) this.#log.write("debug", `task ${rec.id} cancelled in state ${rec.state}: ${err.message}`);
+    if (this.#log.enabled("debug"))
+      this.#log.write("debug", `task ${rec.id} cancelled in state ${rec.state}: ${err.message}`);
     rejectFuture(rec.future, err);
     this.#taskGone();
   }
@@ -684,9 +776,11 @@ export class DataFlowKernel implements Submitter {
     }
     // Executors cancelled what they held; tasks still waiting on dependencies never run.
     for (const rec of [...this.#tasks.values()]) {
-      if (this.#tasks.has(rec.id)) this.#cancel(rec, new TaskCancelled(`task ${rec.id} (${rec.app.name}) never ran: the run was interrupted`));
+      if (this.#tasks.has(rec.id))
+        this.#cancel(rec, new TaskCancelled(`task ${rec.id} (${rec.app.name}) never ran: the run was interrupted`));
     }
-    if (this.#cancelled > 0) this.#log.write("info", `cleanup: ${this.#cancelled} tasks were cancelled and keep their last state`);
+    if (this.#cancelled > 0)
+      this.#log.write("info", `cleanup: ${this.#cancelled} tasks were cancelled and keep their last state`);
     const status: RunStatus = this.#runStatus ?? (this.#cancelled > 0 ? "interrupted" : this.#endStatus());
     if (this.#sink) {
       this.#emitEnd(status);
@@ -694,7 +788,10 @@ export class DataFlowKernel implements Submitter {
     }
     this.#lifecycle.endRecorded();
     const c = this.#counts;
-    this.#log.write("info", `run ${this.runId} ended ${status}: ${c.exec_done} exec_done, ${c.memo_done} memo_done, ${c.failed} failed, ${c.dep_fail} dep_fail`);
+    this.#log.write(
+      "info",
+      `run ${this.runId} ended ${status}: ${c.exec_done} exec_done, ${c.memo_done} memo_done, ${c.failed} failed, ${c.dep_fail} dep_fail`,
+    );
     this.#printSummary(status);
     await this.#log.close();
     this.#lifecycle.uninstall();
@@ -708,13 +805,26 @@ export class DataFlowKernel implements Submitter {
 }
 
 function viewOf(rec: TaskRecord): TaskRecordView {
-  return { id: rec.id, appName: rec.app.name, executor: rec.executor, tryId: rec.tryId, failCount: rec.failCount, failCost: rec.failCost, args: rec.args };
+  return {
+    id: rec.id,
+    appName: rec.app.name,
+    executor: rec.executor,
+    tryId: rec.tryId,
+    failCount: rec.failCount,
+    failCost: rec.failCost,
+    args: rec.args,
+  };
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms); })]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => {
+        timer = setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -37,7 +37,10 @@ export class Memoizer {
   #dir: string | null = null;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(readonly options: MemoizerOptions, private readonly log: MemoLog) {
+  constructor(
+    readonly options: MemoizerOptions,
+    private readonly log: MemoLog,
+  ) {
     if (options.checkpointMode === "periodic") parsePeriod(options.checkpointPeriod);
   }
 
@@ -92,7 +95,8 @@ export class Memoizer {
       fs.appendFileSync(path.join(this.#dir, CHECKPOINT_FILE), lines.join("\n") + "\n");
       this.#checkpointed += lines.length;
     }
-    if (this.#checkpointed === 0) this.log("info", "No tasks checkpointed so far in this run. Please ensure caching is enabled");
+    if (this.#checkpointed === 0)
+      this.log("info", "No tasks checkpointed so far in this run. Please ensure caching is enabled");
     return lines.length;
   }
 
@@ -138,7 +142,10 @@ function numberedRunDirs(configRunDir: string): string[] {
   } catch {
     return [];
   }
-  return entries.filter((e) => /^\d+$/.test(e)).sort((a, b) => Number(a) - Number(b)).map((e) => path.join(configRunDir, e));
+  return entries
+    .filter((e) => /^\d+$/.test(e))
+    .sort((a, b) => Number(a) - Number(b))
+    .map((e) => path.join(configRunDir, e));
 }
 
 /** Every `<configRunDir>/NNN/checkpoint` that exists, oldest run first. */

@@ -6,7 +6,13 @@
  * 5 s (only when something changed) elsewhere, so the workflow never waits for it.
  */
 import { LiveView } from "../progress/live.js";
-import { RateMeter, type AppProgress, type Bucket, type ProgressFailure, type ProgressSnapshot } from "../progress/render.js";
+import {
+  RateMeter,
+  type AppProgress,
+  type Bucket,
+  type ProgressFailure,
+  type ProgressSnapshot,
+} from "../progress/render.js";
 
 export const TTY_INTERVAL_MS = 200;
 export const PLAIN_INTERVAL_MS = 5_000;
@@ -22,7 +28,11 @@ export class KernelProgress {
   #dirty = true;
   #lastDraw = 0;
 
-  constructor(private readonly title: string, stream: NodeJS.WriteStream = process.stderr, tty?: boolean) {
+  constructor(
+    private readonly title: string,
+    stream: NodeJS.WriteStream = process.stderr,
+    tty?: boolean,
+  ) {
     this.#view = new LiveView(stream, tty === undefined ? {} : { tty });
     this.#began = Date.now();
   }
@@ -57,8 +67,12 @@ export class KernelProgress {
     const now = Date.now();
     this.#meter.add(now, finished);
     return {
-      title: this.title, status, elapsed_s: (now - this.#began) / 1000,
-      apps: [...this.#apps.values()].map((a) => ({ ...a })), failures: [...this.#failures], rate: this.#meter.rate(),
+      title: this.title,
+      status,
+      elapsed_s: (now - this.#began) / 1000,
+      apps: [...this.#apps.values()].map((a) => ({ ...a })),
+      failures: [...this.#failures],
+      rate: this.#meter.rate(),
     };
   }
 

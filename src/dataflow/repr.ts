@@ -28,7 +28,12 @@ export function reprValue(v: unknown, depth = 0): string {
       keys.push(k);
       if (keys.length > MAX) break; // each entry takes at least one character: enough to reach the cut
     }
-    return joined("{", "}", keys.length, (i) => `'${keys[i]!}': ${reprValue((v as Record<string, unknown>)[keys[i]!], depth + 1)}`);
+    return joined(
+      "{",
+      "}",
+      keys.length,
+      (i) => `'${keys[i]!}': ${reprValue((v as Record<string, unknown>)[keys[i]!], depth + 1)}`,
+    );
   }
   return String(v);
 }

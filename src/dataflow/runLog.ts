@@ -15,7 +15,10 @@ export class RunLog {
   #stream: fs.WriteStream | null;
   #min: number;
 
-  constructor(readonly file: string | null, level: LogLevel) {
+  constructor(
+    readonly file: string | null,
+    level: LogLevel,
+  ) {
     this.#min = RANK[level];
     this.#stream = file ? fs.createWriteStream(file, { flags: "a" }) : null;
     this.#stream?.on("error", (e) => process.stderr.write(`parsl-ts: cannot write run log ${file}: ${e.message}\n`));

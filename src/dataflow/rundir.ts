@@ -5,7 +5,10 @@ import path from "node:path";
 export function makeRunDir(configRunDir: string): string {
   fs.mkdirSync(configRunDir, { recursive: true });
   for (let attempt = 0; attempt < 100; attempt++) {
-    const nums = fs.readdirSync(configRunDir).filter((e) => /^\d+$/.test(e)).map(Number);
+    const nums = fs
+      .readdirSync(configRunDir)
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number);
     const next = nums.length > 0 ? Math.max(...nums) + 1 : 0;
     const dir = path.resolve(configRunDir, String(next).padStart(3, "0"));
     try {

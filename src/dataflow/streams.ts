@@ -8,7 +8,13 @@ import { AUTO_LOGNAME, File } from "../apps/files.js";
 import path from "node:path";
 
 /** The file a stream goes to, or null for none; AUTO_LOGNAME is `<run>/task_logs/NNNN/task_<id>_<app>.<which>`. */
-export function streamTarget(spec: StreamSpec, runDir: string, id: number, appName: string, which: "stdout" | "stderr"): StreamTarget | null {
+export function streamTarget(
+  spec: StreamSpec,
+  runDir: string,
+  id: number,
+  appName: string,
+  which: "stdout" | "stderr",
+): StreamTarget | null {
   if (spec === undefined || spec === null) return null;
   if (spec === AUTO_LOGNAME) {
     const dir = path.join(runDir, "task_logs", String(Math.floor(id / 10000)).padStart(4, "0"));

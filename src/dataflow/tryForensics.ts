@@ -90,7 +90,10 @@ export function exitCodeOf(e: Error): number | null {
 
 /** The forensic columns of a failed try. `marks` are null when the try never launched. */
 export function failureColumns(
-  error: Error, stdout: StreamTarget | null, stderr: StreamTarget | null, marks: StreamMarks | null,
+  error: Error,
+  stdout: StreamTarget | null,
+  stderr: StreamTarget | null,
+  marks: StreamMarks | null,
 ): Partial<TryColumns> {
   const cols: Partial<TryColumns> = { task_try_error_type: errorTypeOf(error), task_try_error: errorText(error) };
   const code = exitCodeOf(error);

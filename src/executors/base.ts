@@ -26,7 +26,6 @@ export interface InvocationOptions {
   readonly resourceSpecification: Readonly<Record<string, unknown>>;
 }
 
-
 export type TryResult =
   | { readonly ok: true; readonly value: unknown; readonly endedAt?: Micros }
   | { readonly ok: false; readonly error: Error; readonly endedAt?: Micros };

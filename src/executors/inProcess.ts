@@ -35,7 +35,8 @@ export class InProcessExecutor implements Executor {
     queueMicrotask(() => {
       void this.#run(h).then(
         (value) => this.#finish(h, { ok: true, value, endedAt: nowMicros() }),
-        (e: unknown) => this.#finish(h, { ok: false, error: e instanceof Error ? e : new Error(String(e)), endedAt: nowMicros() }),
+        (e: unknown) =>
+          this.#finish(h, { ok: false, error: e instanceof Error ? e : new Error(String(e)), endedAt: nowMicros() }),
       );
     });
   }
@@ -56,7 +57,10 @@ export class InProcessExecutor implements Executor {
   async shutdown(): Promise<void> {
     // Bodies in this thread cannot be interrupted: their tries are failed and any late result is ignored.
     for (const h of this.#outstanding) {
-      h.finished({ ok: false, error: new TaskCancelled(`task ${h.taskId} was still running when executor '${this.label}' shut down`) });
+      h.finished({
+        ok: false,
+        error: new TaskCancelled(`task ${h.taskId} was still running when executor '${this.label}' shut down`),
+      });
     }
     this.#outstanding.clear();
   }

@@ -73,17 +73,33 @@ export class ThreadPoolExecutor implements Executor {
   async start(host: ExecutorHost): Promise<void> {
     this.#host = host;
     for (let i = 0; i < this.maxThreads; i++) this.#slots.push(this.#spawn(i));
-    await Promise.all(this.#slots.map((s) => new Promise<void>((res, rej) => {
-      s.worker.once("online", () => res());
-      s.worker.once("error", rej);
-    })));
+    await Promise.all(
+      this.#slots.map(
+        (s) =>
+          new Promise<void>((res, rej) => {
+            s.worker.once("online", () => res());
+            s.worker.once("error", rej);
+          }),
+      ),
+    );
   }
 
   #spawn(index: number): Slot {
     const worker = startWorkerThread(WORKER_URL, { name: `parsl-ts ${this.label} #${index}` });
-    const slot: Slot = { worker, index, inFlight: new Map(), started: new Set(), known: new Set(), avgMicros: 1000, refd: false, timers: new Map() };
+    const slot: Slot = {
+      worker,
+      index,
+      inFlight: new Map(),
+      started: new Set(),
+      known: new Set(),
+      avgMicros: 1000,
+      refd: false,
+      timers: new Map(),
+    };
     worker.on("message", (m: { events: OutEvent[] }) => this.#onEvents(slot, m.events));
-    worker.on("error", (e) => this.#host?.log("error", `executor ${this.label}: worker thread #${index} error: ${e.stack ?? e}`));
+    worker.on("error", (e) =>
+      this.#host?.log("error", `executor ${this.label}: worker thread #${index} error: ${e.stack ?? e}`),
+    );
     worker.on("exit", (code) => this.#onExit(slot, code));
     // An idle pool must not keep the process alive; but a starting one must (load() waits for it).
     worker.once("online", () => {
@@ -100,7 +116,9 @@ export class ThreadPoolExecutor implements Executor {
     if (h.app.source === null) {
       h.finished({
         ok: false,
-        error: new SerializationError(`app '${h.app.name}' cannot be sent to a worker thread: it has no source text (a native or bound function); run it on an InProcessExecutor`),
+        error: new SerializationError(
+          `app '${h.app.name}' cannot be sent to a worker thread: it has no source text (a native or bound function); run it on an InProcessExecutor`,
+        ),
       });
       return;
     }
@@ -118,7 +136,10 @@ export class ThreadPoolExecutor implements Executor {
     const slots = [...this.#slots].sort((a, b) => a.inFlight.size - b.inFlight.size);
     for (const slot of slots) {
       if (this.#queue.length === 0) break;
-      const cap = slot.avgMicros > 2000 ? 1 : Math.min(MAX_IN_FLIGHT, Math.max(2, Math.ceil(TARGET_BATCH_MICROS / Math.max(slot.avgMicros, 1))));
+      const cap =
+        slot.avgMicros > 2000
+          ? 1
+          : Math.min(MAX_IN_FLIGHT, Math.max(2, Math.ceil(TARGET_BATCH_MICROS / Math.max(slot.avgMicros, 1))));
       // Share the queue fairly between threads when it is short.
       const fair = Math.ceil(this.#queue.length / slots.length);
       const n = Math.min(cap - slot.inFlight.size, Math.max(fair, 1), this.#queue.length);
@@ -135,7 +156,14 @@ export class ThreadPoolExecutor implements Executor {
         slot.known.add(h.app.sourceId);
         defs.push([h.app.sourceId, h.app.source!, h.app.name, h.app.kind, h.app.origin ?? null]);
       }
-      tasks.push([h.taskId, h.tryId, h.app.sourceId, h.args as unknown[], optionsToWire(h.options), h.options.walltime !== null]);
+      tasks.push([
+        h.taskId,
+        h.tryId,
+        h.app.sourceId,
+        h.args as unknown[],
+        optionsToWire(h.options),
+        h.options.walltime !== null,
+      ]);
     }
     const msg: InMessage = { defs, tasks };
     try {
@@ -145,7 +173,12 @@ export class ThreadPoolExecutor implements Executor {
       for (const d of defs) slot.known.delete(d[0]);
       if (handles.length === 1) {
         const h = handles[0]!;
-        h.finished({ ok: false, error: new SerializationError(`app '${h.app.name}' (task ${h.taskId}): ${describeCloneFailure(h, e as Error)}`) });
+        h.finished({
+          ok: false,
+          error: new SerializationError(
+            `app '${h.app.name}' (task ${h.taskId}): ${describeCloneFailure(h, e as Error)}`,
+          ),
+        });
         return;
       }
       for (const h of handles) this.#send(slot, [h]);
@@ -196,15 +229,18 @@ export class ThreadPoolExecutor implements Executor {
 
   #armWalltime(slot: Slot, key: string, h: TryHandle): void {
     const seconds = h.options.walltime!;
-    slot.timers.set(key, setTimeout(() => {
-      // A thread cannot be interrupted: stop it, fail this try, and give its other tries to a new thread.
-      slot.timers.delete(key);
-      if (!slot.inFlight.has(key)) return;
-      slot.inFlight.delete(key);
-      slot.started.delete(key);
-      h.finished({ ok: false, error: new WalltimeExceeded(h.app.name, seconds) });
-      void slot.worker.terminate();
-    }, seconds * 1000));
+    slot.timers.set(
+      key,
+      setTimeout(() => {
+        // A thread cannot be interrupted: stop it, fail this try, and give its other tries to a new thread.
+        slot.timers.delete(key);
+        if (!slot.inFlight.has(key)) return;
+        slot.inFlight.delete(key);
+        slot.started.delete(key);
+        h.finished({ ok: false, error: new WalltimeExceeded(h.app.name, seconds) });
+        void slot.worker.terminate();
+      }, seconds * 1000),
+    );
   }
 
   #onExit(slot: Slot, code: number): void {
@@ -212,16 +248,29 @@ export class ThreadPoolExecutor implements Executor {
     const pending = [...slot.inFlight.entries()];
     slot.inFlight.clear();
     if (this.#closing) {
-      for (const [, h] of pending) h.finished({ ok: false, error: new TaskCancelled(`executor '${this.label}' shut down before task ${h.taskId} finished`) });
+      for (const [, h] of pending)
+        h.finished({
+          ok: false,
+          error: new TaskCancelled(`executor '${this.label}' shut down before task ${h.taskId} finished`),
+        });
       return;
     }
-    this.#host?.log("warning", `executor ${this.label}: worker thread #${slot.index} exited (code ${code}); starting a new one`);
+    this.#host?.log(
+      "warning",
+      `executor ${this.label}: worker thread #${slot.index} exited (code ${code}); starting a new one`,
+    );
     const fresh = this.#spawn(slot.index);
     this.#slots[this.#slots.indexOf(slot)] = fresh;
     const requeue: TryHandle[] = [];
     for (const [key, h] of pending) {
       if (slot.started.has(key)) {
-        h.finished({ ok: false, error: new WorkerLost(`task ${h.taskId} (app '${h.app.name}'): the worker thread running it exited with code ${code}`, code) });
+        h.finished({
+          ok: false,
+          error: new WorkerLost(
+            `task ${h.taskId} (app '${h.app.name}'): the worker thread running it exited with code ${code}`,
+            code,
+          ),
+        });
       } else requeue.push(h);
     }
     this.#queue.unshift(...requeue);
@@ -230,7 +279,11 @@ export class ThreadPoolExecutor implements Executor {
 
   async shutdown(): Promise<void> {
     this.#closing = true;
-    for (const h of this.#queue) h.finished({ ok: false, error: new TaskCancelled(`executor '${this.label}' shut down before task ${h.taskId} started`) });
+    for (const h of this.#queue)
+      h.finished({
+        ok: false,
+        error: new TaskCancelled(`executor '${this.label}' shut down before task ${h.taskId} started`),
+      });
     this.#queue = [];
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }

@@ -19,13 +19,19 @@ export type WireTask = [number, number, string, unknown[], WireOptions, boolean]
 export type WireDef = [string, string, string, AppKind, SourceOrigin | null];
 /** ["s", taskId, tryId, at] | ["d", taskId, tryId, ok, valueOrError, endedAt] */
 export type OutEvent = ["s", number, number, number] | ["d", number, number, boolean, unknown, number];
-export interface InMessage { defs: WireDef[]; tasks: WireTask[] }
+export interface InMessage {
+  defs: WireDef[];
+  tasks: WireTask[];
+}
 
 // Bodies load modules with `require(...)` (resolved from the working directory) or `await import(...)`.
 (globalThis as { require?: NodeJS.Require }).require = createRequire(`${process.cwd()}/`);
 
 const port = parentPort!;
-const bodies = new Map<string, { fn: ((...a: unknown[]) => unknown) | null; name: string; kind: AppKind; error: Error | null }>();
+const bodies = new Map<
+  string,
+  { fn: ((...a: unknown[]) => unknown) | null; name: string; kind: AppKind; error: Error | null }
+>();
 const queue: WireTask[] = [];
 let outbox: OutEvent[] = [];
 let lastFlush = 0;

@@ -32,9 +32,11 @@ export function prepareDirectory(dir: string): string {
   try {
     st = fs.statSync(abs);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new ExportError(`cannot use ${dir} as the output directory: ${reason(e)}`);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new ExportError(`cannot use ${dir} as the output directory: ${reason(e)}`);
   }
-  if (st && !st.isDirectory()) throw new ExportError(`output ${dir} is a file, not a directory (-o names a directory to write the tables into)`);
+  if (st && !st.isDirectory())
+    throw new ExportError(`output ${dir} is a file, not a directory (-o names a directory to write the tables into)`);
   if (!st) {
     try {
       fs.mkdirSync(abs, { recursive: true });
@@ -63,7 +65,10 @@ export function checkTargets(dir: string, names: readonly string[], overwrite: b
 export class OutputFile {
   private bytesWritten = 0;
 
-  private constructor(readonly file: string, private readonly handle: fs.promises.FileHandle) {}
+  private constructor(
+    readonly file: string,
+    private readonly handle: fs.promises.FileHandle,
+  ) {}
 
   static async create(dir: string, name: string): Promise<OutputFile> {
     const file = path.join(dir, name);

@@ -63,14 +63,25 @@ export interface Manifest {
 const EXTENSION: Record<Exclude<ExportFormat, "otlp">, string> = { csv: "csv", jsonl: "jsonl", parquet: "parquet" };
 
 export function outputNames(format: ExportFormat): string[] {
-  return format === "otlp" ? [TRACES_FILE, MANIFEST] : [...EXPORT_ORDER.map((t) => `${t}.${EXTENSION[format]}`), MANIFEST];
+  return format === "otlp"
+    ? [TRACES_FILE, MANIFEST]
+    : [...EXPORT_ORDER.map((t) => `${t}.${EXTENSION[format]}`), MANIFEST];
 }
 
-async function openSink(format: Exclude<ExportFormat, "otlp">, dir: string, name: string, columns: ExportColumn[], version: string): Promise<TableSink & { coerced?: number }> {
+async function openSink(
+  format: Exclude<ExportFormat, "otlp">,
+  dir: string,
+  name: string,
+  columns: ExportColumn[],
+  version: string,
+): Promise<TableSink & { coerced?: number }> {
   switch (format) {
-    case "csv": return CsvSink.create(dir, name, columns);
-    case "jsonl": return JsonlSink.create(dir, name, columns);
-    case "parquet": return ParquetSink.create(dir, name, columns, `parsl-ts ${version}`);
+    case "csv":
+      return CsvSink.create(dir, name, columns);
+    case "jsonl":
+      return JsonlSink.create(dir, name, columns);
+    case "parquet":
+      return ParquetSink.create(dir, name, columns, `parsl-ts ${version}`);
   }
 }
 
@@ -79,8 +90,12 @@ export async function exportRuns(ctx: ReadContext, o: ExportOptions): Promise<Ma
   const dir = prepareDirectory(o.dir);
   checkTargets(dir, outputNames(o.format), o.overwrite ?? false, o.dir);
   const manifest: Manifest = {
-    format: o.format, parsl_ts_version: o.version, created: new Date().toISOString(), source: ctx.db.location,
-    runs: o.runs.map((r) => ({ run_id: r.run_id, workflow_name: r.workflow_name })), seconds: 0,
+    format: o.format,
+    parsl_ts_version: o.version,
+    created: new Date().toISOString(),
+    source: ctx.db.location,
+    runs: o.runs.map((r) => ({ run_id: r.run_id, workflow_name: r.workflow_name })),
+    seconds: 0,
   };
   if (o.format === "otlp") {
     const out = await OutputFile.create(dir, TRACES_FILE);
@@ -117,8 +132,15 @@ export async function exportRuns(ctx: ReadContext, o: ExportOptions): Promise<Ma
         throw e;
       }
       manifest.tables.push({
-        name: table, file, rows, bytes: sink.bytes,
-        columns: columns.map((c) => ({ name: c.name, type: c.type, ...(o.format === "parquet" ? { parquet_type: parquetType(c.type) } : {}) })),
+        name: table,
+        file,
+        rows,
+        bytes: sink.bytes,
+        columns: columns.map((c) => ({
+          name: c.name,
+          type: c.type,
+          ...(o.format === "parquet" ? { parquet_type: parquetType(c.type) } : {}),
+        })),
         ...(sink.coerced !== undefined ? { coerced: sink.coerced } : {}),
       });
     }

@@ -30,8 +30,15 @@ const STATUS_UNSET = 0;
 const STATUS_ERROR = 2;
 
 type AnyValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean };
-interface KeyValue { key: string; value: AnyValue }
-interface SpanEvent { timeUnixNano: string; name: string; attributes: KeyValue[] }
+interface KeyValue {
+  key: string;
+  value: AnyValue;
+}
+interface SpanEvent {
+  timeUnixNano: string;
+  name: string;
+  attributes: KeyValue[];
+}
 export interface OtlpSpan {
   traceId: string;
   spanId: string;
@@ -88,29 +95,54 @@ function attr(key: string, v: unknown): KeyValue | null {
   if (typeof v === "object" && "double" in v) return { key, value: { doubleValue: (v as { double: number }).double } };
   if (typeof v === "boolean") return { key, value: { boolValue: v } };
   if (typeof v === "number" || typeof v === "bigint") {
-    return Number.isInteger(Number(v)) ? { key, value: { intValue: String(v) } } : { key, value: { doubleValue: Number(v) } };
+    return Number.isInteger(Number(v))
+      ? { key, value: { intValue: String(v) } }
+      : { key, value: { doubleValue: Number(v) } };
   }
   return { key, value: { stringValue: String(v) } };
 }
 
 /** A FLOAT column's value: always a double, even when it holds a whole number. */
-const double = (v: unknown): { double: number } | null => (v === null || v === undefined || v === "" ? null : { double: Number(v) });
+const double = (v: unknown): { double: number } | null =>
+  v === null || v === undefined || v === "" ? null : { double: Number(v) };
 
-const attrs = (pairs: [string, unknown][]): KeyValue[] => pairs.map(([k, v]) => attr(k, v)).filter((x): x is KeyValue => x !== null);
+const attrs = (pairs: [string, unknown][]): KeyValue[] =>
+  pairs.map(([k, v]) => attr(k, v)).filter((x): x is KeyValue => x !== null);
 
 /** cicd.pipeline.result of a run status (semconv values: success, failure, error, cancellation, …). */
-const RUN_RESULT: Record<string, string> = { completed: "success", failed: "failure", crashed: "error", interrupted: "cancellation" };
+const RUN_RESULT: Record<string, string> = {
+  completed: "success",
+  failed: "failure",
+  crashed: "error",
+  interrupted: "cancellation",
+};
 /** cicd.pipeline.task.run.result of a task's final state. */
-const TASK_RESULT: Record<string, string> = { exec_done: "success", memo_done: "success", failed: "failure", dep_fail: "skip" };
+const TASK_RESULT: Record<string, string> = {
+  exec_done: "success",
+  memo_done: "success",
+  failed: "failure",
+  dep_fail: "skip",
+};
 
-export interface OtlpCounts { traces: number; spans: number; events: number; lines: number }
+export interface OtlpCounts {
+  traces: number;
+  spans: number;
+  events: number;
+  lines: number;
+}
 
 /** The later of two ns times (decimal strings without leading zeros compare by length, then text). */
 const maxNs = (a: string | null, b: string | null): string | null =>
   a === null ? b : b === null ? a : a.length !== b.length ? (a.length > b.length ? a : b) : a >= b ? a : b;
 
 /** Writes one run's trace to `out`, adding to `counts`. */
-export async function writeRunTrace(ctx: ReadContext, runId: string, out: OutputFile, scope: { name: string; version: string }, counts: OtlpCounts): Promise<void> {
+export async function writeRunTrace(
+  ctx: ReadContext,
+  runId: string,
+  out: OutputFile,
+  scope: { name: string; version: string },
+  counts: OtlpCounts,
+): Promise<void> {
   const wf = await ctx.workflowRow(runId);
   const status = await runStatus(ctx, runId);
   const traceId = traceIdOf(runId);
@@ -132,34 +164,70 @@ export async function writeRunTrace(ctx: ReadContext, runId: string, out: Output
     counts.lines++;
   };
   const failedRun = status.status === "failed" || status.status === "crashed";
-  await emit([{
-    traceId, spanId: runSpanId, name: String(wf["workflow_name"] ?? runId), kind: SPAN_KIND_INTERNAL,
-    startTimeUnixNano: runStart, endTimeUnixNano: runEnd,
-    attributes: attrs([
-      ["cicd.pipeline.name", wf["workflow_name"]],
-      ["cicd.pipeline.run.id", runId],
-      ["cicd.pipeline.result", RUN_RESULT[status.status]],
-      ["parsl.run.status", status.status],
-      ["parsl.run.status_reason", status.status_reason],
-      ["parsl.workflow.version", wf["workflow_version"]],
-      ["parsl.tasks.completed", status.tasks_completed_count],
-      ["parsl.tasks.failed", status.tasks_failed_count],
-      ["parsl.tasks.memo", status.tasks_memo_count],
-    ]),
-    status: failedRun ? { code: STATUS_ERROR, message: `run ${status.status}: ${status.status_reason}` } : { code: STATUS_UNSET },
-  }]);
+  await emit([
+    {
+      traceId,
+      spanId: runSpanId,
+      name: String(wf["workflow_name"] ?? runId),
+      kind: SPAN_KIND_INTERNAL,
+      startTimeUnixNano: runStart,
+      endTimeUnixNano: runEnd,
+      attributes: attrs([
+        ["cicd.pipeline.name", wf["workflow_name"]],
+        ["cicd.pipeline.run.id", runId],
+        ["cicd.pipeline.result", RUN_RESULT[status.status]],
+        ["parsl.run.status", status.status],
+        ["parsl.run.status_reason", status.status_reason],
+        ["parsl.workflow.version", wf["workflow_version"]],
+        ["parsl.tasks.completed", status.tasks_completed_count],
+        ["parsl.tasks.failed", status.tasks_failed_count],
+        ["parsl.tasks.memo", status.tasks_memo_count],
+      ]),
+      status: failedRun
+        ? { code: STATUS_ERROR, message: `run ${status.status}: ${status.status_reason}` }
+        : { code: STATUS_UNSET },
+    },
+  ]);
   counts.traces++;
 
   // Block → batch job id, from the run's (small) block table.
   const jobs = new Map<string, string>();
-  for (const b of await ctx.db.all(sql`SELECT executor_label, block_id, job_id FROM block WHERE run_id = ${runId} AND job_id IS NOT NULL`)) {
+  for (const b of await ctx.db.all(
+    sql`SELECT executor_label, block_id, job_id FROM block WHERE run_id = ${runId} AND job_id IS NOT NULL`,
+  )) {
     jobs.set(`${String(b["executor_label"])}/${String(b["block_id"])}`, String(b["job_id"]));
   }
-  const tryCols = ["try_id", "task_id", "block_id", "hostname", "task_executor", "task_try_time_launched", "task_try_time_running",
-    "task_try_time_returned", "task_fail_history", "task_try_error_type", "task_try_error", "task_try_exit_code"].filter((c) => ctx.has("try", c));
-  const taskCols = ["task_id", "task_func_name", "task_depends", "task_memoize", "task_hashsum", "task_time_invoked", "task_time_returned",
-    "task_fail_count", "task_fail_cost", "task_lineage_hash"].filter((c) => ctx.has("task", c));
-  const list = (cs: string[], alias: string) => join(cs.map((c) => raw(`${alias}.${quoted(c)}`)), ", ");
+  const tryCols = [
+    "try_id",
+    "task_id",
+    "block_id",
+    "hostname",
+    "task_executor",
+    "task_try_time_launched",
+    "task_try_time_running",
+    "task_try_time_returned",
+    "task_fail_history",
+    "task_try_error_type",
+    "task_try_error",
+    "task_try_exit_code",
+  ].filter((c) => ctx.has("try", c));
+  const taskCols = [
+    "task_id",
+    "task_func_name",
+    "task_depends",
+    "task_memoize",
+    "task_hashsum",
+    "task_time_invoked",
+    "task_time_returned",
+    "task_fail_count",
+    "task_fail_cost",
+    "task_lineage_hash",
+  ].filter((c) => ctx.has("task", c));
+  const list = (cs: string[], alias: string) =>
+    join(
+      cs.map((c) => raw(`${alias}.${quoted(c)}`)),
+      ", ",
+    );
 
   let after = -Infinity;
   for (;;) {
@@ -169,7 +237,8 @@ export async function writeRunTrace(ctx: ReadContext, runId: string, out: Output
     const lo = Number(tasks[0]!["task_id"]);
     const hi = Number(tasks[tasks.length - 1]!["task_id"]);
     after = hi;
-    const tries = await ctx.db.all(sql`SELECT ${list(tryCols, "y")} FROM try y WHERE y.run_id = ${runId} AND y.task_id BETWEEN ${lo} AND ${hi}
+    const tries = await ctx.db
+      .all(sql`SELECT ${list(tryCols, "y")} FROM try y WHERE y.run_id = ${runId} AND y.task_id BETWEEN ${lo} AND ${hi}
       ORDER BY y.task_id, y.try_id`);
     const statuses = await ctx.db.all(sql`SELECT s.task_id, s.task_status_name, s.timestamp, s.try_id FROM status s
       WHERE ${ctx.runCol("s")} = ${runId} AND s.task_id BETWEEN ${lo} AND ${hi} ORDER BY s.task_id, ${ctx.statusOrder("s")}`);
@@ -194,8 +263,13 @@ export async function writeRunTrace(ctx: ReadContext, runId: string, out: Output
       const taskTries = triesOf.get(id) ?? [];
       const failedState = latest === "failed" || latest === "dep_fail";
       spans.push({
-        traceId, spanId: taskSpanId, parentSpanId: runSpanId, name: String(app), kind: SPAN_KIND_INTERNAL,
-        startTimeUnixNano: start, endTimeUnixNano: maxNs(end, start)!,
+        traceId,
+        spanId: taskSpanId,
+        parentSpanId: runSpanId,
+        name: String(app),
+        kind: SPAN_KIND_INTERNAL,
+        startTimeUnixNano: start,
+        endTimeUnixNano: maxNs(end, start)!,
         attributes: attrs([
           ["cicd.pipeline.task.name", app],
           ["cicd.pipeline.task.run.id", String(id)],
@@ -211,27 +285,45 @@ export async function writeRunTrace(ctx: ReadContext, runId: string, out: Output
           ["parsl.task.tries", taskTries.length],
         ]),
         events,
-        status: failedState ? { code: STATUS_ERROR, message: latest === "dep_fail" ? "a dependency failed" : "task failed" } : { code: STATUS_UNSET },
+        status: failedState
+          ? { code: STATUS_ERROR, message: latest === "dep_fail" ? "a dependency failed" : "task failed" }
+          : { code: STATUS_UNSET },
       });
       for (const y of taskTries) {
         const tryId = Number(y["try_id"]);
-        const tryEvents = events.filter((e) => e.attributes.some((a) => a.key === "parsl.try.id" && "intValue" in a.value && a.value.intValue === String(tryId)));
-        const tStart = unixNanos(y["task_try_time_launched"]) ?? unixNanos(y["task_try_time_running"]) ?? tryEvents[0]?.timeUnixNano ?? start;
+        const tryEvents = events.filter((e) =>
+          e.attributes.some(
+            (a) => a.key === "parsl.try.id" && "intValue" in a.value && a.value.intValue === String(tryId),
+          ),
+        );
+        const tStart =
+          unixNanos(y["task_try_time_launched"]) ??
+          unixNanos(y["task_try_time_running"]) ??
+          tryEvents[0]?.timeUnixNano ??
+          start;
         let tEnd = unixNanos(y["task_try_time_returned"]);
         if (tEnd === null) for (const e of tryEvents) tEnd = maxNs(tEnd, e.timeUnixNano);
         const tryState = tryEvents.length > 0 ? tryEvents[tryEvents.length - 1]!.name : null;
         // Python Parsl keeps only the error's repr (task_fail_history), e.g. "BashExitFailure('app', 3)": its class and a bash app's exit code are read from it.
         const history = typeof y["task_fail_history"] === "string" ? y["task_fail_history"] : "";
-        const errorType = y["task_try_error_type"] ?? (/^([A-Za-z_][\w.]*)\(/.exec(history)?.[1] ?? null);
-        const exitCode = y["task_try_exit_code"] ?? (/^BashExitFailure\(.*, (-?\d+)\)$/s.exec(history)?.[1] ?? null);
-        const tryFailed = (errorType !== null && errorType !== undefined) || tryState === "failed" || tryState === "fail_retryable" ||
+        const errorType = y["task_try_error_type"] ?? /^([A-Za-z_][\w.]*)\(/.exec(history)?.[1] ?? null;
+        const exitCode = y["task_try_exit_code"] ?? /^BashExitFailure\(.*, (-?\d+)\)$/s.exec(history)?.[1] ?? null;
+        const tryFailed =
+          (errorType !== null && errorType !== undefined) ||
+          tryState === "failed" ||
+          tryState === "fail_retryable" ||
           history !== "";
         const executor = y["task_executor"];
         const block = y["block_id"];
         const error = y["task_try_error"] ?? (tryFailed && history !== "" ? history : null);
         spans.push({
-          traceId, spanId: spanIdOf(runId, "try", id, tryId), parentSpanId: taskSpanId, name: `${String(app)} try ${tryId}`, kind: SPAN_KIND_INTERNAL,
-          startTimeUnixNano: tStart, endTimeUnixNano: maxNs(tEnd ?? end, tStart)!,
+          traceId,
+          spanId: spanIdOf(runId, "try", id, tryId),
+          parentSpanId: taskSpanId,
+          name: `${String(app)} try ${tryId}`,
+          kind: SPAN_KIND_INTERNAL,
+          startTimeUnixNano: tStart,
+          endTimeUnixNano: maxNs(tEnd ?? end, tStart)!,
           attributes: attrs([
             ["cicd.pipeline.task.name", app],
             ["cicd.pipeline.task.run.id", `${id}.${tryId}`],
@@ -241,13 +333,18 @@ export async function writeRunTrace(ctx: ReadContext, runId: string, out: Output
             ["parsl.executor", executor],
             ["host.name", y["hostname"]],
             ["parsl.block.id", block],
-            ["parsl.job.id", block === null || block === undefined ? null : jobs.get(`${String(executor)}/${String(block)}`)],
+            [
+              "parsl.job.id",
+              block === null || block === undefined ? null : jobs.get(`${String(executor)}/${String(block)}`),
+            ],
             ["process.exit.code", exitCode === null ? null : Number(exitCode)],
-            ["error.type", tryFailed ? errorType ?? "_OTHER" : null],
+            ["error.type", tryFailed ? (errorType ?? "_OTHER") : null],
             ["parsl.try.error", error],
             ["parsl.try.state", tryState],
           ]),
-          status: tryFailed ? { code: STATUS_ERROR, message: String(error ?? errorType ?? "try failed").slice(0, 1000) } : { code: STATUS_UNSET },
+          status: tryFailed
+            ? { code: STATUS_ERROR, message: String(error ?? errorType ?? "try failed").slice(0, 1000) }
+            : { code: STATUS_UNSET },
         });
       }
     }

@@ -33,22 +33,34 @@ export function naiveToMicros(text: string): bigint | null {
 /** The Parquet schema element of a column (the manifest reports the same). */
 export function parquetType(type: ColumnType): string {
   switch (type) {
-    case "TEXT": return "STRING";
-    case "INTEGER": case "BIGINT": return "INT64";
-    case "FLOAT": return "DOUBLE";
-    case "BOOLEAN": return "BOOLEAN";
-    case "DATETIME": return "TIMESTAMP(MICROS, local)";
+    case "TEXT":
+      return "STRING";
+    case "INTEGER":
+    case "BIGINT":
+      return "INT64";
+    case "FLOAT":
+      return "DOUBLE";
+    case "BOOLEAN":
+      return "BOOLEAN";
+    case "DATETIME":
+      return "TIMESTAMP(MICROS, local)";
   }
 }
 
 function schemaElement(c: ExportColumn): Record<string, unknown> {
   const base = { name: c.name, repetition_type: "OPTIONAL" };
   switch (c.type) {
-    case "TEXT": return { ...base, type: "BYTE_ARRAY", converted_type: "UTF8" };
-    case "INTEGER": case "BIGINT": return { ...base, type: "INT64" };
-    case "FLOAT": return { ...base, type: "DOUBLE" };
-    case "BOOLEAN": return { ...base, type: "BOOLEAN" };
-    case "DATETIME": return { ...base, type: "INT64", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } };
+    case "TEXT":
+      return { ...base, type: "BYTE_ARRAY", converted_type: "UTF8" };
+    case "INTEGER":
+    case "BIGINT":
+      return { ...base, type: "INT64" };
+    case "FLOAT":
+      return { ...base, type: "DOUBLE" };
+    case "BOOLEAN":
+      return { ...base, type: "BOOLEAN" };
+    case "DATETIME":
+      return { ...base, type: "INT64", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } };
   }
 }
 
@@ -58,13 +70,21 @@ function convert(type: ColumnType, v: unknown): unknown {
   switch (type) {
     case "TEXT":
       return typeof v === "string" ? v : String(v);
-    case "INTEGER": case "BIGINT": {
+    case "INTEGER":
+    case "BIGINT": {
       if (typeof v === "bigint") return v;
       const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
       return Number.isSafeInteger(n) ? BigInt(n) : undefined;
     }
     case "FLOAT": {
-      const n = typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+      const n =
+        typeof v === "number"
+          ? v
+          : typeof v === "bigint"
+            ? Number(v)
+            : typeof v === "string" && v.trim() !== ""
+              ? Number(v)
+              : NaN;
       return Number.isNaN(n) && !(typeof v === "number") ? undefined : n;
     }
     case "BOOLEAN":
@@ -72,7 +92,11 @@ function convert(type: ColumnType, v: unknown): unknown {
       if (typeof v === "number" || typeof v === "bigint") return Number(v) !== 0;
       return typeof v === "string" && /^(0|1|t|f|true|false)$/i.test(v) ? /^(1|t|true)$/i.test(v) : undefined;
     case "DATETIME":
-      return typeof v === "string" ? naiveToMicros(v) ?? undefined : v instanceof Date ? BigInt(v.getTime()) * 1000n : undefined;
+      return typeof v === "string"
+        ? (naiveToMicros(v) ?? undefined)
+        : v instanceof Date
+          ? BigInt(v.getTime()) * 1000n
+          : undefined;
   }
 }
 
@@ -94,7 +118,13 @@ export class ParquetSink implements TableSink {
     this.buffered = columns.map(() => []);
   }
 
-  static async create(dir: string, name: string, columns: readonly ExportColumn[], createdBy: string, rowGroup = ROW_GROUP): Promise<ParquetSink> {
+  static async create(
+    dir: string,
+    name: string,
+    columns: readonly ExportColumn[],
+    createdBy: string,
+    rowGroup = ROW_GROUP,
+  ): Promise<ParquetSink> {
     const lib = await import("hyparquet-writer");
     const file = `${dir}/${name}`;
     const out: Writer = lib.fileWriter(file + ".partial");

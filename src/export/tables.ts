@@ -43,13 +43,22 @@ export function pageKey(ctx: ReadContext, table: TableName): readonly string[] {
   return tableDef(table).primaryKey;
 }
 
-const cols = (names: readonly string[]): Sql => join(names.map((n) => ident(n)), ", ");
+const cols = (names: readonly string[]): Sql =>
+  join(
+    names.map((n) => ident(n)),
+    ", ",
+  );
 
 /**
  * Every row of `table` for one run, page by page, in key order. Values come as the Connection
  * gives them (DATETIME as Parsl's text, integers as numbers); see `normalise` for the rest.
  */
-export async function* tablePages(ctx: ReadContext, table: TableName, runId: string, chunk = CHUNK_ROWS): AsyncGenerator<Row[]> {
+export async function* tablePages(
+  ctx: ReadContext,
+  table: TableName,
+  runId: string,
+  chunk = CHUNK_ROWS,
+): AsyncGenerator<Row[]> {
   const columns = exportColumns(ctx, table).map((c) => c.name);
   const key = pageKey(ctx, table);
   const select = cols([...new Set([...columns, ...key])]);
@@ -68,7 +77,13 @@ export async function* tablePages(ctx: ReadContext, table: TableName, runId: str
   }
   let after: unknown[] | null = null;
   for (;;) {
-    const keyset: Sql = after === null ? raw("") : sql` AND (${order}) > (${join(after.map((v) => sql`${v}`), ", ")})`;
+    const keyset: Sql =
+      after === null
+        ? raw("")
+        : sql` AND (${order}) > (${join(
+            after.map((v) => sql`${v}`),
+            ", ",
+          )})`;
     const rows: Row[] = await ctx.db.all(sql`SELECT ${select} FROM ${ident(table)} WHERE ${runCol} = ${runId}${keyset}
       ORDER BY ${order} LIMIT ${chunk}`);
     if (rows.length === 0) return;

@@ -23,7 +23,10 @@ function csvField(v: string | number | boolean | null): string {
 }
 
 export class CsvSink implements TableSink {
-  private constructor(private readonly out: OutputFile, private readonly columns: readonly ExportColumn[]) {}
+  private constructor(
+    private readonly out: OutputFile,
+    private readonly columns: readonly ExportColumn[],
+  ) {}
 
   static async create(dir: string, name: string, columns: readonly ExportColumn[]): Promise<CsvSink> {
     const sink = new CsvSink(await OutputFile.create(dir, name), columns);
@@ -51,7 +54,10 @@ export class CsvSink implements TableSink {
 }
 
 export class JsonlSink implements TableSink {
-  private constructor(private readonly out: OutputFile, private readonly columns: readonly ExportColumn[]) {}
+  private constructor(
+    private readonly out: OutputFile,
+    private readonly columns: readonly ExportColumn[],
+  ) {}
 
   static async create(dir: string, name: string, columns: readonly ExportColumn[]): Promise<JsonlSink> {
     return new JsonlSink(await OutputFile.create(dir, name), columns);

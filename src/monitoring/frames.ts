@@ -52,7 +52,8 @@ export function openPayload(payload: Buffer): { seq: number; count: number; even
     throw new RangeError(`a frame of ${payload.length} bytes does not start with a version-${MARKER[4]} batch header`);
   }
   const seq = payload.readDoubleLE(MARKER.length);
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`a frame's batch number is ${seq}, not a non-negative integer`);
+  if (!Number.isSafeInteger(seq) || seq < 0)
+    throw new RangeError(`a frame's batch number is ${seq}, not a non-negative integer`);
   return { seq, count: payload.readUInt32LE(MARKER.length + 8), events: new ByteReader(payload, HEADER_BYTES) };
 }
 

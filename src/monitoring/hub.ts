@@ -49,7 +49,15 @@ export class MonitoringHub {
 
 const HUB_OPTIONS: OptionsSpec = {
   kind: "MonitoringHub",
-  known: ["loggingEndpoint", "workflowName", "workflowVersion", "resourceMonitoringEnabled", "resourceMonitoringInterval", "monitoringDebug", "heartbeatPeriod"],
+  known: [
+    "loggingEndpoint",
+    "workflowName",
+    "workflowVersion",
+    "resourceMonitoringEnabled",
+    "resourceMonitoringInterval",
+    "monitoringDebug",
+    "heartbeatPeriod",
+  ],
   elsewhere: {
     hubAddress: "parsl-ts has no monitoring hub service (a local writer process fills the database)",
     hubPort: "parsl-ts has no monitoring hub service (a local writer process fills the database)",

@@ -156,7 +156,10 @@ export class JournalTail {
   /** File offset of the next byte to read. */
   private at: number;
 
-  constructor(readonly path: string, from: number) {
+  constructor(
+    readonly path: string,
+    from: number,
+  ) {
     this.fd = fs.openSync(path, "r");
     this.at = from;
   }

@@ -23,7 +23,7 @@ export const WRITER_EXIT_FATAL = 3;
 /** What the kernel tells its database writer (over IPC). */
 export type WriterCommand =
   /** The journal ends at `offset`: store it up to there, then exit. */
-  | { type: "finish"; offset: number };
+  { type: "finish"; offset: number };
 
 export type WriterReply =
   | { type: "ready" }

@@ -10,7 +10,15 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { PSUTIL_COLUMNS, type NODE, type PsutilColumn, type RESOURCE, type RowOf, type TASK, type TRY } from "../database/schema.js";
+import {
+  PSUTIL_COLUMNS,
+  type NODE,
+  type PsutilColumn,
+  type RESOURCE,
+  type RowOf,
+  type TASK,
+  type TRY,
+} from "../database/schema.js";
 import type { RunStatus, StateName } from "../vocabulary/states.js";
 import type { Micros } from "../vocabulary/time.js";
 import type { BlockEvent, MonitoringEvent, NodeEvent, ResourceEvent, TaskColumns, TryColumns } from "./messages.js";
@@ -81,7 +89,13 @@ export class Recorder {
   }
 
   runEnded(status: RunStatus, at: Micros, completed: number, failed: number): void {
-    this.sink.emit({ t: "workflow_end", time_completed: at, tasks_completed_count: completed, tasks_failed_count: failed, run_status: status });
+    this.sink.emit({
+      t: "workflow_end",
+      time_completed: at,
+      tasks_completed_count: completed,
+      tasks_failed_count: failed,
+      run_status: status,
+    });
   }
 
   // ------------------------------------------------------------ a task's life
@@ -150,7 +164,12 @@ export class Recorder {
   retrying(t: TaskFacts, ts: Micros, returned: Micros, forensics: Partial<TryColumns> | null): void {
     this.status(t, "fail_retryable", ts);
     this.tryEnded(t, returned, forensics);
-    this.sink.emit({ t: "task", task_id: t.id, first: false, cols: { task_fail_count: t.failCount, task_fail_cost: t.failCost } });
+    this.sink.emit({
+      t: "task",
+      task_id: t.id,
+      first: false,
+      cols: { task_fail_count: t.failCount, task_fail_cost: t.failCost },
+    });
   }
 
   /** A join app's body returned futures: `joining`, and which tasks it joins. */
@@ -160,9 +179,19 @@ export class Recorder {
   }
 
   /** A final state: the try's end, the task's end and counts, the status row. */
-  final(t: TaskFacts, state: FinalState, ts: Micros, returned: Micros | null, forensics: Partial<TryColumns> | null): void {
+  final(
+    t: TaskFacts,
+    state: FinalState,
+    ts: Micros,
+    returned: Micros | null,
+    forensics: Partial<TryColumns> | null,
+  ): void {
     this.tryEnded(t, returned ?? ts, forensics);
-    const taskCols: Partial<TaskColumns> = { task_time_returned: ts, task_fail_count: t.failCount, task_fail_cost: t.failCost };
+    const taskCols: Partial<TaskColumns> = {
+      task_time_returned: ts,
+      task_fail_count: t.failCount,
+      task_fail_cost: t.failCost,
+    };
     if (t.hashsum) taskCols.task_hashsum = t.hashsum;
     this.sink.emit({ t: "task", task_id: t.id, first: false, cols: taskCols });
     this.status(t, state, ts);
@@ -174,9 +203,10 @@ export class Recorder {
   }
 
   private tryEnded(t: TaskFacts, returned: Micros, forensics: Partial<TryColumns> | null): void {
-    const cols: Partial<TryColumns> = forensics === null
-      ? { task_try_time_returned: returned, task_fail_history: t.failHistory.join(",") }
-      : { ...forensics, task_try_time_returned: returned, task_fail_history: t.failHistory.join(",") };
+    const cols: Partial<TryColumns> =
+      forensics === null
+        ? { task_try_time_returned: returned, task_fail_history: t.failHistory.join(",") }
+        : { ...forensics, task_try_time_returned: returned, task_fail_history: t.failHistory.join(",") };
     if (t.tryHost !== null) cols.hostname = t.tryHost;
     this.sink.emit({ t: "try", task_id: t.id, try_id: t.tryId, first: false, cols });
   }
@@ -201,14 +231,28 @@ export function isResourceSample(s: unknown, maxText = 64): s is ResourceSample 
   if (typeof r.timestamp !== "number" || !Number.isFinite(r.timestamp)) return false;
   for (const col of PSUTIL_COLUMNS) {
     const v = r[col.name];
-    if (col.type === "TEXT" ? typeof v !== "string" || v.length > maxText : typeof v !== "number" || !Number.isFinite(v)) return false;
+    if (
+      col.type === "TEXT" ? typeof v !== "string" || v.length > maxText : typeof v !== "number" || !Number.isFinite(v)
+    )
+      return false;
   }
   return Number.isSafeInteger(r.psutil_process_pid);
 }
 
 /** A `resource` row for one try from a sample; only the known columns are copied (a pool cannot add keys). */
-export function resourceRow(taskId: number, tryId: number, timestamp: Micros, interval: number, s: ResourceSample): ResourceEvent {
-  const row: ResourceEvent["row"] = { try_id: tryId, task_id: taskId, timestamp, resource_monitoring_interval: interval };
+export function resourceRow(
+  taskId: number,
+  tryId: number,
+  timestamp: Micros,
+  interval: number,
+  s: ResourceSample,
+): ResourceEvent {
+  const row: ResourceEvent["row"] = {
+    try_id: tryId,
+    task_id: taskId,
+    timestamp,
+    resource_monitoring_interval: interval,
+  };
   for (const name of PSUTIL_COLUMN_NAMES) row[name] = s[name];
   return { t: "resource", row };
 }
@@ -219,7 +263,13 @@ export function nodeRow(row: NodeEvent["row"]): NodeEvent {
 }
 
 /** A `block` row: a block of an executor changed state. */
-export function blockRow(executorLabel: string, blockId: string, jobId: string | null, timestamp: Micros, status: string): BlockEvent {
+export function blockRow(
+  executorLabel: string,
+  blockId: string,
+  jobId: string | null,
+  timestamp: Micros,
+  status: string,
+): BlockEvent {
   return { t: "block", row: { executor_label: executorLabel, block_id: blockId, job_id: jobId, timestamp, status } };
 }
 

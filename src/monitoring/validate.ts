@@ -5,7 +5,14 @@
  * what is wrong.
  */
 import {
-  BLOCK_STATES, RESOURCE, RUN_STATUSES, STATES, TASK, TRY, type Column, type Table,
+  BLOCK_STATES,
+  RESOURCE,
+  RUN_STATUSES,
+  STATES,
+  TASK,
+  TRY,
+  type Column,
+  type Table,
 } from "../database/schema.js";
 import { ERROR_TEXT_MAX_BYTES, TAIL_BYTES, type MonitoringEvent } from "./messages.js";
 
@@ -19,16 +26,19 @@ const fail = (msg: string): never => {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const show = (v: unknown): string => {
-  const s = typeof v === "string" ? JSON.stringify(v) : v === undefined ? "undefined" : JSON.stringify(v) ?? String(v);
+  const s =
+    typeof v === "string" ? JSON.stringify(v) : v === undefined ? "undefined" : (JSON.stringify(v) ?? String(v));
   return s.length > 60 ? s.slice(0, 57) + "..." : s;
 };
 
 function id(where: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail(`${where} must be a non-negative integer, got ${show(v)}`);
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+    fail(`${where} must be a non-negative integer, got ${show(v)}`);
   return v as number;
 }
 function micros(where: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail(`${where} must be a time in integer microseconds since the epoch, got ${show(v)}`);
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+    fail(`${where} must be a time in integer microseconds since the epoch, got ${show(v)}`);
   return v as number;
 }
 function str(where: string, v: unknown): string {
@@ -39,7 +49,8 @@ function strOrNull(where: string, v: unknown): string | null {
   return v === null ? null : str(where, v);
 }
 function oneOf(where: string, v: unknown, allowed: readonly string[] | ReadonlySet<string>): string {
-  const ok = typeof v === "string" && (Array.isArray(allowed) ? allowed.includes(v) : (allowed as ReadonlySet<string>).has(v));
+  const ok =
+    typeof v === "string" && (Array.isArray(allowed) ? allowed.includes(v) : (allowed as ReadonlySet<string>).has(v));
   if (!ok) fail(`${where} must be one of ${[...allowed].join(", ")}; got ${show(v)}`);
   return v as string;
 }
@@ -48,19 +59,29 @@ const STATE_SET: ReadonlySet<string> = new Set(Object.keys(STATES));
 
 /** Value overrides where the event type differs from the column type. */
 const SPECIAL: Record<string, (where: string, v: unknown) => void> = {
-  "task.task_memoize": (w, v) => { if (typeof v !== "boolean") fail(`${w} must be a boolean, got ${show(v)}`); },
-  "task.task_latest_status": (w) => { fail(`${w} is derived by the writer from status events; a task event may not set it`); },
+  "task.task_memoize": (w, v) => {
+    if (typeof v !== "boolean") fail(`${w} must be a boolean, got ${show(v)}`);
+  },
+  "task.task_latest_status": (w) => {
+    fail(`${w} is derived by the writer from status events; a task event may not set it`);
+  },
   // Failure forensics are bounded where they are made; a larger value is a bug or garbage.
   "try.task_try_error": (w, v) => {
-    if (Buffer.byteLength(str(w, v)) > ERROR_TEXT_MAX_BYTES) fail(`${w} must be at most ${ERROR_TEXT_MAX_BYTES} bytes of UTF-8`);
+    if (Buffer.byteLength(str(w, v)) > ERROR_TEXT_MAX_BYTES)
+      fail(`${w} must be at most ${ERROR_TEXT_MAX_BYTES} bytes of UTF-8`);
   },
-  "try.task_try_stdout_tail": (w, v) => { tail(w, v); },
-  "try.task_try_stderr_tail": (w, v) => { tail(w, v); },
+  "try.task_try_stdout_tail": (w, v) => {
+    tail(w, v);
+  },
+  "try.task_try_stderr_tail": (w, v) => {
+    tail(w, v);
+  },
 };
 
 /** A tail is at most TAIL_BYTES bytes of a file, decoded: never more characters than that. */
 function tail(where: string, v: unknown): void {
-  if (str(where, v).length > TAIL_BYTES) fail(`${where} must be at most ${TAIL_BYTES} characters (the file's last ${TAIL_BYTES} bytes)`);
+  if (str(where, v).length > TAIL_BYTES)
+    fail(`${where} must be at most ${TAIL_BYTES} characters (the file's last ${TAIL_BYTES} bytes)`);
 }
 
 type Check = (v: unknown) => void;
@@ -69,16 +90,28 @@ type Check = (v: unknown) => void;
 function columnCheck(table: Table, c: Column): Check {
   const where = `${table.name}.${c.name}`;
   const special = SPECIAL[where];
-  const typed: Check = special ? (v) => special(where, v)
-    : c.type === "TEXT" ? (v) => { str(where, v); }
-    : c.type === "INTEGER" || c.type === "BIGINT" ? (v) => {
-      if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(`${where} must be an integer, got ${show(v)}`);
-    }
-    : c.type === "FLOAT" ? (v) => {
-      if (typeof v !== "number" || !Number.isFinite(v)) fail(`${where} must be a finite number, got ${show(v)}`);
-    }
-    : c.type === "DATETIME" ? (v) => { micros(where, v); }
-    : (v) => { if (typeof v !== "boolean") fail(`${where} must be a boolean, got ${show(v)}`); };
+  const typed: Check = special
+    ? (v) => special(where, v)
+    : c.type === "TEXT"
+      ? (v) => {
+          str(where, v);
+        }
+      : c.type === "INTEGER" || c.type === "BIGINT"
+        ? (v) => {
+            if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(`${where} must be an integer, got ${show(v)}`);
+          }
+        : c.type === "FLOAT"
+          ? (v) => {
+              if (typeof v !== "number" || !Number.isFinite(v))
+                fail(`${where} must be a finite number, got ${show(v)}`);
+            }
+          : c.type === "DATETIME"
+            ? (v) => {
+                micros(where, v);
+              }
+            : (v) => {
+                if (typeof v !== "boolean") fail(`${where} must be a boolean, got ${show(v)}`);
+              };
   return (v) => {
     if (v === null) {
       if (c.notNull) fail(`${where} must not be null`);
@@ -100,7 +133,13 @@ const requiredOnFirst = (t: Table, keys: readonly string[]): string[] =>
 const TASK_REQUIRED = requiredOnFirst(TASK, ["task_id", "run_id"]);
 const TRY_REQUIRED = requiredOnFirst(TRY, ["try_id", "task_id", "run_id"]);
 
-function checkCols(what: () => string, table: Table, allowed: Map<string, Check>, cols: unknown, required: readonly string[]): void {
+function checkCols(
+  what: () => string,
+  table: Table,
+  allowed: Map<string, Check>,
+  cols: unknown,
+  required: readonly string[],
+): void {
   if (!isObject(cols)) fail(`${what()}: cols must be an object, got ${show(cols)}`);
   const c = cols as Record<string, unknown>;
   for (const k in c) {
@@ -167,7 +206,8 @@ export function validateEvent(x: unknown): MonitoringEvent {
       for (const k of ["host", "user", "rundir"]) str(`workflow.${k}`, x[k]);
       if (x["heartbeat_period"] !== undefined) {
         const p = x["heartbeat_period"];
-        if (typeof p !== "number" || !Number.isFinite(p) || p <= 0) return fail(`workflow.heartbeat_period must be a positive number of seconds, got ${show(p)}`);
+        if (typeof p !== "number" || !Number.isFinite(p) || p <= 0)
+          return fail(`workflow.heartbeat_period must be a positive number of seconds, got ${show(p)}`);
       }
       break;
     case "workflow_end":

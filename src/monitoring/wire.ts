@@ -74,8 +74,10 @@ export class ByteWriter {
   }
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isWireValue = (v: unknown): boolean => v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const isWireValue = (v: unknown): boolean =>
+  v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 
 /**
  * Appends the column/value pairs of `cols`. Returns false, having written part of them, when a
@@ -151,7 +153,8 @@ export function writeEvent(w: ByteWriter, e: MonitoringEvent): void {
         w.at = start;
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   const json = JSON.stringify(x);
@@ -168,14 +171,19 @@ export class TruncatedError extends Error {
 /** Reads untrusted bytes; every read is bounds-checked. */
 export class ByteReader {
   at: number;
-  constructor(readonly buf: Buffer, from = 0, readonly end = buf.length) {
+  constructor(
+    readonly buf: Buffer,
+    from = 0,
+    readonly end = buf.length,
+  ) {
     this.at = from;
   }
   get done(): boolean {
     return this.at >= this.end;
   }
   private need(n: number): void {
-    if (this.at + n > this.end) throw new TruncatedError(`a record needs ${n} more bytes at offset ${this.at} but the batch ends at ${this.end}`);
+    if (this.at + n > this.end)
+      throw new TruncatedError(`a record needs ${n} more bytes at offset ${this.at} but the batch ends at ${this.end}`);
   }
   u8(): number {
     this.need(1);
@@ -210,12 +218,18 @@ interface Bad {
 function readValue(r: ByteReader): unknown {
   const kind = r.u8();
   switch (kind) {
-    case NULL: return null;
-    case FALSE: return false;
-    case TRUE: return true;
-    case NUMBER: return r.f64();
-    case STRING: return r.str();
-    default: throw new TruncatedError(`unknown value kind ${kind} at offset ${r.at - 1}`);
+    case NULL:
+      return null;
+    case FALSE:
+      return false;
+    case TRUE:
+      return true;
+    case NUMBER:
+      return r.f64();
+    case STRING:
+      return r.str();
+    default:
+      throw new TruncatedError(`unknown value kind ${kind} at offset ${r.at - 1}`);
   }
 }
 
@@ -265,7 +279,8 @@ export function readEvent(r: ByteReader): unknown {
       const try_id = r.f64();
       const first = r.u8();
       const cols = readCols(r, TRY, () => `try ${try_id} of task ${task_id}`, bad);
-      if (first > 1) bad.push({ problem: `try ${try_id} of task ${task_id}: first must be 0 or 1 on the wire, got ${first}` });
+      if (first > 1)
+        bad.push({ problem: `try ${try_id} of task ${task_id}: first must be 0 or 1 on the wire, got ${first}` });
       event = { t: "try", task_id, try_id, first: first === 1, cols };
       break;
     }
@@ -274,7 +289,9 @@ export function readEvent(r: ByteReader): unknown {
       try {
         event = JSON.parse(text);
       } catch (err) {
-        throw new InvalidEventError(`an event of ${text.length} characters is not valid JSON (${(err as Error).message})`);
+        throw new InvalidEventError(
+          `an event of ${text.length} characters is not valid JSON (${(err as Error).message})`,
+        );
       }
       break;
     }

@@ -34,7 +34,8 @@ const HELD_RETRY_MS = 1000;
 const HELD_LIMIT_BYTES = 256 * 2 ** 20;
 const PREFIX = "parsl-ts monitoring:";
 
-const mib = (bytes: number): string => (bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
+const mib = (bytes: number): string =>
+  bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 export class MonitoringWriter {
   private pending: MonitoringEvent[] = [];
@@ -67,9 +68,16 @@ export class MonitoringWriter {
     let supervisor: WriterSupervisor;
     try {
       supervisor = await WriterSupervisor.start({
-        endpoint: opts.endpoint, endpointText, runId: opts.runId, runDir: opts.runDir, journal: journal.path,
-        debug: opts.debug, heartbeatSeconds: opts.heartbeatSeconds, closeTimeoutMs: opts.closeTimeoutMs,
-        warn, note: (m) => process.stderr.write(`${PREFIX} ${m}\n`),
+        endpoint: opts.endpoint,
+        endpointText,
+        runId: opts.runId,
+        runDir: opts.runDir,
+        journal: journal.path,
+        debug: opts.debug,
+        heartbeatSeconds: opts.heartbeatSeconds,
+        closeTimeoutMs: opts.closeTimeoutMs,
+        warn,
+        note: (m) => process.stderr.write(`${PREFIX} ${m}\n`),
       });
     } catch (err) {
       journal.discard();
@@ -122,7 +130,11 @@ export class MonitoringWriter {
     const events = this.pending;
     this.pending = [];
     if (this.countsDirty) {
-      events.push({ t: "counts", tasks_completed_count: this.counts.completed, tasks_failed_count: this.counts.failed });
+      events.push({
+        t: "counts",
+        tasks_completed_count: this.counts.completed,
+        tasks_failed_count: this.counts.failed,
+      });
       this.sentCounts = this.counts;
       this.countsDirty = false;
     }
@@ -137,7 +149,9 @@ export class MonitoringWriter {
   private send(events: MonitoringEvent[]): void {
     let frame: Buffer;
     const drop = (e: MonitoringEvent, err: Error): void =>
-      this.warn(`dropped a monitoring event that cannot be encoded (${err.message}): type ${String((e as { t?: unknown }).t)}`);
+      this.warn(
+        `dropped a monitoring event that cannot be encoded (${err.message}): type ${String((e as { t?: unknown }).t)}`,
+      );
     try {
       frame = encodeFrame({ seq: this.seq + 1, events }, drop);
     } catch (err) {
@@ -154,7 +168,10 @@ export class MonitoringWriter {
       }
       return;
     }
-    if (this.journal.waiting.bytes + frame.length > (this.opts.heldLimitBytes ?? HELD_LIMIT_BYTES) && !this.journal.retry()) {
+    if (
+      this.journal.waiting.bytes + frame.length > (this.opts.heldLimitBytes ?? HELD_LIMIT_BYTES) &&
+      !this.journal.retry()
+    ) {
       this.droppedEvents += events.length;
       return;
     }
@@ -167,9 +184,11 @@ export class MonitoringWriter {
     if (!this.heldWarned) {
       this.heldWarned = true;
       const why = this.journal.problem?.code ?? this.journal.problem?.message ?? "refused";
-      this.warn(`cannot append to the monitoring journal ${this.journal.path} (${why}); the workflow continues and its ` +
-        `monitoring data waits in memory (${mib(this.journal.waiting.bytes)} so far; ${mib(this.backlogBytes)} more wait in the ` +
-        `journal for the database); recording resumes when space returns`);
+      this.warn(
+        `cannot append to the monitoring journal ${this.journal.path} (${why}); the workflow continues and its ` +
+          `monitoring data waits in memory (${mib(this.journal.waiting.bytes)} so far; ${mib(this.backlogBytes)} more wait in the ` +
+          `journal for the database); recording resumes when space returns`,
+      );
     }
     if (this.heldTimer !== null) return;
     this.heldTimer = setInterval(() => {
@@ -177,7 +196,9 @@ export class MonitoringWriter {
       clearInterval(this.heldTimer!);
       this.heldTimer = null;
       this.heldWarned = false;
-      process.stderr.write(`${PREFIX} the monitoring journal ${this.journal.path} takes data again; recording resumed\n`);
+      process.stderr.write(
+        `${PREFIX} the monitoring journal ${this.journal.path} takes data again; recording resumed\n`,
+      );
     }, HELD_RETRY_MS);
     this.heldTimer.unref();
   }
@@ -213,18 +234,24 @@ export class MonitoringWriter {
   private reportNotJournaled(): void {
     const held = this.journal.waiting;
     if (held.frames === 0 && this.droppedEvents === 0) return;
-    this.warn(`ERROR: ${held.frames} batches (${mib(held.bytes)}) of monitoring data could not be written to the journal ` +
-      `${this.journal.path} (${this.journal.problem?.code ?? "refused"})` +
-      (this.droppedEvents > 0 ? ` and ${this.droppedEvents} more events were dropped once memory for them was full` : "") +
-      `: they are not recorded`);
+    this.warn(
+      `ERROR: ${held.frames} batches (${mib(held.bytes)}) of monitoring data could not be written to the journal ` +
+        `${this.journal.path} (${this.journal.problem?.code ?? "refused"})` +
+        (this.droppedEvents > 0
+          ? ` and ${this.droppedEvents} more events were dropped once memory for them was full`
+          : "") +
+        `: they are not recorded`,
+    );
   }
 
   /** Says what the journal holds that the database did not get (a writer given up). */
   private reportNotStored(): void {
     const reason = this.supervisor.gaveUp;
     if (reason === null || this.backlogBytes <= 0) return;
-    this.warn(`ERROR: ${mib(this.backlogBytes)} of this run's monitoring data was not stored in the database; ` +
-      `it waits in ${this.journal.path}`);
+    this.warn(
+      `ERROR: ${mib(this.backlogBytes)} of this run's monitoring data was not stored in the database; ` +
+        `it waits in ${this.journal.path}`,
+    );
   }
 
   private armTimer(): void {

@@ -10,7 +10,10 @@ export type Level = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 export class WriterLog {
   private fd: number | null = null;
 
-  constructor(runDir: string, private readonly debugEnabled: boolean) {
+  constructor(
+    runDir: string,
+    private readonly debugEnabled: boolean,
+  ) {
     try {
       fs.mkdirSync(runDir, { recursive: true });
       this.fd = fs.openSync(path.join(runDir, "database_manager.log"), "a");

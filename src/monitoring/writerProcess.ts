@@ -98,11 +98,16 @@ function readOptions(): WriterOptions {
     throw new Error(`monitoring writer: --heartbeat must be a positive number of seconds, got ${values.heartbeat}`);
   }
   const from = values.from === undefined ? 0 : Number(values.from);
-  if (!Number.isSafeInteger(from) || from < 0) throw new Error(`monitoring writer: --from must be a byte offset, got ${values.from}`);
+  if (!Number.isSafeInteger(from) || from < 0)
+    throw new Error(`monitoring writer: --from must be a byte offset, got ${values.from}`);
   return {
-    endpoint: need("endpoint", values.endpoint), runId: need("run-id", values["run-id"]),
-    runDir: need("run-dir", values["run-dir"]), journal: need("journal", values.journal), from,
-    heartbeatSeconds, debug: values.debug === true,
+    endpoint: need("endpoint", values.endpoint),
+    runId: need("run-id", values["run-id"]),
+    runDir: need("run-dir", values["run-dir"]),
+    journal: need("journal", values.journal),
+    from,
+    heartbeatSeconds,
+    debug: values.debug === true,
   };
 }
 
@@ -160,8 +165,11 @@ class Writer {
     const patience = setInterval(() => {
       if (this.finished || Date.now() - this.lastCommitAt < ORPHAN_PATIENCE_MS) return;
       clearInterval(patience);
-      this.fail(`stored nothing for ${ORPHAN_PATIENCE_MS / 60_000} minutes after the kernel exited; stopping. ` +
-        `${this.journal.path} from byte ${this.committed} on is not in the database`, WRITER_EXIT_FATAL);
+      this.fail(
+        `stored nothing for ${ORPHAN_PATIENCE_MS / 60_000} minutes after the kernel exited; stopping. ` +
+          `${this.journal.path} from byte ${this.committed} on is not in the database`,
+        WRITER_EXIT_FATAL,
+      );
     }, 10_000);
     patience.unref();
   }
@@ -185,7 +193,8 @@ class Writer {
       for (const f of read.frames) this.decode(f.payload, f.end);
       const atEnd = got === 0 && (this.kernelGone || (this.finishAt !== null && this.journal.offset >= this.finishAt));
       if (atEnd) {
-        if (this.journal.partial > 0) this.dropped(`${this.journal.partial} bytes of an incomplete frame at the end of the journal`);
+        if (this.journal.partial > 0)
+          this.dropped(`${this.journal.partial} bytes of an incomplete frame at the end of the journal`);
         this.eof = true;
       }
     }
@@ -237,7 +246,12 @@ class Writer {
         }
         // Bigger transactions are much cheaper per row (hot index pages go to the WAL once), so
         // while the kernel is streaming, give the next frames a few ms to arrive and join in.
-        if (!inflight && !this.eof && this.queuedEvents < GATHER_EVENTS && performance.now() - this.queuedSince < GATHER_MS) {
+        if (
+          !inflight &&
+          !this.eof &&
+          this.queuedEvents < GATHER_EVENTS &&
+          performance.now() - this.queuedSince < GATHER_MS
+        ) {
           await new Promise((r) => setTimeout(r, 1));
           continue;
         }
@@ -265,7 +279,10 @@ class Writer {
           inflight = null;
           if (err) throw err;
         }
-        inflight = this.commit(prepared, ended, firstSeq, lastSeq, end).then(() => null, (err: unknown) => (err instanceof Error ? err : new Error(`write failed: ${String(err)}`)));
+        inflight = this.commit(prepared, ended, firstSeq, lastSeq, end).then(
+          () => null,
+          (err: unknown) => (err instanceof Error ? err : new Error(`write failed: ${String(err)}`)),
+        );
       }
       if (this.eof) await this.finish();
     } catch (err) {
@@ -278,7 +295,13 @@ class Writer {
   }
 
   /** Writes one prepared transaction, then acknowledges everything up to `end`. */
-  private async commit(prepared: PreparedBatch, ended: boolean, firstSeq: number, lastSeq: number, end: number): Promise<void> {
+  private async commit(
+    prepared: PreparedBatch,
+    ended: boolean,
+    firstSeq: number,
+    lastSeq: number,
+    end: number,
+  ): Promise<void> {
     const t0 = performance.now();
     const outcome = await this.store.applyPrepared(prepared);
     if (ended) this.workflowEnded = true;
@@ -287,7 +310,10 @@ class Writer {
     this.lastCommitAt = Date.now();
     this.committed = end;
     if (this.log.debugging) {
-      this.log.log("DEBUG", `batches ${firstSeq}..${lastSeq}: ${prepared.events} events, ${outcome.rows} row writes in ${(performance.now() - t0).toFixed(1)} ms`);
+      this.log.log(
+        "DEBUG",
+        `batches ${firstSeq}..${lastSeq}: ${prepared.events} events, ${outcome.rows} row writes in ${(performance.now() - t0).toFixed(1)} ms`,
+      );
     }
     // Read what was appended during the transaction before forming the next one.
     this.queuedSince = performance.now();
@@ -325,8 +351,11 @@ class Writer {
     const cpu = process.cpuUsage();
     const mib = (n: number): string => `${Math.round(n / 2 ** 20)} MiB`;
     const mem = process.memoryUsage();
-    this.log.log("INFO", `input ended; the journal is stored and removed; exiting (CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, ` +
-      `peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}, heap ${mib(mem.heapUsed)} of ${mib(mem.heapTotal)})`);
+    this.log.log(
+      "INFO",
+      `input ended; the journal is stored and removed; exiting (CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, ` +
+        `peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}, heap ${mib(mem.heapUsed)} of ${mib(mem.heapTotal)})`,
+    );
     process.exitCode = 0;
     this.shutdown();
   }
@@ -361,8 +390,14 @@ async function main(): Promise<void> {
     const endpoint = parseEndpoint(opts.endpoint);
     log.log("INFO", `starting: run ${opts.runId}, endpoint ${describeEndpoint(endpoint)}`);
     store = await openStore(endpoint, opts.runId, {
-      warning: (m) => { log.log("WARNING", m); reply({ type: "warning", message: m }); },
-      note: (m) => { log.log("INFO", m); reply({ type: "note", message: m }); },
+      warning: (m) => {
+        log.log("WARNING", m);
+        reply({ type: "warning", message: m });
+      },
+      note: (m) => {
+        log.log("INFO", m);
+        reply({ type: "note", message: m });
+      },
     });
     log.log("INFO", `schema ready in ${describeEndpoint(endpoint)}`);
   } catch (err) {

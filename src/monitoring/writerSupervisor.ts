@@ -92,16 +92,21 @@ export class WriterSupervisor {
     this.sendFinish(child);
     const limit = this.opts.closeTimeoutMs ?? 30_000;
     this.lastProgress = Date.now();
-    const watchdog = setInterval(() => {
-      const c = this.child;
-      if (!c || Date.now() - this.lastProgress < limit) return;
-      // Everything is in the journal and the writer knows where it ends: it can finish alone.
-      this.opts.warn(`the database writer (pid ${c.pid}) has made no progress for ${limit / 1000} s (is ${this.opts.endpointText} locked, or its disk full?); ` +
-        `it will store the remaining ${offset - this.committedOffset} bytes of the journal on its own after this process exits`);
-      this.detach(c);
-      this.child = null;
-      this.settle();
-    }, Math.min(1000, limit));
+    const watchdog = setInterval(
+      () => {
+        const c = this.child;
+        if (!c || Date.now() - this.lastProgress < limit) return;
+        // Everything is in the journal and the writer knows where it ends: it can finish alone.
+        this.opts.warn(
+          `the database writer (pid ${c.pid}) has made no progress for ${limit / 1000} s (is ${this.opts.endpointText} locked, or its disk full?); ` +
+            `it will store the remaining ${offset - this.committedOffset} bytes of the journal on its own after this process exits`,
+        );
+        this.detach(c);
+        this.child = null;
+        this.settle();
+      },
+      Math.min(1000, limit),
+    );
     void this.closed.then(() => clearInterval(watchdog));
     return this.closed;
   }
@@ -125,8 +130,12 @@ export class WriterSupervisor {
       child.on("exit", (code, signal) => {
         if (ready) return this.onExit(child, code, signal);
         if (this.child === child) this.child = null;
-        reject(new Error(lastError ||
-          `monitoring database writer for ${this.opts.endpointText} exited before it was ready (${signal ?? `exit code ${code}`})`));
+        reject(
+          new Error(
+            lastError ||
+              `monitoring database writer for ${this.opts.endpointText} exited before it was ready (${signal ?? `exit code ${code}`})`,
+          ),
+        );
       });
       // While start() is awaited the child must keep the event loop alive, or Node would exit before `ready`.
       this.attach(child);
@@ -135,8 +144,18 @@ export class WriterSupervisor {
 
   private spawn(onReply: (r: WriterReply) => void): ChildProcess {
     const o = this.opts;
-    const args = ["--endpoint", o.endpoint, "--run-id", o.runId, "--run-dir", o.runDir, "--journal", o.journal,
-      "--from", String(this.committedOffset)];
+    const args = [
+      "--endpoint",
+      o.endpoint,
+      "--run-id",
+      o.runId,
+      "--run-dir",
+      o.runDir,
+      "--journal",
+      o.journal,
+      "--from",
+      String(this.committedOffset),
+    ];
     if (o.heartbeatSeconds !== undefined) args.push("--heartbeat", String(o.heartbeatSeconds));
     if (o.debug) args.push("--debug");
     const child = fork(WRITER_SCRIPT, args, {
@@ -158,10 +177,17 @@ export class WriterSupervisor {
           if (Number.isSafeInteger(m.offset) && m.offset > this.committedOffset) this.committedOffset = m.offset;
           if (Number.isSafeInteger(m.seq) && m.seq > this.ackedSeq) this.ackedSeq = m.seq;
           break;
-        case "warning": o.warn(m.message); break;
-        case "note": o.note(m.message); break;
-        case "error": if (this.started) o.warn(m.message); break; // before ready, start() rejects with it
-        default: break;
+        case "warning":
+          o.warn(m.message);
+          break;
+        case "note":
+          o.note(m.message);
+          break;
+        case "error":
+          if (this.started) o.warn(m.message);
+          break; // before ready, start() rejects with it
+        default:
+          break;
       }
       onReply(m);
     });
@@ -179,16 +205,22 @@ export class WriterSupervisor {
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
     if (code === WRITER_EXIT_FATAL) {
-      this.giveUp("the database writer stopped on an error that a restart would meet again (above; also in database_manager.log)");
+      this.giveUp(
+        "the database writer stopped on an error that a restart would meet again (above; also in database_manager.log)",
+      );
       return;
     }
     if (this.restarts.length >= MAX_RESTARTS) {
-      this.giveUp(`the database writer for ${this.opts.endpointText} died ${MAX_RESTARTS + 1} times within a minute (last: ${how})`);
+      this.giveUp(
+        `the database writer for ${this.opts.endpointText} died ${MAX_RESTARTS + 1} times within a minute (last: ${how})`,
+      );
       return;
     }
     this.restarts.push(now);
-    this.opts.warn(`the database writer (pid ${child.pid}) exited unexpectedly (${how}); starting a new one, ` +
-      `which resumes from byte ${this.committedOffset} of the journal`);
+    this.opts.warn(
+      `the database writer (pid ${child.pid}) exited unexpectedly (${how}); starting a new one, ` +
+        `which resumes from byte ${this.committedOffset} of the journal`,
+    );
     const next = this.spawn(() => {});
     next.on("exit", (c, s) => this.onExit(next, c, s));
     if (this.finishOffset !== null) {
@@ -201,8 +233,10 @@ export class WriterSupervisor {
 
   private giveUp(reason: string): void {
     this.gaveUpReason = reason;
-    this.opts.warn(`ERROR: ${reason}. Monitoring is off for the rest of this run; the workflow continues. ` +
-      `What the database has not stored stays in ${this.opts.journal}.`);
+    this.opts.warn(
+      `ERROR: ${reason}. Monitoring is off for the rest of this run; the workflow continues. ` +
+        `What the database has not stored stays in ${this.opts.journal}.`,
+    );
     this.settle();
   }
 

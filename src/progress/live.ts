@@ -25,7 +25,10 @@ export class LiveView {
     if (this.tty && !this.closed) this.stream.write(SHOW);
   };
 
-  constructor(private readonly stream: NodeJS.WriteStream, options: LiveOptions = {}) {
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    options: LiveOptions = {},
+  ) {
     this.tty = options.tty ?? stream.isTTY === true;
     this.color = options.color ?? (this.tty && !("NO_COLOR" in process.env));
     if (this.tty) {

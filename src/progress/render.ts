@@ -12,11 +12,20 @@ export type Bucket = (typeof BUCKETS)[number];
 /** Parsl's states, by bucket (anything else, e.g. a task with no state yet, is pending). */
 export function bucketOf(state: string | null | undefined): Bucket {
   switch (state) {
-    case "launched": return "launched";
-    case "running": case "running_ended": case "joining": return "running";
-    case "exec_done": case "memo_done": return "done";
-    case "failed": case "dep_fail": return "failed";
-    default: return "pending"; // pending, fail_retryable (waits for its next try), unsched, unknown
+    case "launched":
+      return "launched";
+    case "running":
+    case "running_ended":
+    case "joining":
+      return "running";
+    case "exec_done":
+    case "memo_done":
+      return "done";
+    case "failed":
+    case "dep_fail":
+      return "failed";
+    default:
+      return "pending"; // pending, fail_retryable (waits for its next try), unsched, unknown
   }
 }
 
@@ -43,7 +52,11 @@ export interface ProgressSnapshot {
 
 export function totals(apps: readonly AppProgress[]): Record<Bucket, number> & { total: number } {
   const t = { pending: 0, launched: 0, running: 0, done: 0, failed: 0, total: 0 };
-  for (const a of apps) for (const b of BUCKETS) { t[b] += a[b]; t.total += a[b]; }
+  for (const a of apps)
+    for (const b of BUCKETS) {
+      t[b] += a[b];
+      t.total += a[b];
+    }
   return t;
 }
 
@@ -65,7 +78,12 @@ export class RateMeter {
 
   add(atMs: number, finished: number): void {
     const last = this.samples[this.samples.length - 1];
-    if (last && last[1] === finished && this.samples.length > 1 && atMs - this.samples[this.samples.length - 2]![0] < this.windowMs) {
+    if (
+      last &&
+      last[1] === finished &&
+      this.samples.length > 1 &&
+      atMs - this.samples[this.samples.length - 2]![0] < this.windowMs
+    ) {
       last[0] = atMs; // no progress: move the newest sample instead of adding one
     } else {
       this.samples.push([atMs, finished]);
@@ -100,7 +118,13 @@ function rateText(rate: number | null): string {
 export function renderLine(s: ProgressSnapshot): string {
   const t = totals(s.apps);
   const e = eta(s);
-  const parts = [`${num(t.done)}/${num(t.total)} done`, `${num(t.failed)} failed`, `${num(t.running)} running`, `${num(t.launched)} launched`, `${num(t.pending)} pending`];
+  const parts = [
+    `${num(t.done)}/${num(t.total)} done`,
+    `${num(t.failed)} failed`,
+    `${num(t.running)} running`,
+    `${num(t.launched)} launched`,
+    `${num(t.pending)} pending`,
+  ];
   const tail = s.status === "running" ? ` · ${rateText(s.rate)} · ETA ${e === null ? "?" : shortDuration(e)}` : "";
   return `${s.title} ${s.status} ${shortDuration(s.elapsed_s)}: ${parts.join(", ")}${tail}`;
 }
@@ -120,9 +144,16 @@ export function bar(a: Record<Bucket, number>, width: number, color: boolean): s
   const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((p, q) => q[0] - p[0]);
   for (let k = 0; used < width && k < order.length * 2; k++) {
     const i = order[k % order.length]![1];
-    if (a[SEG_ORDER[i]!] > 0) { cells[i]!++; used++; }
+    if (a[SEG_ORDER[i]!] > 0) {
+      cells[i]!++;
+      used++;
+    }
   }
-  while (used > width) { const i = cells.indexOf(Math.max(...cells)); cells[i]!--; used--; }
+  while (used > width) {
+    const i = cells.indexOf(Math.max(...cells));
+    cells[i]!--;
+    used--;
+  }
   return SEG_ORDER.map((b, i) => {
     const s = SEG_CHAR[b].repeat(cells[i]!);
     return color && s ? `\x1b[${SEG_COLOR[b]}m${s}\x1b[0m` : s;
@@ -147,21 +178,43 @@ export function renderBlock(s: ProgressSnapshot, o: BlockOptions): string[] {
   const bold = (x: string): string => (o.color ? `\x1b[1m${x}\x1b[0m` : x);
   const statusColor = s.status === "completed" ? "32" : s.status === "running" ? "34" : "31";
   const status = o.color ? `\x1b[${statusColor}m${s.status}\x1b[0m` : s.status;
-  const lines = [`${bold(s.title)}  ${status}  ${shortDuration(s.elapsed_s)}  ${rateText(s.rate)}  ETA ${s.status !== "running" ? "–" : e === null ? "?" : shortDuration(e)}`];
+  const lines = [
+    `${bold(s.title)}  ${status}  ${shortDuration(s.elapsed_s)}  ${rateText(s.rate)}  ETA ${s.status !== "running" ? "–" : e === null ? "?" : shortDuration(e)}`,
+  ];
   const apps = [...s.apps].sort((a, b) => a.name.localeCompare(b.name));
   const shown = apps.length > maxApps ? apps.slice(0, maxApps - 1) : apps;
   const rest = apps.slice(shown.length);
   const rows: AppProgress[] = [...shown];
   if (rest.length > 0) {
     const sum = totals(rest);
-    rows.push({ name: `(${rest.length} more apps)`, pending: sum.pending, launched: sum.launched, running: sum.running, done: sum.done, failed: sum.failed });
+    rows.push({
+      name: `(${rest.length} more apps)`,
+      pending: sum.pending,
+      launched: sum.launched,
+      running: sum.running,
+      done: sum.done,
+      failed: sum.failed,
+    });
   }
-  if (apps.length > 1) rows.push({ name: "all", pending: t.pending, launched: t.launched, running: t.running, done: t.done, failed: t.failed });
+  if (apps.length > 1)
+    rows.push({
+      name: "all",
+      pending: t.pending,
+      launched: t.launched,
+      running: t.running,
+      done: t.done,
+      failed: t.failed,
+    });
   const nameW = Math.min(24, Math.max(3, ...rows.map((r) => r.name.length)));
   const countText = (r: AppProgress): string => {
     const all = r.pending + r.launched + r.running + r.done + r.failed;
-    return `${num(r.done)}/${num(all)}` + (r.failed ? ` ${num(r.failed)} failed` : "") + (r.running ? ` ${num(r.running)} run` : "") +
-      (r.launched ? ` ${num(r.launched)} launched` : "") + (r.pending ? ` ${num(r.pending)} pending` : "");
+    return (
+      `${num(r.done)}/${num(all)}` +
+      (r.failed ? ` ${num(r.failed)} failed` : "") +
+      (r.running ? ` ${num(r.running)} run` : "") +
+      (r.launched ? ` ${num(r.launched)} launched` : "") +
+      (r.pending ? ` ${num(r.pending)} pending` : "")
+    );
   };
   const texts = rows.map(countText);
   const textW = Math.max(...texts.map((x) => x.length));
@@ -170,7 +223,9 @@ export function renderBlock(s: ProgressSnapshot, o: BlockOptions): string[] {
     const name = r.name.length > nameW ? r.name.slice(0, nameW - 1) + "…" : r.name.padEnd(nameW);
     lines.push(`${r.name === "all" ? bold(name) : name} ${bar(r, barW, o.color)} ${texts[i]}`);
   });
-  const key = SEG_ORDER.map((b) => `${o.color ? `\x1b[${SEG_COLOR[b]}m${SEG_CHAR[b]}\x1b[0m` : SEG_CHAR[b]} ${b}`).join("  ");
+  const key = SEG_ORDER.map((b) => `${o.color ? `\x1b[${SEG_COLOR[b]}m${SEG_CHAR[b]}\x1b[0m` : SEG_CHAR[b]} ${b}`).join(
+    "  ",
+  );
   lines.push(key);
   const fails = s.failures.slice(0, o.maxFailures ?? 3);
   if (fails.length > 0) {

@@ -43,7 +43,10 @@ export class SrunLauncher implements Launcher {
   private readonly overrides: string;
   /** Options, or the overrides string alone (`new SrunLauncher("--mpi=pmi2")`). */
   constructor(options: SrunLauncherOptions | string = {}) {
-    const o = new Options({ kind: "SrunLauncher", known: ["overrides"] }, typeof options === "string" ? { overrides: options } : options);
+    const o = new Options(
+      { kind: "SrunLauncher", known: ["overrides"] },
+      typeof options === "string" ? { overrides: options } : options,
+    );
     this.overrides = o.text("overrides", "");
   }
   wrap(command: string, nodesPerBlock: number): string {

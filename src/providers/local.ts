@@ -6,7 +6,15 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SingleNodeLauncher, type Launcher } from "./launchers.js";
-import { readLauncher, readScaling, SCALING_ALIASES, SCALING_OPTIONS, type ExecutionProvider, type JobStatus, type ScalingOptions } from "./provider.js";
+import {
+  readLauncher,
+  readScaling,
+  SCALING_ALIASES,
+  SCALING_OPTIONS,
+  type ExecutionProvider,
+  type JobStatus,
+  type ScalingOptions,
+} from "./provider.js";
 import { Options, type OptionsSpec } from "../validation.js";
 
 export interface LocalProviderOptions extends ScalingOptions {
@@ -44,8 +52,11 @@ export class LocalProvider implements ExecutionProvider {
   constructor(o: LocalProviderOptions = {}) {
     const opts: Options = new Options(LOCAL_OPTIONS, o);
     const s = readScaling(opts);
-    this.initBlocks = s.initBlocks; this.minBlocks = s.minBlocks; this.maxBlocks = s.maxBlocks;
-    this.parallelism = s.parallelism; this.nodesPerBlock = s.nodesPerBlock;
+    this.initBlocks = s.initBlocks;
+    this.minBlocks = s.minBlocks;
+    this.maxBlocks = s.maxBlocks;
+    this.parallelism = s.parallelism;
+    this.nodesPerBlock = s.nodesPerBlock;
     this.launcher = readLauncher(opts, () => new SingleNodeLauncher());
     this.workerInit = opts.text("workerInit", "");
     this.cancelGrace = opts.number("cancelGrace", 2, { min: 0, unit: "seconds" });
@@ -54,7 +65,9 @@ export class LocalProvider implements ExecutionProvider {
   async submit(command: string, jobName: string, scriptDir: string): Promise<string> {
     const script = join(scriptDir, `${jobName}.sh`);
     // The command carries the run's secret: the script is readable by its owner only.
-    writeFileSync(script, `#!/bin/bash\n${this.workerInit}\n${this.launcher.wrap(command, this.nodesPerBlock)}\n`, { mode: 0o700 });
+    writeFileSync(script, `#!/bin/bash\n${this.workerInit}\n${this.launcher.wrap(command, this.nodesPerBlock)}\n`, {
+      mode: 0o700,
+    });
     const out = openSync(join(scriptDir, `${jobName}.stdout`), "a");
     const err = openSync(join(scriptDir, `${jobName}.stderr`), "a");
     const proc = spawn("/bin/bash", [script], { detached: true, stdio: ["ignore", out, err] });
@@ -91,19 +104,33 @@ export class LocalProvider implements ExecutionProvider {
       if (!j || j.exit) continue;
       j.cancelled = true;
       const pgid = -Number(id);
-      try { process.kill(pgid, "SIGTERM"); } catch { /* already gone */ }
-      waits.push(new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          try { process.kill(pgid, "SIGKILL"); } catch { /* gone */ }
-          resolve();
-        }, this.cancelGrace * 1000);
-        j.proc.once("exit", () => {
-          clearTimeout(timer);
-          // Sweep stragglers of the group (workers still exiting).
-          try { process.kill(pgid, "SIGKILL"); } catch { /* gone */ }
-          resolve();
-        });
-      }));
+      try {
+        process.kill(pgid, "SIGTERM");
+      } catch {
+        /* already gone */
+      }
+      waits.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            try {
+              process.kill(pgid, "SIGKILL");
+            } catch {
+              /* gone */
+            }
+            resolve();
+          }, this.cancelGrace * 1000);
+          j.proc.once("exit", () => {
+            clearTimeout(timer);
+            // Sweep stragglers of the group (workers still exiting).
+            try {
+              process.kill(pgid, "SIGKILL");
+            } catch {
+              /* gone */
+            }
+            resolve();
+          });
+        }),
+      );
     }
     await Promise.all(waits);
   }

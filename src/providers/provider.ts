@@ -9,7 +9,14 @@ import type { Launcher } from "./launchers.js";
 export type JobState = (typeof BLOCK_STATES)[number];
 
 /** States after which a job will never run work again. */
-export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(["CANCELLED", "COMPLETED", "FAILED", "TIMEOUT", "MISSING", "SCALED_IN"]);
+export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set([
+  "CANCELLED",
+  "COMPLETED",
+  "FAILED",
+  "TIMEOUT",
+  "MISSING",
+  "SCALED_IN",
+]);
 
 export interface JobStatus {
   state: JobState;
@@ -59,7 +66,8 @@ export function readScaling(o: Options): Required<ScalingOptions> {
     parallelism: o.number("parallelism", 1, { min: 0, max: 1 }),
     nodesPerBlock: o.integer("nodesPerBlock", 1, 1),
   };
-  if (r.minBlocks > r.maxBlocks && r.maxBlocks > 0) o.fail("minBlocks", `(${r.minBlocks}) exceeds maxBlocks (${r.maxBlocks})`);
+  if (r.minBlocks > r.maxBlocks && r.maxBlocks > 0)
+    o.fail("minBlocks", `(${r.minBlocks}) exceeds maxBlocks (${r.maxBlocks})`);
   return r;
 }
 
@@ -68,7 +76,10 @@ export function readLauncher(o: Options, dflt: () => Launcher): Launcher {
   const l = o.raw("launcher");
   if (l === undefined) return dflt();
   if (l === null || typeof l !== "object" || typeof (l as Partial<Launcher>).wrap !== "function") {
-    o.fail("launcher", `must be a launcher (an object with wrap(command, nodesPerBlock)), e.g. new ${dflt().constructor.name}(), got ${describeValue(l)}`);
+    o.fail(
+      "launcher",
+      `must be a launcher (an object with wrap(command, nodesPerBlock)), e.g. new ${dflt().constructor.name}(), got ${describeValue(l)}`,
+    );
   }
   return l as Launcher;
 }

@@ -8,7 +8,16 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SrunLauncher, type Launcher } from "./launchers.js";
-import { readLauncher, readScaling, SCALING_ALIASES, SCALING_OPTIONS, type ExecutionProvider, type JobState, type JobStatus, type ScalingOptions } from "./provider.js";
+import {
+  readLauncher,
+  readScaling,
+  SCALING_ALIASES,
+  SCALING_OPTIONS,
+  type ExecutionProvider,
+  type JobState,
+  type JobStatus,
+  type ScalingOptions,
+} from "./provider.js";
 import { Options, type OptionsSpec } from "../validation.js";
 
 export interface SlurmProviderOptions extends ScalingOptions {
@@ -33,11 +42,29 @@ export interface SlurmProviderOptions extends ScalingOptions {
 }
 
 const SLURM_STATES: Record<string, JobState> = {
-  PENDING: "PENDING", CONFIGURING: "PENDING", REQUEUED: "PENDING", REQUEUE_HOLD: "HELD", RESV_DEL_HOLD: "HELD",
-  RUNNING: "RUNNING", COMPLETING: "RUNNING", STAGE_OUT: "RUNNING", RESIZING: "RUNNING", SIGNALING: "RUNNING",
-  SUSPENDED: "HELD", STOPPED: "HELD", PREEMPTED: "CANCELLED",
-  COMPLETED: "COMPLETED", CANCELLED: "CANCELLED", FAILED: "FAILED", BOOT_FAIL: "FAILED", NODE_FAIL: "FAILED",
-  OUT_OF_MEMORY: "FAILED", DEADLINE: "TIMEOUT", TIMEOUT: "TIMEOUT", SPECIAL_EXIT: "FAILED", REVOKED: "CANCELLED",
+  PENDING: "PENDING",
+  CONFIGURING: "PENDING",
+  REQUEUED: "PENDING",
+  REQUEUE_HOLD: "HELD",
+  RESV_DEL_HOLD: "HELD",
+  RUNNING: "RUNNING",
+  COMPLETING: "RUNNING",
+  STAGE_OUT: "RUNNING",
+  RESIZING: "RUNNING",
+  SIGNALING: "RUNNING",
+  SUSPENDED: "HELD",
+  STOPPED: "HELD",
+  PREEMPTED: "CANCELLED",
+  COMPLETED: "COMPLETED",
+  CANCELLED: "CANCELLED",
+  FAILED: "FAILED",
+  BOOT_FAIL: "FAILED",
+  NODE_FAIL: "FAILED",
+  OUT_OF_MEMORY: "FAILED",
+  DEADLINE: "TIMEOUT",
+  TIMEOUT: "TIMEOUT",
+  SPECIAL_EXIT: "FAILED",
+  REVOKED: "CANCELLED",
 };
 
 export function slurmStateToJobState(s: string): JobState {
@@ -48,11 +75,30 @@ const SAFE = /^[A-Za-z0-9_.:,=@/+-]*$/;
 
 const SLURM_OPTIONS: OptionsSpec = {
   kind: "SlurmProvider",
-  known: [...SCALING_OPTIONS, "partition", "account", "qos", "walltime", "exclusive", "coresPerNode", "memPerNode", "schedulerOptions", "workerInit", "launcher", "commandTimeout"],
-  aliases: { ...SCALING_ALIASES, cmdTimeout: "commandTimeout", time: "walltime", mem: "memPerNode", cpusPerTask: "coresPerNode" },
+  known: [
+    ...SCALING_OPTIONS,
+    "partition",
+    "account",
+    "qos",
+    "walltime",
+    "exclusive",
+    "coresPerNode",
+    "memPerNode",
+    "schedulerOptions",
+    "workerInit",
+    "launcher",
+    "commandTimeout",
+  ],
+  aliases: {
+    ...SCALING_ALIASES,
+    cmdTimeout: "commandTimeout",
+    time: "walltime",
+    mem: "memPerNode",
+    cpusPerTask: "coresPerNode",
+  },
   elsewhere: {
-    constraint: "pass it as schedulerOptions: \"#SBATCH --constraint=…\"",
-    clusters: "pass it as schedulerOptions: \"#SBATCH --clusters=…\"",
+    constraint: 'pass it as schedulerOptions: "#SBATCH --constraint=…"',
+    clusters: 'pass it as schedulerOptions: "#SBATCH --clusters=…"',
   },
 };
 
@@ -69,16 +115,31 @@ export class SlurmProvider implements ExecutionProvider {
   constructor(opts: SlurmProviderOptions = {}) {
     const o: Options = new Options(SLURM_OPTIONS, opts);
     const s = readScaling(o);
-    this.initBlocks = s.initBlocks; this.minBlocks = s.minBlocks; this.maxBlocks = s.maxBlocks;
-    this.parallelism = s.parallelism; this.nodesPerBlock = s.nodesPerBlock;
+    this.initBlocks = s.initBlocks;
+    this.minBlocks = s.minBlocks;
+    this.maxBlocks = s.maxBlocks;
+    this.parallelism = s.parallelism;
+    this.nodesPerBlock = s.nodesPerBlock;
     this.launcher = readLauncher(o, () => new SrunLauncher());
     const plain = { re: SAFE, expected: "a plain Slurm name or value (letters, digits, _.:,=@/+-)" };
     this.o = {
-      partition: o.optionalString("partition", plain), account: o.optionalString("account", plain), qos: o.optionalString("qos", plain),
-      walltime: o.string("walltime", "00:10:00", plain), exclusive: o.boolean("exclusive", true),
-      coresPerNode: o.raw("coresPerNode") === null ? null : o.check<number | null>("coresPerNode", null, (v) => Number.isInteger(v) && (v as number) > 0, "a positive integer or null"),
+      partition: o.optionalString("partition", plain),
+      account: o.optionalString("account", plain),
+      qos: o.optionalString("qos", plain),
+      walltime: o.string("walltime", "00:10:00", plain),
+      exclusive: o.boolean("exclusive", true),
+      coresPerNode:
+        o.raw("coresPerNode") === null
+          ? null
+          : o.check<number | null>(
+              "coresPerNode",
+              null,
+              (v) => Number.isInteger(v) && (v as number) > 0,
+              "a positive integer or null",
+            ),
       memPerNode: o.optionalNumber("memPerNode", { min: 0, above: true }),
-      schedulerOptions: o.text("schedulerOptions", ""), workerInit: o.text("workerInit", ""),
+      schedulerOptions: o.text("schedulerOptions", ""),
+      workerInit: o.text("workerInit", ""),
       commandTimeout: o.number("commandTimeout", 30, { min: 0, above: true, unit: "seconds" }),
     };
   }
@@ -110,7 +171,8 @@ export class SlurmProvider implements ExecutionProvider {
     writeFileSync(script, this.jobScript(command, jobName, scriptDir), { mode: 0o700 });
     const out = await this.run("sbatch", ["--parsable", script]);
     const id = out.trim().split(";")[0]!;
-    if (!/^\d+(_\d+)?$/.test(id)) throw new Error(`SlurmProvider: sbatch gave no job id (output ${JSON.stringify(out.slice(0, 200))})`);
+    if (!/^\d+(_\d+)?$/.test(id))
+      throw new Error(`SlurmProvider: sbatch gave no job id (output ${JSON.stringify(out.slice(0, 200))})`);
     return id;
   }
 
@@ -125,7 +187,8 @@ export class SlurmProvider implements ExecutionProvider {
     }
     for (const line of listed.split("\n")) {
       const [id, state, ...reason] = line.trim().split(/\s+/);
-      if (id && state && jobIds.includes(id)) out.set(id, { state: slurmStateToJobState(state), message: reason.join(" ") });
+      if (id && state && jobIds.includes(id))
+        out.set(id, { state: slurmStateToJobState(state), message: reason.join(" ") });
     }
     for (const id of jobIds) {
       if (out.has(id)) continue;
@@ -133,7 +196,10 @@ export class SlurmProvider implements ExecutionProvider {
         const text = await this.run("scontrol", ["show", "job", id]);
         const m = /JobState=(\S+)/.exec(text);
         const code = /ExitCode=(\d+):/.exec(text);
-        out.set(id, m ? { state: slurmStateToJobState(m[1]!), exitCode: code ? Number(code[1]) : null } : { state: "MISSING" });
+        out.set(
+          id,
+          m ? { state: slurmStateToJobState(m[1]!), exitCode: code ? Number(code[1]) : null } : { state: "MISSING" },
+        );
       } catch {
         out.set(id, { state: "MISSING" });
       }
@@ -150,7 +216,10 @@ export class SlurmProvider implements ExecutionProvider {
     return new Promise((resolve, reject) => {
       execFile(cmd, args, { timeout: this.o.commandTimeout * 1000, encoding: "utf8" }, (err, stdout, stderr) => {
         if (err) {
-          const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? `${cmd} is not installed (is this a Slurm login node?)` : (stderr.trim() || err.message);
+          const why =
+            (err as NodeJS.ErrnoException).code === "ENOENT"
+              ? `${cmd} is not installed (is this a Slurm login node?)`
+              : stderr.trim() || err.message;
           reject(new Error(`SlurmProvider: ${cmd} ${args.join(" ")} failed: ${why}`));
         } else resolve(stdout);
       });

@@ -16,19 +16,54 @@ import type { Connection } from "../database/connection.js";
 import { FIELDS, type FieldType } from "../database/queries/fields.js";
 import { openMonitoringDb as openReader, ReadContext, type MonitoringDb } from "../database/queries/index.js";
 import type {
-  AnalyzeOptions, AppCount, AppStateCount, CompletionTime, FailureBrief, FieldRow, RunAnalysis, RunListQuery, RunListRow, RunSelection,
-  RunStats, StatsComparison, StatsOptions, StatusRow, TaskHistory, TaskQuery, TryTimes,
+  AnalyzeOptions,
+  AppCount,
+  AppStateCount,
+  CompletionTime,
+  FailureBrief,
+  FieldRow,
+  RunAnalysis,
+  RunListQuery,
+  RunListRow,
+  RunSelection,
+  RunStats,
+  StatsComparison,
+  StatsOptions,
+  StatusRow,
+  TaskHistory,
+  TaskQuery,
+  TryTimes,
 } from "../database/queries/index.js";
 import type { ExportFormat, Manifest } from "../export/index.js";
 
 export { FilterError } from "../database/queries/filter.js";
 export { RunNotFoundError } from "../database/queries/resolveRun.js";
 export type {
-  AppCount, CompletionTime, FieldRow, HashHistoryEntry, RunListQuery, RunListRow, RunTaskCounts, StatusRow, TaskHistory, TaskQuery, TryTimes,
+  AppCount,
+  CompletionTime,
+  FieldRow,
+  HashHistoryEntry,
+  RunListQuery,
+  RunListRow,
+  RunTaskCounts,
+  StatusRow,
+  TaskHistory,
+  TaskQuery,
+  TryTimes,
 } from "../database/queries/index.js";
 export type {
-  AnalyzeOptions, AppStateCount, FailedTry, FailureBrief, RootFailure, RunAnalysis, RunSelection, RunStats, StatsComparison, StatsGroup,
-  StatsGrouping, StatsOptions,
+  AnalyzeOptions,
+  AppStateCount,
+  FailedTry,
+  FailureBrief,
+  RootFailure,
+  RunAnalysis,
+  RunSelection,
+  RunStats,
+  StatsComparison,
+  StatsGroup,
+  StatsGrouping,
+  StatsOptions,
 } from "../database/queries/index.js";
 export type { ExportFormat, Manifest } from "../export/index.js";
 export type { FieldType } from "../database/queries/fields.js";
@@ -111,14 +146,30 @@ export class QueryDb {
   }
 
   // Parsl's parsl.monitoring.queries.pandas, one for one (run ids are exact here).
-  appCountsForWorkflow(runId: string): Promise<AppCount[]> { return this.db.appCountsForWorkflow(runId); }
-  nodesForWorkflow(runId: string): Promise<DbRow[]> { return this.db.nodesForWorkflow(runId); }
-  resourcesForWorkflow(runId: string): Promise<DbRow[]> { return this.db.resourcesForWorkflow(runId); }
-  resourcesForTask(runId: string, taskId: number): Promise<DbRow[]> { return this.db.resourcesForTask(runId, taskId); }
-  statusForWorkflow(runId: string): Promise<StatusRow[]> { return this.db.statusForWorkflow(runId); }
-  completionTimesForWorkflow(runId: string): Promise<CompletionTime[]> { return this.db.completionTimesForWorkflow(runId); }
-  tasksForWorkflow(runId: string): Promise<DbRow[]> { return this.db.tasksForWorkflow(runId); }
-  triesForWorkflow(runId: string): Promise<TryTimes[]> { return this.db.triesForWorkflow(runId); }
+  appCountsForWorkflow(runId: string): Promise<AppCount[]> {
+    return this.db.appCountsForWorkflow(runId);
+  }
+  nodesForWorkflow(runId: string): Promise<DbRow[]> {
+    return this.db.nodesForWorkflow(runId);
+  }
+  resourcesForWorkflow(runId: string): Promise<DbRow[]> {
+    return this.db.resourcesForWorkflow(runId);
+  }
+  resourcesForTask(runId: string, taskId: number): Promise<DbRow[]> {
+    return this.db.resourcesForTask(runId, taskId);
+  }
+  statusForWorkflow(runId: string): Promise<StatusRow[]> {
+    return this.db.statusForWorkflow(runId);
+  }
+  completionTimesForWorkflow(runId: string): Promise<CompletionTime[]> {
+    return this.db.completionTimesForWorkflow(runId);
+  }
+  tasksForWorkflow(runId: string): Promise<DbRow[]> {
+    return this.db.tasksForWorkflow(runId);
+  }
+  triesForWorkflow(runId: string): Promise<TryTimes[]> {
+    return this.db.triesForWorkflow(runId);
+  }
 
   close(): Promise<void> {
     return this.db.close();
@@ -149,16 +200,25 @@ export class QueryDb {
   }
 
   /** `parsl-ts watch`'s data: tasks per app and state, and the newest failures (at most `failures`, default 5). */
-  async progress(run = "latest", options: { readonly workflow?: string; readonly failures?: number } = {}): Promise<RunProgress> {
+  async progress(
+    run = "latest",
+    options: { readonly workflow?: string; readonly failures?: number } = {},
+  ): Promise<RunProgress> {
     const runId = await this.runId(run, options.workflow);
-    const [apps, failures] = await Promise.all([this.db.appStateCounts(runId), this.db.latestFailures(runId, options.failures ?? 5)]);
+    const [apps, failures] = await Promise.all([
+      this.db.appStateCounts(runId),
+      this.db.latestFailures(runId, options.failures ?? 5),
+    ]);
     return { run_id: runId, apps, failures };
   }
 
   /** `parsl-ts report`: the run's report as one self-contained HTML document (write it where you like). */
   async report(run = "latest", options: { readonly workflow?: string } = {}): Promise<string> {
     const runId = await this.runId(run, options.workflow);
-    const [{ gatherReport }, { renderReport }] = await Promise.all([import("../report/data.js"), import("../report/html.js")]);
+    const [{ gatherReport }, { renderReport }] = await Promise.all([
+      import("../report/data.js"),
+      import("../report/html.js"),
+    ]);
     return renderReport(await gatherReport(this.db, runId));
   }
 
@@ -175,12 +235,19 @@ export class QueryDb {
       let runs: { run_id: string; workflow_name: string | null }[];
       if (options.runs === "all") {
         runs = (await reader.runList(options.workflow === undefined ? {} : { workflow: options.workflow }))
-          .map((r) => ({ run_id: r.run_id, workflow_name: r.workflow_name })).reverse();
+          .map((r) => ({ run_id: r.run_id, workflow_name: r.workflow_name }))
+          .reverse();
       } else {
         runs = [];
         for (const spec of options.runs ?? ["latest"]) runs.push(await reader.resolveRun(spec, options.workflow));
       }
-      return exportRuns(ctx, { format: options.format, dir: options.dir, runs, overwrite: options.overwrite ?? false, version: packageVersion() });
+      return exportRuns(ctx, {
+        format: options.format,
+        dir: options.dir,
+        runs,
+        overwrite: options.overwrite ?? false,
+        version: packageVersion(),
+      });
     });
   }
 
@@ -193,7 +260,8 @@ export class QueryDb {
   private async taskQuery(o: TasksOptions): Promise<TaskQuery> {
     const { run, workflow, allRuns, ...rest } = o;
     if (allRuns) {
-      if (run !== undefined || workflow !== undefined) throw new Error("allRuns reads every run: give no run or workflow");
+      if (run !== undefined || workflow !== undefined)
+        throw new Error("allRuns reads every run: give no run or workflow");
       this.db.checkTaskQuery(rest);
       return rest;
     }

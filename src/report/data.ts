@@ -6,7 +6,15 @@
  */
 import type { MonitoringDb } from "../database/queries/index.js";
 import { sql } from "../database/sql.js";
-import type { AppStats, DagSummary, FailureDetail, GanttData, ResourceData, TimeSeries, WorkflowSummary } from "../database/queries/index.js";
+import type {
+  AppStats,
+  DagSummary,
+  FailureDetail,
+  GanttData,
+  ResourceData,
+  TimeSeries,
+  WorkflowSummary,
+} from "../database/queries/index.js";
 
 /** Tasks drawn in the Gantt chart (every k-th task of bigger runs). */
 export const GANTT_ROWS = 250;
@@ -47,14 +55,33 @@ export async function gatherReport(db: MonitoringDb, runId: string): Promise<Rep
   const resources = await timed("resources", () => db.resources(runId));
   const gantt = await timed("gantt", () => db.gantt(runId, null, null, GANTT_ROWS));
   const failures = await timed("failures", () => db.failureDetails(runId, FAILURES_LISTED));
-  return { generated_at: new Date().toISOString(), database: db.describe, summary, dag, stats, tries, resources, gantt, failures, timings };
+  return {
+    generated_at: new Date().toISOString(),
+    database: db.describe,
+    summary,
+    dag,
+    stats,
+    tries,
+    resources,
+    gantt,
+    failures,
+    timings,
+  };
 }
 
 /** The run's status (the one rule) and its task counts per state, summed from the DAG's per-app counts. */
 async function summaryFrom(db: MonitoringDb, runId: string, dag: DagSummary): Promise<WorkflowSummary> {
   const item = await db.runStatus(runId);
-  const rundir = (await db.connection.first<{ rundir: string | null }>(sql`SELECT rundir FROM workflow WHERE run_id = ${runId}`))?.rundir ?? "";
+  const rundir =
+    (await db.connection.first<{ rundir: string | null }>(sql`SELECT rundir FROM workflow WHERE run_id = ${runId}`))
+      ?.rundir ?? "";
   const state_counts: Record<string, number> = {};
   for (const a of dag.apps) for (const [s, n] of Object.entries(a.states)) state_counts[s] = (state_counts[s] ?? 0) + n;
-  return { workflow: { ...item, rundir }, task_count: dag.task_count, state_counts, apps: dag.apps.map((a) => ({ name: a.name, count: a.count })), end_ms: null };
+  return {
+    workflow: { ...item, rundir },
+    task_count: dag.task_count,
+    state_counts,
+    apps: dag.apps.map((a) => ({ name: a.name, count: a.count })),
+    end_ms: null,
+  };
 }

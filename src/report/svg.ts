@@ -9,7 +9,10 @@ import type { DagSummary, GanttData, Histogram } from "../database/queries/types
 import { paletteColor, stateColor } from "../visualizer/client/colors.js";
 
 export function esc(s: unknown): string {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+  return String(s ?? "").replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
 }
 
 /** Short numbers for axes: 1.2k, 3.4M, 0.25. */
@@ -54,7 +57,15 @@ export interface TimeChart {
 
 const M = { l: 52, r: 12, t: 10, b: 28 };
 
-function axes(w: number, h: number, top: number, step: number, startMs: number, spanMs: number, yLabel: string): string {
+function axes(
+  w: number,
+  h: number,
+  top: number,
+  step: number,
+  startMs: number,
+  spanMs: number,
+  yLabel: string,
+): string {
   const ih = h - M.t - M.b;
   const iw = w - M.l - M.r;
   let out = "";
@@ -86,7 +97,10 @@ export function timeChart(c: TimeChart): string {
   for (const s of series) {
     const lo = c.stacked ? [...stackedTop] : new Array<number>(n).fill(0);
     const hi = s.values.map((v, i) => (c.stacked ? lo[i]! + v : v));
-    if (c.stacked) hi.forEach((v, i) => { stackedTop[i] = v; });
+    if (c.stacked)
+      hi.forEach((v, i) => {
+        stackedTop[i] = v;
+      });
     layers.push({ s, lo, hi: Array.from({ length: n }, (_, i) => hi[i] ?? lo[i]!) });
   }
   const max = Math.max(c.cap?.value ?? 0, ...layers.flatMap((l) => l.hi));
@@ -112,12 +126,23 @@ export function timeChart(c: TimeChart): string {
   if (c.cap && c.cap.value > 0) {
     body += `<line x1="${M.l}" x2="${w - M.r}" y1="${Y(c.cap.value)}" y2="${Y(c.cap.value)}" class="cap"><title>${esc(c.cap.label)}: ${short(c.cap.value)}</title></line>`;
   }
-  return `<svg class="chart" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">${body}</svg>` +
-    legend(c.cap && c.cap.value > 0 ? [...series, { name: `${c.cap.label} (${short(c.cap.value)})`, values: [], color: "#444" }] : series);
+  return (
+    `<svg class="chart" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">${body}</svg>` +
+    legend(
+      c.cap && c.cap.value > 0
+        ? [...series, { name: `${c.cap.label} (${short(c.cap.value)})`, values: [], color: "#444" }]
+        : series,
+    )
+  );
 }
 
 /** A histogram as bars. */
-export function histogramChart(hg: Histogram, format: (v: number) => string = short, width = 420, height = 200): string {
+export function histogramChart(
+  hg: Histogram,
+  format: (v: number) => string = short,
+  width = 420,
+  height = 200,
+): string {
   if (hg.counts.length === 0) return `<p class="empty">No data.</p>`;
   const n = hg.counts.length;
   const { top, step } = niceMax(Math.max(...hg.counts));
@@ -151,7 +176,8 @@ export function barList(items: { label: string; value: number; text: string }[],
   items.forEach((it, i) => {
     const y = 2 + i * rowH;
     const bw = ((width - lw - 110) * it.value) / max;
-    body += `<text x="${lw - 6}" y="${y + 12}" text-anchor="end">${esc(it.label.length > 28 ? it.label.slice(0, 27) + "…" : it.label)}</text>` +
+    body +=
+      `<text x="${lw - 6}" y="${y + 12}" text-anchor="end">${esc(it.label.length > 28 ? it.label.slice(0, 27) + "…" : it.label)}</text>` +
       `<rect x="${lw}" y="${y + 2}" width="${f1(Math.max(0, bw))}" height="${rowH - 5}" fill="${paletteColor(i)}"><title>${esc(it.label)}: ${esc(it.text)}</title></rect>` +
       `<text x="${f1(lw + bw + 6)}" y="${y + 12}">${esc(it.text)}</text>`;
   });
@@ -163,7 +189,11 @@ export function ganttChart(g: GanttData, width = 860): string {
   if (g.rows.length === 0) return `<p class="empty">No tasks.</p>`;
   let lo = Infinity;
   let hi = -Infinity;
-  for (const r of g.rows) for (const [, a, b] of r.segs) { if (a < lo) lo = a; if (b > hi) hi = b; }
+  for (const r of g.rows)
+    for (const [, a, b] of r.segs) {
+      if (a < lo) lo = a;
+      if (b > hi) hi = b;
+    }
   if (!Number.isFinite(lo)) return `<p class="empty">No task has a recorded state.</p>`;
   const span = Math.max(1, hi - lo);
   const rowH = g.rows.length > 150 ? 2 : g.rows.length > 60 ? 4 : 8;
@@ -178,15 +208,21 @@ export function ganttChart(g: GanttData, width = 860): string {
       body += `<rect x="${f1(x)}" y="${y}" width="${f1(wd)}" height="${Math.max(1, rowH - (rowH > 2 ? 1 : 0))}" fill="${stateColor(st)}"><title>task ${r.task_id} (${esc(r.app)}) ${esc(st)} ${((b - a) / 1000).toFixed(3)} s</title></rect>`;
     }
   });
-  for (let i = 0; i <= 4; i++) body += `<text x="${f1(M.l + (iw * i) / 4)}" y="${h - 10}" text-anchor="${i === 0 ? "start" : i === 4 ? "end" : "middle"}">${clock(lo + (span * i) / 4)}</text>`;
+  for (let i = 0; i <= 4; i++)
+    body += `<text x="${f1(M.l + (iw * i) / 4)}" y="${h - 10}" text-anchor="${i === 0 ? "start" : i === 4 ? "end" : "middle"}">${clock(lo + (span * i) / 4)}</text>`;
   body += `<text x="${M.l - 4}" y="${M.t + 8}" text-anchor="end">${g.rows[0]!.task_id}</text><text x="${M.l - 4}" y="${M.t + g.rows.length * rowH}" text-anchor="end">${g.rows[g.rows.length - 1]!.task_id}</text>`;
   const states = [...new Set(g.rows.flatMap((r) => r.segs.map((s) => s[0])))];
-  return `<svg class="chart" viewBox="0 0 ${width} ${h}" width="${width}" height="${h}" role="img">${body}</svg>` +
-    legend(states.map((s) => ({ name: s, values: [], color: stateColor(s) })));
+  return (
+    `<svg class="chart" viewBox="0 0 ${width} ${h}" width="${width}" height="${h}" role="img">${body}</svg>` +
+    legend(states.map((s) => ({ name: s, values: [], color: stateColor(s) })))
+  );
 }
 
 /** Columns of apps by dependency depth (longest path over app edges; cycles broken). */
-export function appLevels(apps: readonly string[], edges: readonly { from: string; to: string }[]): Map<string, number> {
+export function appLevels(
+  apps: readonly string[],
+  edges: readonly { from: string; to: string }[],
+): Map<string, number> {
   const level = new Map(apps.map((a) => [a, 0]));
   const real = edges.filter((e) => e.from !== e.to && level.has(e.from) && level.has(e.to));
   // Bellman-Ford style relaxation, at most |apps| rounds: a cycle cannot push levels forever.
@@ -194,7 +230,10 @@ export function appLevels(apps: readonly string[], edges: readonly { from: strin
     let moved = false;
     for (const e of real) {
       const want = level.get(e.from)! + 1;
-      if (want > level.get(e.to)! && want < apps.length) { level.set(e.to, want); moved = true; }
+      if (want > level.get(e.to)! && want < apps.length) {
+        level.set(e.to, want);
+        moved = true;
+      }
     }
     if (!moved) break;
   }
@@ -210,8 +249,14 @@ export function dagChart(d: DagSummary, maxApps = 60): string {
   const names = apps.map((a) => a.name);
   const levels = appLevels(names, d.app_edges);
   const cols = new Map<number, string[]>();
-  for (const a of names) { const l = levels.get(a)!; (cols.get(l) ?? cols.set(l, []).get(l)!).push(a); }
-  const BW = 170, BH = 46, GX = 70, GY = 18;
+  for (const a of names) {
+    const l = levels.get(a)!;
+    (cols.get(l) ?? cols.set(l, []).get(l)!).push(a);
+  }
+  const BW = 170,
+    BH = 46,
+    GX = 70,
+    GY = 18;
   const pos = new Map<string, { x: number; y: number }>();
   let maxRows = 0;
   for (const [l, list] of [...cols.entries()].sort((a, b) => a[0] - b[0])) {
@@ -230,9 +275,13 @@ export function dagChart(d: DagSummary, maxApps = 60): string {
       body += `<path d="M${a.x + BW - 30},${a.y} c 10,-16 30,-16 24,0" fill="none" stroke="#999" marker-end="url(#arrow)"><title>${esc(e.from)} → ${esc(e.to)}: ${e.count}</title></path>`;
       continue;
     }
-    const x1 = a.x + BW, y1 = a.y + BH / 2, x2 = b.x, y2 = b.y + BH / 2;
+    const x1 = a.x + BW,
+      y1 = a.y + BH / 2,
+      x2 = b.x,
+      y2 = b.y + BH / 2;
     const mx = (x1 + x2) / 2;
-    body += `<path d="M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}" fill="none" stroke="#999" stroke-width="${f1(1 + Math.min(4, Math.log10(e.count + 1)))}" marker-end="url(#arrow)"><title>${esc(e.from)} → ${esc(e.to)}: ${e.count} dependencies</title></path>` +
+    body +=
+      `<path d="M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}" fill="none" stroke="#999" stroke-width="${f1(1 + Math.min(4, Math.log10(e.count + 1)))}" marker-end="url(#arrow)"><title>${esc(e.from)} → ${esc(e.to)}: ${e.count} dependencies</title></path>` +
       `<text x="${f1(mx)}" y="${f1((y1 + y2) / 2 - 3)}" text-anchor="middle" class="edge">${short(e.count)}</text>`;
   }
   for (const a of apps) {
@@ -247,10 +296,14 @@ export function dagChart(d: DagSummary, maxApps = 60): string {
       bar += `<rect x="${f1(x)}" y="${p.y + 30}" width="${f1(bw)}" height="9" fill="${stateColor(s)}"><title>${esc(s)}: ${n}</title></rect>`;
       x += bw;
     }
-    body += `<g class="app"><rect x="${p.x}" y="${p.y}" width="${BW}" height="${BH}" rx="5" class="box"/>` +
+    body +=
+      `<g class="app"><rect x="${p.x}" y="${p.y}" width="${BW}" height="${BH}" rx="5" class="box"/>` +
       `<text x="${p.x + 6}" y="${p.y + 15}" class="name">${esc(a.name.length > 24 ? a.name.slice(0, 23) + "…" : a.name)}</text>` +
       `<text x="${p.x + BW - 6}" y="${p.y + 15}" text-anchor="end">${short(a.count)}</text>${bar}<title>${esc(a.name)}: ${a.count} tasks</title></g>`;
   }
-  const more = d.apps.length > apps.length ? `<p class="note">The ${apps.length} largest of ${d.apps.length} apps are shown.</p>` : "";
+  const more =
+    d.apps.length > apps.length
+      ? `<p class="note">The ${apps.length} largest of ${d.apps.length} apps are shown.</p>`
+      : "";
   return `<div class="scroll"><svg class="chart dag" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">${body}</svg></div>${more}`;
 }

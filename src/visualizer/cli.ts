@@ -34,14 +34,20 @@ export function parseVisualizeArgs(argv: readonly string[]): VisualizeArgs {
       return v;
     };
     switch (name) {
-      case "-h": case "--help": out.help = true; break;
-      case "-p": case "--port": {
+      case "-h":
+      case "--help":
+        out.help = true;
+        break;
+      case "-p":
+      case "--port": {
         const v = value();
-        if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new Error(`--port must be an integer from 0 to 65535, got ${JSON.stringify(v)}`);
+        if (!/^\d{1,5}$/.test(v) || Number(v) > 65535)
+          throw new Error(`--port must be an integer from 0 to 65535, got ${JSON.stringify(v)}`);
         out.port = Number(v);
         break;
       }
-      case "-l": case "--listen": {
+      case "-l":
+      case "--listen": {
         const v = value();
         if (v.trim() === "") throw new Error("--listen needs an address");
         out.listen = v;
@@ -49,7 +55,8 @@ export function parseVisualizeArgs(argv: readonly string[]): VisualizeArgs {
       }
       default:
         if (arg.startsWith("-")) throw new Error(`unknown option ${arg}`);
-        if (dbSeen) throw new Error(`only one database may be given (got ${JSON.stringify(out.db)} and ${JSON.stringify(arg)})`);
+        if (dbSeen)
+          throw new Error(`only one database may be given (got ${JSON.stringify(out.db)} and ${JSON.stringify(arg)})`);
         out.db = arg;
         dbSeen = true;
     }

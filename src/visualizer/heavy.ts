@@ -99,11 +99,13 @@ export class HeavyQueries {
         worker.postMessage({ id: job.id, method: job.method, runId: job.runId });
       } else {
         this.running.set(job.id, job);
-        const run = this.source[job.method](job.runId).then(job.resolve, job.reject).finally(() => {
-          this.running.delete(job.id);
-          this.inline.delete(run);
-          this.pump();
-        });
+        const run = this.source[job.method](job.runId)
+          .then(job.resolve, job.reject)
+          .finally(() => {
+            this.running.delete(job.id);
+            this.inline.delete(run);
+            this.pump();
+          });
         this.inline.add(run);
       }
     }

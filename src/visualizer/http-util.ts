@@ -3,7 +3,10 @@ import type { ServerResponse } from "node:http";
 
 /** A problem with the request itself; becomes a 4xx with this message. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -11,10 +14,17 @@ export class HttpError extends Error {
 const SECURITY_HEADERS: Record<string, string> = {
   "X-Content-Type-Options": "nosniff",
   "Referrer-Policy": "no-referrer",
-  "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  "Content-Security-Policy":
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
 };
 
-export function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
+export function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string | Buffer,
+  extra: Record<string, string> = {},
+): void {
   const buf = typeof body === "string" ? Buffer.from(body, "utf8") : body;
   res.writeHead(status, { "Content-Type": type, "Content-Length": String(buf.length), ...SECURITY_HEADERS, ...extra });
   res.end(res.req.method === "HEAD" ? undefined : buf);
@@ -37,17 +47,26 @@ export function checkRunId(raw: string): string {
 }
 
 export function parseTaskId(raw: string): number {
-  if (!/^\d{1,15}$/.test(raw)) throw new HttpError(400, `task id must be a non-negative integer, got ${JSON.stringify(raw.slice(0, 80))}`);
+  if (!/^\d{1,15}$/.test(raw))
+    throw new HttpError(400, `task id must be a non-negative integer, got ${JSON.stringify(raw.slice(0, 80))}`);
   return Number(raw);
 }
 
 /** An optional non-negative integer query parameter within [min, max]. */
-export function intParam(q: URLSearchParams, name: string, def: number | null, min: number, max: number): number | null {
+export function intParam(
+  q: URLSearchParams,
+  name: string,
+  def: number | null,
+  min: number,
+  max: number,
+): number | null {
   const raw = q.get(name);
   if (raw === null || raw === "") return def;
-  if (!/^\d{1,15}$/.test(raw)) throw new HttpError(400, `query parameter "${name}" must be an integer, got ${JSON.stringify(raw.slice(0, 80))}`);
+  if (!/^\d{1,15}$/.test(raw))
+    throw new HttpError(400, `query parameter "${name}" must be an integer, got ${JSON.stringify(raw.slice(0, 80))}`);
   const v = Number(raw);
-  if (v < min || v > max) throw new HttpError(400, `query parameter "${name}" must be between ${min} and ${max}, got ${v}`);
+  if (v < min || v > max)
+    throw new HttpError(400, `query parameter "${name}" must be between ${min} and ${max}, got ${v}`);
   return v;
 }
 

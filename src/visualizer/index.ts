@@ -59,7 +59,9 @@ export async function visualizeCommand(argv: string[]): Promise<number> {
     console.error(`parsl-ts visualize: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  console.log(`parsl-ts visualize: serving ${describeEndpoint(parseEndpoint(args.db))} at ${handle.url} (read-only; Ctrl-C to stop)`);
+  console.log(
+    `parsl-ts visualize: serving ${describeEndpoint(parseEndpoint(args.db))} at ${handle.url} (read-only; Ctrl-C to stop)`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGINT", stop);

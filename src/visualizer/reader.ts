@@ -3,7 +3,16 @@
  * dialects: MonitoringDb (src/database/queries/), over an async Connection.
  */
 import type {
-  AppHistory, DagData, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
+  AppHistory,
+  DagData,
+  DagSummary,
+  GanttData,
+  Page,
+  ResourceData,
+  TaskDetail,
+  TaskListItem,
+  TimeSeries,
+  WorkflowListItem,
   WorkflowSummary,
 } from "../database/queries/types.js";
 
@@ -17,7 +26,12 @@ export interface MonitoringReader {
   listWorkflows(offset: number, limit: number): Promise<Page<WorkflowListItem>>;
   runStatus(runId: string): Promise<WorkflowListItem>;
   workflowSummary(runId: string): Promise<WorkflowSummary>;
-  listTasks(runId: string, filter: { app?: string; state?: string }, offset: number, limit: number): Promise<Page<TaskListItem>>;
+  listTasks(
+    runId: string,
+    filter: { app?: string; state?: string },
+    offset: number,
+    limit: number,
+  ): Promise<Page<TaskListItem>>;
   taskExists(runId: string, taskId: number): Promise<boolean>;
   appExists(runId: string, app: string): Promise<boolean>;
   taskDetail(runId: string, taskId: number): Promise<TaskDetail | null>;

@@ -10,7 +10,15 @@ import { STATE_NAMES } from "../database/schema.js";
 import { STYLE_CSS } from "./style.js";
 import { errorHtml, pageHtml, type PageParams } from "./pages.js";
 import {
-  HttpError, checkRunId, decodeSegment, intParam, noNul, parseTaskId, send, sendJson, textParam,
+  HttpError,
+  checkRunId,
+  decodeSegment,
+  intParam,
+  noNul,
+  parseTaskId,
+  send,
+  sendJson,
+  textParam,
 } from "./http-util.js";
 import type { HeavyMethod } from "./heavy.js";
 import type { DagSummary, MonitoringReader } from "./reader.js";
@@ -51,7 +59,10 @@ export class VisualizerServer {
   private loopbackOnly = false;
   private readonly assets = loadClientAssets();
 
-  constructor(private readonly reader: MonitoringReader, private readonly heavy: HeavyRunner = inlineHeavy(reader)) {
+  constructor(
+    private readonly reader: MonitoringReader,
+    private readonly heavy: HeavyRunner = inlineHeavy(reader),
+  ) {
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
   }
@@ -87,10 +98,15 @@ export class VisualizerServer {
     // Every answer under /api/ is JSON, errors included, whatever stage refuses the request.
     const wantsHtml = !/^\/api(\/|\?|$)/.test(req.url ?? "/");
     try {
-      if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, `method ${req.method ?? "?"} not allowed; this server is read-only`);
+      if (req.method !== "GET" && req.method !== "HEAD")
+        throw new HttpError(405, `method ${req.method ?? "?"} not allowed; this server is read-only`);
       if (this.loopbackOnly) {
         const host = (req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
-        if (!LOOPBACK_HOSTS.has(host)) throw new HttpError(403, `host ${JSON.stringify(host.slice(0, 80))} not allowed: this server only answers loopback names`);
+        if (!LOOPBACK_HOSTS.has(host))
+          throw new HttpError(
+            403,
+            `host ${JSON.stringify(host.slice(0, 80))} not allowed: this server only answers loopback names`,
+          );
       }
       const url = new URL(req.url ?? "/", "http://localhost");
       // "/workflow/x/" and "/workflow/x" are the same page; "/" is [""].
@@ -100,8 +116,12 @@ export class VisualizerServer {
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;
       const message = e instanceof HttpError ? e.message : "internal error while reading the monitoring database";
-      if (!(e instanceof HttpError)) console.error(`visualizer: ${req.method} ${req.url}:`, e instanceof Error ? e.message : e);
-      if (res.headersSent) { res.destroy(); return; }
+      if (!(e instanceof HttpError))
+        console.error(`visualizer: ${req.method} ${req.url}:`, e instanceof Error ? e.message : e);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
       if (wantsHtml) send(res, status, "text/html; charset=utf-8", errorHtml(status, message));
       else sendJson(res, status, { error: message, status });
     }
@@ -127,19 +147,23 @@ export class VisualizerServer {
       const n = parts.length;
       if (n === 2) return this.page(res, { kind: "workflow", title: "Workflow", run });
       if (n === 3 && c === "resource_usage") return this.page(res, { kind: "resources", title: "Resource usage", run });
-      if (n === 3 && c === "dag_group_by_apps") return this.page(res, { kind: "dag", title: "DAG by app", run, group: "apps" });
-      if (n === 3 && c === "dag_group_by_states") return this.page(res, { kind: "dag", title: "DAG by state", run, group: "states" });
+      if (n === 3 && c === "dag_group_by_apps")
+        return this.page(res, { kind: "dag", title: "DAG by app", run, group: "apps" });
+      if (n === 3 && c === "dag_group_by_states")
+        return this.page(res, { kind: "dag", title: "DAG by state", run, group: "states" });
       if (n === 3 && c === "task") return this.page(res, { kind: "tasks", title: "All apps", run });
       if (n === 4 && c === "task" && d !== undefined) {
         const task = parseTaskId(decodeSegment(d));
-        if (!(await this.reader.taskExists(run, task))) throw new HttpError(404, `Task ${task} of workflow ${run} could not be found`);
+        if (!(await this.reader.taskExists(run, task)))
+          throw new HttpError(404, `Task ${task} of workflow ${run} could not be found`);
         return this.page(res, { kind: "task", title: `Task ${task}`, run, task });
       }
       if (n === 4 && c === "app" && d !== undefined) {
         const app = decodeSegment(d);
         if (app.length === 0 || app.length > 512) throw new HttpError(400, "app name must be 1 to 512 characters");
         noNul(app, "app name");
-        if (!(await this.reader.appExists(run, app))) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
+        if (!(await this.reader.appExists(run, app)))
+          throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
         return this.page(res, { kind: "tasks", title: `App ${app}`, run, app });
       }
     }
@@ -147,7 +171,8 @@ export class VisualizerServer {
   }
 
   private serveStatic(name: string, res: http.ServerResponse): void {
-    if (name === "style.css") return send(res, 200, "text/css; charset=utf-8", STYLE_CSS, { "Cache-Control": "max-age=60" });
+    if (name === "style.css")
+      return send(res, 200, "text/css; charset=utf-8", STYLE_CSS, { "Cache-Control": "max-age=60" });
     const body = this.assets.get(name);
     if (!body) throw new HttpError(404, `no such static file: ${name.slice(0, 100)}`);
     send(res, 200, "text/javascript; charset=utf-8", body, { "Cache-Control": "max-age=60" });
@@ -178,26 +203,41 @@ export class VisualizerServer {
         }
         case "tasks": {
           const state = textParam(q, "state", 32);
-          if (state !== undefined && !(STATE_NAMES as string[]).includes(state)) throw new HttpError(400, `unknown state ${JSON.stringify(state)}`);
+          if (state !== undefined && !(STATE_NAMES as string[]).includes(state))
+            throw new HttpError(400, `unknown state ${JSON.stringify(state)}`);
           const app = textParam(q, "app", 512);
-          if (app !== undefined && !(await r.appExists(run, app))) throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
+          if (app !== undefined && !(await r.appExists(run, app)))
+            throw new HttpError(404, `App ${JSON.stringify(app)} has no tasks in workflow ${run}`);
           const offset = intParam(q, "offset", 0, 0, MAX_ID)!;
           const limit = intParam(q, "limit", 100, 1, 1000)!;
-          return sendJson(res, 200, await r.listTasks(run, { ...(app !== undefined ? { app } : {}), ...(state !== undefined ? { state } : {}) }, offset, limit));
+          return sendJson(
+            res,
+            200,
+            await r.listTasks(
+              run,
+              { ...(app !== undefined ? { app } : {}), ...(state !== undefined ? { state } : {}) },
+              offset,
+              limit,
+            ),
+          );
         }
         case "gantt": {
           const from = intParam(q, "from", null, 0, MAX_ID);
           const to = intParam(q, "to", null, 0, MAX_ID);
-          if (from !== null && to !== null && to < from) throw new HttpError(400, `"to" (${to}) is smaller than "from" (${from})`);
+          if (from !== null && to !== null && to < from)
+            throw new HttpError(400, `"to" (${to}) is smaller than "from" (${from})`);
           const rows = intParam(q, "rows", 300, 1, 1000)!;
           return sendJson(res, 200, await r.gantt(run, from, to, rows));
         }
-        case "tries": return this.heavyJson(res, "triesOverTime", run);
+        case "tries":
+          return this.heavyJson(res, "triesOverTime", run);
         case "dag": {
           const from = intParam(q, "from", 0, 0, MAX_ID)!;
           const limit = intParam(q, "limit", 300, 1, 2000)!;
-          const [window, summary] = await Promise.all([r.dagWindow(run, from, limit),
-            r.changeToken().then((token) => this.heavy.get<DagSummary>("dagSummary", run, token))]);
+          const [window, summary] = await Promise.all([
+            r.dagWindow(run, from, limit),
+            r.changeToken().then((token) => this.heavy.get<DagSummary>("dagSummary", run, token)),
+          ]);
           return sendJson(res, 200, { ...summary, window });
         }
         case "dag_window": {
@@ -205,10 +245,14 @@ export class VisualizerServer {
           const limit = intParam(q, "limit", 300, 1, 2000)!;
           return sendJson(res, 200, await r.dagWindow(run, from, limit));
         }
-        case "dag_summary": return this.heavyJson(res, "dagSummary", run);
-        case "resources": return this.heavyJson(res, "resources", run);
-        case "history": return this.heavyJson(res, "appHistory", run);
-        default: break; // other names: the 404 below
+        case "dag_summary":
+          return this.heavyJson(res, "dagSummary", run);
+        case "resources":
+          return this.heavyJson(res, "resources", run);
+        case "history":
+          return this.heavyJson(res, "appHistory", run);
+        default:
+          break; // other names: the 404 below
       }
     }
     if (p.length === 4 && c === "tasks" && d !== undefined) {

@@ -45,7 +45,6 @@ export interface TryColumns {
   task_try_stderr_tail: string | null;
 }
 
-
 export interface WorkflowStartEvent {
   t: "workflow_start";
   workflow_name: string | null;
@@ -113,8 +112,16 @@ export interface ResourceEvent {
 export interface NodeEvent {
   t: "node";
   row: {
-    hostname: string; uid: string; block_id: string; cpu_count: number; total_memory: number;
-    active: boolean; worker_count: number; python_v: string; timestamp: Micros; last_heartbeat: Micros;
+    hostname: string;
+    uid: string;
+    block_id: string;
+    cpu_count: number;
+    total_memory: number;
+    active: boolean;
+    worker_count: number;
+    python_v: string;
+    timestamp: Micros;
+    last_heartbeat: Micros;
   };
 }
 

@@ -25,7 +25,16 @@ export const FINAL_FAILURE_STATES: ReadonlySet<StateName> = new Set(["failed", "
 
 /** Block (batch job) states, Parsl's `JobState` names. */
 export const BLOCK_STATES = [
-  "UNKNOWN", "PENDING", "RUNNING", "CANCELLED", "COMPLETED", "FAILED", "TIMEOUT", "HELD", "MISSING", "SCALED_IN",
+  "UNKNOWN",
+  "PENDING",
+  "RUNNING",
+  "CANCELLED",
+  "COMPLETED",
+  "FAILED",
+  "TIMEOUT",
+  "HELD",
+  "MISSING",
+  "SCALED_IN",
 ] as const;
 
 export type RunStatus = "running" | "completed" | "failed" | "interrupted" | "crashed";

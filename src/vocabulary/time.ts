@@ -20,4 +20,3 @@ export function nowMicros(): Micros {
   last = t;
   return t;
 }
-

@@ -41,12 +41,24 @@ export async function checkCommand(argv: string[]): Promise<number> {
     });
     const clean = report.findings.length === 0;
     if (format === "json") {
-      process.stdout.write(JSON.stringify({
-        database: report.database, dialect: report.dialect, schema_version: report.schemaVersion, code_schema_version: report.codeSchemaVersion,
-        clean, findings: report.findings,
-      }, null, 2) + "\n");
+      process.stdout.write(
+        JSON.stringify(
+          {
+            database: report.database,
+            dialect: report.dialect,
+            schema_version: report.schemaVersion,
+            code_schema_version: report.codeSchemaVersion,
+            clean,
+            findings: report.findings,
+          },
+          null,
+          2,
+        ) + "\n",
+      );
     } else if (format === "table") {
-      const lines = [`${report.database} (${report.dialect}): schema version ${report.schemaVersionLabel}; this parsl-ts writes ${report.codeSchemaVersion}`];
+      const lines = [
+        `${report.database} (${report.dialect}): schema version ${report.schemaVersionLabel}; this parsl-ts writes ${report.codeSchemaVersion}`,
+      ];
       for (const f of report.findings) lines.push(`${f.severity}: ${f.message}`);
       const errors = report.findings.filter((f) => f.severity === "error").length;
       lines.push(clean ? "no problems found" : `${errors} error(s), ${report.findings.length - errors} warning(s)`);

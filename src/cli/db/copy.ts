@@ -23,14 +23,23 @@ export async function copyCommand(argv: string[]): Promise<number> {
     console.log(COPY_USAGE);
     return EXIT.ok;
   }
-  if (p.positionals.length !== 2) throw new UsageError(`give a source and a target database (got ${p.positionals.length} argument(s))`);
+  if (p.positionals.length !== 2)
+    throw new UsageError(`give a source and a target database (got ${p.positionals.length} argument(s))`);
   const format = parseFormat(p.options.get("format"));
   const from = parseEndpoint(p.positionals[0]!);
   const to = parseEndpoint(p.positionals[1]!);
-  if (describeEndpoint(from) === describeEndpoint(to)) throw new UsageError("the source and the target are the same database");
+  if (describeEndpoint(from) === describeEndpoint(to))
+    throw new UsageError("the source and the target are the same database");
   const runOption = p.options.get("run");
-  const runIds = typeof runOption === "string" ? runOption.split(",").map((r) => r.trim()).filter((r) => r !== "") : undefined;
-  if (runOption !== undefined && (runIds === undefined || runIds.length === 0)) throw new UsageError("--run needs at least one run id");
+  const runIds =
+    typeof runOption === "string"
+      ? runOption
+          .split(",")
+          .map((r) => r.trim())
+          .filter((r) => r !== "")
+      : undefined;
+  if (runOption !== undefined && (runIds === undefined || runIds.length === 0))
+    throw new UsageError("--run needs at least one run id");
   const source = await openDatabase(from, { readonly: true, applicationName: "parsl-ts db copy (source)" });
   try {
     const target = await openDatabase(to, { readonly: false, create: true, applicationName: "parsl-ts db copy" });
@@ -40,22 +49,48 @@ export async function copyCommand(argv: string[]): Promise<number> {
         : undefined;
       let result;
       try {
-        result = await copyRuns(source, target, { ...(runIds ? { runIds } : {}), ...(progress ? { onProgress: progress } : {}) });
+        result = await copyRuns(source, target, {
+          ...(runIds ? { runIds } : {}),
+          ...(progress ? { onProgress: progress } : {}),
+        });
       } catch (err) {
-        throw new CommandError(`cannot copy from ${source.location} to ${target.location}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new CommandError(
+          `cannot copy from ${source.location} to ${target.location}: ${err instanceof Error ? err.message : String(err)}`,
+        );
       } finally {
         if (progress) process.stderr.write("\r\x1b[K");
       }
       if (format === "json") {
-        process.stdout.write(JSON.stringify({ source: source.location, target: target.location, ...result }, null, 2) + "\n");
+        process.stdout.write(
+          JSON.stringify({ source: source.location, target: target.location, ...result }, null, 2) + "\n",
+        );
       } else if (format === "table") {
         const total = Object.values(result.rows).reduce((a, b) => a + b, 0);
-        process.stdout.write(`copied ${result.copied.length} run(s) from ${source.location} to ${target.location}: ${total} rows ` +
-          `(${Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(", ")})\n`);
-        if (result.skipped.length) process.stdout.write(`skipped ${result.skipped.length} run(s) the target already has: ${result.skipped.join(", ")}\n`);
+        process.stdout.write(
+          `copied ${result.copied.length} run(s) from ${source.location} to ${target.location}: ${total} rows ` +
+            `(${Object.entries(result.rows)
+              .map(([t, n]) => `${t} ${n}`)
+              .join(", ")})\n`,
+        );
+        if (result.skipped.length)
+          process.stdout.write(
+            `skipped ${result.skipped.length} run(s) the target already has: ${result.skipped.join(", ")}\n`,
+          );
       } else {
-        const rows = [...result.copied.map((r) => ({ run_id: r, outcome: "copied" })), ...result.skipped.map((r) => ({ run_id: r, outcome: "skipped" }))];
-        process.stdout.write(renderRows(rows, [{ key: "run_id", value: (r) => r.run_id }, { key: "outcome", value: (r) => r.outcome }], format));
+        const rows = [
+          ...result.copied.map((r) => ({ run_id: r, outcome: "copied" })),
+          ...result.skipped.map((r) => ({ run_id: r, outcome: "skipped" })),
+        ];
+        process.stdout.write(
+          renderRows(
+            rows,
+            [
+              { key: "run_id", value: (r) => r.run_id },
+              { key: "outcome", value: (r) => r.outcome },
+            ],
+            format,
+          ),
+        );
       }
       return EXIT.ok;
     } finally {

@@ -5,7 +5,13 @@ import { CommandError, EXIT, numberOption, parseArgs, UsageError } from "../args
 import { chooseEndpoint, openDatabase } from "../database.js";
 import { parseFormat, renderRows, type ColumnSpec } from "../output.js";
 import { parseWhen } from "../when.js";
-import { deleteRuns, selectRuns, sqliteFreeBytes, type DeletedRows, type RunToPrune } from "../../database/upkeep/prune.js";
+import {
+  deleteRuns,
+  selectRuns,
+  sqliteFreeBytes,
+  type DeletedRows,
+  type RunToPrune,
+} from "../../database/upkeep/prune.js";
 import { UpkeepRefusal } from "../../database/upkeep/upgrade.js";
 import { raw } from "../../database/sql.js";
 
@@ -50,26 +56,44 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 export async function pruneCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, {
-    db: "value", before: "value", "keep-last": "value", workflow: "value", "dry-run": "flag", yes: "flag", force: "flag",
-    vacuum: "flag", format: "value", help: "flag",
-  }, { h: "help", y: "yes" });
+  const p = parseArgs(
+    argv,
+    {
+      db: "value",
+      before: "value",
+      "keep-last": "value",
+      workflow: "value",
+      "dry-run": "flag",
+      yes: "flag",
+      force: "flag",
+      vacuum: "flag",
+      format: "value",
+      help: "flag",
+    },
+    { h: "help", y: "yes" },
+  );
   if (p.options.has("help")) {
     console.log(PRUNE_USAGE);
     return EXIT.ok;
   }
   if (p.positionals.length > 1) throw new UsageError(`one database at a time (got ${p.positionals.length})`);
-  const hasBefore = p.options.has("before"), hasKeep = p.options.has("keep-last");
+  const hasBefore = p.options.has("before"),
+    hasKeep = p.options.has("keep-last");
   if (hasBefore === hasKeep) throw new UsageError("give exactly one of --before WHEN and --keep-last N");
   const before = hasBefore ? parseWhen(String(p.options.get("before")), "--before") : undefined;
-  const keepLast = hasKeep ? numberOption(p, "keep-last", 0, (n) => Number.isInteger(n) && n >= 0, "a whole number ≥ 0") : undefined;
+  const keepLast = hasKeep
+    ? numberOption(p, "keep-last", 0, (n) => Number.isInteger(n) && n >= 0, "a whole number ≥ 0")
+    : undefined;
   const workflow = p.options.get("workflow");
   if (workflow === true) throw new UsageError("--workflow needs a name");
   const format = parseFormat(p.options.get("format"));
-  const dryRun = p.options.has("dry-run"), force = p.options.has("force");
+  const dryRun = p.options.has("dry-run"),
+    force = p.options.has("force");
   const endpoint = chooseEndpoint(p.options.get("db"), p.positionals[0]);
   if (!dryRun && !p.options.has("yes") && !process.stdin.isTTY) {
-    throw new UsageError("deleting runs needs --yes when stdin is not a terminal (or --dry-run to see what would be deleted)");
+    throw new UsageError(
+      "deleting runs needs --yes when stdin is not a terminal (or --dry-run to see what would be deleted)",
+    );
   }
 
   const db = await openDatabase(endpoint, { readonly: dryRun });
@@ -77,7 +101,9 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     let selected: RunToPrune[];
     try {
       selected = await selectRuns(db, db.location, {
-        ...(before !== undefined ? { before } : {}), ...(keepLast !== undefined ? { keepLast } : {}), ...(workflow !== undefined ? { workflow } : {}),
+        ...(before !== undefined ? { before } : {}),
+        ...(keepLast !== undefined ? { keepLast } : {}),
+        ...(workflow !== undefined ? { workflow } : {}),
       });
     } catch (err) {
       if (err instanceof UpkeepRefusal) throw new CommandError(err.message);
@@ -89,9 +115,25 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     const say = (line: string): void => {
       (table ? process.stdout : process.stderr).write(line + "\n");
     };
-    for (const r of running) say(`keeping run ${r.runId} (${r.workflowName ?? "unnamed"}): it is still running (${r.reason}); --force deletes it`);
+    for (const r of running)
+      say(
+        `keeping run ${r.runId} (${r.workflowName ?? "unnamed"}): it is still running (${r.reason}); --force deletes it`,
+      );
     if (doomed.length === 0) {
-      if (format === "json") process.stdout.write(JSON.stringify({ database: db.location, dry_run: dryRun, runs: [], kept_running: running.map((r) => r.runId), deleted: null }, null, 2) + "\n");
+      if (format === "json")
+        process.stdout.write(
+          JSON.stringify(
+            {
+              database: db.location,
+              dry_run: dryRun,
+              runs: [],
+              kept_running: running.map((r) => r.runId),
+              deleted: null,
+            },
+            null,
+            2,
+          ) + "\n",
+        );
       else if (!table) process.stdout.write(renderRows([], RUN_COLUMNS, format));
       else say("no runs to delete");
       return EXIT.ok;
@@ -103,7 +145,20 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     }
     if (dryRun) {
       if (table) say("dry run: nothing was changed");
-      else if (format === "json") process.stdout.write(JSON.stringify({ database: db.location, dry_run: true, runs: runsJson(doomed), kept_running: running.map((r) => r.runId), deleted: null }, null, 2) + "\n");
+      else if (format === "json")
+        process.stdout.write(
+          JSON.stringify(
+            {
+              database: db.location,
+              dry_run: true,
+              runs: runsJson(doomed),
+              kept_running: running.map((r) => r.runId),
+              deleted: null,
+            },
+            null,
+            2,
+          ) + "\n",
+        );
       else process.stdout.write(renderRows(doomed, RUN_COLUMNS, format));
       return EXIT.ok;
     }
@@ -120,10 +175,30 @@ export async function pruneCommand(argv: string[]): Promise<number> {
         onNote: (note) => process.stderr.write(`${note}\n`),
       });
     } catch (err) {
-      throw new CommandError(`deleting runs from ${db.location} failed (runs deleted before the failure stay deleted): ${db.dialect.describeError(err)}`);
+      throw new CommandError(
+        `deleting runs from ${db.location} failed (runs deleted before the failure stay deleted): ${db.dialect.describeError(err)}`,
+      );
     }
-    if (table) say(`deleted ${doomed.length} run(s): ${Object.entries(deleted).map(([t, n]) => `${n} ${t}`).join(", ")} row(s)`);
-    else if (format === "json") process.stdout.write(JSON.stringify({ database: db.location, dry_run: false, runs: runsJson(doomed), kept_running: running.map((r) => r.runId), deleted }, null, 2) + "\n");
+    if (table)
+      say(
+        `deleted ${doomed.length} run(s): ${Object.entries(deleted)
+          .map(([t, n]) => `${n} ${t}`)
+          .join(", ")} row(s)`,
+      );
+    else if (format === "json")
+      process.stdout.write(
+        JSON.stringify(
+          {
+            database: db.location,
+            dry_run: false,
+            runs: runsJson(doomed),
+            kept_running: running.map((r) => r.runId),
+            deleted,
+          },
+          null,
+          2,
+        ) + "\n",
+      );
     else process.stdout.write(renderRows(doomed, RUN_COLUMNS, format));
 
     if (db.dialect.name === "sqlite" && endpoint.kind === "sqlite") {
@@ -134,8 +209,10 @@ export async function pruneCommand(argv: string[]): Promise<number> {
         await db.run(raw("PRAGMA wal_checkpoint(TRUNCATE)"));
         say(`VACUUM: ${endpoint.path} went from ${mib(size)} to ${mib(fs.statSync(endpoint.path).size)}`);
       } else if (free > 0) {
-        say(`${mib(free)} inside ${endpoint.path} is now free for new rows; to give it back to the disk, run ` +
-          `'sqlite3 ${endpoint.path} VACUUM' while no workflow writes (or add --vacuum next time); it rewrites the file`);
+        say(
+          `${mib(free)} inside ${endpoint.path} is now free for new rows; to give it back to the disk, run ` +
+            `'sqlite3 ${endpoint.path} VACUUM' while no workflow writes (or add --vacuum next time); it rewrites the file`,
+        );
       }
     } else if (table) {
       say("PostgreSQL reuses the space after (auto)vacuum; VACUUM FULL returns it to the disk but locks the tables");
@@ -147,5 +224,11 @@ export async function pruneCommand(argv: string[]): Promise<number> {
 }
 
 function runsJson(runs: readonly RunToPrune[]): object[] {
-  return runs.map((r) => ({ run_id: r.runId, workflow_name: r.workflowName, time_began: r.timeBegan, tasks: r.tasks, status: r.status }));
+  return runs.map((r) => ({
+    run_id: r.runId,
+    workflow_name: r.workflowName,
+    time_began: r.timeBegan,
+    tasks: r.tasks,
+    status: r.status,
+  }));
 }

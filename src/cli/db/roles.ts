@@ -17,7 +17,11 @@ passwords with \\password. Connects nowhere. docs/POSTGRES.md, "Roles", explains
   -h, --help                show this help`;
 
 export async function rolesCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { db: "value", database: "value", schema: "value", writer: "value", reader: "value", help: "flag" }, { h: "help" });
+  const p = parseArgs(
+    argv,
+    { db: "value", database: "value", schema: "value", writer: "value", reader: "value", help: "flag" },
+    { h: "help" },
+  );
   if (p.options.has("help")) {
     console.log(ROLES_USAGE);
     return EXIT.ok;
@@ -30,13 +34,26 @@ export async function rolesCommand(argv: string[]): Promise<number> {
   let database = str("database");
   if (database === undefined) {
     const e = chooseEndpoint(str("db"), p.positionals[0]);
-    if (e.kind !== "postgresql") throw new UsageError("roles are for PostgreSQL: give a postgresql:// endpoint or --database NAME");
-    database = decodeURIComponent(new URL(e.url.replace(/^postgres(ql)?(\+[a-z0-9_]+)?:/i, "postgresql:")).pathname.slice(1));
-    if (database === "") throw new UsageError("the endpoint names no database: add /DATABASE to it or give --database NAME");
+    if (e.kind !== "postgresql")
+      throw new UsageError("roles are for PostgreSQL: give a postgresql:// endpoint or --database NAME");
+    database = decodeURIComponent(
+      new URL(e.url.replace(/^postgres(ql)?(\+[a-z0-9_]+)?:/i, "postgresql:")).pathname.slice(1),
+    );
+    if (database === "")
+      throw new UsageError("the endpoint names no database: add /DATABASE to it or give --database NAME");
   }
-  const schema = str("schema"), writer = str("writer"), reader = str("reader");
+  const schema = str("schema"),
+    writer = str("writer"),
+    reader = str("reader");
   try {
-    process.stdout.write(rolesSql({ database, ...(schema ? { schema } : {}), ...(writer ? { writer } : {}), ...(reader ? { reader } : {}) }));
+    process.stdout.write(
+      rolesSql({
+        database,
+        ...(schema ? { schema } : {}),
+        ...(writer ? { writer } : {}),
+        ...(reader ? { reader } : {}),
+      }),
+    );
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -24,16 +24,24 @@ the schema advisory lock and each altered table's lock), and the writer waits me
 function lines(r: UpgradeReport, location: string): string {
   const after = versionLabel(r.versionAfter);
   if (!r.changed) return `${location} is already up to date (schema version ${after})\n`;
-  const out = [`${r.dryRun ? "would upgrade" : "upgraded"} ${location}: schema version ${r.versionLabelBefore} → ${after}`];
-  if (r.createdTables.length) out.push(`  ${r.dryRun ? "would create" : "created"} tables: ${r.createdTables.join(", ")}`);
+  const out = [
+    `${r.dryRun ? "would upgrade" : "upgraded"} ${location}: schema version ${r.versionLabelBefore} → ${after}`,
+  ];
+  if (r.createdTables.length)
+    out.push(`  ${r.dryRun ? "would create" : "created"} tables: ${r.createdTables.join(", ")}`);
   if (r.addedColumns.length) out.push(`  ${r.dryRun ? "would add" : "added"} columns: ${r.addedColumns.join(", ")}`);
-  if (r.createdIndexes.length) out.push(`  ${r.dryRun ? "would create" : "created"} indexes: ${r.createdIndexes.join(", ")}`);
+  if (r.createdIndexes.length)
+    out.push(`  ${r.dryRun ? "would create" : "created"} indexes: ${r.createdIndexes.join(", ")}`);
   if (r.dryRun) out.push("dry run: nothing was changed");
   return out.join("\n") + "\n";
 }
 
 export async function upgradeCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { db: "value", "dry-run": "flag", create: "flag", format: "value", help: "flag" }, { h: "help" });
+  const p = parseArgs(
+    argv,
+    { db: "value", "dry-run": "flag", create: "flag", format: "value", help: "flag" },
+    { h: "help" },
+  );
   if (p.options.has("help")) {
     console.log(UPGRADE_USAGE);
     return EXIT.ok;
@@ -56,18 +64,41 @@ export async function upgradeCommand(argv: string[]): Promise<number> {
   if (format === "table") {
     process.stdout.write(lines(r, db.location));
   } else if (format === "json") {
-    process.stdout.write(JSON.stringify({
-      database: db.location, dry_run: r.dryRun, changed: r.changed, version_before: r.effectiveBefore, version_after: r.versionAfter,
-      created_tables: r.createdTables, added_columns: r.addedColumns, created_indexes: r.createdIndexes,
-    }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify(
+        {
+          database: db.location,
+          dry_run: r.dryRun,
+          changed: r.changed,
+          version_before: r.effectiveBefore,
+          version_after: r.versionAfter,
+          created_tables: r.createdTables,
+          added_columns: r.addedColumns,
+          created_indexes: r.createdIndexes,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
   } else {
     const changes = [
       ...r.createdTables.map((name) => ({ change: "table", name })),
       ...r.addedColumns.map((name) => ({ change: "column", name })),
       ...r.createdIndexes.map((name) => ({ change: "index", name })),
-      ...(r.effectiveBefore !== r.versionAfter ? [{ change: "version", name: `${r.effectiveBefore ?? ""}->${r.versionAfter}` }] : []),
+      ...(r.effectiveBefore !== r.versionAfter
+        ? [{ change: "version", name: `${r.effectiveBefore ?? ""}->${r.versionAfter}` }]
+        : []),
     ];
-    process.stdout.write(renderRows(changes, [{ key: "change", value: (c) => c.change }, { key: "name", value: (c) => c.name }], format));
+    process.stdout.write(
+      renderRows(
+        changes,
+        [
+          { key: "change", value: (c) => c.change },
+          { key: "name", value: (c) => c.name },
+        ],
+        format,
+      ),
+    );
   }
   return EXIT.ok;
 }

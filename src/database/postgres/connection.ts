@@ -5,7 +5,14 @@
  * a user's own pg code in the same process is unaffected.
  */
 import pg from "pg";
-import { BoundConnection, ConnectionError, type ConnectOptions, type Connection, type Queryable, type Row } from "../connection.js";
+import {
+  BoundConnection,
+  ConnectionError,
+  type ConnectOptions,
+  type Connection,
+  type Queryable,
+  type Row,
+} from "../connection.js";
 import type { Sql } from "../sql.js";
 import { pgCode, pgErrorText, postgresDialect } from "./dialect.js";
 
@@ -37,13 +44,21 @@ export function explainConnectError(err: unknown, location: string): string {
   const code = pgCode(err);
   const text = pgErrorText(err);
   switch (code) {
-    case "ECONNREFUSED": return `cannot connect to PostgreSQL at ${location}: connection refused (is the server running and listening there?)`;
-    case "ENOTFOUND": case "EAI_AGAIN": return `cannot connect to PostgreSQL at ${location}: unknown host`;
-    case "28P01": return `cannot log in to PostgreSQL at ${location}: ${text} (wrong password?)`;
-    case "28000": return `cannot log in to PostgreSQL at ${location}: ${text}`;
-    case "3D000": return `PostgreSQL database at ${location} does not exist: ${text} (create it, or name another in the URL)`;
-    case "42501": return `PostgreSQL at ${location} refused access: ${text}`;
-    default: return `cannot connect to PostgreSQL at ${location}: ${text}`;
+    case "ECONNREFUSED":
+      return `cannot connect to PostgreSQL at ${location}: connection refused (is the server running and listening there?)`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `cannot connect to PostgreSQL at ${location}: unknown host`;
+    case "28P01":
+      return `cannot log in to PostgreSQL at ${location}: ${text} (wrong password?)`;
+    case "28000":
+      return `cannot log in to PostgreSQL at ${location}: ${text}`;
+    case "3D000":
+      return `PostgreSQL database at ${location} does not exist: ${text} (create it, or name another in the URL)`;
+    case "42501":
+      return `PostgreSQL at ${location} refused access: ${text}`;
+    default:
+      return `cannot connect to PostgreSQL at ${location}: ${text}`;
   }
 }
 
@@ -67,7 +82,11 @@ class PgQueryable implements Queryable {
 }
 
 export class PostgresConnection extends PgQueryable implements Connection {
-  private constructor(private readonly pool: pg.Pool, readonly location: string, readonly readonly: boolean) {
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly location: string,
+    readonly readonly: boolean,
+  ) {
     super(pool);
   }
 
@@ -112,7 +131,9 @@ export class PostgresConnection extends PgQueryable implements Connection {
   }
 
   snapshot<T>(fn: (view: Connection) => Promise<T>): Promise<T> {
-    return this.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", (tx) => fn(new BoundConnection(tx, this.location, this.readonly)));
+    return this.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", (tx) =>
+      fn(new BoundConnection(tx, this.location, this.readonly)),
+    );
   }
 
   private async begin<T>(statement: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {

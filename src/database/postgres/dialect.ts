@@ -12,7 +12,16 @@ export function pgCode(err: unknown): string {
   return "";
 }
 
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTFOUND"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+]);
 
 export function classifyPgError(err: unknown): ErrorClass {
   const code = pgCode(err);
@@ -23,7 +32,8 @@ export function classifyPgError(err: unknown): ErrorClass {
   if (NETWORK_CODES.has(code)) return "transient";
   const cls = code.slice(0, 2);
   if (cls === "08" || cls === "53" || cls === "40") return "transient"; // connection, resources, serialization/deadlock
-  if (code === "57P01" || code === "57P02" || code === "57P03" || code === "55P03" || code === "57014") return "transient"; // shutdown, starting up, lock timeout, cancelled
+  if (code === "57P01" || code === "57P02" || code === "57P03" || code === "55P03" || code === "57014")
+    return "transient"; // shutdown, starting up, lock timeout, cancelled
   if (cls === "22" || cls === "23") return "row"; // data exception, integrity constraint
   return "fatal"; // 28 auth, 3D missing database, 42 undefined table / no privilege, 25006 read-only, …
 }
@@ -38,8 +48,12 @@ export function pgErrorText(err: unknown): string {
 const SCHEMA_LOCK_KEY = 0x7061_7273_6c74;
 
 const TYPES: Record<ColumnType, string> = {
-  TEXT: "TEXT", INTEGER: "INTEGER", BIGINT: "BIGINT", FLOAT: "DOUBLE PRECISION",
-  DATETIME: "TIMESTAMP WITHOUT TIME ZONE", BOOLEAN: "BOOLEAN",
+  TEXT: "TEXT",
+  INTEGER: "INTEGER",
+  BIGINT: "BIGINT",
+  FLOAT: "DOUBLE PRECISION",
+  DATETIME: "TIMESTAMP WITHOUT TIME ZONE",
+  BOOLEAN: "BOOLEAN",
 };
 
 export const postgresDialect: Dialect = {
@@ -59,7 +73,8 @@ export const postgresDialect: Dialect = {
   // over-approximation), exact for ours (every commit writes WAL before it is visible), callable
   // by any role including a read-only one, and a function call with no table access. On a standby
   // (in recovery) the position replayed so far plays the same role.
-  changeToken: () => sql`SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text AS token`,
+  changeToken: () =>
+    sql`SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text AS token`,
   insertMany(table, columns, rows) {
     const per = 20_000; // rows per statement: bounded memory for the arrays, few round trips
     const out: Sql[] = [];
@@ -67,10 +82,17 @@ export const postgresDialect: Dialect = {
       const batch = rows.slice(i, i + per);
       const arrays = columns.map((c, j) => {
         // SQLite's 1/0 booleans, as PostgreSQL's array input wants them.
-        if (c.type === "BOOLEAN") return batch.map((r) => (r[j] === null || r[j] === undefined ? null : r[j] === true || r[j] === 1 || r[j] === "1" || r[j] === "t" || r[j] === "true"));
+        if (c.type === "BOOLEAN")
+          return batch.map((r) =>
+            r[j] === null || r[j] === undefined
+              ? null
+              : r[j] === true || r[j] === 1 || r[j] === "1" || r[j] === "t" || r[j] === "true",
+          );
         return batch.map((r) => (r[j] === undefined ? null : r[j]));
       });
-      const texts = [`INSERT INTO ${quoted(table)} (${columns.map((c) => quoted(c.name)).join(", ")}) SELECT * FROM unnest(`];
+      const texts = [
+        `INSERT INTO ${quoted(table)} (${columns.map((c) => quoted(c.name)).join(", ")}) SELECT * FROM unnest(`,
+      ];
       columns.forEach((c, j) => texts.push(`::${TYPES[c.type]}[]${j + 1 < columns.length ? ", " : ")"}`));
       out.push(new Sql(texts, arrays));
     }
@@ -81,8 +103,10 @@ export const postgresDialect: Dialect = {
   strpos: (haystack, needle) => sql`strpos(${haystack}, ${needle})`,
   listTables: () => sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
   listIndexes: () => sql`SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
-  listColumns: (table) => sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
-  columnTypes: (table) => sql`SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
+  listColumns: (table) =>
+    sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
+  columnTypes: (table) =>
+    sql`SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
   // Concurrent first writers would race on CREATE TABLE IF NOT EXISTS (a unique violation in pg_type).
   schemaLock: () => sql`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})`,
   classify: classifyPgError,

@@ -18,7 +18,10 @@ const ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Checks a role or schema name (lower-case, so that quoted and unquoted spellings agree). */
 export function checkRoleName(name: string, what: string): string {
-  if (!ROLE.test(name)) throw new Error(`${what} ${JSON.stringify(name)} must be lower-case letters, digits and _ (at most 63), not starting with a digit`);
+  if (!ROLE.test(name))
+    throw new Error(
+      `${what} ${JSON.stringify(name)} must be lower-case letters, digits and _ (at most 63), not starting with a digit`,
+    );
   return name;
 }
 

@@ -20,12 +20,26 @@
  * row is reported; anything else → PermanentStoreError.
  */
 import type { Micros, MonitoringEvent } from "../../vocabulary/events.js";
-import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "../batchPlan.js";
+import {
+  DERIVED_LATEST,
+  planBatch,
+  TASK_UPDATABLE,
+  TRY_UPDATABLE,
+  type BatchPlan,
+  type CoalescedRow,
+} from "../batchPlan.js";
 import type { Connection, Queryable } from "../connection.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, WORKFLOW, type ColumnType, type Table } from "../schema.js";
 import { ensureSchema } from "../schemaSetup.js";
 import { ident, join, raw, sql, type Sql } from "../sql.js";
-import { PermanentStoreError, StoreOpenError, type BatchOutcome, type PreparedBatch, type Store, type StoreNotices } from "../store.js";
+import {
+  PermanentStoreError,
+  StoreOpenError,
+  type BatchOutcome,
+  type PreparedBatch,
+  type Store,
+  type StoreNotices,
+} from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { PostgresConnection } from "./connection.js";
 import { classifyPgError, pgCode, pgErrorText, postgresDialect } from "./dialect.js";
@@ -46,7 +60,12 @@ const STARTUP_PATIENCE_MS = 15_000;
 const VALUES_CELLS = 30_000;
 
 const PG_ARRAY_TYPE: Record<ColumnType, string> = {
-  TEXT: "text", INTEGER: "int4", BIGINT: "int8", FLOAT: "float8", DATETIME: "timestamp", BOOLEAN: "bool",
+  TEXT: "text",
+  INTEGER: "int4",
+  BIGINT: "int8",
+  FLOAT: "float8",
+  DATETIME: "timestamp",
+  BOOLEAN: "bool",
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -133,7 +152,7 @@ interface RowGroup {
   columns: unknown[][];
   length: number;
   /** For messages, per row. */
-  describe: ((i: number) => string);
+  describe: (i: number) => string;
 }
 
 const KEYS_TASK = ["task_id"];
@@ -206,7 +225,9 @@ const MISMATCH = new Error("an update found fewer rows than it carries");
  * Not enough alone: believing the run small, the planner may loop over the run's rows instead,
  * so the writer also keeps the statistics fresh (refreshStatistics).
  */
-const JOIN_BY_KEY = raw("SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)");
+const JOIN_BY_KEY = raw(
+  "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)",
+);
 
 /** Refresh the planner's statistics first once this writer has added this many task rows (then at every doubling). */
 const ANALYZE_FIRST = 1000;
@@ -231,12 +252,22 @@ export class PostgresStore implements Store {
   private tasksWritten = 0;
   private tasksAnalyzed = 0;
 
-  private constructor(private readonly conn: Connection, readonly location: string, private readonly runId: string,
-    private readonly notices: StoreNotices, private readonly method: IngestMethod) {}
+  private constructor(
+    private readonly conn: Connection,
+    readonly location: string,
+    private readonly runId: string,
+    private readonly notices: StoreNotices,
+    private readonly method: IngestMethod,
+  ) {}
 
   /** Connects (failing fast with a clear message) and checks the run id; ensureSchema() does the rest. */
-  static async open(url: string, location: string, runId: string, notices: StoreNotices,
-    options: { method?: IngestMethod } = {}): Promise<PostgresStore> {
+  static async open(
+    url: string,
+    location: string,
+    runId: string,
+    notices: StoreNotices,
+    options: { method?: IngestMethod } = {},
+  ): Promise<PostgresStore> {
     if (typeof runId !== "string" || runId === "") throw new StoreOpenError("run id must be a non-empty string");
     let conn: Connection;
     try {
@@ -266,16 +297,21 @@ export class PostgresStore implements Store {
     }
     const missing: string[] = [];
     for (const [table, priv] of needed) {
-      const row = await this.conn.first<{ ok: boolean }>(sql`SELECT has_table_privilege(${ident(table).texts[0]!}, ${priv}) AS ok`);
+      const row = await this.conn.first<{ ok: boolean }>(
+        sql`SELECT has_table_privilege(${ident(table).texts[0]!}, ${priv}) AS ok`,
+      );
       if (!row?.ok) missing.push(`${priv} on ${table}`);
     }
     const seq = await this.conn.first<{ ok: boolean | null }>(
-      sql`SELECT has_sequence_privilege(pg_get_serial_sequence(${ident(NODE.name).texts[0]!}, ${"id"}), ${"USAGE"}) AS ok`);
+      sql`SELECT has_sequence_privilege(pg_get_serial_sequence(${ident(NODE.name).texts[0]!}, ${"id"}), ${"USAGE"}) AS ok`,
+    );
     if (seq && seq.ok === false) missing.push("USAGE on the sequence of node.id");
     if (missing.length > 0) {
       const who = await this.conn.first<{ u: string }>(sql`SELECT current_user AS u`);
-      throw new StoreOpenError(`${what}: the role ${who?.u ?? "?"} lacks the privileges the writer needs: ${missing.join(", ")} ` +
-        "(grant them, or use the writer role; see docs/POSTGRES.md)");
+      throw new StoreOpenError(
+        `${what}: the role ${who?.u ?? "?"} lacks the privileges the writer needs: ${missing.join(", ")} ` +
+          "(grant them, or use the writer role; see docs/POSTGRES.md)",
+      );
     }
   }
 
@@ -403,8 +439,13 @@ export class PostgresStore implements Store {
    * mode one row at a time. `statement` gets the row source `… AS v(…)`; returns the rows it
    * returned (`returning`) and how many rows it changed.
    */
-  private async grouped(tx: Queryable, group: RowGroup, statement: (source: Sql) => Sql, returning = false,
-    counted = false): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
+  private async grouped(
+    tx: Queryable,
+    group: RowGroup,
+    statement: (source: Sql) => Sql,
+    returning = false,
+    counted = false,
+  ): Promise<{ rows: Record<string, unknown>[]; changed: number }> {
     const out: Record<string, unknown>[] = [];
     let changed = 0;
     const n = group.length;
@@ -425,7 +466,14 @@ export class PostgresStore implements Store {
     };
     if (this.tolerant) {
       for (let i = 0; i < n; i++) {
-        if (await this.guarded(tx, () => exec(i, i + 1).then(() => true), () => group.describe(i))) this.rows++;
+        if (
+          await this.guarded(
+            tx,
+            () => exec(i, i + 1).then(() => true),
+            () => group.describe(i),
+          )
+        )
+          this.rows++;
       }
       return { rows: out, changed };
     }
@@ -442,13 +490,17 @@ export class PostgresStore implements Store {
   private source(group: RowGroup, from: number, to: number): Sql {
     const names = join(group.names.map((c) => ident(c)));
     if (this.method === "unnest") {
-      const arrays = group.names.map((_, j) => sql`${arrayLiteral(group.columns[j]!, from, to)}::${raw(PG_ARRAY_TYPE[group.types[j]!])}[]`);
+      const arrays = group.names.map(
+        (_, j) => sql`${arrayLiteral(group.columns[j]!, from, to)}::${raw(PG_ARRAY_TYPE[group.types[j]!])}[]`,
+      );
       return sql`UNNEST(${join(arrays)}) AS v(${names})`;
     }
     const tuples: Sql[] = [];
     for (let i = from; i < to; i++) {
       // Casts on every row: a VALUES list outside INSERT … VALUES does not take the target's types.
-      tuples.push(sql`(${join(group.columns.map((col, j) => sql`${col[i]}::${raw(PG_ARRAY_TYPE[group.types[j]!])}`))})`);
+      tuples.push(
+        sql`(${join(group.columns.map((col, j) => sql`${col[i]}::${raw(PG_ARRAY_TYPE[group.types[j]!])}`))})`,
+      );
     }
     return sql`(VALUES ${join(tuples)}) AS v(${names})`;
   }
@@ -457,13 +509,22 @@ export class PostgresStore implements Store {
     const run = this.runId;
     const start = plan.workflowStart;
     if (start) {
-      await this.guarded(tx, () => tx.run(sql`INSERT INTO "workflow" ("run_id", "workflow_name", "workflow_version", "time_began", "host", "user",
+      await this.guarded(
+        tx,
+        () =>
+          tx
+            .run(
+              sql`INSERT INTO "workflow" ("run_id", "workflow_name", "workflow_version", "time_began", "host", "user",
           "rundir", "tasks_failed_count", "tasks_completed_count", "run_status", "last_heartbeat", "heartbeat_period")
         VALUES (${run}, ${start.workflow_name}, ${start.workflow_version}, ${formatMicros(start.time_began)}::timestamp, ${start.host},
           ${start.user}, ${start.rundir}, 0, 0, 'running', ${formatMicros(start.time_began)}::timestamp, ${start.heartbeat_period ?? null}::float8)
         ON CONFLICT ("run_id") DO UPDATE SET "workflow_name" = EXCLUDED."workflow_name", "workflow_version" = EXCLUDED."workflow_version",
           "time_began" = EXCLUDED."time_began", "host" = EXCLUDED."host", "user" = EXCLUDED."user", "rundir" = EXCLUDED."rundir",
-          "heartbeat_period" = EXCLUDED."heartbeat_period"`).then(() => this.rows++), () => "workflow row");
+          "heartbeat_period" = EXCLUDED."heartbeat_period"`,
+            )
+            .then(() => this.rows++),
+        () => "workflow row",
+      );
     }
     // Status rows first: only a status row this transaction added may set task_latest_status.
     // Plain inserts: every status row of the batch is new (else the insert failed), so any state
@@ -474,7 +535,10 @@ export class PostgresStore implements Store {
     if (plan.status.length > 0) {
       const st = plan.status;
       const n = st.length;
-      const ids = new Array<number>(n), states = new Array<string>(n), times = new Array<string>(n), tries = new Array<number>(n);
+      const ids = new Array<number>(n),
+        states = new Array<string>(n),
+        times = new Array<string>(n),
+        tries = new Array<number>(n);
       for (let i = 0; i < n; i++) {
         const s = st[i]!;
         ids[i] = s.task_id;
@@ -483,46 +547,106 @@ export class PostgresStore implements Store {
         tries[i] = s.try_id;
       }
       const group: RowGroup = {
-        names: ["task_id", "task_status_name", "timestamp", "try_id"], types: ["INTEGER", "TEXT", "DATETIME", "INTEGER"],
-        columns: [ids, states, times, tries], length: n,
+        names: ["task_id", "task_status_name", "timestamp", "try_id"],
+        types: ["INTEGER", "TEXT", "DATETIME", "INTEGER"],
+        columns: [ids, states, times, tries],
+        length: n,
         describe: (i) => `status ${st[i]!.state} of task ${st[i]!.task_id} try ${st[i]!.try_id}`,
       };
-      const added = await this.grouped(tx, group, (v) => sql`INSERT INTO "status" ("task_id", "task_status_name", "timestamp", "run_id", "try_id")
+      const added = await this.grouped(
+        tx,
+        group,
+        (v) => sql`INSERT INTO "status" ("task_id", "task_status_name", "timestamp", "run_id", "try_id")
         SELECT v."task_id", v."task_status_name", v."timestamp", ${run}, v."try_id" FROM ${v}
-        ${this.tolerant ? raw(`ON CONFLICT DO NOTHING RETURNING "task_id", "task_status_name", "timestamp"`) : raw(this.replaySafe ? "ON CONFLICT DO NOTHING" : "")}`, this.tolerant);
-      for (const r of added.rows) fresh.add(`${String(r["task_id"])}|${String(r["task_status_name"])}|${String(r["timestamp"])}`);
+        ${this.tolerant ? raw(`ON CONFLICT DO NOTHING RETURNING "task_id", "task_status_name", "timestamp"`) : raw(this.replaySafe ? "ON CONFLICT DO NOTHING" : "")}`,
+        this.tolerant,
+      );
+      for (const r of added.rows)
+        fresh.add(`${String(r["task_id"])}|${String(r["task_status_name"])}|${String(r["timestamp"])}`);
     }
-    const latestIsNew = (r: CoalescedRow): boolean => !this.tolerant ||
-      fresh.has(`${r.task_id}|${String(r.cols[DERIVED_LATEST])}|${formatMicros(r.latestTs!)}`);
-    await this.writeKeyed(tx, TASK, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), latestIsNew, (r) => `task ${r.task_id}`);
-    await this.writeKeyed(tx, TRY, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), () => true, (r) => `try ${r.try_id} of task ${r.task_id}`);
+    const latestIsNew = (r: CoalescedRow): boolean =>
+      !this.tolerant || fresh.has(`${r.task_id}|${String(r.cols[DERIVED_LATEST])}|${formatMicros(r.latestTs!)}`);
+    await this.writeKeyed(
+      tx,
+      TASK,
+      KEYS_TASK,
+      TASK_UPDATABLE,
+      plan.tasks.values(),
+      latestIsNew,
+      (r) => `task ${r.task_id}`,
+    );
+    await this.writeKeyed(
+      tx,
+      TRY,
+      KEYS_TRY,
+      TRY_UPDATABLE,
+      plan.tries.values(),
+      () => true,
+      (r) => `try ${r.try_id} of task ${r.task_id}`,
+    );
     await this.writeResources(tx, plan);
     for (const e of plan.nodes) {
       const n = e.row;
-      await this.guarded(tx, () => tx.run(sql`INSERT INTO "node" ("run_id", "hostname", "uid", "block_id", "cpu_count", "total_memory", "active",
+      await this.guarded(
+        tx,
+        () =>
+          tx
+            .run(
+              sql`INSERT INTO "node" ("run_id", "hostname", "uid", "block_id", "cpu_count", "total_memory", "active",
           "worker_count", "python_v", "timestamp", "last_heartbeat")
         SELECT ${run}, ${n.hostname}, ${n.uid}, ${n.block_id}, ${n.cpu_count}::int4, ${n.total_memory}::int8, ${n.active}::bool,
           ${n.worker_count}::int4, ${n.python_v}, ${formatMicros(n.timestamp)}::timestamp, ${formatMicros(n.last_heartbeat)}::timestamp
         WHERE NOT EXISTS (SELECT 1 FROM "node" WHERE "run_id" = ${run} AND "timestamp" = ${formatMicros(n.timestamp)}::timestamp
           AND "uid" = ${n.uid} AND "active" = ${n.active}::bool AND "last_heartbeat" = ${formatMicros(n.last_heartbeat)}::timestamp
-          AND "worker_count" = ${n.worker_count}::int4)`).then(() => this.rows++), () => `node ${n.uid}`);
+          AND "worker_count" = ${n.worker_count}::int4)`,
+            )
+            .then(() => this.rows++),
+        () => `node ${n.uid}`,
+      );
     }
     for (const e of plan.blocks) {
       const b = e.row;
-      await this.guarded(tx, () => tx.run(sql`INSERT INTO "block" ("run_id", "executor_label", "block_id", "job_id", "timestamp", "status")
+      await this.guarded(
+        tx,
+        () =>
+          tx
+            .run(
+              sql`INSERT INTO "block" ("run_id", "executor_label", "block_id", "job_id", "timestamp", "status")
         VALUES (${run}, ${b.executor_label}, ${b.block_id}, ${b.job_id}, ${formatMicros(b.timestamp)}::timestamp, ${b.status})
-        ON CONFLICT DO NOTHING`).then(() => this.rows++), () => `block ${b.block_id} of executor ${b.executor_label}`);
+        ON CONFLICT DO NOTHING`,
+            )
+            .then(() => this.rows++),
+        () => `block ${b.block_id} of executor ${b.executor_label}`,
+      );
     }
     const counts = plan.counts;
     if (counts) {
-      await this.guarded(tx, () => tx.run(sql`UPDATE "workflow" SET "tasks_completed_count" = ${counts.tasks_completed_count}::int4,
-        "tasks_failed_count" = ${counts.tasks_failed_count}::int4 WHERE "run_id" = ${run}`).then(() => this.rows++), () => "workflow counts");
+      await this.guarded(
+        tx,
+        () =>
+          tx
+            .run(
+              sql`UPDATE "workflow" SET "tasks_completed_count" = ${counts.tasks_completed_count}::int4,
+        "tasks_failed_count" = ${counts.tasks_failed_count}::int4 WHERE "run_id" = ${run}`,
+            )
+            .then(() => this.rows++),
+        () => "workflow counts",
+      );
     }
     const end = plan.workflowEnd;
     if (end) {
-      await this.guarded(tx, () => tx.run(sql`UPDATE "workflow" SET "time_completed" = ${formatMicros(end.time_completed)}::timestamp,
+      await this.guarded(
+        tx,
+        () =>
+          tx
+            .run(
+              sql`UPDATE "workflow" SET "time_completed" = ${formatMicros(end.time_completed)}::timestamp,
         "tasks_completed_count" = ${end.tasks_completed_count}::int4, "tasks_failed_count" = ${end.tasks_failed_count}::int4,
-        "run_status" = ${end.run_status} WHERE "run_id" = ${run}`).then(() => this.rows++), () => "workflow end");
+        "run_status" = ${end.run_status} WHERE "run_id" = ${run}`,
+            )
+            .then(() => this.rows++),
+        () => "workflow end",
+      );
     }
   }
 
@@ -532,8 +656,15 @@ export class PostgresStore implements Store {
    * carried; when an update changes fewer rows than it carries, a look-up names the rows that
    * do not exist (their first event never came).
    */
-  private async writeKeyed(tx: Queryable, table: Table, keys: readonly string[], updatable: ReadonlySet<string>,
-    rows: Iterable<CoalescedRow>, latestIsNew: (r: CoalescedRow) => boolean, describe: (r: CoalescedRow) => string): Promise<void> {
+  private async writeKeyed(
+    tx: Queryable,
+    table: Table,
+    keys: readonly string[],
+    updatable: ReadonlySet<string>,
+    rows: Iterable<CoalescedRow>,
+    latestIsNew: (r: CoalescedRow) => boolean,
+    describe: (r: CoalescedRow) => string,
+  ): Promise<void> {
     const inserts = new Map<string, CoalescedRow[]>();
     const updates = new Map<string, CoalescedRow[]>();
     /** Rows whose state came from a status row already stored: it must not overwrite the stored state. */
@@ -561,60 +692,99 @@ export class PostgresStore implements Store {
       const types = this.typesOf(table, names, group, describe);
       if (!types) continue;
       const rg: RowGroup = {
-        names: [...keys, ...names], types: [...keyTypes, ...types],
-        columns: [...keyColumns(table, group), ...names.map((c, j) => columnOf(group, c, types[j]!))], length: group.length,
+        names: [...keys, ...names],
+        types: [...keyTypes, ...types],
+        columns: [...keyColumns(table, group), ...names.map((c, j) => columnOf(group, c, types[j]!))],
+        length: group.length,
         describe: (i) => describe(group[i]!),
       };
-      const set = names.filter((c) => updatable.has(c) && !(c === DERIVED_LATEST && stale0)).map((c) =>
-        c === DERIVED_LATEST && !this.tolerant ? sql`${q(c)} = ${latestGuard(run, sql`EXCLUDED."task_id"`, sql`EXCLUDED."task_latest_status"`, null, sql`EXCLUDED."task_latest_status"`, sql`"task"."task_latest_status"`)}`
-        : sql`${q(c)} = EXCLUDED.${q(c)}`);
+      const set = names
+        .filter((c) => updatable.has(c) && !(c === DERIVED_LATEST && stale0))
+        .map((c) =>
+          c === DERIVED_LATEST && !this.tolerant
+            ? sql`${q(c)} = ${latestGuard(run, sql`EXCLUDED."task_id"`, sql`EXCLUDED."task_latest_status"`, null, sql`EXCLUDED."task_latest_status"`, sql`"task"."task_latest_status"`)}`
+            : sql`${q(c)} = EXCLUDED.${q(c)}`,
+        );
       const pk = join(table.primaryKey.map(q));
       const upsert = this.tolerant || this.replaySafe;
-      await this.grouped(tx, rg, (v) => sql`INSERT INTO ${t} (${join([...keys, "run_id", ...names].map(q))})
+      await this.grouped(
+        tx,
+        rg,
+        (v) => sql`INSERT INTO ${t} (${join([...keys, "run_id", ...names].map(q))})
         SELECT ${join([...keys.map((k) => sql`v.${q(k)}`), sql`${run}`, ...names.map((c) => sql`v.${q(c)}`)])}
-        FROM ${v}${!upsert ? raw("") : sql` ON CONFLICT (${pk}) DO ${set.length > 0 ? sql`UPDATE SET ${join(set)}` : raw("NOTHING")}`}`);
+        FROM ${v}${!upsert ? raw("") : sql` ON CONFLICT (${pk}) DO ${set.length > 0 ? sql`UPDATE SET ${join(set)}` : raw("NOTHING")}`}`,
+      );
     }
     for (const group of updates.values()) {
-      const names = Object.keys(group[0]!.cols).filter((c) => !(c === DERIVED_LATEST && stale.has(group[0]!))).sort();
+      const names = Object.keys(group[0]!.cols)
+        .filter((c) => !(c === DERIVED_LATEST && stale.has(group[0]!)))
+        .sort();
       if (names.length === 0) continue;
       const types = this.typesOf(table, names, group, describe);
       if (!types) continue;
       // Replay-safe mode: the state's time goes along for latestGuard.
       const guard = !this.tolerant && this.replaySafe && names.includes(DERIVED_LATEST);
       const rg: RowGroup = {
-        names: [...keys, ...names, ...(guard ? [LATEST_TS] : [])], types: [...keyTypes, ...types, ...(guard ? ["DATETIME" as const] : [])],
-        columns: [...keyColumns(table, group), ...names.map((c, j) => columnOf(group, c, types[j]!)),
-          ...(guard ? [group.map((r) => formatMicros(r.latestTs!))] : [])], length: group.length,
+        names: [...keys, ...names, ...(guard ? [LATEST_TS] : [])],
+        types: [...keyTypes, ...types, ...(guard ? ["DATETIME" as const] : [])],
+        columns: [
+          ...keyColumns(table, group),
+          ...names.map((c, j) => columnOf(group, c, types[j]!)),
+          ...(guard ? [group.map((r) => formatMicros(r.latestTs!))] : []),
+        ],
+        length: group.length,
         describe: (i) => describe(group[i]!),
       };
-      const setCol = (c: string): Sql => c === DERIVED_LATEST && guard
-        ? sql`${q(c)} = ${latestGuard(run, sql`v."task_id"`, sql`v.${q(DERIVED_LATEST)}`, sql`v.${q(LATEST_TS)}`, sql`v.${q(DERIVED_LATEST)}`, sql`x.${q(DERIVED_LATEST)}`)}`
-        : sql`${q(c)} = v.${q(c)}`;
-      const where = (v: Sql): Sql => sql`${join(keys.map((k) => sql`x.${q(k)} = ${v}.${q(k)}`), " AND ")} AND x."run_id" = ${run}`;
-      const { changed } = await this.grouped(tx, rg, (v) => sql`UPDATE ${t} AS x SET ${join(names.map(setCol))} FROM ${v} WHERE ${where(raw("v"))}`, false, true);
+      const setCol = (c: string): Sql =>
+        c === DERIVED_LATEST && guard
+          ? sql`${q(c)} = ${latestGuard(run, sql`v."task_id"`, sql`v.${q(DERIVED_LATEST)}`, sql`v.${q(LATEST_TS)}`, sql`v.${q(DERIVED_LATEST)}`, sql`x.${q(DERIVED_LATEST)}`)}`
+          : sql`${q(c)} = v.${q(c)}`;
+      const where = (v: Sql): Sql =>
+        sql`${join(
+          keys.map((k) => sql`x.${q(k)} = ${v}.${q(k)}`),
+          " AND ",
+        )} AND x."run_id" = ${run}`;
+      const { changed } = await this.grouped(
+        tx,
+        rg,
+        (v) => sql`UPDATE ${t} AS x SET ${join(names.map(setCol))} FROM ${v} WHERE ${where(raw("v"))}`,
+        false,
+        true,
+      );
       if (changed === group.length) continue;
       // Some row does not exist (its first event never arrived): name it. Rare, so a second look is fine.
       const keyCols = keys.map((_, j) => group.map((r) => (table === TRY ? [r.try_id, r.task_id] : [r.task_id])[j]));
       const keySource = sql`UNNEST(${join(keyCols.map((col, j) => sql`${col}::${raw(PG_ARRAY_TYPE[keyTypes[j]!])}[]`))}) AS u(${join(keys.map(q))})`;
       const present = await tx.all(sql`SELECT ${join(keys.map((k) => sql`x.${q(k)}`))} FROM ${t} AS x JOIN ${keySource}
-        ON ${join(keys.map((k) => sql`x.${q(k)} = u.${q(k)}`), " AND ")} WHERE x."run_id" = ${run}`);
+        ON ${join(
+          keys.map((k) => sql`x.${q(k)} = u.${q(k)}`),
+          " AND ",
+        )} WHERE x."run_id" = ${run}`);
       const seen = new Set(present.map((r) => keys.map((k) => String(r[k])).join(".")));
       for (const r of group) {
         const id = (table === TRY ? [r.try_id, r.task_id] : [r.task_id]).join(".");
         if (seen.has(id)) continue;
         this.rows--;
-        this.rejected.push(`${describe(r)} (run ${run}): an update found no row (its first event never arrived), so it was not written`);
+        this.rejected.push(
+          `${describe(r)} (run ${run}): an update found no row (its first event never arrived), so it was not written`,
+        );
       }
     }
   }
 
   /** The types of a group's columns; a name that is no column refuses the group's rows (in tolerant mode, reported). */
-  private typesOf(table: Table, names: string[], group: readonly CoalescedRow[], describe: (r: CoalescedRow) => string): ColumnType[] | null {
+  private typesOf(
+    table: Table,
+    names: string[],
+    group: readonly CoalescedRow[],
+    describe: (r: CoalescedRow) => string,
+  ): ColumnType[] | null {
     try {
       return columnsOf(table, names);
     } catch (err) {
       if (!this.tolerant) throw err;
-      for (const r of group) this.rejected.push(`${describe(r)} (run ${this.runId}) was refused: ${(err as Error).message}`);
+      for (const r of group)
+        this.rejected.push(`${describe(r)} (run ${this.runId}) was refused: ${(err as Error).message}`);
       return null;
     }
   }
@@ -622,7 +792,9 @@ export class PostgresStore implements Store {
   private async writeResources(tx: Queryable, plan: BatchPlan): Promise<void> {
     const groups = new Map<string, { names: string[]; rows: Record<string, unknown>[] }>();
     for (const e of plan.resources) {
-      const names = Object.keys(e.row).filter((c) => c !== "run_id").sort();
+      const names = Object.keys(e.row)
+        .filter((c) => c !== "run_id")
+        .sort();
       const key = names.join(",");
       const g = groups.get(key);
       if (g) g.rows.push(e.row);
@@ -635,16 +807,25 @@ export class PostgresStore implements Store {
       } catch (err) {
         if (!this.tolerant) throw err;
         for (const r of rows) {
-          this.rejected.push(`resource sample of task ${String(r["task_id"])} try ${String(r["try_id"])} (run ${this.runId}) was refused: ${(err as Error).message}`);
+          this.rejected.push(
+            `resource sample of task ${String(r["task_id"])} try ${String(r["try_id"])} (run ${this.runId}) was refused: ${(err as Error).message}`,
+          );
         }
         continue;
       }
       const rg: RowGroup = {
-        names, types, columns: names.map((c, j) => rows.map((r) => toPg(types[j]!, r[c]))), length: rows.length,
+        names,
+        types,
+        columns: names.map((c, j) => rows.map((r) => toPg(types[j]!, r[c]))),
+        length: rows.length,
         describe: (i) => `resource sample of task ${String(rows[i]!["task_id"])} try ${String(rows[i]!["try_id"])}`,
       };
-      await this.grouped(tx, rg, (v) => sql`INSERT INTO "resource" ("run_id", ${join(names.map((c) => ident(c)))})
-        SELECT ${this.runId}, ${join(names.map((c) => sql`v.${ident(c)}`))} FROM ${v} ON CONFLICT DO NOTHING`);
+      await this.grouped(
+        tx,
+        rg,
+        (v) => sql`INSERT INTO "resource" ("run_id", ${join(names.map((c) => ident(c)))})
+        SELECT ${this.runId}, ${join(names.map((c) => sql`v.${ident(c)}`))} FROM ${v} ON CONFLICT DO NOTHING`,
+      );
     }
   }
 
@@ -660,9 +841,14 @@ export class PostgresStore implements Store {
   }
 
   async markCrashed(now: Micros): Promise<boolean> {
-    return this.retrying("mark the run crashed in", async () => (await this.conn.run(sql`UPDATE "workflow"
+    return this.retrying(
+      "mark the run crashed in",
+      async () =>
+        (await this.conn.run(sql`UPDATE "workflow"
       SET "time_completed" = ${formatMicros(now)}::timestamp, "run_status" = 'crashed'
-      WHERE "run_id" = ${this.runId} AND "time_completed" IS NULL AND ("run_status" IS NULL OR "run_status" = 'running')`)) > 0);
+      WHERE "run_id" = ${this.runId} AND "time_completed" IS NULL AND ("run_status" IS NULL OR "run_status" = 'running')`)) >
+        0,
+    );
   }
 
   /** PostgreSQL has no write-ahead log to fold back into a file. */
@@ -687,20 +873,26 @@ export class PostgresStore implements Store {
       try {
         const result = await fn();
         if (since > 0) {
-          this.notices.note(`monitoring database ${this.location} is writable again after ${((Date.now() - since) / 1000).toFixed(1)} s; nothing was lost`);
+          this.notices.note(
+            `monitoring database ${this.location} is writable again after ${((Date.now() - since) / 1000).toFixed(1)} s; nothing was lost`,
+          );
         }
         return result;
       } catch (err) {
         const cls = classifyPgError(err);
         if (cls !== "transient") {
           if (startup || cls === "row") throw err;
-          throw new PermanentStoreError(`cannot ${what} monitoring database ${this.location}: ${explainFatal(err)}; waiting will not fix this`);
+          throw new PermanentStoreError(
+            `cannot ${what} monitoring database ${this.location}: ${explainFatal(err)}; waiting will not fix this`,
+          );
         }
         // At start-up the user waits in load(): a server that stays away is an error, not a wait.
         if (startup && since > 0 && Date.now() - since > STARTUP_PATIENCE_MS) throw err;
         if (since === 0) {
           since = Date.now();
-          this.notices.warning(`cannot ${what} monitoring database ${this.location} (${pgErrorText(err)}); retrying, nothing is lost`);
+          this.notices.warning(
+            `cannot ${what} monitoring database ${this.location} (${pgErrorText(err)}); retrying, nothing is lost`,
+          );
         }
         await sleep(delay);
         delay = Math.min(delay * 2, BACKOFF_MAX_MS);
@@ -713,7 +905,8 @@ export class PostgresStore implements Store {
 function explainFatal(err: unknown): string {
   const text = pgErrorText(err);
   const code = (err as { code?: unknown })?.code;
-  if (code === "42501") return `${text} (the role lacks a privilege: see docs/POSTGRES.md for the writer role's grants)`;
+  if (code === "42501")
+    return `${text} (the role lacks a privilege: see docs/POSTGRES.md for the writer role's grants)`;
   if (code === "25006") return `${text} (the session or server is read-only)`;
   return text;
 }

@@ -108,7 +108,9 @@ export function errorTypeFromRepr(text: unknown): string | null {
 
 async function tasksInState(ctx: ReadContext, runId: string, state: string, withDepends: boolean): Promise<Row[]> {
   const cols = withDepends ? sql`t.task_id, t.task_func_name, t.task_depends` : sql`t.task_id, t.task_func_name`;
-  const where: Sql = (await ctx.latestColComplete(runId)) ? sql`t.task_latest_status = ${state}` : sql`${ctx.latestExpr("t")} = ${state}`;
+  const where: Sql = (await ctx.latestColComplete(runId))
+    ? sql`t.task_latest_status = ${state}`
+    : sql`${ctx.latestExpr("t")} = ${state}`;
   return ctx.db.all(sql`SELECT ${cols} FROM task t WHERE t.run_id = ${runId} AND ${where} ORDER BY t.task_id`);
 }
 
@@ -123,7 +125,11 @@ export async function analyzeRun(ctx: ReadContext, runId: string, options: Analy
   ]);
   const appOf = new Map<number, string>();
   const failed = new Set<number>();
-  for (const r of failedRows) { const id = Number(r["task_id"]); failed.add(id); appOf.set(id, String(r["task_func_name"])); }
+  for (const r of failedRows) {
+    const id = Number(r["task_id"]);
+    failed.add(id);
+    appOf.set(id, String(r["task_func_name"]));
+  }
   // Roots of each dep_fail task, in id order (dependencies come first).
   const rootsOf = new Map<number, number[]>();
   const unexplained: number[] = [];
@@ -135,7 +141,11 @@ export async function analyzeRun(ctx: ReadContext, runId: string, options: Analy
     for (const p of parseDepends(r["task_depends"])) {
       if (roots.size >= MAX_ROOTS_PER_TASK) break;
       if (failed.has(p)) roots.add(p);
-      else for (const x of rootsOf.get(p) ?? []) { roots.add(x); if (roots.size >= MAX_ROOTS_PER_TASK) break; }
+      else
+        for (const x of rootsOf.get(p) ?? []) {
+          roots.add(x);
+          if (roots.size >= MAX_ROOTS_PER_TASK) break;
+        }
     }
     if (roots.size === 0) unexplained.push(id);
     if (roots.size > 1) multi++;
@@ -190,12 +200,18 @@ export async function analyzeRun(ctx: ReadContext, runId: string, options: Analy
   };
 }
 
-interface Cascade { count: number; apps: Map<string, number>; first: number[] }
+interface Cascade {
+  count: number;
+  apps: Map<string, number>;
+  first: number[];
+}
 
 function cascade(c: Cascade): DependentCascade {
   return {
     count: c.count,
-    apps: [...c.apps.entries()].map(([app, count]) => ({ app, count })).sort((a, b) => b.count - a.count || a.app.localeCompare(b.app)),
+    apps: [...c.apps.entries()]
+      .map(([app, count]) => ({ app, count }))
+      .sort((a, b) => b.count - a.count || a.app.localeCompare(b.app)),
     first_ids: c.first,
   };
 }
@@ -203,8 +219,13 @@ function cascade(c: Cascade): DependentCascade {
 const text = (v: unknown): string | null => (v === null || v === undefined || v === "" ? null : String(v));
 
 interface RootDetail {
-  args: string | null; inputs: string | null; stdout: string | null; stderr: string | null;
-  failCount: number; tries: FailedTry[]; triesTotal: number;
+  args: string | null;
+  inputs: string | null;
+  stdout: string | null;
+  stderr: string | null;
+  failCount: number;
+  tries: FailedTry[];
+  triesTotal: number;
 }
 
 async function rootDetails(ctx: ReadContext, runId: string, ids: number[]): Promise<Map<number, RootDetail>> {
@@ -214,19 +235,26 @@ async function rootDetails(ctx: ReadContext, runId: string, ids: number[]): Prom
   const opt = (c: string): Sql => raw(has(c) ? `y.${c}` : "NULL"); // c: a constant column name
   const taskArgs = ctx.has("task", "task_args") ? sql`t.task_args` : sql`NULL`;
   const jobs = new Map<string, string>();
-  for (const b of await ctx.db.all(sql`SELECT executor_label, block_id, job_id FROM block WHERE run_id = ${runId} AND job_id IS NOT NULL`)) {
+  for (const b of await ctx.db.all(
+    sql`SELECT executor_label, block_id, job_id FROM block WHERE run_id = ${runId} AND job_id IS NOT NULL`,
+  )) {
     jobs.set(`${String(b["executor_label"])}|${String(b["block_id"])}`, String(b["job_id"]));
   }
-  for (const r of await ctx.db.all(sql`SELECT t.task_id, ${taskArgs} AS args, t.task_inputs, t.task_stdout, t.task_stderr, t.task_fail_count
+  for (const r of await ctx.db
+    .all(sql`SELECT t.task_id, ${taskArgs} AS args, t.task_inputs, t.task_stdout, t.task_stderr, t.task_fail_count
       FROM task t WHERE ${ctx.runCol("t")} = ${runId} AND t.task_id IN ${list(ids)}`)) {
     out.set(Number(r["task_id"]), {
       args: text(r["args"]),
       inputs: r["task_inputs"] === "None" ? null : text(r["task_inputs"]),
-      stdout: text(r["task_stdout"]), stderr: text(r["task_stderr"]),
-      failCount: Number(r["task_fail_count"] ?? 0), tries: [], triesTotal: 0,
+      stdout: text(r["task_stdout"]),
+      stderr: text(r["task_stderr"]),
+      failCount: Number(r["task_fail_count"] ?? 0),
+      tries: [],
+      triesTotal: 0,
     });
   }
-  const all = await ctx.db.all(sql`SELECT y.task_id, y.try_id, y.task_executor, y.hostname, y.block_id, y.task_try_time_launched AS l,
+  const all = await ctx.db
+    .all(sql`SELECT y.task_id, y.try_id, y.task_executor, y.hostname, y.block_id, y.task_try_time_launched AS l,
       y.task_try_time_running AS r, y.task_try_time_returned AS e, y.task_fail_history AS h,
       ${opt("task_try_exit_code")} AS exit_code, ${opt("task_try_error_type")} AS error_type, ${opt("task_try_error")} AS error,
       ${opt("task_try_stderr_tail")} AS stderr_tail, ${opt("task_try_stdout_tail")} AS stdout_tail
@@ -244,9 +272,14 @@ async function rootDetails(ctx: ReadContext, runId: string, ids: number[]): Prom
     const executor = String(r["task_executor"]);
     const block = text(r["block_id"]);
     d.tries.push({
-      try_id: tryId, executor, host: text(r["hostname"]), block_id: block,
-      job_id: block === null ? null : jobs.get(`${executor}|${block}`) ?? null,
-      launched: text(r["l"]), running: text(r["r"]), returned: text(r["e"]),
+      try_id: tryId,
+      executor,
+      host: text(r["hostname"]),
+      block_id: block,
+      job_id: block === null ? null : (jobs.get(`${executor}|${block}`) ?? null),
+      launched: text(r["l"]),
+      running: text(r["r"]),
+      returned: text(r["e"]),
       run_s: s !== null && e !== null ? Math.max(0, (e - s) / 1000) : null,
       failed,
       exit_code: r["exit_code"] === null || r["exit_code"] === undefined ? null : Number(r["exit_code"]),
@@ -265,11 +298,15 @@ async function rootDetails(ctx: ReadContext, runId: string, ids: number[]): Prom
 /** Failed tasks per (app, error type of the last try), most first: one grouped query, whatever the number of failures. */
 async function failureKinds(ctx: ReadContext, runId: string, failedCount: number): Promise<FailureKind[]> {
   if (failedCount === 0) return [];
-  const isFailed = (await ctx.latestColComplete(runId)) ? sql`t.task_latest_status = 'failed'` : sql`${ctx.latestExpr("t")} = 'failed'`;
+  const isFailed = (await ctx.latestColComplete(runId))
+    ? sql`t.task_latest_status = 'failed'`
+    : sql`${ctx.latestExpr("t")} = 'failed'`;
   // The last try of a failed task is try task_fail_count − 1 (every try failed). Without an error type
   // (Python Parsl) the history text is grouped and its class name parsed here.
   const hist = sql`CASE WHEN y.task_try_error_type IS NULL THEN y.task_fail_history END`;
-  const [et, h] = ctx.has("try", "task_try_error_type") ? [sql`y.task_try_error_type`, hist] : [null, sql`y.task_fail_history`];
+  const [et, h] = ctx.has("try", "task_try_error_type")
+    ? [sql`y.task_try_error_type`, hist]
+    : [null, sql`y.task_fail_history`];
   const rows = await ctx.db.all(sql`SELECT t.task_func_name AS app, ${et ?? sql`NULL`} AS et, ${h} AS h, COUNT(*) AS n
     FROM task t ${ctx.d.orderedJoin()} try y ON y.run_id = t.run_id AND y.task_id = t.task_id AND y.try_id = t.task_fail_count - 1
     WHERE t.run_id = ${runId} AND ${isFailed} GROUP BY t.task_func_name, ${et === null ? h : sql`${et}, ${h}`}`);
@@ -284,6 +321,7 @@ async function failureKinds(ctx: ReadContext, runId: string, failedCount: number
   }
   // Failed tasks whose last try row is missing still count, as an unknown error.
   const seen = [...counts.values()].reduce((a, b) => a + b.count, 0);
-  if (seen < failedCount) counts.set("\u0000?", { app: "(last try not recorded)", error_type: null, count: failedCount - seen });
+  if (seen < failedCount)
+    counts.set("\u0000?", { app: "(last try not recorded)", error_type: null, count: failedCount - seen });
   return [...counts.values()].sort((a, b) => b.count - a.count || a.app.localeCompare(b.app));
 }

@@ -15,7 +15,11 @@ export class TokenCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly maxEntries = 256, private readonly slowMs = 150, private readonly maxStaleMs = 10_000) {}
+  constructor(
+    private readonly maxEntries = 256,
+    private readonly slowMs = 150,
+    private readonly maxStaleMs = 10_000,
+  ) {}
 
   get<T>(key: string, token: string, compute: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
@@ -27,15 +31,17 @@ export class TokenCache {
     if (running) return running as Promise<T>;
     const at = Date.now();
     const t0 = performance.now();
-    const p = compute().then((value) => {
-      this.entries.delete(key);
-      this.entries.set(key, { token, at, costMs: performance.now() - t0, value });
-      if (this.entries.size > this.maxEntries) {
-        const oldest = this.entries.keys().next().value;
-        if (oldest !== undefined) this.entries.delete(oldest);
-      }
-      return value;
-    }).finally(() => this.inflight.delete(flightKey));
+    const p = compute()
+      .then((value) => {
+        this.entries.delete(key);
+        this.entries.set(key, { token, at, costMs: performance.now() - t0, value });
+        if (this.entries.size > this.maxEntries) {
+          const oldest = this.entries.keys().next().value;
+          if (oldest !== undefined) this.entries.delete(oldest);
+        }
+        return value;
+      })
+      .finally(() => this.inflight.delete(flightKey));
     this.inflight.set(flightKey, p);
     return p;
   }

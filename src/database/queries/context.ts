@@ -39,9 +39,14 @@ export class ReadContext {
       const names = (await db.all<{ name: string }>(db.dialect.listColumns(t.name))).map((r) => r.name);
       if (names.length === 0) {
         // PostgreSQL lists only the columns a role may read: tell "no privilege" from "no table".
-        const denied = await db.first(sql`SELECT * FROM ${ident(t.name)} LIMIT 0`).then(() => null, (e: unknown) => e);
+        const denied = await db.first(sql`SELECT * FROM ${ident(t.name)} LIMIT 0`).then(
+          () => null,
+          (e: unknown) => e,
+        );
         if (denied !== null && /permission denied|42501/i.test(db.dialect.describeError(denied))) {
-          throw new Error(`${db.location} refused to let this role read table "${t.name}": ${db.dialect.describeError(denied)} (grant it SELECT)`);
+          throw new Error(
+            `${db.location} refused to let this role read table "${t.name}": ${db.dialect.describeError(denied)} (grant it SELECT)`,
+          );
         }
         throw new Error(`${db.location} is not a Parsl monitoring database: table "${t.name}" is missing`);
       }
@@ -104,13 +109,30 @@ export class ReadContext {
   /** True when every task of the run has task_latest_status set, so the indexed column alone is exact. */
   async latestColComplete(runId: string): Promise<boolean> {
     if (!this.hasLatestCol) return false;
-    return (await this.db.first(sql`SELECT 1 AS x FROM task WHERE run_id = ${runId} AND task_latest_status IS NULL LIMIT 1`)) === undefined;
+    return (
+      (await this.db.first(
+        sql`SELECT 1 AS x FROM task WHERE run_id = ${runId} AND task_latest_status IS NULL LIMIT 1`,
+      )) === undefined
+    );
   }
 
   workflowColumns(): Sql {
     const extra = ["run_status", "last_heartbeat", "heartbeat_period"].filter((c) => this.has("workflow", c));
-    return raw(["run_id", "workflow_name", "workflow_version", "time_began", "time_completed", "host", '"user"', "rundir",
-      "tasks_failed_count", "tasks_completed_count", ...extra].join(", "));
+    return raw(
+      [
+        "run_id",
+        "workflow_name",
+        "workflow_version",
+        "time_began",
+        "time_completed",
+        "host",
+        '"user"',
+        "rundir",
+        "tasks_failed_count",
+        "tasks_completed_count",
+        ...extra,
+      ].join(", "),
+    );
   }
 
   async workflowRow(runId: string): Promise<Row> {
@@ -131,12 +153,20 @@ export class ReadContext {
       consider(await this.db.first(sql`SELECT MAX(timestamp) AS ts FROM status WHERE run_id = ${runId}`));
     } else {
       // Rows are appended in time order, so the newest rowid of the run is (nearly) its newest row.
-      consider(await this.db.first(sql`SELECT timestamp AS ts FROM status WHERE run_id = ${runId} ORDER BY ${ins} DESC LIMIT 1`));
+      consider(
+        await this.db.first(
+          sql`SELECT timestamp AS ts FROM status WHERE run_id = ${runId} ORDER BY ${ins} DESC LIMIT 1`,
+        ),
+      );
     }
     const rins = this.d.insertionOrder("resource");
-    consider(await this.db.first(rins === null
-      ? sql`SELECT MAX(timestamp) AS ts FROM resource WHERE run_id = ${runId}`
-      : sql`SELECT timestamp AS ts FROM resource WHERE run_id = ${runId} ORDER BY ${rins} DESC LIMIT 1`));
+    consider(
+      await this.db.first(
+        rins === null
+          ? sql`SELECT MAX(timestamp) AS ts FROM resource WHERE run_id = ${runId}`
+          : sql`SELECT timestamp AS ts FROM resource WHERE run_id = ${runId} ORDER BY ${rins} DESC LIMIT 1`,
+      ),
+    );
     return newest;
   }
 
@@ -161,8 +191,12 @@ export class ReadContext {
       const lo0 = await one(sql`SELECT MIN(task_id) AS x FROM try WHERE run_id = ${runId}`);
       const hi0 = await one(sql`SELECT MAX(task_id) AS x FROM try WHERE run_id = ${runId}`);
       if (lo0 !== null && hi0 !== null) {
-        const lower = await one(sql`SELECT task_id AS x FROM task WHERE task_id < ${lo0} AND ${run} = ${runId} ORDER BY task_id LIMIT 1`);
-        const upper = await one(sql`SELECT task_id AS x FROM task WHERE task_id > ${hi0} AND ${run} = ${runId} ORDER BY task_id DESC LIMIT 1`);
+        const lower = await one(
+          sql`SELECT task_id AS x FROM task WHERE task_id < ${lo0} AND ${run} = ${runId} ORDER BY task_id LIMIT 1`,
+        );
+        const upper = await one(
+          sql`SELECT task_id AS x FROM task WHERE task_id > ${hi0} AND ${run} = ${runId} ORDER BY task_id DESC LIMIT 1`,
+        );
         return [lower ?? lo0, upper ?? hi0];
       }
     }
@@ -180,7 +214,13 @@ export class ReadContext {
    * joined on the (run_id, task_id) indexes. The cost is bounded by `sampleTasks` whatever the run's
    * size; callers multiply counts by k.
    */
-  async taskSample(runId: string, table: "task" | "try" | "resource", alias: string, join: Sql = raw(""), share = 1): Promise<{ k: number; from: Sql }> {
+  async taskSample(
+    runId: string,
+    table: "task" | "try" | "resource",
+    alias: string,
+    join: Sql = raw(""),
+    share = 1,
+  ): Promise<{ k: number; from: Sql }> {
     const range = await this.taskIdRange(runId);
     const span = range ? range[1] - range[0] + 1 : 0;
     const k = Math.max(1, Math.ceil(span / (this.sampleTasks * share)));

@@ -21,13 +21,23 @@ import { closestFields, field, type Field } from "./fields.js";
 
 export class FilterError extends Error {
   override readonly name = "FilterError";
-  constructor(readonly problem: string, readonly source: string, readonly position: number, readonly length = 1) {
+  constructor(
+    readonly problem: string,
+    readonly source: string,
+    readonly position: number,
+    readonly length = 1,
+  ) {
     super(`${problem}\n  ${source}\n  ${" ".repeat(position)}${"^".repeat(Math.max(1, length))}`);
   }
 }
 
 type TokKind = "word" | "string" | "op" | "lparen" | "rparen" | "comma" | "end";
-interface Token { kind: TokKind; text: string; pos: number; len: number }
+interface Token {
+  kind: TokKind;
+  text: string;
+  pos: number;
+  len: number;
+}
 
 const OPS = ["<=", ">=", "!=", "=", "<", ">", "~"] as const;
 export type CompareOp = (typeof OPS)[number];
@@ -37,7 +47,10 @@ export function tokenize(source: string): Token[] {
   let i = 0;
   while (i < source.length) {
     const c = source[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === "(" || c === ")" || c === ",") {
       out.push({ kind: c === "(" ? "lparen" : c === ")" ? "rparen" : "comma", text: c, pos: i, len: 1 });
       i++;
@@ -75,12 +88,29 @@ export function tokenize(source: string): Token[] {
   return out;
 }
 
-export interface ValueNode { readonly kind: "word" | "string"; readonly text: string; readonly pos: number; readonly len: number }
+export interface ValueNode {
+  readonly kind: "word" | "string";
+  readonly text: string;
+  readonly pos: number;
+  readonly len: number;
+}
 export type FilterNode =
   | { readonly kind: "and" | "or"; readonly left: FilterNode; readonly right: FilterNode }
   | { readonly kind: "not"; readonly expr: FilterNode }
-  | { readonly kind: "cmp"; readonly field: Field; readonly fieldPos: number; readonly op: CompareOp; readonly value: ValueNode }
-  | { readonly kind: "in"; readonly field: Field; readonly fieldPos: number; readonly negated: boolean; readonly values: readonly ValueNode[] };
+  | {
+      readonly kind: "cmp";
+      readonly field: Field;
+      readonly fieldPos: number;
+      readonly op: CompareOp;
+      readonly value: ValueNode;
+    }
+  | {
+      readonly kind: "in";
+      readonly field: Field;
+      readonly fieldPos: number;
+      readonly negated: boolean;
+      readonly values: readonly ValueNode[];
+    };
 
 const KEYWORDS = new Set(["and", "or", "not", "in"]);
 const isKw = (t: Token, kw: string): boolean => t.kind === "word" && t.text.toLowerCase() === kw;
@@ -99,19 +129,28 @@ export function parseFilter(source: string): FilterNode {
   const value = (): ValueNode => {
     const t = next();
     if (t.kind === "string") return { kind: "string", text: t.text, pos: t.pos, len: t.len };
-    if (t.kind === "word" && !KEYWORDS.has(t.text.toLowerCase())) return { kind: "word", text: t.text, pos: t.pos, len: t.len };
+    if (t.kind === "word" && !KEYWORDS.has(t.text.toLowerCase()))
+      return { kind: "word", text: t.text, pos: t.pos, len: t.len };
     return fail(t, `expected a value, found ${describe(t)}`);
   };
 
   const term = (): FilterNode => {
     const t = next();
     if (t.kind !== "word" || KEYWORDS.has(t.text.toLowerCase())) {
-      return fail(t, t.kind === "end" ? "the filter ends where a term (FIELD OP VALUE) should start" : `expected a field name, found ${describe(t)}`);
+      return fail(
+        t,
+        t.kind === "end"
+          ? "the filter ends where a term (FIELD OP VALUE) should start"
+          : `expected a field name, found ${describe(t)}`,
+      );
     }
     const fld = field(t.text);
     if (!fld) {
       const near = closestFields(t.text);
-      fail(t, `unknown field ${JSON.stringify(t.text)}${near.length ? ` (did you mean ${near.map((n) => `"${n}"`).join(" or ")}?)` : ""}; 'parsl-ts tasks --list-fields' lists them`);
+      fail(
+        t,
+        `unknown field ${JSON.stringify(t.text)}${near.length ? ` (did you mean ${near.map((n) => `"${n}"`).join(" or ")}?)` : ""}; 'parsl-ts tasks --list-fields' lists them`,
+      );
     }
     const o = peek();
     const negated = isKw(o, "not") && isKw(toks[k + 1]!, "in");
@@ -121,7 +160,10 @@ export function parseFilter(source: string): FilterNode {
       const open = next();
       if (open.kind !== "lparen") fail(open, `expected "(" after in, found ${describe(open)}`);
       const values = [value()];
-      while (peek().kind === "comma") { next(); values.push(value()); }
+      while (peek().kind === "comma") {
+        next();
+        values.push(value());
+      }
       const close = next();
       if (close.kind !== "rparen") fail(close, `expected "," or ")" in the list, found ${describe(close)}`);
       return { kind: "in", field: fld!, fieldPos: t.pos, negated, values };
@@ -132,7 +174,10 @@ export function parseFilter(source: string): FilterNode {
   };
 
   const unary = (): FilterNode => {
-    if (isKw(peek(), "not")) { next(); return { kind: "not", expr: unary() }; }
+    if (isKw(peek(), "not")) {
+      next();
+      return { kind: "not", expr: unary() };
+    }
     if (peek().kind === "lparen") {
       next();
       const e = or();
@@ -144,12 +189,18 @@ export function parseFilter(source: string): FilterNode {
   };
   const and = (): FilterNode => {
     let left = unary();
-    while (isKw(peek(), "and")) { next(); left = { kind: "and", left, right: unary() }; }
+    while (isKw(peek(), "and")) {
+      next();
+      left = { kind: "and", left, right: unary() };
+    }
     return left;
   };
   const or = (): FilterNode => {
     let left = and();
-    while (isKw(peek(), "or")) { next(); left = { kind: "or", left, right: and() }; }
+    while (isKw(peek(), "or")) {
+      next();
+      left = { kind: "or", left, right: and() };
+    }
     return left;
   };
 
@@ -161,7 +212,18 @@ export function parseFilter(source: string): FilterNode {
 
 const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 const SIZE_UNITS: Record<string, number> = {
-  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
 };
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -171,7 +233,10 @@ export function parseDuration(text: string): number | null {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
   let end = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) { total += Number(m[1]) * DURATION_UNITS[m[2]!]!; end = re.lastIndex; }
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    end = re.lastIndex;
+  }
   return end > 0 && end === text.length ? total : null;
 }
 
@@ -201,12 +266,18 @@ function typedValue(source: string, fld: Field, v: ValueNode): string | number {
   };
   switch (fld.type) {
     // In quoted text a backslash escapes the next character ("a\\b" is a\b); globs keep them (\* is a literal star).
-    case "text": return v.kind === "string" ? v.text.replace(/\\(.)/gs, "$1") : v.text;
-    case "number": return NUMBER.test(v.text) ? Number(v.text) : bad("a number");
-    case "duration": return parseDuration(v.text) ?? bad("a duration (a number of seconds, or 250ms, 10s, 5m, 1h, 1h30m)");
-    case "bytes": return parseSize(v.text) ?? bad("a size (bytes, or 512KB, 100MB, 2GiB)");
-    case "bool": return BOOLS[v.text.toLowerCase()] ?? bad("true or false");
-    case "time": return parseTime(v.text) ?? bad("a time (2026-11-24, \"2026-11-24 21:52:07\")");
+    case "text":
+      return v.kind === "string" ? v.text.replace(/\\(.)/gs, "$1") : v.text;
+    case "number":
+      return NUMBER.test(v.text) ? Number(v.text) : bad("a number");
+    case "duration":
+      return parseDuration(v.text) ?? bad("a duration (a number of seconds, or 250ms, 10s, 5m, 1h, 1h30m)");
+    case "bytes":
+      return parseSize(v.text) ?? bad("a size (bytes, or 512KB, 100MB, 2GiB)");
+    case "bool":
+      return BOOLS[v.text.toLowerCase()] ?? bad("true or false");
+    case "time":
+      return parseTime(v.text) ?? bad('a time (2026-11-24, "2026-11-24 21:52:07")');
   }
 }
 
@@ -215,7 +286,8 @@ const isNull = (v: ValueNode): boolean => v.kind === "word" && v.text.toLowerCas
 /** SQL for a parsed filter: field expressions from fields.ts, every value a parameter. */
 export function compileFilter(ctx: ReadContext, source: string, node: FilterNode): Sql {
   switch (node.kind) {
-    case "and": case "or":
+    case "and":
+    case "or":
       return sql`(${compileFilter(ctx, source, node.left)} ${raw(node.kind === "and" ? "AND" : "OR")} ${compileFilter(ctx, source, node.right)})`;
     case "not":
       // A comparison with a missing value is unknown (NULL); NOT of it stays unknown, so "not x = 1" keeps rows where x is NULL out as SQL does.
@@ -238,7 +310,12 @@ export function compileFilter(ctx: ReadContext, source: string, node: FilterNode
       }
       if (node.op === "~") {
         if (node.field.type !== "text") {
-          throw new FilterError(`~ (glob) works on text fields; ${node.field.name} is a ${node.field.type} field`, source, node.fieldPos, node.field.name.length);
+          throw new FilterError(
+            `~ (glob) works on text fields; ${node.field.name} is a ${node.field.type} field`,
+            source,
+            node.fieldPos,
+            node.field.name.length,
+          );
         }
         return sql`(${ctx.d.glob(e, globParts(v.text))})`;
       }
@@ -251,9 +328,13 @@ export function compileFilter(ctx: ReadContext, source: string, node: FilterNode
 /** The fields a filter mentions (callers can tell which joins a query needs). */
 export function filterFields(node: FilterNode): Field[] {
   switch (node.kind) {
-    case "and": case "or": return [...filterFields(node.left), ...filterFields(node.right)];
-    case "not": return filterFields(node.expr);
-    default: return [node.field];
+    case "and":
+    case "or":
+      return [...filterFields(node.left), ...filterFields(node.right)];
+    case "not":
+      return filterFields(node.expr);
+    default:
+      return [node.field];
   }
 }
 

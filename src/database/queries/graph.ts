@@ -9,10 +9,18 @@ import type { DagData, DagSummary } from "./types.js";
 const APP_EDGE_SAMPLE = 20_000;
 const OUTSIDE_PARENTS = 500;
 
-export async function dagWindow(ctx: ReadContext, runId: string, from: number, limit: number): Promise<DagData["window"]> {
+export async function dagWindow(
+  ctx: ReadContext,
+  runId: string,
+  from: number,
+  limit: number,
+): Promise<DagData["window"]> {
   const run = ctx.runCol("t");
-  const ids = (await ctx.db.all<Row>(sql`SELECT t.task_id FROM task t WHERE ${run} = ${runId} AND t.task_id >= ${from} ORDER BY t.task_id LIMIT ${limit}`))
-    .map((r) => Number(r["task_id"]));
+  const ids = (
+    await ctx.db.all<Row>(
+      sql`SELECT t.task_id FROM task t WHERE ${run} = ${runId} AND t.task_id >= ${from} ORDER BY t.task_id LIMIT ${limit}`,
+    )
+  ).map((r) => Number(r["task_id"]));
   const nodes: DagData["window"]["nodes"] = [];
   const edges: [number, number][] = [];
   if (ids.length > 0) {
@@ -34,7 +42,12 @@ export async function dagWindow(ctx: ReadContext, runId: string, from: number, l
     if (extra.length > 0) {
       for (const r of await ctx.db.all(sql`SELECT t.task_id, t.task_func_name, ${ctx.latestExpr("t")} AS st FROM task t
           WHERE ${run} = ${runId} AND t.task_id IN ${list(extra)} ORDER BY t.task_id`)) {
-        nodes.push({ id: Number(r["task_id"]), app: String(r["task_func_name"]), state: (r["st"] as string | null) ?? null, outside: true });
+        nodes.push({
+          id: Number(r["task_id"]),
+          app: String(r["task_func_name"]),
+          state: (r["st"] as string | null) ?? null,
+          outside: true,
+        });
       }
     }
   }
@@ -56,7 +69,8 @@ export async function dagSummary(ctx: ReadContext, runId: string): Promise<DagSu
     const key = r["st"] === null ? "unknown" : String(r["st"]);
     a.states[key] = (a.states[key] ?? 0) + n;
   }
-  const sample = await ctx.db.all(sql`SELECT t.task_id, t.task_func_name, t.task_depends FROM task t WHERE ${ctx.runCol("t")} = ${runId}
+  const sample = await ctx.db
+    .all(sql`SELECT t.task_id, t.task_func_name, t.task_depends FROM task t WHERE ${ctx.runCol("t")} = ${runId}
     AND t.task_depends <> '' ORDER BY t.task_id LIMIT ${APP_EDGE_SAMPLE}`);
   const appOf = new Map<number, string>();
   for (const r of sample) appOf.set(Number(r["task_id"]), String(r["task_func_name"]));
@@ -66,7 +80,8 @@ export async function dagSummary(ctx: ReadContext, runId: string): Promise<DagSu
   const want = [...wanted];
   for (let i = 0; i < want.length; i += 500) {
     for (const r of await ctx.db.all(sql`SELECT task_id, task_func_name FROM task WHERE ${ctx.runCol("task")} = ${runId}
-        AND task_id IN ${list(want.slice(i, i + 500))}`)) appOf.set(Number(r["task_id"]), String(r["task_func_name"]));
+        AND task_id IN ${list(want.slice(i, i + 500))}`))
+      appOf.set(Number(r["task_id"]), String(r["task_func_name"]));
   }
   const edgeCounts = new Map<string, number>();
   for (const r of sample) {

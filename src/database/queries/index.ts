@@ -21,7 +21,17 @@ import { checkTaskQuery, taskPages, taskRows, type FieldRow, type TaskQuery } fr
 import type { AppStateCount, FailureBrief } from "./progress.js";
 import type { AppStats, FailureDetail } from "./appStats.js";
 import type {
-  AppHistory, DagData, Row, DagSummary, GanttData, Page, ResourceData, TaskDetail, TaskListItem, TimeSeries, WorkflowListItem,
+  AppHistory,
+  DagData,
+  Row,
+  DagSummary,
+  GanttData,
+  Page,
+  ResourceData,
+  TaskDetail,
+  TaskListItem,
+  TimeSeries,
+  WorkflowListItem,
   WorkflowSummary,
 } from "./types.js";
 
@@ -38,7 +48,10 @@ export type { AppStateCount, FailureBrief } from "./progress.js";
 export type { AppStats, FailureDetail } from "./appStats.js";
 
 export class MonitoringDb {
-  private constructor(private readonly ctx: ReadContext, private readonly owned: boolean) {}
+  private constructor(
+    private readonly ctx: ReadContext,
+    private readonly owned: boolean,
+  ) {}
 
   /** Reads through an open connection (not closed by `close()` unless `owned`). */
   static async on(db: Connection, options: ReadOptions & { owned?: boolean } = {}): Promise<MonitoringDb> {
@@ -98,7 +111,9 @@ export class MonitoringDb {
 
   /** Cached: the resource page's busy-workers chart is this chart's "All" series. */
   triesOverTime(runId: string): Promise<TimeSeries> {
-    return this.ctx.cached(`tries|${runId}`, async () => (await import("./timeline.js")).triesOverTime(this.ctx, runId));
+    return this.ctx.cached(`tries|${runId}`, async () =>
+      (await import("./timeline.js")).triesOverTime(this.ctx, runId),
+    );
   }
 
   async dagSummary(runId: string): Promise<DagSummary> {
@@ -145,14 +160,30 @@ export class MonitoringDb {
     return (await import("./parslQueries.js")).taskHistory(this.ctx, runId, taskId, limit);
   }
 
-  async appCountsForWorkflow(runId: string): Promise<parsl.AppCount[]> { return (await import("./parslQueries.js")).appCountsForWorkflow(this.ctx, runId); }
-  async nodesForWorkflow(runId: string): Promise<Row[]> { return (await import("./parslQueries.js")).nodesForWorkflow(this.ctx, runId); }
-  async resourcesForWorkflow(runId: string): Promise<Row[]> { return (await import("./parslQueries.js")).resourcesForWorkflow(this.ctx, runId); }
-  async resourcesForTask(runId: string, taskId: number): Promise<Row[]> { return (await import("./parslQueries.js")).resourcesForTask(this.ctx, runId, taskId); }
-  async statusForWorkflow(runId: string): Promise<parsl.StatusRow[]> { return (await import("./parslQueries.js")).statusForWorkflow(this.ctx, runId); }
-  async completionTimesForWorkflow(runId: string): Promise<parsl.CompletionTime[]> { return (await import("./parslQueries.js")).completionTimesForWorkflow(this.ctx, runId); }
-  async tasksForWorkflow(runId: string): Promise<Row[]> { return (await import("./parslQueries.js")).tasksForWorkflow(this.ctx, runId); }
-  async triesForWorkflow(runId: string): Promise<parsl.TryTimes[]> { return (await import("./parslQueries.js")).triesForWorkflow(this.ctx, runId); }
+  async appCountsForWorkflow(runId: string): Promise<parsl.AppCount[]> {
+    return (await import("./parslQueries.js")).appCountsForWorkflow(this.ctx, runId);
+  }
+  async nodesForWorkflow(runId: string): Promise<Row[]> {
+    return (await import("./parslQueries.js")).nodesForWorkflow(this.ctx, runId);
+  }
+  async resourcesForWorkflow(runId: string): Promise<Row[]> {
+    return (await import("./parslQueries.js")).resourcesForWorkflow(this.ctx, runId);
+  }
+  async resourcesForTask(runId: string, taskId: number): Promise<Row[]> {
+    return (await import("./parslQueries.js")).resourcesForTask(this.ctx, runId, taskId);
+  }
+  async statusForWorkflow(runId: string): Promise<parsl.StatusRow[]> {
+    return (await import("./parslQueries.js")).statusForWorkflow(this.ctx, runId);
+  }
+  async completionTimesForWorkflow(runId: string): Promise<parsl.CompletionTime[]> {
+    return (await import("./parslQueries.js")).completionTimesForWorkflow(this.ctx, runId);
+  }
+  async tasksForWorkflow(runId: string): Promise<Row[]> {
+    return (await import("./parslQueries.js")).tasksForWorkflow(this.ctx, runId);
+  }
+  async triesForWorkflow(runId: string): Promise<parsl.TryTimes[]> {
+    return (await import("./parslQueries.js")).triesForWorkflow(this.ctx, runId);
+  }
 
   /** Tasks per app and latest state (exact). */
   async appStateCounts(runId: string): Promise<AppStateCount[]> {
@@ -170,7 +201,10 @@ export class MonitoringDb {
   }
 
   /** Failed tasks with every try's evidence (error, exit code, stderr tail), at most `limit`. */
-  async failureDetails(runId: string, limit: number): Promise<{ total: number; dep_fail: number; tasks: FailureDetail[] }> {
+  async failureDetails(
+    runId: string,
+    limit: number,
+  ): Promise<{ total: number; dep_fail: number; tasks: FailureDetail[] }> {
     return (await import("./appStats.js")).failureDetails(this.ctx, runId, limit);
   }
 
@@ -187,7 +221,10 @@ export class MonitoringDb {
   /** Per-app changes from run `baseRunId` to `otherRunId`, regressions flagged (stats.ts REGRESSION_RULE). */
   async compareRuns(baseRunId: string, otherRunId: string): Promise<StatsComparison> {
     const { runStats, compareStats } = await import("./stats.js");
-    const [a, b] = await Promise.all([runStats(this.ctx, baseRunId, { by: "app" }), runStats(this.ctx, otherRunId, { by: "app" })]);
+    const [a, b] = await Promise.all([
+      runStats(this.ctx, baseRunId, { by: "app" }),
+      runStats(this.ctx, otherRunId, { by: "app" }),
+    ]);
     return compareStats(a, b);
   }
 
@@ -202,7 +239,10 @@ export class MonitoringDb {
 }
 
 /** Opens a monitoring database read-only (SQLite file opened read-only; PostgreSQL sessions read-only). */
-export async function openMonitoringDb(endpoint: string | Endpoint, options: ReadOptions & { poolSize?: number; applicationName?: string } = {}): Promise<MonitoringDb> {
+export async function openMonitoringDb(
+  endpoint: string | Endpoint,
+  options: ReadOptions & { poolSize?: number; applicationName?: string } = {},
+): Promise<MonitoringDb> {
   const db = await connect(endpoint, {
     readonly: true,
     ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),

@@ -30,13 +30,20 @@ export interface FailureBrief {
  * The newest `limit` tasks that ended `failed` (dep_fail too when `withDepFail`), newest id first,
  * with their last try's error: parsl-ts's task_try_error, else Parsl's task_fail_history.
  */
-export async function latestFailures(ctx: ReadContext, runId: string, limit: number, withDepFail = false): Promise<FailureBrief[]> {
+export async function latestFailures(
+  ctx: ReadContext,
+  runId: string,
+  limit: number,
+  withDepFail = false,
+): Promise<FailureBrief[]> {
   const states = withDepFail ? ["failed", "dep_fail"] : ["failed"];
   const st = (await ctx.latestColComplete(runId)) ? sql`t.task_latest_status` : ctx.latestExpr("t");
   const rows = await ctx.db.all(sql`SELECT t.task_id, t.task_func_name AS app, ${st} AS st FROM task t
     WHERE t.run_id = ${runId} AND ${st} IN ${list(states)} ORDER BY t.task_id DESC LIMIT ${limit}`);
   if (rows.length === 0) return [];
-  const errCol = ctx.has("try", "task_try_error") ? raw("COALESCE(y.task_try_error, y.task_fail_history)") : raw("y.task_fail_history");
+  const errCol = ctx.has("try", "task_try_error")
+    ? raw("COALESCE(y.task_try_error, y.task_fail_history)")
+    : raw("y.task_fail_history");
   const errors = new Map<number, string>();
   for (const r of await ctx.db.all(sql`SELECT y.task_id, y.try_id, ${errCol} AS err FROM try y
       WHERE y.run_id = ${runId} AND y.task_id IN ${list(rows.map((r) => Number(r["task_id"])))} ORDER BY y.task_id, y.try_id`)) {
@@ -44,7 +51,9 @@ export async function latestFailures(ctx: ReadContext, runId: string, limit: num
     if (typeof e === "string" && e !== "") errors.set(Number(r["task_id"]), e); // the last try with an error wins
   }
   return rows.map((r: Row) => ({
-    task_id: Number(r["task_id"]), app: String(r["app"]), state: String(r["st"]),
+    task_id: Number(r["task_id"]),
+    app: String(r["app"]),
+    state: String(r["st"]),
     error: errors.get(Number(r["task_id"])) ?? String(r["st"]),
   }));
 }

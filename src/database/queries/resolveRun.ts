@@ -30,15 +30,24 @@ export async function resolveRun(ctx: ReadContext, spec: string = LATEST, workfl
     return row;
   }
   if (spec.trim() === "") throw new RunNotFoundError("the run id is empty");
-  const exact = await ctx.db.first<ResolvedRun>(sql`SELECT run_id, workflow_name FROM workflow WHERE run_id = ${spec}${byName}`);
+  const exact = await ctx.db.first<ResolvedRun>(
+    sql`SELECT run_id, workflow_name FROM workflow WHERE run_id = ${spec}${byName}`,
+  );
   if (exact) return exact;
   // A prefix: escape LIKE's wildcards so a run id is matched literally.
   const pattern = spec.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
-  const rows = await ctx.db.all<ResolvedRun & { time_began: string }>(sql`SELECT run_id, workflow_name, time_began FROM workflow
+  const rows = await ctx.db.all<
+    ResolvedRun & { time_began: string }
+  >(sql`SELECT run_id, workflow_name, time_began FROM workflow
     WHERE run_id LIKE ${pattern} ESCAPE '\\'${byName} ORDER BY time_began DESC, run_id DESC LIMIT ${MAX_CANDIDATES + 1}`);
   if (rows.length === 1) return { run_id: rows[0]!.run_id, workflow_name: rows[0]!.workflow_name };
-  if (rows.length === 0) throw new RunNotFoundError(`no run${where} has an id starting with ${JSON.stringify(spec)} in ${ctx.db.location}`);
-  const list = rows.slice(0, MAX_CANDIDATES).map((r) => `${r.run_id} (${r.workflow_name ?? "unnamed"}, began ${r.time_began})`);
-  throw new RunNotFoundError(`${JSON.stringify(spec)} matches several runs${where}; give more of the id:\n  ${list.join("\n  ")}` +
-    (rows.length > MAX_CANDIDATES ? "\n  …" : ""));
+  if (rows.length === 0)
+    throw new RunNotFoundError(`no run${where} has an id starting with ${JSON.stringify(spec)} in ${ctx.db.location}`);
+  const list = rows
+    .slice(0, MAX_CANDIDATES)
+    .map((r) => `${r.run_id} (${r.workflow_name ?? "unnamed"}, began ${r.time_began})`);
+  throw new RunNotFoundError(
+    `${JSON.stringify(spec)} matches several runs${where}; give more of the id:\n  ${list.join("\n  ")}` +
+      (rows.length > MAX_CANDIDATES ? "\n  …" : ""),
+  );
 }

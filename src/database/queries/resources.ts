@@ -14,7 +14,10 @@ export function histogram(values: number[], label: string, xLabel: string, scale
   if (values.length === 0) return { label, x_label: xLabel, edges: [], counts: [] };
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   const bins = lo === hi ? 1 : 20;
   const width = bins === 1 ? 1 : (hi - lo) / bins;
   const counts = new Array<number>(bins).fill(0);
@@ -30,20 +33,25 @@ export async function resources(ctx: ReadContext, runId: string, tries?: TimeSer
   const db = ctx.db;
   const t = tries ?? (await triesOverTime(ctx, runId));
   const workers: TimeSeries = { ...t, series: t.series.filter((x) => x.name === "All") };
-  const cap = (await db.first<Row>(sql`SELECT
+  const cap =
+    (await db.first<Row>(sql`SELECT
       (SELECT COALESCE(SUM(w), 0) FROM (SELECT MAX(worker_count) AS w FROM node WHERE run_id = ${runId} GROUP BY uid) a) AS workers,
       (SELECT COALESCE(SUM(c), 0) FROM (SELECT MAX(cpu_count) AS c FROM node WHERE run_id = ${runId} GROUP BY hostname) b) AS cores,
-      (SELECT COALESCE(SUM(m), 0) FROM (SELECT MAX(total_memory) AS m FROM node WHERE run_id = ${runId} GROUP BY hostname) c) AS mem`)) ?? {};
+      (SELECT COALESCE(SUM(m), 0) FROM (SELECT MAX(total_memory) AS m FROM node WHERE run_id = ${runId} GROUP BY hostname) c) AS mem`)) ??
+    {};
   // Resource rows are several per try and read by four queries: a smaller share of the budget.
   const rs = await ctx.taskSample(runId, "resource", "r", raw(""), 0.4);
   const k = rs.k;
-  const span = (await db.first<Row>(sql`SELECT MIN(r.timestamp) AS lo, MAX(r.timestamp) AS hi, MAX(r.resource_monitoring_interval) AS iv,
+  const span =
+    (await db.first<Row>(sql`SELECT MIN(r.timestamp) AS lo, MAX(r.timestamp) AS hi, MAX(r.resource_monitoring_interval) AS iv,
       COUNT(*) AS n FROM ${rs.from}`)) ?? {};
-  const nodes = await db.all(sql`SELECT hostname, uid, block_id, MAX(cpu_count) AS cpu_count, MAX(total_memory) AS total_memory,
+  const nodes =
+    await db.all(sql`SELECT hostname, uid, block_id, MAX(cpu_count) AS cpu_count, MAX(total_memory) AS total_memory,
       MAX(worker_count) AS worker_count, MIN(timestamp) AS first_seen, MAX(timestamp) AS last_seen, COUNT(*) AS events
     FROM node WHERE run_id = ${runId} GROUP BY uid, hostname, block_id ORDER BY first_seen, uid, hostname, block_id LIMIT 200`);
   const blockTie = d.insertionOrder("block") ?? raw("block_id, executor_label, status");
-  const blocks = await db.all(sql`SELECT executor_label, block_id, job_id, timestamp, status FROM block WHERE run_id = ${runId}
+  const blocks =
+    await db.all(sql`SELECT executor_label, block_id, job_id, timestamp, status FROM block WHERE run_id = ${runId}
     ORDER BY timestamp, ${blockTie} LIMIT 500`);
   const lo = naiveToMs(span["lo"]);
   const hi = naiveToMs(span["hi"]);
@@ -89,7 +97,11 @@ export async function resources(ctx: ReadContext, runId: string, tries?: TimeSer
   }
   return {
     has_resources: Number(span["n"] ?? 0) > 0,
-    workers: { ...workers, series: workers.series.map((s) => ({ ...s, name: "Busy workers" })), total_workers: Number(cap["workers"] ?? 0) },
+    workers: {
+      ...workers,
+      series: workers.series.map((s) => ({ ...s, name: "Busy workers" })),
+      total_workers: Number(cap["workers"] ?? 0),
+    },
     cpu: { ...cpu, total_cores: Number(cap["cores"] ?? 0) },
     memory: { ...memory, total_memory_gib: Number(cap["mem"] ?? 0) / 1024 ** 3 },
     cpu_time_max: histogram(cpuMax, "CPU time distribution (max per task)", "CPU user time (s)", k),

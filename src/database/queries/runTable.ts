@@ -44,8 +44,13 @@ export async function runTaskCounts(ctx: ReadContext, runId: string): Promise<Ru
   const total = Object.values(states).reduce((a, b) => a + b, 0);
   const n = (s: string): number => states[s] ?? 0;
   return {
-    total, exec_done: n("exec_done"), memo_done: n("memo_done"), failed: n("failed"), dep_fail: n("dep_fail"),
-    not_run: total - FINAL_STATES.reduce((a, s) => a + n(s), 0), states,
+    total,
+    exec_done: n("exec_done"),
+    memo_done: n("memo_done"),
+    failed: n("failed"),
+    dep_fail: n("dep_fail"),
+    not_run: total - FINAL_STATES.reduce((a, s) => a + n(s), 0),
+    states,
   };
 }
 
@@ -56,7 +61,9 @@ export async function runList(ctx: ReadContext, q: RunListQuery = {}): Promise<R
   const w = where.length ? sql` WHERE ${join(where, " AND ")}` : raw("");
   // Without a status filter the limit goes to the database; with one, runs are judged first.
   const lim = q.limit !== undefined && !q.status ? sql` LIMIT ${q.limit}` : raw("");
-  const rows = await ctx.db.all(sql`SELECT ${ctx.workflowColumns()} FROM workflow${w} ORDER BY time_began DESC, run_id DESC${lim}`);
+  const rows = await ctx.db.all(
+    sql`SELECT ${ctx.workflowColumns()} FROM workflow${w} ORDER BY time_began DESC, run_id DESC${lim}`,
+  );
   const items = await Promise.all(rows.map((r) => toListItem(ctx, r)));
   const wanted = q.status ? items.filter((i) => q.status!.includes(i.status)) : items;
   const chosen = q.limit !== undefined ? wanted.slice(0, q.limit) : wanted;

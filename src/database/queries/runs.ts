@@ -23,7 +23,9 @@ async function memoCount(ctx: ReadContext, runId: string): Promise<number> {
   if (!ctx.hasLatestCol) return count(sql`SELECT COUNT(*) AS n FROM task t WHERE t.run_id = ${runId} AND ${viaStatus}`);
   let n = await count(sql`SELECT COUNT(*) AS n FROM task WHERE run_id = ${runId} AND task_latest_status = 'memo_done'`);
   if (!(await ctx.latestColComplete(runId))) {
-    n += await count(sql`SELECT COUNT(*) AS n FROM task t WHERE t.run_id = ${runId} AND t.task_latest_status IS NULL AND ${viaStatus}`);
+    n += await count(
+      sql`SELECT COUNT(*) AS n FROM task t WHERE t.run_id = ${runId} AND t.task_latest_status IS NULL AND ${viaStatus}`,
+    );
   }
   return n;
 }
@@ -70,7 +72,9 @@ export async function toListItem(ctx: ReadContext, r: Row): Promise<WorkflowList
 /** Runs newest first. */
 export async function listRuns(ctx: ReadContext, offset: number, limit: number): Promise<Page<WorkflowListItem>> {
   const total = Number((await ctx.db.first<Row>(sql`SELECT COUNT(*) AS n FROM workflow`))?.["n"] ?? 0);
-  const rows = await ctx.db.all(sql`SELECT ${ctx.workflowColumns()} FROM workflow ORDER BY time_began DESC, run_id LIMIT ${limit} OFFSET ${offset}`);
+  const rows = await ctx.db.all(
+    sql`SELECT ${ctx.workflowColumns()} FROM workflow ORDER BY time_began DESC, run_id LIMIT ${limit} OFFSET ${offset}`,
+  );
   // In parallel: on PostgreSQL each entry's few look-ups then share the pool instead of queueing.
   return { total, offset, limit, rows: await Promise.all(rows.map((r) => toListItem(ctx, r))) };
 }
@@ -90,14 +94,22 @@ export async function stateCounts(ctx: ReadContext, runId: string): Promise<Reco
     }
   };
   if (ctx.hasLatestCol) {
-    const rows = await ctx.db.all(sql`SELECT task_latest_status AS st, COUNT(*) AS n FROM task WHERE run_id = ${runId} GROUP BY task_latest_status`);
+    const rows = await ctx.db.all(
+      sql`SELECT task_latest_status AS st, COUNT(*) AS n FROM task WHERE run_id = ${runId} GROUP BY task_latest_status`,
+    );
     add(rows.filter((r) => r["st"] !== null));
     if (rows.some((r) => r["st"] === null)) {
-      add(await ctx.db.all(sql`SELECT ${ctx.latestExpr("t")} AS st, COUNT(*) AS n FROM task t
-        WHERE t.run_id = ${runId} AND t.task_latest_status IS NULL GROUP BY 1`));
+      add(
+        await ctx.db.all(sql`SELECT ${ctx.latestExpr("t")} AS st, COUNT(*) AS n FROM task t
+        WHERE t.run_id = ${runId} AND t.task_latest_status IS NULL GROUP BY 1`),
+      );
     }
   } else {
-    add(await ctx.db.all(sql`SELECT ${ctx.latestExpr("t")} AS st, COUNT(*) AS n FROM task t WHERE t.run_id = ${runId} GROUP BY 1`));
+    add(
+      await ctx.db.all(
+        sql`SELECT ${ctx.latestExpr("t")} AS st, COUNT(*) AS n FROM task t WHERE t.run_id = ${runId} GROUP BY 1`,
+      ),
+    );
   }
   return out;
 }
@@ -127,7 +139,8 @@ export async function appHistory(ctx: ReadContext, runId: string): Promise<AppHi
   const name = (wf["workflow_name"] as string | null) ?? null;
   const byName = name === null ? sql`workflow_name IS NULL` : sql`workflow_name = ${name}`;
   const runs = await ctx.db.all<{ run_id: string; time_began: string }>(
-    sql`SELECT run_id, time_began FROM workflow WHERE ${byName} ORDER BY time_began DESC, run_id LIMIT 10`);
+    sql`SELECT run_id, time_began FROM workflow WHERE ${byName} ORDER BY time_began DESC, run_id LIMIT 10`,
+  );
   const out: AppHistory["runs"] = [];
   const secs = (col: string): Sql => ctx.d.epochSeconds(raw(col));
   for (const r of runs.reverse()) {

@@ -124,10 +124,12 @@ async function clusterSample(ctx: ReadContext, runId: string): Promise<ClusterSa
   const span = range ? range[1] - range[0] + 1 : 0;
   // task's path is its primary key (task_id, run_id): on SQLite its run_id must not tempt the planner into ix_task_run_func.
   const runOf = (t: string, a: string) => (t === "task" ? ctx.runCol(a) : raw(`${a}.run_id`));
-  if (!range || span <= CLUSTERS * CLUSTER_IDS || span <= ctx.sampleTasks) return { k: 1, with: raw(""), from: (t, a) => sql`${raw(t)} ${raw(a)} WHERE ${raw(a)}.run_id = ${runId}` };
+  if (!range || span <= CLUSTERS * CLUSTER_IDS || span <= ctx.sampleTasks)
+    return { k: 1, with: raw(""), from: (t, a) => sql`${raw(t)} ${raw(a)} WHERE ${raw(a)}.run_id = ${runId}` };
   const stride = Math.floor(span / CLUSTERS);
   const starts: number[] = [];
-  for (let i = 0; i < CLUSTERS; i++) starts.push(Math.trunc(range[0] + i * stride + ((i * 2654435761) % 1000003) % Math.max(1, stride - CLUSTER_IDS)));
+  for (let i = 0; i < CLUSTERS; i++)
+    starts.push(Math.trunc(range[0] + i * stride + (((i * 2654435761) % 1000003) % Math.max(1, stride - CLUSTER_IDS))));
   const k = span / (CLUSTERS * CLUSTER_IDS);
   if (ctx.d.name === "postgresql") {
     // PostgreSQL misjudges a join on ranges whatever its form (a plain join, or ids as an array:
@@ -188,35 +190,60 @@ export function outcomeCounts(states: Record<string, number>, retried: number): 
   const failed = states["failed"] ?? 0;
   const depFail = states["dep_fail"] ?? 0;
   const memo = states["memo_done"] ?? 0;
-  return { total, succeeded, failed, dep_fail: depFail, memo, unfinished: total - succeeded - failed - depFail - memo, retried };
+  return {
+    total,
+    succeeded,
+    failed,
+    dep_fail: depFail,
+    memo,
+    unfinished: total - succeeded - failed - depFail - memo,
+    retried,
+  };
 }
 
 const hourOf = (ms: number): string => new Date(ms).toISOString().slice(0, 13).replace("T", " ") + ":00";
 
 function keyOf(f: TryFact, by: StatsGrouping): string | null {
   switch (by) {
-    case "app": return f.app;
-    case "host": return f.host;
-    case "block": return f.block === null ? null : `${f.executor}/${f.block}`;
-    case "executor": return f.executor;
-    case "hour": return f.startMs === null ? null : hourOf(f.startMs);
+    case "app":
+      return f.app;
+    case "host":
+      return f.host;
+    case "block":
+      return f.block === null ? null : `${f.executor}/${f.block}`;
+    case "executor":
+      return f.executor;
+    case "hour":
+      return f.startMs === null ? null : hourOf(f.startMs);
   }
 }
 
 /** Tasks of the run with more than one try (exact; the whole run's try index is read, so huge runs estimate it from the sample). */
 export async function retriedCount(ctx: ReadContext, runId: string): Promise<number> {
-  return Number((await ctx.db.first<Row>(sql`SELECT COUNT(*) AS n FROM try WHERE run_id = ${runId} AND try_id = 1`))?.["n"] ?? 0);
+  return Number(
+    (await ctx.db.first<Row>(sql`SELECT COUNT(*) AS n FROM try WHERE run_id = ${runId} AND try_id = 1`))?.["n"] ?? 0,
+  );
 }
 
 /** Every (sampled) try with its task's app, outcome and run time; and per try the resource maxima. */
-async function readTries(ctx: ReadContext, runId: string): Promise<{ k: number; tasks: number; facts: TryFact[]; res: Map<string, { rss: number | null; cpu: number | null }> }> {
+async function readTries(
+  ctx: ReadContext,
+  runId: string,
+): Promise<{
+  k: number;
+  tasks: number;
+  facts: TryFact[];
+  res: Map<string, { rss: number | null; cpu: number | null }>;
+}> {
   const sample = await clusterSample(ctx, runId);
   // Tries and their tasks are read apart and joined here: each read is one index range per
   // cluster on both dialects, where a join left PostgreSQL's planner free to scan the run.
   const [rows, taskRows] = await Promise.all([
-    ctx.db.all(sql`${sample.with}SELECT y.task_id, y.try_id, y.hostname, y.block_id, y.task_executor, y.task_try_time_running AS r,
+    ctx.db
+      .all(sql`${sample.with}SELECT y.task_id, y.try_id, y.hostname, y.block_id, y.task_executor, y.task_try_time_running AS r,
       y.task_try_time_returned AS e, y.task_try_time_launched AS l FROM ${sample.from("try", "y")}`),
-    ctx.db.all(sql`${sample.with}SELECT t.task_id, t.task_func_name AS app, t.task_fail_count AS fc, ${ctx.latestExpr("t")} AS st
+    ctx.db
+      .all(sql`${sample.with}SELECT t.task_id, t.task_func_name AS app, t.task_fail_count AS fc, ${ctx.latestExpr("t")} AS st
       FROM ${sample.from("task", "t")}`),
   ]);
   const taskOf = new Map<number, Row>();
@@ -234,10 +261,18 @@ async function readTries(ctx: ReadContext, runId: string): Promise<{ k: number; 
     tasks.add(task);
     const s = naiveToMs(r["r"]);
     const e = naiveToMs(r["e"]);
-    const outcome: TryFact["outcome"] = tryId < Number(r["fc"] ?? 0) ? "failed"
-      : state === "memo_done" ? "memo" : state === "exec_done" && e !== null ? "succeeded" : "unfinished";
+    const outcome: TryFact["outcome"] =
+      tryId < Number(r["fc"] ?? 0)
+        ? "failed"
+        : state === "memo_done"
+          ? "memo"
+          : state === "exec_done" && e !== null
+            ? "succeeded"
+            : "unfinished";
     facts.push({
-      task, tryId, app: String(r["app"]),
+      task,
+      tryId,
+      app: String(r["app"]),
       host: r["hostname"] === null || r["hostname"] === "" ? null : String(r["hostname"]),
       block: r["block_id"] === null || r["block_id"] === "" ? null : String(r["block_id"]),
       executor: String(r["task_executor"]),
@@ -247,10 +282,14 @@ async function readTries(ctx: ReadContext, runId: string): Promise<{ k: number; 
     });
   }
   const res = new Map<string, { rss: number | null; cpu: number | null }>();
-  for (const r of await ctx.db.all(sql`${sample.with}SELECT x.task_id, x.try_id, MAX(x.psutil_process_memory_resident) AS rss,
+  for (const r of await ctx.db
+    .all(sql`${sample.with}SELECT x.task_id, x.try_id, MAX(x.psutil_process_memory_resident) AS rss,
       MAX(${raw("COALESCE(x.psutil_process_time_user, 0) + COALESCE(x.psutil_process_time_system, 0)")}) AS cpu
     FROM ${sample.from("resource", "x")} GROUP BY x.task_id, x.try_id`)) {
-    res.set(`${String(r["task_id"])}|${String(r["try_id"])}`, { rss: r["rss"] === null ? null : Number(r["rss"]), cpu: r["cpu"] === null ? null : Number(r["cpu"]) });
+    res.set(`${String(r["task_id"])}|${String(r["try_id"])}`, {
+      rss: r["rss"] === null ? null : Number(r["rss"]),
+      cpu: r["cpu"] === null ? null : Number(r["cpu"]),
+    });
   }
   return { k: sample.k, tasks: tasks.size, facts, res };
 }
@@ -258,7 +297,9 @@ async function readTries(ctx: ReadContext, runId: string): Promise<{ k: number; 
 export async function runStats(ctx: ReadContext, runId: string, options: StatsOptions = {}): Promise<RunStats> {
   const by = options.by ?? "app";
   const [wf, states, read, apps] = await Promise.all([
-    ctx.workflowRow(runId), stateCounts(ctx, runId), readTries(ctx, runId),
+    ctx.workflowRow(runId),
+    stateCounts(ctx, runId),
+    readTries(ctx, runId),
     by === "app" ? appCounts(ctx, runId) : Promise.resolve([]),
   ]);
   const run = await toListItem(ctx, wf);
@@ -267,7 +308,14 @@ export async function runStats(ctx: ReadContext, runId: string, options: StatsOp
   const tries: TryOutcomeCounts = { total: 0, succeeded: 0, failed: 0, memo: 0, unfinished: 0, retries: 0 };
   let cumulative = 0;
   let badput = 0;
-  interface Acc { tasks: Set<number>; tries: number; failed: number; times: number[]; rss: number | null; cpu: number | null }
+  interface Acc {
+    tasks: Set<number>;
+    tries: number;
+    failed: number;
+    times: number[];
+    rss: number | null;
+    cpu: number | null;
+  }
   const groups = new Map<string | null, Acc>();
   for (const f of facts) {
     tries[f.outcome] += k;
@@ -288,13 +336,16 @@ export async function runStats(ctx: ReadContext, runId: string, options: StatsOp
     if (r?.rss != null) g.rss = Math.max(g.rss ?? 0, r.rss);
     if (r?.cpu != null) g.cpu = Math.max(g.cpu ?? 0, r.cpu);
   }
-  for (const key of ["total", "succeeded", "failed", "memo", "unfinished", "retries"] as const) tries[key] = Math.round(tries[key]);
+  for (const key of ["total", "succeeded", "failed", "memo", "unfinished", "retries"] as const)
+    tries[key] = Math.round(tries[key]);
   const appTasks = new Map(apps.map((a) => [a.name, a.count]));
   // Apps whose tasks never tried (all dep_fail, say) still get a row.
-  for (const a of apps) if (!groups.has(a.name)) groups.set(a.name, { tasks: new Set(), tries: 0, failed: 0, times: [], rss: null, cpu: null });
+  for (const a of apps)
+    if (!groups.has(a.name))
+      groups.set(a.name, { tasks: new Set(), tries: 0, failed: 0, times: [], rss: null, cpu: null });
   const out: StatsGroup[] = [...groups.entries()].map(([key, g]) => ({
     key,
-    tasks: by === "app" ? appTasks.get(key ?? "") ?? Math.round(g.tasks.size * k) : Math.round(g.tasks.size * k),
+    tasks: by === "app" ? (appTasks.get(key ?? "") ?? Math.round(g.tasks.size * k)) : Math.round(g.tasks.size * k),
     tries: Math.round(g.tries),
     failed_tries: Math.round(g.failed),
     timed_tries: Math.round(g.times.length * k),
@@ -302,7 +353,15 @@ export async function runStats(ctx: ReadContext, runId: string, options: StatsOp
     peak_rss_bytes: g.rss,
     cpu_max_s: g.cpu,
   }));
-  out.sort((a, b) => (a.key === null ? 1 : b.key === null ? -1 : by === "hour" ? a.key.localeCompare(b.key) : b.run_time.total_s - a.run_time.total_s || a.key.localeCompare(b.key)));
+  out.sort((a, b) =>
+    a.key === null
+      ? 1
+      : b.key === null
+        ? -1
+        : by === "hour"
+          ? a.key.localeCompare(b.key)
+          : b.run_time.total_s - a.run_time.total_s || a.key.localeCompare(b.key),
+  );
   return {
     run,
     tasks: outcomeCounts(states, retried),
@@ -358,7 +417,8 @@ export function compareStats(base: RunStats, other: RunStats): StatsComparison {
   const ga = new Map(base.groups.map((g) => [g.key ?? "", g]));
   const gb = new Map(other.groups.map((g) => [g.key ?? "", g]));
   const names = [...new Set([...ga.keys(), ...gb.keys()])].sort();
-  const pct = (g: StatsGroup | undefined): number | null => (g && g.tries > 0 ? (100 * g.failed_tries) / g.tries : null);
+  const pct = (g: StatsGroup | undefined): number | null =>
+    g && g.tries > 0 ? (100 * g.failed_tries) / g.tries : null;
   const R = REGRESSION_RULE;
   const apps = names.map((app): AppChange => {
     const a = ga.get(app);
@@ -375,7 +435,8 @@ export function compareStats(base: RunStats, other: RunStats): StatsComparison {
     if (grew(c.p50_s[0], c.p50_s[1], R.timeRatio, R.timeSeconds)) c.regressions.push("p50 run time");
     if (grew(c.p95_s[0], c.p95_s[1], R.timeRatio, R.timeSeconds)) c.regressions.push("p95 run time");
     if (grew(c.peak_rss_bytes[0], c.peak_rss_bytes[1], R.memoryRatio, R.memoryBytes)) c.regressions.push("peak memory");
-    if (c.failed_pct[0] !== null && c.failed_pct[1] !== null && c.failed_pct[1] - c.failed_pct[0] >= R.failurePoints) c.regressions.push("failed tries");
+    if (c.failed_pct[0] !== null && c.failed_pct[1] !== null && c.failed_pct[1] - c.failed_pct[0] >= R.failurePoints)
+      c.regressions.push("failed tries");
     return c;
   });
   return { base, other, apps };

@@ -36,7 +36,13 @@ export function resolveFields(names: readonly string[], what: string): Field[] {
     const f = field(n.replace(/^-/, ""));
     const at = pos;
     pos += n.length + 1;
-    if (!f) throw new FilterError(`${what}: unknown field ${JSON.stringify(n)}; 'parsl-ts tasks --list-fields' lists them`, text, at, n.length);
+    if (!f)
+      throw new FilterError(
+        `${what}: unknown field ${JSON.stringify(n)}; 'parsl-ts tasks --list-fields' lists them`,
+        text,
+        at,
+        n.length,
+      );
     return f;
   });
 }
@@ -64,17 +70,30 @@ function plan(ctx: ReadContext, q: TaskQuery): Plan {
   const sortExprs = sortFields.map((f) => f.expr(ctx));
   const needTry = q.tries === true || [...exprs, ...where, ...sortExprs].some(usesTry);
   // In a row per task, r is the latest try: found through try's (run_id, task_id, try_id) index.
-  const tryJoin = !needTry ? raw("") : q.tries
-    ? raw(" LEFT JOIN try r ON r.run_id = t.run_id AND r.task_id = t.task_id")
-    : raw(" LEFT JOIN try r ON r.run_id = t.run_id AND r.task_id = t.task_id AND r.try_id = (SELECT MAX(x.try_id) FROM try x WHERE x.run_id = t.run_id AND x.task_id = t.task_id)");
-  const keyCols = [raw("t.task_id AS k_task"), raw("t.run_id AS k_run"), ...(q.tries ? [raw("r.try_id AS k_try")] : [])];
+  const tryJoin = !needTry
+    ? raw("")
+    : q.tries
+      ? raw(" LEFT JOIN try r ON r.run_id = t.run_id AND r.task_id = t.task_id")
+      : raw(
+          " LEFT JOIN try r ON r.run_id = t.run_id AND r.task_id = t.task_id AND r.try_id = (SELECT MAX(x.try_id) FROM try x WHERE x.run_id = t.run_id AND x.task_id = t.task_id)",
+        );
+  const keyCols = [
+    raw("t.task_id AS k_task"),
+    raw("t.run_id AS k_run"),
+    ...(q.tries ? [raw("r.try_id AS k_try")] : []),
+  ];
   const select = join([...exprs.map((e, i) => sql`${e} AS ${raw(`c${i}`)}`), ...keyCols]);
-  const order: Sql[] = sortExprs.map((e, i) => sql`(${e} IS NULL), ${e}${raw(sorts[i]!.startsWith("-") ? " DESC" : "")}`);
+  const order: Sql[] = sortExprs.map(
+    (e, i) => sql`(${e} IS NULL), ${e}${raw(sorts[i]!.startsWith("-") ? " DESC" : "")}`,
+  );
   if (q.runId === undefined) order.push(raw("t.task_time_invoked, t.run_id"));
   order.push(raw("t.task_id"));
   if (q.tries) order.push(raw("r.try_id"));
   return {
-    select, from: sql`task t${tryJoin}`, where, fields,
+    select,
+    from: sql`task t${tryJoin}`,
+    where,
+    fields,
     keyed: sorts.length === 0 && q.runId !== undefined,
     order: join(order),
   };
@@ -82,7 +101,9 @@ function plan(ctx: ReadContext, q: TaskQuery): Plan {
 
 function toRow(fields: readonly Field[], r: Record<string, unknown>): FieldRow {
   const out: FieldRow = {};
-  fields.forEach((f, i) => { out[f.name] = fieldValue(f.type, r[`c${i}`]); });
+  fields.forEach((f, i) => {
+    out[f.name] = fieldValue(f.type, r[`c${i}`]);
+  });
   return out;
 }
 
@@ -95,7 +116,12 @@ export function checkTaskQuery(ctx: ReadContext, q: TaskQuery): void {
  * The rows, page by page: the first page is `firstPage` rows (small, so the first rows show at
  * once), the next ones `pageSize`.
  */
-export async function* taskPages(ctx: ReadContext, q: TaskQuery, firstPage = 100, pageSize = 2_000): AsyncGenerator<FieldRow[]> {
+export async function* taskPages(
+  ctx: ReadContext,
+  q: TaskQuery,
+  firstPage = 100,
+  pageSize = 2_000,
+): AsyncGenerator<FieldRow[]> {
   const p = plan(ctx, q);
   const limit = q.limit ?? Infinity;
   const where = (extra: Sql[]): Sql => {
@@ -124,9 +150,11 @@ export async function* taskPages(ctx: ReadContext, q: TaskQuery, firstPage = 100
     const n = Math.min(size, limit - sent);
     const key: Sql[] = [sql`t.task_id >= ${lo}`, sql`t.task_id < ${hi}`];
     if (after) {
-      key.push(q.tries && after.tryId !== null
-        ? sql`(t.task_id > ${after.task} OR (t.task_id = ${after.task} AND r.try_id > ${after.tryId}))`
-        : sql`t.task_id > ${after.task}`);
+      key.push(
+        q.tries && after.tryId !== null
+          ? sql`(t.task_id > ${after.task} OR (t.task_id = ${after.task} AND r.try_id > ${after.tryId}))`
+          : sql`t.task_id > ${after.task}`,
+      );
     }
     const rows = await ctx.db.all(sql`SELECT ${p.select} FROM ${p.from}${where(key)} ORDER BY ${p.order} LIMIT ${n}`);
     if (rows.length > 0) {
@@ -136,7 +164,10 @@ export async function* taskPages(ctx: ReadContext, q: TaskQuery, firstPage = 100
     }
     if (rows.length === n) {
       const last = rows[rows.length - 1]!;
-      after = { task: Number(last["k_task"]), tryId: last["k_try"] === null || last["k_try"] === undefined ? null : Number(last["k_try"]) };
+      after = {
+        task: Number(last["k_task"]),
+        tryId: last["k_try"] === null || last["k_try"] === undefined ? null : Number(last["k_try"]),
+      };
     } else {
       // The window is exhausted: on to the next one, wider when this one held few rows.
       lo = hi;

@@ -16,8 +16,15 @@ export function naiveToMs(value: unknown): number | null {
 
 /** The current local wall-clock time in the same naive scale as `naiveToMs`. */
 export function naiveNowMs(now: Date = new Date()): number {
-  return Date.UTC(now.getFullYear(), now.getMonth(), now.getDate(), now.getHours(), now.getMinutes(),
-    now.getSeconds(), now.getMilliseconds());
+  return Date.UTC(
+    now.getFullYear(),
+    now.getMonth(),
+    now.getDate(),
+    now.getHours(),
+    now.getMinutes(),
+    now.getSeconds(),
+    now.getMilliseconds(),
+  );
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
@@ -26,6 +33,8 @@ const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
 export function msToNaive(ms: number): string {
   const d = new Date(ms);
   const micros = Math.round((ms - Math.floor(ms / 1000) * 1000) * 1000);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(micros, 6)}`;
+  return (
+    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(micros, 6)}`
+  );
 }

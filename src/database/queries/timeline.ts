@@ -19,7 +19,13 @@ export function bucketSize(spanS: number, minS = 1): number {
 }
 
 /** Rows for task ids `from`..`to` (whole run when null), every step-th id so at most `maxRows` come back. */
-export async function gantt(ctx: ReadContext, runId: string, from: number | null, to: number | null, maxRows: number): Promise<GanttData> {
+export async function gantt(
+  ctx: ReadContext,
+  runId: string,
+  from: number | null,
+  to: number | null,
+  maxRows: number,
+): Promise<GanttData> {
   const wf = await ctx.workflowRow(runId);
   const end = await ctx.endMs(runId, wf);
   const range = await ctx.taskIdRange(runId);
@@ -64,8 +70,14 @@ export async function triesOverTime(ctx: ReadContext, runId: string): Promise<Ti
   // One pass over the sampled tries (at most about sampleTasks rows); the bucketing is done here, in
   // one place for both dialects, on the exact stored times. (Two passes, one for the span and one
   // grouped by bucket, cost twice the index look-ups: 3.3 s cold on PostgreSQL at 1M tasks.)
-  const sample = await ctx.taskSample(runId, "try", "y", sql`${ctx.d.orderedJoin()} task t ON t.task_id = y.task_id AND ${ctx.runCol("t")} = y.run_id`);
-  const rows = await ctx.db.all(sql`SELECT t.task_func_name AS app, y.task_try_time_running AS r, y.task_try_time_returned AS e
+  const sample = await ctx.taskSample(
+    runId,
+    "try",
+    "y",
+    sql`${ctx.d.orderedJoin()} task t ON t.task_id = y.task_id AND ${ctx.runCol("t")} = y.run_id`,
+  );
+  const rows = await ctx.db
+    .all(sql`SELECT t.task_func_name AS app, y.task_try_time_running AS r, y.task_try_time_returned AS e
     FROM ${sample.from} AND y.task_try_time_running IS NOT NULL`);
   const k = sample.k;
   const tries: { app: string; s: number; e: number | null }[] = [];
@@ -103,18 +115,26 @@ export async function triesOverTime(ctx: ReadContext, runId: string): Promise<Ti
     const be = Math.trunc(ue);
     const s0 = Math.min(n - 1, Math.max(0, bs));
     const e0 = Math.min(n - 1, Math.max(s0, be));
-    dd[s0]! += 1; dd[e0 + 1]! -= 1;
-    all[s0]! += 1; all[e0 + 1]! -= 1;
-    f[s0]! -= us - bs; f[e0]! -= be + 1 - ue;
-    allFix[s0]! -= us - bs; allFix[e0]! -= be + 1 - ue;
+    dd[s0]! += 1;
+    dd[e0 + 1]! -= 1;
+    all[s0]! += 1;
+    all[e0 + 1]! -= 1;
+    f[s0]! -= us - bs;
+    f[e0]! -= be + 1 - ue;
+    allFix[s0]! -= us - bs;
+    allFix[e0]! -= be + 1 - ue;
   }
   const integrate = (dd: number[], fix: number[]): number[] => {
     const out = new Array<number>(n);
     let acc = 0;
-    for (let i = 0; i < n; i++) { acc += dd[i]!; out[i] = Math.max(0, Math.round((acc + fix[i]!) * k * 1000) / 1000); }
+    for (let i = 0; i < n; i++) {
+      acc += dd[i]!;
+      out[i] = Math.max(0, Math.round((acc + fix[i]!) * k * 1000) / 1000);
+    }
     return out;
   };
   const series = [{ name: "All", values: integrate(all, allFix) }];
-  for (const [app, dd] of [...diffs.entries()].sort((a, c) => a[0].localeCompare(c[0]))) series.push({ name: app, values: integrate(dd, fixes.get(app)!) });
+  for (const [app, dd] of [...diffs.entries()].sort((a, c) => a[0].localeCompare(c[0])))
+    series.push({ name: app, values: integrate(dd, fixes.get(app)!) });
   return { start_ms: startMs, bucket_s: b, series, sample_step: k };
 }

@@ -92,7 +92,12 @@ export interface DagData {
   apps: { name: string; count: number; states: Record<string, number> }[];
   app_edges: { from: string; to: string; count: number }[];
   edges_from_tasks: number; // how many tasks the app edges were derived from
-  window: { from: number; limit: number; nodes: { id: number; app: string; state: string | null; outside: boolean }[]; edges: [number, number][] };
+  window: {
+    from: number;
+    limit: number;
+    nodes: { id: number; app: string; state: string | null; outside: boolean }[];
+    edges: [number, number][];
+  };
 }
 
 export interface Histogram {

@@ -4,7 +4,14 @@
  */
 import fs from "node:fs";
 import Database from "better-sqlite3";
-import { BoundConnection, ConnectionError, type ConnectOptions, type Connection, type Queryable, type Row } from "../connection.js";
+import {
+  BoundConnection,
+  ConnectionError,
+  type ConnectOptions,
+  type Connection,
+  type Queryable,
+  type Row,
+} from "../connection.js";
 import type { Sql } from "../sql.js";
 import { sqliteDialect, sqliteErrorText } from "./dialect.js";
 
@@ -55,7 +62,11 @@ export class SqliteConnection extends SqliteQueryable implements Connection {
   private queue: Promise<unknown> = Promise.resolve();
   private inTransaction = false;
 
-  private constructor(db: Database.Database, readonly location: string, readonly readonly: boolean) {
+  private constructor(
+    db: Database.Database,
+    readonly location: string,
+    readonly readonly: boolean,
+  ) {
     super(db);
   }
 
@@ -119,21 +130,23 @@ export class SqliteConnection extends SqliteQueryable implements Connection {
   }
 
   private begin<T>(statement: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const result = this.queue.catch(() => undefined).then(async () => {
-      this.inTransaction = true;
-      const tx = new SqliteQueryable(this.db);
-      this.db.prepare(statement).run();
-      try {
-        const value = await fn(tx);
-        this.db.prepare("COMMIT").run();
-        return value;
-      } catch (err) {
-        if (this.db.inTransaction) this.db.prepare("ROLLBACK").run();
-        throw err;
-      } finally {
-        this.inTransaction = false;
-      }
-    });
+    const result = this.queue
+      .catch(() => undefined)
+      .then(async () => {
+        this.inTransaction = true;
+        const tx = new SqliteQueryable(this.db);
+        this.db.prepare(statement).run();
+        try {
+          const value = await fn(tx);
+          this.db.prepare("COMMIT").run();
+          return value;
+        } catch (err) {
+          if (this.db.inTransaction) this.db.prepare("ROLLBACK").run();
+          throw err;
+        } finally {
+          this.inTransaction = false;
+        }
+      });
     this.queue = result;
     return result;
   }

@@ -20,16 +20,27 @@ export function isLockError(err: unknown): boolean {
  */
 export function isPermanentError(err: unknown): boolean {
   const code = sqliteCode(err);
-  return code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB" ||
-    code.startsWith("SQLITE_CANTOPEN") || code === "SQLITE_PERM" || code === "SQLITE_AUTH" ||
-    code === "SQLITE_ERROR"; // "no such table/column" and other SQL that no retry can make valid
+  return (
+    code.startsWith("SQLITE_READONLY") ||
+    code.startsWith("SQLITE_CORRUPT") ||
+    code === "SQLITE_NOTADB" ||
+    code.startsWith("SQLITE_CANTOPEN") ||
+    code === "SQLITE_PERM" ||
+    code === "SQLITE_AUTH" ||
+    code === "SQLITE_ERROR"
+  ); // "no such table/column" and other SQL that no retry can make valid
 }
 
 /** Errors caused by the data of one row (as opposed to the database or its file). */
 export function isRowError(err: unknown): boolean {
   const code = sqliteCode(err);
   if (code === "") return err instanceof TypeError || err instanceof RangeError;
-  return code.startsWith("SQLITE_CONSTRAINT") || code === "SQLITE_MISMATCH" || code === "SQLITE_TOOBIG" || code === "SQLITE_RANGE";
+  return (
+    code.startsWith("SQLITE_CONSTRAINT") ||
+    code === "SQLITE_MISMATCH" ||
+    code === "SQLITE_TOOBIG" ||
+    code === "SQLITE_RANGE"
+  );
 }
 
 export function sqliteErrorText(err: unknown): string {
@@ -39,7 +50,12 @@ export function sqliteErrorText(err: unknown): string {
 }
 
 const TYPES: Record<ColumnType, string> = {
-  TEXT: "TEXT", INTEGER: "INTEGER", BIGINT: "BIGINT", FLOAT: "FLOAT", DATETIME: "DATETIME", BOOLEAN: "BOOLEAN",
+  TEXT: "TEXT",
+  INTEGER: "INTEGER",
+  BIGINT: "BIGINT",
+  FLOAT: "FLOAT",
+  DATETIME: "DATETIME",
+  BOOLEAN: "BOOLEAN",
 };
 
 export const sqliteDialect: Dialect = {

@@ -11,10 +11,24 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { Micros, MonitoringEvent, StatusEvent } from "../../vocabulary/events.js";
-import { DERIVED_LATEST, planBatch, TASK_UPDATABLE, TRY_UPDATABLE, type BatchPlan, type CoalescedRow } from "../batchPlan.js";
+import {
+  DERIVED_LATEST,
+  planBatch,
+  TASK_UPDATABLE,
+  TRY_UPDATABLE,
+  type BatchPlan,
+  type CoalescedRow,
+} from "../batchPlan.js";
 import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "../schema.js";
 import { ensureSchema } from "../schemaSetup.js";
-import { PermanentStoreError, StoreOpenError, type BatchOutcome, type PreparedBatch, type Store, type StoreNotices } from "../store.js";
+import {
+  PermanentStoreError,
+  StoreOpenError,
+  type BatchOutcome,
+  type PreparedBatch,
+  type Store,
+  type StoreNotices,
+} from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { SqliteConnection } from "./connection.js";
 import { isLockError, isPermanentError, isRowError, sqliteErrorText as errorText } from "./dialect.js";
@@ -67,24 +81,34 @@ function checkWritable(file: string): void {
  * SQLite database that is empty or holds Parsl's monitoring tables with their required columns.
  */
 function inspectBeforeUse(db: Database.Database, file: string): void {
-  const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+  const tables = new Set(
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name),
+  );
   if (tables.size === 0) return; // new or empty: ours to set up
   const check = db.pragma("quick_check", { simple: true });
   if (check !== "ok") {
-    throw new StoreOpenError(`monitoring database ${file} is corrupt (PRAGMA quick_check: ${String(check)}); nothing was changed`);
+    throw new StoreOpenError(
+      `monitoring database ${file} is corrupt (PRAGMA quick_check: ${String(check)}); nothing was changed`,
+    );
   }
   if (!tables.has("workflow") || !tables.has("task")) {
     const names = [...tables].sort().slice(0, 8).join(", ");
-    throw new StoreOpenError(`${file} is not a Parsl monitoring database (its tables: ${names}${tables.size > 8 ? ", …" : ""}); ` +
-      "nothing was changed. Point the monitoring endpoint at a new file or an existing monitoring database");
+    throw new StoreOpenError(
+      `${file} is not a Parsl monitoring database (its tables: ${names}${tables.size > 8 ? ", …" : ""}); ` +
+        "nothing was changed. Point the monitoring endpoint at a new file or an existing monitoring database",
+    );
   }
   for (const t of TABLES) {
     if (!tables.has(t.name)) continue;
-    const present = new Set((db.prepare(`PRAGMA table_info("${t.name}")`).all() as { name: string }[]).map((r) => r.name));
+    const present = new Set(
+      (db.prepare(`PRAGMA table_info("${t.name}")`).all() as { name: string }[]).map((r) => r.name),
+    );
     const lacking = t.columns.filter((c) => c.notNull && !present.has(c.name)).map((c) => c.name);
     if (lacking.length > 0) {
-      throw new StoreOpenError(`monitoring database ${file}: table ${t.name} lacks the required column(s) ${lacking.join(", ")}, ` +
-        "so it was not written by a compatible Parsl or parsl-ts; nothing was changed");
+      throw new StoreOpenError(
+        `monitoring database ${file}: table ${t.name} lacks the required column(s) ${lacking.join(", ")}, ` +
+          "so it was not written by a compatible Parsl or parsl-ts; nothing was changed",
+      );
     }
   }
 }
@@ -145,7 +169,8 @@ const guardedLatest = (task: string, before: string, value: string, ts: string):
   `CASE WHEN EXISTS (SELECT 1 FROM status s WHERE s.rowid > ${before} AND s.task_id = ${task}.task_id AND s.run_id = ${task}.run_id ` +
   `AND s.task_status_name = ${value} AND s.timestamp = ${ts}) THEN ${value} ELSE ${task}.${DERIVED_LATEST} END`;
 /** The same guard on an insert that meets an existing row (a replay); its one parameter is `before`. */
-const LATEST_ON_CONFLICT = `${DERIVED_LATEST} = CASE WHEN EXISTS (SELECT 1 FROM status s WHERE s.rowid > ? ` +
+const LATEST_ON_CONFLICT =
+  `${DERIVED_LATEST} = CASE WHEN EXISTS (SELECT 1 FROM status s WHERE s.rowid > ? ` +
   `AND s.task_id = excluded.task_id AND s.run_id = excluded.run_id AND s.task_status_name = excluded.${DERIVED_LATEST}) ` +
   `THEN excluded.${DERIVED_LATEST} ELSE task.${DERIVED_LATEST} END`;
 
@@ -163,8 +188,12 @@ export class SqliteStore implements Store {
   /** Largest rowid of `status` before the current batch's rows (see guardedLatest). */
   private statusBefore = 0;
 
-  private constructor(private readonly db: Database.Database, readonly location: string,
-    private readonly runId: string, private readonly notices: StoreNotices) {
+  private constructor(
+    private readonly db: Database.Database,
+    readonly location: string,
+    private readonly runId: string,
+    private readonly notices: StoreNotices,
+  ) {
     const txn = db.transaction((plan: BatchPlan) => this.writePlan(plan));
     this.writeTxn = (plan) => txn.immediate(plan);
   }
@@ -187,21 +216,28 @@ export class SqliteStore implements Store {
 
   async ensureSchema(): Promise<void> {
     const startupError = (err: unknown): Error =>
-      err instanceof StoreOpenError ? err : new StoreOpenError(`cannot set up monitoring database ${this.location}: ${errorText(err)}`);
+      err instanceof StoreOpenError
+        ? err
+        : new StoreOpenError(`cannot set up monitoring database ${this.location}: ${errorText(err)}`);
     await this.retrying("read", () => inspectBeforeUse(this.db, this.location), startupError);
-    await this.retrying("create the schema in", () => {
-      // Page size only takes effect on a database not yet written (ours); Parsl's keep theirs.
-      this.db.pragma(`page_size = ${PAGE_SIZE}`);
-      const mode = this.db.pragma("journal_mode = WAL", { simple: true });
-      const pageSize = Number(this.db.pragma("page_size", { simple: true }));
-      this.db.pragma(`wal_autocheckpoint = ${Math.max(100, Math.round(WAL_CHECKPOINT_BYTES / pageSize))}`);
-      if (String(mode).toLowerCase() !== "wal") this.notices.note(`monitoring database ${this.location}: journal mode is ${String(mode)}, not WAL`);
-      this.db.pragma("synchronous = NORMAL");
-      // better-sqlite3 enables FK enforcement by default; Parsl (SQLAlchemy on SQLite) runs without it,
-      // and a status row must never be refused just because it arrived before its workflow row.
-      this.db.pragma("foreign_keys = OFF");
-      this.db.pragma("cache_size = -65536"); // 64 MiB: index pages of big runs stay in memory
-    }, startupError);
+    await this.retrying(
+      "create the schema in",
+      () => {
+        // Page size only takes effect on a database not yet written (ours); Parsl's keep theirs.
+        this.db.pragma(`page_size = ${PAGE_SIZE}`);
+        const mode = this.db.pragma("journal_mode = WAL", { simple: true });
+        const pageSize = Number(this.db.pragma("page_size", { simple: true }));
+        this.db.pragma(`wal_autocheckpoint = ${Math.max(100, Math.round(WAL_CHECKPOINT_BYTES / pageSize))}`);
+        if (String(mode).toLowerCase() !== "wal")
+          this.notices.note(`monitoring database ${this.location}: journal mode is ${String(mode)}, not WAL`);
+        this.db.pragma("synchronous = NORMAL");
+        // better-sqlite3 enables FK enforcement by default; Parsl (SQLAlchemy on SQLite) runs without it,
+        // and a status row must never be refused just because it arrived before its workflow row.
+        this.db.pragma("foreign_keys = OFF");
+        this.db.pragma("cache_size = -65536"); // 64 MiB: index pages of big runs stay in memory
+      },
+      startupError,
+    );
     // The tables, columns, indexes and schema version: the code every dialect shares, on this handle.
     const conn = SqliteConnection.wrap(this.db, this.location);
     await this.retrying("create the schema in", () => ensureSchema(conn), startupError);
@@ -258,53 +294,113 @@ export class SqliteStore implements Store {
   private writePlan(plan: BatchPlan): void {
     const start = plan.workflowStart;
     if (start) {
-      this.row(() => this.stmt("wf-start", () =>
-        `INSERT INTO workflow (run_id, workflow_name, workflow_version, time_began, host, user, rundir, ` +
-        `tasks_failed_count, tasks_completed_count, run_status, last_heartbeat, heartbeat_period) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 'running', ?, ?) ` +
-        `ON CONFLICT (run_id) DO UPDATE SET workflow_name = excluded.workflow_name, workflow_version = excluded.workflow_version, ` +
-        `time_began = excluded.time_began, host = excluded.host, user = excluded.user, rundir = excluded.rundir, ` +
-        `heartbeat_period = excluded.heartbeat_period`,
-      ).run([this.runId, start.workflow_name, start.workflow_version, formatMicros(start.time_began), start.host, start.user,
-        start.rundir, formatMicros(start.time_began), start.heartbeat_period ?? null]), () => "workflow row");
+      this.row(
+        () =>
+          this.stmt(
+            "wf-start",
+            () =>
+              `INSERT INTO workflow (run_id, workflow_name, workflow_version, time_began, host, user, rundir, ` +
+              `tasks_failed_count, tasks_completed_count, run_status, last_heartbeat, heartbeat_period) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 'running', ?, ?) ` +
+              `ON CONFLICT (run_id) DO UPDATE SET workflow_name = excluded.workflow_name, workflow_version = excluded.workflow_version, ` +
+              `time_began = excluded.time_began, host = excluded.host, user = excluded.user, rundir = excluded.rundir, ` +
+              `heartbeat_period = excluded.heartbeat_period`,
+          ).run([
+            this.runId,
+            start.workflow_name,
+            start.workflow_version,
+            formatMicros(start.time_began),
+            start.host,
+            start.user,
+            start.rundir,
+            formatMicros(start.time_began),
+            start.heartbeat_period ?? null,
+          ]),
+        () => "workflow row",
+      );
     }
     // Status rows before task rows: task_latest_status is set only from status rows this batch added.
     if (plan.status.length > 0) {
-      this.statusBefore = Number(this.stmt("status-max", () => "SELECT COALESCE(MAX(rowid), 0) FROM status").pluck().get());
+      this.statusBefore = Number(
+        this.stmt("status-max", () => "SELECT COALESCE(MAX(rowid), 0) FROM status")
+          .pluck()
+          .get(),
+      );
       this.writeStatus(plan.status);
     }
     this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
-    this.writeKeyedRows(this.try_, KEYS_TRY, TRY_UPDATABLE, plan.tries.values(), (r) => `try ${r.try_id} of task ${r.task_id}`);
+    this.writeKeyedRows(
+      this.try_,
+      KEYS_TRY,
+      TRY_UPDATABLE,
+      plan.tries.values(),
+      (r) => `try ${r.try_id} of task ${r.task_id}`,
+    );
     for (const e of plan.resources) {
-      this.row(() => {
-        const mask = this.resource.mask(e.row, KEYS_RESOURCE);
-        const stmt = this.stmt("resource:" + mask, () => {
-          const names = this.resource.names(mask);
-          return `INSERT OR IGNORE INTO resource (run_id, ${names.join(", ")}) VALUES (?${", ?".repeat(names.length)})`;
-        });
-        const params: unknown[] = [this.runId];
-        this.resource.values(mask, e.row, params);
-        stmt.run(params);
-      }, () => `resource sample of task ${String(e.row["task_id"])} try ${String(e.row["try_id"])}`);
+      this.row(
+        () => {
+          const mask = this.resource.mask(e.row, KEYS_RESOURCE);
+          const stmt = this.stmt("resource:" + mask, () => {
+            const names = this.resource.names(mask);
+            return `INSERT OR IGNORE INTO resource (run_id, ${names.join(", ")}) VALUES (?${", ?".repeat(names.length)})`;
+          });
+          const params: unknown[] = [this.runId];
+          this.resource.values(mask, e.row, params);
+          stmt.run(params);
+        },
+        () => `resource sample of task ${String(e.row["task_id"])} try ${String(e.row["try_id"])}`,
+      );
     }
-    for (const e of plan.nodes) this.row(() => this.insertNode(e.row), () => `node ${e.row.uid}`);
+    for (const e of plan.nodes)
+      this.row(
+        () => this.insertNode(e.row),
+        () => `node ${e.row.uid}`,
+      );
     for (const e of plan.blocks) {
-      this.row(() => this.stmt("block", () =>
-        `INSERT OR IGNORE INTO block (run_id, executor_label, block_id, job_id, timestamp, status) VALUES (?, ?, ?, ?, ?, ?)`,
-      ).run([this.runId, e.row.executor_label, e.row.block_id, e.row.job_id, formatMicros(e.row.timestamp), e.row.status]),
-      () => `block ${e.row.block_id} of executor ${e.row.executor_label}`);
+      this.row(
+        () =>
+          this.stmt(
+            "block",
+            () =>
+              `INSERT OR IGNORE INTO block (run_id, executor_label, block_id, job_id, timestamp, status) VALUES (?, ?, ?, ?, ?, ?)`,
+          ).run([
+            this.runId,
+            e.row.executor_label,
+            e.row.block_id,
+            e.row.job_id,
+            formatMicros(e.row.timestamp),
+            e.row.status,
+          ]),
+        () => `block ${e.row.block_id} of executor ${e.row.executor_label}`,
+      );
     }
     const counts = plan.counts;
     if (counts) {
-      this.row(() => this.stmt("counts", () =>
-        `UPDATE workflow SET tasks_completed_count = ?, tasks_failed_count = ? WHERE run_id = ?`,
-      ).run([counts.tasks_completed_count, counts.tasks_failed_count, this.runId]), () => "workflow counts");
+      this.row(
+        () =>
+          this.stmt(
+            "counts",
+            () => `UPDATE workflow SET tasks_completed_count = ?, tasks_failed_count = ? WHERE run_id = ?`,
+          ).run([counts.tasks_completed_count, counts.tasks_failed_count, this.runId]),
+        () => "workflow counts",
+      );
     }
     const end = plan.workflowEnd;
     if (end) {
-      this.row(() => this.stmt("wf-end", () =>
-        `UPDATE workflow SET time_completed = ?, tasks_completed_count = ?, tasks_failed_count = ?, run_status = ? WHERE run_id = ?`,
-      ).run([formatMicros(end.time_completed), end.tasks_completed_count, end.tasks_failed_count, end.run_status, this.runId]),
-      () => "workflow end");
+      this.row(
+        () =>
+          this.stmt(
+            "wf-end",
+            () =>
+              `UPDATE workflow SET time_completed = ?, tasks_completed_count = ?, tasks_failed_count = ?, run_status = ? WHERE run_id = ?`,
+          ).run([
+            formatMicros(end.time_completed),
+            end.tasks_completed_count,
+            end.tasks_failed_count,
+            end.run_status,
+            this.runId,
+          ]),
+        () => "workflow end",
+      );
     }
   }
 
@@ -316,7 +412,10 @@ export class SqliteStore implements Store {
     const single = this.stmt("status", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)`);
     let i = 0;
     if (!this.tolerant) {
-      const group = this.stmt("status*", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)${", (?, ?, ?, ?, ?)".repeat(STATUS_GROUP - 1)}`);
+      const group = this.stmt(
+        "status*",
+        () => `${STATUS_INSERT} (?, ?, ?, ?, ?)${", (?, ?, ?, ?, ?)".repeat(STATUS_GROUP - 1)}`,
+      );
       const params: unknown[] = new Array(STATUS_GROUP * 5);
       for (; i + STATUS_GROUP <= rows.length; i += STATUS_GROUP) {
         for (let j = 0; j < STATUS_GROUP; j++) {
@@ -334,8 +433,10 @@ export class SqliteStore implements Store {
     }
     for (; i < rows.length; i++) {
       const s = rows[i]!;
-      this.row(() => single.run([s.task_id, s.state, formatMicros(s.ts), this.runId, s.try_id]),
-        () => `status ${s.state} of task ${s.task_id} try ${s.try_id}`);
+      this.row(
+        () => single.run([s.task_id, s.state, formatMicros(s.ts), this.runId, s.try_id]),
+        () => `status ${s.state} of task ${s.task_id} try ${s.try_id}`,
+      );
     }
   }
 
@@ -344,10 +445,19 @@ export class SqliteStore implements Store {
    * ~GROUP_PARAMS parameters per statement, and so do updates of rows with the same column set. In tolerant mode every row
    * is its own statement, so a refused row can be named.
    */
-  private writeKeyedRows(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>,
-    rows: Iterable<CoalescedRow>, describe: (r: CoalescedRow) => string): void {
+  private writeKeyedRows(
+    shape: TableShape,
+    keys: ReadonlySet<string>,
+    updatable: ReadonlySet<string>,
+    rows: Iterable<CoalescedRow>,
+    describe: (r: CoalescedRow) => string,
+  ): void {
     if (this.tolerant) {
-      for (const r of rows) this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r]), () => describe(r));
+      for (const r of rows)
+        this.row(
+          () => this.writeKeyed(shape, keys, updatable, r, 1, [r]),
+          () => describe(r),
+        );
       return;
     }
     const inserts = new Map<number, CoalescedRow[]>();
@@ -366,7 +476,11 @@ export class SqliteStore implements Store {
         this.writeKeyed(shape, keys, updatable, group[i]!, size, group.slice(i, i + size), mask);
         this.rows += size;
       }
-      for (; i < group.length; i++) this.row(() => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!]), () => describe(group[i]!));
+      for (; i < group.length; i++)
+        this.row(
+          () => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!]),
+          () => describe(group[i]!),
+        );
     }
     for (const [mask, group] of updates) {
       if (mask === 0) continue;
@@ -377,9 +491,18 @@ export class SqliteStore implements Store {
         // Fewer changes than rows: some row does not exist. Redo this group row by row (the
         // updates are idempotent), which names the missing rows.
         if (this.updateGroup(shape, mask, part) === size) this.rows += size;
-        else for (const r of part) this.row(() => this.writeKeyed(shape, keys, updatable, r, 1, [r], mask), () => describe(r));
+        else
+          for (const r of part)
+            this.row(
+              () => this.writeKeyed(shape, keys, updatable, r, 1, [r], mask),
+              () => describe(r),
+            );
       }
-      for (; i < group.length; i++) this.row(() => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!], mask), () => describe(group[i]!));
+      for (; i < group.length; i++)
+        this.row(
+          () => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!], mask),
+          () => describe(group[i]!),
+        );
     }
   }
 
@@ -398,11 +521,23 @@ export class SqliteStore implements Store {
       const nKeys = isTry ? 2 : 1;
       const width = nKeys + names.length + (latest ? 1 : 0);
       const tuple = `(?${", ?".repeat(width - 1)})`;
-      const set = names.map((c, i) => `${c} = ${c === DERIVED_LATEST ? guardedLatest(table, "?", `v.column${nKeys + i + 1}`, `v.column${width}`)
-        : `v.column${nKeys + i + 1}`}`).join(", ");
-      const match = isTry ? `${table}.try_id = v.column1 AND ${table}.task_id = v.column2` : `${table}.task_id = v.column1`;
-      return `UPDATE ${table} SET ${set} FROM (VALUES ${tuple}${`, ${tuple}`.repeat(rows.length - 1)}) AS v ` +
-        `WHERE ${match} AND ${table}.run_id = ?`;
+      const set = names
+        .map(
+          (c, i) =>
+            `${c} = ${
+              c === DERIVED_LATEST
+                ? guardedLatest(table, "?", `v.column${nKeys + i + 1}`, `v.column${width}`)
+                : `v.column${nKeys + i + 1}`
+            }`,
+        )
+        .join(", ");
+      const match = isTry
+        ? `${table}.try_id = v.column1 AND ${table}.task_id = v.column2`
+        : `${table}.task_id = v.column1`;
+      return (
+        `UPDATE ${table} SET ${set} FROM (VALUES ${tuple}${`, ${tuple}`.repeat(rows.length - 1)}) AS v ` +
+        `WHERE ${match} AND ${table}.run_id = ?`
+      );
     });
     const params: unknown[] = latest ? [this.statusBefore] : []; // the guard's `before` comes first in the text
     for (const r of rows) {
@@ -420,8 +555,15 @@ export class SqliteStore implements Store {
    * the columns Parsl updates later are overwritten on conflict, so replays are harmless),
    * else an update of exactly the columns carried (then `rows` is just `[r]`).
    */
-  private writeKeyed(shape: TableShape, keys: ReadonlySet<string>, updatable: ReadonlySet<string>, r: CoalescedRow,
-    n: number, rows: readonly CoalescedRow[], knownMask?: number): void {
+  private writeKeyed(
+    shape: TableShape,
+    keys: ReadonlySet<string>,
+    updatable: ReadonlySet<string>,
+    r: CoalescedRow,
+    n: number,
+    rows: readonly CoalescedRow[],
+    knownMask?: number,
+  ): void {
     const mask = knownMask ?? shape.mask(r.cols, keys);
     const isTry = shape === this.try_;
     const keyNames = isTry ? ["try_id", "task_id", "run_id"] : ["task_id", "run_id"];
@@ -429,11 +571,15 @@ export class SqliteStore implements Store {
     if (r.first) {
       const stmt = this.stmt(`${table}:ins:${mask}:${n}`, () => {
         const names = shape.names(mask);
-        const set = names.filter((c) => updatable.has(c)).map((c) => c === DERIVED_LATEST && !isTry ? LATEST_ON_CONFLICT : `${c} = excluded.${c}`);
+        const set = names
+          .filter((c) => updatable.has(c))
+          .map((c) => (c === DERIVED_LATEST && !isTry ? LATEST_ON_CONFLICT : `${c} = excluded.${c}`));
         const all = [...keyNames, ...names];
         const tuple = `(?${", ?".repeat(all.length - 1)})`;
-        return `INSERT INTO ${table} (${all.join(", ")}) VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)} ` +
-          `ON CONFLICT (${shape.table.primaryKey.join(", ")}) DO ${set.length > 0 ? "UPDATE SET " + set.join(", ") : "NOTHING"}`;
+        return (
+          `INSERT INTO ${table} (${all.join(", ")}) VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)} ` +
+          `ON CONFLICT (${shape.table.primaryKey.join(", ")}) DO ${set.length > 0 ? "UPDATE SET " + set.join(", ") : "NOTHING"}`
+        );
       });
       const params: unknown[] = [];
       for (const row of rows) {
@@ -457,26 +603,49 @@ export class SqliteStore implements Store {
     const params: unknown[] = [];
     shape.values(plain, r.cols, params);
     // guardedLatest's placeholders in text order: before, the state, its time, the state again.
-    if (latest) params.push(this.statusBefore, r.cols[DERIVED_LATEST], formatMicros(r.latestTs!), r.cols[DERIVED_LATEST]);
+    if (latest)
+      params.push(this.statusBefore, r.cols[DERIVED_LATEST], formatMicros(r.latestTs!), r.cols[DERIVED_LATEST]);
     if (isTry) params.push(r.try_id);
     params.push(r.task_id, this.runId);
     if (stmt.run(params).changes === 0) {
-      this.rejected.push(`${isTry ? `try ${r.try_id} of task ${r.task_id}` : `task ${r.task_id}`} (run ${this.runId}): ` +
-        `an update found no row (its first event never arrived), so it was not written`);
+      this.rejected.push(
+        `${isTry ? `try ${r.try_id} of task ${r.task_id}` : `task ${r.task_id}`} (run ${this.runId}): ` +
+          `an update found no row (its first event never arrived), so it was not written`,
+      );
     }
   }
 
   /** `node` is an append-only log with a surrogate key; skip an exact repeat so replays stay idempotent. */
   private insertNode(n: MonitoringEventNodeRow): void {
     const cols = ["run_id", ...NODE.columns.slice(2).map((c) => c.name)];
-    const stmt = this.stmt("node", () =>
-      `INSERT INTO node (${cols.join(", ")}) SELECT ${cols.map(() => "?").join(", ")} WHERE NOT EXISTS ` +
-      `(SELECT 1 FROM node WHERE run_id = ? AND timestamp = ? AND uid = ? AND active = ? AND last_heartbeat = ? AND worker_count = ?)`);
+    const stmt = this.stmt(
+      "node",
+      () =>
+        `INSERT INTO node (${cols.join(", ")}) SELECT ${cols.map(() => "?").join(", ")} WHERE NOT EXISTS ` +
+        `(SELECT 1 FROM node WHERE run_id = ? AND timestamp = ? AND uid = ? AND active = ? AND last_heartbeat = ? AND worker_count = ?)`,
+    );
     const ts = formatMicros(n.timestamp);
     const hb = formatMicros(n.last_heartbeat);
     const active = n.active ? 1 : 0;
-    stmt.run([this.runId, n.hostname, n.uid, n.block_id, n.cpu_count, n.total_memory, active, n.worker_count, n.python_v, ts, hb,
-      this.runId, ts, n.uid, active, hb, n.worker_count]);
+    stmt.run([
+      this.runId,
+      n.hostname,
+      n.uid,
+      n.block_id,
+      n.cpu_count,
+      n.total_memory,
+      active,
+      n.worker_count,
+      n.python_v,
+      ts,
+      hb,
+      this.runId,
+      ts,
+      n.uid,
+      active,
+      hb,
+      n.worker_count,
+    ]);
   }
 
   private stmt(key: string, sql: () => string): Statement {
@@ -492,19 +661,26 @@ export class SqliteStore implements Store {
 
   async heartbeat(now: Micros): Promise<void> {
     try {
-      this.stmt("heartbeat", () => `UPDATE workflow SET last_heartbeat = ? WHERE run_id = ? AND time_completed IS NULL`)
-        .run([formatMicros(now), this.runId]);
+      this.stmt(
+        "heartbeat",
+        () => `UPDATE workflow SET last_heartbeat = ? WHERE run_id = ? AND time_completed IS NULL`,
+      ).run([formatMicros(now), this.runId]);
     } catch (err) {
       if (!isLockError(err)) throw err; // a missed heartbeat while locked is harmless; the next one follows
     }
   }
 
   async markCrashed(now: Micros): Promise<boolean> {
-    return this.retrying("mark the run crashed in", () =>
-      this.stmt("crashed", () =>
-        `UPDATE workflow SET time_completed = ?, run_status = 'crashed' WHERE run_id = ? AND time_completed IS NULL ` +
-        `AND (run_status IS NULL OR run_status = 'running')`,
-      ).run([formatMicros(now), this.runId]).changes > 0);
+    return this.retrying(
+      "mark the run crashed in",
+      () =>
+        this.stmt(
+          "crashed",
+          () =>
+            `UPDATE workflow SET time_completed = ?, run_status = 'crashed' WHERE run_id = ? AND time_completed IS NULL ` +
+            `AND (run_status IS NULL OR run_status = 'running')`,
+        ).run([formatMicros(now), this.runId]).changes > 0,
+    );
   }
 
   async checkpoint(): Promise<void> {
@@ -534,20 +710,26 @@ export class SqliteStore implements Store {
       try {
         const result = await fn();
         if (since > 0) {
-          this.notices.note(`monitoring database ${this.location} is writable again after ${((Date.now() - since) / 1000).toFixed(1)} s; nothing was lost`);
+          this.notices.note(
+            `monitoring database ${this.location} is writable again after ${((Date.now() - since) / 1000).toFixed(1)} s; nothing was lost`,
+          );
         }
         return result;
       } catch (err) {
         const lock = isLockError(err);
         if (!lock && (fatal || isRowError(err))) throw fatal ? fatal(err) : err;
         if (isPermanentError(err)) {
-          throw new PermanentStoreError(`cannot ${what} monitoring database ${this.location}: ${errorText(err)}; waiting will not fix this`);
+          throw new PermanentStoreError(
+            `cannot ${what} monitoring database ${this.location}: ${errorText(err)}; waiting will not fix this`,
+          );
         }
         if (since === 0) {
           since = Date.now();
-          this.notices.warning(lock
-            ? `monitoring database ${this.location} is locked by another connection; waiting, nothing is lost`
-            : `cannot ${what} monitoring database ${this.location} (${errorText(err)}); retrying, nothing is lost`);
+          this.notices.warning(
+            lock
+              ? `monitoring database ${this.location} is locked by another connection; waiting, nothing is lost`
+              : `cannot ${what} monitoring database ${this.location} (${errorText(err)}); retrying, nothing is lost`,
+          );
         }
         await sleep(delay);
         delay = Math.min(delay * 2, BACKOFF_MAX_MS);

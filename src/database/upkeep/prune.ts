@@ -50,12 +50,19 @@ export async function selectRuns(db: Queryable, location: string, criteria: Prun
   if (criteria.workflow !== undefined) conds.push(sql`w.${ident("workflow_name")} = ${criteria.workflow}`);
   if (criteria.before !== undefined) conds.push(sql`w.${ident("time_began")} < ${criteria.before}`);
   const whereSql = conds.length > 0 ? sql` WHERE ${join(conds, " AND ")}` : raw("");
-  const rows = await db.all<WorkflowFacts>(sql`SELECT ${workflowFactsColumns(state.tables.get("workflow")!)} FROM ${ident("workflow")} w${whereSql}
+  const rows =
+    await db.all<WorkflowFacts>(sql`SELECT ${workflowFactsColumns(state.tables.get("workflow")!)} FROM ${ident("workflow")} w${whereSql}
     ORDER BY w.${ident("time_began")} DESC, w.${ident("run_id")} DESC`);
   const chosen = criteria.keepLast !== undefined ? rows.slice(criteria.keepLast) : rows;
   const tasks = new Map<string, number>();
-  for (const part of chunks(chosen.map((r) => r.run_id), IN_CHUNK)) {
-    for (const r of await db.all<{ run_id: string; n: number }>(sql`SELECT ${ident("run_id")}, COUNT(*) AS n FROM ${ident("task")}
+  for (const part of chunks(
+    chosen.map((r) => r.run_id),
+    IN_CHUNK,
+  )) {
+    for (const r of await db.all<{
+      run_id: string;
+      n: number;
+    }>(sql`SELECT ${ident("run_id")}, COUNT(*) AS n FROM ${ident("task")}
         WHERE ${ident("run_id")} IN ${list(part)} GROUP BY ${ident("run_id")}`)) {
       tasks.set(r.run_id, Number(r.n));
     }
@@ -64,8 +71,12 @@ export async function selectRuns(db: Queryable, location: string, criteria: Prun
   for (const r of chosen) {
     const verdict = await judgeStoredRun(db, r);
     out.push({
-      runId: r.run_id, workflowName: r.workflow_name, timeBegan: String(r.time_began), tasks: tasks.get(r.run_id) ?? 0,
-      status: verdict.status, reason: verdict.reason,
+      runId: r.run_id,
+      workflowName: r.workflow_name,
+      timeBegan: String(r.time_began),
+      tasks: tasks.get(r.run_id) ?? 0,
+      status: verdict.status,
+      reason: verdict.reason,
     });
   }
   return out;
@@ -93,7 +104,8 @@ export interface DeleteOptions {
 }
 
 async function statusRunIndexed(db: Queryable): Promise<boolean> {
-  const row = await db.first(sql`SELECT 1 AS x FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+  const row =
+    await db.first(sql`SELECT 1 AS x FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
     WHERE i.indrelid = to_regclass(${"status"}) AND a.attname = ${"run_id"} AND i.indisvalid AND i.indexrelid IS DISTINCT FROM to_regclass(${TEMP_INDEX})`);
   return row !== undefined;
 }
@@ -104,7 +116,11 @@ async function statusRunIndexed(db: Queryable): Promise<boolean> {
  * scan status for each run; Parsl itself runs without them, and children go first anyway).
  * PostgreSQL: the temporary index above, built CONCURRENTLY so writers carry on.
  */
-async function prepareBulkDelete(db: Connection, runs: number, note: (s: string) => void): Promise<() => Promise<void>> {
+async function prepareBulkDelete(
+  db: Connection,
+  runs: number,
+  note: (s: string) => void,
+): Promise<() => Promise<void>> {
   if (db.dialect.name === "sqlite") {
     await db.run(raw("PRAGMA foreign_keys = OFF"));
     return async () => undefined;
@@ -115,7 +131,9 @@ async function prepareBulkDelete(db: Connection, runs: number, note: (s: string)
     await db.run(sql`DROP INDEX CONCURRENTLY IF EXISTS ${ident(TEMP_INDEX)}`);
     await db.run(sql`CREATE INDEX CONCURRENTLY ${ident(TEMP_INDEX)} ON ${ident("status")} (${ident("run_id")})`);
   } catch (err) {
-    note(`deleting without a temporary index on status (run_id), so each run costs a scan of status: ${db.dialect.describeError(err)}`);
+    note(
+      `deleting without a temporary index on status (run_id), so each run costs a scan of status: ${db.dialect.describeError(err)}`,
+    );
     return async () => undefined;
   }
   note(`built a temporary index ${TEMP_INDEX} on status (run_id) for the foreign key checks; it is dropped at the end`);
@@ -125,7 +143,11 @@ async function prepareBulkDelete(db: Connection, runs: number, note: (s: string)
 }
 
 /** Deletes the runs with all their rows. Returns the rows deleted per table. */
-export async function deleteRuns(db: Connection, runs: readonly RunToPrune[], options: DeleteOptions = {}): Promise<DeletedRows> {
+export async function deleteRuns(
+  db: Connection,
+  runs: readonly RunToPrune[],
+  options: DeleteOptions = {},
+): Promise<DeletedRows> {
   const deleted = Object.fromEntries(DELETE_ORDER.map((t) => [t, 0])) as DeletedRows;
   const groups: string[][] = [];
   let current: string[] = [];
@@ -146,7 +168,8 @@ export async function deleteRuns(db: Connection, runs: readonly RunToPrune[], op
     for (const ids of groups) {
       const counts = await db.transaction(async (tx) => {
         const n: Partial<DeletedRows> = {};
-        for (const t of DELETE_ORDER) n[t] = await tx.run(sql`DELETE FROM ${ident(t)} WHERE ${ident("run_id")} IN ${list(ids)}`);
+        for (const t of DELETE_ORDER)
+          n[t] = await tx.run(sql`DELETE FROM ${ident(t)} WHERE ${ident("run_id")} IN ${list(ids)}`);
         return n as DeletedRows;
       });
       for (const t of DELETE_ORDER) deleted[t] += counts[t];

@@ -6,7 +6,14 @@
  */
 import type { Connection } from "../connection.js";
 import { TABLES, WORKFLOW } from "../schema.js";
-import { ensureSchema, planSchema, readSchema, SCHEMA_VERSION, type SchemaChanges, type SchemaState } from "../schemaSetup.js";
+import {
+  ensureSchema,
+  planSchema,
+  readSchema,
+  SCHEMA_VERSION,
+  type SchemaChanges,
+  type SchemaState,
+} from "../schemaSetup.js";
 
 /** The database is not one this code may change (not a monitoring database, or a newer schema). */
 export class UpkeepRefusal extends Error {
@@ -38,29 +45,37 @@ export function versionLabel(v: number | null, state?: SchemaState): string {
 export function assertMonitoringDatabase(state: SchemaState, location: string, allowEmpty = false): void {
   if (state.tables.size === 0) {
     if (allowEmpty) return;
-    throw new UpkeepRefusal(`${location} has no tables: it is not a monitoring database yet (a monitored workflow creates the schema; ` +
-      "give --create to create it now); nothing was changed");
+    throw new UpkeepRefusal(
+      `${location} has no tables: it is not a monitoring database yet (a monitored workflow creates the schema; ` +
+        "give --create to create it now); nothing was changed",
+    );
   }
   if (!state.tables.has("workflow") || !state.tables.has("task")) {
     const names = [...state.tables.keys()].sort();
-    throw new UpkeepRefusal(`${location} is not a Parsl monitoring database (no workflow and task tables; its tables: ` +
-      `${names.slice(0, 8).join(", ")}${names.length > 8 ? ", …" : ""}); nothing was changed`);
+    throw new UpkeepRefusal(
+      `${location} is not a Parsl monitoring database (no workflow and task tables; its tables: ` +
+        `${names.slice(0, 8).join(", ")}${names.length > 8 ? ", …" : ""}); nothing was changed`,
+    );
   }
   for (const t of TABLES) {
     const present = state.tables.get(t.name);
     if (!present) continue;
     const lacking = t.columns.filter((c) => c.notNull && !present.has(c.name)).map((c) => c.name);
     if (lacking.length > 0) {
-      throw new UpkeepRefusal(`${location}: table ${t.name} lacks the required column(s) ${lacking.join(", ")}, so it was not written ` +
-        "by a compatible Parsl or parsl-ts; nothing was changed");
+      throw new UpkeepRefusal(
+        `${location}: table ${t.name} lacks the required column(s) ${lacking.join(", ")}, so it was not written ` +
+          "by a compatible Parsl or parsl-ts; nothing was changed",
+      );
     }
   }
 }
 
 export function assertNotNewer(version: number | null, location: string): void {
   if (version !== null && version > SCHEMA_VERSION) {
-    throw new UpkeepRefusal(`${location} is at parsl-ts schema version ${version}, newer than this parsl-ts knows (${SCHEMA_VERSION}): ` +
-      "upgrade parsl-ts instead; nothing was changed");
+    throw new UpkeepRefusal(
+      `${location} is at parsl-ts schema version ${version}, newer than this parsl-ts knows (${SCHEMA_VERSION}): ` +
+        "upgrade parsl-ts instead; nothing was changed",
+    );
   }
 }
 
@@ -74,12 +89,16 @@ export interface UpgradeReport extends SchemaChanges {
 
 function report(state: SchemaState, changes: SchemaChanges, dryRun: boolean): UpgradeReport {
   const effectiveBefore = effectiveVersion(state);
-  const changed = changes.createdTables.length + changes.addedColumns.length + changes.createdIndexes.length > 0 ||
+  const changed =
+    changes.createdTables.length + changes.addedColumns.length + changes.createdIndexes.length > 0 ||
     changes.versionBefore !== changes.versionAfter;
   return { ...changes, effectiveBefore, versionLabelBefore: versionLabel(effectiveBefore, state), changed, dryRun };
 }
 
-export async function upgradeDatabase(db: Connection, options: { dryRun?: boolean; create?: boolean } = {}): Promise<UpgradeReport> {
+export async function upgradeDatabase(
+  db: Connection,
+  options: { dryRun?: boolean; create?: boolean } = {},
+): Promise<UpgradeReport> {
   const state = await readSchema(db);
   assertMonitoringDatabase(state, db.location, options.create ?? false);
   assertNotNewer(state.version, db.location);

@@ -71,13 +71,18 @@ export function assignTries(i: DispatchInput): DispatchDecision {
     if (p.active && p.inflight < p.capacity && i.now - p.lastHeard <= i.silentAfter) eligible.push(idx);
   }
   const assignments: Assignment[] = [];
-  let left = i.pending, remaining = eligible.length, cursor = i.cursor;
+  let left = i.pending,
+    remaining = eligible.length,
+    cursor = i.cursor;
   for (const idx of eligible) {
     const p = i.pools[idx]!;
     // An even share, but at least as many as the pool has idle workers: each try still starts at
     // once, and a trickle travels as one batch to one pool instead of a frame per try per pool.
     const idleWorkers = Math.max(0, p.workerCount - p.inflight);
-    const share = Math.min(p.capacity - p.inflight, Math.max(Math.ceil(left / remaining--), Math.min(idleWorkers, left)));
+    const share = Math.min(
+      p.capacity - p.inflight,
+      Math.max(Math.ceil(left / remaining--), Math.min(idleWorkers, left)),
+    );
     if (share <= 0) continue;
     assignments.push({ pool: idx, count: share });
     left -= share;

@@ -51,27 +51,70 @@ export interface HighThroughputExecutorOptions {
 
 const HTEX_OPTIONS: OptionsSpec = {
   kind: "HighThroughputExecutor",
-  known: ["label", "provider", "maxWorkersPerNode", "coresPerWorker", "memPerWorker", "address", "interchangePortRange", "heartbeatPeriod",
-    "heartbeatThreshold", "encrypted", "workerDebug", "prefetchCapacity", "strategy", "strategyPeriod", "maxIdletime", "launchCommand"],
+  known: [
+    "label",
+    "provider",
+    "maxWorkersPerNode",
+    "coresPerWorker",
+    "memPerWorker",
+    "address",
+    "interchangePortRange",
+    "heartbeatPeriod",
+    "heartbeatThreshold",
+    "encrypted",
+    "workerDebug",
+    "prefetchCapacity",
+    "strategy",
+    "strategyPeriod",
+    "maxIdletime",
+    "launchCommand",
+  ],
   // Parsl's old and neighbouring names.
-  aliases: { maxWorkers: "maxWorkersPerNode", workers: "maxWorkersPerNode", launchCmd: "launchCommand", workerPortRange: "interchangePortRange", workerPorts: "interchangePortRange" },
-  elsewhere: Object.fromEntries(["initBlocks", "minBlocks", "maxBlocks", "nodesPerBlock", "parallelism", "walltime", "workerInit"].map((k) =>
-    [k, `it is an option of the provider, e.g. provider: new LocalProvider({ ${k}: … })`])),
+  aliases: {
+    maxWorkers: "maxWorkersPerNode",
+    workers: "maxWorkersPerNode",
+    launchCmd: "launchCommand",
+    workerPortRange: "interchangePortRange",
+    workerPorts: "interchangePortRange",
+  },
+  elsewhere: Object.fromEntries(
+    ["initBlocks", "minBlocks", "maxBlocks", "nodesPerBlock", "parallelism", "walltime", "workerInit"].map((k) => [
+      k,
+      `it is an option of the provider, e.g. provider: new LocalProvider({ ${k}: … })`,
+    ]),
+  ),
   defaultLabel: "htex",
 };
 
 function isPortRange(v: unknown): boolean {
   if (!Array.isArray(v) || v.length !== 2) return false;
   const [lo, hi] = v as unknown[];
-  return Number.isInteger(lo) && Number.isInteger(hi) && (lo as number) >= 0 && (hi as number) <= 65535 && (lo as number) <= (hi as number);
+  return (
+    Number.isInteger(lo) &&
+    Number.isInteger(hi) &&
+    (lo as number) >= 0 &&
+    (hi as number) <= 65535 &&
+    (lo as number) <= (hi as number)
+  );
 }
 
 /** A provider must have the whole provider contract; a plain object of Parsl options is a common mistake. */
 function checkProvider(o: Options): ExecutionProvider {
   const p = o.raw("provider") as Partial<ExecutionProvider> | null;
-  const ok = p !== null && typeof p === "object" && typeof p.submit === "function" && typeof p.status === "function" && typeof p.cancel === "function" &&
-    (["initBlocks", "minBlocks", "maxBlocks", "parallelism", "nodesPerBlock"] as const).every((k) => typeof p[k] === "number");
-  if (!ok) o.fail("provider", `must be a provider such as new LocalProvider({...}) or new SlurmProvider({...}), got ${describeValue(p)}`);
+  const ok =
+    p !== null &&
+    typeof p === "object" &&
+    typeof p.submit === "function" &&
+    typeof p.status === "function" &&
+    typeof p.cancel === "function" &&
+    (["initBlocks", "minBlocks", "maxBlocks", "parallelism", "nodesPerBlock"] as const).every(
+      (k) => typeof p[k] === "number",
+    );
+  if (!ok)
+    o.fail(
+      "provider",
+      `must be a provider such as new LocalProvider({...}) or new SlurmProvider({...}), got ${describeValue(p)}`,
+    );
   return p as ExecutionProvider;
 }
 
@@ -90,9 +133,12 @@ const CLI_MAIN = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
 export class HighThroughputExecutor implements Executor {
   readonly label: string;
   readonly provider: ExecutionProvider;
-  private readonly o: Required<Omit<HighThroughputExecutorOptions, "provider" | "launchCommand" | "maxWorkersPerNode" | "prefetchCapacity">> & {
+  private readonly o: Required<
+    Omit<HighThroughputExecutorOptions, "provider" | "launchCommand" | "maxWorkersPerNode" | "prefetchCapacity">
+  > & {
     prefetchCapacity: number | "auto";
-    maxWorkersPerNode: number; launchCommand: string | null;
+    maxWorkersPerNode: number;
+    launchCommand: string | null;
   };
   private host: ExecutorHost | null = null;
   private interchange: Interchange | null = null;
@@ -110,7 +156,12 @@ export class HighThroughputExecutor implements Executor {
     const o: Options = new Options(HTEX_OPTIONS, opts);
     this.label = o.string("label", "htex");
     this.provider = o.raw("provider") === undefined ? new LocalProvider() : checkProvider(o);
-    const interchangePortRange = o.check<[number, number]>("interchangePortRange", [55000, 56000], isPortRange, "[low, high] with 0 ≤ low ≤ high ≤ 65535");
+    const interchangePortRange = o.check<[number, number]>(
+      "interchangePortRange",
+      [55000, 56000],
+      isPortRange,
+      "[low, high] with 0 ≤ low ≤ high ≤ 65535",
+    );
     this.o = {
       label: this.label,
       maxWorkersPerNode: o.integer("maxWorkersPerNode", 0, 0),
@@ -122,11 +173,24 @@ export class HighThroughputExecutor implements Executor {
       heartbeatThreshold: o.number("heartbeatThreshold", 120, { min: 0, above: true, unit: "seconds" }),
       encrypted: o.boolean("encrypted", false),
       workerDebug: o.boolean("workerDebug", false),
-      prefetchCapacity: o.check<number | "auto">("prefetchCapacity", "auto", (v) => v === "auto" || (Number.isInteger(v) && (v as number) >= 0), "\"auto\" or an integer ≥ 0"),
+      prefetchCapacity: o.check<number | "auto">(
+        "prefetchCapacity",
+        "auto",
+        (v) => v === "auto" || (Number.isInteger(v) && (v as number) >= 0),
+        '"auto" or an integer ≥ 0',
+      ),
       strategy: o.oneOf<StrategyName>("strategy", "simple", STRATEGIES),
       strategyPeriod: o.number("strategyPeriod", 5, { min: 0, above: true, unit: "seconds" }),
       maxIdletime: o.number("maxIdletime", 120, { min: 0, unit: "seconds" }),
-      launchCommand: o.raw("launchCommand") === null ? null : o.check<string | null>("launchCommand", null, (v) => typeof v === "string" && v.trim() !== "", "a non-empty command line"),
+      launchCommand:
+        o.raw("launchCommand") === null
+          ? null
+          : o.check<string | null>(
+              "launchCommand",
+              null,
+              (v) => typeof v === "string" && v.trim() !== "",
+              "a non-empty command line",
+            ),
     };
   }
 
@@ -154,9 +218,14 @@ export class HighThroughputExecutor implements Executor {
     this.certPem = cert?.cert ?? null;
     const mon = host.monitoring;
     this.interchange = new Interchange({
-      label: this.label, runId: host.runId, secret: this.secret, address: this.o.address,
-      portRange: this.o.interchangePortRange, heartbeatPeriod: this.o.heartbeatPeriod,
-      heartbeatThreshold: this.o.heartbeatThreshold, prefetchCapacity: this.o.prefetchCapacity,
+      label: this.label,
+      runId: host.runId,
+      secret: this.secret,
+      address: this.o.address,
+      portRange: this.o.interchangePortRange,
+      heartbeatPeriod: this.o.heartbeatPeriod,
+      heartbeatThreshold: this.o.heartbeatThreshold,
+      prefetchCapacity: this.o.prefetchCapacity,
       resourceMonitoring: mon.enabled && mon.resourceMonitoringEnabled,
       resourceInterval: mon.enabled && mon.resourceMonitoringEnabled ? mon.resourceMonitoringInterval : 0,
       ...(cert ? { tls: cert } : {}),
@@ -164,7 +233,10 @@ export class HighThroughputExecutor implements Executor {
       log: (level, m) => host.log(level, m),
     });
     await this.interchange.start();
-    host.log("info", `htex ${this.label}: interchange listening on ${this.o.address}:${this.interchange.port}${cert ? " (TLS)" : ""}`);
+    host.log(
+      "info",
+      `htex ${this.label}: interchange listening on ${this.o.address}:${this.interchange.port}${cert ? " (TLS)" : ""}`,
+    );
     await this.scaleOut(this.provider.initBlocks);
     this.timer = setInterval(() => void this.tick(), this.o.strategyPeriod * 1000);
     this.timer.unref();
@@ -185,9 +257,18 @@ export class HighThroughputExecutor implements Executor {
     if (this.certPem) env.push(`${CERT_ENV}=${Buffer.from(this.certPem).toString("base64")}`);
     const base = this.o.launchCommand ?? `${shellQuote(process.execPath)} ${shellQuote(CLI_MAIN)} worker-pool`;
     const args = [
-      "--host", this.o.address, "--port", String(this.port), "--block-id", blockId,
-      "--max-workers", String(this.o.maxWorkersPerNode), "--cores-per-worker", String(this.o.coresPerWorker),
-      "--mem-per-worker", String(this.o.memPerWorker),
+      "--host",
+      this.o.address,
+      "--port",
+      String(this.port),
+      "--block-id",
+      blockId,
+      "--max-workers",
+      String(this.o.maxWorkersPerNode),
+      "--cores-per-worker",
+      String(this.o.coresPerWorker),
+      "--mem-per-worker",
+      String(this.o.memPerWorker),
     ];
     if (this.o.workerDebug) args.push("--debug");
     return `${env.join(" ")} exec ${base} ${args.map(shellQuote).join(" ")}`;
@@ -224,7 +305,10 @@ export class HighThroughputExecutor implements Executor {
     try {
       await this.provider.cancel(victims.map((b) => b.jobId));
     } catch (e) {
-      this.host?.log("error", `htex ${this.label}: cancelling blocks ${victims.map((b) => b.blockId).join(",")}: ${(e as Error).message}`);
+      this.host?.log(
+        "error",
+        `htex ${this.label}: cancelling blocks ${victims.map((b) => b.blockId).join(",")}: ${(e as Error).message}`,
+      );
     }
     for (const b of victims) {
       b.state = "SCALED_IN";
@@ -253,11 +337,20 @@ export class HighThroughputExecutor implements Executor {
       else if (this.allIdleSince === null) this.allIdleSince = now;
       const workersPerNode = pools.length > 0 ? pools[0]!.workerCount : Math.max(1, this.o.maxWorkersPerNode);
       const d = decide({
-        strategy: this.o.strategy, outstanding,
-        blocks: this.activeBlocks().map((b) => ({ blockId: b.blockId, busy: busyByBlock.get(b.blockId) ?? 0, idleSince: b.idleSince })),
+        strategy: this.o.strategy,
+        outstanding,
+        blocks: this.activeBlocks().map((b) => ({
+          blockId: b.blockId,
+          busy: busyByBlock.get(b.blockId) ?? 0,
+          idleSince: b.idleSince,
+        })),
         slotsPerBlock: workersPerNode * this.provider.nodesPerBlock,
-        minBlocks: this.provider.minBlocks, maxBlocks: this.provider.maxBlocks, parallelism: this.provider.parallelism,
-        maxIdletime: this.o.maxIdletime, allIdleSince: this.allIdleSince, now,
+        minBlocks: this.provider.minBlocks,
+        maxBlocks: this.provider.maxBlocks,
+        parallelism: this.provider.parallelism,
+        maxIdletime: this.o.maxIdletime,
+        allIdleSince: this.allIdleSince,
+        now,
       });
       if (this.stopped) return;
       if (d.scaleOut > 0) await this.scaleOut(d.scaleOut);
@@ -279,7 +372,10 @@ export class HighThroughputExecutor implements Executor {
       b.state = s.state;
       this.emitBlock(b, s.state);
       if (TERMINAL_JOB_STATES.has(s.state)) {
-        this.host?.log("warning", `htex ${this.label}: block ${b.blockId} (job ${b.jobId}) ended: ${s.state}${s.exitCode != null ? ` (exit code ${s.exitCode})` : ""}`);
+        this.host?.log(
+          "warning",
+          `htex ${this.label}: block ${b.blockId} (job ${b.jobId}) ended: ${s.state}${s.exitCode != null ? ` (exit code ${s.exitCode})` : ""}`,
+        );
       }
     }
   }

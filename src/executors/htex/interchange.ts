@@ -21,8 +21,16 @@ import { assignTries, type PoolView } from "./dispatchPolicy.js";
 import type { PoolHandler, PoolLink } from "./poolServer.js";
 import { ThreadedPoolServer } from "./threadedPoolServer.js";
 import {
-  encodeMessage, DEFAULT_MAX_FRAME, MAX_VALUE_BYTES, mebibytes, nowMicros,
-  type PoolMessage, type RegisterMessage, type ResourceSample, type ResultsMessage, type TaskItem,
+  encodeMessage,
+  DEFAULT_MAX_FRAME,
+  MAX_VALUE_BYTES,
+  mebibytes,
+  nowMicros,
+  type PoolMessage,
+  type RegisterMessage,
+  type ResourceSample,
+  type ResultsMessage,
+  type TaskItem,
 } from "./protocol.js";
 
 export interface InterchangeOptions {
@@ -72,8 +80,15 @@ class PoolConn implements PoolView {
   lastHeartbeat: Micros;
   /** The stall total (µs) when it was last heard from; see Interchange.checkHeartbeats. */
   private stallAtHeard: number;
-  constructor(readonly uid: string, readonly link: PoolLink, readonly reg: RegisterMessage, capacity: number, active: boolean, now: Micros,
-    private readonly stall: { micros: number }) {
+  constructor(
+    readonly uid: string,
+    readonly link: PoolLink,
+    readonly reg: RegisterMessage,
+    capacity: number,
+    active: boolean,
+    now: Micros,
+    private readonly stall: { micros: number },
+  ) {
     this.capacity = capacity;
     this.active = active;
     this.offset = reg.clock - now;
@@ -84,16 +99,33 @@ class PoolConn implements PoolView {
     this.lastHeartbeat = now;
     this.stallAtHeard = this.stall.micros;
   }
-  get lastHeard(): Micros { return this.lastHeartbeat + (this.stall.micros - this.stallAtHeard); }
-  get hostname(): string { return this.reg.hostname; }
-  get blockId(): string { return this.reg.blockId; }
-  get workerCount(): number { return this.reg.workerCount; }
-  get inflight(): number { return this.tries.size; }
+  get lastHeard(): Micros {
+    return this.lastHeartbeat + (this.stall.micros - this.stallAtHeard);
+  }
+  get hostname(): string {
+    return this.reg.hostname;
+  }
+  get blockId(): string {
+    return this.reg.blockId;
+  }
+  get workerCount(): number {
+    return this.reg.workerCount;
+  }
+  get inflight(): number {
+    return this.tries.size;
+  }
   /** A detached copy, for callers outside the interchange. */
   view(): PoolView {
     return Object.freeze({
-      uid: this.uid, hostname: this.hostname, blockId: this.blockId, workerCount: this.workerCount, capacity: this.capacity,
-      inflight: this.inflight, active: this.active, lastHeartbeat: this.lastHeartbeat, lastHeard: this.lastHeard,
+      uid: this.uid,
+      hostname: this.hostname,
+      blockId: this.blockId,
+      workerCount: this.workerCount,
+      capacity: this.capacity,
+      inflight: this.inflight,
+      active: this.active,
+      lastHeartbeat: this.lastHeartbeat,
+      lastHeard: this.lastHeard,
     });
   }
 }
@@ -129,16 +161,26 @@ export class Interchange {
   onPoolChange: (() => void) | null = null;
 
   constructor(private readonly o: InterchangeOptions) {
-    this.server = new ThreadedPoolServer({
-      label: o.label, secret: o.secret, address: o.address, portRange: o.portRange, ...(o.tls ? { tls: o.tls } : {}),
-      welcome: {
-        runId: o.runId, resourceInterval: o.resourceInterval, resourceMonitoring: o.resourceMonitoring,
-        heartbeatPeriod: o.heartbeatPeriod, heartbeatThreshold: o.heartbeatThreshold,
+    this.server = new ThreadedPoolServer(
+      {
+        label: o.label,
+        secret: o.secret,
+        address: o.address,
+        portRange: o.portRange,
+        ...(o.tls ? { tls: o.tls } : {}),
+        welcome: {
+          runId: o.runId,
+          resourceInterval: o.resourceInterval,
+          resourceMonitoring: o.resourceMonitoring,
+          heartbeatPeriod: o.heartbeatPeriod,
+          heartbeatThreshold: o.heartbeatThreshold,
+        },
+        log: (level, m) => o.log(level, m),
       },
-      log: (level, m) => o.log(level, m),
-    }, {
-      registered: (link, reg) => this.register(link, reg),
-    });
+      {
+        registered: (link, reg) => this.register(link, reg),
+      },
+    );
   }
 
   get port(): number {
@@ -167,7 +209,12 @@ export class Interchange {
       return;
     }
     if (handle.app.source === null) {
-      handle.finished({ ok: false, error: new Error(`app ${handle.app.name} cannot run on executor ${this.o.label}: its function's source is not available (bound or native functions cannot be sent to workers)`) });
+      handle.finished({
+        ok: false,
+        error: new Error(
+          `app ${handle.app.name} cannot run on executor ${this.o.label}: its function's source is not available (bound or native functions cannot be sent to workers)`,
+        ),
+      });
       return;
     }
     const argBytes = approxSize(handle.args, 3);
@@ -231,7 +278,10 @@ export class Interchange {
     const pending = this.queue.length - this.queueHead;
     if (pending === 0 || this.closing) return;
     const d = assignTries({
-      pending, pools: this.poolArray, now: nowMicros(), cursor: this.cursor,
+      pending,
+      pools: this.poolArray,
+      now: nowMicros(),
+      cursor: this.cursor,
       silentAfter: (this.o.heartbeatThreshold * 1e6) / 2,
     });
     this.cursor = d.cursor;
@@ -246,8 +296,15 @@ export class Interchange {
         p.tries.set(t.id, t);
         const h = t.handle;
         const item: TaskItem = {
-          id: t.id, taskId: h.taskId, tryId: h.tryId, appName: h.app.name, kind: h.app.kind,
-          sourceId: h.app.sourceId, args: h.args as unknown[], argBytes: t.argBytes, options: optionsToWire(h.options),
+          id: t.id,
+          taskId: h.taskId,
+          tryId: h.tryId,
+          appName: h.app.name,
+          kind: h.app.kind,
+          sourceId: h.app.sourceId,
+          args: h.args as unknown[],
+          argBytes: t.argBytes,
+          options: optionsToWire(h.options),
         };
         if (!p.sources.has(h.app.sourceId)) {
           p.sources.add(h.app.sourceId);
@@ -297,7 +354,10 @@ export class Interchange {
     const p = new PoolConn(reg.uid, link, reg, capacity, !this.heldBlocks.has(reg.blockId), nowMicros(), this.stall);
     this.pools.set(reg.uid, p);
     this.poolArray.push(p);
-    this.o.log("info", `htex ${this.o.label}: pool ${reg.uid} registered from ${reg.hostname}, block ${reg.blockId}, ${reg.workerCount} workers`);
+    this.o.log(
+      "info",
+      `htex ${this.o.label}: pool ${reg.uid} registered from ${reg.hostname}, block ${reg.blockId}, ${reg.workerCount} workers`,
+    );
     this.emitNode(p);
     this.onPoolChange?.();
     this.scheduleDispatch();
@@ -320,7 +380,12 @@ export class Interchange {
           good.push(it);
         } catch (e) {
           const t = this.takeTry(p, it.id);
-          t?.handle.finished({ ok: false, error: new SerializationError(`task ${it.taskId}: the arguments of app '${it.appName}' cannot be sent to a worker process (${(e as Error).message}); pass plain data`) });
+          t?.handle.finished({
+            ok: false,
+            error: new SerializationError(
+              `task ${it.taskId}: the arguments of app '${it.appName}' cannot be sent to a worker process (${(e as Error).message}); pass plain data`,
+            ),
+          });
         }
       }
       if (good.length === 0) return;
@@ -391,7 +456,11 @@ export class Interchange {
         try {
           value = deserialize(r.value!);
         } catch (e) {
-          t.handle.finished({ ok: false, error: new Error(`result of app ${t.handle.app.name} could not be decoded: ${(e as Error).message}`), endedAt });
+          t.handle.finished({
+            ok: false,
+            error: new Error(`result of app ${t.handle.app.name} could not be decoded: ${(e as Error).message}`),
+            endedAt,
+          });
           continue;
         }
         t.handle.finished({ ok: true, value, endedAt });
@@ -424,11 +493,20 @@ export class Interchange {
   }
 
   private emitNode(p: PoolConn): void {
-    this.o.emit(nodeRow({
-      hostname: p.reg.hostname, uid: p.uid, block_id: p.reg.blockId, cpu_count: p.reg.cpuCount,
-      total_memory: p.reg.totalMemory, active: p.active, worker_count: p.reg.workerCount,
-      python_v: p.reg.nodeVersion, timestamp: nowMicros(), last_heartbeat: p.lastHeartbeat,
-    }));
+    this.o.emit(
+      nodeRow({
+        hostname: p.reg.hostname,
+        uid: p.uid,
+        block_id: p.reg.blockId,
+        cpu_count: p.reg.cpuCount,
+        total_memory: p.reg.totalMemory,
+        active: p.active,
+        worker_count: p.reg.workerCount,
+        python_v: p.reg.nodeVersion,
+        timestamp: nowMicros(),
+        last_heartbeat: p.lastHeartbeat,
+      }),
+    );
   }
 
   /**
@@ -446,7 +524,10 @@ export class Interchange {
     for (const p of this.poolArray) {
       const silent = now - p.lastHeard;
       if (silent > threshold) {
-        this.o.log("warning", `htex ${this.o.label}: pool ${p.uid} (block ${p.reg.blockId}) missed heartbeats for ${this.o.heartbeatThreshold} s`);
+        this.o.log(
+          "warning",
+          `htex ${this.o.label}: pool ${p.uid} (block ${p.reg.blockId}) missed heartbeats for ${this.o.heartbeatThreshold} s`,
+        );
         p.link.destroy();
         this.dropPool(p, `no heartbeat for ${this.o.heartbeatThreshold} s`);
       }
@@ -466,7 +547,10 @@ export class Interchange {
     this.inflightTotal -= lost.length;
     p.tries.clear();
     if (lost.length > 0 && !this.closing) {
-      this.o.log("warning", `htex ${this.o.label}: pool ${p.uid} (block ${p.reg.blockId}) lost with ${lost.length} tries: ${why}`);
+      this.o.log(
+        "warning",
+        `htex ${this.o.label}: pool ${p.uid} (block ${p.reg.blockId}) lost with ${lost.length} tries: ${why}`,
+      );
     }
     for (const t of lost) {
       t.handle.finished({
@@ -474,7 +558,9 @@ export class Interchange {
         // A pool the executor's own shutdown stopped did not lose the try: it was cancelled.
         error: this.closing
           ? new TaskCancelled(`executor '${this.o.label}' shut down before task ${t.handle.taskId} finished`)
-          : new WorkerLost(`worker lost: worker pool ${p.uid} on ${p.reg.hostname} (block ${p.reg.blockId}) went away (${why}) while running task ${t.handle.taskId} try ${t.handle.tryId}`),
+          : new WorkerLost(
+              `worker lost: worker pool ${p.uid} on ${p.reg.hostname} (block ${p.reg.blockId}) went away (${why}) while running task ${t.handle.taskId} try ${t.handle.tryId}`,
+            ),
       });
     }
     this.checkIdle();
@@ -490,16 +576,21 @@ export class Interchange {
     const queued = this.queue.splice(this.queueHead);
     this.queue.length = 0;
     this.queueHead = 0;
-    for (const t of queued) t.handle.finished({ ok: false, error: new TaskCancelled(`executor '${this.o.label}' shut down before task ${t.handle.taskId} started`) });
+    for (const t of queued)
+      t.handle.finished({
+        ok: false,
+        error: new TaskCancelled(`executor '${this.o.label}' shut down before task ${t.handle.taskId} started`),
+      });
     await this.server.close(graceMs);
     for (const p of [...this.poolArray]) this.dropPool(p, "the executor shut down");
   }
 }
 
-
 function tooLarge(taskId: number, appName: string, bytes: number, about: string): SerializationError {
-  return new SerializationError(`task ${taskId}: the arguments of app '${appName}' take ${about}${mebibytes(bytes)}, over the ` +
-    `${mebibytes(MAX_VALUE_BYTES)} a try may carry to a worker process; pass a file path instead`);
+  return new SerializationError(
+    `task ${taskId}: the arguments of app '${appName}' take ${about}${mebibytes(bytes)}, over the ` +
+      `${mebibytes(MAX_VALUE_BYTES)} a try may carry to a worker process; pass a file path instead`,
+  );
 }
 
 /** A cheap estimate of how many bytes a value serializes to (strings and binary dominate). */
@@ -513,7 +604,8 @@ export function approxSize(v: unknown, depth: number): number {
     return n;
   }
   if (depth > 0 && typeof v === "object" && v !== null) {
-    let n = 8, i = 0;
+    let n = 8,
+      i = 0;
     for (const k in v) {
       if (i++ >= 1000) break;
       n += k.length + approxSize((v as Record<string, unknown>)[k], depth - 1);

@@ -8,7 +8,10 @@
  */
 
 export class FrameTooLargeError extends Error {
-  constructor(readonly size: number, readonly limit: number) {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
     super(`frame of ${size} bytes exceeds the limit of ${limit} bytes`);
     this.name = "FrameTooLargeError";
   }
@@ -22,7 +25,10 @@ export function encodePoolFrame(payload: Uint8Array): Buffer {
 }
 
 /** Writes header and payload without copying the payload into a new buffer. */
-export function writePoolFrame(socket: { cork(): void; uncork(): void; write(b: Uint8Array): boolean }, payload: Uint8Array): void {
+export function writePoolFrame(
+  socket: { cork(): void; uncork(): void; write(b: Uint8Array): boolean },
+  payload: Uint8Array,
+): void {
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32BE(payload.length, 0);
   socket.cork();

@@ -13,9 +13,23 @@ import tls from "node:tls";
 import { RateLimitedReporter } from "../../rateLimit.js";
 import { encodePoolFrame, PoolFrameDecoder, writePoolFrame } from "./poolFrames.js";
 import {
-  decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, INTERCHANGE_PROOF_PREFIX,
-  newNonce, nowMicros, parsePoolMessage, parseRegister, proofFor, proofMatches, PROTOCOL_VERSION,
-  type PoolMessage, type RegisterMessage, type WelcomeMessage,
+  decodeJson,
+  decodeMessage,
+  encodeJson,
+  encodeMessage,
+  HANDSHAKE_MAX_FRAME,
+  DEFAULT_MAX_FRAME,
+  INTERCHANGE_PROOF_PREFIX,
+  newNonce,
+  nowMicros,
+  parsePoolMessage,
+  parseRegister,
+  proofFor,
+  proofMatches,
+  PROTOCOL_VERSION,
+  type PoolMessage,
+  type RegisterMessage,
+  type WelcomeMessage,
 } from "./protocol.js";
 
 /** A registered pool's connection, as the interchange sees it. */
@@ -77,8 +91,12 @@ export class PoolServer {
    */
   private readonly droppedLog: Record<"tls" | "stranger" | "pool", RateLimitedReporter>;
 
-  constructor(private readonly o: PoolServerOptions, private readonly ev: PoolServerEvents) {
-    const reporter = (): RateLimitedReporter => new RateLimitedReporter((m) => o.log("warning", `htex ${o.label}: ${m}`));
+  constructor(
+    private readonly o: PoolServerOptions,
+    private readonly ev: PoolServerEvents,
+  ) {
+    const reporter = (): RateLimitedReporter =>
+      new RateLimitedReporter((m) => o.log("warning", `htex ${o.label}: ${m}`));
     this.droppedLog = { tls: reporter(), stranger: reporter(), pool: reporter() };
   }
 
@@ -115,7 +133,9 @@ export class PoolServer {
         lastErr = e as Error;
       }
     }
-    throw new Error(`htex ${this.o.label}: cannot listen on ${this.o.address} in port range ${lo}-${hi}: ${lastErr?.message}`);
+    throw new Error(
+      `htex ${this.o.label}: cannot listen on ${this.o.address} in port range ${lo}-${hi}: ${lastErr?.message}`,
+    );
   }
 
   /**
@@ -156,9 +176,15 @@ export class PoolServer {
     authTimer.unref();
     const link: PoolLink = {
       peer,
-      get closed() { return socket.destroyed; },
-      send: (msg) => { if (!socket.destroyed) writePoolFrame(socket, encodeMessage(msg)); },
-      sendEncoded: (payload) => { if (!socket.destroyed) writePoolFrame(socket, payload); },
+      get closed() {
+        return socket.destroyed;
+      },
+      send: (msg) => {
+        if (!socket.destroyed) writePoolFrame(socket, encodeMessage(msg));
+      },
+      sendEncoded: (payload) => {
+        if (!socket.destroyed) writePoolFrame(socket, payload);
+      },
       destroy: () => socket.destroy(),
       cork: () => socket.cork(),
       uncork: () => socket.uncork(),
@@ -183,14 +209,19 @@ export class PoolServer {
         try {
           if (!handler) {
             const reg = parseRegister(decodeJson(f));
-            if (!proofMatches(this.o.secret, nonce, reg.proof)) return this.refuse(socket, peer, "wrong secret (authentication failed)");
+            if (!proofMatches(this.o.secret, nonce, reg.proof))
+              return this.refuse(socket, peer, "wrong secret (authentication failed)");
             const refusal = this.ev.admit(reg);
             if (refusal !== null) return this.refuse(socket, peer, refusal);
             clearTimeout(authTimer);
             decoder.maxFrameBytes = DEFAULT_MAX_FRAME;
             who = ` (pool ${reg.uid}, block ${reg.blockId})`;
             socket.cork();
-            link.send({ t: "welcome", proof: proofFor(this.o.secret, INTERCHANGE_PROOF_PREFIX + reg.challenge), ...this.o.welcome });
+            link.send({
+              t: "welcome",
+              proof: proofFor(this.o.secret, INTERCHANGE_PROOF_PREFIX + reg.challenge),
+              ...this.o.welcome,
+            });
             link.send({ t: "ping", t0: nowMicros() });
             socket.uncork();
             handler = this.ev.registered(link, reg);
@@ -209,14 +240,18 @@ export class PoolServer {
         handler.message(msg);
       }
     });
-    socket.on("error", () => { /* reported through close */ });
+    socket.on("error", () => {
+      /* reported through close */
+    });
     socket.on("close", () => {
       clearTimeout(authTimer);
       this.sockets.delete(socket);
       if (!refused.has(socket) && (!handler || decoder.pendingBytes > 0)) {
         this.rejected++;
         this.o.onReject?.();
-        this.droppedLog[handler ? "pool" : "stranger"].add(`dropped connection from ${peer}: closed ${handler ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`);
+        this.droppedLog[handler ? "pool" : "stranger"].add(
+          `dropped connection from ${peer}: closed ${handler ? `inside a frame (${decoder.pendingBytes} bytes dropped)` : "before registering"}`,
+        );
       }
       handler?.closed("its connection closed");
     });

@@ -20,7 +20,8 @@ export type ThreadOp =
   | { k: "gone"; id: number; why: string }
   | { k: "log"; message: string };
 
-export type ToThread = { k: "send"; id: number; payload: Uint8Array } | { k: "destroy"; id: number } | { k: "close"; graceMs: number };
+export type ToThread =
+  { k: "send"; id: number; payload: Uint8Array } | { k: "destroy"; id: number } | { k: "close"; graceMs: number };
 
 export type FromThread =
   | { k: "listening"; port: number }
@@ -55,26 +56,29 @@ if (parentPort) {
       setImmediate(flush);
     }
   };
-  const server: PoolServer = new PoolServer({ ...opts, log: (_level, message) => push({ k: "log", message }), onReject: scheduleFlush }, {
-    admit: (reg) => (uids.has(reg.uid) ? `duplicate pool uid ${reg.uid}` : null),
-    registered: (link, reg) => {
-      const id = nextId++;
-      links.set(id, link);
-      uids.add(reg.uid);
-      push({ k: "reg", id, reg });
-      let gone = false;
-      return {
-        message: (m) => push({ k: "msg", id, m }),
-        closed: (why) => {
-          if (gone) return;
-          gone = true;
-          links.delete(id);
-          uids.delete(reg.uid);
-          push({ k: "gone", id, why });
-        },
-      };
+  const server: PoolServer = new PoolServer(
+    { ...opts, log: (_level, message) => push({ k: "log", message }), onReject: scheduleFlush },
+    {
+      admit: (reg) => (uids.has(reg.uid) ? `duplicate pool uid ${reg.uid}` : null),
+      registered: (link, reg) => {
+        const id = nextId++;
+        links.set(id, link);
+        uids.add(reg.uid);
+        push({ k: "reg", id, reg });
+        let gone = false;
+        return {
+          message: (m) => push({ k: "msg", id, m }),
+          closed: (why) => {
+            if (gone) return;
+            gone = true;
+            links.delete(id);
+            uids.delete(reg.uid);
+            push({ k: "gone", id, why });
+          },
+        };
+      },
     },
-  });
+  );
   // While waiting for the kernel's thread, this thread's loop is kept by the port and the server.
   server.setKeepAlive(true);
   // A batch's frames for one pool leave in one write: each pool's socket is corked until the batch is done.

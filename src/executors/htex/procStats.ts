@@ -37,8 +37,18 @@ function pageBytes(): number {
 }
 
 const STATUS_NAMES: Record<string, string> = {
-  R: "running", S: "sleeping", D: "disk-sleep", Z: "zombie", T: "stopped", t: "tracing-stop",
-  X: "dead", x: "dead", I: "idle", W: "waking", P: "parked", K: "wake-kill",
+  R: "running",
+  S: "sleeping",
+  D: "disk-sleep",
+  Z: "zombie",
+  T: "stopped",
+  t: "tracing-stop",
+  X: "dead",
+  x: "dead",
+  I: "idle",
+  W: "waking",
+  P: "parked",
+  K: "wake-kill",
 };
 
 interface ProcFacts {
@@ -144,24 +154,35 @@ export class ProcessTreeSampler {
     const self = readProc(this.pid);
     if (!self) return null;
     const kids = descendantsOf(this.pid);
-    let user = self.user, system = self.system, vms = self.vms, rss = self.rss;
-    let rd = self.readChars, wr = self.writeChars;
-    let vol = self.ctxVoluntary + this.exitedCtx[0], invol = self.ctxInvoluntary + this.exitedCtx[1];
+    let user = self.user,
+      system = self.system,
+      vms = self.vms,
+      rss = self.rss;
+    let rd = self.readChars,
+      wr = self.writeChars;
+    let vol = self.ctxVoluntary + this.exitedCtx[0],
+      invol = self.ctxInvoluntary + this.exitedCtx[1];
     const alive = new Set<number>();
     for (const k of kids) {
       const f = readProc(k);
       if (!f) continue;
       alive.add(k);
-      user += f.user; system += f.system; vms += f.vms; rss += f.rss;
-      rd += f.readChars; wr += f.writeChars;
-      vol += f.ctxVoluntary; invol += f.ctxInvoluntary;
+      user += f.user;
+      system += f.system;
+      vms += f.vms;
+      rss += f.rss;
+      rd += f.readChars;
+      wr += f.writeChars;
+      vol += f.ctxVoluntary;
+      invol += f.ctxInvoluntary;
       this.lastCtx.set(k, [f.ctxVoluntary, f.ctxInvoluntary]);
     }
     for (const [k, v] of this.lastCtx) {
       if (!alive.has(k)) {
         this.exitedCtx[0] += v[0];
         this.exitedCtx[1] += v[1];
-        vol += v[0]; invol += v[1];
+        vol += v[0];
+        invol += v[1];
         this.lastCtx.delete(k);
       }
     }
@@ -206,8 +227,12 @@ export function sinceBaseline(s: ResourceSample, base: ResourceSample | null): R
 }
 
 type CounterKey =
-  | "psutil_process_time_user" | "psutil_process_time_system" | "psutil_process_disk_read" | "psutil_process_disk_write"
-  | "psutil_process_num_ctx_switches_voluntary" | "psutil_process_num_ctx_switches_involuntary";
+  | "psutil_process_time_user"
+  | "psutil_process_time_system"
+  | "psutil_process_disk_read"
+  | "psutil_process_disk_write"
+  | "psutil_process_num_ctx_switches_voluntary"
+  | "psutil_process_num_ctx_switches_involuntary";
 
 function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;

@@ -83,7 +83,11 @@ export interface RegisterMessage {
   clock: Micros;
 }
 
-export interface ChallengeMessage { t: "challenge"; nonce: string; v: number }
+export interface ChallengeMessage {
+  t: "challenge";
+  nonce: string;
+  v: number;
+}
 
 export interface WelcomeMessage {
   t: "welcome";
@@ -114,13 +118,23 @@ export interface TaskItem {
   options: WireOptions;
 }
 
-export interface TasksMessage { t: "tasks"; items: TaskItem[] }
-export interface PingMessage { t: "ping"; t0: Micros }
-export interface ShutdownMessage { t: "shutdown" }
-export interface HeartbeatMessage { t: "heartbeat"; clock: Micros }
+export interface TasksMessage {
+  t: "tasks";
+  items: TaskItem[];
+}
+export interface PingMessage {
+  t: "ping";
+  t0: Micros;
+}
+export interface ShutdownMessage {
+  t: "shutdown";
+}
+export interface HeartbeatMessage {
+  t: "heartbeat";
+  clock: Micros;
+}
 
 export type InterchangeMessage = WelcomeMessage | TasksMessage | PingMessage | ShutdownMessage | HeartbeatMessage;
-
 
 /**
  * The worker process running a try died (killed, crashed, exited) before answering: not an
@@ -150,11 +164,26 @@ export interface ResultItem {
 /** Resource columns of spec §2.5 (without run/task/try ids): derived from schema.ts by the recorder. */
 export type { ResourceSample };
 
-export interface StartedItem { id: number; at: Micros }
-export interface PeriodicSample { id: number; sample: ResourceSample }
+export interface StartedItem {
+  id: number;
+  at: Micros;
+}
+export interface PeriodicSample {
+  id: number;
+  sample: ResourceSample;
+}
 
-export interface ResultsMessage { t: "results"; items: ResultItem[]; started: StartedItem[]; samples: PeriodicSample[] }
-export interface PongMessage { t: "pong"; t0: Micros; clock: Micros }
+export interface ResultsMessage {
+  t: "results";
+  items: ResultItem[];
+  started: StartedItem[];
+  samples: PeriodicSample[];
+}
+export interface PongMessage {
+  t: "pong";
+  t0: Micros;
+  clock: Micros;
+}
 export type PoolMessage = ResultsMessage | PongMessage | HeartbeatMessage;
 
 // ---------------------------------------------------------------- codecs
@@ -225,9 +254,16 @@ function validSample(s: unknown): boolean {
 }
 
 function validError(e: unknown): boolean {
-  return isRecord(e) && isStr(e.name, 1024) && typeof e.message === "string" && (e.stack === undefined || typeof e.stack === "string")
-    && (e.exitCode === undefined || isInt(e.exitCode)) && (e.walltime === undefined || isNum(e.walltime))
-    && (e.appName === undefined || typeof e.appName === "string") && (e.type === undefined || isStr(e.type, 1024));
+  return (
+    isRecord(e) &&
+    isStr(e.name, 1024) &&
+    typeof e.message === "string" &&
+    (e.stack === undefined || typeof e.stack === "string") &&
+    (e.exitCode === undefined || isInt(e.exitCode)) &&
+    (e.walltime === undefined || isNum(e.walltime)) &&
+    (e.appName === undefined || typeof e.appName === "string") &&
+    (e.type === undefined || isStr(e.type, 1024))
+  );
 }
 
 function validLost(l: unknown): boolean {
@@ -235,8 +271,16 @@ function validLost(l: unknown): boolean {
 }
 
 function validOrigin(o: unknown): boolean {
-  return isRecord(o) && isStr(o.file, 4096) && isInt(o.line) && o.line >= 1 && o.line <= 10_000_000
-    && isInt(o.column) && o.column >= 1 && o.column <= 100_000;
+  return (
+    isRecord(o) &&
+    isStr(o.file, 4096) &&
+    isInt(o.line) &&
+    o.line >= 1 &&
+    o.line <= 10_000_000 &&
+    isInt(o.column) &&
+    o.column >= 1 &&
+    o.column <= 100_000
+  );
 }
 
 function validStream(x: unknown): boolean {
@@ -244,9 +288,16 @@ function validStream(x: unknown): boolean {
 }
 
 function validOptions(o: unknown): boolean {
-  return isRecord(o) && Array.isArray(o.inputs) && Array.isArray(o.outputUrls) && o.outputUrls.every((u) => typeof u === "string")
-    && validStream(o.stdout) && validStream(o.stderr) && (o.walltime === null || (isNum(o.walltime) && o.walltime > 0))
-    && isRecord(o.resourceSpecification);
+  return (
+    isRecord(o) &&
+    Array.isArray(o.inputs) &&
+    Array.isArray(o.outputUrls) &&
+    o.outputUrls.every((u) => typeof u === "string") &&
+    validStream(o.stdout) &&
+    validStream(o.stderr) &&
+    (o.walltime === null || (isNum(o.walltime) && o.walltime > 0)) &&
+    isRecord(o.resourceSpecification)
+  );
 }
 
 export function parsePoolMessage(m: Record<string, unknown>): PoolMessage {
@@ -254,7 +305,10 @@ export function parsePoolMessage(m: Record<string, unknown>): PoolMessage {
     case "results": {
       need(Array.isArray(m.items) && Array.isArray(m.started) && Array.isArray(m.samples), "results lists");
       for (const r of m.items as unknown[]) {
-        need(isRecord(r) && isInt(r.id) && typeof r.ok === "boolean" && isNum(r.startedAt) && isNum(r.endedAt), "result item");
+        need(
+          isRecord(r) && isInt(r.id) && typeof r.ok === "boolean" && isNum(r.startedAt) && isNum(r.endedAt),
+          "result item",
+        );
         const it = r as Record<string, unknown>;
         if (it.ok) need(it.value instanceof Uint8Array, "result value");
         else if (it.lost !== undefined) need(it.error === undefined && validLost(it.lost), "result worker-lost");
@@ -279,7 +333,13 @@ export function parsePoolMessage(m: Record<string, unknown>): PoolMessage {
 export function parseInterchangeMessage(m: Record<string, unknown>): InterchangeMessage {
   switch (m.t) {
     case "welcome":
-      need(isStr(m.proof, 128) && isStr(m.runId, 128) && isNum(m.resourceInterval) && typeof m.resourceMonitoring === "boolean", "welcome");
+      need(
+        isStr(m.proof, 128) &&
+          isStr(m.runId, 128) &&
+          isNum(m.resourceInterval) &&
+          typeof m.resourceMonitoring === "boolean",
+        "welcome",
+      );
       need(isNum(m.heartbeatPeriod) && isNum(m.heartbeatThreshold), "welcome heartbeat");
       return m as unknown as WelcomeMessage;
     case "tasks":
@@ -287,7 +347,10 @@ export function parseInterchangeMessage(m: Record<string, unknown>): Interchange
       for (const it of m.items as unknown[]) {
         need(isRecord(it) && isInt(it.id) && isInt(it.taskId) && isInt(it.tryId), "task ids");
         const t = it as Record<string, unknown>;
-        need(typeof t.appName === "string" && (t.kind === "ts" || t.kind === "bash") && typeof t.sourceId === "string", "task app");
+        need(
+          typeof t.appName === "string" && (t.kind === "ts" || t.kind === "bash") && typeof t.sourceId === "string",
+          "task app",
+        );
         need(t.source === undefined || typeof t.source === "string", "task source");
         need(t.origin === undefined || validOrigin(t.origin), "task source origin");
         need(Array.isArray(t.args) && isInt(t.argBytes) && validOptions(t.options), "task args/options");

@@ -23,7 +23,10 @@ export class ThreadedPoolServer {
   /** Connections refused or dropped for bad data, as of the thread's last batch. */
   rejected = 0;
 
-  constructor(private readonly o: PoolServerOptions, private readonly ev: Pick<PoolServerEvents, "registered">) {}
+  constructor(
+    private readonly o: PoolServerOptions,
+    private readonly ev: Pick<PoolServerEvents, "registered">,
+  ) {}
 
   listen(): Promise<number> {
     const { log: _log, onReject: _onReject, ...data } = this.o;
@@ -63,7 +66,9 @@ export class ThreadedPoolServer {
         this.links.set(op.id, state);
         const link: PoolLink = {
           peer: `pool ${op.reg.uid}`,
-          get closed() { return state.closed; },
+          get closed() {
+            return state.closed;
+          },
           send: (msg) => this.post({ k: "send", id: op.id, payload: encodeMessage(msg) }),
           sendEncoded: (payload) => this.post({ k: "send", id: op.id, payload }),
           destroy: () => {

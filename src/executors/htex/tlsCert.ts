@@ -17,13 +17,32 @@ export function makeRunCertificate(dir: string): RunCertificate {
   const keyPath = join(dir, "interchange.key");
   const certPath = join(dir, "interchange.crt");
   try {
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyPath, "-out", certPath, "-days", "7", "-subj", "/CN=parsl-ts-htex",
-    ], { stdio: ["ignore", "ignore", "pipe"], timeout: 20_000 });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        keyPath,
+        "-out",
+        certPath,
+        "-days",
+        "7",
+        "-subj",
+        "/CN=parsl-ts-htex",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"], timeout: 20_000 },
+    );
     chmodSync(keyPath, 0o600);
   } catch (e) {
-    throw new Error(`HighThroughputExecutor encrypted=true needs the openssl command to make the run's certificate: ${(e as Error).message}`);
+    throw new Error(
+      `HighThroughputExecutor encrypted=true needs the openssl command to make the run's certificate: ${(e as Error).message}`,
+    );
   }
   return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8") };
 }

@@ -34,7 +34,8 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
 function bodyFor(item: TaskItem): Body {
   let fn = bodies.get(item.sourceId);
   if (!fn) {
-    if (item.source === undefined) throw new SerializationError(`worker has no source for app '${item.appName}' (internal error)`);
+    if (item.source === undefined)
+      throw new SerializationError(`worker has no source for app '${item.appName}' (internal error)`);
     fn = compileBody(item.source, item.appName, item.origin);
     bodies.set(item.sourceId, fn);
   }
@@ -54,22 +55,39 @@ async function withWalltime(p: PromiseLike<unknown>, appName: string, walltime: 
   }
 }
 
-function finish(item: TaskItem, startedAt: number, base: ResourceSample | null, ok: boolean, valueOrError: unknown, fresh = true): ResultItem {
+function finish(
+  item: TaskItem,
+  startedAt: number,
+  base: ResourceSample | null,
+  ok: boolean,
+  valueOrError: unknown,
+  fresh = true,
+): ResultItem {
   const endedAt = nowMicros();
   let r: ResultItem;
   if (ok) {
     try {
       const value = serialize(valueOrError);
       if (value.length > MAX_VALUE_BYTES) {
-        throw new Error(`it serializes to ${mebibytes(value.length)}, over the ${mebibytes(MAX_VALUE_BYTES)} a result may carry; write it to a file and return the path`);
+        throw new Error(
+          `it serializes to ${mebibytes(value.length)}, over the ${mebibytes(MAX_VALUE_BYTES)} a result may carry; write it to a file and return the path`,
+        );
       }
       r = { id: item.id, ok: true, value, startedAt, endedAt };
     } catch (e) {
-      const err = new SerializationError(`task ${item.taskId}: the value returned by app '${item.appName}' cannot be sent back from a worker process (${(e as Error).message})`);
+      const err = new SerializationError(
+        `task ${item.taskId}: the value returned by app '${item.appName}' cannot be sent back from a worker process (${(e as Error).message})`,
+      );
       r = { id: item.id, ok: false, error: errorToWire(err), startedAt, endedAt };
     }
   } else {
-    r = { id: item.id, ok: false, error: errorToWire(explainRemoteError(valueOrError, item.appName, "worker process")), startedAt, endedAt };
+    r = {
+      id: item.id,
+      ok: false,
+      error: errorToWire(explainRemoteError(valueOrError, item.appName, "worker process")),
+      startedAt,
+      endedAt,
+    };
   }
   if (finalSample) {
     const s = endSample(fresh, endedAt);
@@ -116,7 +134,8 @@ async function runBatch(items: TaskItem[]): Promise<void> {
       const args = item.args;
       const ctx = makeContext(item.taskId, item.tryId, item.options);
       let out: unknown;
-      const started = (): FromWorker => (base ? { t: "started", id: item.id, at: startedAt, base } : { t: "started", id: item.id, at: startedAt });
+      const started = (): FromWorker =>
+        base ? { t: "started", id: item.id, at: startedAt, base } : { t: "started", id: item.id, at: startedAt };
       const walled = item.options.walltime !== null;
       if (walled) {
         // The pool enforces the walltime from outside, so even a body that never yields is stopped;
@@ -163,8 +182,16 @@ process.on("message", (msg: ToWorker) => {
  */
 function stopCommandsAndExit(code: number): never {
   for (const child of childrenOf(process.pid)) {
-    try { process.kill(-child, "SIGKILL"); } catch { /* not a group leader */ }
-    try { process.kill(child, "SIGKILL"); } catch { /* already gone */ }
+    try {
+      process.kill(-child, "SIGKILL");
+    } catch {
+      /* not a group leader */
+    }
+    try {
+      process.kill(child, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
   }
   process.exit(code);
 }

@@ -15,9 +15,25 @@ import { encodePoolFrame, PoolFrameDecoder, writePoolFrame } from "./poolFrames.
 import { childrenOf, ProcessTreeSampler, physicalCoreCount, sinceBaseline } from "./procStats.js";
 import { logTimestamp } from "../../logTime.js";
 import {
-  decodeJson, decodeMessage, encodeJson, encodeMessage, HANDSHAKE_MAX_FRAME, DEFAULT_MAX_FRAME, nowMicros,
-  INTERCHANGE_PROOF_PREFIX, newNonce, parseInterchangeMessage, proofFor, proofMatches, PROTOCOL_VERSION,
-  type PeriodicSample, type ResourceSample, type ResultItem, type StartedItem, type TaskItem, type WelcomeMessage,
+  decodeJson,
+  decodeMessage,
+  encodeJson,
+  encodeMessage,
+  HANDSHAKE_MAX_FRAME,
+  DEFAULT_MAX_FRAME,
+  nowMicros,
+  INTERCHANGE_PROOF_PREFIX,
+  newNonce,
+  parseInterchangeMessage,
+  proofFor,
+  proofMatches,
+  PROTOCOL_VERSION,
+  type PeriodicSample,
+  type ResourceSample,
+  type ResultItem,
+  type StartedItem,
+  type TaskItem,
+  type WelcomeMessage,
 } from "./protocol.js";
 import type { FromWorker } from "./workerIpc.js";
 
@@ -66,8 +82,16 @@ function clearWalltime(slot: WorkerSlot): void {
 /** Kills a worker and what it started (bash commands run in process groups of their own). */
 function killWorkerTree(slot: WorkerSlot): void {
   for (const child of childrenOf(slot.pid)) {
-    try { process.kill(-child, "SIGKILL"); } catch { /* not a group leader */ }
-    try { process.kill(child, "SIGKILL"); } catch { /* already gone */ }
+    try {
+      process.kill(-child, "SIGKILL");
+    } catch {
+      /* not a group leader */
+    }
+    try {
+      process.kill(child, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
   }
   slot.proc.kill("SIGKILL");
 }
@@ -101,7 +125,9 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     let timers: NodeJS.Timeout[] = [];
 
     // Outgoing batch to the interchange, flushed once per event-loop turn.
-    let outResults: ResultItem[] = [], outStarted: StartedItem[] = [], outSamples: PeriodicSample[] = [];
+    let outResults: ResultItem[] = [],
+      outStarted: StartedItem[] = [],
+      outSamples: PeriodicSample[] = [];
     let flushScheduled = false;
     const scheduleFlush = (): void => {
       if (flushScheduled) return;
@@ -110,7 +136,9 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
         flushScheduled = false;
         if (outResults.length + outStarted.length + outSamples.length === 0) return;
         sendResults(outResults, outStarted, outSamples);
-        outResults = []; outStarted = []; outSamples = [];
+        outResults = [];
+        outStarted = [];
+        outSamples = [];
       });
     };
 
@@ -148,7 +176,12 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       killTimer.unref();
       socket.end();
       setTimeout(() => socket.destroy(), 200).unref();
-      const waitAll = workers.map((w) => new Promise<void>((r) => (w.proc.exitCode !== null || w.proc.signalCode !== null ? r() : w.proc.once("exit", () => r()))));
+      const waitAll = workers.map(
+        (w) =>
+          new Promise<void>((r) =>
+            w.proc.exitCode !== null || w.proc.signalCode !== null ? r() : w.proc.once("exit", () => r()),
+          ),
+      );
       void Promise.all(waitAll).then(() => {
         clearTimeout(killTimer);
         resolveExit(code);
@@ -156,9 +189,26 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     };
 
     const startWorker = (): WorkerSlot => {
-      const env = { ...process.env, PARSL_WORKER_BLOCK_ID: opts.blockId, PARSL_TS_WORKER_SAMPLE: welcome && welcome.resourceMonitoring && welcome.resourceInterval > 0 ? "1" : "0" };
-      const proc = fork(WORKER_MAIN, [], { serialization: "advanced", env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-      const slot: WorkerSlot = { proc, pid: proc.pid ?? -1, assigned: [], walltimer: null, walltimerId: -1, sources: new Set(), sampler: new ProcessTreeSampler(proc.pid ?? -1), current: null };
+      const env = {
+        ...process.env,
+        PARSL_WORKER_BLOCK_ID: opts.blockId,
+        PARSL_TS_WORKER_SAMPLE: welcome && welcome.resourceMonitoring && welcome.resourceInterval > 0 ? "1" : "0",
+      };
+      const proc = fork(WORKER_MAIN, [], {
+        serialization: "advanced",
+        env,
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      });
+      const slot: WorkerSlot = {
+        proc,
+        pid: proc.pid ?? -1,
+        assigned: [],
+        walltimer: null,
+        walltimerId: -1,
+        sources: new Set(),
+        sampler: new ProcessTreeSampler(proc.pid ?? -1),
+        current: null,
+      };
       proc.on("message", (m: FromWorker) => onWorkerMessage(slot, m));
       proc.on("exit", (code, signal) => onWorkerExit(slot, code, signal));
       proc.on("error", (e) => warn(`worker ${slot.pid}: ${e.message}`));
@@ -192,26 +242,38 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const armWalltime = (slot: WorkerSlot, item: TaskItem): void => {
       clearWalltime(slot);
       slot.walltimerId = item.id;
-      slot.walltimer = setTimeout(() => {
-        slot.walltimer = null;
-        const i = slot.assigned.findIndex((a) => a.id === item.id);
-        if (i < 0 || stopping) return;
-        const now = nowMicros();
-        const walltime = item.options.walltime!;
-        outResults.push({
-          id: item.id, ok: false, startedAt: now, endedAt: now,
-          error: { name: "WalltimeExceeded", appName: item.appName, walltime,
-            message: `app '${item.appName}' exceeded its walltime of ${walltime} s and was stopped` },
-        });
-        queue.unshift(...slot.assigned.slice(i + 1));
-        slot.assigned = [];
-        warn(`worker ${slot.pid}: task ${item.taskId} try ${item.tryId} ran past its walltime of ${walltime} s; replacing the worker`);
-        // Out of the pool before it dies, so nothing is dispatched to it and its exit is not a loss.
-        workers[workers.indexOf(slot)] = startWorker();
-        killWorkerTree(slot);
-        scheduleFlush();
-        dispatch();
-      }, item.options.walltime! * 1000 + WALLTIME_GRACE_MS);
+      slot.walltimer = setTimeout(
+        () => {
+          slot.walltimer = null;
+          const i = slot.assigned.findIndex((a) => a.id === item.id);
+          if (i < 0 || stopping) return;
+          const now = nowMicros();
+          const walltime = item.options.walltime!;
+          outResults.push({
+            id: item.id,
+            ok: false,
+            startedAt: now,
+            endedAt: now,
+            error: {
+              name: "WalltimeExceeded",
+              appName: item.appName,
+              walltime,
+              message: `app '${item.appName}' exceeded its walltime of ${walltime} s and was stopped`,
+            },
+          });
+          queue.unshift(...slot.assigned.slice(i + 1));
+          slot.assigned = [];
+          warn(
+            `worker ${slot.pid}: task ${item.taskId} try ${item.tryId} ran past its walltime of ${walltime} s; replacing the worker`,
+          );
+          // Out of the pool before it dies, so nothing is dispatched to it and its exit is not a loss.
+          workers[workers.indexOf(slot)] = startWorker();
+          killWorkerTree(slot);
+          scheduleFlush();
+          dispatch();
+        },
+        item.options.walltime! * 1000 + WALLTIME_GRACE_MS,
+      );
     };
 
     const onWorkerExit = (slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void => {
@@ -225,8 +287,14 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       const exitCode = signal ? 128 + (os.constants.signals[signal] ?? 0) : code;
       for (const t of slot.assigned) {
         outResults.push({
-          id: t.id, ok: false, startedAt: now, endedAt: now,
-          lost: { message: `worker lost: process ${slot.pid} on ${os.hostname()} (block ${opts.blockId}) died (${how}) while running task ${t.taskId} try ${t.tryId}`, ...(exitCode !== null ? { exitCode } : {}) },
+          id: t.id,
+          ok: false,
+          startedAt: now,
+          endedAt: now,
+          lost: {
+            message: `worker lost: process ${slot.pid} on ${os.hostname()} (block ${opts.blockId}) died (${how}) while running task ${t.taskId} try ${t.tryId}`,
+            ...(exitCode !== null ? { exitCode } : {}),
+          },
         });
       }
       slot.assigned = [];
@@ -241,8 +309,10 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       for (let i = 0; i < idle.length && queue.length > 0; i++) {
         const w = idle[i]!;
         const n = Math.min(maxBatch, Math.ceil(queue.length / (idle.length - i)));
-        let take = 0, bytes = 0;
-        while (take < n && (take === 0 || bytes + queue[take]!.argBytes <= MAX_WORKER_BATCH_BYTES)) bytes += queue[take++]!.argBytes;
+        let take = 0,
+          bytes = 0;
+        while (take < n && (take === 0 || bytes + queue[take]!.argBytes <= MAX_WORKER_BATCH_BYTES))
+          bytes += queue[take++]!.argBytes;
         const items = queue.splice(0, take);
         for (const it of items) {
           if (!w.sources.has(it.sourceId)) {
@@ -274,11 +344,15 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
     const onWelcome = (m: WelcomeMessage): void => {
       welcome = m;
       for (let i = 0; i < workerCount; i++) workers.push(startWorker());
-      timers.push(setInterval(() => {
-        sendMsg({ t: "heartbeat", clock: nowMicros() });
-        if (Date.now() - lastHeard > m.heartbeatThreshold * 1000) stop(1, "interchange silent beyond the heartbeat threshold");
-      }, m.heartbeatPeriod * 1000));
-      if (m.resourceMonitoring && m.resourceInterval > 0) timers.push(setInterval(sampleBusyWorkers, m.resourceInterval * 1000));
+      timers.push(
+        setInterval(() => {
+          sendMsg({ t: "heartbeat", clock: nowMicros() });
+          if (Date.now() - lastHeard > m.heartbeatThreshold * 1000)
+            stop(1, "interchange silent beyond the heartbeat threshold");
+        }, m.heartbeatPeriod * 1000),
+      );
+      if (m.resourceMonitoring && m.resourceInterval > 0)
+        timers.push(setInterval(sampleBusyWorkers, m.resourceInterval * 1000));
       log(`registered with ${workerCount} workers`);
     };
 
@@ -287,13 +361,27 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       if (!welcome) {
         if (!sentRegister) {
           const m = decodeJson(frame);
-          if (m.t !== "challenge" || typeof m.nonce !== "string") throw new Error("expected a challenge from the interchange");
+          if (m.t !== "challenge" || typeof m.nonce !== "string")
+            throw new Error("expected a challenge from the interchange");
           sentRegister = true;
-          socket.write(encodePoolFrame(encodeJson({
-            t: "register", v: PROTOCOL_VERSION, proof: proofFor(opts.secret, m.nonce), challenge: myNonce, uid, hostname: os.hostname(),
-            blockId: opts.blockId, workerCount, cpuCount: physicalCoreCount(os.cpus().length), totalMemory: os.totalmem(),
-            nodeVersion: process.versions.node, clock: nowMicros(),
-          })));
+          socket.write(
+            encodePoolFrame(
+              encodeJson({
+                t: "register",
+                v: PROTOCOL_VERSION,
+                proof: proofFor(opts.secret, m.nonce),
+                challenge: myNonce,
+                uid,
+                hostname: os.hostname(),
+                blockId: opts.blockId,
+                workerCount,
+                cpuCount: physicalCoreCount(os.cpus().length),
+                totalMemory: os.totalmem(),
+                nodeVersion: process.versions.node,
+                clock: nowMicros(),
+              }),
+            ),
+          );
           return;
         }
         // After the challenge the interchange speaks v8 frames; the first must prove the secret.
@@ -310,7 +398,8 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       switch (m.t) {
         case "tasks":
           for (const it of m.items) {
-            if (it.source !== undefined) sources.set(it.sourceId, it.origin ? { source: it.source, origin: it.origin } : { source: it.source });
+            if (it.source !== undefined)
+              sources.set(it.sourceId, it.origin ? { source: it.source, origin: it.origin } : { source: it.source });
             queue.push(it);
           }
           dispatch();
@@ -337,7 +426,9 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       }
     });
     socket.on("error", (e) => warn(`connection error: ${e.message}`));
-    socket.on("close", () => stop(welcome ? 0 : 1, welcome ? "interchange connection closed" : "connection closed before registration"));
+    socket.on("close", () =>
+      stop(welcome ? 0 : 1, welcome ? "interchange connection closed" : "connection closed before registration"),
+    );
     process.once("SIGTERM", () => stop(0, "SIGTERM"));
   });
 }

@@ -17,7 +17,10 @@ export function parseWorkerPoolArgs(argv: readonly string[], env: NodeJS.Process
   let debug = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === "--debug") { debug = true; continue; }
+    if (a === "--debug") {
+      debug = true;
+      continue;
+    }
     if (!a.startsWith("--")) throw new UsageError(`worker-pool: unexpected argument ${JSON.stringify(a)}`);
     const v = argv[++i];
     if (v === undefined) throw new UsageError(`worker-pool: ${a} needs a value`);
@@ -32,7 +35,8 @@ export function parseWorkerPoolArgs(argv: readonly string[], env: NodeJS.Process
       return dflt;
     }
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new UsageError(`worker-pool: --${k} must be a non-negative number, got ${JSON.stringify(v)}`);
+    if (!Number.isFinite(n) || n < 0)
+      throw new UsageError(`worker-pool: --${k} must be a non-negative number, got ${JSON.stringify(v)}`);
     return n;
   };
   const host = vals.get("host");
@@ -43,8 +47,13 @@ export function parseWorkerPoolArgs(argv: readonly string[], env: NodeJS.Process
   if (!secret) throw new UsageError(`worker-pool: the environment variable ${SECRET_ENV} must hold the run's secret`);
   const cert = env[CERT_ENV];
   return {
-    host, port, secret, blockId: vals.get("block-id") ?? "0",
-    maxWorkers: num("max-workers", 0), coresPerWorker: num("cores-per-worker", 1), memPerWorker: num("mem-per-worker", 0),
+    host,
+    port,
+    secret,
+    blockId: vals.get("block-id") ?? "0",
+    maxWorkers: num("max-workers", 0),
+    coresPerWorker: num("cores-per-worker", 1),
+    memPerWorker: num("mem-per-worker", 0),
     ...(cert ? { certPem: Buffer.from(cert, "base64").toString("utf8") } : {}),
     debug,
   };

@@ -25,7 +25,18 @@ export function stateColor(state: string | null | undefined): string {
 }
 
 /** Plotly's default qualitative palette, so apps get the colours Parsl users know. */
-const APP_PALETTE = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52"];
+const APP_PALETTE = [
+  "#636efa",
+  "#EF553B",
+  "#00cc96",
+  "#ab63fa",
+  "#FFA15A",
+  "#19d3f3",
+  "#FF6692",
+  "#B6E880",
+  "#FF97FF",
+  "#FECB52",
+];
 
 export function paletteColor(i: number): string {
   return APP_PALETTE[((i % APP_PALETTE.length) + APP_PALETTE.length) % APP_PALETTE.length]!;

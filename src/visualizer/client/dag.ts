@@ -8,7 +8,10 @@ import { h, s, svgTitle } from "./dom.js";
 import { stateColor, STATE_ORDER, paletteColor } from "./colors.js";
 import { legend } from "./charts.js";
 
-interface Pos { x: number; y: number }
+interface Pos {
+  x: number;
+  y: number;
+}
 
 /** Longest-path layer of every node; edges that would close a cycle are ignored. */
 function layers(ids: (number | string)[], edges: [number | string, number | string][]): Map<number | string, number> {
@@ -32,15 +35,29 @@ function layers(ids: (number | string)[], edges: [number | string, number | stri
   return depth;
 }
 
-export interface DagNode { id: number; app: string; state: string | null; outside: boolean }
+export interface DagNode {
+  id: number;
+  app: string;
+  state: string | null;
+  outside: boolean;
+}
 
-export function taskDag(opts: { nodes: DagNode[]; edges: [number, number][]; colorBy: "apps" | "states"; appColors: Map<string, string>; href: (id: number) => string }): HTMLElement {
+export function taskDag(opts: {
+  nodes: DagNode[];
+  edges: [number, number][];
+  colorBy: "apps" | "states";
+  appColors: Map<string, string>;
+  href: (id: number) => string;
+}): HTMLElement {
   const wrap = h("figure", { class: "chart-box" });
   if (opts.nodes.length === 0) {
     wrap.append(h("p", { class: "empty" }, "No tasks in this window."));
     return wrap;
   }
-  const depth = layers(opts.nodes.map((n) => n.id), opts.edges);
+  const depth = layers(
+    opts.nodes.map((n) => n.id),
+    opts.edges,
+  );
   const byLayer = new Map<number, DagNode[]>();
   for (const n of opts.nodes) {
     const d = depth.get(n.id) ?? 0;
@@ -52,7 +69,10 @@ export function taskDag(opts: { nodes: DagNode[]; edges: [number, number][]; col
   const rowH = 56;
   const pos = new Map<number, Pos>();
   const parents = new Map<number, number[]>();
-  for (const [a, b] of opts.edges) { if (!parents.has(b)) parents.set(b, []); parents.get(b)!.push(a); }
+  for (const [a, b] of opts.edges) {
+    if (!parents.has(b)) parents.set(b, []);
+    parents.get(b)!.push(a);
+  }
   let row = 0;
   let widest = 1;
   for (const d of [...byLayer.keys()].sort((a, b) => a - b)) {
@@ -77,7 +97,13 @@ export function taskDag(opts: { nodes: DagNode[]; edges: [number, number][]; col
   for (const p of pos.values()) rowCounts.set(p.y, (rowCounts.get(p.y) ?? 0) + 1);
   const px = (p: Pos): number => W / 2 + (p.x - ((rowCounts.get(p.y) ?? 1) - 1) / 2) * colW;
   const py = (p: Pos): number => 30 + p.y * rowH;
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart dag", role: "img", "aria-label": "Workflow DAG", style: `max-width:${Math.max(W, 600)}px` });
+  const svg = s("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    class: "chart dag",
+    role: "img",
+    "aria-label": "Workflow DAG",
+    style: `max-width:${Math.max(W, 600)}px`,
+  });
   svg.append(s("text", { x: 10, y: 18, class: "chart-title" }, "Workflow DAG"));
   const edgeG = s("g", { class: "edges" });
   for (const [a, b] of opts.edges) {
@@ -92,28 +118,57 @@ export function taskDag(opts: { nodes: DagNode[]; edges: [number, number][]; col
   const nodeG = s("g", { class: "nodes" });
   for (const n of opts.nodes) {
     const p = pos.get(n.id)!;
-    const fill = opts.colorBy === "states" ? stateColor(n.state) : opts.appColors.get(n.app) ?? "#999";
+    const fill = opts.colorBy === "states" ? stateColor(n.state) : (opts.appColors.get(n.app) ?? "#999");
     const a = s("a", { href: opts.href(n.id), class: "dag-node", "data-task": n.id });
-    const c = s("circle", { cx: px(p), cy: py(p), r: 7, fill, stroke: n.outside ? "#333" : "#fff", "stroke-width": n.outside ? 2 : 1, "stroke-dasharray": n.outside ? "2 2" : undefined });
+    const c = s("circle", {
+      cx: px(p),
+      cy: py(p),
+      r: 7,
+      fill,
+      stroke: n.outside ? "#333" : "#fff",
+      "stroke-width": n.outside ? 2 : 1,
+      "stroke-dasharray": n.outside ? "2 2" : undefined,
+    });
     c.append(svgTitle(`${n.app}:${n.id} (${n.state ?? "unknown"})${n.outside ? " — outside this window" : ""}`));
     a.append(c);
     nodeG.append(a);
   }
   svg.append(nodeG);
-  const items = opts.colorBy === "states"
-    ? STATE_ORDER.filter((st) => opts.nodes.some((n) => n.state === st)).map((st) => ({ name: st, color: stateColor(st) }))
-    : [...new Set(opts.nodes.map((n) => n.app))].sort().map((app) => ({ name: app, color: opts.appColors.get(app) ?? "#999" }));
+  const items =
+    opts.colorBy === "states"
+      ? STATE_ORDER.filter((st) => opts.nodes.some((n) => n.state === st)).map((st) => ({
+          name: st,
+          color: stateColor(st),
+        }))
+      : [...new Set(opts.nodes.map((n) => n.app))]
+          .sort()
+          .map((app) => ({ name: app, color: opts.appColors.get(app) ?? "#999" }));
   wrap.append(h("div", { class: "dag-scroll" }, svg), legend([...items, { name: "Dependency", color: "#aaa" }]));
   return wrap;
 }
 
-export interface AppNode { name: string; count: number; states: Record<string, number> }
+export interface AppNode {
+  name: string;
+  count: number;
+  states: Record<string, number>;
+}
 
 /** Aggregated graph: one box per app with its state mix; edges labelled with dependency counts. */
-export function appDag(opts: { apps: AppNode[]; edges: { from: string; to: string; count: number }[]; appColors: Map<string, string>; href: (app: string) => string }): HTMLElement {
+export function appDag(opts: {
+  apps: AppNode[];
+  edges: { from: string; to: string; count: number }[];
+  appColors: Map<string, string>;
+  href: (app: string) => string;
+}): HTMLElement {
   const wrap = h("figure", { class: "chart-box" });
-  if (opts.apps.length === 0) { wrap.append(h("p", { class: "empty" }, "No tasks.")); return wrap; }
-  const depth = layers(opts.apps.map((a) => a.name), opts.edges.map((e) => [e.from, e.to]));
+  if (opts.apps.length === 0) {
+    wrap.append(h("p", { class: "empty" }, "No tasks."));
+    return wrap;
+  }
+  const depth = layers(
+    opts.apps.map((a) => a.name),
+    opts.edges.map((e) => [e.from, e.to]),
+  );
   // Apps linked by dependencies are layered first; apps without any go in rows below them, so no
   // edge has to pass behind an unrelated box.
   const linked = new Set(opts.edges.flatMap((e) => [e.from, e.to]));
@@ -121,7 +176,7 @@ export function appDag(opts: { apps: AppNode[]; edges: { from: string; to: strin
   let maxDepth = 0;
   for (const a of opts.apps) if (linked.has(a.name)) maxDepth = Math.max(maxDepth, depth.get(a.name) ?? 0);
   for (const a of opts.apps) {
-    const d = linked.has(a.name) ? depth.get(a.name) ?? 0 : maxDepth + 1;
+    const d = linked.has(a.name) ? (depth.get(a.name) ?? 0) : maxDepth + 1;
     if (!byLayer.has(d)) byLayer.set(d, []);
     byLayer.get(d)!.push(a);
   }
@@ -146,8 +201,32 @@ export function appDag(opts: { apps: AppNode[]; edges: { from: string; to: strin
   const H = row * (boxH + gapY) + 20;
   const cx = (p: { x: number }): number => W / 2 + p.x * (boxW + gapX);
   const cy = (p: { y: number }): number => 20 + p.y * (boxH + gapY) + boxH / 2;
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart dag", role: "img", "aria-label": "App graph", style: `max-width:${W}px` });
-  svg.append(s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, s("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#999" }))));
+  const svg = s("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    class: "chart dag",
+    role: "img",
+    "aria-label": "App graph",
+    style: `max-width:${W}px`,
+  });
+  svg.append(
+    s(
+      "defs",
+      {},
+      s(
+        "marker",
+        {
+          id: "arrow",
+          viewBox: "0 0 10 10",
+          refX: 10,
+          refY: 5,
+          markerWidth: 7,
+          markerHeight: 7,
+          orient: "auto-start-reverse",
+        },
+        s("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#999" }),
+      ),
+    ),
+  );
   // Spread the ends of edges that leave / enter the same box, so lines and their labels do not pile up.
   const outs = new Map<string, string[]>();
   const ins = new Map<string, string[]>();
@@ -166,24 +245,54 @@ export function appDag(opts: { apps: AppNode[]; edges: { from: string; to: strin
     const a = pos.get(e.from);
     const b = pos.get(e.to);
     if (!a || !b) continue;
-    const x1 = cx(a) + spread(outs.get(e.from), e.to); const y1 = cy(a) + boxH / 2;
-    const x2 = cx(b) + spread(ins.get(e.to), e.from); const y2 = cy(b) - boxH / 2;
+    const x1 = cx(a) + spread(outs.get(e.from), e.to);
+    const y1 = cy(a) + boxH / 2;
+    const x2 = cx(b) + spread(ins.get(e.to), e.from);
+    const y2 = cy(b) - boxH / 2;
     const self = e.from === e.to;
     const path = self
       ? `M ${cx(a) + boxW / 2} ${cy(a) - 8} c 30 -10 30 26 0 16`
       : `M ${x1} ${y1} C ${x1} ${(y1 + y2) / 2} ${x2} ${(y1 + y2) / 2} ${x2} ${y2}`;
-    const p = s("path", { d: path, class: "edge", "marker-end": "url(#arrow)", "stroke-width": Math.min(6, 1 + Math.log10(e.count + 1)) });
+    const p = s("path", {
+      d: path,
+      class: "edge",
+      "marker-end": "url(#arrow)",
+      "stroke-width": Math.min(6, 1 + Math.log10(e.count + 1)),
+    });
     p.append(svgTitle(`${e.from} → ${e.to}: ${e.count} dependencies`));
     svg.append(p);
-    svg.append(s("text", { x: self ? cx(a) + boxW / 2 + 26 : x1 + (x2 - x1) * 0.3 + 4, y: self ? cy(a) + 4 : y1 + (y2 - y1) * 0.3, class: "edge-label" }, String(e.count)));
+    svg.append(
+      s(
+        "text",
+        {
+          x: self ? cx(a) + boxW / 2 + 26 : x1 + (x2 - x1) * 0.3 + 4,
+          y: self ? cy(a) + 4 : y1 + (y2 - y1) * 0.3,
+          class: "edge-label",
+        },
+        String(e.count),
+      ),
+    );
   }
   for (const a of opts.apps) {
     const p = pos.get(a.name)!;
     const x = cx(p) - boxW / 2;
     const y = cy(p) - boxH / 2;
     const link = s("a", { href: opts.href(a.name), class: "app-node" });
-    link.append(s("rect", { x, y, width: boxW, height: boxH, rx: 6, fill: "#fff", stroke: opts.appColors.get(a.name) ?? "#999", "stroke-width": 2.5 }));
-    link.append(s("text", { x: x + 8, y: y + 18, class: "app-name" }, a.name.length > 22 ? a.name.slice(0, 21) + "…" : a.name));
+    link.append(
+      s("rect", {
+        x,
+        y,
+        width: boxW,
+        height: boxH,
+        rx: 6,
+        fill: "#fff",
+        stroke: opts.appColors.get(a.name) ?? "#999",
+        "stroke-width": 2.5,
+      }),
+    );
+    link.append(
+      s("text", { x: x + 8, y: y + 18, class: "app-name" }, a.name.length > 22 ? a.name.slice(0, 21) + "…" : a.name),
+    );
     link.append(s("text", { x: x + boxW - 8, y: y + 18, class: "app-count", "text-anchor": "end" }, String(a.count)));
     let off = 0;
     const order = [...STATE_ORDER, ...Object.keys(a.states).filter((k) => !STATE_ORDER.includes(k))];
