@@ -238,54 +238,55 @@ async function readTries(
   const sample = await clusterSample(ctx, runId);
   // Tries and their tasks are read apart and joined here: each read is one index range per
   // cluster on both dialects, where a join left PostgreSQL's planner free to scan the run.
-  const [rows, taskRows] = await Promise.all([
+  const [rows, taskRows, resRows] = await Promise.all([
     ctx.db
       .all(sql`${sample.with}SELECT y.task_id, y.try_id, y.hostname, y.block_id, y.task_executor, y.task_try_time_running AS r,
       y.task_try_time_returned AS e, y.task_try_time_launched AS l FROM ${sample.from("try", "y")}`),
     ctx.db
       .all(sql`${sample.with}SELECT t.task_id, t.task_func_name AS app, t.task_fail_count AS fc, ${ctx.latestExpr("t")} AS st
       FROM ${sample.from("task", "t")}`),
+    ctx.db.all(sql`${sample.with}SELECT x.task_id, x.try_id, MAX(x.psutil_process_memory_resident) AS rss,
+      MAX(${raw("COALESCE(x.psutil_process_time_user, 0) + COALESCE(x.psutil_process_time_system, 0)")}) AS cpu
+    FROM ${sample.from("resource", "x")} GROUP BY x.task_id, x.try_id`),
   ]);
   const taskOf = new Map<number, Row>();
   for (const t of taskRows) taskOf.set(Number(t["task_id"]), t);
   const facts: TryFact[] = [];
   const tasks = new Set<number>();
   for (const y of rows) {
-    const t = taskOf.get(Number(y["task_id"]));
+    const task = Number(y["task_id"]);
+    const t = taskOf.get(task);
     if (!t) continue; // a try whose task row is not stored (yet)
-    const r: Row = { ...y, app: t["app"], fc: t["fc"], st: t["st"] };
-    const state = r["st"] === null ? null : String(r["st"]);
-    if (state === "dep_fail" || r["l"] === null) continue; // a bookkeeping row, or a try not launched yet
-    const task = Number(r["task_id"]);
-    const tryId = Number(r["try_id"]);
+    const state = t["st"] === null ? null : String(t["st"]);
+    if (state === "dep_fail" || y["l"] === null) continue; // a bookkeeping row, or a try not launched yet
+    const tryId = Number(y["try_id"]);
     tasks.add(task);
-    const s = naiveToMs(r["r"]);
-    const e = naiveToMs(r["e"]);
+    const s = naiveToMs(y["r"]);
+    const e = naiveToMs(y["e"]);
     const outcome: TryFact["outcome"] =
-      tryId < Number(r["fc"] ?? 0)
+      tryId < Number(t["fc"] ?? 0)
         ? "failed"
         : state === "memo_done"
           ? "memo"
           : state === "exec_done" && e !== null
             ? "succeeded"
             : "unfinished";
+    const host = y["hostname"];
+    const block = y["block_id"];
     facts.push({
       task,
       tryId,
-      app: String(r["app"]),
-      host: r["hostname"] === null || r["hostname"] === "" ? null : String(r["hostname"]),
-      block: r["block_id"] === null || r["block_id"] === "" ? null : String(r["block_id"]),
-      executor: String(r["task_executor"]),
+      app: String(t["app"]),
+      host: host === null || host === "" ? null : String(host),
+      block: block === null || block === "" ? null : String(block),
+      executor: String(y["task_executor"]),
       startMs: s,
       runS: s !== null && e !== null ? Math.max(0, (e - s) / 1000) : null,
       outcome,
     });
   }
   const res = new Map<string, { rss: number | null; cpu: number | null }>();
-  for (const r of await ctx.db
-    .all(sql`${sample.with}SELECT x.task_id, x.try_id, MAX(x.psutil_process_memory_resident) AS rss,
-      MAX(${raw("COALESCE(x.psutil_process_time_user, 0) + COALESCE(x.psutil_process_time_system, 0)")}) AS cpu
-    FROM ${sample.from("resource", "x")} GROUP BY x.task_id, x.try_id`)) {
+  for (const r of resRows) {
     res.set(`${String(r["task_id"])}|${String(r["try_id"])}`, {
       rss: r["rss"] === null ? null : Number(r["rss"]),
       cpu: r["cpu"] === null ? null : Number(r["cpu"]),
