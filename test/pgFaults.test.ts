@@ -17,7 +17,7 @@ import { Config, load, MonitoringHub, ThreadPoolExecutor, tsApp } from "../src/i
 import { openStore } from "../src/database/store.js";
 import { SCHEMA_VERSION } from "../src/database/schemaSetup.js";
 import { freshPgDatabase, pgAdmin, pgAdminUrl, pgQuery, pgUrl } from "./databases.js";
-import { tempDir } from "./helpers.js";
+import { tempDir, waitFor } from "./helpers.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const INDEX_URL = pathToFileURL(fileURLToPath(new URL("../src/index.js", import.meta.url))).href;
@@ -220,15 +220,29 @@ test("the server restarted mid-run: the writer waits it out, one warning, and no
     const runId = dfk.runId;
     const tasks = 6000;
     const futures: Promise<unknown>[] = [];
+    const outageWarnings = (): string[] =>
+      fs
+        .readFileSync(path.join(dfk.runDir, "parsl.log"), "utf8")
+        .split("\n")
+        .filter((l) => /monitoring: cannot write to monitoring database .*retrying, nothing is lost/.test(l));
+    let stopped = false;
     let restarted = false;
     for (let i = 0; i < tasks; i++) {
       futures.push(noop(i));
       if (i % 500 === 499) {
         await Promise.all(futures.slice(-500));
-        if (i >= 2000 && !restarted) {
-          // Rows of the first 2,000 tasks are in (or on their way); restart under the running workflow.
+        if (i >= 2000 && !stopped) {
+          // Rows of the first 2,000 tasks are in (or on their way): the server goes down under the running workflow.
+          stopped = true;
+          pgCtl(path.join(dir, "data"), "-m", "fast", "-w", "stop");
+        } else if (stopped && !restarted) {
+          // 500 more tasks ran meanwhile: the writer met the outage with them. Once it has said so, the server comes back.
+          await waitFor(() => outageWarnings().length >= 1, {
+            timeoutMs: 60_000,
+            what: "the writer to report the outage",
+          });
           restarted = true;
-          pgCtl(path.join(dir, "data"), "-m", "fast", "-w", "restart", "-l", path.join(dir, "server.log"));
+          pgCtl(path.join(dir, "data"), "-w", "start", "-l", path.join(dir, "server.log"));
         }
       }
     }
@@ -237,10 +251,7 @@ test("the server restarted mid-run: the writer waits it out, one warning, and no
     assert.ok(restarted);
     await assertRun(url, runId, tasks, 0);
     const log = fs.readFileSync(path.join(dfk.runDir, "parsl.log"), "utf8");
-    const warnings = log
-      .split("\n")
-      .filter((l) => /monitoring: cannot write to monitoring database .*retrying, nothing is lost/.test(l));
-    assert.ok(warnings.length >= 1, "the outage was reported");
+    assert.equal(outageWarnings().length, 1, "one warning for the outage");
     assert.ok(!log.includes(u.password), "the password is never logged");
     assert.match(
       fs.readFileSync(path.join(dfk.runDir, "database_manager.log"), "utf8"),

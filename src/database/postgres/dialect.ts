@@ -103,8 +103,12 @@ export const postgresDialect: Dialect = {
   strpos: (haystack, needle) => sql`strpos(${haystack}, ${needle})`,
   listTables: () => sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
   listIndexes: () => sql`SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
+  // The catalog itself, not information_schema.columns (the same rows: columns the role holds some
+  // privilege on), which took 6–10 ms a table and made every reader's start 40–70 ms slower.
   listColumns: (table) =>
-    sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
+    sql`SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE c.relname = ${table} AND c.relnamespace = current_schema()::regnamespace AND a.attnum > 0 AND NOT a.attisdropped AND has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES')
+      ORDER BY a.attnum`,
   columnTypes: (table) =>
     sql`SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
   // Concurrent first writers would race on CREATE TABLE IF NOT EXISTS (a unique violation in pg_type).
