@@ -6,9 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PoolFrameDecoder, encodePoolFrame } from "../src/executors/htex/poolFrames.js";
@@ -26,6 +25,7 @@ import {
   type RegisterMessage,
 } from "../src/executors/htex/protocol.js";
 import { parseWorkerPoolArgs } from "../src/executors/htex/workerPoolCommand.js";
+import { tempDir } from "./helpers.js";
 
 const POOL_MAIN = fileURLToPath(new URL("../src/executors/htex/workerPoolMain.js", import.meta.url));
 
@@ -128,7 +128,7 @@ test(
   { timeout: 90_000 },
   async () => {
     const secret = newSecret();
-    const dir = mkdtempSync(join(tmpdir(), "htex-impostor-"));
+    const dir = tempDir("htex-impostor-");
     const marker = join(dir, "ran");
     const server = net.createServer((s) => {
       const dec = new PoolFrameDecoder(1 << 20);
