@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
+import { appOf, ofType, recordingHost, startLocalHtex, tryHandle } from "./htexHarness.js";
 import { waitFor } from "./helpers.js";
 
 function pidFileApp(this: unknown, file: string, seconds: number): Promise<number> {
@@ -254,13 +254,7 @@ test(
   { timeout: 120_000 },
   async () => {
     const host = recordingHost({ interval: 0 });
-    const ex = new HighThroughputExecutor({
-      maxWorkersPerNode: 1,
-      provider: new LocalProvider({ initBlocks: 1 }),
-      interchangePortRange: [0, 0],
-      strategy: "none",
-    });
-    await ex.start(host);
+    const ex = await startLocalHtex(host);
     try {
       const message = async (h: ReturnType<typeof tryHandle>): Promise<string> => {
         const r = (await h.result) as { ok: boolean; error?: Error };
@@ -312,13 +306,7 @@ test(
   { timeout: 60_000 },
   async () => {
     const host = recordingHost({ interval: 0 });
-    const ex = new HighThroughputExecutor({
-      maxWorkersPerNode: 1,
-      provider: new LocalProvider({ initBlocks: 1 }),
-      interchangePortRange: [0, 0],
-      strategy: "none",
-    });
-    await ex.start(host);
+    const ex = await startLocalHtex(host);
     try {
       const started = Date.now();
       const spin = tryHandle(appOf(spinForever), [], { walltime: 2 }, 0, 1);

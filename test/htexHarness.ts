@@ -16,6 +16,8 @@ import type {
   WhereRan,
 } from "../src/executors/base.js";
 import type { Micros, MonitoringEvent } from "../src/monitoring/messages.js";
+import { HighThroughputExecutor, type HighThroughputExecutorOptions } from "../src/executors/htex/executor.js";
+import { LocalProvider } from "../src/providers/local.js";
 
 export interface RecordingHost extends ExecutorHost {
   events: MonitoringEvent[];
@@ -110,4 +112,23 @@ export function ofType<T extends MonitoringEvent["t"]>(
   t: T,
 ): Extract<MonitoringEvent, { t: T }>[] {
   return events.filter((e) => e.t === t) as Extract<MonitoringEvent, { t: T }>[];
+}
+
+/**
+ * A started HighThroughputExecutor for `host` on a free loopback port, with one local block of one
+ * worker and no scaling, unless `options` say otherwise.
+ */
+export async function startLocalHtex(
+  host: ExecutorHost,
+  options: HighThroughputExecutorOptions = {},
+): Promise<HighThroughputExecutor> {
+  const ex = new HighThroughputExecutor({
+    maxWorkersPerNode: 1,
+    provider: new LocalProvider({ initBlocks: 1 }),
+    interchangePortRange: [0, 0],
+    strategy: "none",
+    ...options,
+  });
+  await ex.start(host);
+  return ex;
 }

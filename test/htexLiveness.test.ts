@@ -6,10 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import os from "node:os";
 import { WorkerLost } from "../src/executors/threadPool.js";
-import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { nowMicros, parsePoolMessage } from "../src/executors/htex/protocol.js";
-import { LocalProvider } from "../src/providers/local.js";
-import { appOf, recordingHost, tryHandle } from "./htexHarness.js";
+import { appOf, recordingHost, startLocalHtex, tryHandle } from "./htexHarness.js";
 import { waitFor } from "./helpers.js";
 
 function throwsNamedWorkerLost(): never {
@@ -55,13 +53,7 @@ test(
   { timeout: 60_000 },
   async () => {
     const host = recordingHost({ interval: 0 });
-    const ex = new HighThroughputExecutor({
-      maxWorkersPerNode: 1,
-      provider: new LocalProvider({ initBlocks: 1 }),
-      interchangePortRange: [0, 0],
-      strategy: "none",
-    });
-    await ex.start(host);
+    const ex = await startLocalHtex(host);
     try {
       const named = tryHandle(appOf(throwsNamedWorkerLost), []);
       ex.submit(named);
@@ -90,15 +82,7 @@ test(
   { timeout: 60_000 },
   async () => {
     const host = recordingHost({ interval: 0 });
-    const ex = new HighThroughputExecutor({
-      maxWorkersPerNode: 1,
-      provider: new LocalProvider({ initBlocks: 1 }),
-      interchangePortRange: [0, 0],
-      strategy: "none",
-      heartbeatPeriod: 0.25,
-      heartbeatThreshold: 1.5,
-    });
-    await ex.start(host);
+    const ex = await startLocalHtex(host, { heartbeatPeriod: 0.25, heartbeatThreshold: 1.5 });
     try {
       const first = tryHandle(appOf(whoAmI), []);
       ex.submit(first);
