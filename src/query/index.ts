@@ -12,8 +12,9 @@
  * FilterError whose message points at the offending token.
  */
 import { createRequire } from "node:module";
-import type { Connection } from "../database/connection.js";
 import { FIELDS, type FieldType } from "../database/queries/fields.js";
+import { resolveRun } from "../database/queries/resolveRun.js";
+import { runList } from "../database/queries/runTable.js";
 import { openMonitoringDb as openReader, ReadContext, type MonitoringDb } from "../database/queries/index.js";
 import type {
   AnalyzeOptions,
@@ -230,16 +231,16 @@ export class QueryDb {
   async export(options: ExportRequest): Promise<Manifest> {
     const { exportRuns } = await import("../export/index.js");
     return this.db.connection.snapshot(async (view) => {
+      // One read context over the snapshot: the runs are chosen from the state they are exported from.
       const ctx = await ReadContext.open(view);
-      const reader = await this.reading(view);
       let runs: { run_id: string; workflow_name: string | null }[];
       if (options.runs === "all") {
-        runs = (await reader.runList(options.workflow === undefined ? {} : { workflow: options.workflow }))
+        runs = (await runList(ctx, options.workflow === undefined ? {} : { workflow: options.workflow }))
           .map((r) => ({ run_id: r.run_id, workflow_name: r.workflow_name }))
           .reverse();
       } else {
         runs = [];
-        for (const spec of options.runs ?? ["latest"]) runs.push(await reader.resolveRun(spec, options.workflow));
+        for (const spec of options.runs ?? ["latest"]) runs.push(await resolveRun(ctx, spec, options.workflow));
       }
       return exportRuns(ctx, {
         format: options.format,
@@ -249,12 +250,6 @@ export class QueryDb {
         version: packageVersion(),
       });
     });
-  }
-
-  /** A reader over one snapshot's connection (export's runs must come from the snapshot they are exported from). */
-  private async reading(view: Connection): Promise<MonitoringDb> {
-    const { MonitoringDb: Reader } = await import("../database/queries/index.js");
-    return Reader.on(view);
   }
 
   private async taskQuery(o: TasksOptions): Promise<TaskQuery> {
