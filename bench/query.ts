@@ -17,7 +17,7 @@ import pg from "pg";
 import { copyDatabase } from "../src/database/copy.js";
 import { openMonitoringDb } from "../src/query/index.js";
 import { createSyntheticDb } from "./visualizer.js";
-import { benchPgAdminUrl } from "./pgServer.js";
+import { benchPgAdminUrl, ensureBenchDatabase } from "./pgServer.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
@@ -166,14 +166,10 @@ export async function benchQuery(
     const sqlite = await measure(file, "sqlite", reps, log);
     let postgresql: QueryTiming[] | null = null;
     if (opts.pg) {
-      const admin = new URL(opts.pg);
       const name = `parsl_bench_viz_${tasks}`; // shared with the visualizer bench: same rows
-      const client = new pg.Client({ connectionString: admin.toString() });
-      await client.connect();
-      const exists = (await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount !== 0;
-      if (!exists) await client.query(`CREATE DATABASE "${name}"`);
-      await client.end();
-      admin.pathname = `/${name}`;
+      const { url, created } = await ensureBenchDatabase(opts.pg, name);
+      const admin = new URL(url);
+      const exists = !created;
       if (!exists) {
         log(`copying into ${name} …`);
         await copyDatabase(file, admin.toString(), {});

@@ -17,7 +17,7 @@ import pg from "pg";
 import { copyDatabase } from "../src/database/copy.js";
 import { openMonitoringDb, type MonitoringDb } from "../src/database/queries/index.js";
 import { createSyntheticDb } from "./visualizer.js";
-import { benchPgAdminUrl } from "./pgServer.js";
+import { benchPgAdminUrl, ensureBenchDatabase } from "./pgServer.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
@@ -41,17 +41,8 @@ export interface StatsBenchResult {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function pgCopy(file: string, adminUrl: string, tasks: number, log: (l: string) => void): Promise<string> {
-  const admin = new URL(adminUrl);
   const name = `parsl_bench_queries_${tasks}`;
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    if ((await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 0)
-      await client.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await client.end();
-  }
-  admin.pathname = `/${name}`;
+  const admin = new URL((await ensureBenchDatabase(adminUrl, name)).url);
   const t0 = performance.now();
   const copied = await copyDatabase(file, admin.toString(), { onProgress: () => undefined });
   if (copied.copied.length > 0) {

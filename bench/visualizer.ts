@@ -12,7 +12,7 @@
  *
  * `createSyntheticDb` is also used by the tests (with a few hundred tasks).
  */
-import { benchPgAdminUrl } from "./pgServer.js";
+import { benchPgAdminUrl, ensureBenchDatabase } from "./pgServer.js";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -324,18 +324,8 @@ export async function benchVisualizer(opts: BenchOptions = {}): Promise<BenchRes
   let served = file;
   let copyS: number | null = null;
   if (opts.pg) {
-    const admin = new URL(opts.pg);
     const name = `parsl_bench_viz_${tasks}`;
-    const client = new pg.Client({ connectionString: admin.toString() });
-    await client.connect();
-    try {
-      if ((await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 0)
-        await client.query(`CREATE DATABASE "${name}"`);
-    } finally {
-      await client.end();
-    }
-    admin.pathname = `/${name}`;
-    served = admin.toString();
+    served = (await ensureBenchDatabase(opts.pg, name)).url;
     const t0 = performance.now();
     const copied = await copyDatabase(file, served, { onProgress: () => undefined });
     if (copied.copied.length > 0) {
