@@ -19,7 +19,7 @@ import { formatMicros, nowMicros } from "../src/database/timeformat.js";
 import { parseWhen } from "../src/cli/when.js";
 import { renderRows } from "../src/cli/output.js";
 import { DIALECTS, freshPgDatabase, pgAdmin, pgUrl } from "./databases.js";
-import { tempDir } from "./helpers.js";
+import { runSmallWorkflow, tempDir } from "./helpers.js";
 import { ROOT } from "./visualizer-helpers.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -487,27 +487,7 @@ test(
   { timeout: 120_000 },
   async () => {
     const dir = tempDir();
-    const script = path.join(dir, "wf.mjs");
-    fs.writeFileSync(
-      script,
-      `
-import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(fileURLToPath(new URL("../src/index.js", import.meta.url)))};
-const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })], retries: 1,
-  monitoring: new MonitoringHub({}), summary: false }));
-const ok = tsApp(function ok(x) { return x; }, { cache: true });
-const bad = tsApp(function bad() { throw new Error("no"); });
-const after = tsApp(function after(x) { return x; });
-await Promise.all([ok(1), ok(2), ok(3)]);
-await ok(1);
-await after(bad()).catch(() => {});
-await dfk.cleanup();
-`,
-    );
-    const wf = await new Promise<number | null>((resolve) =>
-      spawn(process.execPath, [script], { cwd: dir, stdio: "inherit" }).on("close", resolve),
-    );
-    assert.equal(wf, 0);
-    const file = path.join(dir, "runinfo", "monitoring.db");
+    const file = await runSmallWorkflow(dir);
     const up = await cli(["db", "upgrade", "--dry-run"], { PARSL_TS_DB: file });
     assert.equal(
       up.out,

@@ -5,7 +5,7 @@
  * real CLI for exit statuses and clear errors.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import test from "node:test";
@@ -17,6 +17,7 @@ import { ident, join, sql } from "../src/database/sql.js";
 import type { ColumnType, TableName } from "../src/database/schema.js";
 import { exportRuns, type ExportFormat, type Manifest } from "../src/export/index.js";
 import { copyFixture, RUN1, RUN2, RUN3, servedDatabase, tempDir, type ServedKind } from "./visualizer-helpers.js";
+import { runSmallWorkflow } from "./helpers.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const RUNS = [RUN1, RUN2, RUN3];
@@ -529,27 +530,7 @@ test(
   { timeout: 120_000 },
   async () => {
     const dir = tempDir();
-    const script = path.join(dir, "wf.mjs");
-    fs.writeFileSync(
-      script,
-      `
-import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(fileURLToPath(new URL("../src/index.js", import.meta.url)))};
-const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })], retries: 1,
-  monitoring: new MonitoringHub({}), summary: false }));
-const ok = tsApp(function ok(x) { return x; }, { cache: true });
-const bad = tsApp(function bad() { throw new TypeError("no, \\"quoted\\", comma\\nnewline"); });
-const after = tsApp(function after(x) { return x; });
-await Promise.all([ok(1), ok(2), ok(3)]);
-await ok(1);
-await after(bad()).catch(() => {});
-await dfk.cleanup();
-`,
-    );
-    const wf = await new Promise<number | null>((resolve) =>
-      spawn(process.execPath, [script], { cwd: dir, stdio: "inherit" }).on("close", resolve),
-    );
-    assert.equal(wf, 0);
-    const file = path.join(dir, "runinfo", "monitoring.db");
+    const file = await runSmallWorkflow(dir, 'no, "quoted", comma\nnewline');
     const { db } = await openCtx(file);
     try {
       const [run] = await db.all<{ run_id: string }>(sql`SELECT run_id FROM workflow`);

@@ -1,4 +1,5 @@
 /** Shared helpers for tests: temp run directories and reading the monitoring database. */
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -144,4 +145,33 @@ export function parslFixture(): string {
   const db = path.resolve(here, "../../test/fixtures/parsl-mixed/monitoring.db");
   if (!fs.existsSync(db)) throw new Error(`the Python Parsl fixture database is missing: ${db}`);
   return db;
+}
+
+/**
+ * Runs a small real workflow in a process of its own, in `dir` (monitoring on, SQLite default):
+ * three cached tasks and a memo hit, a task that fails with `errorText` (one retry) and its
+ * dep_fail. Resolves to the database file once the process exited 0.
+ */
+export async function runSmallWorkflow(dir: string, errorText = "no"): Promise<string> {
+  const script = path.join(dir, "wf.mjs");
+  fs.writeFileSync(
+    script,
+    `
+import { load, Config, MonitoringHub, ThreadPoolExecutor, tsApp } from ${JSON.stringify(fileURLToPath(new URL("../src/index.js", import.meta.url)))};
+const dfk = await load(new Config({ executors: [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })], retries: 1,
+  monitoring: new MonitoringHub({}), summary: false }));
+const ok = tsApp(function ok(x) { return x; }, { cache: true });
+const bad = tsApp(function bad() { throw new TypeError(${JSON.stringify(errorText)}); });
+const after = tsApp(function after(x) { return x; });
+await Promise.all([ok(1), ok(2), ok(3)]);
+await ok(1);
+await after(bad()).catch(() => {});
+await dfk.cleanup();
+`,
+  );
+  const code = await new Promise<number | null>((resolve) =>
+    spawn(process.execPath, [script], { cwd: dir, stdio: "inherit" }).on("close", resolve),
+  );
+  if (code !== 0) throw new Error(`the workflow ${script} exited with ${code}`);
+  return path.join(dir, "runinfo", "monitoring.db");
 }
