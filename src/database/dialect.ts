@@ -50,6 +50,21 @@ export interface Dialect {
    */
   orderedJoin(): Sql;
   /**
+   * Rows of `table alias` of run `runId` whose task_id lies in [s, s + width) for each of `starts`
+   * (integers of our own), read as one index range scan per start: a FROM clause ending in a WHERE
+   * condition, and what goes before SELECT. SQLite: a VALUES list of the starts joined in written
+   * order (`CROSS JOIN`). PostgreSQL: a LATERAL subquery fenced by `OFFSET 0` — a plain join on
+   * ranges, however written, it planned as a scan of the whole run (2–21 s at 1M tasks).
+   */
+  idRanges(
+    table: string,
+    alias: string,
+    runColumn: Sql,
+    runId: string,
+    starts: readonly number[],
+    width: number,
+  ): { prelude: Sql; from: Sql };
+  /**
    * A one-row query whose single value changes whenever any other session commits, and costs
    * next to nothing: the change token of live views and caches.
    */

@@ -69,6 +69,11 @@ export const postgresDialect: Dialect = {
   truncInt: (expr) => sql`TRUNC(${expr})::bigint`,
   unindexed: (column) => column,
   orderedJoin: () => raw("JOIN"),
+  idRanges: (table, alias, runColumn, runId, starts, width) => ({
+    prelude: raw(""),
+    from: sql`unnest(${[...starts]}::int4[]) AS c(s) CROSS JOIN LATERAL (SELECT * FROM ${raw(table)} ${raw(alias)}
+        WHERE ${runColumn} = ${runId} AND ${raw(alias)}.task_id >= c.s AND ${raw(alias)}.task_id < c.s + ${raw(String(Math.trunc(width)))} OFFSET 0) ${raw(alias)} WHERE 1 = 1`,
+  }),
   // The WAL insert position: cluster-wide (a write to another database moves it too, a cheap
   // over-approximation), exact for ours (every commit writes WAL before it is visible), callable
   // by any role including a read-only one, and a function call with no table access. On a standby

@@ -131,26 +131,9 @@ async function clusterSample(ctx: ReadContext, runId: string): Promise<ClusterSa
   for (let i = 0; i < CLUSTERS; i++)
     starts.push(Math.trunc(range[0] + i * stride + (((i * 2654435761) % 1000003) % Math.max(1, stride - CLUSTER_IDS))));
   const k = span / (CLUSTERS * CLUSTER_IDS);
-  if (ctx.d.name === "postgresql") {
-    // PostgreSQL misjudges a join on ranges whatever its form (a plain join, or ids as an array:
-    // it scanned the whole run, 2–21 s at 1M tasks). A LATERAL subquery fenced by OFFSET 0 can only
-    // run once per start, as one index range scan: 0.1–0.3 s.
-    return {
-      k,
-      with: raw(""),
-      from: (t, a) => sql`unnest(${starts}::int4[]) AS c(s) CROSS JOIN LATERAL (SELECT * FROM ${raw(t)} ${raw(a)}
-        WHERE ${raw(a)}.run_id = ${runId} AND ${raw(a)}.task_id >= c.s AND ${raw(a)}.task_id < c.s + ${raw(String(CLUSTER_IDS))} OFFSET 0) ${raw(a)} WHERE 1 = 1`,
-    };
-  }
-  // The starts are integers computed here, written as literals (an OR of 250 ranges would scan the run instead).
-  const values = raw(starts.map((a) => `(${a})`).join(", "));
-  return {
-    k,
-    // At the top level, not in a subquery: SQLite then keeps the written join order (a subquery made it scan all tasks: 87 s).
-    with: sql`WITH c(s) AS (VALUES ${values}) `,
-    from: (t, a) => sql`c ${ctx.d.orderedJoin()} ${raw(t)} ${raw(a)}
-        ON ${runOf(t, a)} = ${runId} AND ${raw(a)}.task_id >= c.s AND ${raw(a)}.task_id < c.s + ${raw(String(CLUSTER_IDS))} WHERE 1 = 1`,
-  };
+  const ranges = (t: string, a: string) => ctx.d.idRanges(t, a, runOf(t, a), runId, starts, CLUSTER_IDS);
+  // Every table's ranges have the same prelude (the starts), so the first one serves for all.
+  return { k, with: ranges("task", "t").prelude, from: (t, a) => ranges(t, a).from };
 }
 
 interface TryFact {
