@@ -86,8 +86,8 @@ export interface Dialect {
   listTables(): Sql;
   /** Names of the indexes in the current schema, as rows `{ name }`. */
   listIndexes(): Sql;
-  /** Names of a table's columns, as rows `{ name }`. */
-  listColumns(table: string): Sql;
+  /** The columns of the named tables in one statement, as rows `{ table_name, name }` in column order. */
+  listColumns(tables: readonly string[]): Sql;
   /** A table's columns with their declared types, as rows `{ name, type }` (type as the database reports it). */
   columnTypes(table: string): Sql;
   /**

@@ -39,10 +39,11 @@ export interface SchemaChanges {
 
 export async function readSchema(db: Queryable): Promise<SchemaState> {
   const tables = new Map<string, Set<string>>();
-  for (const { name } of await db.all<{ name: string }>(db.dialect.listTables())) {
-    const cols = await db.all<{ name: string }>(db.dialect.listColumns(name));
-    tables.set(name, new Set(cols.map((c) => c.name)));
-  }
+  const names = (await db.all<{ name: string }>(db.dialect.listTables())).map((r) => r.name);
+  for (const name of names) tables.set(name, new Set());
+  if (names.length > 0)
+    for (const c of await db.all<{ table_name: string; name: string }>(db.dialect.listColumns(names)))
+      tables.get(c.table_name)?.add(c.name);
   const indexes = new Set((await db.all<{ name: string }>(db.dialect.listIndexes())).map((r) => r.name));
   let version: number | null = null;
   if (tables.has(META_TABLE)) {

@@ -4,7 +4,7 @@
  * BIGINT and NUMERIC (COUNT, SUM, AVG) as numbers. Type parsers are set on this pool only, so
  * a user's own pg code in the same process is unaffected.
  */
-import pg from "pg";
+import pg from "./pgDriver.js";
 import {
   BoundConnection,
   ConnectionError,

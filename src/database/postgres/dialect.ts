@@ -2,7 +2,7 @@
 import type { Dialect, ErrorClass } from "../dialect.js";
 import type { ColumnType } from "../schema.js";
 import { toLikePattern } from "../glob.js";
-import { quoted, raw, Sql, sql } from "../sql.js";
+import { list, quoted, raw, Sql, sql } from "../sql.js";
 
 /** SQLSTATE of a server error, or the Node error code (ECONNREFUSED, …), or "". */
 export function pgCode(err: unknown): string {
@@ -110,10 +110,11 @@ export const postgresDialect: Dialect = {
   listIndexes: () => sql`SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()`,
   // The catalog itself, not information_schema.columns (the same rows: columns the role holds some
   // privilege on), which took 6–10 ms a table and made every reader's start 40–70 ms slower.
-  listColumns: (table) =>
-    sql`SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-      WHERE c.relname = ${table} AND c.relnamespace = current_schema()::regnamespace AND a.attnum > 0 AND NOT a.attisdropped AND has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES')
-      ORDER BY a.attnum`,
+  // One statement for every table: each round trip is a few milliseconds of a reader's start.
+  listColumns: (tables) =>
+    sql`SELECT c.relname AS table_name, a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE c.relname IN ${list(tables)} AND c.relnamespace = current_schema()::regnamespace AND a.attnum > 0 AND NOT a.attisdropped AND has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES')
+      ORDER BY c.relname, a.attnum`,
   columnTypes: (table) =>
     sql`SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
   // Concurrent first writers would race on CREATE TABLE IF NOT EXISTS (a unique violation in pg_type).

@@ -34,10 +34,11 @@ export class ReadContext {
 
   /** Reads the schema facts once; refuses a database that lacks one of Parsl's tables. */
   static async open(db: Connection, options: ReadOptions = {}): Promise<ReadContext> {
-    const cols = new Map<string, Set<string>>();
+    const cols = new Map<string, Set<string>>(TABLES.map((t) => [t.name, new Set<string>()]));
+    for (const c of await db.all<{ table_name: string; name: string }>(db.dialect.listColumns(TABLES.map((t) => t.name))))
+      cols.get(c.table_name)?.add(c.name);
     for (const t of TABLES) {
-      const names = (await db.all<{ name: string }>(db.dialect.listColumns(t.name))).map((r) => r.name);
-      if (names.length === 0) {
+      if (cols.get(t.name)!.size === 0) {
         // PostgreSQL lists only the columns a role may read: tell "no privilege" from "no table".
         const denied = await db.first(sql`SELECT * FROM ${ident(t.name)} LIMIT 0`).then(
           () => null,
@@ -50,7 +51,6 @@ export class ReadContext {
         }
         throw new Error(`${db.location} is not a Parsl monitoring database: table "${t.name}" is missing`);
       }
-      cols.set(t.name, new Set(names));
     }
     const indexes = new Set((await db.all<{ name: string }>(db.dialect.listIndexes())).map((r) => r.name));
     return new ReadContext(db, cols, indexes, options);
@@ -191,13 +191,24 @@ export class ReadContext {
       const lo0 = await one(sql`SELECT MIN(task_id) AS x FROM try WHERE run_id = ${runId}`);
       const hi0 = await one(sql`SELECT MAX(task_id) AS x FROM try WHERE run_id = ${runId}`);
       if (lo0 !== null && hi0 !== null) {
-        const lower = await one(
-          sql`SELECT task_id AS x FROM task WHERE task_id < ${lo0} AND ${run} = ${runId} ORDER BY task_id LIMIT 1`,
-        );
-        const upper = await one(
-          sql`SELECT task_id AS x FROM task WHERE task_id > ${hi0} AND ${run} = ${runId} ORDER BY task_id DESC LIMIT 1`,
-        );
-        return [lower ?? lo0, upper ?? hi0];
+        // Walking the primary key (task_id, run_id) past an end of that range steps over every
+        // task of every run there: cheap for the newest big run, a scan of a million rows for a
+        // small run beside it. Then the run's own index (one step per task of the run) is cheaper.
+        const span = hi0 - lo0 + 1;
+        const top = (await one(sql`SELECT MAX(task_id) AS x FROM task`)) ?? hi0;
+        const bottom = (await one(sql`SELECT MIN(task_id) AS x FROM task`)) ?? lo0;
+        // `task_id + 0`: not the MIN/MAX shortcut, which would walk the primary key again.
+        const lower =
+          lo0 - bottom <= span
+            ? await one(sql`SELECT task_id AS x FROM task WHERE task_id < ${lo0} AND ${run} = ${runId} ORDER BY task_id LIMIT 1`)
+            : await one(sql`SELECT MIN(task_id + 0) AS x FROM task WHERE run_id = ${runId}`);
+        const upper =
+          top - hi0 <= span
+            ? await one(
+                sql`SELECT task_id AS x FROM task WHERE task_id > ${hi0} AND ${run} = ${runId} ORDER BY task_id DESC LIMIT 1`,
+              )
+            : await one(sql`SELECT MAX(task_id + 0) AS x FROM task WHERE run_id = ${runId}`);
+        return [Math.min(lower ?? lo0, lo0), Math.max(upper ?? hi0, hi0)];
       }
     }
     const lo = await one(sql`SELECT task_id AS x FROM task WHERE ${run} = ${runId} ORDER BY task_id LIMIT 1`);

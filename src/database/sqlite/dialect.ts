@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 import type { Dialect, ErrorClass } from "../dialect.js";
 import type { ColumnType } from "../schema.js";
 import { toSqliteGlob } from "../glob.js";
-import { quoted, raw, Sql, sql } from "../sql.js";
+import { list, quoted, raw, Sql, sql } from "../sql.js";
 
 export function sqliteCode(err: unknown): string {
   return err instanceof Database.SqliteError ? err.code : "";
@@ -104,7 +104,9 @@ export const sqliteDialect: Dialect = {
   strpos: (haystack, needle) => sql`instr(${haystack}, ${needle})`,
   listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
   listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
-  listColumns: (table) => sql`SELECT name FROM pragma_table_info(${table})`,
+  listColumns: (tables) =>
+    sql`SELECT m.name AS table_name, p.name AS name FROM sqlite_master m, pragma_table_info(m.name) p
+      WHERE m.type = 'table' AND m.name IN ${list(tables)} ORDER BY m.name, p.cid`,
   columnTypes: (table) => sql`SELECT name, type FROM pragma_table_info(${table})`,
   schemaLock: () => null,
   classify(err): ErrorClass {
