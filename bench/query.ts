@@ -125,6 +125,12 @@ async function measure(
     ["cli parsl-ts runs (process wall time)", ["runs", "--db", endpoint], false],
     ["cli parsl-ts tasks --limit 100 (process wall time)", ["tasks", runId, "--db", endpoint, "--limit", "100"], false],
     ["cli parsl-ts tasks (unlimited: time to first output)", ["tasks", runId, "--db", endpoint], true],
+    // A small run beside the big one: finding its ends must not walk the big run's ids.
+    [
+      "cli parsl-ts tasks of the 2,000-task run beside it (time to first output)",
+      ["tasks", "bench-small-previous", "--db", endpoint],
+      true,
+    ],
     [
       'cli parsl-ts tasks -F "state = failed" (time to first output)',
       ["tasks", runId, "--db", endpoint, "-F", "state = failed"],
@@ -144,6 +150,20 @@ async function measure(
   );
   log(`${node.name}: median ${node.median_ms.toFixed(1)} ms`);
   out.push(node);
+  // A machine may make every Node process load extra certificates at start (tens of ms here).
+  if (process.env["NODE_EXTRA_CA_CERTS"]) {
+    const env = { ...process.env };
+    delete env["NODE_EXTRA_CA_CERTS"];
+    const bare = await time(
+      `${label} node startup alone without NODE_EXTRA_CA_CERTS`,
+      3,
+      () => new Promise((res) => spawn(process.execPath, ["-e", "0"], { env }).on("close", res)),
+    );
+    log(
+      `${bare.name}: median ${bare.median_ms.toFixed(1)} ms (NODE_EXTRA_CA_CERTS is set here; each process above paid for it)`,
+    );
+    out.push(bare);
+  }
   return out;
 }
 

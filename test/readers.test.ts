@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "../src/database/connection.js";
+import { ReadContext } from "../src/database/queries/context.js";
 import { openMonitoringDb } from "../src/database/queries/index.js";
 import { ensureSchema } from "../src/database/schemaSetup.js";
 import { raw, sql } from "../src/database/sql.js";
@@ -28,6 +29,67 @@ for (const dialect of DIALECTS) {
         dialect === "sqlite" ? /readonly/i : /read-only transaction/,
       );
       assert.equal(await tdb.count(`SELECT COUNT(*) FROM workflow`), 1);
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`a run's task id range includes its tasks without a try, beside bigger runs on either side (${dialect})`, async () => {
+    const tdb = await testDatabase(dialect);
+    const writer = await connect(tdb.endpoint);
+    await ensureSchema(writer);
+    // [run, task ids, task ids that have a try]: each run's try range leaves tasks out at both ends,
+    // and the runs beside it are bigger, so both ways of finding the ends are taken.
+    const runs: [string, [number, number], [number, number]][] = [
+      ["big", [0, 299], [0, 289]],
+      ["small", [0, 9], [2, 7]],
+      ["high", [1000, 1009], [1003, 1006]],
+    ];
+    for (const [run, [lo, hi], [tlo, thi]] of runs) {
+      for (let id = lo; id <= hi; id++) {
+        await writer.run(sql`INSERT INTO task (task_id, run_id, task_func_name, task_memoize, task_fail_count, task_fail_cost)
+          VALUES (${id}, ${run}, ${"f"}, ${"0"}, ${0}, ${0})`);
+        if (id >= tlo && id <= thi)
+          await writer.run(
+            sql`INSERT INTO try (try_id, task_id, run_id, task_executor) VALUES (${0}, ${id}, ${run}, ${"x"})`,
+          );
+      }
+    }
+    const conn = await connect(tdb.endpoint, { readonly: true });
+    try {
+      const ctx = await ReadContext.open(conn);
+      for (const [run, range] of runs) assert.deepEqual(await ctx.taskIdRange(run), range, `run ${run}`);
+      assert.equal(await ctx.taskIdRange("none"), null);
+    } finally {
+      await conn.close();
+      await writer.close();
+    }
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`reads inside MonitoringDb.snapshot see one committed state while a writer commits (${dialect})`, async () => {
+    const tdb = await testDatabase(dialect);
+    const writer = await connect(tdb.endpoint);
+    await ensureSchema(writer);
+    const addRun = (id: string) =>
+      writer.run(sql`INSERT INTO workflow (run_id, time_began, host, ${raw('"user"')}, rundir, tasks_failed_count, tasks_completed_count)
+        VALUES (${id}, ${"2026-12-01 10:00:00.000000"}, ${"h"}, ${"u"}, ${"/d"}, ${0}, ${0})`);
+    // SQLite: snapshots need WAL mode, which the writer sets on the databases it creates.
+    if (dialect === "sqlite") await writer.all(sql`PRAGMA journal_mode = WAL`);
+    await addRun("r1");
+    const reader = await openMonitoringDb(tdb.endpoint);
+    try {
+      const seen = await reader.snapshot(async (view) => {
+        const before = (await view.listWorkflows(0, 10)).total;
+        await addRun("r2"); // committed by another session in the middle of the snapshot
+        return [before, (await view.listWorkflows(0, 10)).total];
+      });
+      assert.deepEqual(seen, [1, 1], "the snapshot does not see the commit made after its first read");
+      assert.equal((await reader.listWorkflows(0, 10)).total, 2, "outside the snapshot it does");
     } finally {
       await reader.close();
       await writer.close();

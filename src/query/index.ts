@@ -15,7 +15,7 @@ import { createRequire } from "node:module";
 import { FIELDS, type FieldType } from "../database/queries/fields.js";
 import { resolveRun } from "../database/queries/resolveRun.js";
 import { runList } from "../database/queries/runTable.js";
-import { openMonitoringDb as openReader, ReadContext, type MonitoringDb } from "../database/queries/index.js";
+import { openMonitoringDb as openReader, type MonitoringDb } from "../database/queries/index.js";
 import type {
   AnalyzeOptions,
   AppCount,
@@ -232,7 +232,7 @@ export class QueryDb {
     const { exportRuns } = await import("../export/index.js");
     return this.db.connection.snapshot(async (view) => {
       // One read context over the snapshot: the runs are chosen from the state they are exported from.
-      const ctx = await ReadContext.open(view);
+      const ctx = this.db.readContext.over(view);
       let runs: { run_id: string; workflow_name: string | null }[];
       if (options.runs === "all") {
         runs = (await runList(ctx, options.workflow === undefined ? {} : { workflow: options.workflow }))

@@ -36,6 +36,11 @@ export interface ReportData {
 }
 
 export async function gatherReport(db: MonitoringDb, runId: string): Promise<ReportData> {
+  // One snapshot: the sections of a report on a run still being written agree with one another.
+  return db.snapshot((view) => gatherFrom(view, runId));
+}
+
+async function gatherFrom(db: MonitoringDb, runId: string): Promise<ReportData> {
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();

@@ -35,7 +35,9 @@ export class ReadContext {
   /** Reads the schema facts once; refuses a database that lacks one of Parsl's tables. */
   static async open(db: Connection, options: ReadOptions = {}): Promise<ReadContext> {
     const cols = new Map<string, Set<string>>(TABLES.map((t) => [t.name, new Set<string>()]));
-    for (const c of await db.all<{ table_name: string; name: string }>(db.dialect.listColumns(TABLES.map((t) => t.name))))
+    for (const c of await db.all<{ table_name: string; name: string }>(
+      db.dialect.listColumns(TABLES.map((t) => t.name)),
+    ))
       cols.get(c.table_name)?.add(c.name);
     for (const t of TABLES) {
       if (cols.get(t.name)!.size === 0) {
@@ -54,6 +56,11 @@ export class ReadContext {
     }
     const indexes = new Set((await db.all<{ name: string }>(db.dialect.listIndexes())).map((r) => r.name));
     return new ReadContext(db, cols, indexes, options);
+  }
+
+  /** The same schema facts over another connection to the same database (a snapshot's view): no second read of the schema. */
+  over(view: Connection): ReadContext {
+    return new ReadContext(view, this.cols, this.indexes, { sampleTasks: this.sampleTasks });
   }
 
   get d() {
@@ -200,7 +207,9 @@ export class ReadContext {
         // `task_id + 0`: not the MIN/MAX shortcut, which would walk the primary key again.
         const lower =
           lo0 - bottom <= span
-            ? await one(sql`SELECT task_id AS x FROM task WHERE task_id < ${lo0} AND ${run} = ${runId} ORDER BY task_id LIMIT 1`)
+            ? await one(
+                sql`SELECT task_id AS x FROM task WHERE task_id < ${lo0} AND ${run} = ${runId} ORDER BY task_id LIMIT 1`,
+              )
             : await one(sql`SELECT MIN(task_id + 0) AS x FROM task WHERE run_id = ${runId}`);
         const upper =
           top - hi0 <= span

@@ -62,6 +62,16 @@ export class MonitoringDb {
     return this.ctx.db;
   }
 
+  /** `fn` over one snapshot of the database: every read inside sees the same committed state (Connection.snapshot). */
+  snapshot<T>(fn: (db: MonitoringDb) => Promise<T>): Promise<T> {
+    return this.ctx.db.snapshot((view) => fn(new MonitoringDb(this.ctx.over(view), false)));
+  }
+
+  /** The read context over this database, for the query modules that take one (export). */
+  get readContext(): ReadContext {
+    return this.ctx;
+  }
+
   /** The endpoint (password redacted). */
   get describe(): string {
     return this.ctx.db.location;
