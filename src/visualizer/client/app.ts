@@ -7,45 +7,20 @@
 import { h, getJson, tsText, duration, num, bytes, clock } from "./dom.js";
 import { stateColor, STATE_ORDER } from "./colors.js";
 import { timeChart, histogramChart, ganttChart, stateBar, bytesFmt, type GanttRow } from "./charts.js";
-import { taskDag, appDag, appColorMap, type DagNode, type AppNode } from "./dag.js";
+import { taskDag, appDag, appColorMap } from "./dag.js";
+// The API's row types, shared with the server (type-only: nothing of it reaches the browser).
+import type {
+  DagData,
+  DagSummary,
+  Page,
+  ResourceData,
+  TaskDetail,
+  TaskListItem,
+  TimeSeries,
+  WorkflowListItem,
+  WorkflowSummary,
+} from "../../database/queries/types.js";
 
-type Dict = Record<string, unknown>;
-
-interface WorkflowItem {
-  run_id: string;
-  workflow_name: string | null;
-  workflow_version: string | null;
-  user: string;
-  host: string;
-  time_began: string;
-  time_completed: string | null;
-  tasks_completed_count: number;
-  tasks_failed_count: number;
-  tasks_memo_count: number;
-  status: string;
-  status_reason: string;
-  runtime_s: number | null;
-  rundir?: string;
-}
-interface PageOf<T> {
-  total: number;
-  offset: number;
-  limit: number;
-  rows: T[];
-}
-interface Summary {
-  workflow: WorkflowItem;
-  task_count: number;
-  state_counts: Record<string, number>;
-  apps: { name: string; count: number }[];
-  end_ms: number | null;
-}
-interface TimeSeries {
-  start_ms: number;
-  bucket_s: number;
-  series: { name: string; values: number[] }[];
-  sample_step?: number;
-}
 
 function sampleNote(k: number | undefined): HTMLElement | null {
   return k && k > 1
@@ -55,12 +30,6 @@ function sampleNote(k: number | undefined): HTMLElement | null {
         `Estimated from every ${k}th task (scaled ×${k}) to keep this chart fast on a run this large.`,
       )
     : null;
-}
-interface Hist {
-  label: string;
-  x_label: string;
-  edges: number[];
-  counts: number[];
 }
 
 const body = document.body;
@@ -126,7 +95,7 @@ function errorBox(e: unknown): HTMLElement {
   return h("p", { class: "error-box" }, e instanceof Error ? e.message : String(e));
 }
 
-function workflowFacts(w: WorkflowItem): HTMLElement {
+function workflowFacts(w: WorkflowListItem & { rundir?: string }): HTMLElement {
   const dl = h("dl", { class: "facts" });
   const add = (k: string, v: Node | string): void => {
     dl.append(h("dt", {}, k), h("dd", {}, v));
@@ -144,7 +113,7 @@ function workflowFacts(w: WorkflowItem): HTMLElement {
 }
 
 /** Completed (exec_done), memo hits (memo_done) and failed tasks, as badges. */
-function taskCounts(w: WorkflowItem): HTMLElement {
+function taskCounts(w: WorkflowListItem): HTMLElement {
   return h(
     "span",
     { class: "task-counts" },
@@ -177,7 +146,7 @@ async function workflowsPage(): Promise<() => Promise<void>> {
   let offset = 0;
   replace(main, h("h1", {}, "Workflows"), holder);
   const load = async (): Promise<void> => {
-    const data = await getJson<PageOf<WorkflowItem>>(`/api/workflows?offset=${offset}&limit=50`);
+    const data = await getJson<Page<WorkflowListItem>>(`/api/workflows?offset=${offset}&limit=50`);
     const rows = data.rows.map((w) => [
       h("a", { href: `/workflow/${enc(w.run_id)}/`, class: "wf-link" }, w.workflow_name ?? "(unnamed)"),
       w.workflow_version ?? "–",
@@ -267,7 +236,7 @@ async function workflowPage(): Promise<() => Promise<void>> {
     void drawGantt();
   });
   const load = async (): Promise<void> => {
-    const sum = await getJson<Summary>(api(""));
+    const sum = await getJson<WorkflowSummary>(api(""));
     const w = sum.workflow;
     document.title = `${w.workflow_name ?? "Workflow"} · Parsl Monitoring Interface`;
     (document.getElementById("page-title") as HTMLElement).textContent = `Workflow ${w.workflow_name ?? "(unnamed)"}`;
@@ -365,16 +334,6 @@ async function workflowPage(): Promise<() => Promise<void>> {
   return load;
 }
 
-interface TaskItem {
-  task_id: number;
-  task_func_name: string;
-  task_depends: number[];
-  task_time_invoked: string | null;
-  task_time_returned: string | null;
-  task_fail_count: number;
-  state: string | null;
-}
-
 async function tasksPage(): Promise<() => Promise<void>> {
   const app = body.dataset["app"];
   const title = app ? `App ${app}` : "All apps";
@@ -404,12 +363,12 @@ async function tasksPage(): Promise<() => Promise<void>> {
     void load();
   });
   const load = async (): Promise<void> => {
-    const sum = await getJson<Summary>(api(""));
+    const sum = await getJson<WorkflowSummary>(api(""));
     replace(factsBox, section("Workflow", workflowFacts(sum.workflow)));
     const q = new URLSearchParams({ offset: String(offset), limit: "100" });
     if (app) q.set("app", app);
     if (stateSel.value) q.set("state", stateSel.value);
-    const data = await getJson<PageOf<TaskItem>>(api(`/tasks?${q}`));
+    const data = await getJson<Page<TaskListItem>>(api(`/tasks?${q}`));
     const depLinks = (d: number[]): Node =>
       d.length === 0
         ? document.createTextNode("None")
@@ -495,27 +454,7 @@ function historySection(
 async function taskPage(): Promise<() => Promise<void>> {
   const id = Number(body.dataset["task"]);
   const load = async (): Promise<void> => {
-    const d = await getJson<{
-      task: Dict;
-      state: string | null;
-      tries: Dict[];
-      states: { task_status_name: string; timestamp: string; try_id: number }[];
-      memory: { t: number; rss: number; vms: number; try_id: number }[];
-      memory_sampled: boolean;
-      dependents: number[];
-      history: {
-        hashsum: string | null;
-        runs: {
-          run_id: string;
-          workflow_name: string | null;
-          time_began: string;
-          task_id: number;
-          state: string | null;
-          memo: boolean;
-          total_s: number | null;
-        }[];
-      };
-    }>(api(`/tasks/${id}`));
+    const d = await getJson<TaskDetail>(api(`/tasks/${id}`));
     const t = d.task;
     document.title = `${String(t["task_func_name"])} (${id}) · Parsl Monitoring Interface`;
     const fields = Object.entries(t).map(([k, v]) => {
@@ -652,14 +591,8 @@ async function dagPage(): Promise<() => Promise<void>> {
     inFrom.value = String(from);
     void load();
   });
-  type Summary = {
-    task_count: number;
-    apps: AppNode[];
-    app_edges: { from: string; to: string; count: number }[];
-    edges_from_tasks: number;
-  };
   let colors = new Map<string, string>();
-  const drawSummary = (d: Summary): void => {
+  const drawSummary = (d: DagSummary): void => {
     colors = appColorMap(d.apps.map((a) => a.name));
     if (group === "apps") {
       replace(
@@ -689,7 +622,7 @@ async function dagPage(): Promise<() => Promise<void>> {
     }
   };
   let taskCount: number | null = null;
-  const drawWindow = (win: { nodes: DagNode[]; edges: [number, number][] }): void => {
+  const drawWindow = (win: DagData["window"]): void => {
     if (colors.size === 0) colors = appColorMap([...new Set(win.nodes.map((n) => n.app))]);
     const inWin = win.nodes.filter((n) => !n.outside);
     replace(
@@ -706,10 +639,8 @@ async function dagPage(): Promise<() => Promise<void>> {
   };
   const load = async (): Promise<void> => {
     if (!aggBox.hasChildNodes()) aggBox.append(h("p", { class: "note computing" }, "Computing…"));
-    const summary = getJson<Summary>(api("/dag_summary"));
-    const win = await getJson<{ nodes: DagNode[]; edges: [number, number][] }>(
-      api(`/dag_window?from=${from}&limit=${limit()}`),
-    );
+    const summary = getJson<DagSummary>(api("/dag_summary"));
+    const win = await getJson<DagData["window"]>(api(`/dag_window?from=${from}&limit=${limit()}`));
     // Draw the window at once; redraw it with the run-wide app colours when the summary arrives.
     drawWindow(win);
     pending.push(
@@ -729,18 +660,7 @@ async function dagPage(): Promise<() => Promise<void>> {
 async function resourcesPage(): Promise<() => Promise<void>> {
   document.title = "Resource usage · Parsl Monitoring Interface";
   const load = async (): Promise<void> => {
-    const r = await getJson<{
-      has_resources: boolean;
-      workers: TimeSeries & { total_workers: number };
-      cpu: TimeSeries & { total_cores: number };
-      memory: TimeSeries & { total_memory_gib: number };
-      cpu_time_max: Hist;
-      memory_avg: Hist;
-      memory_max: Hist;
-      nodes: Dict[];
-      blocks: Dict[];
-      sample_step: number;
-    }>(api("/resources"));
+    const r = await getJson<ResourceData>(api("/resources"));
     const flat = (ts: TimeSeries, v: number): number[] =>
       new Array<number>(Math.max(1, ts.series[0]?.values.length ?? 0)).fill(v);
     const withTotal = (

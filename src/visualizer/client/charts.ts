@@ -3,6 +3,7 @@
  * Hand-drawn SVG charts: line/area time series, histograms and the task Gantt chart.
  * Every chart has a title, labelled axes with units and native hover tooltips.
  */
+import type { GanttData } from "../../database/queries/types.js";
 import { clock, h, s, svgTitle, bytes } from "./dom.js";
 import { stateColor, STATE_ORDER } from "./colors.js";
 
@@ -285,11 +286,8 @@ export function histogramChart(opts: {
 
 export const bytesFmt = (v: number): string => bytes(v);
 
-export interface GanttRow {
-  task_id: number;
-  app: string;
-  segs: [string, number, number][];
-}
+/** A task's row of the Gantt chart, as the API sends it. */
+export type GanttRow = GanttData["rows"][number];
 
 /** Task Gantt chart: one row per (sampled) task, one bar per state interval, coloured like Parsl. */
 export function ganttChart(opts: { title: string; rows: GanttRow[]; href: (taskId: number) => string }): HTMLElement {

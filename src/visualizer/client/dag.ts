@@ -4,6 +4,7 @@
  * and an aggregated app-level graph (one box per app, edges weighted by dependency count).
  * Layers are longest-path depths; within a layer, nodes are ordered by their parents' mean position.
  */
+import type { DagData, DagSummary } from "../../database/queries/types.js";
 import { h, s, svgTitle } from "./dom.js";
 import { stateColor, STATE_ORDER, paletteColor } from "./colors.js";
 import { legend } from "./charts.js";
@@ -35,12 +36,9 @@ function layers(ids: (number | string)[], edges: [number | string, number | stri
   return depth;
 }
 
-export interface DagNode {
-  id: number;
-  app: string;
-  state: string | null;
-  outside: boolean;
-}
+/** A task of the DAG window and an app of the aggregated graph, as the API sends them. */
+export type DagNode = DagData["window"]["nodes"][number];
+export type AppNode = DagSummary["apps"][number];
 
 export function taskDag(opts: {
   nodes: DagNode[];
@@ -145,12 +143,6 @@ export function taskDag(opts: {
           .map((app) => ({ name: app, color: opts.appColors.get(app) ?? "#999" }));
   wrap.append(h("div", { class: "dag-scroll" }, svg), legend([...items, { name: "Dependency", color: "#aaa" }]));
   return wrap;
-}
-
-export interface AppNode {
-  name: string;
-  count: number;
-  states: Record<string, number>;
 }
 
 /** Aggregated graph: one box per app with its state mix; edges labelled with dependency counts. */
