@@ -195,15 +195,21 @@ export class ReadContext {
     const run = this.runCol("task");
     if (this.hasIndex("ix_try_run_task")) {
       // O(log n) through try's (run_id, task_id) index; then extend by tasks that have no try yet.
-      const lo0 = await one(sql`SELECT MIN(task_id) AS x FROM try WHERE run_id = ${runId}`);
-      const hi0 = await one(sql`SELECT MAX(task_id) AS x FROM try WHERE run_id = ${runId}`);
+      // One round trip; each MIN/MAX is its own subquery, so each is one index look-up.
+      const ends = await this.db.first<Row>(
+        sql`SELECT (SELECT MIN(task_id) FROM try WHERE run_id = ${runId}) AS lo, (SELECT MAX(task_id) FROM try WHERE run_id = ${runId}) AS hi,
+          (SELECT MIN(task_id) FROM task) AS bottom, (SELECT MAX(task_id) FROM task) AS top`,
+      );
+      const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+      const lo0 = num(ends?.["lo"]);
+      const hi0 = num(ends?.["hi"]);
       if (lo0 !== null && hi0 !== null) {
         // Walking the primary key (task_id, run_id) past an end of that range steps over every
         // task of every run there: cheap for the newest big run, a scan of a million rows for a
         // small run beside it. Then the run's own index (one step per task of the run) is cheaper.
         const span = hi0 - lo0 + 1;
-        const top = (await one(sql`SELECT MAX(task_id) AS x FROM task`)) ?? hi0;
-        const bottom = (await one(sql`SELECT MIN(task_id) AS x FROM task`)) ?? lo0;
+        const top = num(ends?.["top"]) ?? hi0;
+        const bottom = num(ends?.["bottom"]) ?? lo0;
         // `task_id + 0`: not the MIN/MAX shortcut, which would walk the primary key again.
         const lower =
           lo0 - bottom <= span
