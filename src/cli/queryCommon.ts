@@ -6,8 +6,8 @@
  */
 import fs from "node:fs";
 import { describeEndpoint } from "../database/endpoint.js";
-import { ConnectionError } from "../database/connection.js";
-import { openMonitoringDb, type MonitoringDb, type ResolvedRun } from "../database/queries/index.js";
+import { connect, ConnectionError, readerConnectOptions } from "../database/connection.js";
+import type { MonitoringDb, ResolvedRun } from "../database/queries/index.js";
 import { FilterError } from "../database/queries/filter.js";
 import { RunNotFoundError } from "../database/queries/resolveRun.js";
 import type { FieldType } from "../database/queries/fields.js";
@@ -26,7 +26,12 @@ export async function openQueryDb(
     );
   }
   try {
-    return await openMonitoringDb(endpoint, { poolSize: 2, applicationName });
+    // The query modules load while the connection is made (PostgreSQL: the server's round trips).
+    const [queries, conn] = await Promise.all([
+      import("../database/queries/index.js"),
+      connect(endpoint, readerConnectOptions({ poolSize: 2, applicationName })),
+    ]);
+    return await queries.monitoringDbOver(conn);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConnectionError) throw e;
     throw new CommandError(e instanceof Error ? e.message : String(e));

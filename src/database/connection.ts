@@ -97,3 +97,12 @@ export async function connect(endpoint: string | Endpoint, options: ConnectOptio
   const { PostgresConnection } = await import("./postgres/connection.js");
   return PostgresConnection.open(e.url, describeEndpoint(e), options);
 }
+
+/** How readers connect: read-only (SQLite opens the file read-only; PostgreSQL sessions default to read-only transactions). */
+export function readerConnectOptions(options: { poolSize?: number; applicationName?: string } = {}): ConnectOptions {
+  return {
+    readonly: true,
+    ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+    applicationName: options.applicationName ?? "parsl-ts reader",
+  };
+}

@@ -7,7 +7,7 @@
  *   const db = await openMonitoringDb("postgresql://reader@host/parsl");
  *   const runs = await db.listWorkflows(0, 20);
  */
-import { connect, type Connection } from "../connection.js";
+import { connect, readerConnectOptions, type Connection } from "../connection.js";
 import type { Endpoint } from "../endpoint.js";
 import type { AnalyzeOptions, RunAnalysis } from "./analyze.js";
 import { ReadContext, type ReadOptions } from "./context.js";
@@ -253,11 +253,12 @@ export async function openMonitoringDb(
   endpoint: string | Endpoint,
   options: ReadOptions & { poolSize?: number; applicationName?: string } = {},
 ): Promise<MonitoringDb> {
-  const db = await connect(endpoint, {
-    readonly: true,
-    ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
-    applicationName: options.applicationName ?? "parsl-ts reader",
-  });
+  const db = await connect(endpoint, readerConnectOptions(options));
+  return monitoringDbOver(db, options);
+}
+
+/** A MonitoringDb over a reader's connection, which it owns from now on (closed on failure here). */
+export async function monitoringDbOver(db: Connection, options: ReadOptions = {}): Promise<MonitoringDb> {
   try {
     return await MonitoringDb.on(db, { ...options, owned: true });
   } catch (e) {
