@@ -22,6 +22,7 @@ import {
   decodeMessage,
   encodeJson,
   encodeMessage,
+  heartbeatDue,
   newNonce,
   nowMicros,
   parseInterchangeMessage,
@@ -63,10 +64,12 @@ function simPool(index: number): void {
   const hbSent: number[] = [];
   let out: ResultItem[] = [];
   let flushQueued = false;
+  let lastSent = 0;
   const flush = (): void => {
     flushQueued = false;
     if (out.length === 0 || socket.destroyed) return;
     writePoolFrame(socket, encodeMessage({ t: "results", items: out, started: [], samples: [] }));
+    lastSent = Date.now();
     out = [];
   };
   socket.on("data", (chunk: Buffer) => {
@@ -105,8 +108,11 @@ function simPool(index: number): void {
         const period = m.heartbeatPeriod * 1000;
         setTimeout(() => {
           hbTimer = setInterval(() => {
+            // The real pool's rule: no heartbeat when results went out within half a period.
+            if (!heartbeatDue(Date.now() - lastSent, m.heartbeatPeriod, m.heartbeatThreshold)) return;
             hbSent.push(performance.now());
             writePoolFrame(socket, encodeMessage({ t: "heartbeat", clock: nowMicros() }));
+            lastSent = Date.now();
           }, period);
         }, Math.random() * period).unref();
         continue;
@@ -129,6 +135,7 @@ function simPool(index: number): void {
         }
         case "ping":
           writePoolFrame(socket, encodeMessage({ t: "pong", t0: m.t0, clock: nowMicros() }));
+          lastSent = Date.now();
           break;
         case "shutdown":
           socket.end();
