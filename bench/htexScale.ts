@@ -12,10 +12,12 @@
  *   node dist/bench/htexScale.js [--pools 10,100,1000] [--workers 8|auto] [--tasks N] [--processes P]
  *                                [--heartbeat S] [--rate R] [--prof DIR]
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { Config, MonitoringHub, load, tsApp } from "../src/index.js";
@@ -35,6 +37,11 @@ export interface HtexScalePoint {
   heartbeatsPerSecond: number;
   heartbeatP50Ms: number | null;
   heartbeatP99Ms: number | null;
+  /** The kernel's thread during the paced load: its event loop's delay p99 and max, and its GC pauses. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  gcPauseTotalMs: number;
+  gcPauseMaxMs: number;
   /** CPU of the kernel + interchange process during the throughput phase, in cores (1 = one core busy). */
   kernelCpuCores: number;
   /** The same CPU per task, µs: what the process costs a task, whatever share of the machine it got. */
@@ -65,6 +72,23 @@ async function waitUntil(pred: () => boolean, ms: number, what: string): Promise
   }
 }
 
+/** A CPU profile of this thread (the kernel's, which runs the interchange) from now until save(). */
+async function startProfile(): Promise<{ save(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  await session.post("Profiler.start");
+  return {
+    async save(file) {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
+}
+
 export async function benchHtexScalePoint(o: {
   pools: number;
   workersPerPool: number;
@@ -72,6 +96,8 @@ export async function benchHtexScalePoint(o: {
   processes?: number;
   heartbeatPeriod?: number;
   rate?: number;
+  /** Write CPU profiles of the kernel's thread, one per measured phase, to this directory. */
+  profDir?: string;
 }): Promise<HtexScalePoint> {
   const processes = Math.min(o.processes ?? 4, o.pools);
   const perProcess = Math.ceil(o.pools / processes);
@@ -133,6 +159,7 @@ export async function benchHtexScalePoint(o: {
     // Warm-up: every pool gets tries, the kernel's and the writer's code paths are compiled.
     await Promise.all(Array.from({ length: Math.max(2000, workers * 2) }, (_, i) => noopApp(i)));
 
+    const prof = o.profDir ? await startProfile() : null;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const fs_ = new Array<Promise<number>>(o.tasks);
@@ -141,11 +168,21 @@ export async function benchHtexScalePoint(o: {
     const t1 = performance.now();
     const cpu1 = process.cpuUsage(cpu0);
     const tasksPerSecond = o.tasks / ((t1 - t0) / 1000);
+    if (prof) await prof.save(join(o.profDir!, `throughput-${pools}.cpuprofile`));
+    const prof2 = o.profDir ? await startProfile() : null;
 
     // Paced load: a fixed rate below saturation, submitted every millisecond or so.
     const rate = o.rate ?? Math.min(10_000, Math.round(tasksPerSecond / 2));
     const pacedSeconds = 3;
     const lat: number[] = [];
+    // What the kernel's thread went through meanwhile: its event loop's delays and GC pauses.
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
+    const gcPauses: number[] = [];
+    const gcObserver = new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) gcPauses.push(e.duration);
+    });
+    gcObserver.observe({ entryTypes: ["gc"] });
     const hb0 = readPoolStats().reduce((n, s) => n + s.heartbeats, 0);
     const hbT0 = performance.now();
     await new Promise<void>((resolve) => {
@@ -167,6 +204,9 @@ export async function benchHtexScalePoint(o: {
       tick();
     });
     lat.sort((a, b) => a - b);
+    loopDelay.disable();
+    gcObserver.disconnect();
+    if (prof2) await prof2.save(join(o.profDir!, `paced-${pools}.cpuprofile`));
     const t2 = performance.now();
     await dfk.cleanup();
     const t3 = performance.now();
@@ -197,6 +237,10 @@ export async function benchHtexScalePoint(o: {
       // Per process, the worst of the processes' own percentiles (a conservative summary).
       heartbeatP50Ms: worst(0),
       heartbeatP99Ms: worst(1),
+      loopDelayP99Ms: r2(loopDelay.percentile(99) / 1e6),
+      loopDelayMaxMs: r2(loopDelay.max / 1e6),
+      gcPauseTotalMs: r2(gcPauses.reduce((a, b) => a + b, 0)),
+      gcPauseMaxMs: r2(Math.max(0, ...gcPauses)),
       kernelCpuCores: r2((cpu1.user + cpu1.system) / 1000 / (t1 - t0)),
       kernelCpuMicrosPerTask: r2((cpu1.user + cpu1.system) / o.tasks),
       poolCpuSeconds: r2(st.reduce((n, s) => n + s.cpu, 0)),
@@ -214,6 +258,7 @@ export async function benchHtexScale(
     print?: (l: string) => void;
     processes?: number;
     heartbeatPeriod?: number;
+    profDir?: string;
   } = {},
 ): Promise<HtexScalePoint[]> {
   const print = o.print ?? (() => {});
@@ -229,10 +274,12 @@ export async function benchHtexScale(
       ...p,
       ...(o.processes ? { processes: o.processes } : {}),
       ...(o.heartbeatPeriod ? { heartbeatPeriod: o.heartbeatPeriod } : {}),
+      ...(o.profDir ? { profDir: o.profDir } : {}),
     });
     print(
       `htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
         `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
+        `kernel loop delay p99 ${r.loopDelayP99Ms} max ${r.loopDelayMaxMs} ms, GC ${r.gcPauseTotalMs} ms (max ${r.gcPauseMaxMs}), ` +
         `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node`,
     );
     out.push(r);
@@ -263,6 +310,7 @@ async function main(): Promise<void> {
     print: (l) => console.log(l),
     ...(processes ? { processes: Number(processes) } : {}),
     ...(hb ? { heartbeatPeriod: Number(hb) } : {}),
+    ...(get("--prof") ? { profDir: get("--prof")! } : {}),
   });
   console.log(JSON.stringify(res));
 }
