@@ -41,9 +41,9 @@ test("the rules: a ping with the first heartbeats and one in 16 after; a pool's 
   assert.equal(heartbeatDue(14_999, 30, 120), false);
   assert.equal(heartbeatDue(15_000, 30, 120), true);
   assert.equal(heartbeatDue(Date.now(), 30, 120), true, "a pool that never sent anything");
-  // A threshold under three periods leaves no room for the longer gap: every tick sends one.
-  assert.equal(heartbeatDue(0, 30, 89), true);
-  assert.equal(heartbeatDue(0, 30, 90), false);
+  // A threshold under four periods leaves too little room for the longer gap: every tick sends one.
+  assert.equal(heartbeatDue(0, 30, 119), true);
+  assert.equal(heartbeatDue(0, 30, 120), false);
 });
 
 test("the pool server answers every heartbeat, and pings only with the welcome and the heartbeats pingDue names", async () => {
