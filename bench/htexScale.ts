@@ -22,6 +22,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { Config, MonitoringHub, load, tsApp } from "../src/index.js";
 import { LocalProvider } from "../src/providers/local.js";
+import { writerCpuSeconds } from "./writerCpu.js";
 
 export interface HtexScalePoint {
   pools: number;
@@ -48,6 +49,12 @@ export interface HtexScalePoint {
   kernelCpuMicrosPerTask: number;
   /** CPU of all simulated pool processes during the whole run, in core-seconds. */
   poolCpuSeconds: number;
+  /**
+   * Whole run (start-up, warm-up, both phases, cleanup), CPU µs per try row of each process: the
+   * kernel's (kernel, interchange, pool-server thread), the database writer's, the simulated
+   * pools'. Their sum is what a task costs the machine; on 2 cores, 2e6 / sum bounds the rate.
+   */
+  wholeRunMicrosPerTry: { kernel: number; writer: number | null; pools: number };
   /** Rows in the database after cleanup: every try's, and the pools' node rows. */
   tryRows: number;
   nodeRows: number;
@@ -153,6 +160,7 @@ export async function benchHtexScalePoint(o: {
     }
     return out;
   };
+  const cpuStart = process.cpuUsage();
   try {
     await waitUntil(() => (ex.interchangeForTests?.poolCount() ?? 0) >= pools, 120_000, `${pools} pools to register`);
     const workers = pools * o.workersPerPool;
@@ -210,6 +218,7 @@ export async function benchHtexScalePoint(o: {
     const t2 = performance.now();
     await dfk.cleanup();
     const t3 = performance.now();
+    const cpuRun = process.cpuUsage(cpuStart);
     await waitUntil(() => readPoolStats().every((s) => s.heartbeats >= 0), 1000, "pool stats");
     // Pool processes exit once their connections close; their last stats are on disk by then.
     await new Promise((r) => setTimeout(r, 1200));
@@ -219,6 +228,8 @@ export async function benchHtexScalePoint(o: {
     const nodeRows = db.prepare("SELECT COUNT(*) FROM node").pluck().get() as number;
     db.close();
     const hb = st.reduce((n, s) => n + s.heartbeats, 0);
+    const writerCpu = writerCpuSeconds(join(dir, "runinfo"));
+    const poolCpu = st.reduce((n, s) => n + s.cpu, 0);
     const worst = (k: 0 | 1): number | null => {
       const v = st.map((s) => s.rtts[k]).filter((x): x is number => x !== null);
       return v.length ? r2(Math.max(...v)) : null;
@@ -243,7 +254,12 @@ export async function benchHtexScalePoint(o: {
       gcPauseMaxMs: r2(Math.max(0, ...gcPauses)),
       kernelCpuCores: r2((cpu1.user + cpu1.system) / 1000 / (t1 - t0)),
       kernelCpuMicrosPerTask: r2((cpu1.user + cpu1.system) / o.tasks),
-      poolCpuSeconds: r2(st.reduce((n, s) => n + s.cpu, 0)),
+      poolCpuSeconds: r2(poolCpu),
+      wholeRunMicrosPerTry: {
+        kernel: r2((cpuRun.user + cpuRun.system) / tryRows),
+        writer: writerCpu === null ? null : r2((writerCpu * 1e6) / tryRows),
+        pools: r2((poolCpu * 1e6) / tryRows),
+      },
       tryRows,
       nodeRows,
     };
@@ -280,7 +296,8 @@ export async function benchHtexScale(
       `htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
         `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
         `kernel loop delay p99 ${r.loopDelayP99Ms} max ${r.loopDelayMaxMs} ms, GC ${r.gcPauseTotalMs} ms (max ${r.gcPauseMaxMs}), ` +
-        `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node`,
+        `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node; ` +
+        `whole run CPU µs/try: kernel ${r.wholeRunMicrosPerTry.kernel} + writer ${r.wholeRunMicrosPerTry.writer} + pools ${r.wholeRunMicrosPerTry.pools}`,
     );
     out.push(r);
   }
