@@ -43,12 +43,19 @@ export interface HtexScalePoint {
   loopDelayMaxMs: number;
   gcPauseTotalMs: number;
   gcPauseMaxMs: number;
+  /**
+   * Share of the paced phase the kernel's thread spent ready to run but waiting for a core
+   * (Linux schedstat): the machine's contention, which no code of ours can shorten.
+   */
+  runQueueWaitShare: number;
   /** CPU of the kernel + interchange process during the throughput phase, in cores (1 = one core busy). */
   kernelCpuCores: number;
   /** The same CPU per task, µs: what the process costs a task, whatever share of the machine it got. */
   kernelCpuMicrosPerTask: number;
   /** CPU of all simulated pool processes during the whole run, in core-seconds. */
   poolCpuSeconds: number;
+  /** Their time ready to run but waiting for a core, in seconds (summed over the processes). */
+  poolWaitSeconds: number;
   /**
    * Whole run (start-up, warm-up, both phases, cleanup), CPU µs per try row of each process: the
    * kernel's (kernel, interchange, pool-server thread), the database writer's, the simulated
@@ -76,6 +83,15 @@ async function waitUntil(pred: () => boolean, ms: number, what: string): Promise
   while (!pred()) {
     if (Date.now() > end) throw new Error(`htex-scale: timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** This thread's total time ready to run but waiting for a core, ms (/proc/thread-self/schedstat; 0 where absent). */
+function runQueueWaitMs(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]) / 1e6;
+  } catch {
+    return 0;
   }
 }
 
@@ -137,6 +153,7 @@ export async function benchHtexScalePoint(o: {
     heartbeats: number;
     rtts: [number | null, number | null];
     cpu: number;
+    wait: number;
   }[] => {
     const out = [];
     for (let i = 0; i < processes; i++) {
@@ -147,15 +164,23 @@ export async function benchHtexScalePoint(o: {
           hbP50Ms: number | null;
           hbP99Ms: number | null;
           cpuSeconds: number;
+          waitSeconds?: number;
         };
         out.push({
           registered: s.registered,
           heartbeats: s.heartbeats,
           rtts: [s.hbP50Ms, s.hbP99Ms] as [number | null, number | null],
           cpu: s.cpuSeconds,
+          wait: s.waitSeconds ?? 0,
         });
       } catch {
-        out.push({ registered: 0, heartbeats: 0, rtts: [null, null] as [number | null, number | null], cpu: 0 });
+        out.push({
+          registered: 0,
+          heartbeats: 0,
+          rtts: [null, null] as [number | null, number | null],
+          cpu: 0,
+          wait: 0,
+        });
       }
     }
     return out;
@@ -173,6 +198,7 @@ export async function benchHtexScalePoint(o: {
     const fs_ = new Array<Promise<number>>(o.tasks);
     for (let i = 0; i < o.tasks; i++) fs_[i] = noopApp(i);
     await Promise.all(fs_);
+    fs_.length = 0; // the paced phase's collections need not walk 50,000 settled futures
     const t1 = performance.now();
     const cpu1 = process.cpuUsage(cpu0);
     const tasksPerSecond = o.tasks / ((t1 - t0) / 1000);
@@ -191,6 +217,7 @@ export async function benchHtexScalePoint(o: {
       for (const e of l.getEntries()) gcPauses.push(e.duration);
     });
     gcObserver.observe({ entryTypes: ["gc"] });
+    const sched0 = runQueueWaitMs();
     const hb0 = readPoolStats().reduce((n, s) => n + s.heartbeats, 0);
     const hbT0 = performance.now();
     await new Promise<void>((resolve) => {
@@ -214,8 +241,10 @@ export async function benchHtexScalePoint(o: {
     lat.sort((a, b) => a - b);
     loopDelay.disable();
     gcObserver.disconnect();
+    const runQueueWait = runQueueWaitMs() - sched0;
     if (prof2) await prof2.save(join(o.profDir!, `paced-${pools}.cpuprofile`));
     const t2 = performance.now();
+    const pacedWallMs = t2 - hbT0;
     await dfk.cleanup();
     const t3 = performance.now();
     const cpuRun = process.cpuUsage(cpuStart);
@@ -252,9 +281,11 @@ export async function benchHtexScalePoint(o: {
       loopDelayMaxMs: r2(loopDelay.max / 1e6),
       gcPauseTotalMs: r2(gcPauses.reduce((a, b) => a + b, 0)),
       gcPauseMaxMs: r2(Math.max(0, ...gcPauses)),
+      runQueueWaitShare: r2(runQueueWait / pacedWallMs),
       kernelCpuCores: r2((cpu1.user + cpu1.system) / 1000 / (t1 - t0)),
       kernelCpuMicrosPerTask: r2((cpu1.user + cpu1.system) / o.tasks),
       poolCpuSeconds: r2(poolCpu),
+      poolWaitSeconds: r2(st.reduce((n, s) => n + s.wait, 0)),
       wholeRunMicrosPerTry: {
         kernel: r2((cpuRun.user + cpuRun.system) / tryRows),
         writer: writerCpu === null ? null : r2((writerCpu * 1e6) / tryRows),
@@ -295,8 +326,8 @@ export async function benchHtexScale(
     print(
       `htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
         `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
-        `kernel loop delay p99 ${r.loopDelayP99Ms} max ${r.loopDelayMaxMs} ms, GC ${r.gcPauseTotalMs} ms (max ${r.gcPauseMaxMs}), ` +
-        `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s, rows: ${r.tryRows} try, ${r.nodeRows} node; ` +
+        `kernel loop delay p99 ${r.loopDelayP99Ms} max ${r.loopDelayMaxMs} ms, GC ${r.gcPauseTotalMs} ms (max ${r.gcPauseMaxMs}), waiting for a core ${Math.round(r.runQueueWaitShare * 100)}% of the time, ` +
+        `kernel+interchange CPU ${r.kernelCpuCores} cores = ${r.kernelCpuMicrosPerTask} µs/task, pool processes ${r.poolCpuSeconds} CPU-s (${r.poolWaitSeconds} s waiting for a core), rows: ${r.tryRows} try, ${r.nodeRows} node; ` +
         `whole run CPU µs/try: kernel ${r.wholeRunMicrosPerTry.kernel} + writer ${r.wholeRunMicrosPerTry.writer} + pools ${r.wholeRunMicrosPerTry.pools}`,
     );
     out.push(r);

@@ -9,7 +9,7 @@
  * heartbeat round trips (pool heartbeat → interchange reply) and its own CPU time to DIR/pools-<block id>.json.
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { serialize } from "node:v8";
 import { PoolFrameDecoder, encodePoolFrame, writePoolFrame } from "../src/executors/htex/poolFrames.js";
@@ -155,6 +155,15 @@ function simPool(index: number): void {
   });
 }
 
+/** Time this process's thread spent ready to run but waiting for a core (Linux schedstat; 0 where absent). */
+function runQueueWaitSeconds(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
 function writeStats(): void {
   if (!statsFile) return;
   const sorted = [...hbRtts].sort((a, b) => a - b);
@@ -172,6 +181,7 @@ function writeStats(): void {
       hbP99Ms: pick(0.99),
       hbMaxMs: pick(1),
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      waitSeconds: runQueueWaitSeconds(),
     }),
   );
 }
