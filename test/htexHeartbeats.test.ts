@@ -11,6 +11,7 @@ import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { PoolFrameDecoder, encodePoolFrame, writePoolFrame } from "../src/executors/htex/poolFrames.js";
 import { CLOCK_RESAMPLE_EVERY, CLOCK_SAMPLES, pingDue, PoolServer } from "../src/executors/htex/poolServer.js";
+import { ThreadedPoolServer } from "../src/executors/htex/threadedPoolServer.js";
 import {
   decodeJson,
   decodeMessage,
@@ -46,30 +47,8 @@ test("the rules: a ping with the first heartbeats and one in 16 after; a pool's 
   assert.equal(heartbeatDue(0, 30, 120), false);
 });
 
-test("the pool server answers every heartbeat, and pings only with the welcome and the heartbeats pingDue names", async () => {
-  const secret = newSecret();
-  const heard: string[] = [];
-  const server = new PoolServer(
-    {
-      label: "hb",
-      secret,
-      address: "127.0.0.1",
-      portRange: [0, 0],
-      welcome: {
-        runId: "r",
-        resourceInterval: 0,
-        resourceMonitoring: false,
-        heartbeatPeriod: 1,
-        heartbeatThreshold: 120,
-      },
-      log: () => {},
-    },
-    {
-      admit: () => null,
-      registered: () => ({ message: (m) => heard.push(m.t), closed: () => {} }),
-    },
-  );
-  const port = await server.listen();
+/** A pool written from the protocol: registers, then records the type of every message it gets. */
+async function rawPool(port: number, secret: string): Promise<{ socket: net.Socket; got: string[] }> {
   const s = net.connect({ host: "127.0.0.1", port });
   const dec = new PoolFrameDecoder(1 << 20);
   const got: string[] = [];
@@ -105,20 +84,80 @@ test("the pool server answers every heartbeat, and pings only with the welcome a
       got.push(m.t);
     }
   });
+  await waitFor(() => got.includes("welcome"), { what: "the welcome" });
+  return { socket: s, got };
+}
+
+/** Sends `n` heartbeats, each after the reply to the one before. */
+async function beat(pool: { socket: net.Socket; got: string[] }, n: number): Promise<void> {
+  const before = pool.got.filter((t) => t === "heartbeat").length;
+  for (let i = 1; i <= n; i++) {
+    writePoolFrame(pool.socket, encodeMessage({ t: "heartbeat", clock: nowMicros() }));
+    await waitFor(() => pool.got.filter((t) => t === "heartbeat").length === before + i, {
+      what: `reply to heartbeat ${i}`,
+    });
+  }
+}
+
+const serverOptions = (secret: string) => ({
+  label: "hb",
+  secret,
+  address: "127.0.0.1",
+  portRange: [0, 0] as const,
+  welcome: { runId: "r", resourceInterval: 0, resourceMonitoring: false, heartbeatPeriod: 1, heartbeatThreshold: 120 },
+  log: () => {},
+});
+
+test("the pool server answers every heartbeat, and pings only with the welcome and the heartbeats pingDue names", async () => {
+  const secret = newSecret();
+  const heard: string[] = [];
+  const server = new PoolServer(serverOptions(secret), {
+    admit: () => null,
+    registered: () => ({ message: (m) => heard.push(m.t), closed: () => {} }),
+  });
+  const pool = await rawPool(await server.listen(), secret);
   try {
-    await waitFor(() => got.includes("ping"), { what: "the welcome's ping" });
     const N = 40;
-    for (let i = 1; i <= N; i++) {
-      writePoolFrame(s, encodeMessage({ t: "heartbeat", clock: nowMicros() }));
-      await waitFor(() => got.filter((t) => t === "heartbeat").length === i, { what: `reply to heartbeat ${i}` });
-    }
+    await beat(pool, N);
     await waitFor(() => heard.filter((t) => t === "heartbeat").length === N, { what: "every heartbeat handed on" });
-    const pings = got.filter((t) => t === "ping").length;
+    const pings = pool.got.filter((t) => t === "ping").length;
     const due = Array.from({ length: N }, (_, i) => i + 1).filter(pingDue).length;
-    assert.equal(pings, 1 + due, `pings: ${got.join(" ")}`);
+    assert.equal(pings, 1 + due, `pings: ${pool.got.join(" ")}`);
     assert.ok(pings < N / 4, "far fewer pings than heartbeats");
   } finally {
-    s.destroy();
+    pool.socket.destroy();
+    await server.close(100);
+  }
+});
+
+test("on its own thread, the pool server hands heartbeats to the kernel's thread in a few batches, not one each", async () => {
+  const secret = newSecret();
+  let heartbeats = 0,
+    turns = 0,
+    inTurn = false;
+  const server = new ThreadedPoolServer(serverOptions(secret), {
+    registered: () => ({
+      message: (m) => {
+        if (m.t !== "heartbeat") return;
+        heartbeats++;
+        // Messages of one batch are handed over in one go: count the event-loop turns they came in.
+        if (!inTurn) {
+          inTurn = true;
+          turns++;
+          queueMicrotask(() => (inTurn = false));
+        }
+      },
+      closed: () => {},
+    }),
+  });
+  const pool = await rawPool(await server.listen(), secret);
+  try {
+    // 30 heartbeats, each answered at once by the thread, over some 100s of ms.
+    await beat(pool, 30);
+    await waitFor(() => heartbeats === 30, { what: "all 30 heartbeats on the kernel's thread" });
+    assert.ok(turns <= 10, `30 heartbeats reached the kernel's thread in ${turns} batches`);
+  } finally {
+    pool.socket.destroy();
     await server.close(100);
   }
 });
