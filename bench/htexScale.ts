@@ -10,7 +10,7 @@
  *    in one), and of the pool processes, per second of the phase.
  *
  *   node dist/bench/htexScale.js [--pools 10,100,1000] [--workers 8|auto] [--tasks N] [--processes P]
- *                                [--heartbeat S] [--rate R] [--prof DIR]
+ *                                [--heartbeat S] [--rate R] [--idle S] [--prof DIR]
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -52,6 +52,12 @@ export interface HtexScalePoint {
   kernelCpuCores: number;
   /** The same CPU per task, µs: what the process costs a task, whatever share of the machine it got. */
   kernelCpuMicrosPerTask: number;
+  /**
+   * With --idle S: S seconds of connected, idle pools before any task. The CPU of the kernel's
+   * process (its pool-server thread answers the heartbeats) and of the pool processes, in cores,
+   * and the kernel process's CPU per heartbeat (pools / period heartbeats a second).
+   */
+  idle: { seconds: number; kernelCores: number; poolCores: number; kernelMicrosPerHeartbeat: number } | null;
   /** CPU of all simulated pool processes during the whole run, in core-seconds. */
   poolCpuSeconds: number;
   /** Their time ready to run but waiting for a core, in seconds (summed over the processes). */
@@ -119,6 +125,8 @@ export async function benchHtexScalePoint(o: {
   processes?: number;
   heartbeatPeriod?: number;
   rate?: number;
+  /** Seconds of idle pools (heartbeats only) to measure before any task; 0 = none. */
+  idleSeconds?: number;
   /** Write CPU profiles of the kernel's thread, one per measured phase, to this directory. */
   profDir?: string;
 }): Promise<HtexScalePoint> {
@@ -189,6 +197,25 @@ export async function benchHtexScalePoint(o: {
   try {
     await waitUntil(() => (ex.interchangeForTests?.poolCount() ?? 0) >= pools, 120_000, `${pools} pools to register`);
     const workers = pools * o.workersPerPool;
+    let idle: HtexScalePoint["idle"] = null;
+    if (o.idleSeconds) {
+      // Heartbeat handling alone: the pools are connected and idle. The pool processes write their
+      // stats every second; wait for one write after the window so its CPU is counted.
+      await new Promise((r) => setTimeout(r, 2000));
+      const pools0 = readPoolStats().reduce((n, s) => n + s.cpu, 0);
+      const c0 = process.cpuUsage();
+      const w0 = performance.now();
+      await new Promise((r) => setTimeout(r, o.idleSeconds! * 1000 + 1100));
+      const c1 = process.cpuUsage(c0);
+      const wall = (performance.now() - w0) / 1000;
+      const poolsCpu = readPoolStats().reduce((n, s) => n + s.cpu, 0) - pools0;
+      idle = {
+        seconds: r2(wall),
+        kernelCores: r2((c1.user + c1.system) / 1e6 / wall),
+        poolCores: r2(poolsCpu / wall),
+        kernelMicrosPerHeartbeat: r2((c1.user + c1.system) / ((wall * pools) / heartbeatPeriod)),
+      };
+    }
     // Warm-up: every pool gets tries, the kernel's and the writer's code paths are compiled.
     await Promise.all(Array.from({ length: Math.max(2000, workers * 2) }, (_, i) => noopApp(i)));
 
@@ -284,6 +311,7 @@ export async function benchHtexScalePoint(o: {
       runQueueWaitShare: r2(runQueueWait / pacedWallMs),
       kernelCpuCores: r2((cpu1.user + cpu1.system) / 1000 / (t1 - t0)),
       kernelCpuMicrosPerTask: r2((cpu1.user + cpu1.system) / o.tasks),
+      idle,
       poolCpuSeconds: r2(poolCpu),
       poolWaitSeconds: r2(st.reduce((n, s) => n + s.wait, 0)),
       wholeRunMicrosPerTry: {
@@ -301,7 +329,7 @@ export async function benchHtexScalePoint(o: {
 
 export async function benchHtexScale(
   o: {
-    points?: { pools: number; workersPerPool: number; tasks: number; rate?: number }[];
+    points?: { pools: number; workersPerPool: number; tasks: number; rate?: number; idleSeconds?: number }[];
     print?: (l: string) => void;
     processes?: number;
     heartbeatPeriod?: number;
@@ -323,6 +351,11 @@ export async function benchHtexScale(
       ...(o.heartbeatPeriod ? { heartbeatPeriod: o.heartbeatPeriod } : {}),
       ...(o.profDir ? { profDir: o.profDir } : {}),
     });
+    if (r.idle)
+      print(
+        `htex-scale ${r.pools} idle pools for ${r.idle.seconds} s: kernel process ${r.idle.kernelCores} cores ` +
+          `(${r.idle.kernelMicrosPerHeartbeat} µs per heartbeat), pool processes ${r.idle.poolCores} cores`,
+      );
     print(
       `htex-scale ${r.pools} pools × ${r.workersPerPool} = ${r.workers} workers: ${r.tasksPerSecond} tasks/s (${r.withCleanupPerSecond} with cleanup), ` +
         `paced ${r.pacedRate}/s p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, heartbeats ${r.heartbeatsPerSecond}/s rtt p50 ${r.heartbeatP50Ms} p99 ${r.heartbeatP99Ms} ms, ` +
@@ -346,11 +379,13 @@ async function main(): Promise<void> {
   const tasks = get("--tasks");
   const processes = get("--processes");
   const rate = get("--rate");
+  const idleSeconds = get("--idle");
   const points = poolsList.map((n) => ({
     pools: n,
     workersPerPool: workers ? Number(workers) : n >= 1000 ? 10 : n >= 100 ? 16 : 8,
     tasks: tasks ? Number(tasks) : n >= 100 ? 100_000 : 50_000,
     ...(rate ? { rate: Number(rate) } : {}),
+    ...(idleSeconds ? { idleSeconds: Number(idleSeconds) } : {}),
   }));
   const hb = get("--heartbeat");
   const res = await benchHtexScale({
