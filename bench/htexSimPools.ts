@@ -9,7 +9,7 @@
  * heartbeat round trips (pool heartbeat → interchange reply) and its own CPU time to DIR/pools-<block id>.json.
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { serialize } from "node:v8";
 import { PoolFrameDecoder, encodePoolFrame, writePoolFrame } from "../src/executors/htex/poolFrames.js";
@@ -22,6 +22,7 @@ import {
   decodeMessage,
   encodeJson,
   encodeMessage,
+  heartbeatDue,
   newNonce,
   nowMicros,
   parseInterchangeMessage,
@@ -63,10 +64,12 @@ function simPool(index: number): void {
   const hbSent: number[] = [];
   let out: ResultItem[] = [];
   let flushQueued = false;
+  let lastSent = 0;
   const flush = (): void => {
     flushQueued = false;
     if (out.length === 0 || socket.destroyed) return;
     writePoolFrame(socket, encodeMessage({ t: "results", items: out, started: [], samples: [] }));
+    lastSent = Date.now();
     out = [];
   };
   socket.on("data", (chunk: Buffer) => {
@@ -105,8 +108,11 @@ function simPool(index: number): void {
         const period = m.heartbeatPeriod * 1000;
         setTimeout(() => {
           hbTimer = setInterval(() => {
+            // The real pool's rule: no heartbeat when results went out within half a period.
+            if (!heartbeatDue(Date.now() - lastSent, m.heartbeatPeriod, m.heartbeatThreshold)) return;
             hbSent.push(performance.now());
             writePoolFrame(socket, encodeMessage({ t: "heartbeat", clock: nowMicros() }));
+            lastSent = Date.now();
           }, period);
         }, Math.random() * period).unref();
         continue;
@@ -129,6 +135,7 @@ function simPool(index: number): void {
         }
         case "ping":
           writePoolFrame(socket, encodeMessage({ t: "pong", t0: m.t0, clock: nowMicros() }));
+          lastSent = Date.now();
           break;
         case "shutdown":
           socket.end();
@@ -148,6 +155,15 @@ function simPool(index: number): void {
   });
 }
 
+/** Time this process's thread spent ready to run but waiting for a core (Linux schedstat; 0 where absent). */
+function runQueueWaitSeconds(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
 function writeStats(): void {
   if (!statsFile) return;
   const sorted = [...hbRtts].sort((a, b) => a - b);
@@ -165,6 +181,7 @@ function writeStats(): void {
       hbP99Ms: pick(0.99),
       hbMaxMs: pick(1),
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      waitSeconds: runQueueWaitSeconds(),
     }),
   );
 }

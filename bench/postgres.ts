@@ -14,6 +14,7 @@
  * machine; every client of the server counts).
  */
 import { benchPgAdminUrl } from "./pgServer.js";
+import { writerCpuSeconds } from "./writerCpu.js";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -97,21 +98,6 @@ class BackendCpu {
   }
 }
 const SAMPLE_MS = 200;
-
-/** The writer's own CPU time, from the line it logs when it exits. */
-function writerCpuSeconds(runDir: string): number | null {
-  let text = "";
-  try {
-    for (const d of fs.readdirSync(runDir)) {
-      const f = path.join(runDir, d, "database_manager.log");
-      if (fs.existsSync(f)) text += fs.readFileSync(f, "utf8");
-    }
-  } catch {
-    return null;
-  }
-  const m = /CPU time ([\d.]+) s/.exec(text);
-  return m ? Number(m[1]) : null;
-}
 
 interface Once {
   perSecond: number;

@@ -112,3 +112,70 @@ test("one pass over 10,000 pools stays cheap (no per-try scans)", () => {
   assert.ok(d.assignments.every((a) => a.count === 8));
   assert.ok(perCall < 20, `${perCall.toFixed(2)} ms per decision over 10,000 pools`);
 });
+
+/** The policy as first written (one pass collecting every eligible pool), to check the faster one against. */
+function reference(pending: number, pools: PoolView[], cursor: number, silentAfter: number) {
+  const n = pools.length;
+  if (pending <= 0 || n === 0) return { assignments: [], cursor };
+  const start = ((cursor % n) + n) % n;
+  const eligible: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const idx = (start + k) % n;
+    const p = pools[idx]!;
+    if (p.active && p.inflight < p.capacity && NOW - p.lastHeard <= silentAfter) eligible.push(idx);
+  }
+  const assignments: { pool: number; count: number }[] = [];
+  let left = pending,
+    remaining = eligible.length,
+    cur = cursor;
+  for (const idx of eligible) {
+    const p = pools[idx]!;
+    const idle = Math.max(0, p.workerCount - p.inflight);
+    const share = Math.min(p.capacity - p.inflight, Math.max(Math.ceil(left / remaining--), Math.min(idle, left)));
+    if (share <= 0) continue;
+    assignments.push({ pool: idx, count: share });
+    left -= share;
+    cur = idx + 1;
+    if (left === 0) break;
+  }
+  return { assignments, cursor: cur };
+}
+
+test("the early-stopping policy decides exactly as the one-pass policy did (random pools and queues)", () => {
+  let seed = 12345;
+  const rnd = (k: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % k;
+  };
+  for (let round = 0; round < 3000; round++) {
+    const pools = Array.from({ length: 1 + rnd(40) }, (_, i) => {
+      const workers = 1 + rnd(16);
+      const capacity = workers + rnd(3) * rnd(20);
+      return pool(String(i), capacity, rnd(capacity + 2), {
+        workerCount: workers,
+        active: rnd(10) > 0,
+        lastHeard: NOW - (rnd(10) === 0 ? 90e6 : 0),
+      });
+    });
+    const pending = rnd(4) === 0 ? rnd(5) : rnd(600);
+    const cursor = rnd(60);
+    assert.deepEqual(run(pending, pools, cursor), reference(pending, pools, cursor, 60e6), `round ${round}`);
+  }
+});
+
+test("a trickle stops at the first pool with idle workers for it: the rest of 10,000 pools are not read", () => {
+  let reads = 0;
+  const pools = Array.from({ length: 10_000 }, (_, i) => {
+    const p = pool(String(i), 8, i < 3 ? 8 : 0);
+    return new Proxy(p, {
+      get(t, k) {
+        if (k === "inflight") reads++;
+        return t[k as keyof PoolView];
+      },
+    });
+  });
+  const d = run(5, pools, 0);
+  assert.deepEqual(d.assignments, [{ pool: 3, count: 5 }], "three full pools skipped, the fourth takes all five");
+  assert.equal(d.cursor, 4);
+  assert.ok(reads <= 10, `${reads} pool views read for 5 tries`);
+});

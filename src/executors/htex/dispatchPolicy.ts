@@ -57,25 +57,42 @@ export interface DispatchDecision {
 /**
  * Shares the pending tries evenly between the pools with room, each up to its free capacity and
  * at least up to its idle workers, starting after the pool the previous round ended on (so a
- * trickle of tries spreads over the pools rather than always landing on the first ones). One
- * pass: O(pools).
+ * trickle of tries spreads over the pools rather than always landing on the first ones).
+ *
+ * It runs once per event-loop turn in which tries were queued or answered, so it allocates
+ * nothing but its answer and stops early: when the first pool with room has idle workers for
+ * every pending try (a trickle, the common case), it takes them all, after a scan only as long
+ * as the run of full or silent pools before it. Otherwise one pass counts the pools with room
+ * and a second shares: O(pools), amortised over at least that pool's idle workers + 1 tries.
  */
 export function assignTries(i: DispatchInput): DispatchDecision {
   const n = i.pools.length;
   if (i.pending <= 0 || n === 0) return { assignments: [], cursor: i.cursor };
   const start = ((i.cursor % n) + n) % n;
-  const eligible: number[] = [];
+  const hasRoom = (p: PoolView): boolean => p.active && p.inflight < p.capacity && i.now - p.lastHeard <= i.silentAfter;
+  let first = -1;
   for (let k = 0; k < n; k++) {
-    const idx = (start + k) % n;
-    const p = i.pools[idx]!;
-    if (p.active && p.inflight < p.capacity && i.now - p.lastHeard <= i.silentAfter) eligible.push(idx);
+    const idx = start + k < n ? start + k : start + k - n;
+    if (hasRoom(i.pools[idx]!)) {
+      first = k;
+      break;
+    }
   }
+  if (first < 0) return { assignments: [], cursor: i.cursor };
+  const firstIdx = start + first < n ? start + first : start + first - n;
+  const p0 = i.pools[firstIdx]!;
+  // Idle workers for every try: the share rule below gives this pool all of them anyway.
+  if (p0.workerCount - p0.inflight >= i.pending)
+    return { assignments: [{ pool: firstIdx, count: i.pending }], cursor: firstIdx + 1 };
+  let remaining = 0;
+  for (let k = first; k < n; k++) if (hasRoom(i.pools[start + k < n ? start + k : start + k - n]!)) remaining++;
   const assignments: Assignment[] = [];
   let left = i.pending,
-    remaining = eligible.length,
     cursor = i.cursor;
-  for (const idx of eligible) {
+  for (let k = first; k < n && left > 0; k++) {
+    const idx = start + k < n ? start + k : start + k - n;
     const p = i.pools[idx]!;
+    if (!hasRoom(p)) continue;
     // An even share, but at least as many as the pool has idle workers: each try still starts at
     // once, and a trickle travels as one batch to one pool instead of a frame per try per pool.
     const idleWorkers = Math.max(0, p.workerCount - p.inflight);
@@ -83,11 +100,9 @@ export function assignTries(i: DispatchInput): DispatchDecision {
       p.capacity - p.inflight,
       Math.max(Math.ceil(left / remaining--), Math.min(idleWorkers, left)),
     );
-    if (share <= 0) continue;
     assignments.push({ pool: idx, count: share });
     left -= share;
     cursor = idx + 1;
-    if (left === 0) break;
   }
   return { assignments, cursor };
 }

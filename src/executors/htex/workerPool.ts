@@ -19,6 +19,7 @@ import {
   decodeMessage,
   encodeJson,
   encodeMessage,
+  heartbeatDue,
   HANDSHAKE_MAX_FRAME,
   DEFAULT_MAX_FRAME,
   nowMicros,
@@ -147,8 +148,12 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       : net.connect({ host: opts.host, port: opts.port });
     socket.setNoDelay(true);
     const decoder = new PoolFrameDecoder(HANDSHAKE_MAX_FRAME);
+    /** When this pool last sent the interchange anything (a sign of life, as a heartbeat is). */
+    let lastSent = 0;
     const sendMsg = (m: object): void => {
-      if (!socket.destroyed) writePoolFrame(socket, encodeMessage(m));
+      if (socket.destroyed) return;
+      writePoolFrame(socket, encodeMessage(m));
+      lastSent = Date.now();
     };
 
     /** Results in as few frames as fit: each result is under the value limit, so splitting always ends. */
@@ -156,6 +161,7 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       const payload = encodeMessage({ t: "results", items, started, samples });
       if (payload.length <= DEFAULT_MAX_FRAME || items.length <= 1) {
         if (!socket.destroyed) writePoolFrame(socket, payload);
+        lastSent = Date.now();
         return;
       }
       const mid = items.length >> 1;
@@ -346,7 +352,8 @@ export function runWorkerPool(opts: WorkerPoolOptions): Promise<number> {
       for (let i = 0; i < workerCount; i++) workers.push(startWorker());
       timers.push(
         setInterval(() => {
-          sendMsg({ t: "heartbeat", clock: nowMicros() });
+          if (heartbeatDue(Date.now() - lastSent, m.heartbeatPeriod, m.heartbeatThreshold))
+            sendMsg({ t: "heartbeat", clock: nowMicros() });
           if (Date.now() - lastHeard > m.heartbeatThreshold * 1000)
             stop(1, "interchange silent beyond the heartbeat threshold");
         }, m.heartbeatPeriod * 1000),
