@@ -21,7 +21,6 @@ import type {
   WorkflowSummary,
 } from "../../database/queries/types.js";
 
-
 function sampleNote(k: number | undefined): HTMLElement | null {
   return k && k > 1
     ? h(
