@@ -628,6 +628,34 @@ for (const dialect of DIALECTS)
   });
 
 for (const dialect of DIALECTS)
+  test(`an event naming a column its table lacks refuses that row, named, whether it is a first event or a later one; the rest is written (${dialect})`, async () => {
+    const db = await testDatabase(dialect);
+    const runId = "run-unknown-column";
+    await withStore(db.endpoint, runId, notices(), async (s) => {
+      const first = await s.applyBatch([
+        workflowStart(),
+        ...taskLifecycle(0),
+        taskFirst(3, { task_colour: "blue" }),
+        ...taskLifecycle(4),
+      ]);
+      assert.deepEqual(first.rejected, [`task 3 (run ${runId}) was refused: task has no column "task_colour"`]);
+      const later = await s.applyBatch([
+        { t: "try", task_id: 0, try_id: 0, first: false, cols: { hostname: "elsewhere", try_colour: "red" } },
+        { t: "try", task_id: 4, try_id: 0, first: false, cols: { hostname: "node2" } },
+      ] as MonitoringEvent[]);
+      assert.deepEqual(later.rejected, [`try 0 of task 0 (run ${runId}) was refused: try has no column "try_colour"`]);
+    });
+    assert.deepEqual(await db.rows("SELECT task_id, hostname FROM try WHERE run_id = ? ORDER BY task_id", runId), [
+      { task_id: 0, hostname: "node1" },
+      { task_id: 4, hostname: "node2" },
+    ]);
+    assert.deepEqual(
+      (await db.rows("SELECT task_id FROM task WHERE run_id = ? ORDER BY task_id", runId)).map((r) => r["task_id"]),
+      [0, 4],
+    );
+  });
+
+for (const dialect of DIALECTS)
   test(`an update for a task whose first event never arrived is reported, not silently lost (${dialect})`, async () => {
     const db = await testDatabase(dialect);
     const file = db.endpoint;
