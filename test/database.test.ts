@@ -158,6 +158,9 @@ test("formatMicros agrees with a plain Date formatter across many seconds (prefi
     const us = Math.floor(T0 + (i % 2 === 0 ? rand() * 5e6 : rand() * 3e14));
     assert.equal(formatMicros(us), reference(us));
   }
+  // Before 1970 (negative microseconds) and within one millisecond (the millisecond cache).
+  for (const us of [-1, -999, -1000, -1001, -86_400_000_001, T0 + 1, T0 + 999, T0 + 1000, T0 - 1])
+    assert.equal(formatMicros(us), reference(us), `formatMicros(${us})`);
 });
 
 test("parseDateTime inverts formatMicros, and rejects other text", () => {
@@ -588,7 +591,10 @@ for (const dialect of DIALECTS)
       const out = await s.applyBatch(events);
       assert.equal(out.rows, 1 + 150 * 7);
       const once = await snapshot(grouped);
-      await s.applyBatch(events);
+      // The replay meets stored keys: written again with upserts, nothing refused, nothing changed.
+      const again = await s.applyBatch(events);
+      assert.deepEqual(again.rejected, []);
+      assert.equal(again.rows, 1 + 150 * 7);
       assert.equal(await snapshot(grouped), once);
     });
     // The same events one at a time: no grouping, no coalescing.
