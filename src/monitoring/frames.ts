@@ -60,18 +60,22 @@ export function openPayload(payload: Buffer): { seq: number; count: number; even
 /**
  * Reads and validates a frame's events. Never throws: whatever cannot be used is described in
  * `problems` (an unusable header loses the frame; a bad record only itself; an unreadable one
- * the rest of the frame), and every event returned has passed validateEvent.
+ * the rest of the frame), and every event returned has passed validateEvent. The events are
+ * appended to `into` when given (the writer gathers a transaction's frames in one array).
  */
-export function decodeBatch(payload: Buffer): { seq: number | null; events: MonitoringEvent[]; problems: string[] } {
+export function decodeBatch(
+  payload: Buffer,
+  into: MonitoringEvent[] = [],
+): { seq: number | null; events: MonitoringEvent[]; problems: string[] } {
   const problems: string[] = [];
   let header: ReturnType<typeof openPayload>;
   try {
     header = openPayload(payload);
   } catch (err) {
-    return { seq: null, events: [], problems: [(err as Error).message] };
+    return { seq: null, events: into, problems: [(err as Error).message] };
   }
   const { seq, count, events: reader } = header;
-  const events: MonitoringEvent[] = [];
+  const events = into;
   for (let i = 0; i < count; i++) {
     try {
       events.push(validateEvent(readEvent(reader)));
