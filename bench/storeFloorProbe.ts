@@ -26,7 +26,15 @@ const runId = `probe-${process.pid}`;
 const store = await openStore(file, runId, { warning: console.error, note: () => undefined });
 const t = Date.now() * 1000;
 await store.applyBatch([
-  { t: "workflow_start", workflow_name: "probe", workflow_version: "1", time_began: t, host: "h", user: "u", rundir: dir },
+  {
+    t: "workflow_start",
+    workflow_name: "probe",
+    workflow_version: "1",
+    time_began: t,
+    host: "h",
+    user: "u",
+    rundir: dir,
+  },
 ]);
 store.close();
 
@@ -44,8 +52,14 @@ const taskCols =
   "task_id, run_id, task_depends, task_func_name, task_memoize, task_hashsum, task_inputs, task_outputs, task_stdin, " +
   "task_stdout, task_stderr, task_time_invoked, task_time_returned, task_fail_count, task_fail_cost, task_lineage_hash, task_latest_status";
 const insTask = many(`INSERT OR FAIL INTO task (${taskCols})`, `(?, @r${", ?".repeat(15)})`);
-const insTry = many("INSERT OR FAIL INTO try (try_id, task_id, run_id, task_executor, task_try_time_launched)", "(?, ?, @r, ?, ?)");
-const insStatus = many("INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id)", "(?, ?, ?, @r, ?)");
+const insTry = many(
+  "INSERT OR FAIL INTO try (try_id, task_id, run_id, task_executor, task_try_time_launched)",
+  "(?, ?, @r, ?, ?)",
+);
+const insStatus = many(
+  "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id)",
+  "(?, ?, ?, @r, ?)",
+);
 const updTask = many(
   "UPDATE OR FAIL task SET task_time_returned = v.column2, task_latest_status = v.column3 FROM (",
   "(?, ?, ?)",
@@ -69,7 +83,24 @@ const launch = db.transaction((s: number) => {
     let c = 0;
     for (let i = g; i < g + group; i++) {
       const ti = t + i;
-      for (const v of [i, "", "noop", "0", null, "None", "None", null, "", "", formatMicros(ti), null, 0, 0, null, "launched"])
+      for (const v of [
+        i,
+        "",
+        "noop",
+        "0",
+        null,
+        "None",
+        "None",
+        null,
+        "",
+        "",
+        formatMicros(ti),
+        null,
+        0,
+        0,
+        null,
+        "launched",
+      ])
         taskP[a++] = v;
       tryP[b++] = 0;
       tryP[b++] = i;
@@ -101,7 +132,11 @@ const done = db.transaction((s: number) => {
   let c = 0;
   for (let i = s; i < s + per; i++) {
     const ti = t + i;
-    for (const [state, d] of [["running", 7], ["running_ended", 9], ["exec_done", 11]] as const) {
+    for (const [state, d] of [
+      ["running", 7],
+      ["running_ended", 9],
+      ["exec_done", 11],
+    ] as const) {
       statusP[c++] = i;
       statusP[c++] = state;
       statusP[c++] = formatMicros(ti + d);
@@ -138,9 +173,16 @@ for (let s = 0; s < n; s += per) {
   done.immediate(s);
 }
 const c = process.cpuUsage(c0);
-const rows = db.prepare("SELECT (SELECT COUNT(*) FROM status) + (SELECT COUNT(*) FROM task) + (SELECT COUNT(*) FROM try)").pluck().get();
-const finished = db.prepare("SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done' AND task_time_returned IS NOT NULL").pluck().get();
-if (rows !== n * 7 || finished !== n) throw new Error(`wrote ${String(rows)} rows (expected ${n * 7}), ${String(finished)} tasks done (expected ${n})`);
+const rows = db
+  .prepare("SELECT (SELECT COUNT(*) FROM status) + (SELECT COUNT(*) FROM task) + (SELECT COUNT(*) FROM try)")
+  .pluck()
+  .get();
+const finished = db
+  .prepare("SELECT COUNT(*) FROM task WHERE task_latest_status = 'exec_done' AND task_time_returned IS NOT NULL")
+  .pluck()
+  .get();
+if (rows !== n * 7 || finished !== n)
+  throw new Error(`wrote ${String(rows)} rows (expected ${n * 7}), ${String(finished)} tasks done (expected ${n})`);
 console.log(`floor: CPU ${((c.user + c.system) / n).toFixed(1)} µs/task (SQLite's own work for the store's rows)`);
 db.close();
 fs.rmSync(dir, { recursive: true, force: true });

@@ -161,7 +161,7 @@ class Row implements CoalescedRow {
     public first: boolean,
   ) {}
 }
-const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const EMPTY: Record<string, unknown> = Object.freeze({});
 
 /** Adds an event's columns to its row: a first event sets every settable column, a later one the updatable ones. */
 function addColumns(row: Row, first: boolean, cols: Record<string, unknown>, bits: ColumnBits): void {
@@ -220,14 +220,14 @@ export function planBatch(events: readonly MonitoringEvent[]): BatchPlan {
       case "task": {
         let row = tasks.get(e.task_id);
         if (row === undefined) tasks.set(e.task_id, (row = new Row(e.task_id, -1, e.first)));
-        addColumns(row, e.first, e.cols as Record<string, unknown>, TASK_BITS);
+        addColumns(row, e.first, e.cols, TASK_BITS);
         break;
       }
       case "try": {
         const key = tryKey(e.task_id, e.try_id);
         let row = tries.get(key);
         if (row === undefined) tries.set(key, (row = new Row(e.task_id, e.try_id, e.first)));
-        addColumns(row, e.first, e.cols as Record<string, unknown>, TRY_BITS);
+        addColumns(row, e.first, e.cols, TRY_BITS);
         break;
       }
       case "resource":

@@ -34,13 +34,7 @@ import {
 } from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { SqliteConnection } from "./connection.js";
-import {
-  isDuplicateKey,
-  isLockError,
-  isPermanentError,
-  isRowError,
-  sqliteErrorText as errorText,
-} from "./dialect.js";
+import { isDuplicateKey, isLockError, isPermanentError, isRowError, sqliteErrorText as errorText } from "./dialect.js";
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -515,11 +509,7 @@ export class SqliteStore implements Store {
    * ~GROUP_PARAMS parameters per statement, and so do updates of rows with the same column set.
    * In tolerant mode every row is its own statement, so a refused row can be named.
    */
-  private writeKeyedRows(
-    bits: ColumnBits,
-    rows: Iterable<CoalescedRow>,
-    describe: (r: CoalescedRow) => string,
-  ): void {
+  private writeKeyedRows(bits: ColumnBits, rows: Iterable<CoalescedRow>, describe: (r: CoalescedRow) => string): void {
     if (this.tolerant) {
       for (const r of rows)
         this.row(
@@ -615,24 +605,28 @@ export class SqliteStore implements Store {
     const table = layout.bits.table.name;
     const guard = layout.latest && this.guardLatest;
     const width = layout.width + (guard ? 1 : 0);
-    const { stmt, params } = this.reuse(`${table}:updn:${layout.mask}:${layout.latest}:${guard}:${n}`, n * width, () => {
-      // VALUES columns are named column1, column2, …: the key(s) first, then the columns set,
-      // then the state and (guarded) its time.
-      const nKeys = layout.isTry ? 2 : 1;
-      const tuple = `(?${", ?".repeat(width - 1)})`;
-      const set = layout.names.map((c, i) => `${c} = v.column${nKeys + i + 1}`);
-      if (layout.latest) {
-        const v = `v.column${nKeys + layout.names.length + 1}`;
-        set.push(`${DERIVED_LATEST} = ${guard ? guardedLatest(table, "@b", v, `v.column${width}`) : v}`);
-      }
-      const match = layout.isTry
-        ? `${table}.try_id = v.column1 AND ${table}.task_id = v.column2`
-        : `${table}.task_id = v.column1`;
-      return (
-        `UPDATE OR FAIL ${table} SET ${set.join(", ")} FROM (VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)}) AS v ` +
-        `WHERE ${match} AND ${table}.run_id = @r`
-      );
-    });
+    const { stmt, params } = this.reuse(
+      `${table}:updn:${layout.mask}:${layout.latest}:${guard}:${n}`,
+      n * width,
+      () => {
+        // VALUES columns are named column1, column2, …: the key(s) first, then the columns set,
+        // then the state and (guarded) its time.
+        const nKeys = layout.isTry ? 2 : 1;
+        const tuple = `(?${", ?".repeat(width - 1)})`;
+        const set = layout.names.map((c, i) => `${c} = v.column${nKeys + i + 1}`);
+        if (layout.latest) {
+          const v = `v.column${nKeys + layout.names.length + 1}`;
+          set.push(`${DERIVED_LATEST} = ${guard ? guardedLatest(table, "@b", v, `v.column${width}`) : v}`);
+        }
+        const match = layout.isTry
+          ? `${table}.try_id = v.column1 AND ${table}.task_id = v.column2`
+          : `${table}.task_id = v.column1`;
+        return (
+          `UPDATE OR FAIL ${table} SET ${set.join(", ")} FROM (VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)}) AS v ` +
+          `WHERE ${match} AND ${table}.run_id = @r`
+        );
+      },
+    );
     let k = 0;
     for (let i = from; i < from + n; i++) k = layout.fill(params, k, rows[i]!, guard);
     return stmt.run(params, this.named).changes;
@@ -651,13 +645,17 @@ export class SqliteStore implements Store {
     if (layout.width === (layout.isTry ? 2 : 1)) return; // nothing to update
     const table = bits.table.name;
     const guard = layout.latest && this.guardLatest;
-    const { stmt, params } = this.reuse(`${table}:upd:${layout.mask}:${layout.latest}:${guard}`, layout.width + (guard ? 2 : 0), () => {
-      const set = layout.names.map((c) => `${c} = ?`);
-      // guardedLatest's placeholders in text order: the state, its time, the state again.
-      if (layout.latest) set.push(`${DERIVED_LATEST} = ${guard ? guardedLatest(table, "@b", "?", "?") : "?"}`);
-      const keys = layout.isTry ? "try_id = ? AND task_id = ?" : "task_id = ?";
-      return `UPDATE OR FAIL ${table} SET ${set.join(", ")} WHERE ${keys} AND run_id = @r`;
-    });
+    const { stmt, params } = this.reuse(
+      `${table}:upd:${layout.mask}:${layout.latest}:${guard}`,
+      layout.width + (guard ? 2 : 0),
+      () => {
+        const set = layout.names.map((c) => `${c} = ?`);
+        // guardedLatest's placeholders in text order: the state, its time, the state again.
+        if (layout.latest) set.push(`${DERIVED_LATEST} = ${guard ? guardedLatest(table, "@b", "?", "?") : "?"}`);
+        const keys = layout.isTry ? "try_id = ? AND task_id = ?" : "task_id = ?";
+        return `UPDATE OR FAIL ${table} SET ${set.join(", ")} WHERE ${keys} AND run_id = @r`;
+      },
+    );
     let k = 0;
     const names = layout.names;
     for (let j = 0; j < names.length; j++) params[k++] = toSql(layout.types[j]!, r.cols[names[j]!]);
