@@ -126,10 +126,27 @@ export class FrameReader {
     return { payload };
   }
 
-  /** Makes the first `n` bytes one Buffer (joining chunks only when a frame spans several). */
+  /**
+   * Makes the first `n` bytes one Buffer. Only when a frame spans chunks are bytes copied, and
+   * then only its `n`: joining everything buffered copied the whole next read (up to 16 MiB)
+   * for each frame that crossed into it.
+   */
   private contiguous(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks, this.length)];
-    return this.chunks[0]!;
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first;
+    const joined = Buffer.allocUnsafe(n);
+    let have = 0;
+    let k = 0;
+    while (have < n) {
+      const c = this.chunks[k]!;
+      const take = Math.min(c.length, n - have);
+      c.copy(joined, have, 0, take);
+      have += take;
+      if (take < c.length) this.chunks[k] = c.subarray(take);
+      else k++;
+    }
+    this.chunks.splice(0, k, joined);
+    return joined;
   }
 
   private consume(n: number): void {
