@@ -158,6 +158,9 @@ test("formatMicros agrees with a plain Date formatter across many seconds (prefi
     const us = Math.floor(T0 + (i % 2 === 0 ? rand() * 5e6 : rand() * 3e14));
     assert.equal(formatMicros(us), reference(us));
   }
+  // Before 1970 (negative microseconds) and within one millisecond (the millisecond cache).
+  for (const us of [-1, -999, -1000, -1001, -86_400_000_001, T0 + 1, T0 + 999, T0 + 1000, T0 - 1])
+    assert.equal(formatMicros(us), reference(us), `formatMicros(${us})`);
 });
 
 test("parseDateTime inverts formatMicros, and rejects other text", () => {
@@ -588,7 +591,10 @@ for (const dialect of DIALECTS)
       const out = await s.applyBatch(events);
       assert.equal(out.rows, 1 + 150 * 7);
       const once = await snapshot(grouped);
-      await s.applyBatch(events);
+      // The replay meets stored keys: written again with upserts, nothing refused, nothing changed.
+      const again = await s.applyBatch(events);
+      assert.deepEqual(again.rejected, []);
+      assert.equal(again.rows, 1 + 150 * 7);
       assert.equal(await snapshot(grouped), once);
     });
     // The same events one at a time: no grouping, no coalescing.
@@ -625,6 +631,34 @@ for (const dialect of DIALECTS)
       [0, 1],
     );
     assert.equal((await db.rows("SELECT COUNT(*) AS n FROM status WHERE run_id = ?", runId))[0]!["n"], 10);
+  });
+
+for (const dialect of DIALECTS)
+  test(`an event naming a column its table lacks refuses that row, named, whether it is a first event or a later one; the rest is written (${dialect})`, async () => {
+    const db = await testDatabase(dialect);
+    const runId = "run-unknown-column";
+    await withStore(db.endpoint, runId, notices(), async (s) => {
+      const first = await s.applyBatch([
+        workflowStart(),
+        ...taskLifecycle(0),
+        taskFirst(3, { task_colour: "blue" }),
+        ...taskLifecycle(4),
+      ]);
+      assert.deepEqual(first.rejected, [`task 3 (run ${runId}) was refused: task has no column "task_colour"`]);
+      const later = await s.applyBatch([
+        { t: "try", task_id: 0, try_id: 0, first: false, cols: { hostname: "elsewhere", try_colour: "red" } },
+        { t: "try", task_id: 4, try_id: 0, first: false, cols: { hostname: "node2" } },
+      ] as MonitoringEvent[]);
+      assert.deepEqual(later.rejected, [`try 0 of task 0 (run ${runId}) was refused: try has no column "try_colour"`]);
+    });
+    assert.deepEqual(await db.rows("SELECT task_id, hostname FROM try WHERE run_id = ? ORDER BY task_id", runId), [
+      { task_id: 0, hostname: "node1" },
+      { task_id: 4, hostname: "node2" },
+    ]);
+    assert.deepEqual(
+      (await db.rows("SELECT task_id FROM task WHERE run_id = ? ORDER BY task_id", runId)).map((r) => r["task_id"]),
+      [0, 4],
+    );
   });
 
 for (const dialect of DIALECTS)

@@ -421,7 +421,17 @@ test("frames survive arbitrary chunking", () => {
     }
     assert.deepEqual(payloads(items), [1, 2, 3], `chunk size ${size}`);
     assert.equal(r.buffered, 0);
+    // All chunks first, then the frames: a frame that spans chunks is joined from part of the next one.
+    const all = new FrameReader();
+    for (let i = 0; i < frames.length; i += size) all.push(frames.subarray(i, i + size));
+    assert.deepEqual(payloads(drain(all)), [1, 2, 3], `chunk size ${size}, read at once`);
+    assert.equal(all.buffered, 0);
   }
+  // A frame's head split off, the rest of it in one chunk with the next frames.
+  const cut = new FrameReader();
+  cut.push(frames.subarray(0, 3));
+  cut.push(frames.subarray(3));
+  assert.deepEqual(payloads(drain(cut)), [1, 2, 3]);
 });
 
 test("after garbage the reader reports it once and resynchronises on the next frame", () => {

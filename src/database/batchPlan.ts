@@ -7,9 +7,13 @@
  * business (upserts), so memory does not grow with the number of tasks.
  *
  * `task_latest_status` is derived here, not sent: each task's newest status event in the batch
- * (by timestamp) becomes that column of its task row write, together with the status's time
- * (`latestTs`), which the store uses to refuse overwriting a newer state already stored (a
- * replayed older batch). So the column changes with every state change at no extra event.
+ * (by timestamp) becomes that column of its task row write (`latest`), together with the
+ * status's time (`latestTs`), which the stores use to refuse overwriting a newer state already
+ * stored (a replayed older batch). So the column changes with every state change at no extra event.
+ *
+ * This runs for every event the writer stores, so it copies nothing it need not: a row's columns
+ * are a bitmask over its table's columns (`mask`) plus the values by name (`cols`), which is the
+ * first event's own `cols` object until a second event of the same row adds to it.
  */
 import type {
   BlockEvent,
@@ -21,21 +25,35 @@ import type {
   WorkflowEndEvent,
   WorkflowStartEvent,
 } from "../vocabulary/events.js";
+import { TASK, TRY, type Table } from "./schema.js";
 
 export interface CoalescedRow {
   readonly task_id: number;
   readonly try_id: number; // -1 for task rows
   first: boolean;
-  /** Column name → value as sent (Micros, booleans); later events overwrite earlier ones. */
-  cols: Record<string, unknown>;
-  /** Task rows: time of the status that set `cols.task_latest_status` (the batch's newest for this task). */
-  latestTs?: number;
+  /**
+   * The columns this row writes: bit i is column i of its table (schema order). Never the key
+   * columns, nor task_latest_status (see `latest`).
+   */
+  mask: number;
+  /**
+   * Column name → value as sent (Micros, booleans), to be read for the columns in `mask` only:
+   * it may be an event's own object, holding columns the row does not write. Never written to.
+   */
+  readonly cols: Readonly<Record<string, unknown>>;
+  /** Task rows: the batch's newest state of this task (task_latest_status), or undefined if it has none. */
+  latest: string | undefined;
+  /** Time of the status that set `latest`. */
+  latestTs: number;
+  /** The first name an event gave this row that is no column of its table (the row must be refused), else undefined. */
+  unknownColumn: string | undefined;
 }
 
 export interface BatchPlan {
   workflowStart: WorkflowStartEvent | null;
   tasks: Map<number, CoalescedRow>;
-  tries: Map<string, CoalescedRow>;
+  /** Keyed by tryKey(task_id, try_id). */
+  tries: Map<number | string, CoalescedRow>;
   status: StatusEvent[];
   resources: ResourceEvent[];
   nodes: NodeEvent[];
@@ -76,27 +94,109 @@ export const TRY_UPDATABLE: ReadonlySet<string> = new Set([
   "task_try_stderr_tail",
 ]);
 
-function pick(first: boolean, cols: Record<string, unknown>, updatable: ReadonlySet<string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k in cols) if (first || updatable.has(k)) out[k] = cols[k];
-  return out;
+/** A table's columns as bits, for rows of that table. */
+export class ColumnBits {
+  /** Column name → position in the table (its bit). */
+  readonly index = new Map<string, number>();
+  /** Columns a first event may set: all but the keys and task_latest_status. */
+  readonly settable: number;
+  /** Columns a later event may set. */
+  readonly updatable: number;
+  private readonly namesCache = new Map<number, readonly string[]>();
+
+  constructor(
+    readonly table: Table,
+    updatable: ReadonlySet<string>,
+  ) {
+    if (table.columns.length > 31) throw new Error(`table ${table.name} has too many columns for a bitmask`);
+    let settable = 0;
+    let later = 0;
+    table.columns.forEach((c, i) => {
+      this.index.set(c.name, i);
+      if (table.primaryKey.includes(c.name) || c.name === DERIVED_LATEST) return;
+      settable |= 1 << i;
+      if (updatable.has(c.name)) later |= 1 << i;
+    });
+    this.settable = settable;
+    this.updatable = later;
+  }
+
+  bit(name: string): number {
+    return 1 << this.index.get(name)!;
+  }
+
+  /** The names of the columns in `mask`, in table order. */
+  names(mask: number): readonly string[] {
+    let out = this.namesCache.get(mask);
+    if (!out) {
+      out = this.table.columns.filter((_, i) => (mask & (1 << i)) !== 0).map((c) => c.name);
+      this.namesCache.set(mask, out);
+    }
+    return out;
+  }
 }
 
-function merge(
-  into: CoalescedRow,
-  first: boolean,
-  cols: Record<string, unknown>,
-  updatable: ReadonlySet<string>,
-): void {
-  if (first) into.first = true;
-  for (const k in cols) if (first || updatable.has(k)) into.cols[k] = cols[k];
+export const TASK_BITS = new ColumnBits(TASK, TASK_UPDATABLE);
+export const TRY_BITS = new ColumnBits(TRY, TRY_UPDATABLE);
+
+/**
+ * The key of a try row in BatchPlan.tries: a small integer (which a Map hashes fastest) while
+ * both ids are small enough, as nearly always (try ids below 8, task ids below 2^27), else a string.
+ */
+export function tryKey(taskId: number, tryId: number): number | string {
+  return (tryId & 7) === tryId && (taskId & 0x7ffffff) === taskId ? taskId * 8 + tryId : taskId + "." + tryId;
+}
+
+class Row implements CoalescedRow {
+  mask = 0;
+  cols: Record<string, unknown> = EMPTY;
+  /** Whether `cols` is this row's own object (else an event's, which must not change). */
+  owned = false;
+  latest: string | undefined = undefined;
+  latestTs = 0;
+  unknownColumn: string | undefined = undefined;
+  constructor(
+    readonly task_id: number,
+    readonly try_id: number,
+    public first: boolean,
+  ) {}
+}
+const EMPTY: Record<string, unknown> = Object.freeze({});
+
+/** Adds an event's columns to its row: a first event sets every settable column, a later one the updatable ones. */
+function addColumns(row: Row, first: boolean, cols: Record<string, unknown>, bits: ColumnBits): void {
+  if (first) row.first = true;
+  let sent = 0;
+  for (const k in cols) {
+    const i = bits.index.get(k);
+    if (i === undefined) row.unknownColumn ??= k;
+    else sent |= 1 << i;
+  }
+  const take = sent & (first ? bits.settable : bits.updatable);
+  if (take === 0) return;
+  if (row.mask === 0) {
+    row.cols = cols; // shared until a second event adds to this row
+    row.owned = false;
+    row.mask = take;
+    return;
+  }
+  if (!row.owned) {
+    const own: Record<string, unknown> = {};
+    for (const name of bits.names(row.mask)) own[name] = row.cols[name];
+    row.cols = own;
+    row.owned = true;
+  }
+  for (const name of bits.names(take)) row.cols[name] = cols[name];
+  row.mask |= take;
 }
 
 export function planBatch(events: readonly MonitoringEvent[]): BatchPlan {
+  const tasks = new Map<number, Row>();
+  const tries = new Map<number | string, Row>();
   const plan: BatchPlan = {
     workflowStart: null,
-    tasks: new Map(),
-    tries: new Map(),
+    tasks,
+    tries,
     status: [],
     resources: [],
     nodes: [],
@@ -105,38 +205,29 @@ export function planBatch(events: readonly MonitoringEvent[]): BatchPlan {
     workflowEnd: null,
     events: events.length,
   };
-  const latest = new Map<number, StatusEvent>();
   for (const e of events) {
     switch (e.t) {
+      case "status": {
+        plan.status.push(e);
+        let row = tasks.get(e.task_id);
+        if (row === undefined) tasks.set(e.task_id, (row = new Row(e.task_id, -1, false)));
+        if (row.latest === undefined || e.ts >= row.latestTs) {
+          row.latest = e.state;
+          row.latestTs = e.ts;
+        }
+        break;
+      }
       case "task": {
-        const row = plan.tasks.get(e.task_id);
-        if (row) merge(row, e.first, e.cols, TASK_UPDATABLE);
-        else
-          plan.tasks.set(e.task_id, {
-            task_id: e.task_id,
-            try_id: -1,
-            first: e.first,
-            cols: pick(e.first, e.cols, TASK_UPDATABLE),
-          });
+        let row = tasks.get(e.task_id);
+        if (row === undefined) tasks.set(e.task_id, (row = new Row(e.task_id, -1, e.first)));
+        addColumns(row, e.first, e.cols, TASK_BITS);
         break;
       }
       case "try": {
-        const key = e.task_id + "." + e.try_id;
-        const row = plan.tries.get(key);
-        if (row) merge(row, e.first, e.cols, TRY_UPDATABLE);
-        else
-          plan.tries.set(key, {
-            task_id: e.task_id,
-            try_id: e.try_id,
-            first: e.first,
-            cols: pick(e.first, e.cols, TRY_UPDATABLE),
-          });
-        break;
-      }
-      case "status": {
-        plan.status.push(e);
-        const seen = latest.get(e.task_id);
-        if (seen === undefined || e.ts >= seen.ts) latest.set(e.task_id, e);
+        const key = tryKey(e.task_id, e.try_id);
+        let row = tries.get(key);
+        if (row === undefined) tries.set(key, (row = new Row(e.task_id, e.try_id, e.first)));
+        addColumns(row, e.first, e.cols, TRY_BITS);
         break;
       }
       case "resource":
@@ -162,13 +253,6 @@ export function planBatch(events: readonly MonitoringEvent[]): BatchPlan {
         throw new TypeError(`unknown monitoring event type ${JSON.stringify((never as { t?: unknown }).t)}`);
       }
     }
-  }
-  for (const row of plan.tasks.values()) if (DERIVED_LATEST in row.cols) delete row.cols[DERIVED_LATEST]; // only status events set it
-  for (const s of latest.values()) {
-    let row = plan.tasks.get(s.task_id);
-    if (!row) plan.tasks.set(s.task_id, (row = { task_id: s.task_id, try_id: -1, first: false, cols: {} }));
-    row.cols[DERIVED_LATEST] = s.state;
-    row.latestTs = s.ts;
   }
   return plan;
 }

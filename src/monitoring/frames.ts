@@ -60,18 +60,22 @@ export function openPayload(payload: Buffer): { seq: number; count: number; even
 /**
  * Reads and validates a frame's events. Never throws: whatever cannot be used is described in
  * `problems` (an unusable header loses the frame; a bad record only itself; an unreadable one
- * the rest of the frame), and every event returned has passed validateEvent.
+ * the rest of the frame), and every event returned has passed validateEvent. The events are
+ * appended to `into` when given (the writer gathers a transaction's frames in one array).
  */
-export function decodeBatch(payload: Buffer): { seq: number | null; events: MonitoringEvent[]; problems: string[] } {
+export function decodeBatch(
+  payload: Buffer,
+  into: MonitoringEvent[] = [],
+): { seq: number | null; events: MonitoringEvent[]; problems: string[] } {
   const problems: string[] = [];
   let header: ReturnType<typeof openPayload>;
   try {
     header = openPayload(payload);
   } catch (err) {
-    return { seq: null, events: [], problems: [(err as Error).message] };
+    return { seq: null, events: into, problems: [(err as Error).message] };
   }
   const { seq, count, events: reader } = header;
-  const events: MonitoringEvent[] = [];
+  const events = into;
   for (let i = 0; i < count; i++) {
     try {
       events.push(validateEvent(readEvent(reader)));
@@ -122,10 +126,27 @@ export class FrameReader {
     return { payload };
   }
 
-  /** Makes the first `n` bytes one Buffer (joining chunks only when a frame spans several). */
+  /**
+   * Makes the first `n` bytes one Buffer. Only when a frame spans chunks are bytes copied, and
+   * then only its `n`: joining everything buffered copied the whole next read (up to 16 MiB)
+   * for each frame that crossed into it.
+   */
   private contiguous(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks, this.length)];
-    return this.chunks[0]!;
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first;
+    const joined = Buffer.allocUnsafe(n);
+    let have = 0;
+    let k = 0;
+    while (have < n) {
+      const c = this.chunks[k]!;
+      const take = Math.min(c.length, n - have);
+      c.copy(joined, have, 0, take);
+      have += take;
+      if (take < c.length) this.chunks[k] = c.subarray(take);
+      else k++;
+    }
+    this.chunks.splice(0, k, joined);
+    return joined;
   }
 
   private consume(n: number): void {

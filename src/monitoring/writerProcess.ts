@@ -255,7 +255,7 @@ class Writer {
           await new Promise((r) => setTimeout(r, 1));
           continue;
         }
-        let events: MonitoringEvent[] = [];
+        let events: MonitoringEvent[] = []; // the frames' events, decoded into it in order
         let lastSeq = -1;
         let firstSeq = -1;
         let end = 0;
@@ -264,9 +264,9 @@ class Writer {
           const f = this.queue.shift()!;
           this.queuedEvents -= f.count;
           taken += f.count;
-          const batch = decodeBatch(f.payload);
-          for (const p of batch.problems) this.dropped(p);
-          events = events.length === 0 ? batch.events : events.concat(batch.events);
+          // Decoded into one array: concatenating copied the transaction so far once per frame
+          // (quadratic; 6% of the writer's CPU with the kernel's 20 ms frames).
+          for (const p of decodeBatch(f.payload, events).problems) this.dropped(p);
           if (firstSeq < 0) firstSeq = f.seq;
           lastSeq = f.seq;
           end = f.end;

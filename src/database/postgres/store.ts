@@ -23,9 +23,12 @@ import type { Micros, MonitoringEvent } from "../../vocabulary/events.js";
 import {
   DERIVED_LATEST,
   planBatch,
+  TASK_BITS,
   TASK_UPDATABLE,
+  TRY_BITS,
   TRY_UPDATABLE,
   type BatchPlan,
+  type ColumnBits,
   type CoalescedRow,
 } from "../batchPlan.js";
 import type { Connection, Queryable } from "../connection.js";
@@ -127,10 +130,11 @@ function keyColumns(table: Table, rows: readonly CoalescedRow[]): unknown[][] {
   return table === TRY ? [rows.map((r) => r.try_id), taskIds] : [taskIds];
 }
 
-/** One column of coalesced rows, as PostgreSQL takes it. */
+/** One column of coalesced rows, as PostgreSQL takes it (task_latest_status from each row's `latest`). */
 function columnOf(rows: readonly CoalescedRow[], name: string, type: ColumnType): unknown[] {
   const out = new Array<unknown>(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = toPg(type, rows[i]!.cols[name]);
+  if (name === DERIVED_LATEST) for (let i = 0; i < rows.length; i++) out[i] = rows[i]!.latest;
+  else for (let i = 0; i < rows.length; i++) out[i] = toPg(type, rows[i]!.cols[name]);
   return out;
 }
 
@@ -565,10 +569,10 @@ export class PostgresStore implements Store {
         fresh.add(`${String(r["task_id"])}|${String(r["task_status_name"])}|${String(r["timestamp"])}`);
     }
     const latestIsNew = (r: CoalescedRow): boolean =>
-      !this.tolerant || fresh.has(`${r.task_id}|${String(r.cols[DERIVED_LATEST])}|${formatMicros(r.latestTs!)}`);
+      !this.tolerant || fresh.has(`${r.task_id}|${String(r.latest)}|${formatMicros(r.latestTs)}`);
     await this.writeKeyed(
       tx,
-      TASK,
+      TASK_BITS,
       KEYS_TASK,
       TASK_UPDATABLE,
       plan.tasks.values(),
@@ -577,7 +581,7 @@ export class PostgresStore implements Store {
     );
     await this.writeKeyed(
       tx,
-      TRY,
+      TRY_BITS,
       KEYS_TRY,
       TRY_UPDATABLE,
       plan.tries.values(),
@@ -658,37 +662,46 @@ export class PostgresStore implements Store {
    */
   private async writeKeyed(
     tx: Queryable,
-    table: Table,
+    bits: ColumnBits,
     keys: readonly string[],
     updatable: ReadonlySet<string>,
     rows: Iterable<CoalescedRow>,
     latestIsNew: (r: CoalescedRow) => boolean,
     describe: (r: CoalescedRow) => string,
   ): Promise<void> {
-    const inserts = new Map<string, CoalescedRow[]>();
-    const updates = new Map<string, CoalescedRow[]>();
-    /** Rows whose state came from a status row already stored: it must not overwrite the stored state. */
-    const stale = new Set<CoalescedRow>();
+    const table = bits.table;
+    // Rows with the same column set share a statement: keyed by mask, whether the state is
+    // written, and whether it is stale (its status row was already stored, so it must not
+    // overwrite the stored state: an update leaves it out, an insert's conflict clause too).
+    const inserts = new Map<number, CoalescedRow[]>();
+    const updates = new Map<number, CoalescedRow[]>();
+    const withLatest = (key: number): boolean => (key & 2) !== 0;
+    const isStaleKey = (key: number): boolean => (key & 1) !== 0;
     for (const r of rows) {
-      const isStale = DERIVED_LATEST in r.cols && !latestIsNew(r);
-      if (isStale) stale.add(r);
-      // Rows with the same columns in the same order (events of one kind add them in one order)
-      // share a statement; the column list itself is sorted once per group below.
-      let key = "";
-      for (const c in r.cols) if (!(isStale && c === DERIVED_LATEST && !r.first)) key += c + ",";
-      if (isStale) key += "|stale";
+      if (r.unknownColumn !== undefined) {
+        const err = new TypeError(`${table.name} has no column ${JSON.stringify(r.unknownColumn)}`);
+        if (!this.tolerant) throw err;
+        this.rejected.push(`${describe(r)} (run ${this.runId}) was refused: ${err.message}`);
+        continue;
+      }
+      const isStale = r.latest !== undefined && !latestIsNew(r);
+      const key = r.mask * 4 + (r.latest !== undefined && !(isStale && !r.first) ? 2 : 0) + (isStale ? 1 : 0);
       const byKey = r.first ? inserts : updates;
       const g = byKey.get(key);
       if (g) g.push(r);
       else byKey.set(key, [r]);
     }
+    const namesOf = (key: number): string[] => [
+      ...bits.names(Math.floor(key / 4)),
+      ...(withLatest(key) ? [DERIVED_LATEST] : []),
+    ];
     const keyTypes = columnsOf(table, keys);
     const q = (c: string): Sql => ident(c);
     const t = ident(table.name);
     const run = this.runId;
-    for (const group of inserts.values()) {
-      const names = Object.keys(group[0]!.cols).sort();
-      const stale0 = stale.has(group[0]!);
+    for (const [groupKey, group] of inserts) {
+      const names = namesOf(groupKey);
+      const stale0 = isStaleKey(groupKey);
       const types = this.typesOf(table, names, group, describe);
       if (!types) continue;
       const rg: RowGroup = {
@@ -715,10 +728,8 @@ export class PostgresStore implements Store {
         FROM ${v}${!upsert ? raw("") : sql` ON CONFLICT (${pk}) DO ${set.length > 0 ? sql`UPDATE SET ${join(set)}` : raw("NOTHING")}`}`,
       );
     }
-    for (const group of updates.values()) {
-      const names = Object.keys(group[0]!.cols)
-        .filter((c) => !(c === DERIVED_LATEST && stale.has(group[0]!)))
-        .sort();
+    for (const [groupKey, group] of updates) {
+      const names = namesOf(groupKey);
       if (names.length === 0) continue;
       const types = this.typesOf(table, names, group, describe);
       if (!types) continue;
@@ -730,7 +741,7 @@ export class PostgresStore implements Store {
         columns: [
           ...keyColumns(table, group),
           ...names.map((c, j) => columnOf(group, c, types[j]!)),
-          ...(guard ? [group.map((r) => formatMicros(r.latestTs!))] : []),
+          ...(guard ? [group.map((r) => formatMicros(r.latestTs))] : []),
         ],
         length: group.length,
         describe: (i) => describe(group[i]!),

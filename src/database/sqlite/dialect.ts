@@ -31,6 +31,12 @@ export function isPermanentError(err: unknown): boolean {
   ); // "no such table/column" and other SQL that no retry can make valid
 }
 
+/** A row whose key is stored already (a plain insert of a replayed batch's rows). */
+export function isDuplicateKey(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE";
+}
+
 /** Errors caused by the data of one row (as opposed to the database or its file). */
 export function isRowError(err: unknown): boolean {
   const code = sqliteCode(err);

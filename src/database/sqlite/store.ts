@@ -14,12 +14,15 @@ import type { Micros, MonitoringEvent, StatusEvent } from "../../vocabulary/even
 import {
   DERIVED_LATEST,
   planBatch,
+  TASK_BITS,
   TASK_UPDATABLE,
+  TRY_BITS,
   TRY_UPDATABLE,
   type BatchPlan,
+  type ColumnBits,
   type CoalescedRow,
 } from "../batchPlan.js";
-import { NODE, RESOURCE, TABLES, TASK, TRY, type ColumnType, type Table } from "../schema.js";
+import { NODE, RESOURCE, TABLES, type ColumnType, type Table } from "../schema.js";
 import { ensureSchema } from "../schemaSetup.js";
 import {
   PermanentStoreError,
@@ -31,7 +34,7 @@ import {
 } from "../store.js";
 import { formatMicros } from "../timeformat.js";
 import { SqliteConnection } from "./connection.js";
-import { isLockError, isPermanentError, isRowError, sqliteErrorText as errorText } from "./dialect.js";
+import { isDuplicateKey, isLockError, isPermanentError, isRowError, sqliteErrorText as errorText } from "./dialect.js";
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -113,7 +116,7 @@ function inspectBeforeUse(db: Database.Database, file: string): void {
   }
 }
 
-/** Per-table helpers: column index by name, and the column-set bitmask of a row. */
+/** The resource table's columns: index by name, and the column-set bitmask of a row. */
 class TableShape {
   readonly index = new Map<string, number>();
   constructor(readonly table: Table) {
@@ -142,19 +145,54 @@ class TableShape {
   }
 }
 
+/**
+ * How the task or try rows with one column set are written: the names of the columns carried
+ * (table order, task_latest_status apart: it goes last, from `CoalescedRow.latest`), their
+ * types, and the number of parameters per row.
+ */
+class RowLayout {
+  readonly names: readonly string[];
+  readonly types: readonly ColumnType[];
+  readonly isTry: boolean;
+  /** Parameters per row: the key(s) (run_id is the named parameter @r), the columns, the state. */
+  readonly width: number;
+  constructor(
+    readonly bits: ColumnBits,
+    readonly mask: number,
+    readonly latest: boolean,
+  ) {
+    this.names = bits.names(mask);
+    this.types = this.names.map((n) => bits.table.columns[bits.index.get(n)!]!.type);
+    this.isTry = bits === TRY_BITS;
+    this.width = (this.isTry ? 2 : 1) + this.names.length + (latest ? 1 : 0);
+  }
+  /** Writes row `r`'s parameters into `out` from `k` on: key(s), columns, then the state (and its time if `ts`). */
+  fill(out: unknown[], k: number, r: CoalescedRow, ts: boolean): number {
+    if (this.isTry) out[k++] = r.try_id;
+    out[k++] = r.task_id;
+    const names = this.names;
+    const types = this.types;
+    const cols = r.cols;
+    for (let j = 0; j < names.length; j++) out[k++] = toSql(types[j]!, cols[names[j]!]);
+    if (this.latest) {
+      out[k++] = r.latest;
+      if (ts) out[k++] = formatMicros(r.latestTs);
+    }
+    return k;
+  }
+}
+
+/** A prepared statement with the parameter array it is always run with (reused: no garbage per statement). */
+interface Reusable {
+  readonly stmt: Statement;
+  readonly params: unknown[];
+}
+
 const STATUS_INSERT = "INSERT OR IGNORE INTO status (task_id, task_status_name, timestamp, run_id, try_id) VALUES";
 const STATUS_GROUP = 64;
 /** Parameters per grouped INSERT (well under SQLite's limit of 32766). */
 const GROUP_PARAMS = 512;
 
-function popcount(x: number): number {
-  let n = 0;
-  for (; x !== 0; x &= x - 1) n++;
-  return n;
-}
-
-const KEYS_TASK = new Set(["task_id", "run_id"]);
-const KEYS_TRY = new Set(["try_id", "task_id", "run_id"]);
 const KEYS_RESOURCE = new Set(["run_id"]);
 
 /**
@@ -164,29 +202,43 @@ const KEYS_RESOURCE = new Set(["run_id"]);
  * that are already stored, so it never sets a state back behind a later batch. (Comparing
  * timestamps instead would misjudge the repeated hour of a daylight-saving change: they are
  * Parsl's naive local time.) `value`, `ts` and `before` are SQL expressions, in text order.
+ * When every status row of the batch was inserted (the insert's changes say so), the guard
+ * holds for every task and the store sets the state without it (`guardLatest` false).
  */
 const guardedLatest = (task: string, before: string, value: string, ts: string): string =>
   `CASE WHEN EXISTS (SELECT 1 FROM status s WHERE s.rowid > ${before} AND s.task_id = ${task}.task_id AND s.run_id = ${task}.run_id ` +
   `AND s.task_status_name = ${value} AND s.timestamp = ${ts}) THEN ${value} ELSE ${task}.${DERIVED_LATEST} END`;
-/** The same guard on an insert that meets an existing row (a replay); its one parameter is `before`. */
+/** The same guard on an insert that meets an existing row (a replay); `before` is the named parameter @b. */
 const LATEST_ON_CONFLICT =
-  `${DERIVED_LATEST} = CASE WHEN EXISTS (SELECT 1 FROM status s WHERE s.rowid > ? ` +
+  `${DERIVED_LATEST} = CASE WHEN EXISTS (SELECT 1 FROM status s WHERE s.rowid > @b ` +
   `AND s.task_id = excluded.task_id AND s.run_id = excluded.run_id AND s.task_status_name = excluded.${DERIVED_LATEST}) ` +
   `THEN excluded.${DERIVED_LATEST} ELSE task.${DERIVED_LATEST} END`;
 
 export class SqliteStore implements Store {
-  private readonly task = new TableShape(TASK);
-  private readonly try_ = new TableShape(TRY);
   private readonly resource = new TableShape(RESOURCE);
   private readonly stmtCache = new Map<string, Statement>();
+  private readonly reusable = new Map<string, Reusable>();
+  private readonly layouts = new Map<number, RowLayout>();
   private tolerant = false;
+  /**
+   * Whether new rows go in as upserts (a batch met a key stored already, or tolerant mode). Else
+   * they are plain `INSERT OR FAIL`s: an upsert, or any statement of several rows that could
+   * abort halfway, makes SQLite copy every page it changes to a statement journal first (with
+   * 64 KiB pages, about 7% of the writer's CPU), and the fast path never needs a statement
+   * rolled back alone: any error rolls the whole transaction back.
+   */
+  private replaySafe = false;
   private rejected: string[] = [];
   private rows = 0;
   private readonly writeTxn: (plan: BatchPlan) => void;
-  /** Bit of task_latest_status in task column masks. */
-  private readonly latestBit = 1 << this.task.index.get(DERIVED_LATEST)!;
-  /** Largest rowid of `status` before the current batch's rows (see guardedLatest). */
-  private statusBefore = 0;
+  /**
+   * The named parameters of the keyed statements: the run id (@r, bound once per statement
+   * rather than once per row) and the largest rowid of `status` before the current batch's
+   * rows (@b, see guardedLatest).
+   */
+  private readonly named: { r: string; b: number };
+  /** Whether some status row of the current batch was not inserted by it (see guardedLatest). */
+  private guardLatest = true;
 
   private constructor(
     private readonly db: Database.Database,
@@ -194,6 +246,7 @@ export class SqliteStore implements Store {
     private readonly runId: string,
     private readonly notices: StoreNotices,
   ) {
+    this.named = { r: runId, b: 0 };
     const txn = db.transaction((plan: BatchPlan) => this.writePlan(plan));
     this.writeTxn = (plan) => txn.immediate(plan);
   }
@@ -256,18 +309,21 @@ export class SqliteStore implements Store {
   async applyPrepared(batch: PreparedBatch): Promise<BatchOutcome> {
     const plan = batch as BatchPlan;
     this.tolerant = false;
+    this.replaySafe = false;
     return this.retrying("write to", () => {
-      this.rows = 0;
-      this.rejected = [];
-      try {
-        this.writeTxn(plan);
-      } catch (err) {
-        if (this.tolerant || !isRowError(err)) throw err;
-        // A refused row: write the batch again, this time row by row.
-        this.tolerant = true;
+      for (;;) {
         this.rows = 0;
         this.rejected = [];
-        this.writeTxn(plan);
+        try {
+          this.writeTxn(plan);
+          break;
+        } catch (err) {
+          if (this.tolerant || !isRowError(err)) throw err;
+          // A key stored already (a replayed batch): write the batch again with upserts. Another
+          // refused row: write it again row by row, naming each refused row.
+          if (!this.replaySafe && isDuplicateKey(err)) this.replaySafe = true;
+          else this.tolerant = true;
+        }
       }
       const outcome = { rows: this.rows, rejected: this.rejected };
       this.rejected = [];
@@ -319,22 +375,17 @@ export class SqliteStore implements Store {
       );
     }
     // Status rows before task rows: task_latest_status is set only from status rows this batch added.
+    this.guardLatest = true;
     if (plan.status.length > 0) {
-      this.statusBefore = Number(
+      this.named.b = Number(
         this.stmt("status-max", () => "SELECT COALESCE(MAX(rowid), 0) FROM status")
           .pluck()
           .get(),
       );
-      this.writeStatus(plan.status);
+      this.guardLatest = this.writeStatus(plan.status) !== plan.status.length;
     }
-    this.writeKeyedRows(this.task, KEYS_TASK, TASK_UPDATABLE, plan.tasks.values(), (r) => `task ${r.task_id}`);
-    this.writeKeyedRows(
-      this.try_,
-      KEYS_TRY,
-      TRY_UPDATABLE,
-      plan.tries.values(),
-      (r) => `try ${r.try_id} of task ${r.task_id}`,
-    );
+    this.writeKeyedRows(TASK_BITS, plan.tasks.values(), (r) => `task ${r.task_id}`);
+    this.writeKeyedRows(TRY_BITS, plan.tries.values(), (r) => `try ${r.try_id} of task ${r.task_id}`);
     for (const e of plan.resources) {
       this.row(
         () => {
@@ -407,209 +458,219 @@ export class SqliteStore implements Store {
   /**
    * Status rows are most of the volume (5+ per task): in fast mode they go in groups of
    * STATUS_GROUP rows per statement, which saves a native call and a bind round per row.
+   * Returns how many rows were inserted (not already stored, not refused).
    */
-  private writeStatus(rows: readonly StatusEvent[]): void {
-    const single = this.stmt("status", () => `${STATUS_INSERT} (?, ?, ?, ?, ?)`);
+  private writeStatus(rows: readonly StatusEvent[]): number {
+    const single = this.stmt("status", () => `${STATUS_INSERT} (?, ?, ?, @r, ?)`);
+    const named = this.named;
+    let inserted = 0;
     let i = 0;
     if (!this.tolerant) {
-      const group = this.stmt(
-        "status*",
-        () => `${STATUS_INSERT} (?, ?, ?, ?, ?)${", (?, ?, ?, ?, ?)".repeat(STATUS_GROUP - 1)}`,
-      );
-      const params: unknown[] = new Array(STATUS_GROUP * 5);
+      const { stmt, params } = this.reuse("status*", STATUS_GROUP * 4, () => {
+        return `${STATUS_INSERT} (?, ?, ?, @r, ?)${", (?, ?, ?, @r, ?)".repeat(STATUS_GROUP - 1)}`;
+      });
       for (; i + STATUS_GROUP <= rows.length; i += STATUS_GROUP) {
-        for (let j = 0; j < STATUS_GROUP; j++) {
+        for (let j = 0, k = 0; j < STATUS_GROUP; j++) {
           const s = rows[i + j]!;
-          const k = j * 5;
-          params[k] = s.task_id;
-          params[k + 1] = s.state;
-          params[k + 2] = formatMicros(s.ts);
-          params[k + 3] = this.runId;
-          params[k + 4] = s.try_id;
+          params[k++] = s.task_id;
+          params[k++] = s.state;
+          params[k++] = formatMicros(s.ts);
+          params[k++] = s.try_id;
         }
-        group.run(params);
+        inserted += stmt.run(params, named).changes;
         this.rows += STATUS_GROUP;
       }
     }
     for (; i < rows.length; i++) {
       const s = rows[i]!;
       this.row(
-        () => single.run([s.task_id, s.state, formatMicros(s.ts), this.runId, s.try_id]),
+        () => {
+          inserted += single.run([s.task_id, s.state, formatMicros(s.ts), s.try_id], named).changes;
+        },
         () => `status ${s.state} of task ${s.task_id} try ${s.try_id}`,
       );
     }
+    return inserted;
+  }
+
+  /** The statement text's column set of a row (task_latest_status included as its bit). */
+  private layoutOf(bits: ColumnBits, r: CoalescedRow): RowLayout {
+    if (r.unknownColumn !== undefined)
+      throw new TypeError(`${bits.table.name} has no column ${JSON.stringify(r.unknownColumn)}`);
+    const latest = r.latest !== undefined;
+    const key = (bits === TRY_BITS ? 1 : 0) + (latest ? 2 : 0) + r.mask * 4;
+    let layout = this.layouts.get(key);
+    if (!layout) this.layouts.set(key, (layout = new RowLayout(bits, r.mask, latest)));
+    return layout;
   }
 
   /**
    * Task or try rows. In fast mode, new rows with the same column set go in groups of up to
-   * ~GROUP_PARAMS parameters per statement, and so do updates of rows with the same column set. In tolerant mode every row
-   * is its own statement, so a refused row can be named.
+   * ~GROUP_PARAMS parameters per statement, and so do updates of rows with the same column set.
+   * In tolerant mode every row is its own statement, so a refused row can be named.
    */
-  private writeKeyedRows(
-    shape: TableShape,
-    keys: ReadonlySet<string>,
-    updatable: ReadonlySet<string>,
-    rows: Iterable<CoalescedRow>,
-    describe: (r: CoalescedRow) => string,
-  ): void {
+  private writeKeyedRows(bits: ColumnBits, rows: Iterable<CoalescedRow>, describe: (r: CoalescedRow) => string): void {
     if (this.tolerant) {
       for (const r of rows)
         this.row(
-          () => this.writeKeyed(shape, keys, updatable, r, 1, [r]),
+          () => this.writeOne(bits, r),
           () => describe(r),
         );
       return;
     }
-    const inserts = new Map<number, CoalescedRow[]>();
-    const updates = new Map<number, CoalescedRow[]>();
+    const inserts = new Map<RowLayout, CoalescedRow[]>();
+    const updates = new Map<RowLayout, CoalescedRow[]>();
     for (const r of rows) {
-      const mask = shape.mask(r.cols, keys);
-      const byMask = r.first ? inserts : updates;
-      const group = byMask.get(mask);
+      const layout = this.layoutOf(bits, r);
+      if (!r.first && layout.width === (layout.isTry ? 2 : 1)) continue; // an update of nothing
+      const byLayout = r.first ? inserts : updates;
+      const group = byLayout.get(layout);
       if (group) group.push(r);
-      else byMask.set(mask, [r]);
+      else byLayout.set(layout, [r]);
     }
-    for (const [mask, group] of inserts) {
-      const size = Math.max(1, Math.floor(GROUP_PARAMS / (keys.size + popcount(mask))));
+    for (const [layout, group] of inserts) {
+      const size = Math.max(1, Math.floor(GROUP_PARAMS / layout.width));
       let i = 0;
       for (; size > 1 && i + size <= group.length; i += size) {
-        this.writeKeyed(shape, keys, updatable, group[i]!, size, group.slice(i, i + size), mask);
+        this.insertGroup(layout, group, i, size);
         this.rows += size;
       }
-      for (; i < group.length; i++)
+      for (; i < group.length; i++) {
+        const r = group[i]!;
         this.row(
-          () => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!]),
-          () => describe(group[i]!),
+          () => this.writeOne(bits, r),
+          () => describe(r),
         );
+      }
     }
-    for (const [mask, group] of updates) {
-      if (mask === 0) continue;
-      const size = Math.max(1, Math.floor(GROUP_PARAMS / (keys.size - 1 + popcount(mask))));
+    for (const [layout, group] of updates) {
+      const size = Math.max(1, Math.floor(GROUP_PARAMS / (layout.width + 1)));
       let i = 0;
       for (; size > 1 && i + size <= group.length; i += size) {
-        const part = group.slice(i, i + size);
         // Fewer changes than rows: some row does not exist. Redo this group row by row (the
         // updates are idempotent), which names the missing rows.
-        if (this.updateGroup(shape, mask, part) === size) this.rows += size;
+        if (this.updateGroup(layout, group, i, size) === size) this.rows += size;
         else
-          for (const r of part)
+          for (let j = i; j < i + size; j++) {
+            const r = group[j]!;
             this.row(
-              () => this.writeKeyed(shape, keys, updatable, r, 1, [r], mask),
+              () => this.writeOne(bits, r),
               () => describe(r),
             );
+          }
       }
-      for (; i < group.length; i++)
+      for (; i < group.length; i++) {
+        const r = group[i]!;
         this.row(
-          () => this.writeKeyed(shape, keys, updatable, group[i]!, 1, [group[i]!], mask),
-          () => describe(group[i]!),
+          () => this.writeOne(bits, r),
+          () => describe(r),
         );
+      }
     }
   }
 
   /**
-   * Updates existing rows that carry the same column set in one statement (UPDATE … FROM a
-   * VALUES list joined on the primary key); returns how many rows it changed.
+   * New rows (`rows[from … from+n)`, all with `layout`'s column set) in one statement: a plain
+   * insert, or when the batch may be stored already an upsert (only the columns Parsl updates
+   * later are overwritten on conflict, so replays are harmless).
    */
-  private updateGroup(shape: TableShape, mask: number, rows: readonly CoalescedRow[]): number {
-    const isTry = shape === this.try_;
-    const table = shape.table.name;
-    const names = shape.names(mask);
-    const latest = !isTry && (mask & this.latestBit) !== 0;
-    const stmt = this.stmt(`${table}:updn:${mask}:${rows.length}`, () => {
-      // VALUES columns are named column1, column2, …: the key(s) first, then the columns set,
-      // then (when task_latest_status is set) the time of that state.
-      const nKeys = isTry ? 2 : 1;
-      const width = nKeys + names.length + (latest ? 1 : 0);
-      const tuple = `(?${", ?".repeat(width - 1)})`;
-      const set = names
-        .map(
-          (c, i) =>
-            `${c} = ${
-              c === DERIVED_LATEST
-                ? guardedLatest(table, "?", `v.column${nKeys + i + 1}`, `v.column${width}`)
-                : `v.column${nKeys + i + 1}`
-            }`,
-        )
-        .join(", ");
-      const match = isTry
-        ? `${table}.try_id = v.column1 AND ${table}.task_id = v.column2`
-        : `${table}.task_id = v.column1`;
+  private insertGroup(layout: RowLayout, rows: readonly CoalescedRow[], from: number, n: number): void {
+    const table = layout.bits.table;
+    const upsert = this.replaySafe || this.tolerant;
+    const key = `${table.name}:${upsert ? "upsert" : "ins"}:${layout.mask}:${layout.latest}:${n}`;
+    const { stmt, params } = this.reuse(key, n * layout.width, () => {
+      const updatable = layout.isTry ? TRY_UPDATABLE : TASK_UPDATABLE;
+      const set = layout.names.filter((c) => updatable.has(c)).map((c) => `${c} = excluded.${c}`);
+      if (layout.latest) set.push(LATEST_ON_CONFLICT);
+      const all = [...(layout.isTry ? ["try_id", "task_id"] : ["task_id"]), "run_id", ...layout.names];
+      if (layout.latest) all.push(DERIVED_LATEST);
+      const tuple = `(${layout.isTry ? "?, ?" : "?"}, @r${", ?".repeat(layout.width - (layout.isTry ? 2 : 1))})`;
+      const values = `(${all.join(", ")}) VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)}`;
+      if (!upsert) return `INSERT OR FAIL INTO ${table.name} ${values}`;
       return (
-        `UPDATE ${table} SET ${set} FROM (VALUES ${tuple}${`, ${tuple}`.repeat(rows.length - 1)}) AS v ` +
-        `WHERE ${match} AND ${table}.run_id = ?`
+        `INSERT INTO ${table.name} ${values} ` +
+        `ON CONFLICT (${table.primaryKey.join(", ")}) DO ${set.length > 0 ? "UPDATE SET " + set.join(", ") : "NOTHING"}`
       );
     });
-    const params: unknown[] = latest ? [this.statusBefore] : []; // the guard's `before` comes first in the text
-    for (const r of rows) {
-      if (isTry) params.push(r.try_id);
-      params.push(r.task_id);
-      shape.values(mask, r.cols, params);
-      if (latest) params.push(formatMicros(r.latestTs!));
-    }
-    params.push(this.runId);
-    return stmt.run(params).changes;
+    let k = 0;
+    for (let i = from; i < from + n; i++) k = layout.fill(params, k, rows[i]!, false);
+    stmt.run(params, this.named);
   }
 
   /**
-   * Writes `rows` (all with the column set of `r`): an upsert when they are first rows (only
-   * the columns Parsl updates later are overwritten on conflict, so replays are harmless),
-   * else an update of exactly the columns carried (then `rows` is just `[r]`).
+   * Updates existing rows (`rows[from … from+n)`, same column set) in one statement (UPDATE …
+   * FROM a VALUES list joined on the primary key); returns how many rows it changed.
    */
-  private writeKeyed(
-    shape: TableShape,
-    keys: ReadonlySet<string>,
-    updatable: ReadonlySet<string>,
-    r: CoalescedRow,
-    n: number,
-    rows: readonly CoalescedRow[],
-    knownMask?: number,
-  ): void {
-    const mask = knownMask ?? shape.mask(r.cols, keys);
-    const isTry = shape === this.try_;
-    const keyNames = isTry ? ["try_id", "task_id", "run_id"] : ["task_id", "run_id"];
-    const table = shape.table.name;
-    if (r.first) {
-      const stmt = this.stmt(`${table}:ins:${mask}:${n}`, () => {
-        const names = shape.names(mask);
-        const set = names
-          .filter((c) => updatable.has(c))
-          .map((c) => (c === DERIVED_LATEST && !isTry ? LATEST_ON_CONFLICT : `${c} = excluded.${c}`));
-        const all = [...keyNames, ...names];
-        const tuple = `(?${", ?".repeat(all.length - 1)})`;
+  private updateGroup(layout: RowLayout, rows: readonly CoalescedRow[], from: number, n: number): number {
+    const table = layout.bits.table.name;
+    const guard = layout.latest && this.guardLatest;
+    const width = layout.width + (guard ? 1 : 0);
+    const { stmt, params } = this.reuse(
+      `${table}:updn:${layout.mask}:${layout.latest}:${guard}:${n}`,
+      n * width,
+      () => {
+        // VALUES columns are named column1, column2, …: the key(s) first, then the columns set,
+        // then the state and (guarded) its time.
+        const nKeys = layout.isTry ? 2 : 1;
+        const tuple = `(?${", ?".repeat(width - 1)})`;
+        const set = layout.names.map((c, i) => `${c} = v.column${nKeys + i + 1}`);
+        if (layout.latest) {
+          const v = `v.column${nKeys + layout.names.length + 1}`;
+          set.push(`${DERIVED_LATEST} = ${guard ? guardedLatest(table, "@b", v, `v.column${width}`) : v}`);
+        }
+        const match = layout.isTry
+          ? `${table}.try_id = v.column1 AND ${table}.task_id = v.column2`
+          : `${table}.task_id = v.column1`;
         return (
-          `INSERT INTO ${table} (${all.join(", ")}) VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)} ` +
-          `ON CONFLICT (${shape.table.primaryKey.join(", ")}) DO ${set.length > 0 ? "UPDATE SET " + set.join(", ") : "NOTHING"}`
+          `UPDATE OR FAIL ${table} SET ${set.join(", ")} FROM (VALUES ${tuple}${`, ${tuple}`.repeat(n - 1)}) AS v ` +
+          `WHERE ${match} AND ${table}.run_id = @r`
         );
-      });
-      const params: unknown[] = [];
-      for (const row of rows) {
-        if (isTry) params.push(row.try_id);
-        params.push(row.task_id, this.runId);
-        shape.values(mask, row.cols, params);
-      }
-      if (!isTry && (mask & this.latestBit) !== 0) params.push(this.statusBefore); // LATEST_ON_CONFLICT's parameter
-      stmt.run(params);
+      },
+    );
+    let k = 0;
+    for (let i = from; i < from + n; i++) k = layout.fill(params, k, rows[i]!, guard);
+    return stmt.run(params, this.named).changes;
+  }
+
+  /**
+   * Writes one row: an insert of a first row (as insertGroup), else an update of exactly the
+   * columns carried; an update that finds no row is reported.
+   */
+  private writeOne(bits: ColumnBits, r: CoalescedRow): void {
+    const layout = this.layoutOf(bits, r);
+    if (r.first) {
+      this.insertGroup(layout, [r], 0, 1);
       return;
     }
-    if (mask === 0) return;
-    // task_latest_status goes last, guarded (guardedLatest): its parameters follow the other columns'.
-    const latest = !isTry && (mask & this.latestBit) !== 0;
-    const plain = latest ? mask & ~this.latestBit : mask;
-    const stmt = this.stmt(`${table}:upd:${mask}`, () => {
-      const set = shape.names(plain).map((c) => `${c} = ?`);
-      if (latest) set.push(`${DERIVED_LATEST} = ${guardedLatest(table, "?", "?", "?")}`);
-      return `UPDATE ${table} SET ${set.join(", ")} WHERE ${keyNames.map((k) => `${k} = ?`).join(" AND ")}`;
-    });
-    const params: unknown[] = [];
-    shape.values(plain, r.cols, params);
-    // guardedLatest's placeholders in text order: before, the state, its time, the state again.
-    if (latest)
-      params.push(this.statusBefore, r.cols[DERIVED_LATEST], formatMicros(r.latestTs!), r.cols[DERIVED_LATEST]);
-    if (isTry) params.push(r.try_id);
-    params.push(r.task_id, this.runId);
-    if (stmt.run(params).changes === 0) {
+    if (layout.width === (layout.isTry ? 2 : 1)) return; // nothing to update
+    const table = bits.table.name;
+    const guard = layout.latest && this.guardLatest;
+    const { stmt, params } = this.reuse(
+      `${table}:upd:${layout.mask}:${layout.latest}:${guard}`,
+      layout.width + (guard ? 2 : 0),
+      () => {
+        const set = layout.names.map((c) => `${c} = ?`);
+        // guardedLatest's placeholders in text order: the state, its time, the state again.
+        if (layout.latest) set.push(`${DERIVED_LATEST} = ${guard ? guardedLatest(table, "@b", "?", "?") : "?"}`);
+        const keys = layout.isTry ? "try_id = ? AND task_id = ?" : "task_id = ?";
+        return `UPDATE OR FAIL ${table} SET ${set.join(", ")} WHERE ${keys} AND run_id = @r`;
+      },
+    );
+    let k = 0;
+    const names = layout.names;
+    for (let j = 0; j < names.length; j++) params[k++] = toSql(layout.types[j]!, r.cols[names[j]!]);
+    if (layout.latest) {
+      params[k++] = r.latest;
+      if (guard) {
+        params[k++] = formatMicros(r.latestTs);
+        params[k++] = r.latest;
+      }
+    }
+    if (layout.isTry) params[k++] = r.try_id;
+    params[k++] = r.task_id;
+    if (stmt.run(params, this.named).changes === 0) {
       this.rejected.push(
-        `${isTry ? `try ${r.try_id} of task ${r.task_id}` : `task ${r.task_id}`} (run ${this.runId}): ` +
+        `${layout.isTry ? `try ${r.try_id} of task ${r.task_id}` : `task ${r.task_id}`} (run ${this.runId}): ` +
           `an update found no row (its first event never arrived), so it was not written`,
       );
     }
@@ -646,6 +707,16 @@ export class SqliteStore implements Store {
       hb,
       n.worker_count,
     ]);
+  }
+
+  /** A statement run with a parameter array of its own, made once per key. */
+  private reuse(key: string, length: number, sql: () => string): Reusable {
+    let r = this.reusable.get(key);
+    if (!r) {
+      r = { stmt: this.db.prepare(sql()), params: new Array<unknown>(length) };
+      this.reusable.set(key, r);
+    }
+    return r;
   }
 
   private stmt(key: string, sql: () => string): Statement {
