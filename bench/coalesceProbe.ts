@@ -13,7 +13,7 @@ import pg from "pg";
 import { parseEndpoint } from "../src/database/endpoint.js";
 import { openStore } from "../src/database/store.js";
 import type { MonitoringEvent } from "../src/monitoring/messages.js";
-import { noopTaskEvents } from "./writer.js";
+import { noopTaskEvents, probeWorkflowStart } from "./writer.js";
 
 const mode = process.argv[2];
 if (mode !== "joined" && mode !== "split") throw new Error("first argument: joined or split");
@@ -26,17 +26,7 @@ const store = await openStore(parseEndpoint(endpoint ?? path.join(dir, "monitori
   note: () => undefined,
 });
 const t = Date.now() * 1000;
-await store.applyBatch([
-  {
-    t: "workflow_start",
-    workflow_name: "probe",
-    workflow_version: "1",
-    time_began: t,
-    host: "h",
-    user: "u",
-    rundir: dir,
-  },
-]);
+await store.applyBatch([probeWorkflowStart(t, dir)]);
 // CPU of the store's calls alone, and of the whole loop (which also makes the events: about
 // 8 µs per task, the part a real writer spends decoding the journal instead).
 let inStore = 0;

@@ -10,7 +10,7 @@ import crypto from "node:crypto";
 import pg from "pg";
 import { PostgresStore } from "../src/database/postgres/store.js";
 import { benchPgAdminUrl } from "./pgServer.js";
-import { noopTaskEvents } from "./writer.js";
+import { noopTaskEvents, probeWorkflowStart } from "./writer.js";
 
 const tasks = Number(process.argv[2] ?? 60_000);
 const per = 6000;
@@ -26,17 +26,7 @@ try {
   const store = await PostgresStore.open(u.toString(), "probe", RUN, { warning: console.warn, note: () => undefined });
   await store.ensureSchema();
   const t = Date.now() * 1000;
-  await store.applyBatch([
-    {
-      t: "workflow_start",
-      workflow_name: "probe",
-      workflow_version: "1",
-      time_began: t,
-      host: "h",
-      user: "u",
-      rundir: "/",
-    },
-  ]);
+  await store.applyBatch([probeWorkflowStart(t, "/")]);
   // The run as the writer leaves it in a burst: each task's launch, then its completion, a batch of 6,000 at a time.
   for (let s = 0; s < tasks; s += per) {
     const launch = [];

@@ -16,6 +16,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { openStore } from "../src/database/store.js";
 import { formatMicros } from "../src/database/timeformat.js";
+import { probeWorkflowStart } from "./writer.js";
 
 const n = Number(process.argv[2] ?? 60_000);
 const per = 6000;
@@ -25,17 +26,7 @@ const file = path.join(dir, "monitoring.db");
 const runId = `probe-${process.pid}`;
 const store = await openStore(file, runId, { warning: console.error, note: () => undefined });
 const t = Date.now() * 1000;
-await store.applyBatch([
-  {
-    t: "workflow_start",
-    workflow_name: "probe",
-    workflow_version: "1",
-    time_began: t,
-    host: "h",
-    user: "u",
-    rundir: dir,
-  },
-]);
+await store.applyBatch([probeWorkflowStart(t, dir)]);
 store.close();
 
 const db = new Database(file);

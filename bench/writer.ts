@@ -28,6 +28,19 @@ export interface WriterBenchResult {
 
 export const ROWS_PER_TASK = 7;
 
+/** A probe run's first event (the workflow row), at time `t` (µs). */
+export function probeWorkflowStart(t: number, rundir: string): MonitoringEvent {
+  return {
+    t: "workflow_start",
+    workflow_name: "probe",
+    workflow_version: "1",
+    time_began: t,
+    host: "h",
+    user: "u",
+    rundir,
+  };
+}
+
 /** The events the kernel emits for one successful no-op task, in order. */
 export function noopTaskEvents(taskId: number, t: number): MonitoringEvent[] {
   return [
