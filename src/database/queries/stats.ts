@@ -17,7 +17,7 @@
 import type { Row } from "../connection.js";
 import { raw, sql, type Sql } from "../sql.js";
 import type { ReadContext } from "./context.js";
-import { appCounts, stateCounts, toListItem } from "./runs.js";
+import { appAndStateCounts, stateCounts, toListItem } from "./runs.js";
 import { naiveToMs } from "./time.js";
 import type { WorkflowListItem } from "./types.js";
 
@@ -280,12 +280,12 @@ async function readTries(
 
 export async function runStats(ctx: ReadContext, runId: string, options: StatsOptions = {}): Promise<RunStats> {
   const by = options.by ?? "app";
-  const [wf, states, read, apps] = await Promise.all([
+  const [wf, counts, read] = await Promise.all([
     ctx.workflowRow(runId),
-    stateCounts(ctx, runId),
+    by === "app" ? appAndStateCounts(ctx, runId) : stateCounts(ctx, runId).then((states) => ({ apps: [], states })),
     readTries(ctx, runId),
-    by === "app" ? appCounts(ctx, runId) : Promise.resolve([]),
   ]);
+  const { states, apps } = counts;
   const run = await toListItem(ctx, wf);
   const { k, facts, res } = read;
   const retried = k === 1 ? await retriedCount(ctx, runId) : Math.round(facts.filter((f) => f.tryId === 1).length * k);
