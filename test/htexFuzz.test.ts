@@ -10,9 +10,9 @@ import net from "node:net";
 import { serialize } from "node:v8";
 import { HighThroughputExecutor } from "../src/executors/htex/executor.js";
 import { encodePoolFrame, PoolFrameDecoder } from "../src/executors/htex/poolFrames.js";
-import { proofFor, PROTOCOL_VERSION } from "../src/executors/htex/protocol.js";
+import { proofFor } from "../src/executors/htex/protocol.js";
 import { LocalProvider } from "../src/providers/local.js";
-import { appOf, ofType, recordingHost, tryHandle } from "./htexHarness.js";
+import { appOf, ofType, recordingHost, registerMessage, tryHandle } from "./htexHarness.js";
 import { waitFor } from "./helpers.js";
 
 function triple(x: number): number {
@@ -28,22 +28,7 @@ function randomFrame(kind: number): Buffer {
       return randomBytes(randomInt(1, 64));
     case 2:
       return encodePoolFrame(
-        Buffer.from(
-          JSON.stringify({
-            t: "register",
-            v: PROTOCOL_VERSION,
-            proof: randomBytes(32).toString("hex"),
-            challenge: randomBytes(16).toString("hex"),
-            uid: "x",
-            hostname: "h",
-            blockId: "0",
-            workerCount: 1,
-            cpuCount: 1,
-            totalMemory: 1,
-            nodeVersion: "20",
-            clock: 1,
-          }),
-        ),
+        Buffer.from(JSON.stringify(registerMessage(randomBytes(32).toString("hex"), randomBytes(16).toString("hex")))),
       );
     default:
       return encodePoolFrame(Buffer.from(JSON.stringify({ t: randomBytes(3).toString("hex"), n: randomInt(1000) })));
@@ -86,20 +71,14 @@ function oneShot(port: number, frame: Buffer, secret: string | null): Promise<bo
         s.write(
           encodePoolFrame(
             Buffer.from(
-              JSON.stringify({
-                t: "register",
-                v: PROTOCOL_VERSION,
-                proof: proofFor(secret, nonce),
-                challenge: randomBytes(16).toString("hex"),
-                uid: randomBytes(6).toString("hex"),
-                hostname: "fuzz",
-                blockId: "fuzz",
-                workerCount: 1,
-                cpuCount: 1,
-                totalMemory: 1,
-                nodeVersion: "20",
-                clock: Date.now() * 1000,
-              }),
+              JSON.stringify(
+                registerMessage(proofFor(secret, nonce), randomBytes(16).toString("hex"), {
+                  uid: randomBytes(6).toString("hex"),
+                  hostname: "fuzz",
+                  blockId: "fuzz",
+                  clock: Date.now() * 1000,
+                }),
+              ),
             ),
           ),
         );

@@ -17,6 +17,7 @@ import type {
 } from "../src/executors/base.js";
 import type { Micros, MonitoringEvent } from "../src/monitoring/messages.js";
 import { HighThroughputExecutor, type HighThroughputExecutorOptions } from "../src/executors/htex/executor.js";
+import { PROTOCOL_VERSION, type RegisterMessage } from "../src/executors/htex/protocol.js";
 import { LocalProvider } from "../src/providers/local.js";
 
 export interface RecordingHost extends ExecutorHost {
@@ -131,4 +132,27 @@ export async function startLocalHtex(
   });
   await ex.start(host);
   return ex;
+}
+
+/** A pool's register message, as a test pool written from the protocol sends it: one worker, `fields` over the rest. */
+export function registerMessage(
+  proof: string,
+  challenge: string,
+  fields: Partial<Omit<RegisterMessage, "t" | "v" | "proof" | "challenge">> = {},
+): RegisterMessage {
+  return {
+    t: "register",
+    v: PROTOCOL_VERSION,
+    proof,
+    challenge,
+    uid: "x",
+    hostname: "h",
+    blockId: "0",
+    workerCount: 1,
+    cpuCount: 1,
+    totalMemory: 1,
+    nodeVersion: "20",
+    clock: 1,
+    ...fields,
+  };
 }

@@ -30,6 +30,7 @@ import {
   type RegisterMessage,
 } from "../src/executors/htex/protocol.js";
 import { waitFor } from "./helpers.js";
+import { registerMessage } from "./htexHarness.js";
 
 const POOL_MAIN = fileURLToPath(new URL("../src/executors/htex/workerPoolMain.js", import.meta.url));
 
@@ -61,20 +62,13 @@ async function rawPool(port: number, secret: string): Promise<{ socket: net.Sock
         const { nonce } = decodeJson(f) as { nonce: string };
         s.write(
           encodePoolFrame(
-            encodeJson({
-              t: "register",
-              v: PROTOCOL_VERSION,
-              proof: proofFor(secret, nonce),
-              challenge: myNonce,
-              uid: randomBytes(6).toString("hex"),
-              hostname: "hb",
-              blockId: "0",
-              workerCount: 1,
-              cpuCount: 1,
-              totalMemory: 1,
-              nodeVersion: "20",
-              clock: nowMicros(),
-            }),
+            encodeJson(
+              registerMessage(proofFor(secret, nonce), myNonce, {
+                uid: randomBytes(6).toString("hex"),
+                hostname: "hb",
+                clock: nowMicros(),
+              }),
+            ),
           ),
         );
         continue;
