@@ -19,10 +19,10 @@ import {
   TRY_BITS,
   TRY_UPDATABLE,
   type BatchPlan,
-  type ColumnBits,
+  ColumnBits,
   type CoalescedRow,
 } from "../batchPlan.js";
-import { NODE, RESOURCE, TABLES, type ColumnType, type Table } from "../schema.js";
+import { NODE, RESOURCE, TABLES, type ColumnType } from "../schema.js";
 import { ensureSchema } from "../schemaSetup.js";
 import {
   PermanentStoreError,
@@ -116,29 +116,25 @@ function inspectBeforeUse(db: Database.Database, file: string): void {
   }
 }
 
-/** The resource table's columns: index by name, and the column-set bitmask of a row. */
+/** The resource table's rows: the bitmask of the columns a row carries (positions and names from ColumnBits). */
 class TableShape {
-  readonly index = new Map<string, number>();
-  constructor(readonly table: Table) {
-    table.columns.forEach((c, i) => this.index.set(c.name, i));
-    if (table.columns.length > 31) throw new Error(`table ${table.name} has too many columns for a bitmask`);
-  }
+  constructor(readonly bits: ColumnBits) {}
   /** Bitmask of the columns present in `cols`; throws on a name that is not a column. */
   mask(cols: Record<string, unknown>, exclude: ReadonlySet<string>): number {
     let m = 0;
     for (const k in cols) {
       if (exclude.has(k)) continue;
-      const i = this.index.get(k);
-      if (i === undefined) throw new TypeError(`${this.table.name} has no column ${JSON.stringify(k)}`);
+      const i = this.bits.index.get(k);
+      if (i === undefined) throw new TypeError(`${this.bits.table.name} has no column ${JSON.stringify(k)}`);
       m |= 1 << i;
     }
     return m;
   }
-  names(mask: number): string[] {
-    return this.table.columns.filter((_, i) => (mask & (1 << i)) !== 0).map((c) => c.name);
+  names(mask: number): readonly string[] {
+    return this.bits.names(mask);
   }
   values(mask: number, cols: Record<string, unknown>, out: unknown[]): void {
-    const columns = this.table.columns;
+    const columns = this.bits.table.columns;
     for (let i = 0; i < columns.length; i++) {
       if ((mask & (1 << i)) !== 0) out.push(toSql(columns[i]!.type, cols[columns[i]!.name]));
     }
@@ -215,7 +211,7 @@ const LATEST_ON_CONFLICT =
   `THEN excluded.${DERIVED_LATEST} ELSE task.${DERIVED_LATEST} END`;
 
 export class SqliteStore implements Store {
-  private readonly resource = new TableShape(RESOURCE);
+  private readonly resource = new TableShape(new ColumnBits(RESOURCE, new Set()));
   private readonly stmtCache = new Map<string, Statement>();
   private readonly reusable = new Map<string, Reusable>();
   private readonly layouts = new Map<number, RowLayout>();
