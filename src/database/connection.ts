@@ -82,10 +82,7 @@ export interface ConnectOptions {
   readonly applicationName?: string;
 }
 
-/** The database cannot be reached or opened (wrong path, refused connection, bad password, missing database). */
-export class ConnectionError extends Error {
-  override readonly name = "ConnectionError";
-}
+export { ConnectionError } from "./errors.js";
 
 /** Opens a connection to an endpoint (a path, `sqlite:///…` or `postgresql://…`). Fails fast with a clear message. */
 export async function connect(endpoint: string | Endpoint, options: ConnectOptions = {}): Promise<Connection> {
