@@ -12,7 +12,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["'](\.{1,2}\/[^"']+)["']|(?:^|[\s;])import\s*["'](\.{1,2}\/[^"']+)["']|\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["'](\.{1,2}\/[^"']+)["']|(?:^|[\s;])import\s*["'](\.{1,2}\/[^"']+)["']|\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 
 function* jsFiles(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -52,18 +53,31 @@ export function layerGraph(root) {
 /** Strongly connected groups of more than one layer (Tarjan), each sorted; the groups sorted too. */
 export function layerCycles(graph) {
   let index = 0;
-  const idx = new Map(), low = new Map(), onStack = new Set(), stack = [], groups = [];
+  const idx = new Map(),
+    low = new Map(),
+    onStack = new Set(),
+    stack = [],
+    groups = [];
   const visit = (v) => {
-    idx.set(v, index); low.set(v, index); index++;
-    stack.push(v); onStack.add(v);
+    idx.set(v, index);
+    low.set(v, index);
+    index++;
+    stack.push(v);
+    onStack.add(v);
     for (const w of graph.get(v)?.keys() ?? []) {
-      if (!idx.has(w)) { visit(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-      else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
     }
     if (low.get(v) === idx.get(v)) {
       const g = [];
       let w;
-      do { w = stack.pop(); onStack.delete(w); g.push(w); } while (w !== v);
+      do {
+        w = stack.pop();
+        onStack.delete(w);
+        g.push(w);
+      } while (w !== v);
       if (g.length > 1) groups.push(g.sort());
     }
   };
@@ -73,13 +87,19 @@ export function layerCycles(graph) {
 
 /** One readable paragraph per cycle group: the layers, then every edge inside the group. */
 export function describeCycles(graph, groups) {
-  return groups.map((g) => {
-    const lines = [`cycle among: ${g.join(", ")}`];
-    for (const a of g) for (const [b, why] of graph.get(a) ?? []) {
-      if (g.includes(b)) lines.push(`  ${a} → ${b}: ${why.slice(0, 3).join("; ")}${why.length > 3 ? ` (+${why.length - 3} more)` : ""}`);
-    }
-    return lines.join("\n");
-  }).join("\n");
+  return groups
+    .map((g) => {
+      const lines = [`cycle among: ${g.join(", ")}`];
+      for (const a of g)
+        for (const [b, why] of graph.get(a) ?? []) {
+          if (g.includes(b))
+            lines.push(
+              `  ${a} → ${b}: ${why.slice(0, 3).join("; ")}${why.length > 3 ? ` (+${why.length - 3} more)` : ""}`,
+            );
+        }
+      return lines.join("\n");
+    })
+    .join("\n");
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
