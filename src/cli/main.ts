@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * The `parsl-ts` command. Each subcommand lives in its own module, loaded on demand.
+ * The `parsl-ts` command. Each subcommand lives in its own module, loaded on demand; the read
+ * commands come from one bundled file (readCommands.ts). The error classes mapped to exit statuses
+ * below live in leaf modules that the bundle imports rather than copies, so `instanceof` holds.
  */
 import module, { createRequire } from "node:module";
-import { ConnectionError } from "../database/connection.js";
+import { ConnectionError } from "../database/errors.js";
 import { EndpointError } from "../database/endpoint.js";
 import { CommandError, EXIT, UsageError } from "./args.js";
 
@@ -32,15 +34,15 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> 
   },
   runs: {
     about: "list the runs with their status and tasks per final state",
-    load: async () => (await import("./runs.js")).runsCommand,
+    load: async () => (await import("./readCommands.js")).runsCommand,
   },
   tasks: {
     about: "list a run's tasks or tries: fields (-f), filter (-F), sort, across runs",
-    load: async () => (await import("./tasks.js")).tasksCommand,
+    load: async () => (await import("./readCommands.js")).tasksCommand,
   },
   watch: {
     about: "follow a run live: per-app progress, rate, ETA, failures",
-    load: async () => (await import("./watch.js")).watchCommand,
+    load: async () => (await import("./readCommands.js")).watchCommand,
   },
   report: {
     about: "write a run's report as one self-contained HTML file",
@@ -48,11 +50,11 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> 
   },
   stats: {
     about: "statistics of a run: outcomes, run time, badput, per app/host/hour; --compare, --all",
-    load: async () => (await import("./stats.js")).statsCommand,
+    load: async () => (await import("./readCommands.js")).statsCommand,
   },
   analyze: {
     about: "what failed in a run: root failures, their tries, dep_fail cascades",
-    load: async () => (await import("./analyze.js")).analyzeCommand,
+    load: async () => (await import("./readCommands.js")).analyzeCommand,
   },
   visualize: {
     about: "serve the web visualizer over a monitoring database",
