@@ -336,6 +336,11 @@ test("parsl-ts stats / analyze CLI on the fixture: table, json, --compare, --all
   assert.equal(a.code, 1, "run 1 failed");
   assert.match(a.out, /^\[1\] task 125 +always_fail +failed after 3 tries$/m);
   assert.match(a.out, /… and 10 more root failures/);
+  // The failure kinds line up in columns: the error type starts at the same place on every line.
+  const kinds = a.out.split("failed tasks by app and error type:\n")[1]!.split("\n\n")[0]!.split("\n");
+  assert.equal(kinds.length, 6);
+  assert.match(kinds[0]!, /^ +5 {2}always_fail {10}ValueError$/);
+  assert.equal(new Set(kinds.map((l) => l.search(/\S+$/))).size, 1, kinds.join("\n"));
   const csv = await cli(["analyze", RUN1, "--db", file, "--format", "csv", "--limit", "1"]);
   assert.equal(
     csv.out.split("\r\n")[1],

@@ -112,8 +112,12 @@ export function renderAnalysis(a: RunAnalysis, format: Format): string {
   }
   if (a.kinds.length > 0) {
     out.push("", "failed tasks by app and error type:");
-    for (const k of a.kinds.slice(0, 10))
-      out.push(`  ${String(k.count).padStart(6)}  ${k.app}  ${k.error_type ?? "(error type not recorded)"}`);
+    const shown = a.kinds.slice(0, 10);
+    const appWidth = Math.max(...shown.map((k) => k.app.length));
+    for (const k of shown)
+      out.push(
+        `  ${String(k.count).padStart(6)}  ${k.app.padEnd(appWidth)}  ${k.error_type ?? "(error type not recorded)"}`,
+      );
     if (a.kinds.length > 10) out.push(`  … and ${a.kinds.length - 10} more kinds`);
   }
   a.failures.forEach((f, i) => {
