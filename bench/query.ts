@@ -18,8 +18,7 @@ import { copyDatabase } from "../src/database/copy.js";
 import { openMonitoringDb } from "../src/query/index.js";
 import { createSyntheticDb } from "./visualizer.js";
 import { benchPgAdminUrl, ensureBenchDatabase } from "./pgServer.js";
-
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+import { cliTime } from "./cliStart.js";
 
 export interface QueryBenchOptions {
   tasks?: number;
@@ -46,32 +45,6 @@ async function time(name: string, reps: number, fn: () => Promise<unknown>): Pro
   }
   ms.sort((a, b) => a - b);
   return { name, median_ms: ms[Math.floor(ms.length / 2)]!, max_ms: ms[ms.length - 1]! };
-}
-
-/** Wall time of a CLI process; `firstByte`: the time to its first output, then the process is stopped. */
-function cliTime(args: string[], firstByte = false): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let err = "";
-    let done = false;
-    child.stderr.on("data", (d: Buffer) => {
-      err += String(d);
-    });
-    child.stdout.on("data", () => {
-      if (firstByte && !done) {
-        done = true;
-        resolve(performance.now() - t0);
-        child.kill();
-      }
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (done) return;
-      if (code !== 0) reject(new Error(`parsl-ts ${args.join(" ")}: exit ${code}: ${err}`));
-      else resolve(performance.now() - t0);
-    });
-  });
 }
 
 async function measure(
@@ -138,8 +111,8 @@ async function measure(
     ],
   ];
   for (const [name, args, fb] of procs) {
-    await cliTime(args, fb);
-    const t = await time(`${label} ${name}`, Math.max(3, Math.floor(reps / 3)), () => cliTime(args, fb));
+    await cliTime(args, { firstByte: fb });
+    const t = await time(`${label} ${name}`, Math.max(3, Math.floor(reps / 3)), () => cliTime(args, { firstByte: fb }));
     out.push(t);
     log(`${t.name}: median ${t.median_ms.toFixed(1)} ms, max ${t.max_ms.toFixed(1)} ms`);
   }
