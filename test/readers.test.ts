@@ -4,11 +4,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "../src/database/connection.js";
+import { connect, type Connection } from "../src/database/connection.js";
 import { ReadContext } from "../src/database/queries/context.js";
 import { openMonitoringDb } from "../src/database/queries/index.js";
 import { ensureSchema } from "../src/database/schemaSetup.js";
-import { raw, sql } from "../src/database/sql.js";
+import { raw, sql, type Sql } from "../src/database/sql.js";
 import { DIALECTS, testDatabase } from "./databases.js";
 
 for (const dialect of DIALECTS) {
@@ -65,6 +65,67 @@ for (const dialect of DIALECTS) {
       assert.equal(await ctx.taskIdRange("none"), null);
     } finally {
       await conn.close();
+      await writer.close();
+    }
+  });
+}
+
+/** A real connection that records the text of every statement read through it. */
+function recording(conn: Connection): { conn: Connection; texts: string[] } {
+  const texts: string[] = [];
+  const log = (q: Sql): void => {
+    texts.push(q.compile(conn.dialect.placeholder).text);
+  };
+  const proxy = new Proxy(conn, {
+    get(target, key) {
+      if (key === "all" || key === "first")
+        return (q: Sql) => {
+          log(q);
+          return key === "all" ? target.all(q) : target.first(q);
+        };
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { conn: proxy, texts };
+}
+
+for (const dialect of DIALECTS) {
+  test(`one statement reads the schema; a one-shot reader reads no change token and keeps nothing (${dialect})`, async () => {
+    const tdb = await testDatabase(dialect);
+    const writer = await connect(tdb.endpoint);
+    await ensureSchema(writer);
+    const addTask = async (id: number): Promise<void> => {
+      await writer.run(sql`INSERT INTO task (task_id, run_id, task_func_name, task_memoize, task_fail_count, task_fail_cost)
+        VALUES (${id}, ${"r1"}, ${"f"}, ${"0"}, ${0}, ${0})`);
+      await writer.run(
+        sql`INSERT INTO try (try_id, task_id, run_id, task_executor) VALUES (${0}, ${id}, ${"r1"}, ${"x"})`,
+      );
+    };
+    for (const id of [0, 1, 2]) await addTask(id);
+    const real = await connect(tdb.endpoint, { readonly: true });
+    const { conn, texts } = recording(real);
+    const token = conn.dialect.changeToken().compile(conn.dialect.placeholder).text;
+    const tokenReads = (): number => texts.filter((t) => t === token).length;
+    try {
+      const once = await ReadContext.open(conn, { cacheResults: false });
+      assert.equal(texts.length, 1, `the schema facts took ${texts.length} statements`);
+      assert.ok(once.has("task", "task_latest_status") && once.hasIndex("ix_try_run_task"));
+      texts.length = 0;
+      assert.deepEqual(await once.taskIdRange("r1"), [0, 2]);
+      assert.equal(texts.length, 2, `a run's id range took ${texts.length} statements:\n${texts.join("\n")}`);
+      await addTask(3);
+      assert.deepEqual(await once.taskIdRange("r1"), [0, 3], "a one-shot reader asks again");
+      assert.equal(tokenReads(), 0);
+
+      texts.length = 0;
+      const kept = await ReadContext.open(conn);
+      assert.deepEqual(await kept.taskIdRange("r1"), [0, 3]);
+      assert.deepEqual(await kept.taskIdRange("r1"), [0, 3]);
+      assert.equal(tokenReads(), 2, "the default reader checks the token each time");
+      assert.equal(texts.length, 1 + 2 + 2, "and computes the range once");
+    } finally {
+      await real.close();
       await writer.close();
     }
   });

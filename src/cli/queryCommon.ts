@@ -14,10 +14,15 @@ import type { FieldType } from "../database/queries/fields.js";
 import { CommandError, UsageError, type ParsedArgs } from "./args.js";
 import { chooseEndpoint } from "./database.js";
 
-/** The database of `--db` (PARSL_TS_DB, or the default) opened read-only for the query commands. */
+/**
+ * The database of `--db` (PARSL_TS_DB, or the default) opened read-only for the query commands.
+ * `live`: the command asks the same questions again as the run goes on (watch), so results are
+ * kept per change token; a command that answers once keeps none and reads no token.
+ */
 export async function openQueryDb(
   dbOption: string | true | undefined,
   applicationName = "parsl-ts query",
+  live = false,
 ): Promise<MonitoringDb> {
   const endpoint = chooseEndpoint(dbOption, undefined);
   if (endpoint.kind === "sqlite" && !fs.existsSync(endpoint.path)) {
@@ -31,7 +36,7 @@ export async function openQueryDb(
       import("../database/queries/index.js"),
       connect(endpoint, readerConnectOptions({ poolSize: 2, applicationName })),
     ]);
-    return await queries.monitoringDbOver(conn);
+    return await queries.monitoringDbOver(conn, { cacheResults: live });
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConnectionError) throw e;
     throw new CommandError(e instanceof Error ? e.message : String(e));

@@ -56,7 +56,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
     numberOption(p, "interval", 1, (n) => n >= 0.1 && n <= 1, "a number of seconds from 0.1 to 1") * 1000;
   const workflow = p.options.get("workflow");
   if (workflow === true) throw new UsageError("--workflow needs a name");
-  const db = await openQueryDb(p.options.get("db"), "parsl-ts watch");
+  const db = await openQueryDb(p.options.get("db"), "parsl-ts watch", true);
   try {
     const run = await chooseRun(db, p.positionals[0], workflow);
     return await follow(db, run.run_id, run.workflow_name, intervalMs, p.options.has("plain"));

@@ -17,11 +17,18 @@ export const SAMPLE_TASKS = 50_000;
 export interface ReadOptions {
   /** Above this many tasks, whole-run aggregates read every k-th task (tests lower it). */
   readonly sampleTasks?: number;
+  /**
+   * false for a reader that asks each question once (a terminal command): results are not kept,
+   * so no change token is read for them, a round trip per question saved on PostgreSQL.
+   * Default true (the visualizer, `watch`, long-lived API users).
+   */
+  readonly cacheResults?: boolean;
 }
 
 export class ReadContext {
   readonly cache = new TokenCache();
   readonly sampleTasks: number;
+  private readonly cacheResults: boolean;
 
   private constructor(
     readonly db: Connection,
@@ -30,15 +37,21 @@ export class ReadContext {
     options: ReadOptions,
   ) {
     this.sampleTasks = options.sampleTasks ?? SAMPLE_TASKS;
+    this.cacheResults = options.cacheResults ?? true;
   }
 
   /** Reads the schema facts once; refuses a database that lacks one of Parsl's tables. */
   static async open(db: Connection, options: ReadOptions = {}): Promise<ReadContext> {
     const cols = new Map<string, Set<string>>(TABLES.map((t) => [t.name, new Set<string>()]));
-    for (const c of await db.all<{ table_name: string; name: string }>(
-      db.dialect.listColumns(TABLES.map((t) => t.name)),
-    ))
-      cols.get(c.table_name)?.add(c.name);
+    const indexes = new Set<string>();
+    // Columns and index names in one round trip (index rows have no table_name).
+    for (const r of await db.all<{ table_name: string | null; name: string }>(
+      sql`SELECT table_name, name FROM (${db.dialect.listColumns(TABLES.map((t) => t.name))}) c
+        UNION ALL SELECT NULL AS table_name, name FROM (${db.dialect.listIndexes()}) i`,
+    )) {
+      if (r.table_name === null) indexes.add(r.name);
+      else cols.get(r.table_name)?.add(r.name);
+    }
     for (const t of TABLES) {
       if (cols.get(t.name)!.size === 0) {
         // PostgreSQL lists only the columns a role may read: tell "no privilege" from "no table".
@@ -54,13 +67,15 @@ export class ReadContext {
         throw new Error(`${db.location} is not a Parsl monitoring database: table "${t.name}" is missing`);
       }
     }
-    const indexes = new Set((await db.all<{ name: string }>(db.dialect.listIndexes())).map((r) => r.name));
     return new ReadContext(db, cols, indexes, options);
   }
 
   /** The same schema facts over another connection to the same database (a snapshot's view): no second read of the schema. */
   over(view: Connection): ReadContext {
-    return new ReadContext(view, this.cols, this.indexes, { sampleTasks: this.sampleTasks });
+    return new ReadContext(view, this.cols, this.indexes, {
+      sampleTasks: this.sampleTasks,
+      cacheResults: this.cacheResults,
+    });
   }
 
   get d() {
@@ -85,8 +100,9 @@ export class ReadContext {
     return `v${String(row ? Object.values(row)[0] : "")}`;
   }
 
-  /** `compute()` once per change token (slow results are reused a little longer: TokenCache). */
+  /** `compute()` once per change token (slow results are reused a little longer: TokenCache); every time without `cacheResults`. */
   async cached<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    if (!this.cacheResults) return compute();
     return this.cache.get(key, await this.token(), compute);
   }
 
@@ -213,17 +229,14 @@ export class ReadContext {
         // `task_id + 0`: not the MIN/MAX shortcut, which would walk the primary key again.
         const lower =
           lo0 - bottom <= span
-            ? await one(
-                sql`SELECT task_id AS x FROM task WHERE task_id < ${lo0} AND ${run} = ${runId} ORDER BY task_id LIMIT 1`,
-              )
-            : await one(sql`SELECT MIN(task_id + 0) AS x FROM task WHERE run_id = ${runId}`);
+            ? sql`SELECT task_id FROM task WHERE task_id < ${lo0} AND ${run} = ${runId} ORDER BY task_id LIMIT 1`
+            : sql`SELECT MIN(task_id + 0) FROM task WHERE run_id = ${runId}`;
         const upper =
           top - hi0 <= span
-            ? await one(
-                sql`SELECT task_id AS x FROM task WHERE task_id > ${hi0} AND ${run} = ${runId} ORDER BY task_id DESC LIMIT 1`,
-              )
-            : await one(sql`SELECT MAX(task_id + 0) AS x FROM task WHERE run_id = ${runId}`);
-        return [Math.min(lower ?? lo0, lo0), Math.max(upper ?? hi0, hi0)];
+            ? sql`SELECT task_id FROM task WHERE task_id > ${hi0} AND ${run} = ${runId} ORDER BY task_id DESC LIMIT 1`
+            : sql`SELECT MAX(task_id + 0) FROM task WHERE run_id = ${runId}`;
+        const beyond = await this.db.first<Row>(sql`SELECT (${lower}) AS lo, (${upper}) AS hi`);
+        return [Math.min(num(beyond?.["lo"]) ?? lo0, lo0), Math.max(num(beyond?.["hi"]) ?? hi0, hi0)];
       }
     }
     const lo = await one(sql`SELECT task_id AS x FROM task WHERE ${run} = ${runId} ORDER BY task_id LIMIT 1`);
