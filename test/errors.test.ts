@@ -54,7 +54,7 @@ const INTERNAL: Record<string, string> = {
   "database/endpoint.ts EndpointError":
     "MonitoringHub turns it into a ConfigurationError; otherwise only the writer process parses endpoints",
   "database/store.ts StoreOpenError": "writer process; load() reports its message",
-  "database/connection.ts ConnectionError":
+  "database/errors.ts ConnectionError":
     "the writer process wraps it in a StoreOpenError (load() reports its message); readers and the commands print its message",
   "database/store.ts PermanentStoreError":
     "writer process; it stops and the user is told once, as a monitoring warning",
