@@ -162,7 +162,8 @@ for (const kind of ["sqlite", "postgresql", "postgresql-parsl"] as ServedKind[])
       assert.equal(await count("fail_count >= 3 and fail_cost < 3"), 1, "flaky_half: 5 failures cost 2.5");
       assert.equal(await count("hashsum = null"), 173 - 7, "hashsums: 161 and 167-172");
       assert.equal(await count("lineage_hash = null"), 173, "a column Python Parsl lacks is NULL, not an error");
-      assert.equal(await count("exit_code != null"), 0);
+      assert.equal(await count("exit_code = 3"), 1, "bash_fail (115): the code in its BashExitFailure('bash_fail', 3)");
+      assert.equal(await count("exit_code != null"), 1);
       assert.equal(await count("memo = true"), 2);
       assert.equal(await count("run_s > 1h"), 0);
       assert.ok((await count("run_s > 2s")) >= 4, "the four burn tasks ran over 2 s");

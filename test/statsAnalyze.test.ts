@@ -12,7 +12,9 @@ import { fileURLToPath } from "node:url";
 import { openMonitoringDb, type MonitoringDb } from "../src/database/queries/index.js";
 import { compareStats, REGRESSION_RULE, type RunStats, type StatsGroup } from "../src/database/queries/stats.js";
 import { naiveToMs } from "../src/database/queries/time.js";
-import { DIALECTS } from "./databases.js";
+import { connect } from "../src/database/connection.js";
+import { sql } from "../src/database/sql.js";
+import { DIALECTS, testDatabase } from "./databases.js";
 import { loadMonitored, tempDir } from "./helpers.js";
 import { copyFixture, RUN1, RUN2, RUN3, servedDatabase, type ServedDatabase } from "./visualizer-helpers.js";
 import { brokenStep, consume, retriedStep, work } from "./fixtures/statsApps.js";
@@ -185,8 +187,13 @@ for (const dialect of [...DIALECTS, "postgresql-parsl" as const])
       assert.equal(bash.app, "bash_fail");
       assert.equal(bash.tries_total, 3);
       assert.deepEqual(
-        bash.tries.map((t) => [t.try_id, t.host, t.block_id, t.job_id, t.error_type, t.error, t.failed]),
-        [0, 1, 2].map((i) => [i, "vm", "0", "29493", "BashExitFailure", "BashExitFailure('bash_fail', 3)", true]),
+        bash.tries.map((t) => [t.try_id, t.host, t.block_id, t.job_id, t.exit_code, t.error_type, t.error, t.failed]),
+        [0, 1, 2].map((i) => [i, "vm", "0", "29493", 3, "BashExitFailure", "BashExitFailure('bash_fail', 3)", true]),
+      );
+      // Only a bash app's failure carries an exit code.
+      assert.deepEqual(
+        a.failures[0]!.tries.map((t) => t.exit_code),
+        [null, null, null],
       );
       assert.match(bash.stderr!, /task_0115_bash_fail\.stderr$/);
       // always_fail: 118-120, 125, 165 (README); the others one kind each.
@@ -203,6 +210,62 @@ for (const dialect of [...DIALECTS, "postgresql-parsl" as const])
         { app: "join_inner_fails", error_type: "JoinError", count: 1 },
       );
     });
+  });
+
+for (const dialect of [...DIALECTS, "postgresql-parsl" as const])
+  test(`exit_code on the Python Parsl fixture: read from BashExitFailure, filterable, never an error (${dialect})`, async () => {
+    const served = await servedDatabase(dialect, copyFixture(tempDir()));
+    const db = await openMonitoringDb(served.endpoint);
+    try {
+      const rows = async (filter: string): Promise<unknown[][]> => {
+        const out: unknown[][] = [];
+        for await (const page of db.taskPages({
+          runId: RUN1,
+          tries: true,
+          fields: ["task_id", "try_id", "exit_code"],
+          filter,
+        }))
+          for (const r of page) out.push([r["task_id"], r["try_id"], r["exit_code"]]);
+        return out;
+      };
+      assert.deepEqual(await rows("exit_code = 3"), [
+        [115, 0, 3],
+        [115, 1, 3],
+        [115, 2, 3],
+      ]);
+      assert.deepEqual(await rows("exit_code != 3"), []);
+      // Every other try, failed or not, has none: 199 tries in run 1 (README), 3 of them bash_fail's.
+      assert.equal((await rows("exit_code = null")).length, 196);
+    } finally {
+      await db.close();
+    }
+  });
+
+for (const dialect of DIALECTS)
+  test(`integerOrNull reads exactly an integer and nothing else (${dialect})`, async () => {
+    const tdb = await testDatabase(dialect);
+    const conn = await connect(tdb.endpoint);
+    try {
+      const cases: [string, number | null][] = [
+        ["3", 3],
+        ["-9", -9],
+        ["137", 137],
+        ["3x", null],
+        [" 3", null],
+        ["x", null],
+        ["", null],
+        ["1.5", null],
+      ];
+      for (const [text, expected] of cases) {
+        const row = await conn.first<{ n: unknown }>(
+          // CAST: a bare parameter in CAST(… AS INTEGER) would be typed integer by PostgreSQL itself.
+          sql`SELECT ${conn.dialect.integerOrNull(sql`CAST(${text} AS TEXT)`)} AS n`,
+        );
+        assert.equal(row?.n === null || row?.n === undefined ? null : Number(row.n), expected, JSON.stringify(text));
+      }
+    } finally {
+      await conn.close();
+    }
   });
 
 for (const dialect of DIALECTS)

@@ -82,6 +82,8 @@ export interface Dialect {
   glob(expr: Sql, parts: readonly GlobPart[]): Sql;
   /** 1-based position of `needle` in `haystack`, 0 when absent (SQLite's instr, PostgreSQL's strpos). */
   strpos(haystack: Sql, needle: Sql): Sql;
+  /** `text` as an integer when it is exactly one (optional minus, digits), else NULL: never an error. */
+  integerOrNull(text: Sql): Sql;
   /** Names of the tables in the current schema, as rows `{ name }`. */
   listTables(): Sql;
   /** Names of the indexes in the current schema, as rows `{ name }`. */

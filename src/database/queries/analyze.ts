@@ -256,7 +256,7 @@ async function rootDetails(ctx: ReadContext, runId: string, ids: number[]): Prom
   const all = await ctx.db
     .all(sql`SELECT y.task_id, y.try_id, y.task_executor, y.hostname, y.block_id, y.task_try_time_launched AS l,
       y.task_try_time_running AS r, y.task_try_time_returned AS e, y.task_fail_history AS h,
-      ${opt("task_try_exit_code")} AS exit_code, ${opt("task_try_error_type")} AS error_type, ${opt("task_try_error")} AS error,
+      ${ctx.exitCodeExpr("y")} AS exit_code, ${opt("task_try_error_type")} AS error_type, ${opt("task_try_error")} AS error,
       ${opt("task_try_stderr_tail")} AS stderr_tail, ${opt("task_try_stdout_tail")} AS stdout_tail
     FROM try y WHERE y.run_id = ${runId} AND y.task_id IN ${list(ids)} ORDER BY y.task_id, y.try_id`);
   for (const r of all) {

@@ -131,7 +131,7 @@ export async function failureDetails(
     const opt = (col: string): ReturnType<typeof raw> => raw(ctx.has("try", col) ? `y.${col}` : "NULL");
     for (const r of await ctx.db
       .all(sql`SELECT y.task_id, y.try_id, y.hostname, y.block_id, y.task_fail_history AS hist,
-        ${opt("task_try_exit_code")} AS code, ${opt("task_try_error_type")} AS etype, ${opt("task_try_error")} AS err,
+        ${ctx.exitCodeExpr("y")} AS code, ${opt("task_try_error_type")} AS etype, ${opt("task_try_error")} AS err,
         ${opt("task_try_stderr_tail")} AS tail
         FROM try y WHERE y.run_id = ${runId} AND y.task_id IN ${list([...byId.keys()])} ORDER BY y.task_id, y.try_id`)) {
       const text = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);

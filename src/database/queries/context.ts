@@ -129,6 +129,21 @@ export class ReadContext {
     return this.hasLatestCol ? sql`COALESCE(${raw(alias)}.task_latest_status, ${sub})` : sub;
   }
 
+  /**
+   * SQL for a try's exit code (`alias` is a `try` row): parsl-ts's task_try_exit_code, else the
+   * code in Python Parsl's failure history, which holds a bash app's exit as `BashExitFailure('app', 3)`
+   * (the app's name has no ", ", so the code lies between the first ", " and the closing parenthesis).
+   */
+  exitCodeExpr(alias: string): Sql {
+    const h = raw(`${alias}.task_fail_history`);
+    const comma = this.d.strpos(h, raw("', '"));
+    const fromHistory = sql`(CASE WHEN ${h} LIKE 'BashExitFailure(%)' AND ${comma} > 0
+      THEN ${this.d.integerOrNull(sql`SUBSTR(${h}, ${comma} + 2, LENGTH(${h}) - ${comma} - 2)`)} END)`;
+    return this.has("try", "task_try_exit_code")
+      ? sql`COALESCE(${raw(`${alias}.task_try_exit_code`)}, ${fromHistory})`
+      : fromHistory;
+  }
+
   /** True when every task of the run has task_latest_status set, so the indexed column alone is exact. */
   async latestColComplete(runId: string): Promise<boolean> {
     if (!this.hasLatestCol) return false;

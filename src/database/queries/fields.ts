@@ -131,8 +131,8 @@ export const FIELDS: readonly Field[] = [
   f(
     "exit_code",
     "number",
-    "a bash app's exit code (128 + signal for a lost worker) [parsl-ts]",
-    col("r", "try", "task_try_exit_code", "number"),
+    "a bash app's exit code (128 + signal for a lost worker; Python Parsl databases: from a BashExitFailure)",
+    (ctx) => ctx.exitCodeExpr("r"),
   ),
   f("error_type", "text", "the error's class name (Python Parsl databases: read from the failure history)", (ctx) => {
     // Parsl's task_fail_history is the exception's repr, "ValueError('boom')": its name ends at "(".

@@ -108,6 +108,9 @@ export const sqliteDialect: Dialect = {
   },
   glob: (expr, parts) => sql`${expr} GLOB ${toSqliteGlob(parts)}`,
   strpos: (haystack, needle) => sql`instr(${haystack}, ${needle})`,
+  // SQLite's CAST reads a leading number and ignores the rest ('3x' → 3): keep it only when it reads back as the text.
+  integerOrNull: (text) =>
+    sql`(CASE WHEN CAST(CAST(${text} AS INTEGER) AS TEXT) = ${text} THEN CAST(${text} AS INTEGER) END)`,
   listTables: () => sql`SELECT name FROM sqlite_master WHERE type = 'table'`,
   listIndexes: () => sql`SELECT name FROM sqlite_master WHERE type = 'index'`,
   listColumns: (tables) =>
