@@ -29,6 +29,8 @@ export class ReadContext {
   readonly cache = new TokenCache();
   readonly sampleTasks: number;
   private readonly cacheResults: boolean;
+  /** Without `cacheResults`: computations still running, shared by callers that ask at the same time. */
+  private readonly running = new Map<string, Promise<unknown>>();
 
   private constructor(
     readonly db: Connection,
@@ -100,10 +102,17 @@ export class ReadContext {
     return `v${String(row ? Object.values(row)[0] : "")}`;
   }
 
-  /** `compute()` once per change token (slow results are reused a little longer: TokenCache); every time without `cacheResults`. */
+  /**
+   * `compute()` once per change token (slow results are reused a little longer: TokenCache). Without
+   * `cacheResults`, nothing is kept: only callers asking while it runs (a command's parallel reads) share it.
+   */
   async cached<T>(key: string, compute: () => Promise<T>): Promise<T> {
-    if (!this.cacheResults) return compute();
-    return this.cache.get(key, await this.token(), compute);
+    if (this.cacheResults) return this.cache.get(key, await this.token(), compute);
+    const running = this.running.get(key);
+    if (running) return running as Promise<T>;
+    const p = compute().finally(() => this.running.delete(key));
+    this.running.set(key, p);
+    return p;
   }
 
   /** `alias.run_id` kept off the run-wide indexes on SQLite (see Dialect.unindexed). */
