@@ -9,7 +9,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import test from "node:test";
+import vm from "node:vm";
 import { fileURLToPath } from "node:url";
+import { asciiOnly } from "../scripts/bundleCli.js";
 import { tempDir } from "./helpers.js";
 import { copyFixture } from "./visualizer-helpers.js";
 
@@ -58,6 +60,21 @@ test("the build bundles the read commands, importing the shared error modules in
   // node-postgres is inside; better-sqlite3 only as a require() that runs when SQLite is opened.
   assert.match(text, /node_modules\/pg\/lib\/client\.js/);
   assert.doesNotMatch(text, /^import [^;]*from "better-sqlite3"/m);
+  // What keeps a command's start short: pg's crypto helpers replaced by ours (loaded on first
+  // use), Node's modules through require() (an ESM import of node:fs loads fs/promises and
+  // readline), and one-byte text for Node to decode.
+  assert.match(text, /src\/database\/postgres\/pgLazyCrypto\.ts/);
+  assert.doesNotMatch(text, /node_modules\/pg\/lib\/crypto\/utils\.js/);
+  const esmBuiltins = [...text.matchAll(/^import [^;]*? from "(node:[^"]+)";$/gm)].map((m) => m[1]);
+  assert.deepEqual(esmBuiltins, ["node:module"]);
+  assert.doesNotMatch(text, /[\u0080-\uffff]/, "the bundle has a character outside ASCII");
+});
+
+test("asciiOnly keeps what code means: escapes in literals, plain text in comments", () => {
+  const code = 'return ["a → b", `ε ${"≤"}`, /[é]/.test("é")]; /* → */ // ≥';
+  const ascii = asciiOnly(code);
+  assert.doesNotMatch(ascii, /[\u0080-\uffff]/);
+  assert.deepEqual(vm.runInThisContext(`(() => { ${ascii}\n})()`), ["a → b", "ε ≤", true]);
 });
 
 test("across the bundle's edge: exit 2 for a bad endpoint or filter, exit 1 for a refused connection; better-sqlite3 only for SQLite", async () => {

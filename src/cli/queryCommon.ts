@@ -31,10 +31,12 @@ export async function openQueryDb(
     );
   }
   try {
-    // The query modules load while the connection is made (PostgreSQL: the server's round trips).
+    // The query modules load while the connection is made (PostgreSQL: the server's round trips),
+    // one turn of the event loop later, so that a socket already connected sends its first message first.
+    const connecting = connect(endpoint, readerConnectOptions({ poolSize: 2, applicationName }));
     const [queries, conn] = await Promise.all([
-      import("../database/queries/index.js"),
-      connect(endpoint, readerConnectOptions({ poolSize: 2, applicationName })),
+      new Promise((resolve) => setImmediate(resolve)).then(() => import("../database/queries/index.js")),
+      connecting,
     ]);
     return await queries.monitoringDbOver(conn, { cacheResults: live });
   } catch (e) {

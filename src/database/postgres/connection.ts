@@ -4,6 +4,7 @@
  * BIGINT and NUMERIC (COUNT, SUM, AVG) as numbers. Type parsers are set on this pool only, so
  * a user's own pg code in the same process is unaffected.
  */
+import net from "node:net";
 import pg from "./pgDriver.js";
 import {
   BoundConnection,
@@ -38,6 +39,17 @@ export const typeParsers = {
     return pg.types.getTypeParser(oid, format ?? "text") as (value: string) => unknown;
   },
 };
+
+/**
+ * A connection's socket. The login needs node:crypto, which the CLI's bundle loads on first use
+ * (pgLazyCrypto.ts): it loads once the startup message is sent, while the server starts a
+ * backend for us (10–20 ms here), instead of after the server asks for the password.
+ */
+function loginSocket(): net.Socket {
+  const socket = new net.Socket();
+  socket.once("connect", () => setImmediate(() => process.getBuiltinModule?.("node:crypto")));
+  return socket;
+}
 
 /** Why a connection could not be made, in words that say what to fix. */
 export function explainConnectError(err: unknown, location: string): string {
@@ -99,6 +111,7 @@ export class PostgresConnection extends PgQueryable implements Connection {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
       types: typeParsers,
+      stream: loginSocket,
       // jit off: our statements are short inserts and aggregations that run in milliseconds to a few
       // hundred; JIT compiling them (the server's default above a plan cost) added ~0.8 s to each.
       options: options.readonly ? "-c jit=off -c default_transaction_read_only=on" : "-c jit=off",
