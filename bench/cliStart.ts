@@ -1,10 +1,10 @@
 /**
  * How long a user waits for `parsl-ts tasks` to print, per build of the CLI: each build's
- * `dist/src/cli/main.js` is started in turn (alternated, so both share the machine's moments) and
+ * executable (`dist/src/cli/parsl-ts.cjs`; `main.js` for builds before it) is started in turn (alternated, so both share the machine's moments) and
  * timed from spawn to its first byte of output, the measure of bench/query.ts. For A/B figures of
  * a change to the command's start (BENCHMARKS.md).
  *
- *   node dist/bench/cliStart.js --db ENDPOINT --run RUN [--cli A/dist/src/cli/main.js --cli B/…]
+ *   node dist/bench/cliStart.js --db ENDPOINT --run RUN [--cli A/dist/src/cli/parsl-ts.cjs --cli B/…]
  *        [--node /path/to/node] [--rounds 7] [--without-extra-ca]
  *
  * --without-extra-ca unsets NODE_EXTRA_CA_CERTS for the timed processes: a machine that sets it
@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 
 export interface CliStartOptions {
-  /** The `main.js` of each build to compare. */
+  /** The executable of each build to compare. */
   clis: string[];
   args: string[];
   node?: string;
@@ -24,7 +24,7 @@ export interface CliStartOptions {
 }
 
 export interface CliRun {
-  /** The CLI's main.js (default: this build's). */
+  /** The CLI's executable (default: this build's). */
   cli?: string;
   node?: string;
   env?: NodeJS.ProcessEnv;
@@ -32,7 +32,7 @@ export interface CliRun {
   firstByte?: boolean;
 }
 
-const OWN_CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const OWN_CLI = fileURLToPath(new URL("../src/cli/parsl-ts.cjs", import.meta.url));
 
 /** Milliseconds a `parsl-ts` process takes: to its first byte of output, or to its exit (which must be 0). */
 export function cliTime(args: string[], run: CliRun = {}): Promise<number> {

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { createSyntheticDb } from "./visualizer.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.resolve(here, "..", "src", "cli", "main.js");
+const CLI = path.resolve(here, "..", "src", "cli", "parsl-ts.cjs");
 const FORMATS = ["csv", "jsonl", "parquet", "otlp"] as const;
 
 export interface ExportBenchRow {

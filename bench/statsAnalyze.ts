@@ -19,7 +19,7 @@ import { openMonitoringDb, type MonitoringDb } from "../src/database/queries/ind
 import { createSyntheticDb } from "./visualizer.js";
 import { benchPgAdminUrl, ensureBenchDatabase } from "./pgServer.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../src/cli/parsl-ts.cjs", import.meta.url));
 
 export interface StatsBenchOptions {
   tasks?: number;

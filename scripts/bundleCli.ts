@@ -1,23 +1,25 @@
 /**
- * Build step after `tsc`: bundles the read commands (src/cli/readCommands.ts) and everything they
- * load, node-postgres included, into one file that takes the place of tsc's
- * dist/src/cli/readCommands.js. Node then reads and links one module instead of about seventy,
- * which is a fifth of `parsl-ts tasks`'s whole time on a PostgreSQL database.
+ * Build step after `tsc`: writes the `parsl-ts` executable. `dist/src/cli/parsl-ts.cjs` turns on
+ * Node's compile cache and runs `dist/src/cli/cli.cjs`, one CommonJS bundle of the command
+ * (src/cli/main.ts) with the read commands (readCommands.ts: runs, tasks, stats, analyze, watch)
+ * and everything they load, node-postgres included. Node then reads one file instead of linking
+ * about ninety modules, and on Node 20 never starts its ES module loader (10–15 ms) for them:
+ * together about a third of `parsl-ts tasks`'s time on a PostgreSQL database (BENCHMARKS.md).
  *
- * Two kinds of module stay outside the bundle:
- * - the leaf modules whose classes `parsl-ts` (main.ts) tests with `instanceof` (SHARED): the bundle
- *   imports the one compiled copy, so an error thrown in the bundle is the class main.ts knows;
+ * Outside the bundle:
+ * - the other commands (perf, worker-pool, db, export, report, visualize): main.ts imports their
+ *   compiled modules from dist/src/cli/'s neighbours when one is asked for. They throw their own
+ *   copies of the error classes, which is why main.ts maps errors to exit statuses by name;
  * - better-sqlite3, a native addon: required only when a SQLite database is opened, so a
  *   PostgreSQL command never loads it.
- * A module that finds files next to itself (`import.meta`) would look in the wrong folder from
- * the bundle, so one in the bundle fails the build.
+ * The bundle is written to dist/src/cli/, where tsc writes main.js: a module of src/cli/ may find
+ * files next to itself (`import.meta.url`), one elsewhere would look in the wrong folder, so the
+ * build fails on one.
  *
- * Two substitutions and one rewrite keep a command's start short (BENCHMARKS.md, issue 11):
- * - Node's own modules imported with `import` load through require(): an ESM import of node:fs
- *   reads every export, which loads fs/promises, readline and file watchers (3–4 ms on Node 24);
+ * Two more things keep a command's start short:
  * - node-postgres's crypto helpers are src/database/postgres/pgLazyCrypto.ts, which loads
  *   node:crypto on first use and logs in with synchronous crypto instead of Web Crypto;
- * and the file is written in ASCII (asciiOnly).
+ * - the file is written in ASCII (asciiOnly).
  *
  *   node dist/scripts/bundleCli.js        (run by `npm run build`)
  */
@@ -27,50 +29,39 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const ENTRY = path.join(ROOT, "src/cli/readCommands.ts");
-const OUT_FILE = path.join(ROOT, "dist/src/cli/readCommands.js");
+const ENTRY = path.join(ROOT, "src/cli/main.ts");
+const CLI_DIR = path.join(ROOT, "dist/src/cli");
+export const BUNDLE_FILE = path.join(CLI_DIR, "cli.cjs");
+export const EXECUTABLE_FILE = path.join(CLI_DIR, "parsl-ts.cjs");
 
-/** Sources the bundle imports from their compiled files instead of copying (see above). */
-export const SHARED = ["src/cli/args.ts", "src/database/endpoint.ts", "src/database/errors.ts"].map((p) =>
-  path.join(ROOT, p),
-);
+/** The modules main.ts loads for each command that are bundled; every other command stays outside. */
+const BUNDLED_COMMANDS = new Set([path.join(ROOT, "src/cli/readCommands.ts")]);
 
-/** The import specifier, from the bundle's folder, of a source's compiled file. */
-function compiledSpecifier(source: string): string {
-  const compiled = path.join(ROOT, "dist", path.relative(ROOT, source)).replace(/\.ts$/, ".js");
-  const rel = path.relative(path.dirname(OUT_FILE), compiled).split(path.sep).join("/");
-  return rel.startsWith(".") ? rel : `./${rel}`;
-}
+/** The executable: the compile cache (Node >= 22.1) must be on before the bundle is compiled. */
+const EXECUTABLE = `#!/usr/bin/env node
+// parsl-ts: written by scripts/bundleCli.ts. Node >= 22.1 keeps the bundle's compiled code between
+// runs (in the OS temp directory); Node 20 has no such cache and goes on without it.
+"use strict";
+require("node:module").enableCompileCache?.();
+require("./cli.cjs");
+`;
 
 const keepOutside: esbuild.Plugin = {
   name: "parsl-ts-keep-outside",
   setup(build) {
     build.onResolve({ filter: /^\.\.?\// }, (args) => {
+      if (args.kind !== "dynamic-import" || args.importer !== ENTRY) return undefined;
       const source = path.resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
-      return SHARED.includes(source) ? { path: compiledSpecifier(source), external: true } : undefined;
+      return BUNDLED_COMMANDS.has(source) ? undefined : { path: args.path, external: true };
     });
     // better-sqlite3 through a CommonJS stub: esbuild runs a CommonJS module's body when it is
-    // first needed, whereas an ESM import of an external package is hoisted to the bundle's top.
+    // first needed, whereas an import of an external package would be required at the bundle's top.
     build.onResolve({ filter: /^better-sqlite3$/ }, (args) =>
       args.namespace === "lazy-native"
         ? { path: args.path, external: true }
         : { path: args.path, namespace: "lazy-native" },
     );
     build.onLoad({ filter: /.*/, namespace: "lazy-native" }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
-      loader: "js",
-    }));
-  },
-};
-
-/** Node's built-ins that our sources `import` come from require(), which reads no export until used. */
-const builtinsThroughRequire: esbuild.Plugin = {
-  name: "parsl-ts-builtins-through-require",
-  setup(build) {
-    build.onResolve({ filter: /^node:/ }, (args) =>
-      args.kind === "require-call" ? { path: args.path, external: true } : { path: args.path, namespace: "builtin" },
-    );
-    build.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(args.path)});`,
       loader: "js",
     }));
@@ -117,13 +108,13 @@ export function asciiOnly(code: string): string {
   return code.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-export async function bundleReadCommands(): Promise<{ inputs: number; bytes: number }> {
+export async function bundleCli(): Promise<{ inputs: number; bytes: number }> {
   const result = await esbuild.build({
     entryPoints: [ENTRY],
-    outfile: OUT_FILE,
+    outfile: BUNDLE_FILE,
     bundle: true,
     platform: "node",
-    format: "esm",
+    format: "cjs",
     target: "node20",
     sourcemap: "linked",
     metafile: true,
@@ -131,26 +122,27 @@ export async function bundleReadCommands(): Promise<{ inputs: number; bytes: num
     logLevel: "warning",
     // Optional drivers node-postgres loads only when asked for (pg.native) or on Cloudflare.
     external: ["pg-native", "pg-cloudflare"],
-    plugins: [keepOutside, builtinsThroughRequire, pgCryptoOnFirstUse],
-    // CommonJS code in the bundle (node-postgres) calls require() for Node's own modules.
-    banner: {
-      js: 'import { createRequire as __parslTsRequire } from "node:module";\nconst require = __parslTsRequire(import.meta.url);',
-    },
+    plugins: [keepOutside, pgCryptoOnFirstUse],
+    // CommonJS has no import.meta: the bundle's own URL stands in (it sits where main.js does).
+    define: { "import.meta.url": "__parslTsBundleUrl" },
+    banner: { js: 'const __parslTsBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   });
-  const ours = Object.keys(result.metafile.inputs).filter((p) => p.startsWith("src/"));
-  const located = ours.filter((p) => /\bimport\.meta\b/.test(fs.readFileSync(path.join(ROOT, p), "utf8")));
+  const outside = Object.keys(result.metafile.inputs).filter((p) => p.startsWith("src/") && !p.startsWith("src/cli/"));
+  const located = outside.filter((p) => /\bimport\.meta\b/.test(fs.readFileSync(path.join(ROOT, p), "utf8")));
   if (located.length > 0) {
     throw new Error(
-      `bundleCli: ${located.join(", ")} use import.meta, which would point at the bundle's folder; keep them out of readCommands.ts's imports`,
+      `bundleCli: ${located.join(", ")} use import.meta, which would point at the bundle's folder (dist/src/cli/); keep them out of the read commands' imports`,
     );
   }
   for (const file of result.outputFiles) {
-    fs.writeFileSync(file.path, file.path === OUT_FILE ? asciiOnly(file.text) : file.contents);
+    fs.writeFileSync(file.path, file.path === BUNDLE_FILE ? asciiOnly(file.text) : file.contents);
   }
-  return { inputs: Object.keys(result.metafile.inputs).length, bytes: fs.statSync(OUT_FILE).size };
+  fs.writeFileSync(EXECUTABLE_FILE, EXECUTABLE);
+  fs.chmodSync(EXECUTABLE_FILE, 0o755);
+  return { inputs: Object.keys(result.metafile.inputs).length, bytes: fs.statSync(BUNDLE_FILE).size };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const { inputs, bytes } = await bundleReadCommands();
-  console.log(`bundleCli: ${inputs} modules → ${path.relative(ROOT, OUT_FILE)} (${(bytes / 1024).toFixed(0)} KiB)`);
+  const { inputs, bytes } = await bundleCli();
+  console.log(`bundleCli: ${inputs} modules → ${path.relative(ROOT, BUNDLE_FILE)} (${(bytes / 1024).toFixed(0)} KiB)`);
 }

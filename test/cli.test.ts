@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { count, tempDir } from "./helpers.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../src/cli/parsl-ts.cjs", import.meta.url));
 const INDEX = fileURLToPath(new URL("../src/index.js", import.meta.url));
 
 function run(args: string[], cwd: string) {

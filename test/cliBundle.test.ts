@@ -1,8 +1,9 @@
 /**
- * The read commands ship as one bundled file (scripts/bundleCli.ts). What that must not change:
- * the error classes `parsl-ts` maps to exit statuses are the same classes inside the bundle (so
- * a bad endpoint is still exit 2 and a refused connection exit 1), and a PostgreSQL command does
- * not load SQLite's native addon, which the bundle requires only when a SQLite file is opened.
+ * `parsl-ts` is one CommonJS bundle behind a small executable (scripts/bundleCli.ts). What that
+ * must keep: the commands outside the bundle (export, db, report, …) load from their compiled
+ * modules; errors end the process with the same statuses whichever copy of their class threw them
+ * (2 usage, 1 failure); a PostgreSQL command does not load SQLite's native addon; and what makes
+ * the start short stays (pg's crypto on first use, one ASCII file).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -16,8 +17,8 @@ import { tempDir } from "./helpers.js";
 import { copyFixture } from "./visualizer-helpers.js";
 
 const CLI_DIR = fileURLToPath(new URL("../src/cli/", import.meta.url));
-const CLI = path.join(CLI_DIR, "main.js");
-const BUNDLE = path.join(CLI_DIR, "readCommands.js");
+const CLI = path.join(CLI_DIR, "parsl-ts.cjs");
+const BUNDLE = path.join(CLI_DIR, "cli.cjs");
 
 /** Runs `parsl-ts`, with a CommonJS hook that logs each package the process requires. */
 function cli(args: string[]): Promise<{ code: number | null; err: string; required: string[] }> {
@@ -51,22 +52,32 @@ Module._load = function (request, ...rest) {
   });
 }
 
-test("the build bundles the read commands, importing the shared error modules instead of copying them", () => {
+test("the executable runs one CommonJS bundle with the read commands and node-postgres; the other commands stay modules", () => {
+  const executable = fs.readFileSync(CLI, "utf8");
+  assert.match(executable, /^#!\/usr\/bin\/env node\n/);
+  assert.match(executable, /enableCompileCache\?\.\(\);\nrequire\("\.\/cli\.cjs"\);/);
+  assert.ok((fs.statSync(CLI).mode & 0o111) !== 0, "the executable is not executable");
+
   const text = fs.readFileSync(BUNDLE, "utf8");
-  const relative = new Set([...text.matchAll(/^import [^;]*? from "(\.[^"]+)";$/gm)].map((m) => m[1]));
-  assert.deepEqual([...relative].sort(), ["../database/endpoint.js", "../database/errors.js", "./args.js"]);
-  for (const cls of ["UsageError", "CommandError", "EndpointError", "ConnectionError"])
-    assert.doesNotMatch(text, new RegExp(`class ${cls}\\b`), `the bundle carries its own ${cls}`);
+  assert.doesNotMatch(text, /^import /m, "an ES module import in the CommonJS bundle");
+  const outside = [...text.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]).sort();
+  assert.deepEqual(outside, [
+    "../executors/htex/workerPoolCommand.js",
+    "../visualizer/index.js",
+    "./db.js",
+    "./export.js",
+    "./perf.js",
+    "./report.js",
+  ]);
+  for (const cmd of ["runsCommand", "tasksCommand", "statsCommand", "analyzeCommand", "watchCommand"])
+    assert.match(text, new RegExp(`async function ${cmd}\\b`), `${cmd} is not in the bundle`);
   // node-postgres is inside; better-sqlite3 only as a require() that runs when SQLite is opened.
   assert.match(text, /node_modules\/pg\/lib\/client\.js/);
-  assert.doesNotMatch(text, /^import [^;]*from "better-sqlite3"/m);
+  assert.match(text, /module\d*\.exports = require\("better-sqlite3"\);/);
   // What keeps a command's start short: pg's crypto helpers replaced by ours (loaded on first
-  // use), Node's modules through require() (an ESM import of node:fs loads fs/promises and
-  // readline), and one-byte text for Node to decode.
+  // use), and one-byte text for Node to decode.
   assert.match(text, /src\/database\/postgres\/pgLazyCrypto\.ts/);
   assert.doesNotMatch(text, /node_modules\/pg\/lib\/crypto\/utils\.js/);
-  const esmBuiltins = [...text.matchAll(/^import [^;]*? from "(node:[^"]+)";$/gm)].map((m) => m[1]);
-  assert.deepEqual(esmBuiltins, ["node:module"]);
   assert.doesNotMatch(text, /[\u0080-\uffff]/, "the bundle has a character outside ASCII");
 });
 
@@ -77,7 +88,7 @@ test("asciiOnly keeps what code means: escapes in literals, plain text in commen
   assert.deepEqual(vm.runInThisContext(`(() => { ${ascii}\n})()`), ["a → b", "ε ≤", true]);
 });
 
-test("across the bundle's edge: exit 2 for a bad endpoint or filter, exit 1 for a refused connection; better-sqlite3 only for SQLite", async () => {
+test("inside and outside the bundle: exit 2 for a bad endpoint, option or filter, exit 1 for a refused connection; better-sqlite3 only for SQLite", async () => {
   const refused = await cli(["tasks", "--db", "postgresql://me:secret@127.0.0.1:1/parsl"]);
   assert.equal(refused.code, 1, refused.err);
   assert.match(
@@ -101,4 +112,29 @@ test("across the bundle's edge: exit 2 for a bad endpoint or filter, exit 1 for 
 
   const stats = await cli(["stats", "--db", db]);
   assert.equal(stats.code, 0, stats.err);
+
+  // Commands outside the bundle throw the compiled modules' classes: the same statuses.
+  const option = await cli(["export", "--bogus"]);
+  assert.equal(option.code, 2, option.err);
+  assert.match(option.err, /^parsl-ts export: unknown option --bogus/);
+  const exportRefused = await cli([
+    "export",
+    "--db",
+    "postgresql://me:secret@127.0.0.1:1/parsl",
+    "--format",
+    "csv",
+    "-o",
+    path.join(tempDir(), "out"),
+  ]);
+  assert.equal(exportRefused.code, 1, exportRefused.err);
+  assert.match(
+    exportRefused.err,
+    /^parsl-ts export: cannot connect to PostgreSQL at postgresql:\/\/me:\*\*\*@127\.0\.0\.1:1\/parsl/,
+  );
+  const dbScheme = await cli(["db", "check", "mysql://host/db"]);
+  assert.equal(dbScheme.code, 2, dbScheme.err);
+  assert.match(
+    dbScheme.err,
+    /^parsl-ts db: monitoring database endpoint "mysql:\/\/host\/db" has an unsupported scheme/,
+  );
 });

@@ -13,7 +13,7 @@ import { DIALECTS } from "./databases.js";
 import { loadMonitored, tempDir } from "./helpers.js";
 import { copyFixture, RUN1, RUN2, servedDatabase } from "./visualizer-helpers.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../src/cli/parsl-ts.cjs", import.meta.url));
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {

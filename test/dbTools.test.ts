@@ -22,7 +22,7 @@ import { DIALECTS, freshPgDatabase, pgAdmin, pgUrl } from "./databases.js";
 import { runSmallWorkflow, tempDir } from "./helpers.js";
 import { ROOT } from "./visualizer-helpers.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../src/cli/parsl-ts.cjs", import.meta.url));
 const SEVEN = TABLES.map((t) => t.name);
 
 /** The real CLI as a user runs it (async: the test's own PostgreSQL connections stay responsive). */

@@ -19,7 +19,7 @@ import { exportRuns, type ExportFormat, type Manifest } from "../src/export/inde
 import { copyFixture, RUN1, RUN2, RUN3, servedDatabase, tempDir, type ServedKind } from "./visualizer-helpers.js";
 import { runSmallWorkflow } from "./helpers.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../src/cli/parsl-ts.cjs", import.meta.url));
 const RUNS = [RUN1, RUN2, RUN3];
 const TABLE_NAMES: TableName[] = ["workflow", "task", "try", "status", "resource", "node", "block"];
 

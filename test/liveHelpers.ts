@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+export const CLI = fileURLToPath(new URL("../src/cli/parsl-ts.cjs", import.meta.url));
 export const GATED = fileURLToPath(new URL("./fixtures/gatedWorkflow.js", import.meta.url));
 
 export interface Proc {

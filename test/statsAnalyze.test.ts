@@ -19,7 +19,7 @@ import { loadMonitored, tempDir } from "./helpers.js";
 import { copyFixture, RUN1, RUN2, RUN3, servedDatabase, type ServedDatabase } from "./visualizer-helpers.js";
 import { brokenStep, consume, retriedStep, work } from "./fixtures/statsApps.js";
 
-const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../src/cli/parsl-ts.cjs", import.meta.url));
 
 function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {

@@ -1,11 +1,32 @@
 /** A tiny, strict command-line parser: `--name value`, `--name=value`, flags, positionals. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
 
 /** A command could not do its job (exit status 1); the message says why. */
-export class CommandError extends Error {}
+export class CommandError extends Error {
+  override readonly name = "CommandError";
+}
 
 /** Exit statuses shared by every command: 0 ok, 1 failed or problems found, 2 usage. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Errors that end `parsl-ts` with a status of their own, by name (see exitStatusOf). */
+const EXIT_BY_NAME: ReadonlyMap<string, number> = new Map([
+  ["UsageError", EXIT.usage],
+  ["EndpointError", EXIT.usage], // database/endpoint.ts: an endpoint that cannot be parsed
+  ["CommandError", EXIT.failed],
+  ["ConnectionError", EXIT.failed], // database/errors.ts: a database that cannot be reached or opened
+]);
+
+/**
+ * The exit status an error thrown by a command ends `parsl-ts` with, or undefined for a bug (a
+ * stack trace). By the error's name, not its class: the CLI's bundle (scripts/bundleCli.ts) has
+ * its own copies of these classes, and the commands outside it throw the compiled modules' ones.
+ */
+export function exitStatusOf(e: unknown): number | undefined {
+  return e instanceof Error ? EXIT_BY_NAME.get(e.name) : undefined;
+}
 
 export interface ParsedArgs {
   options: Map<string, string | true>;

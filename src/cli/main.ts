@@ -1,17 +1,11 @@
-#!/usr/bin/env node
 /**
- * The `parsl-ts` command. Each subcommand lives in its own module, loaded on demand; the read
- * commands come from one bundled file (readCommands.ts). The error classes mapped to exit statuses
- * below live in leaf modules that the bundle imports rather than copies, so `instanceof` holds.
+ * The `parsl-ts` command. Each subcommand lives in its own module, loaded on demand. The
+ * executable (dist/src/cli/parsl-ts.cjs, written by scripts/bundleCli.ts) runs this module from
+ * one CommonJS bundle that also holds the read commands (readCommands.ts) and node-postgres; the
+ * other commands stay the compiled modules they are, imported when asked for.
  */
-import module, { createRequire } from "node:module";
-import { ConnectionError } from "../database/errors.js";
-import { EndpointError } from "../database/endpoint.js";
-import { CommandError, EXIT, UsageError } from "./args.js";
-
-// Most of a command's cold start is compiling our modules: Node >= 22.1 can keep the compiled code
-// between runs (in the OS temp directory). Node 20 has no such cache and goes on without it.
-(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+import { createRequire } from "node:module";
+import { exitStatusOf } from "./args.js";
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -88,15 +82,10 @@ async function main(argv: string[]): Promise<number> {
       await cmd.load()
     )(rest);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof EndpointError) {
-      console.error(`parsl-ts ${name}: ${e.message}`);
-      return EXIT.usage;
-    }
-    if (e instanceof CommandError || e instanceof ConnectionError) {
-      console.error(`parsl-ts ${name}: ${e.message}`);
-      return EXIT.failed;
-    }
-    throw e;
+    const status = exitStatusOf(e);
+    if (status === undefined) throw e;
+    console.error(`parsl-ts ${name}: ${(e as Error).message}`);
+    return status;
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * The commands that only read a monitoring database and answer at once: runs, tasks, stats,
- * analyze, watch. `npm run build` replaces this module's compiled output with one bundled file
- * (scripts/bundleCli.ts) so that these commands start without resolving and loading some seventy
- * separate modules (ours and node-postgres's): a command that answers in milliseconds would
- * otherwise spend most of its time loading. Without that step it works the same, as modules.
+ * analyze, watch. The `parsl-ts` executable carries them in its bundle (scripts/bundleCli.ts),
+ * with main.ts and node-postgres, so that they start without resolving and loading some ninety
+ * separate modules: a command that answers in milliseconds would otherwise spend most of its time
+ * loading. `node dist/src/cli/main.js` runs the same code as modules.
  */
 export { analyzeCommand } from "./analyze.js";
 export { runsCommand } from "./runs.js";

@@ -128,7 +128,7 @@ interface Block {
 }
 
 /** The `parsl-ts` command of this package: blocks run `parsl-ts worker-pool …` on their nodes. */
-const CLI_MAIN = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
+const CLI_MAIN = fileURLToPath(new URL("../../cli/parsl-ts.cjs", import.meta.url));
 
 export class HighThroughputExecutor implements Executor {
   readonly label: string;
