@@ -209,7 +209,6 @@ export async function writeRunTrace(
     "task_fail_history",
     "task_try_error_type",
     "task_try_error",
-    "task_try_exit_code",
   ].filter((c) => ctx.has("try", c));
   const taskCols = [
     "task_id",
@@ -238,7 +237,7 @@ export async function writeRunTrace(
     const hi = Number(tasks[tasks.length - 1]!["task_id"]);
     after = hi;
     const tries = await ctx.db
-      .all(sql`SELECT ${list(tryCols, "y")} FROM try y WHERE y.run_id = ${runId} AND y.task_id BETWEEN ${lo} AND ${hi}
+      .all(sql`SELECT ${list(tryCols, "y")}, ${ctx.exitCodeExpr("y")} AS exit_code FROM try y WHERE y.run_id = ${runId} AND y.task_id BETWEEN ${lo} AND ${hi}
       ORDER BY y.task_id, y.try_id`);
     const statuses = await ctx.db.all(sql`SELECT s.task_id, s.task_status_name, s.timestamp, s.try_id FROM status s
       WHERE ${ctx.runCol("s")} = ${runId} AND s.task_id BETWEEN ${lo} AND ${hi} ORDER BY s.task_id, ${ctx.statusOrder("s")}`);
@@ -304,10 +303,11 @@ export async function writeRunTrace(
         let tEnd = unixNanos(y["task_try_time_returned"]);
         if (tEnd === null) for (const e of tryEvents) tEnd = maxNs(tEnd, e.timeUnixNano);
         const tryState = tryEvents.length > 0 ? tryEvents[tryEvents.length - 1]!.name : null;
-        // Python Parsl keeps only the error's repr (task_fail_history), e.g. "BashExitFailure('app', 3)": its class and a bash app's exit code are read from it.
+        // Python Parsl keeps only the error's repr (task_fail_history), e.g. "BashExitFailure('app', 3)": its
+        // class is read from it here, a bash app's exit code by the readers' rule (ReadContext.exitCodeExpr).
         const history = typeof y["task_fail_history"] === "string" ? y["task_fail_history"] : "";
         const errorType = y["task_try_error_type"] ?? /^([A-Za-z_][\w.]*)\(/.exec(history)?.[1] ?? null;
-        const exitCode = y["task_try_exit_code"] ?? /^BashExitFailure\(.*, (-?\d+)\)$/s.exec(history)?.[1] ?? null;
+        const exitCode = y["exit_code"] ?? null;
         const tryFailed =
           (errorType !== null && errorType !== undefined) ||
           tryState === "failed" ||
