@@ -144,3 +144,27 @@ test("a strict tsc in a project with only typescript compiles every TypeScript e
     assert.ok(fs.existsSync(fileURLToPath(r.stdout.trim())), `${spec} resolves to a missing file ${r.stdout}`);
   }
 });
+
+test("the packed `parsl-ts` executable runs from an unpacked package: its read commands carry node-postgres with them", () => {
+  const { tarball } = pack();
+  const installed = path.join(tempDir("parsl-ts-bin-"), "node_modules", "parsl-ts");
+  fs.mkdirSync(installed, { recursive: true });
+  execFileSync("tar", ["xzf", tarball, "-C", installed, "--strip-components=1"]);
+  const pkg = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")) as {
+    version: string;
+    bin: Record<string, string>;
+  };
+  const bin = path.join(installed, pkg.bin["parsl-ts"]!);
+  assert.ok(fs.existsSync(bin), `package.json's bin ${pkg.bin["parsl-ts"]} is not in the tarball`);
+  const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+  const version = run(["--version"]);
+  assert.equal(version.status, 0, version.stderr);
+  assert.equal(version.stdout.trim(), `parsl-ts ${pkg.version}`);
+  // No node_modules beside the package: a PostgreSQL read command still gets as far as connecting.
+  const refused = run(["tasks", "--db", "postgresql://me:secret@127.0.0.1:1/parsl"]);
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /^parsl-ts tasks: cannot connect to PostgreSQL at postgresql:\/\/me:\*\*\*@127\.0\.0\.1:1\/parsl/,
+  );
+});
