@@ -4,7 +4,8 @@
  * (src/cli/main.ts) with the read commands (readCommands.ts: runs, tasks, stats, analyze, watch)
  * and everything they load, node-postgres included. Node then reads one file instead of linking
  * about ninety modules, and on Node 20 never starts its ES module loader (10–15 ms) for them:
- * together about a third of `parsl-ts tasks`'s time on a PostgreSQL database (BENCHMARKS.md).
+ * together about a quarter of `parsl-ts tasks`'s time on a PostgreSQL database, on Node 20
+ * (BENCHMARKS.md).
  *
  * Outside the bundle:
  * - the other commands (perf, worker-pool, db, export, report, visualize): main.ts imports their
