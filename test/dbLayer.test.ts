@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { connect, ConnectionError } from "../src/database/connection.js";
 import { ident, join, list, raw, sql } from "../src/database/sql.js";
-import { normaliseTimestamp } from "../src/database/postgres/connection.js";
+import { explainConnectError, normaliseTimestamp } from "../src/database/postgres/connection.js";
 import { ensureSchema, readSchema, SCHEMA_VERSION } from "../src/database/schemaSetup.js";
 import { DIALECTS, freshPgDatabase, pgAdmin, pgUrl, toDollarParams } from "./databases.js";
 import { tempDir } from "./helpers.js";
@@ -132,6 +132,25 @@ test("connect: clear errors for what cannot be reached, password hidden", async 
     (err: Error) => /wrong password/.test(err.message) && !err.message.includes("wrong-password"),
   );
   await assert.rejects(connect(pgUrl("no_such_database_here")), /does not exist/);
+});
+
+test("connect: a pooler that refuses the login's session settings gets the setting that fixes it", () => {
+  // What PgBouncer 1.18 (Debian's) answers by default, as node-postgres reports it: seen against
+  // the test server behind PgBouncer; with ignore_startup_parameters = options the commands work.
+  const refusal = Object.assign(new Error("unsupported startup parameter: options"), { code: "08P01" });
+  const text = explainConnectError(refusal, "postgresql://parsl:***@db:6432/monitoring");
+  assert.match(
+    text,
+    /^cannot connect to PostgreSQL at postgresql:\/\/parsl:\*\*\*@db:6432\/monitoring: unsupported startup parameter: options \(08P01\)/,
+  );
+  assert.match(text, /ignore_startup_parameters = options/);
+  assert.match(text, /read-only role \(parsl-ts db roles\)/);
+  // Another protocol violation is only reported.
+  const other = Object.assign(new Error("invalid frontend message type 0"), { code: "08P01" });
+  assert.equal(
+    explainConnectError(other, "postgresql://db/x"),
+    "cannot connect to PostgreSQL at postgresql://db/x: invalid frontend message type 0 (08P01)",
+  );
 });
 
 test("ensureSchema (postgresql): the schema we create matches what Python Parsl creates, and upgrades it in place", async () => {

@@ -69,6 +69,12 @@ export function explainConnectError(err: unknown, location: string): string {
       return `PostgreSQL database at ${location} does not exist: ${text} (create it, or name another in the URL)`;
     case "42501":
       return `PostgreSQL at ${location} refused access: ${text}`;
+    case "08P01":
+      // PgBouncer, by default, refuses the session settings sent at login (PoolConfig.options).
+      if (/unsupported startup parameter/i.test(text)) {
+        return `cannot connect to PostgreSQL at ${location}: ${text}: a connection pooler (PgBouncer?) refused the session settings parsl-ts sends at login (options=-c jit=off …); add "ignore_startup_parameters = options" to its configuration, and give readers a read-only role (parsl-ts db roles), since the pooler then drops the read-only session setting too`;
+      }
+      return `cannot connect to PostgreSQL at ${location}: ${text}`;
     default:
       return `cannot connect to PostgreSQL at ${location}: ${text}`;
   }
