@@ -1,7 +1,7 @@
 /**
  * The database layer's error for an endpoint that cannot be reached or opened. A leaf module of its
- * own: the `parsl-ts` command maps it to an exit status with `instanceof`, so the bundled read
- * commands (scripts/bundleCli.ts) import this one copy instead of carrying their own class.
+ * own, so that every layer can throw it without importing the connection code. The `parsl-ts`
+ * command maps it to exit status 1 by its name (cli/args.ts: exitStatusOf).
  */
 
 /** The database cannot be reached or opened (wrong path, refused connection, bad password, missing database). */

@@ -55,6 +55,10 @@ function loginSocket(): net.Socket {
 export function explainConnectError(err: unknown, location: string): string {
   const code = pgCode(err);
   const text = pgErrorText(err);
+  // PgBouncer, by default, refuses the session settings sent at login (PoolConfig.options).
+  if (code === "08P01" && /unsupported startup parameter/i.test(text)) {
+    return `cannot connect to PostgreSQL at ${location}: ${text}: a connection pooler (PgBouncer?) refused the session settings parsl-ts sends at login (options=-c jit=off …); add "ignore_startup_parameters = options" to its configuration, and give readers a read-only role (parsl-ts db roles), since the pooler then drops the read-only session setting too`;
+  }
   switch (code) {
     case "ECONNREFUSED":
       return `cannot connect to PostgreSQL at ${location}: connection refused (is the server running and listening there?)`;
@@ -69,12 +73,6 @@ export function explainConnectError(err: unknown, location: string): string {
       return `PostgreSQL database at ${location} does not exist: ${text} (create it, or name another in the URL)`;
     case "42501":
       return `PostgreSQL at ${location} refused access: ${text}`;
-    case "08P01":
-      // PgBouncer, by default, refuses the session settings sent at login (PoolConfig.options).
-      if (/unsupported startup parameter/i.test(text)) {
-        return `cannot connect to PostgreSQL at ${location}: ${text}: a connection pooler (PgBouncer?) refused the session settings parsl-ts sends at login (options=-c jit=off …); add "ignore_startup_parameters = options" to its configuration, and give readers a read-only role (parsl-ts db roles), since the pooler then drops the read-only session setting too`;
-      }
-      return `cannot connect to PostgreSQL at ${location}: ${text}`;
     default:
       return `cannot connect to PostgreSQL at ${location}: ${text}`;
   }

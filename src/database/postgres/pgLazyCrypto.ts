@@ -7,7 +7,7 @@
  * command that connects once, that is 6–11 ms of loading before the connection is even opened,
  * then 6–11 ms of Web Crypto calls (each a trip through the thread pool) against about 2 ms for
  * the same work done synchronously, measured here. Loaded on first use, node:crypto can load
- * while the server starts its backend (PostgresConnection.open warms it then).
+ * while the server starts its backend (connection.ts's loginSocket warms it then).
  *
  * Same names, arguments and results as pg's module: the same bytes, tested against it.
  */
