@@ -43,6 +43,43 @@ export function pgAdminUrl(): string {
   return adminUrl;
 }
 
+let bouncerUrl: string | null = null;
+
+/**
+ * The admin URL through PgBouncer in front of the test server (transaction pooling, as
+ * docs/POSTGRES.md recommends for a shared server): PARSL_TS_TEST_PGBOUNCER (`.ci/run` starts one
+ * with scripts/postgres/start-pgbouncer.sh), or, when that is unset, the same script run here.
+ */
+export function pgBouncerAdminUrl(): string {
+  if (bouncerUrl) return bouncerUrl;
+  const fromEnv = process.env["PARSL_TS_TEST_PGBOUNCER"];
+  if (fromEnv) return (bouncerUrl = fromEnv);
+  try {
+    bouncerUrl = execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-pgbouncer.sh"), pgAdminUrl()], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 120_000,
+    }).trim();
+  } catch (err) {
+    throw new Error(
+      "PgBouncer tests need PgBouncer: set PARSL_TS_TEST_PGBOUNCER to an admin URL through it, or install Debian's " +
+        `pgbouncer so that scripts/postgres/start-pgbouncer.sh can start one (${(err as Error).message})`,
+    );
+  }
+  return bouncerUrl;
+}
+
+/** A URL of the test server, with the same user, password and database, through PgBouncer. */
+export function throughPgBouncer(url: string): string {
+  const u = new URL(url);
+  const bouncer = new URL(pgBouncerAdminUrl());
+  u.host = bouncer.host;
+  return u.toString();
+}
+
+/** Where a test's database is: a SQLite file, the PostgreSQL test server, or that server through PgBouncer. */
+export type TestTarget = DialectName | "pgbouncer";
+
 /** The admin URL with another database (and optionally another user and password). */
 export function pgUrl(database: string, user?: { name: string; password: string }): string {
   const u = new URL(pgAdminUrl());
@@ -147,8 +184,13 @@ export async function pgQuery<T = Record<string, unknown>>(
   }
 }
 
-export async function testDatabase(dialect: DialectName): Promise<TestDatabase> {
-  if (dialect === "sqlite") {
+/**
+ * A fresh test database. `pgbouncer`: a PostgreSQL one whose endpoint goes through PgBouncer;
+ * `rows` and `count` still read the server directly, so what is checked is what was stored.
+ */
+export async function testDatabase(target: TestTarget): Promise<TestDatabase> {
+  if (target === "sqlite") {
+    const dialect = target;
     const dbPath = path.join(tempDir(), "monitoring.db");
     const Database = (await import("better-sqlite3")).default;
     const rows = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
@@ -164,7 +206,12 @@ export async function testDatabase(dialect: DialectName): Promise<TestDatabase> 
   const name = await freshPgDatabase();
   const url = pgUrl(name);
   const rows = <T>(sql: string, ...params: unknown[]): Promise<T[]> => pgQuery<T>(url, sql, ...params);
-  return { dialect, endpoint: url, rows, count: async (sql, ...p) => firstNumber(await rows(sql, ...p)) };
+  return {
+    dialect: "postgresql",
+    endpoint: target === "pgbouncer" ? throughPgBouncer(url) : url,
+    rows,
+    count: async (sql, ...p) => firstNumber(await rows(sql, ...p)),
+  };
 }
 
 function firstNumber(rows: Record<string, unknown>[]): number {

@@ -5,8 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import type { DialectName } from "../src/database/dialect.js";
-import { sqliteAt, testDatabase, type TestDatabase } from "./databases.js";
+import { sqliteAt, testDatabase, type TestDatabase, type TestTarget } from "./databases.js";
 import {
   Config,
   load,
@@ -38,11 +37,11 @@ export interface MonitoredRun {
   db: TestDatabase;
 }
 
-/** Load a kernel with monitoring into a fresh temp run dir (PostgreSQL: into a fresh database of the test server). */
+/** Load a kernel with monitoring into a fresh temp run dir (PostgreSQL: into a fresh database of the test server, or through PgBouncer). */
 export async function loadMonitored(
   options: ConfigOptions = {},
   hub: MonitoringHubOptions = { resourceMonitoringInterval: 0 },
-  dialect: DialectName = "sqlite",
+  dialect: TestTarget = "sqlite",
 ): Promise<MonitoredRun> {
   const runDir = options.runDir ?? path.join(tempDir(), "runinfo");
   const dbPath = path.join(runDir, "monitoring.db");

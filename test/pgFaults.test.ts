@@ -16,7 +16,7 @@ import pg from "pg";
 import { Config, load, MonitoringHub, ThreadPoolExecutor, tsApp } from "../src/index.js";
 import { openStore } from "../src/database/store.js";
 import { SCHEMA_VERSION } from "../src/database/schemaSetup.js";
-import { freshPgDatabase, pgAdmin, pgAdminUrl, pgQuery, pgUrl } from "./databases.js";
+import { freshPgDatabase, pgAdmin, pgAdminUrl, pgQuery, pgUrl, throughPgBouncer } from "./databases.js";
 import { tempDir, waitFor } from "./helpers.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -279,10 +279,14 @@ await dfk.cleanup();
 process.stdout.write(dfk.runId + "\\n");
 `;
 
-for (const writers of [2, 4]) {
-  test(`${writers} workflows in separate processes write one fresh database at once: every run's rows, counters and heartbeats are its own`, async () => {
+for (const [writers, via] of [
+  [2, "the server"],
+  [4, "the server"],
+  [4, "PgBouncer"],
+] as const) {
+  test(`${writers} workflows in separate processes write one fresh database at once (${via}): every run's rows, counters and heartbeats are its own`, async () => {
     const db = await freshPgDatabase();
-    const url = pgUrl(db);
+    const url = pgUrl(db); // what was stored is read here, from the server itself
     const dir = tempDir();
     const script = path.join(dir, "kernel.mjs");
     fs.writeFileSync(script, KERNEL);
@@ -296,7 +300,14 @@ for (const writers of [2, 4]) {
             const period = 0.1 * (k + 1);
             const child = spawn(
               process.execPath,
-              [script, url, name, path.join(dir, `runinfo-${k}`), String(period), String(tasks)],
+              [
+                script,
+                via === "PgBouncer" ? throughPgBouncer(url) : url,
+                name,
+                path.join(dir, `runinfo-${k}`),
+                String(period),
+                String(tasks),
+              ],
               { stdio: ["ignore", "pipe", "inherit"] },
             );
             let out = "";
