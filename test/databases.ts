@@ -21,53 +21,49 @@ export const DIALECTS: readonly DialectName[] = ["sqlite", "postgresql"];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-let adminUrl: string | null = null;
-
-/** The admin (superuser) URL of the test server, starting it if needed. */
-export function pgAdminUrl(): string {
-  if (adminUrl) return adminUrl;
-  const fromEnv = process.env["PARSL_TS_TEST_PG"];
-  if (fromEnv) return (adminUrl = fromEnv);
-  try {
-    adminUrl = execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-server.sh")], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-      timeout: 120_000,
-    }).trim();
-  } catch (err) {
-    throw new Error(
-      "PostgreSQL tests need a server: set PARSL_TS_TEST_PG to an admin URL, or install Debian's " +
-        `postgresql so that scripts/postgres/start-server.sh can start one (${(err as Error).message})`,
-    );
-  }
-  return adminUrl;
+/**
+ * A service's admin URL: from `envVar` when set (`.ci/run` exports it), else printed by `script`
+ * (which starts the service, or reuses a running one). Read once per test process.
+ */
+function serviceUrl(envVar: string, script: string, args: () => string[], need: string): () => string {
+  let url: string | null = null;
+  return () => {
+    if (url) return url;
+    const fromEnv = process.env[envVar];
+    if (fromEnv) return (url = fromEnv);
+    try {
+      url = execFileSync("bash", [path.join(ROOT, script), ...args()], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+        timeout: 120_000,
+      }).trim();
+    } catch (err) {
+      throw new Error(
+        `${need}: set ${envVar}, or install it so that ${script} can start one (${(err as Error).message})`,
+      );
+    }
+    return url;
+  };
 }
 
-let bouncerUrl: string | null = null;
+/** The admin (superuser) URL of the test server, starting it if needed. */
+export const pgAdminUrl = serviceUrl(
+  "PARSL_TS_TEST_PG",
+  "scripts/postgres/start-server.sh",
+  () => [],
+  "PostgreSQL tests need a server (Debian's postgresql)",
+);
 
 /**
  * The admin URL through PgBouncer in front of the test server (transaction pooling, as
- * docs/POSTGRES.md recommends for a shared server): PARSL_TS_TEST_PGBOUNCER (`.ci/run` starts one
- * with scripts/postgres/start-pgbouncer.sh), or, when that is unset, the same script run here.
+ * docs/POSTGRES.md recommends for a shared server), starting it if needed.
  */
-export function pgBouncerAdminUrl(): string {
-  if (bouncerUrl) return bouncerUrl;
-  const fromEnv = process.env["PARSL_TS_TEST_PGBOUNCER"];
-  if (fromEnv) return (bouncerUrl = fromEnv);
-  try {
-    bouncerUrl = execFileSync("bash", [path.join(ROOT, "scripts/postgres/start-pgbouncer.sh"), pgAdminUrl()], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-      timeout: 120_000,
-    }).trim();
-  } catch (err) {
-    throw new Error(
-      "PgBouncer tests need PgBouncer: set PARSL_TS_TEST_PGBOUNCER to an admin URL through it, or install Debian's " +
-        `pgbouncer so that scripts/postgres/start-pgbouncer.sh can start one (${(err as Error).message})`,
-    );
-  }
-  return bouncerUrl;
-}
+export const pgBouncerAdminUrl = serviceUrl(
+  "PARSL_TS_TEST_PGBOUNCER",
+  "scripts/postgres/start-pgbouncer.sh",
+  () => [pgAdminUrl()],
+  "PgBouncer tests need PgBouncer (Debian's pgbouncer) in front of the test server",
+);
 
 /** A URL of the test server, with the same user, password and database, through PgBouncer. */
 export function throughPgBouncer(url: string): string {

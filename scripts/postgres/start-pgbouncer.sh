@@ -19,13 +19,9 @@ dir=${PARSL_TS_PGBOUNCER_DIR:-/tmp/parsl-ts-pgbouncer}
 port=${PARSL_TS_PGBOUNCER_PORT:-64329}
 
 if ! command -v pgbouncer >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "start-pgbouncer.sh: PgBouncer is not installed; install Debian's pgbouncer package (as root: apt-get install pgbouncer)" >&2
-    exit 1
-  fi
-  echo "pgbouncer: installing Debian's pgbouncer" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null
+  # shellcheck source=../debian-packages.sh
+  source "$(dirname "$0")/../debian-packages.sh"
+  install_debian_packages pgbouncer pgbouncer
   # Debian's package starts its own instance on port 6432; ours is separate.
   if command -v systemctl >/dev/null 2>&1; then systemctl stop pgbouncer >/dev/null 2>&1 || true; fi
 fi

@@ -17,13 +17,9 @@ port=${PARSL_TS_PG_PORT:-54329}
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$bin" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "start-server.sh: PostgreSQL is not installed; install Debian's postgresql package (as root: apt-get install postgresql)" >&2
-    exit 1
-  fi
-  echo "postgres: installing Debian's postgresql" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  # shellcheck source=../debian-packages.sh
+  source "$(dirname "$0")/../debian-packages.sh"
+  install_debian_packages postgres postgresql
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
 

@@ -10,13 +10,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-missing=()
-for p in slurm-wlm munge; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "slurm: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=../debian-packages.sh
+source "$(dirname "$0")/../debian-packages.sh"
+install_debian_packages slurm slurm-wlm munge
 
 host="$(hostname -s)"
 cpus="$(nproc)"
