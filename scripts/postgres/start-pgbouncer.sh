@@ -26,11 +26,15 @@ if ! command -v pgbouncer >/dev/null 2>&1; then
   if command -v systemctl >/dev/null 2>&1; then systemctl stop pgbouncer >/dev/null 2>&1 || true; fi
 fi
 
-# The server's address and admin login, from its URL (postgresql://user:password@host:port/db).
-read -r user password host server_port < <(node -e '
-  const u = new URL(process.argv[1]);
-  console.log(decodeURIComponent(u.username), decodeURIComponent(u.password), u.hostname, u.port || "5432");
-' "$admin_url")
+# The server's address and admin login, from its URL (postgresql://user:password@host:port/db),
+# and the same URL with PgBouncer's address instead.
+read -r user password host server_port url < <(node -e '
+  const [admin, port] = process.argv.slice(1);
+  const u = new URL(admin);
+  const through = new URL(admin);
+  through.host = `127.0.0.1:${port}`;
+  console.log(decodeURIComponent(u.username), decodeURIComponent(u.password), u.hostname, u.port || "5432", through.href);
+' "$admin_url" "$port")
 
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -71,7 +75,6 @@ if ! running; then
   as_owner pgbouncer -d -q "$dir/pgbouncer.ini"
 fi
 
-url="postgresql://$(node -p 'encodeURIComponent(process.argv[1])' "$user"):$(node -p 'encodeURIComponent(process.argv[1])' "$password")@127.0.0.1:$port/postgres"
 # Wait for a login through it to work.
 psql=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)/psql
 [ -x "$psql" ] || psql=psql
